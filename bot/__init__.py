@@ -1,0 +1,1 @@
+"""Telegram service desk of Dispendukcapil Kabupaten Blitar."""
