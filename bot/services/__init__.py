@@ -1,0 +1,1 @@
+"""Business rules. Never imports telegram; takes collaborators and `now` as arguments."""

@@ -1,0 +1,1 @@
+"""SQL, one module per aggregate. Functions take an aiosqlite connection and return domain objects."""
