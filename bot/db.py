@@ -48,7 +48,8 @@ def migration_files(directory: Path = MIGRATIONS_DIR) -> list[Path]:
 async def applied_migrations(db: aiosqlite.Connection) -> set[str]:
     """Names of the migrations already recorded."""
     await db.execute(
-        "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+        "CREATE TABLE IF NOT EXISTS schema_migrations"
+        " (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
     )
     async with db.execute("SELECT name FROM schema_migrations") as cursor:
         return {row[0] async for row in cursor}

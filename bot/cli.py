@@ -1,0 +1,164 @@
+"""`dukcapil-bot`: run the bot and the office's maintenance commands."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from bot.config import ConfigError, Settings
+from bot.errors import DomainError, FileRefused
+
+JOB_NAMES = (
+    "teen-reminders",
+    "deadline-reminders",
+    "deactivated-reminders",
+    "booking-reminders",
+    "no-show-sweep",
+    "deactivation-preview",
+    "daily-digest",
+)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse the command line and run one command; return the exit code."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # its lines would carry the token
+    try:
+        return int(args.func(args))
+    except ConfigError as error:
+        print(f"configuration error: {error}", file=sys.stderr)  # noqa: T201
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dukcapil-bot", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="serve the bot (long polling, or a webhook if WEBHOOK_URL is set)")
+    sub.add_parser("migrate", help="apply pending migrations")
+    imp = sub.add_parser("import-residents", help="import a SIAK CSV export")
+    imp.add_argument("file", type=Path)
+    sample = sub.add_parser("sample-residents", help="write a realistic synthetic export")
+    sample.add_argument("--count", type=int, required=True)
+    sample.add_argument("--out", type=Path, required=True)
+    sample.add_argument("--seed", type=int, default=1)
+    add = sub.add_parser("add-user", help="register a staff member, village official or admin")
+    add.add_argument("--telegram-id", type=int, required=True)
+    add.add_argument("--role", choices=("staff", "official", "admin"), required=True)
+    add.add_argument("--service-point")
+    add.add_argument("--area")
+    job = sub.add_parser("run-job", help="run one scheduled job now")
+    job.add_argument("name", choices=JOB_NAMES)
+    job.add_argument("--date", type=date.fromisoformat)
+    for name, func in _COMMANDS.items():
+        sub.choices[name].set_defaults(func=func)
+    return parser
+
+
+def _run(args: argparse.Namespace) -> int:
+    from bot.app import build_application
+
+    settings = Settings.from_env()
+    app = build_application(settings)
+    if settings.webhook_url:
+        app.run_webhook(
+            listen=settings.webhook_listen,
+            port=settings.webhook_port,
+            webhook_url=settings.webhook_url,
+        )
+    else:
+        app.run_polling()
+    return 0
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from bot.app import prepare_database
+
+    async def go() -> None:
+        conn = await prepare_database(Settings.from_env(require_token=False))
+        await conn.close()
+
+    asyncio.run(go())
+    print("database is up to date")  # noqa: T201
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    from bot.app import prepare_database
+    from bot.services.importer import import_residents
+
+    async def go() -> int:
+        conn = await prepare_database(Settings.from_env(require_token=False))
+        try:
+            report = await import_residents(conn, args.file, now=datetime.now(UTC))
+        except FileRefused as error:
+            print(f"file refused, nothing changed: {error}", file=sys.stderr)  # noqa: T201
+            return 2
+        finally:
+            await conn.close()
+        for line, reason in report.warnings:
+            print(f"line {line}: warning: {reason}")  # noqa: T201
+        for line, reason in report.rejected:
+            print(f"line {line}: {reason}")  # noqa: T201
+        print(report.summary())  # noqa: T201
+        return 0
+
+    return asyncio.run(go())
+
+
+def _sample(args: argparse.Namespace) -> int:
+    from bot.services.sample import write_sample
+
+    if args.count <= 0:
+        print("--count must be a positive number", file=sys.stderr)  # noqa: T201
+        return 2
+    write_sample(args.out, args.count, seed=args.seed, today=datetime.now(UTC).date())
+    print(f"wrote {args.count:,} residents to {args.out}")  # noqa: T201
+    return 0
+
+
+def _add_user(args: argparse.Namespace) -> int:
+    from bot.app import prepare_database
+    from bot.services.roles import add_user
+
+    async def go() -> int:
+        conn = await prepare_database(Settings.from_env(require_token=False))
+        try:
+            user = await add_user(
+                conn, args.telegram_id, args.role,
+                service_point=args.service_point, area=args.area, now=datetime.now(UTC),
+            )  # fmt: skip
+        except DomainError as error:
+            print(f"not registered: {error}", file=sys.stderr)  # noqa: T201
+            return 2
+        finally:
+            await conn.close()
+        print(f"registered {user.telegram_id} as {user.role}")  # noqa: T201
+        return 0
+
+    return asyncio.run(go())
+
+
+def _run_job(args: argparse.Namespace) -> int:
+    print(  # noqa: T201
+        f"job {args.name} is not part of this release yet; no messages were planned",
+        file=sys.stderr,
+    )
+    return 2
+
+
+_COMMANDS = {
+    "run": _run,
+    "migrate": _migrate,
+    "import-residents": _import,
+    "sample-residents": _sample,
+    "add-user": _add_user,
+    "run-job": _run_job,
+}

@@ -1,0 +1,106 @@
+"""Typed settings read once from the environment (and `.env` if present)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from dotenv import dotenv_values
+
+DEFAULT_API_URL = "https://api.telegram.org/bot{token}"
+TIMEZONE = ZoneInfo("Asia/Jakarta")
+
+
+class ConfigError(Exception):
+    """A setting is missing or invalid; the message says which and how to fix it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the bot reads from its environment."""
+
+    bot_token: str = field(repr=False)
+    bot_api_url: str
+    bot_api_file_url: str
+    database_path: Path
+    secret_key: str = field(repr=False)
+    default_locale: str = "id"
+    check_failures_per_hour: int = 5
+    webhook_url: str = ""
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = 8443
+    tz: ZoneInfo = TIMEZONE
+
+    @classmethod
+    def from_env(
+        cls, env: Mapping[str, str] | None = None, *, require_token: bool = True
+    ) -> Settings:
+        """Build settings from `env` (default: `.env` overlaid by the process environment)."""
+        values = _environment() if env is None else dict(env)
+        token = values.get("BOT_TOKEN", "").strip()
+        if require_token and not token:
+            raise ConfigError(
+                "BOT_TOKEN is not set. Put the token from @BotFather in the environment "
+                "or in a .env file (BOT_TOKEN=123456:ABC...)."
+            )
+        database_path = Path(values.get("DATABASE_PATH") or "var/dukcapil.sqlite3")
+        api_url = values.get("BOT_API_URL") or DEFAULT_API_URL
+        return cls(
+            bot_token=token,
+            bot_api_url=api_url,
+            bot_api_file_url=values.get("BOT_API_FILE_URL") or derive_file_url(api_url),
+            database_path=database_path,
+            secret_key=values.get("SECRET_KEY") or load_or_create_key(database_path),
+            default_locale=_choice(values, "DEFAULT_LOCALE", "id", ("id", "en")),
+            check_failures_per_hour=_positive_int(values, "CHECK_FAILURES_PER_HOUR", 5),
+            webhook_url=values.get("WEBHOOK_URL", ""),
+            webhook_listen=values.get("WEBHOOK_LISTEN") or "127.0.0.1",
+            webhook_port=_positive_int(values, "WEBHOOK_PORT", 8443),
+        )
+
+
+def derive_file_url(api_url: str) -> str:
+    """`http://host:8081/bot{token}` -> `http://host:8081/file/bot{token}`."""
+    head, sep, tail = api_url.rpartition("/bot")
+    if not sep:
+        raise ConfigError(f"BOT_API_URL must end with /bot{{token}}, got {api_url!r}")
+    return f"{head}/file/bot{tail}"
+
+
+def load_or_create_key(database_path: Path) -> str:
+    """Read the secret key beside the database, creating it (mode 0600) on first run."""
+    key_path = database_path.parent / "secret.key"
+    if key_path.exists():
+        return key_path.read_text(encoding="utf-8").strip()
+    key_path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(32)
+    fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(key + "\n")
+    return key
+
+
+def _environment() -> dict[str, str]:
+    values = {k: v for k, v in dotenv_values(".env").items() if v is not None}
+    values.update(os.environ)
+    return values
+
+
+def _positive_int(values: Mapping[str, str], name: str, default: int) -> int:
+    raw = values.get(name)
+    if not raw:
+        return default
+    if not raw.strip().isdigit() or int(raw) <= 0:
+        raise ConfigError(f"{name} must be a positive whole number, got {raw!r}")
+    return int(raw)
+
+
+def _choice(values: Mapping[str, str], name: str, default: str, allowed: tuple[str, ...]) -> str:
+    raw = values.get(name) or default
+    if raw not in allowed:
+        raise ConfigError(f"{name} must be one of {', '.join(allowed)}, got {raw!r}")
+    return raw

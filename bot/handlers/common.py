@@ -1,0 +1,112 @@
+"""What every handler needs: its collaborators, the chat's language, and one way to reply."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import aiosqlite
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.ext import ContextTypes
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.rendering import Renderer
+from bot.storage.chats import get_locale
+
+Context = ContextTypes.DEFAULT_TYPE
+# One keyboard row: (label key in labels.j2, callback data) pairs.
+Row = list[tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class Deps:
+    """The collaborators handlers pass to services."""
+
+    db: aiosqlite.Connection
+    settings: Settings
+    clock: Clock
+    renderer: Renderer
+
+    def now(self) -> datetime:
+        """The current instant (UTC)."""
+        return self.clock.now()
+
+    def today(self) -> date:
+        """Today's date in WIB."""
+        return self.clock.now().astimezone(self.settings.tz).date()
+
+
+def deps(context: Context) -> Deps:
+    """The collaborators stored in bot_data at start-up."""
+    data = context.bot_data
+    return Deps(data["db"], data["settings"], data["clock"], data["renderer"])
+
+
+async def chat_locale(context: Context, chat_id: int) -> str:
+    """The chat's language: its own choice, else the configured default."""
+    d = deps(context)
+    return await get_locale(d.db, chat_id) or d.settings.default_locale
+
+
+def keyboard(renderer: Renderer, locale: str, rows: list[Row]) -> InlineKeyboardMarkup:
+    """An inline keyboard whose labels come from the locale's labels template."""
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(renderer.label(locale, key), callback_data=data)
+                for key, data in row
+            ]
+            for row in rows
+        ]
+    )
+
+
+async def reply(
+    update: Update,
+    context: Context,
+    template: str,
+    *,
+    rows: list[Row] | None = None,
+    markup: InlineKeyboardMarkup | None = None,
+    **values: Any,
+) -> None:
+    """Render `template` in the chat's language and send it to the chat of the update."""
+    chat = update.effective_chat
+    assert chat is not None
+    locale = await chat_locale(context, chat.id)
+    renderer = deps(context).renderer
+    if rows is not None:
+        markup = keyboard(renderer, locale, rows)
+    text = renderer.render(locale, template, **values)
+    await context.bot.send_message(chat.id, text, reply_markup=markup)
+
+
+async def edit(
+    update: Update,
+    context: Context,
+    template: str,
+    *,
+    rows: list[Row] | None = None,
+    **values: Any,
+) -> None:
+    """Replace the text (and buttons) of the message whose button was pressed."""
+    query = update.callback_query
+    assert query is not None and query.message is not None
+    locale = await chat_locale(context, query.message.chat.id)
+    renderer = deps(context).renderer
+    markup = keyboard(renderer, locale, rows) if rows else None
+    text = renderer.render(locale, template, **values)
+    await context.bot.edit_message_text(
+        text,
+        chat_id=query.message.chat.id,
+        message_id=query.message.message_id,
+        reply_markup=markup,
+    )
+
+
+def callback_arg(update: Update) -> str:
+    """The part of the callback data after the first colon (`rem:t:5` -> `t:5`)."""
+    assert update.callback_query is not None
+    return (update.callback_query.data or "").partition(":")[2]

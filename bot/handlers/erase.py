@@ -1,0 +1,36 @@
+"""/hapus_data: erase everything the bot holds about this chat, after a confirmation."""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
+
+from bot.handlers.common import Context, callback_arg, deps, edit, reply
+from bot.services.links import erase_chat
+
+
+async def ask(update: Update, context: Context) -> None:
+    """Explain what will be erased and ask to confirm."""
+    rows = [[("erase_yes", "erase:yes"), ("erase_no", "erase:no")]]
+    await reply(update, context, "citizen/erase_confirm.html", rows=rows)
+
+
+async def confirmed(update: Update, context: Context) -> None:
+    """Erase (or keep) the chat's data."""
+    assert update.callback_query is not None
+    assert update.effective_chat is not None and update.effective_user is not None
+    await update.callback_query.answer()
+    if callback_arg(update) != "yes":
+        await edit(update, context, "citizen/erase_kept.html")
+        return
+    await edit(update, context, "citizen/erase_done.html")
+    d = deps(context)
+    await erase_chat(d.db, update.effective_chat.id, update.effective_user.id)
+    if context.user_data is not None:
+        context.user_data.clear()
+
+
+def register(app: Application) -> None:
+    """Add /hapus_data and its buttons."""
+    app.add_handler(CommandHandler("hapus_data", ask, filters=filters.ChatType.PRIVATE))
+    app.add_handler(CallbackQueryHandler(confirmed, pattern=r"^erase:"))

@@ -1,0 +1,35 @@
+"""/bahasa: choose Bahasa Indonesia or English for every later reply."""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
+
+from bot.handlers.common import Context, callback_arg, deps, edit, reply
+from bot.rendering import LOCALES
+from bot.storage.chats import set_locale
+
+
+async def choose(update: Update, context: Context) -> None:
+    """Offer the languages."""
+    rows = [[("lang_id", "lang:id"), ("lang_en", "lang:en")]]
+    await reply(update, context, "citizen/language_choose.html", rows=rows)
+
+
+async def chosen(update: Update, context: Context) -> None:
+    """Remember the language and confirm in it."""
+    assert update.callback_query is not None and update.effective_chat is not None
+    await update.callback_query.answer()
+    locale = callback_arg(update)
+    if locale not in LOCALES:
+        await reply(update, context, "citizen/error_stale_button.html")
+        return
+    d = deps(context)
+    await set_locale(d.db, update.effective_chat.id, locale, now=d.now())
+    await edit(update, context, "citizen/language_set.html")
+
+
+def register(app: Application) -> None:
+    """Add /bahasa and its buttons."""
+    app.add_handler(CommandHandler("bahasa", choose, filters=filters.ChatType.PRIVATE))
+    app.add_handler(CallbackQueryHandler(chosen, pattern=r"^lang:"))

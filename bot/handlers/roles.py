@@ -1,0 +1,78 @@
+"""Commands for staff (/hari_ini), village officials (/rekap, /siaran) and admins (/statistik)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+from telegram import Update
+from telegram.ext import Application, CommandHandler
+
+from bot.errors import NotAuthorized
+from bot.handlers.common import Context, deps, reply
+from bot.services.roles import ROLE_COMMANDS, authorize
+from bot.services.summaries import REGENCY_CODE, summarize_area
+from bot.storage.service_points import get_service_point
+from bot.storage.users import RoleUser
+
+RoleHandler = Callable[[Update, Context, RoleUser], Awaitable[None]]
+
+
+def guarded(
+    command: str, handler: RoleHandler
+) -> Callable[[Update, Context], Coroutine[Any, Any, None]]:
+    """Wrap a role command: the single guard decides, then the handler runs with the role."""
+
+    async def run(update: Update, context: Context) -> None:
+        assert update.effective_user is not None
+        d = deps(context)
+        try:
+            user = await authorize(d.db, update.effective_user.id, command, now=d.now())
+        except NotAuthorized as error:
+            await reply(update, context, error.template, **error.context)
+            return
+        await handler(update, context, user)
+
+    return run
+
+
+async def today_queue(update: Update, context: Context, user: RoleUser) -> None:
+    """/hari_ini: the staff member's service point and today's date."""
+    d = deps(context)
+    point = await get_service_point(d.db, user.service_point or "")
+    await reply(update, context, "staff/today.html", point=point, today=d.today())
+
+
+async def area_summary(update: Update, context: Context, user: RoleUser) -> None:
+    """/rekap: counts for the official's own area (the whole regency for an admin)."""
+    d = deps(context)
+    code = user.area_code if user.role == "official" and user.area_code else REGENCY_CODE
+    summary = await summarize_area(d.db, code, today=d.today())
+    await reply(update, context, "official/summary.html", summary=summary)
+
+
+async def broadcast(update: Update, context: Context, user: RoleUser) -> None:
+    """/siaran: broadcasting arrives with the delivery engine; say so and point to /rekap."""
+    await reply(update, context, "official/broadcast_pending.html")
+
+
+async def statistics(update: Update, context: Context, user: RoleUser) -> None:
+    """/statistik: regency-wide counts."""
+    d = deps(context)
+    summary = await summarize_area(d.db, REGENCY_CODE, today=d.today())
+    await reply(update, context, "admin/statistics.html", summary=summary)
+
+
+HANDLERS: dict[str, RoleHandler] = {
+    "hari_ini": today_queue,
+    "rekap": area_summary,
+    "siaran": broadcast,
+    "statistik": statistics,
+}
+
+
+def register(app: Application) -> None:
+    """Add every role command behind the guard."""
+    assert HANDLERS.keys() == ROLE_COMMANDS.keys()
+    for command, handler in HANDLERS.items():
+        app.add_handler(CommandHandler(command, guarded(command, handler)))

@@ -1,0 +1,107 @@
+"""/start, /bantuan, the menu buttons, features still to come, and input nobody expected."""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    MessageHandler,
+    filters,
+)
+
+from bot.handlers import language, locations, reminders
+from bot.handlers.common import Context, Row, callback_arg, deps, reply
+from bot.handlers.menus import publish_role_menu
+from bot.storage.users import get_user
+
+MENU_ROWS: list[Row] = [
+    [("menu_cek", "menu:cek"), ("menu_antre", "menu:antre")],
+    [("menu_jadwal", "menu:jadwal"), ("menu_lapor", "menu:lapor")],
+    [("menu_laporan", "menu:laporan"), ("menu_pengingat", "menu:pengingat")],
+    [("menu_lokasi", "menu:lokasi"), ("menu_bantuan", "menu:bantuan")],
+    [("menu_bahasa", "menu:bahasa")],
+]
+COMING_SOON = ("antre", "jadwal", "lapor", "laporan")
+
+
+async def start(update: Update, context: Context) -> None:
+    """Welcome with the menu; a deep-link payload jumps to that part."""
+    payload = context.args[0] if context.args else ""
+    if payload in MENU_ACTIONS:
+        await MENU_ACTIONS[payload](update, context)
+        return
+    await reply(update, context, "citizen/welcome.html", rows=MENU_ROWS)
+    await _refresh_role_menu(update, context)
+
+
+async def help_command(update: Update, context: Context) -> None:
+    """/bantuan: what the bot does and every command."""
+    await reply(update, context, "citizen/help.html")
+
+
+async def coming_soon(update: Update, context: Context) -> None:
+    """Features built in later releases: say so, and what to do meanwhile."""
+    await reply(
+        update, context, "citizen/coming_soon.html", rows=[[("menu_lokasi", "menu:lokasi")]]
+    )
+
+
+async def cancel_nothing(update: Update, context: Context) -> None:
+    """/batal outside any step."""
+    await reply(update, context, "citizen/nothing_to_cancel.html")
+
+
+async def unknown(update: Update, context: Context) -> None:
+    """Text, media or a command the bot does not expect here."""
+    await reply(update, context, "citizen/unknown_input.html")
+
+
+async def stale_button(update: Update, context: Context) -> None:
+    """A button the bot no longer knows (old message, restart, forged data)."""
+    assert update.callback_query is not None
+    await update.callback_query.answer()
+    await reply(update, context, "citizen/error_stale_button.html")
+
+
+async def menu_button(update: Update, context: Context) -> None:
+    """A /start menu button: run the matching command."""
+    assert update.callback_query is not None
+    await update.callback_query.answer()
+    action = MENU_ACTIONS.get(callback_arg(update))
+    if action is None:
+        await reply(update, context, "citizen/error_stale_button.html")
+        return
+    await action(update, context)
+
+
+async def _refresh_role_menu(update: Update, context: Context) -> None:
+    """Staff, officials and admins get their command menu once they have written to the bot."""
+    if update.effective_user is None:
+        return
+    d = deps(context)
+    user = await get_user(d.db, update.effective_user.id)
+    if user is not None:
+        await publish_role_menu(context.bot, user, d.renderer)
+
+
+MENU_ACTIONS = {
+    "bantuan": help_command,
+    "lokasi": locations.show,
+    "bahasa": language.choose,
+    "pengingat": reminders.show,
+    **dict.fromkeys(COMING_SOON, coming_soon),
+}
+
+
+def register(app: Application) -> None:
+    """Add these handlers (after the feature modules, so they only catch what is left)."""
+    private = filters.ChatType.PRIVATE
+    app.add_handler(CommandHandler("start", start, filters=private))
+    app.add_handler(CommandHandler("bantuan", help_command, filters=private))
+    app.add_handler(CommandHandler(list(COMING_SOON), coming_soon, filters=private))
+    app.add_handler(CommandHandler("batal", cancel_nothing, filters=private))
+    app.add_handler(CallbackQueryHandler(menu_button, pattern=r"^menu:"))
+    app.add_handler(MessageHandler(private, unknown))
+    app.add_handler(CallbackQueryHandler(stale_button))

@@ -1,0 +1,1 @@
+"""Scheduled jobs (reminders, digests, the annual deactivation) live here; see issue 5."""

@@ -1,0 +1,69 @@
+"""Every text a person reads is rendered here from `templates/<locale>/`."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Any
+
+from babel.dates import format_date
+from babel.numbers import format_decimal
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from bot.config import TIMEZONE
+from bot.nik import mask_number
+
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+LOCALES = ("id", "en")
+
+
+class Renderer:
+    """One Jinja2 environment; `render(locale, name, **ctx)` is the only way to make text."""
+
+    def __init__(self, directory: Path = TEMPLATES_DIR) -> None:
+        self.env = Environment(
+            loader=FileSystemLoader(directory),
+            autoescape=True,
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=False,
+        )
+        self.env.filters["mask"] = mask_number
+        self.env.filters["tanggal"] = _format_date
+        self.env.filters["jam"] = _format_time
+        self.env.filters["angka"] = _format_number
+
+    def render(self, locale: str, name: str, **context: Any) -> str:
+        """Render `templates/<locale>/<name>` with `context`; surrounding whitespace trimmed."""
+        template = self.env.get_template(f"{_locale(locale)}/{name}")
+        return template.render(locale=_locale(locale), **context).strip()
+
+    def label(self, locale: str, key: str, **context: Any) -> str:
+        """A short label (button text, command description) from `<locale>/labels.j2`."""
+        module = self.env.get_template(f"{_locale(locale)}/labels.j2").make_module(context)
+        value = getattr(module, key)
+        return str(value)
+
+
+def _locale(locale: str) -> str:
+    return locale if locale in LOCALES else LOCALES[0]
+
+
+def _format_date(value: date | datetime, locale: str = "id") -> str:
+    """`Rabu, 14 Mei 2025` (the date in WIB when given a datetime)."""
+    if isinstance(value, datetime):
+        value = value.astimezone(TIMEZONE).date()
+    return format_date(value, "EEEE, d MMMM y", locale=_locale(locale))
+
+
+def _format_time(value: datetime | time) -> str:
+    """`14.30` in WIB."""
+    if isinstance(value, datetime):
+        value = value.astimezone(TIMEZONE).time()
+    return value.strftime("%H.%M")
+
+
+def _format_number(value: int, locale: str = "id") -> str:
+    """`1.261.699` in Indonesian, `1,261,699` in English."""
+    return format_decimal(value, locale=_locale(locale))

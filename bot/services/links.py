@@ -1,0 +1,76 @@
+"""Linking a chat to a verified resident or household for reminders, and erasing it all."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import aiosqlite
+
+from bot.db import transaction
+from bot.domain import Resident
+from bot.errors import DomainError
+from bot.storage import attempts, chats, links
+from bot.storage.residents import get_resident, list_household
+
+
+class LinkNotFound(DomainError):
+    """The link is gone or belongs to another chat (an old or forged button)."""
+
+    template = "citizen/error_stale_button.html"
+
+
+@dataclass(frozen=True)
+class LinkView:
+    """A link with the people it covers, for the /pengingat list."""
+
+    link: links.Link
+    people: list[Resident]
+
+
+async def link_chat(
+    db: aiosqlite.Connection, chat_id: int, resident: Resident, *, household: bool, now: datetime
+) -> bool:
+    """Link the chat to the resident (or their whole KK); True when the link is new."""
+    kind, subject = ("household", resident.no_kk) if household else ("nik", resident.nik)
+    async with transaction(db):
+        await chats.ensure_chat(db, chat_id, locale="id", now=now)
+        return await links.insert_link(db, chat_id, kind, subject, now=now)
+
+
+async def chat_links(db: aiosqlite.Connection, chat_id: int) -> list[LinkView]:
+    """The chat's links with the residents each one covers."""
+    views = []
+    for link in await links.list_links(db, chat_id):
+        if link.kind == "household":
+            people = await list_household(db, link.subject)
+        else:
+            resident = await get_resident(db, link.subject)
+            people = [resident] if resident else []
+        views.append(LinkView(link, people))
+    return views
+
+
+async def toggle_reminders(db: aiosqlite.Connection, chat_id: int, link_id: int) -> bool:
+    """Flip reminders for one of the chat's links; return the new state."""
+    async with transaction(db):
+        link = await links.get_link(db, link_id, chat_id)
+        if link is None:
+            raise LinkNotFound()
+        await links.set_reminders(db, link_id, on=not link.reminders_on)
+    return not link.reminders_on
+
+
+async def unlink(db: aiosqlite.Connection, chat_id: int, link_id: int) -> None:
+    """Remove one of the chat's links."""
+    async with transaction(db):
+        if await links.get_link(db, link_id, chat_id) is None:
+            raise LinkNotFound()
+        await links.delete_link(db, link_id)
+
+
+async def erase_chat(db: aiosqlite.Connection, chat_id: int, user_id: int) -> None:
+    """Remove everything the bot holds about a chat: language, links, check history."""
+    async with transaction(db):
+        await chats.delete_chat(db, chat_id)
+        await attempts.delete_attempts(db, user_id)

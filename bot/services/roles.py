@@ -1,0 +1,78 @@
+"""Who may run which command: one table, one guard, every decision audited."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import aiosqlite
+
+from bot.db import transaction
+from bot.errors import DomainError, NotAuthorized
+from bot.storage import areas, audit, service_points, users
+from bot.storage.users import RoleUser
+
+ROLES = ("staff", "official", "admin")
+
+# command -> roles allowed to run it
+ROLE_COMMANDS: dict[str, frozenset[str]] = {
+    "hari_ini": frozenset({"staff"}),
+    "rekap": frozenset({"official", "admin"}),
+    "siaran": frozenset({"official"}),
+    "statistik": frozenset({"admin"}),
+}
+
+
+class InvalidUser(DomainError):
+    """add-user was given an impossible combination; the message says which."""
+
+
+def commands_for_role(role: str) -> list[str]:
+    """Role commands shown in that role's command menu, in table order."""
+    return [name for name, roles in ROLE_COMMANDS.items() if role in roles]
+
+
+async def authorize(
+    db: aiosqlite.Connection, telegram_id: int, command: str, *, now: datetime
+) -> RoleUser:
+    """The account's role if it may run `command`; else NotAuthorized. Both are audited."""
+    user = await users.get_user(db, telegram_id)
+    allowed = user is not None and user.role in ROLE_COMMANDS[command]
+    async with transaction(db):
+        outcome = "allowed" if allowed else "refused"
+        await audit.write_audit(db, telegram_id, f"command:{command}", outcome, now=now)
+    if not allowed or user is None:
+        raise NotAuthorized(command=command)
+    return user
+
+
+async def add_user(
+    db: aiosqlite.Connection,
+    telegram_id: int,
+    role: str,
+    *,
+    service_point: str | None,
+    area: str | None,
+    now: datetime,
+) -> RoleUser:
+    """Register staff (with a service point), an official (with an area) or an admin."""
+    user = await _validated(db, telegram_id, role, service_point, area)
+    async with transaction(db):
+        await users.upsert_user(db, user, now=now)
+        detail = f"telegram_id={telegram_id} role={role} point={service_point} area={area}"
+        await audit.write_audit(db, None, "add-user", detail, now=now)
+    return user
+
+
+async def _validated(
+    db: aiosqlite.Connection, telegram_id: int, role: str, point: str | None, area: str | None
+) -> RoleUser:
+    if role not in ROLES:
+        raise InvalidUser(f"role must be one of {', '.join(ROLES)}")
+    if telegram_id <= 0:
+        raise InvalidUser("--telegram-id must be a positive number (a person's Telegram id)")
+    if role == "staff" and (not point or not await service_points.get_service_point(db, point)):
+        raise InvalidUser("staff need --service-point with a known code, e.g. kanigoro")
+    if role == "official" and (not area or not await areas.get_area(db, area)):
+        raise InvalidUser("officials need --area with a known Kemendagri code, e.g. 35.05.10.2001")
+    plain_area = areas.plain_code(area) if role == "official" and area else None
+    return RoleUser(telegram_id, role, point if role == "staff" else None, plain_area)

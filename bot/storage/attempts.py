@@ -1,0 +1,31 @@
+"""Status-check attempts per Telegram account, for the failed-check lockout."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import aiosqlite
+
+
+async def record_attempt(
+    db: aiosqlite.Connection, user_id: int, *, succeeded: bool, now: datetime
+) -> None:
+    """Write one attempt."""
+    await db.execute(
+        "INSERT INTO check_attempts (user_id, at, succeeded) VALUES (?, ?, ?)",
+        (user_id, now.isoformat(), int(succeeded)),
+    )
+
+
+async def failures_since(db: aiosqlite.Connection, user_id: int, since: datetime) -> list[datetime]:
+    """Times of the account's failed attempts after `since`, oldest first."""
+    async with db.execute(
+        "SELECT at FROM check_attempts WHERE user_id = ? AND succeeded = 0 AND at > ? ORDER BY at",
+        (user_id, since.isoformat()),
+    ) as cursor:
+        return [datetime.fromisoformat(row[0]) async for row in cursor]
+
+
+async def delete_attempts(db: aiosqlite.Connection, user_id: int) -> None:
+    """Forget an account's attempts (on /hapus_data)."""
+    await db.execute("DELETE FROM check_attempts WHERE user_id = ?", (user_id,))

@@ -1,0 +1,40 @@
+"""Chats that talked to the bot: language and reachability."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import aiosqlite
+
+
+async def get_locale(db: aiosqlite.Connection, chat_id: int) -> str | None:
+    """The chat's chosen language, or None when it never chose."""
+    async with db.execute("SELECT locale FROM chats WHERE chat_id = ?", (chat_id,)) as cursor:
+        row = await cursor.fetchone()
+    return row[0] if row else None
+
+
+async def ensure_chat(
+    db: aiosqlite.Connection, chat_id: int, *, locale: str, now: datetime
+) -> None:
+    """Create the chat row if missing (keeps an existing row's language)."""
+    await db.execute(
+        "INSERT INTO chats (chat_id, locale, created_at) VALUES (?, ?, ?)"
+        " ON CONFLICT (chat_id) DO NOTHING",
+        (chat_id, locale, now.isoformat()),
+    )
+
+
+async def set_locale(db: aiosqlite.Connection, chat_id: int, locale: str, *, now: datetime) -> None:
+    """Remember the chat's language."""
+    await db.execute(
+        "INSERT INTO chats (chat_id, locale, created_at) VALUES (?, ?, ?)"
+        " ON CONFLICT (chat_id) DO UPDATE SET locale = excluded.locale",
+        (chat_id, locale, now.isoformat()),
+    )
+
+
+async def delete_chat(db: aiosqlite.Connection, chat_id: int) -> int:
+    """Delete the chat row (links go with it); return rows deleted."""
+    cursor = await db.execute("DELETE FROM chats WHERE chat_id = ?", (chat_id,))
+    return cursor.rowcount

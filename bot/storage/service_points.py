@@ -1,0 +1,64 @@
+"""Service points: the Kanigoro office, the TLAs and the kecamatan offices."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiosqlite
+
+DEFAULTS_CSV = Path(__file__).resolve().parent.parent / "data" / "service_points.csv"
+
+_COLUMNS = (
+    "code, name, kind, kecamatan_code, address, latitude, longitude, slot_capacity, prints_cards"
+)
+
+
+@dataclass(frozen=True)
+class ServicePoint:
+    """A place where residents record their e-KTP or replace a card."""
+
+    code: str
+    name: str
+    kind: str  # office / tla / kecamatan
+    kecamatan_code: str
+    address: str
+    latitude: float
+    longitude: float
+    slot_capacity: int
+    prints_cards: bool
+
+
+async def seed_service_points(db: aiosqlite.Connection, path: Path = DEFAULTS_CSV) -> None:
+    """Insert the default service points that are missing; an admin's later edits are kept."""
+    with path.open(encoding="utf-8", newline="") as handle:
+        rows = [tuple(row.values()) for row in csv.DictReader(handle)]
+    await db.executemany(
+        f"INSERT INTO service_points ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (code) DO NOTHING",
+        rows,
+    )
+
+
+async def list_service_points(db: aiosqlite.Connection) -> list[ServicePoint]:
+    """Active service points: the office, then the TLAs, then kecamatan offices by name."""
+    async with db.execute(
+        f"SELECT {_COLUMNS} FROM service_points WHERE active = 1"
+        " ORDER BY CASE kind WHEN 'office' THEN 0 WHEN 'tla' THEN 1 ELSE 2 END, name"
+    ) as cursor:
+        return [_point(row) async for row in cursor]
+
+
+async def get_service_point(db: aiosqlite.Connection, code: str) -> ServicePoint | None:
+    """The service point with this code, or None."""
+    async with db.execute(
+        f"SELECT {_COLUMNS} FROM service_points WHERE code = ?", (code,)
+    ) as cursor:
+        row = await cursor.fetchone()
+    return _point(row) if row else None
+
+
+def _point(row: aiosqlite.Row) -> ServicePoint:
+    code, name, kind, kecamatan, address, lat, lon, capacity, prints = row
+    return ServicePoint(code, name, kind, kecamatan, address, lat, lon, capacity, bool(prints))

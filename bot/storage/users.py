@@ -1,0 +1,46 @@
+"""Registered staff, village officials and admins."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import aiosqlite
+
+
+@dataclass(frozen=True)
+class RoleUser:
+    """A Telegram account with a role."""
+
+    telegram_id: int
+    role: str  # staff / official / admin
+    service_point: str | None
+    area_code: str | None
+
+
+async def upsert_user(db: aiosqlite.Connection, user: RoleUser, *, now: datetime) -> None:
+    """Register the account, replacing any earlier role."""
+    await db.execute(
+        "INSERT INTO users (telegram_id, role, service_point, area_code, created_at)"
+        " VALUES (?, ?, ?, ?, ?) ON CONFLICT (telegram_id) DO UPDATE SET role = excluded.role,"
+        " service_point = excluded.service_point, area_code = excluded.area_code",
+        (user.telegram_id, user.role, user.service_point, user.area_code, now.isoformat()),
+    )
+
+
+async def get_user(db: aiosqlite.Connection, telegram_id: int) -> RoleUser | None:
+    """The account's role, or None for a citizen."""
+    async with db.execute(
+        "SELECT telegram_id, role, service_point, area_code FROM users WHERE telegram_id = ?",
+        (telegram_id,),
+    ) as cursor:
+        row = await cursor.fetchone()
+    return RoleUser(*row) if row else None
+
+
+async def list_users(db: aiosqlite.Connection) -> list[RoleUser]:
+    """Every registered account."""
+    async with db.execute(
+        "SELECT telegram_id, role, service_point, area_code FROM users ORDER BY telegram_id"
+    ) as cursor:
+        return [RoleUser(*row) async for row in cursor]
