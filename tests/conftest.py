@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import csv
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import aiosqlite
 import pytest
 
 from bot import db as dbmod
+from bot.app import build_application, prepare_database
+from bot.clock import FixedClock
+from bot.config import Settings
+from bot.nik import make_nik
+from bot.services.importer import import_residents
+from bot.services.roles import add_user
 from bot.storage.areas import sync_areas
 
 
@@ -20,3 +29,138 @@ async def db(tmp_path: Path) -> AsyncIterator[aiosqlite.Connection]:
     await sync_areas(conn)
     yield conn
     await conn.close()
+
+
+# --- End-to-end: the real Application over real HTTP against the local Bot API server ---
+
+
+TOKEN = "123456:TEST-TOKEN"
+# Tuesday 24 November 2026, 10:00 WIB. The cycle in force: cohort 31 Dec 2026, deadline 30 Apr 2027.
+NOW = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
+HEADER = (
+    "nik,no_kk,nama,tanggal_lahir,jenis_kelamin,status_kawin,kode_desa,tanggal_rekam,status_nik"
+)
+
+
+@dataclass(frozen=True)
+class Person:
+    """A resident planted in the test population."""
+
+    nik: str
+    kk: str
+    nama: str
+    born: date
+    sex: str
+    kawin: str
+    desa: str
+    rekam: str
+    status: str
+
+    def row(self) -> list[str]:
+        born = self.born.isoformat()
+        return [
+            self.nik,
+            self.kk,
+            self.nama,
+            born,
+            self.sex,
+            self.kawin,
+            self.desa,
+            self.rekam,
+            self.status,
+        ]
+
+
+KK_SANTOSO = "3505100101080001"
+KK_LESTARI = "3505030202100002"
+
+
+def _person(
+    nama, born, sex, *, kk, serial, kawin="BELUM KAWIN", rekam="", status="AKTIF", kec="350510"
+):
+    desa = "35.05.10.2001" if kec == "350510" else "35.05.03.2001"
+    nik = make_nik(kec, born, sex, serial)
+    return Person(nik, kk, nama, born, sex, kawin, desa, rekam, status)
+
+
+PEOPLE = {
+    "recorded": _person("Budi Santoso", date(1980, 5, 12), "L", kk=KK_SANTOSO, serial=1,
+                        kawin="KAWIN", rekam="2013-03-01"),
+    "mother": _person("Sri Wahyuni", date(1983, 8, 20), "P", kk=KK_SANTOSO, serial=2,
+                      kawin="KAWIN", rekam="2014-01-10"),
+    "turning17": _person("Dewi Santoso", date(2009, 12, 15), "P", kk=KK_SANTOSO, serial=3),
+    "child": _person("Adi Santoso", date(2014, 6, 1), "L", kk=KK_SANTOSO, serial=4),
+    "unrecorded": _person("Rudi Lestari", date(2008, 2, 10), "L", kk=KK_LESTARI, serial=5,
+                          kec="350503"),
+    "deactivated": _person("Ani Lestari", date(2006, 3, 3), "P", kk=KK_LESTARI, serial=6,
+                           status="NONAKTIF", kec="350503"),
+}  # fmt: skip
+
+STAFF_ID, OFFICIAL_ID, ADMIN_ID = 9001, 9002, 9003
+
+
+def write_population(path, people=None):
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(HEADER.split(","))
+        for person in people if people is not None else PEOPLE.values():
+            writer.writerow(person.row())
+    return path
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(NOW)
+
+
+@pytest.fixture
+async def botapi():
+    """The local Bot API server; a test fails if the bot sent it any invalid request."""
+    from bot.botapi.server import BotApiServer
+
+    async with BotApiServer(token=TOKEN) as server:
+        yield server
+        assert server.errors == [], f"the bot made invalid Bot API calls: {server.errors}"
+
+
+@pytest.fixture
+def settings(botapi: BotApiServer, tmp_path: Path) -> Settings:
+    return Settings.from_env(
+        {
+            "BOT_TOKEN": TOKEN,
+            "BOT_API_URL": botapi.base_url,
+            "DATABASE_PATH": str(tmp_path / "bot.sqlite3"),
+            "SECRET_KEY": "test-secret",
+        }
+    )
+
+
+@pytest.fixture
+async def population(settings: Settings, tmp_path: Path) -> dict[str, Person]:
+    """The planted residents imported through the real importer, plus one user of each role."""
+    conn = await prepare_database(settings)
+    report = await import_residents(conn, write_population(tmp_path / "siak.csv"), now=NOW)
+    assert report.rejected == []
+    await add_user(conn, STAFF_ID, "staff", service_point="kanigoro", area=None, now=NOW)
+    await add_user(conn, OFFICIAL_ID, "official", service_point=None, area="35.05.10", now=NOW)
+    await add_user(conn, ADMIN_ID, "admin", service_point=None, area=None, now=NOW)
+    await conn.close()
+    return PEOPLE
+
+
+@pytest.fixture
+async def running_bot(settings, population, clock, botapi):
+    """The real Application, polling the local Bot API server over HTTP."""
+    app = build_application(settings, clock=clock)
+    await app.initialize()
+    assert app.post_init is not None
+    await app.post_init(app)
+    assert app.updater is not None
+    await app.updater.start_polling(poll_interval=0, timeout=1)
+    await app.start()
+    yield app
+    await app.updater.stop()
+    await app.stop()
+    assert app.post_shutdown is not None
+    await app.post_shutdown(app)
+    await app.shutdown()

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import aiosqlite
 from telegram import Bot, BotCommand, BotCommandScopeChat, BotCommandScopeDefault
-from telegram.error import TelegramError
 
 from bot.rendering import LOCALES, Renderer
 from bot.services.roles import commands_for_role
-from bot.storage.users import RoleUser, list_users
+from bot.storage.users import RoleUser, list_users_with_chats
 
 CITIZEN_COMMANDS = (
     "start",
@@ -32,7 +31,7 @@ def commands(renderer: Renderer, locale: str, names: list[str]) -> list[BotComma
 
 
 async def publish_command_menus(bot: Bot, db: aiosqlite.Connection, renderer: Renderer) -> None:
-    """Set the default menu and each registered staff/official/admin chat's menu."""
+    """Set the default menu, and the menu of each role account that has written to the bot."""
     for locale in LOCALES:
         language = "" if locale == "id" else locale
         names = list(CITIZEN_COMMANDS)
@@ -41,7 +40,7 @@ async def publish_command_menus(bot: Bot, db: aiosqlite.Connection, renderer: Re
             scope=BotCommandScopeDefault(),
             language_code=language,
         )
-    for user in await list_users(db):
+    for user in await list_users_with_chats(db):
         await publish_role_menu(bot, user, renderer)
 
 
@@ -50,12 +49,8 @@ async def publish_role_menu(bot: Bot, user: RoleUser, renderer: Renderer) -> Non
     names = [*commands_for_role(user.role), *CITIZEN_COMMANDS]
     for locale in LOCALES:
         language = "" if locale == "id" else locale
-        try:
-            await bot.set_my_commands(
-                commands(renderer, locale, names),
-                scope=BotCommandScopeChat(user.telegram_id),
-                language_code=language,
-            )
-        except TelegramError:
-            # The account has not written to the bot yet; its menu is set on its first /start.
-            return
+        await bot.set_my_commands(
+            commands(renderer, locale, names),
+            scope=BotCommandScopeChat(user.telegram_id),
+            language_code=language,
+        )

@@ -14,6 +14,7 @@ from telegram.ext import (
 from bot.handlers import language, locations, reminders
 from bot.handlers.common import Context, Row, callback_arg, deps, reply
 from bot.handlers.menus import publish_role_menu
+from bot.storage.chats import ensure_chat
 from bot.storage.users import get_user
 
 MENU_ROWS: list[Row] = [
@@ -83,6 +84,7 @@ async def _refresh_role_menu(update: Update, context: Context) -> None:
     d = deps(context)
     user = await get_user(d.db, update.effective_user.id)
     if user is not None:
+        await ensure_chat(d.db, user.telegram_id, locale=d.settings.default_locale, now=d.now())
         await publish_role_menu(context.bot, user, d.renderer)
 
 

@@ -44,3 +44,12 @@ async def list_users(db: aiosqlite.Connection) -> list[RoleUser]:
         "SELECT telegram_id, role, service_point, area_code FROM users ORDER BY telegram_id"
     ) as cursor:
         return [RoleUser(*row) async for row in cursor]
+
+
+async def list_users_with_chats(db: aiosqlite.Connection) -> list[RoleUser]:
+    """Registered accounts that have written to the bot (so their chat exists)."""
+    async with db.execute(
+        "SELECT u.telegram_id, u.role, u.service_point, u.area_code FROM users u"
+        " JOIN chats c ON c.chat_id = u.telegram_id ORDER BY u.telegram_id"
+    ) as cursor:
+        return [RoleUser(*row) async for row in cursor]

@@ -1,0 +1,109 @@
+"""The status check service: proof, anti-enumeration, lockout, situations."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+
+import pytest
+
+from bot.errors import CheckLocked, InvalidNik
+from bot.services.cycle import cycle_in_force
+from bot.services.importer import import_residents
+from bot.services.status import check_status
+from tests.conftest import KK_LESTARI, KK_SANTOSO, NOW, PEOPLE, write_population
+
+TODAY = date(2026, 11, 24)
+
+
+@pytest.fixture
+async def loaded(db, tmp_path):
+    await import_residents(db, write_population(tmp_path / "p.csv"), now=NOW)
+    return db
+
+
+async def check(db, nik, kk, *, user=1, now=NOW):
+    return await check_status(db, user, nik, kk, limit=5, now=now, today=TODAY)
+
+
+@pytest.mark.parametrize(
+    ("today", "cohort", "deadline"),
+    [
+        (date(2026, 11, 22), date(2026, 12, 31), date(2027, 4, 30)),
+        (date(2027, 4, 30), date(2026, 12, 31), date(2027, 4, 30)),
+        (date(2027, 5, 1), date(2027, 12, 31), date(2028, 4, 30)),
+        (date(2025, 1, 15), date(2024, 12, 31), date(2025, 4, 30)),
+    ],
+)
+def test_cycle_in_force(today, cohort, deadline):
+    cycle = cycle_in_force(today)
+    assert (cycle.cohort_date, cycle.deadline) == (cohort, deadline)
+
+
+@pytest.mark.parametrize(
+    ("who", "situation"),
+    [
+        ("recorded", "recorded"),
+        ("deactivated", "deactivated"),
+        ("unrecorded", "unrecorded"),
+        ("turning17", "turning_17"),
+        ("child", "not_yet"),
+    ],
+)
+async def test_situations(loaded, who, situation):
+    person = PEOPLE[who]
+    status = await check(loaded, person.nik, person.kk)
+    assert status is not None
+    assert status.situation == situation
+
+
+async def test_married_teen_is_wajib_ktp(db, tmp_path):
+    from tests.conftest import _person
+
+    bride = _person("Lina", date(2010, 1, 5), "P", kk=KK_LESTARI, serial=9, kawin="KAWIN")
+    await import_residents(db, write_population(tmp_path / "b.csv", [bride]), now=NOW)
+    status = await check(db, bride.nik, bride.kk)
+    assert status is not None
+    assert status.situation == "unrecorded"
+
+
+async def test_unknown_nik_and_wrong_kk_do_the_same_work(loaded):
+    """Same answer and the same SQL, in the same order: nothing to time or tell apart."""
+    known = PEOPLE["recorded"]
+    traces: dict[str, list[str]] = {}
+    for case, nik, kk in (
+        ("wrong_kk", known.nik, KK_LESTARI),
+        ("unknown_nik", known.nik[:-4] + "0999", KK_SANTOSO),
+    ):
+        statements: list[str] = []
+        await loaded.set_trace_callback(lambda sql: statements.append(re.sub(r"'\d{16}'", "?", sql)))
+        assert await check(loaded, nik, kk, user=7) is None
+        await loaded.set_trace_callback(None)
+        traces[case] = statements
+    assert traces["wrong_kk"] == traces["unknown_nik"]
+
+
+async def test_sixth_check_in_an_hour_is_refused_until_the_first_expires(loaded):
+    known = PEOPLE["recorded"]
+    for minute in range(5):
+        assert await check(loaded, known.nik, KK_LESTARI, now=NOW + timedelta(minutes=minute)) is None
+    with pytest.raises(CheckLocked) as refused:
+        await check(loaded, known.nik, known.kk, now=NOW + timedelta(minutes=10))
+    assert refused.value.context["until"] == NOW + timedelta(hours=1)
+    status = await check(loaded, known.nik, known.kk, now=NOW + timedelta(hours=1, seconds=1))
+    assert status is not None
+
+
+async def test_successful_checks_do_not_count_towards_the_lockout(loaded):
+    known = PEOPLE["recorded"]
+    for _ in range(8):
+        assert await check(loaded, known.nik, known.kk) is not None
+
+
+async def test_format_errors_are_reported_before_any_lookup(loaded):
+    with pytest.raises(InvalidNik) as bad:
+        await check(loaded, "123", KK_SANTOSO)
+    assert bad.value.reason == "length"
+    with pytest.raises(InvalidNik) as bad_kk:
+        await check(loaded, PEOPLE["recorded"].nik, "12ab")
+    assert bad_kk.value.reason == "kk_not_digits"

@@ -1,0 +1,104 @@
+"""Every template exists in every locale and renders with a sample context."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+
+from bot.domain import Area, Resident
+from bot.errors import InvalidNik
+from bot.handlers.menus import CITIZEN_COMMANDS
+from bot.rendering import LOCALES, TEMPLATES_DIR, Renderer
+from bot.services.cycle import Cycle
+from bot.services.roles import ROLE_COMMANDS
+from bot.services.status import Status
+from bot.services.summaries import AreaSummary
+from bot.storage.links import Link
+from bot.storage.service_points import ServicePoint
+from bot.storage.stats import AreaCounts
+
+RESIDENT = Resident(
+    nik="3505104701090003",
+    no_kk="3505100101090001",
+    nama="Siti <Aminah> & Co",
+    tanggal_lahir=date(2009, 1, 7),
+    jenis_kelamin="P",
+    status_kawin="BELUM KAWIN",
+    kode_desa="3505102001",
+    tanggal_rekam=date(2026, 2, 1),
+    status_nik="AKTIF",
+)
+CYCLE = Cycle(date(2026, 12, 31), date(2027, 4, 30))
+POINT = ServicePoint("kanigoro", "Kantor Dispendukcapil", "office", "350510", "Kanigoro", -8.1, 112.2, 10, True)
+SAMPLE = {
+    "s": Status(RESIDENT, "recorded", 17, date(2026, 1, 7), CYCLE),
+    "reason": "length",
+    "length": 15,
+    "until": datetime(2026, 11, 24, 3, 0, tzinfo=UTC),
+    "household": True,
+    "new": True,
+    "points": [POINT],
+    "point": POINT,
+    "views": [],
+    "today": date(2026, 11, 24),
+    "summary": AreaSummary(
+        Area("350510", "35.05.10", "kecamatan", "Kanigoro", "3505"),
+        AreaCounts(1000, 10, 20, 3, 4),
+        CYCLE,
+    ),
+    "command": "rekap",
+}
+
+
+def _names(locale: str) -> set[str]:
+    root = TEMPLATES_DIR / locale
+    return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()}
+
+
+def test_every_template_exists_in_every_locale():
+    assert _names("id") == _names("en")
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+@pytest.mark.parametrize("name", sorted(_names("id") - {"labels.j2"}))
+def test_template_renders(locale, name):
+    text = Renderer().render(locale, name, **SAMPLE)
+    assert text
+    assert "<Aminah>" not in text  # names are escaped
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_status_never_shows_full_nik(locale):
+    for situation in ("deactivated", "recorded", "unrecorded", "turning_17", "not_yet"):
+        status = Status(RESIDENT, situation, 17, date(2026, 1, 7), CYCLE)
+        text = Renderer().render(locale, "citizen/status.html", s=status)
+        assert RESIDENT.nik not in text
+        assert "3505********0003" in text
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_every_command_has_a_menu_description(locale):
+    renderer = Renderer()
+    for name in [*CITIZEN_COMMANDS, *ROLE_COMMANDS]:
+        assert 3 <= len(renderer.label(locale, f"cmd_{name}")) <= 256
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+@pytest.mark.parametrize(
+    "reason", ["not_digits", "length", "province", "kecamatan", "day", "month", "date", "serial"]
+)
+def test_each_invalid_nik_reason_has_its_own_words(locale, reason):
+    renderer = Renderer()
+    generic = renderer.render(locale, InvalidNik.template, reason="?", length=0)
+    assert renderer.render(locale, InvalidNik.template, reason=reason, length=15) != generic
+
+
+def test_dates_are_indonesian():
+    text = Renderer().render("id", "staff/today.html", point=POINT, today=date(2025, 5, 14))
+    assert "Rabu, 14 Mei 2025" in text
+
+
+def test_templates_dir_is_in_repo():
+    assert Path(TEMPLATES_DIR).is_dir()
