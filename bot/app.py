@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 
-from telegram.constants import ParseMode
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Defaults
 from telegram.request import BaseRequest
 
@@ -29,7 +28,9 @@ def build_application(
         .token(settings.bot_token)
         .base_url(settings.bot_api_url)
         .base_file_url(settings.bot_api_file_url)
-        .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=settings.tz))
+        # No default parse_mode: PTB would add it to methods that have no such parameter
+        # (sendVenue), which the Bot API spec does not allow. Texts pass parse_mode=HTML.
+        .defaults(Defaults(tzinfo=settings.tz))
         .rate_limiter(AIORateLimiter(max_retries=3))
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)

@@ -13,6 +13,7 @@ import pytest
 
 from bot import db as dbmod
 from bot.app import build_application, prepare_database
+from bot.botapi import BotApiServer
 from bot.clock import FixedClock
 from bot.config import Settings
 from bot.nik import make_nik
@@ -114,10 +115,8 @@ def clock() -> FixedClock:
 
 
 @pytest.fixture
-async def botapi():
+async def botapi() -> AsyncIterator[BotApiServer]:
     """The local Bot API server; a test fails if the bot sent it any invalid request."""
-    from bot.botapi.server import BotApiServer
-
     async with BotApiServer(token=TOKEN) as server:
         yield server
         assert server.errors == [], f"the bot made invalid Bot API calls: {server.errors}"

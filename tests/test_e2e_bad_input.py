@@ -88,7 +88,14 @@ async def test_old_or_forged_buttons_are_refused_politely(botapi, settings):
     user = botapi.user(4006)
     user.send_text("/start")
     menu = await user.next_message()
-    for data in ("link:nik:deadbeef", "consent:kk:00000000", "lang:xx", "loc:nowhere", "zz", "rem:t:abc"):
+    for data in (
+        "link:nik:deadbeef",
+        "consent:kk:00000000",
+        "lang:xx",
+        "loc:nowhere",
+        "zz",
+        "rem:t:abc",
+    ):
         user.press(menu, data, raw=True)
         assert "tidak berlaku" in (await user.next_message()).text
     assert await count_rows(settings, "links") == 0

@@ -12,7 +12,9 @@ pytestmark = pytest.mark.usefixtures("running_bot")
 
 async def audit_rows(settings):
     conn = await dbmod.connect(settings.database_path)
-    async with conn.execute("SELECT actor_id, action, detail FROM audit_log WHERE action LIKE 'command:%'") as cur:
+    async with conn.execute(
+        "SELECT actor_id, action, detail FROM audit_log WHERE action LIKE 'command:%'"
+    ) as cur:
         rows = [tuple(r) for r in await cur.fetchall()]
     await conn.close()
     return rows

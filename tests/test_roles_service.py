@@ -43,6 +43,8 @@ async def test_guard_matches_the_table_for_every_role(db, command):
         else:
             with pytest.raises(NotAuthorized):
                 await authorize(db, telegram_id, command, now=NOW)
-    async with db.execute("SELECT count(*) FROM audit_log WHERE action = ?", (f"command:{command}",)) as cur:
+    async with db.execute(
+        "SELECT count(*) FROM audit_log WHERE action = ?", (f"command:{command}",)
+    ) as cur:
         (audited,) = await cur.fetchone()
     assert audited == 4

@@ -76,7 +76,11 @@ async def test_unknown_nik_and_wrong_kk_do_the_same_work(loaded):
         ("unknown_nik", known.nik[:-4] + "0999", KK_SANTOSO),
     ):
         statements: list[str] = []
-        await loaded.set_trace_callback(lambda sql: statements.append(re.sub(r"'\d{16}'", "?", sql)))
+
+        def trace(sql: str, into: list[str] = statements) -> None:
+            into.append(re.sub(r"'\d{16}'", "?", sql))
+
+        await loaded.set_trace_callback(trace)
         assert await check(loaded, nik, kk, user=7) is None
         await loaded.set_trace_callback(None)
         traces[case] = statements
@@ -86,7 +90,9 @@ async def test_unknown_nik_and_wrong_kk_do_the_same_work(loaded):
 async def test_sixth_check_in_an_hour_is_refused_until_the_first_expires(loaded):
     known = PEOPLE["recorded"]
     for minute in range(5):
-        assert await check(loaded, known.nik, KK_LESTARI, now=NOW + timedelta(minutes=minute)) is None
+        assert (
+            await check(loaded, known.nik, KK_LESTARI, now=NOW + timedelta(minutes=minute)) is None
+        )
     with pytest.raises(CheckLocked) as refused:
         await check(loaded, known.nik, known.kk, now=NOW + timedelta(minutes=10))
     assert refused.value.context["until"] == NOW + timedelta(hours=1)

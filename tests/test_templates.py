@@ -15,7 +15,6 @@ from bot.services.cycle import Cycle
 from bot.services.roles import ROLE_COMMANDS
 from bot.services.status import Status
 from bot.services.summaries import AreaSummary
-from bot.storage.links import Link
 from bot.storage.service_points import ServicePoint
 from bot.storage.stats import AreaCounts
 
@@ -31,7 +30,9 @@ RESIDENT = Resident(
     status_nik="AKTIF",
 )
 CYCLE = Cycle(date(2026, 12, 31), date(2027, 4, 30))
-POINT = ServicePoint("kanigoro", "Kantor Dispendukcapil", "office", "350510", "Kanigoro", -8.1, 112.2, 10, True)
+POINT = ServicePoint(
+    "kanigoro", "Kantor Dispendukcapil", "office", "350510", "Kanigoro", -8.1, 112.2, 10, True
+)
 SAMPLE = {
     "s": Status(RESIDENT, "recorded", 17, date(2026, 1, 7), CYCLE),
     "reason": "length",

@@ -209,10 +209,11 @@ def register(app: Application) -> None:
         },
         fallbacks=[
             CommandHandler("batal", cancel, filters=private),
+            CommandHandler("cek", begin, filters=private),  # start over
+            CallbackQueryHandler(begin, pattern=r"^menu:cek$"),
             MessageHandler(private & ~filters.COMMAND, not_text),
         ],
         conversation_timeout=timedelta(minutes=10),
-        allow_reentry=True,
         name="check",
     )
     app.add_handler(conversation)

@@ -8,6 +8,7 @@ from typing import Any
 
 import aiosqlite
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
 
 from bot.clock import Clock
@@ -16,6 +17,7 @@ from bot.rendering import Renderer
 from bot.storage.chats import get_locale
 
 Context = ContextTypes.DEFAULT_TYPE
+HTML = ParseMode.HTML
 # One keyboard row: (label key in labels.j2, callback data) pairs.
 Row = list[tuple[str, str]]
 
@@ -80,7 +82,7 @@ async def reply(
     if rows is not None:
         markup = keyboard(renderer, locale, rows)
     text = renderer.render(locale, template, **values)
-    await context.bot.send_message(chat.id, text, reply_markup=markup)
+    await context.bot.send_message(chat.id, text, parse_mode=HTML, reply_markup=markup)
 
 
 async def edit(
@@ -89,17 +91,19 @@ async def edit(
     template: str,
     *,
     rows: list[Row] | None = None,
+    locale: str | None = None,
     **values: Any,
 ) -> None:
     """Replace the text (and buttons) of the message whose button was pressed."""
     query = update.callback_query
     assert query is not None and query.message is not None
-    locale = await chat_locale(context, query.message.chat.id)
+    locale = locale or await chat_locale(context, query.message.chat.id)
     renderer = deps(context).renderer
     markup = keyboard(renderer, locale, rows) if rows else None
     text = renderer.render(locale, template, **values)
     await context.bot.edit_message_text(
         text,
+        parse_mode=HTML,
         chat_id=query.message.chat.id,
         message_id=query.message.message_id,
         reply_markup=markup,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
 
-from bot.handlers.common import Context, callback_arg, deps, edit, reply
+from bot.handlers.common import Context, callback_arg, chat_locale, deps, edit, reply
 from bot.services.links import erase_chat
 
 
@@ -23,11 +23,12 @@ async def confirmed(update: Update, context: Context) -> None:
     if callback_arg(update) != "yes":
         await edit(update, context, "citizen/erase_kept.html")
         return
-    await edit(update, context, "citizen/erase_done.html")
+    locale = await chat_locale(context, update.effective_chat.id)  # said in the chat's language
     d = deps(context)
     await erase_chat(d.db, update.effective_chat.id, update.effective_user.id)
     if context.user_data is not None:
         context.user_data.clear()
+    await edit(update, context, "citizen/erase_done.html", locale=locale)
 
 
 def register(app: Application) -> None:

@@ -6,7 +6,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import Application, CommandHandler, MessageHandler, filters
 
 from bot.handlers.check import NIK_PATTERN
-from bot.handlers.common import Context, chat_locale, deps
+from bot.handlers.common import HTML, Context, chat_locale, deps
 
 SIXTEEN_DIGITS = r"(?<!\d)\d{16}(?!\d)"
 
@@ -21,7 +21,9 @@ async def go_private(update: Update, context: Context) -> None:
         [[InlineKeyboardButton(renderer.label(locale, "open_private"), url=url)]]
     )
     text = renderer.render(locale, "citizen/group_use_private.html")
-    await context.bot.send_message(update.effective_chat.id, text, reply_markup=markup)
+    await context.bot.send_message(
+        update.effective_chat.id, text, parse_mode=HTML, reply_markup=markup
+    )
 
 
 def register(app: Application) -> None:

@@ -33,7 +33,7 @@ def commands(renderer: Renderer, locale: str, names: list[str]) -> list[BotComma
 async def publish_command_menus(bot: Bot, db: aiosqlite.Connection, renderer: Renderer) -> None:
     """Set the default menu, and the menu of each role account that has written to the bot."""
     for locale in LOCALES:
-        language = "" if locale == "id" else locale
+        language = None if locale == "id" else locale
         names = list(CITIZEN_COMMANDS)
         await bot.set_my_commands(
             commands(renderer, locale, names),
@@ -48,7 +48,7 @@ async def publish_role_menu(bot: Bot, user: RoleUser, renderer: Renderer) -> Non
     """Give one role account its menu: role commands first, then the citizens' ones."""
     names = [*commands_for_role(user.role), *CITIZEN_COMMANDS]
     for locale in LOCALES:
-        language = "" if locale == "id" else locale
+        language = None if locale == "id" else locale
         await bot.set_my_commands(
             commands(renderer, locale, names),
             scope=BotCommandScopeChat(user.telegram_id),

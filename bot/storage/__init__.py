@@ -1,1 +1,1 @@
-"""SQL, one module per aggregate. Functions take an aiosqlite connection and return domain objects."""
+"""SQL, one module per aggregate: functions take a connection and return domain objects."""
