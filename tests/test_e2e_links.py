@@ -154,3 +154,14 @@ async def test_locations_list_and_map_pin(botapi):
     venue = await user.next_message()
     assert venue.method == "sendVenue"
     assert venue.raw["title"] == "Kantor Dispendukcapil Kabupaten Blitar"
+
+
+async def test_link_button_expires_after_fifteen_minutes(botapi, settings, clock):
+    from datetime import timedelta
+
+    user = botapi.user(2010)
+    status = await verified_status(user)
+    clock.advance(timedelta(minutes=16))
+    user.press(status, data_of(status, "link:nik:"))
+    assert "tidak berlaku" in (await user.next_message()).text
+    assert await links_in_db(settings) == []

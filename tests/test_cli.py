@@ -1,0 +1,99 @@
+"""The `dukcapil-bot` command line, as the office's IT staff use it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from tests.conftest import PEOPLE, write_population
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    monkeypatch.setenv("DATABASE_PATH", str(tmp_path / "cli.sqlite3"))
+    monkeypatch.delenv("BOT_TOKEN", raising=False)
+    monkeypatch.chdir(tmp_path)  # no stray .env is read
+    return tmp_path
+
+
+def test_run_without_token_exits_with_a_clear_message(env):
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "run"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "DATABASE_PATH": str(env / "x.sqlite3"), "BOT_TOKEN": ""},
+        cwd=env,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "BOT_TOKEN is not set" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_migrate(env, capsys):
+    assert main(["migrate"]) == 0
+    assert "up to date" in capsys.readouterr().out
+    assert main(["migrate"]) == 0
+
+
+def test_import_reports_lines_and_summary_without_full_numbers(env, capsys):
+    path = write_population(env / "siak.csv")
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write("3505101205800099,3505100101080001,,1980-05-12,L,KAWIN,35.05.10.2001,,AKTIF\n")
+        handle.write("12345,3505100101080001,Tono,1980-05-12,L,KAWIN,35.05.10.2001,,AKTIF\n")
+    assert main(["import-residents", str(path)]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out[-1] == "inserted 6 · updated 0 · rejected 2 · warnings 0"
+    assert [line.split(":")[0] for line in out[:-1]] == ["line 8", "line 9"]
+    for person in PEOPLE.values():
+        assert person.nik not in "\n".join(out)
+    assert main(["import-residents", str(path)]) == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1].startswith("inserted 0 · updated 6")
+
+
+def test_import_refuses_a_file_with_a_wrong_header(env, capsys):
+    path = env / "bad.csv"
+    path.write_text("nama,umur\nBudi,40\n", encoding="utf-8")
+    assert main(["import-residents", str(path)]) == 2
+    assert "nothing changed" in capsys.readouterr().err
+
+
+def test_import_of_a_missing_file_is_refused(env, capsys):
+    assert main(["import-residents", str(env / "nope.csv")]) == 2
+
+
+def test_sample_then_import(env, capsys):
+    out = env / "sample.csv"
+    assert main(["sample-residents", "--count", "500", "--out", str(out), "--seed", "3"]) == 0
+    assert len(out.read_text(encoding="utf-8").splitlines()) == 501
+    assert main(["import-residents", str(out)]) == 0
+    assert "inserted 500 · updated 0 · rejected 0" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [
+        (["--telegram-id", "11", "--role", "staff", "--service-point", "kanigoro"], 0),
+        (["--telegram-id", "12", "--role", "official", "--area", "35.05.10.2001"], 0),
+        (["--telegram-id", "13", "--role", "admin"], 0),
+        (["--telegram-id", "14", "--role", "staff"], 2),
+        (["--telegram-id", "15", "--role", "official", "--area", "99.99"], 2),
+    ],
+)
+def test_add_user(env, capsys, args, code):
+    assert main(["add-user", *args]) == code
+
+
+def test_run_job_names_are_reserved_and_say_they_are_not_built(env, capsys):
+    assert main(["run-job", "teen-reminders", "--date", "2026-11-22"]) == 2
+    assert "not part of this release" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["run-job", "no-such-job"])
