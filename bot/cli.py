@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from bot.config import ConfigError, Settings
+from bot.config import TIMEZONE, ConfigError, Settings
 from bot.errors import DomainError, FileRefused
 
 JOB_NAMES = (
@@ -119,7 +119,7 @@ def _sample(args: argparse.Namespace) -> int:
     if args.count <= 0:
         print("--count must be a positive number", file=sys.stderr)  # noqa: T201
         return 2
-    write_sample(args.out, args.count, seed=args.seed, today=datetime.now(UTC).date())
+    write_sample(args.out, args.count, seed=args.seed, today=datetime.now(TIMEZONE).date())
     print(f"wrote {args.count:,} residents to {args.out}")  # noqa: T201
     return 0
 

@@ -28,7 +28,10 @@ def test_defaults(tmp_path):
 
 
 def test_file_url_is_derived_from_the_api_url():
-    assert derive_file_url("http://127.0.0.1:8081/bot{token}") == "http://127.0.0.1:8081/file/bot{token}"
+    assert (
+        derive_file_url("http://127.0.0.1:8081/bot{token}")
+        == "http://127.0.0.1:8081/file/bot{token}"
+    )
 
 
 def test_secret_key_is_generated_once_with_mode_0600(tmp_path):
@@ -42,7 +45,8 @@ def test_secret_key_is_generated_once_with_mode_0600(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("name", "value"), [("CHECK_FAILURES_PER_HOUR", "lots"), ("DEFAULT_LOCALE", "fr"), ("WEBHOOK_PORT", "0")]
+    ("name", "value"),
+    [("CHECK_FAILURES_PER_HOUR", "lots"), ("DEFAULT_LOCALE", "fr"), ("WEBHOOK_PORT", "0")],
 )
 def test_invalid_values_fail_fast(tmp_path, name, value):
     env = {"BOT_TOKEN": "1:A", "DATABASE_PATH": str(tmp_path / "d.sqlite3"), name: value}
