@@ -138,3 +138,28 @@ async def test_lockout_lifts_after_an_hour(botapi, clock):
     clock.advance(timedelta(hours=1, minutes=1))
     user.send_text(f"/cek {known.nik} {known.kk}")
     assert "AKTIF" in (await user.next_message()).text
+
+
+async def test_no_full_nik_or_kk_is_sent_or_logged(botapi, caplog):
+    import json
+    import logging
+
+    caplog.set_level(logging.INFO)
+    user = botapi.user(1109)
+    for person in PEOPLE.values():
+        user.send_text(f"/cek {person.nik} {person.kk}")
+        await user.next_message()
+    user.send_text(f"/cek {PEOPLE['recorded'].nik} {KK_LESTARI}")
+    await user.next_message()
+    sent = json.dumps([params for _, params in botapi.requests], ensure_ascii=False)
+    for person in PEOPLE.values():
+        assert person.nik not in sent
+        assert person.kk not in sent
+        assert person.nik not in caplog.text
+        assert person.kk not in caplog.text
+
+
+async def test_start_deep_link_to_locations(botapi):
+    user = botapi.user(1110)
+    user.send_text("/start lokasi")
+    assert "TLA Wlingi" in (await user.next_message()).text
