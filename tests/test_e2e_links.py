@@ -28,6 +28,14 @@ def data_of(message, prefix: str) -> str:
     return next(data for _, data in message.buttons if data.startswith(prefix))
 
 
+async def link_with_consent(user, who="turning17", kind="nik"):
+    status = await verified_status(user, who)
+    user.press(status, data_of(status, f"link:{kind}:"))
+    consent = await user.next_message()
+    user.press(consent, data_of(consent, f"consent:{kind}:"))
+    return await user.next_message()
+
+
 async def test_link_nik_needs_explicit_consent(botapi, settings):
     user = botapi.user(2001)
     status = await verified_status(user)
@@ -53,11 +61,7 @@ async def test_declining_consent_links_nothing(botapi, settings):
 
 async def test_link_household_then_list_toggle_and_erase(botapi, settings):
     user = botapi.user(2003)
-    status = await verified_status(user)
-    user.press(status, data_of(status, "link:kk:"))
-    consent = await user.next_message()
-    user.press(consent, data_of(consent, "consent:kk:"))
-    assert "Seluruh anggota KK" in (await user.next_message()).text
+    assert "Seluruh anggota KK" in (await link_with_consent(user, kind="kk")).text
 
     user.send_text("/pengingat")
     listing = await user.next_message()
@@ -96,11 +100,7 @@ async def test_pressing_consent_twice_links_once(botapi, settings):
 async def test_unlink_removes_only_that_link(botapi, settings):
     user = botapi.user(2005)
     for who in ("turning17", "child"):
-        status = await verified_status(user, who)
-        user.press(status, data_of(status, "link:nik:"))
-        consent = await user.next_message()
-        user.press(consent, data_of(consent, "consent:nik:"))
-        await user.next_message()
+        await link_with_consent(user, who)
     user.send_text("/pengingat")
     listing = await user.next_message()
     user.press(listing, data_of(listing, "rem:d:"))
@@ -110,11 +110,7 @@ async def test_unlink_removes_only_that_link(botapi, settings):
 
 async def test_another_chats_link_cannot_be_touched(botapi, settings):
     owner = botapi.user(2006)
-    status = await verified_status(owner)
-    owner.press(status, data_of(status, "link:nik:"))
-    consent = await owner.next_message()
-    owner.press(consent, data_of(consent, "consent:nik:"))
-    await owner.next_message()
+    await link_with_consent(owner)
     assert len(await links_in_db(settings)) == 1
     stranger = botapi.user(2007)
     stranger.send_text("/start")

@@ -65,49 +65,42 @@ def keyboard(renderer: Renderer, locale: str, rows: list[Row]) -> InlineKeyboard
     )
 
 
-async def reply(
-    update: Update,
+async def render(
     context: Context,
+    chat_id: int,
     template: str,
     *,
     rows: list[Row] | None = None,
     markup: InlineKeyboardMarkup | None = None,
+    locale: str | None = None,
     **values: Any,
-) -> None:
-    """Render `template` in the chat's language and send it to the chat of the update."""
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    """The text and keyboard of `template` in the chat's language (or `locale`)."""
+    locale = locale or await chat_locale(context, chat_id)
+    renderer = deps(context).renderer
+    if rows:
+        markup = keyboard(renderer, locale, rows)
+    return renderer.render(locale, template, **values), markup
+
+
+async def reply(update: Update, context: Context, template: str, **options: Any) -> None:
+    """Render `template` (see `render`) and send it to the chat of the update."""
     chat = update.effective_chat
     assert chat is not None
-    locale = await chat_locale(context, chat.id)
-    renderer = deps(context).renderer
-    if rows is not None:
-        markup = keyboard(renderer, locale, rows)
-    text = renderer.render(locale, template, **values)
+    text, markup = await render(context, chat.id, template, **options)
     await context.bot.send_message(chat.id, text, parse_mode=HTML, reply_markup=markup)
 
 
-async def edit(
-    update: Update,
-    context: Context,
-    template: str,
-    *,
-    rows: list[Row] | None = None,
-    locale: str | None = None,
-    **values: Any,
-) -> None:
-    """Replace the text (and buttons) of the message whose button was pressed."""
+async def edit(update: Update, context: Context, template: str, **options: Any) -> None:
+    """Render `template` into the message whose button was pressed, replacing its buttons."""
     query = update.callback_query
     assert query is not None and query.message is not None
-    locale = locale or await chat_locale(context, query.message.chat.id)
-    renderer = deps(context).renderer
-    markup = keyboard(renderer, locale, rows) if rows else None
-    text = renderer.render(locale, template, **values)
+    chat_id = query.message.chat.id
+    text, markup = await render(context, chat_id, template, **options)
     await context.bot.edit_message_text(
-        text,
-        parse_mode=HTML,
-        chat_id=query.message.chat.id,
-        message_id=query.message.message_id,
-        reply_markup=markup,
-    )
+        text, chat_id=chat_id, message_id=query.message.message_id,
+        parse_mode=HTML, reply_markup=markup,
+    )  # fmt: skip
 
 
 def callback_arg(update: Update) -> str:
