@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Literal
 
 Sex = Literal["L", "P"]
@@ -45,3 +45,29 @@ class Resident:
     def active(self) -> bool:
         """Whether the NIK is active."""
         return self.status_nik == "AKTIF"
+
+
+SERVICES = ("rekam", "rusak", "hilang", "ambil")  # recording, damaged, lost, pick-up
+ACTIVE_BOOKING_STATES = ("pending", "confirmed", "checked_in")
+
+
+@dataclass(frozen=True)
+class Booking:
+    """One booked visit. `start_at` is UTC; `day` is the visit's date in WIB."""
+
+    id: int
+    code: str
+    chat_id: int
+    nik: str
+    service: str
+    service_point: str
+    start_at: datetime
+    day: date
+    queue_number: int
+    state: str
+    reason: str | None
+
+    @property
+    def active(self) -> bool:
+        """Whether the booking still holds its place."""
+        return self.state in ACTIVE_BOOKING_STATES
