@@ -32,6 +32,7 @@ class Renderer:
         self.env.filters["mask"] = mask_number
         self.env.filters["tanggal"] = _format_date
         self.env.filters["jam"] = _format_time
+        self.env.filters["tanggal_pendek"] = _format_short_date
         self.env.filters["angka"] = _format_number
 
     def render(self, locale: str, name: str, **context: Any) -> str:
@@ -41,7 +42,8 @@ class Renderer:
 
     def label(self, locale: str, key: str, **context: Any) -> str:
         """A short label (button text, command description) from `<locale>/labels.j2`."""
-        module = self.env.get_template(f"{_locale(locale)}/labels.j2").make_module(context)
+        template = self.env.get_template(f"{_locale(locale)}/labels.j2")
+        module = template.make_module({"locale": _locale(locale), **context})
         value = getattr(module, key)
         return str(value)
 
@@ -55,6 +57,13 @@ def _format_date(value: date | datetime, locale: str = "id") -> str:
     if isinstance(value, datetime):
         value = value.astimezone(TIMEZONE).date()
     return format_date(value, "EEEE, d MMMM y", locale=_locale(locale))
+
+
+def _format_short_date(value: date | datetime, locale: str = "id") -> str:
+    """`Rab 14/5`: for buttons."""
+    if isinstance(value, datetime):
+        value = value.astimezone(TIMEZONE).date()
+    return format_date(value, "EEE d/M", locale=_locale(locale))
 
 
 def _format_time(value: datetime | time) -> str:

@@ -150,6 +150,8 @@ async def population(settings: Settings, tmp_path: Path) -> dict[str, Person]:
 @pytest.fixture
 async def running_bot(settings, population, clock, botapi):
     """The real Application, polling the local Bot API server over HTTP."""
+    for role_user in (STAFF_ID, OFFICIAL_ID, ADMIN_ID):
+        botapi.user(role_user)  # they have opened a chat with the bot
     app = build_application(settings, clock=clock)
     await app.initialize()
     assert app.post_init is not None

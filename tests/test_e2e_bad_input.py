@@ -103,7 +103,7 @@ async def test_old_or_forged_buttons_are_refused_politely(botapi, settings):
 
 async def test_coming_soon_features_answer_honestly(botapi):
     user = botapi.user(4007)
-    user.send_text("/antre")
+    user.send_text("/lapor")
     assert "segera hadir" in (await user.next_message()).text
 
 

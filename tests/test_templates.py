@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
-from bot.domain import Area, Resident
+from bot.domain import Area, Booking, Resident
 from bot.errors import InvalidNik
 from bot.handlers.menus import CITIZEN_COMMANDS
 from bot.rendering import LOCALES, TEMPLATES_DIR, Renderer
@@ -33,6 +34,10 @@ CYCLE = Cycle(date(2026, 12, 31), date(2027, 4, 30))
 POINT = ServicePoint(
     "kanigoro", "Kantor Dispendukcapil", "office", "350510", "Kanigoro", -8.1, 112.2, 10, True
 )
+BOOKING = Booking(
+    1, "K7PX2M", 1001, RESIDENT.nik, "rekam", "kanigoro",
+    datetime(2026, 11, 25, 1, 0, tzinfo=UTC), date(2026, 11, 25), 3, "pending", "<kartu> habis",
+)  # fmt: skip
 SAMPLE = {
     "s": Status(RESIDENT, "recorded", 17, date(2026, 1, 7), CYCLE),
     "reason": "length",
@@ -41,6 +46,7 @@ SAMPLE = {
     "household": True,
     "new": True,
     "points": [POINT],
+    "places": {"kanigoro": POINT},
     "point": POINT,
     "views": [],
     "today": date(2026, 11, 24),
@@ -50,6 +56,26 @@ SAMPLE = {
         CYCLE,
     ),
     "command": "rekap",
+    "b": BOOKING,
+    "booking": BOOKING,
+    "bookings": [BOOKING],
+    "moved": False,
+    "resident": RESIDENT,
+    "service": "hilang",
+    "start": BOOKING.start_at,
+    "day": date(2026, 11, 25),
+    "first": date(2026, 11, 25),
+    "last": date(2026, 12, 8),
+    "entries": [SimpleNamespace(booking=BOOKING, name="Siti <Aminah> & Co")],
+    "offer": SimpleNamespace(start_at=BOOKING.start_at, expires_at=BOOKING.start_at),
+    "kind": "full",
+    "next_free": [SimpleNamespace(start_at=BOOKING.start_at, remaining=3)],
+    "count": 3,
+    "on": True,
+    "code": "K7PX2M",
+    "state": "confirmed",
+    "max_length": 200,
+    "max_days": 366,
 }
 
 
@@ -97,7 +123,9 @@ def test_each_invalid_nik_reason_has_its_own_words(locale, reason):
 
 
 def test_dates_are_indonesian():
-    text = Renderer().render("id", "staff/today.html", point=POINT, today=date(2025, 5, 14))
+    text = Renderer().render(
+        "id", "staff/today.html", point=POINT, today=date(2025, 5, 14), entries=[]
+    )
     assert "Rabu, 14 Mei 2025" in text
 
 

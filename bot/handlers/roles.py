@@ -1,4 +1,4 @@
-"""Commands for staff (/hari_ini), village officials (/rekap, /siaran) and admins (/statistik)."""
+"""Officials' /rekap and /siaran, admins' /statistik (staff commands are in staff.py)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,8 @@ from telegram.ext import Application, CommandHandler
 
 from bot.errors import NotAuthorized
 from bot.handlers.common import Context, deps, reply
-from bot.services.roles import ROLE_COMMANDS, authorize
+from bot.services.roles import authorize
 from bot.services.summaries import REGENCY_CODE, summarize_area
-from bot.storage.service_points import get_service_point
 from bot.storage.users import RoleUser
 
 RoleHandler = Callable[[Update, Context, RoleUser], Awaitable[None]]
@@ -36,13 +35,6 @@ def guarded(
     return run
 
 
-async def today_queue(update: Update, context: Context, user: RoleUser) -> None:
-    """/hari_ini: the staff member's service point and today's date."""
-    d = deps(context)
-    point = await get_service_point(d.db, user.service_point or "")
-    await reply(update, context, "staff/today.html", point=point, today=d.today())
-
-
 async def area_summary(update: Update, context: Context, user: RoleUser) -> None:
     """/rekap: counts for the official's own area (the whole regency for an admin)."""
     d = deps(context)
@@ -64,7 +56,6 @@ async def statistics(update: Update, context: Context, user: RoleUser) -> None:
 
 
 HANDLERS: dict[str, RoleHandler] = {
-    "hari_ini": today_queue,
     "rekap": area_summary,
     "siaran": broadcast,
     "statistik": statistics,
@@ -73,6 +64,5 @@ HANDLERS: dict[str, RoleHandler] = {
 
 def register(app: Application) -> None:
     """Add every role command behind the guard."""
-    assert HANDLERS.keys() == ROLE_COMMANDS.keys()
     for command, handler in HANDLERS.items():
         app.add_handler(CommandHandler(command, guarded(command, handler)))

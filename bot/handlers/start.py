@@ -11,7 +11,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.handlers import language, locations, reminders
+from bot.handlers import language, locations, my_bookings, reminders
 from bot.handlers.common import Context, Row, callback_arg, deps, reply
 from bot.handlers.menus import publish_role_menu
 from bot.storage.chats import ensure_chat
@@ -24,7 +24,7 @@ MENU_ROWS: list[Row] = [
     [("menu_lokasi", "menu:lokasi"), ("menu_bantuan", "menu:bantuan")],
     [("menu_bahasa", "menu:bahasa")],
 ]
-COMING_SOON = ("antre", "jadwal", "lapor", "laporan")
+COMING_SOON = ("lapor", "laporan")
 
 
 async def start(update: Update, context: Context) -> None:
@@ -93,6 +93,7 @@ MENU_ACTIONS = {
     "lokasi": locations.show,
     "bahasa": language.choose,
     "pengingat": reminders.show,
+    "jadwal": my_bookings.show,
     **dict.fromkeys(COMING_SOON, coming_soon),
 }
 

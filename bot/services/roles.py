@@ -16,9 +16,13 @@ ROLES = ("staff", "official", "admin")
 # command -> roles allowed to run it
 ROLE_COMMANDS: dict[str, frozenset[str]] = {
     "hari_ini": frozenset({"staff"}),
+    "masuk": frozenset({"staff"}),
+    "konfirmasi_besok": frozenset({"staff"}),
     "rekap": frozenset({"official", "admin"}),
     "siaran": frozenset({"official"}),
     "statistik": frozenset({"admin"}),
+    "tutup": frozenset({"admin"}),
+    "autokonfirmasi": frozenset({"admin"}),
 }
 
 

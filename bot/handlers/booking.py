@@ -1,0 +1,414 @@
+"""/antre: service → person → service point → day → time → confirm; also rescheduling."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.ext import (
+    Application,
+    BaseHandler,
+    CallbackQueryHandler,
+    CommandHandler,
+    ConversationHandler,
+    MessageHandler,
+    filters,
+)
+
+from bot.domain import SERVICES, Booking
+from bot.errors import CheckLocked, DomainError, InvalidNik
+from bot.handlers.common import HTML, Context, Deps, callback_arg, chat_locale, deps, reply
+from bot.handlers.notify import announce_booking
+from bot.services import booking as booking_service
+from bot.services.links import chat_links
+from bot.services.schedule import free_slots, open_days, points_for_service
+from bot.services.status import check_status
+from bot.services.waitlist import join_waitlist
+from bot.storage.residents import get_resident
+from bot.storage.service_points import get_service_point
+
+CHOOSING, ASKING_NIK, ASKING_KK = range(3)
+VERIFIED_FOR = timedelta(minutes=15)
+POINTS_SHOWN = 6
+
+
+def draft(context: Context) -> dict[str, Any]:
+    """The booking being put together (kept on the server, never in buttons)."""
+    assert context.user_data is not None
+    return context.user_data.setdefault("booking", {})
+
+
+async def begin(update: Update, context: Context) -> int:
+    """`/antre`, the menu button, or a status answer's button: choose the service."""
+    if update.callback_query:
+        await update.callback_query.answer()
+    assert context.user_data is not None
+    context.user_data["booking"] = {"mode": "new"}
+    rows = [[(f"service_{s}", f"bk:svc:{s}")] for s in SERVICES]
+    await reply(update, context, "citizen/booking_choose_service.html", rows=rows)
+    return CHOOSING
+
+
+async def service_chosen(update: Update, context: Context) -> int:
+    """Remember the service; choose the person."""
+    await _answer(update)
+    service = callback_arg(update).removeprefix("svc:")
+    if service not in SERVICES:
+        return await _stale(update, context)
+    draft(context)["service"] = service
+    return await _ask_person(update, context)
+
+
+async def _ask_person(update: Update, context: Context) -> int:
+    people = await _known_people(update, context)
+    draft(context)["people"] = [r.nik for r in people]
+    locale = await _locale(update, context)
+    renderer = deps(context).renderer
+    buttons = [
+        [
+            InlineKeyboardButton(
+                renderer.label(locale, "person", resident=r), callback_data=f"bk:who:{i}"
+            )
+        ]
+        for i, r in enumerate(people)
+    ]
+    buttons.append(
+        [InlineKeyboardButton(renderer.label(locale, "person_new"), callback_data="bk:who:new")]
+    )
+    await _send(
+        update, context, "citizen/booking_choose_person.html", InlineKeyboardMarkup(buttons)
+    )
+    return CHOOSING
+
+
+async def person_chosen(update: Update, context: Context) -> int:
+    """A linked or recently verified person, or `new` to verify one with NIK + KK."""
+    await _answer(update)
+    choice = callback_arg(update).removeprefix("who:")
+    people = draft(context).get("people", [])
+    if choice == "new":
+        await reply(update, context, "citizen/check_ask_nik.html")
+        return ASKING_NIK
+    if not choice.isdigit() or int(choice) >= len(people):
+        return await _stale(update, context)
+    draft(context)["nik"] = people[int(choice)]
+    return await _ask_point(update, context)
+
+
+async def got_nik(update: Update, context: Context) -> int:
+    """The NIK of a person not yet verified in this chat."""
+    assert update.message is not None
+    draft(context)["typed_nik"] = update.message.text or ""
+    await reply(update, context, "citizen/check_ask_kk.html")
+    return ASKING_KK
+
+
+async def got_kk(update: Update, context: Context) -> int:
+    """Verify NIK + KK exactly like /cek (same lockout, same answer when wrong)."""
+    assert update.message is not None and update.effective_user is not None
+    d = deps(context)
+    try:
+        status = await check_status(
+            d.db, update.effective_user.id, draft(context).get("typed_nik", ""),
+            update.message.text or "", limit=d.settings.check_failures_per_hour,
+            now=d.now(), today=d.today(),
+        )  # fmt: skip
+    except CheckLocked as error:
+        await reply(update, context, error.template, **error.context)
+        return ConversationHandler.END
+    except InvalidNik as error:
+        await reply(update, context, error.template, **error.context)
+        return ASKING_KK if error.reason.startswith("kk_") else ASKING_NIK
+    if status is None:
+        await reply(update, context, "citizen/check_not_found.html")
+        return ConversationHandler.END
+    draft(context)["nik"] = status.resident.nik
+    return await _ask_point(update, context)
+
+
+async def _ask_point(update: Update, context: Context) -> int:
+    d = deps(context)
+    resident = await get_resident(d.db, draft(context)["nik"])
+    assert resident is not None
+    points = await points_for_service(
+        d.db, draft(context)["service"], home_kecamatan=resident.kode_desa[:6]
+    )
+    locale = await _locale(update, context)
+    buttons = [
+        [
+            InlineKeyboardButton(
+                d.renderer.label(locale, "map_pin", point=p), callback_data=f"bk:pt:{p.code}"
+            )
+        ]
+        for p in _shortlist(points)
+    ]
+    await _send(update, context, "citizen/booking_choose_point.html", InlineKeyboardMarkup(buttons))
+    return CHOOSING
+
+
+async def other_point(update: Update, context: Context) -> int:
+    """Back from a full calendar to the list of service points."""
+    await _answer(update)
+    if not {"nik", "service"} <= draft(context).keys():
+        return await _stale(update, context)
+    return await _ask_point(update, context)
+
+
+def _shortlist(points: list[Any]) -> list[Any]:
+    """The nearest points, plus the Kanigoro office and the TLAs wherever they rank."""
+    nearest = points[:POINTS_SHOWN]
+    return nearest + [p for p in points[POINTS_SHOWN:] if p.kind in ("office", "tla")]
+
+
+async def point_chosen(update: Update, context: Context) -> int:
+    """Show the calendar of the next open days with places left."""
+    await _answer(update)
+    d = deps(context)
+    point = await get_service_point(d.db, callback_arg(update).removeprefix("pt:"))
+    if point is None or "service" not in draft(context):
+        return await _stale(update, context)
+    draft(context)["point"] = point.code
+    return await _ask_day(update, context)
+
+
+async def _ask_day(update: Update, context: Context) -> int:
+    d = deps(context)
+    point = await get_service_point(d.db, draft(context)["point"])
+    assert point is not None
+    days = await open_days(d.db, point, now=d.now())
+    locale = await _locale(update, context)
+    if not days:
+        rows = [[("waitlist_join", "bk:wait")], [("booking_other_point", "bk:pts")]]
+        await reply(update, context, "citizen/booking_no_days.html", rows=rows, point=point)
+        return CHOOSING
+    buttons = [
+        InlineKeyboardButton(
+            d.renderer.label(locale, "day_button", day=o.day, remaining=o.remaining),
+            callback_data=f"bk:day:{o.day.isoformat()}",
+        )
+        for o in days
+    ]
+    markup = InlineKeyboardMarkup([buttons[i : i + 2] for i in range(0, len(buttons), 2)])
+    await _send(update, context, "citizen/booking_choose_day.html", markup, point=point)
+    return CHOOSING
+
+
+async def day_chosen(update: Update, context: Context) -> int:
+    """Show the day's free slots with the places left in each."""
+    await _answer(update)
+    d = deps(context)
+    try:
+        day = date.fromisoformat(callback_arg(update).removeprefix("day:"))
+    except ValueError:
+        return await _stale(update, context)
+    point = await get_service_point(d.db, draft(context).get("point", ""))
+    if point is None:
+        return await _stale(update, context)
+    slots = await free_slots(d.db, point, day, now=d.now())
+    if not slots:
+        await reply(update, context, "citizen/booking_day_full.html", day=day)
+        return await _ask_day(update, context)
+    locale = await _locale(update, context)
+    buttons = [
+        InlineKeyboardButton(
+            d.renderer.label(locale, "slot_button", slot=s),
+            callback_data=f"bk:slot:{int(s.start_at.timestamp())}",
+        )
+        for s in slots
+    ]
+    markup = InlineKeyboardMarkup([buttons[i : i + 3] for i in range(0, len(buttons), 3)])
+    await _send(update, context, "citizen/booking_choose_slot.html", markup, day=day, point=point)
+    return CHOOSING
+
+
+async def slot_chosen(update: Update, context: Context) -> int:
+    """Summarise and ask to confirm."""
+    await _answer(update)
+    raw = callback_arg(update).removeprefix("slot:")
+    if not raw.isdigit() or "point" not in draft(context):
+        return await _stale(update, context)
+    start = datetime.fromtimestamp(int(raw), tz=deps(context).settings.tz)
+    draft(context)["start"] = start
+    d = deps(context)
+    point = await get_service_point(d.db, draft(context)["point"])
+    resident = await get_resident(d.db, draft(context)["nik"])
+    rows = [[("booking_confirm", "bk:ok"), ("booking_cancel", "bk:no")]]
+    await reply(
+        update, context, "citizen/booking_summary.html", rows=rows,
+        service=draft(context)["service"], point=point, start=start, resident=resident,
+    )  # fmt: skip
+    return CHOOSING
+
+
+async def confirmed(update: Update, context: Context) -> int:
+    """Book (or move) in one transaction; send the code, the QR code and the map pin."""
+    await _answer(update)
+    d = deps(context)
+    b = draft(context)
+    if "start" not in b:
+        return await _stale(update, context)
+    assert update.effective_chat is not None
+    try:
+        booking = await _book_or_move(d, update.effective_chat.id, b)
+    except booking_service.SlotFull as error:
+        await reply(update, context, error.template, **error.context)
+        return await _ask_day(update, context)
+    except DomainError as error:
+        await reply(update, context, error.template, **error.context)
+        return ConversationHandler.END
+    (context.user_data or {}).pop("booking", None)
+    await announce_booking(context, booking, moved=b["mode"] == "move")
+    return ConversationHandler.END
+
+
+async def _book_or_move(d: Deps, chat_id: int, b: dict[str, Any]) -> Booking:
+    if b["mode"] == "move":
+        return await booking_service.reschedule(
+            d.db, b["booking_id"], chat_id=chat_id, start_at=b["start"], now=d.now()
+        )
+    return await booking_service.book(
+        d.db, chat_id=chat_id, nik=b["nik"], service=b["service"],
+        point_code=b["point"], start_at=b["start"], now=d.now(),
+    )  # fmt: skip
+
+
+async def declined(update: Update, context: Context) -> int:
+    """The summary's cancel button."""
+    await _answer(update)
+    (context.user_data or {}).pop("booking", None)
+    await reply(update, context, "citizen/cancelled.html")
+    return ConversationHandler.END
+
+
+async def wait(update: Update, context: Context) -> int:
+    """Join the waitlist for this point over the booking window."""
+    await _answer(update)
+    d = deps(context)
+    b = draft(context)
+    if not {"nik", "service", "point"} <= b.keys():
+        return await _stale(update, context)
+    assert update.effective_chat is not None
+    first = d.today()
+    last = first + timedelta(days=13)
+    try:
+        await join_waitlist(
+            d.db, chat_id=update.effective_chat.id, nik=b["nik"], service=b["service"],
+            point_code=b["point"], first_day=first, last_day=last, now=d.now(),
+        )  # fmt: skip
+    except DomainError as error:
+        await reply(update, context, error.template, **error.context)
+        return ConversationHandler.END
+    point = await get_service_point(d.db, b["point"])
+    await reply(
+        update, context, "citizen/waitlist_joined.html", point=point, first=first, last=last
+    )
+    return ConversationHandler.END
+
+
+async def reschedule(update: Update, context: Context) -> int:
+    """`jd:move:<id>` from /jadwal: the same flow from the day step."""
+    await _answer(update)
+    assert update.effective_chat is not None and context.user_data is not None
+    d = deps(context)
+    raw = callback_arg(update).removeprefix("move:")
+    bookings = await booking_service.chat_bookings(d.db, update.effective_chat.id)
+    match = [b for b in bookings if str(b.id) == raw and b.active]
+    if not match:
+        return await _stale(update, context)
+    old = match[0]
+    context.user_data["booking"] = {
+        "mode": "move", "booking_id": old.id, "nik": old.nik,
+        "service": old.service, "point": old.service_point,
+    }  # fmt: skip
+    return await _ask_day(update, context)
+
+
+async def cancel(update: Update, context: Context) -> int:
+    """/batal inside the booking flow."""
+    (context.user_data or {}).pop("booking", None)
+    await reply(update, context, "citizen/cancelled.html")
+    return ConversationHandler.END
+
+
+async def not_text(update: Update, context: Context) -> int | None:
+    """Anything typed where a button is expected, or media where digits are expected."""
+    await reply(update, context, "citizen/booking_use_buttons.html")
+    return None
+
+
+async def _known_people(update: Update, context: Context) -> list[Any]:
+    """Residents linked to this chat, plus those verified here in the last 15 minutes."""
+    assert update.effective_chat is not None
+    d = deps(context)
+    people = {r.nik: r for v in await chat_links(d.db, update.effective_chat.id) for r in v.people}
+    for nik, at in (context.user_data or {}).get("verified", {}).values():
+        if d.now() - at <= VERIFIED_FOR and nik not in people:
+            resident = await get_resident(d.db, nik)
+            if resident:
+                people[nik] = resident
+    return list(people.values())[:6]
+
+
+async def _answer(update: Update) -> None:
+    if update.callback_query:
+        await update.callback_query.answer()
+
+
+async def _stale(update: Update, context: Context) -> int:
+    await reply(update, context, "citizen/error_stale_button.html")
+    return ConversationHandler.END
+
+
+async def _locale(update: Update, context: Context) -> str:
+    assert update.effective_chat is not None
+    return await chat_locale(context, update.effective_chat.id)
+
+
+async def _send(
+    update: Update, context: Context, template: str, markup: InlineKeyboardMarkup, **values: Any
+) -> None:
+    assert update.effective_chat is not None
+    text = deps(context).renderer.render(await _locale(update, context), template, **values)
+    await context.bot.send_message(
+        update.effective_chat.id, text, parse_mode=HTML, reply_markup=markup
+    )
+
+
+def register(app: Application) -> None:
+    """Add the booking conversation."""
+    private = filters.ChatType.PRIVATE
+    text = private & filters.TEXT & ~filters.COMMAND
+    steps: list[BaseHandler[Any, Any, Any]] = [
+        CallbackQueryHandler(service_chosen, pattern=r"^bk:svc:"),
+        CallbackQueryHandler(person_chosen, pattern=r"^bk:who:"),
+        CallbackQueryHandler(point_chosen, pattern=r"^bk:pt:"),
+        CallbackQueryHandler(other_point, pattern=r"^bk:pts$"),
+        CallbackQueryHandler(day_chosen, pattern=r"^bk:day:"),
+        CallbackQueryHandler(slot_chosen, pattern=r"^bk:slot:"),
+        CallbackQueryHandler(confirmed, pattern=r"^bk:ok$"),
+        CallbackQueryHandler(declined, pattern=r"^bk:no$"),
+        CallbackQueryHandler(wait, pattern=r"^bk:wait$"),
+    ]
+    conversation = ConversationHandler(
+        entry_points=[
+            CommandHandler("antre", begin, filters=private),
+            CallbackQueryHandler(begin, pattern=r"^menu:antre$"),
+            CallbackQueryHandler(reschedule, pattern=r"^jd:move:"),
+        ],
+        states={
+            CHOOSING: steps,
+            ASKING_NIK: [MessageHandler(text, got_nik)],
+            ASKING_KK: [MessageHandler(text, got_kk)],
+        },
+        fallbacks=[
+            CommandHandler("batal", cancel, filters=private),
+            CommandHandler("antre", begin, filters=private),
+            CallbackQueryHandler(begin, pattern=r"^menu:antre$"),
+            CallbackQueryHandler(reschedule, pattern=r"^jd:move:"),
+            MessageHandler(private & ~filters.COMMAND, not_text),
+        ],
+        conversation_timeout=timedelta(minutes=15),
+        name="booking",
+    )
+    app.add_handler(conversation)

@@ -1,0 +1,271 @@
+"""Staff at a service point: today's queue, confirm/reject, check-in, outcomes; admins: closures."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ConversationHandler,
+    MessageHandler,
+    filters,
+)
+
+from bot.domain import Booking
+from bot.errors import DomainError
+from bot.handlers.common import HTML, Context, callback_arg, chat_locale, deps, reply
+from bot.handlers.notify import offer_place, tell_citizen
+from bot.services import staffdesk
+from bot.services.roles import authorize
+from bot.storage.service_points import get_service_point
+from bot.storage.users import RoleUser
+
+TYPING_REASON = 0
+OUTCOMES = ("recorded", "handed_over", "no_show")
+
+
+async def _staff(update: Update, context: Context, action: str) -> RoleUser | None:
+    """The acting account if the guard allows `action`; else a polite refusal and None."""
+    assert update.effective_user is not None
+    d = deps(context)
+    try:
+        return await authorize(d.db, update.effective_user.id, action, now=d.now())
+    except DomainError as error:
+        await reply(update, context, error.template, **error.context)
+        return None
+
+
+async def today(update: Update, context: Context) -> None:
+    """/hari_ini: today's queue at my service point, in queue order, with states."""
+    staff = await _staff(update, context, "hari_ini")
+    if staff is None:
+        return
+    d = deps(context)
+    entries = await staffdesk.today_queue(d.db, staff=staff, day=d.today())
+    point = await get_service_point(d.db, staff.service_point or "")
+    rows = [[("staff_confirm_tomorrow", "st:all")]]
+    await reply(
+        update,
+        context,
+        "staff/today.html",
+        rows=rows,
+        point=point,
+        today=d.today(),
+        entries=entries,
+    )
+
+
+async def check_in(update: Update, context: Context) -> None:
+    """/masuk KODE: check a visitor in by booking code; then offer the outcome buttons."""
+    staff = await _staff(update, context, "masuk")
+    if staff is None:
+        return
+    if not context.args:
+        await reply(update, context, "staff/check_in_usage.html")
+        return
+    d = deps(context)
+    try:
+        booking = await staffdesk.check_in(d.db, " ".join(context.args), staff=staff, now=d.now())
+    except DomainError as error:
+        await reply(update, context, error.template, **error.context)
+        return
+    await _send_outcome_buttons(update, context, booking)
+
+
+async def _send_outcome_buttons(update: Update, context: Context, booking: Booking) -> None:
+    assert update.effective_chat is not None
+    d = deps(context)
+    locale = await chat_locale(context, update.effective_chat.id)
+    text = d.renderer.render(locale, "staff/checked_in.html", b=booking)
+    buttons = [
+        InlineKeyboardButton(
+            d.renderer.label(locale, f"outcome_{o}"), callback_data=f"st:out:{o}:{booking.id}"
+        )
+        for o in OUTCOMES[:2]
+    ]
+    await context.bot.send_message(
+        update.effective_chat.id,
+        text,
+        parse_mode=HTML,
+        reply_markup=InlineKeyboardMarkup([buttons]),
+    )
+
+
+async def decide(update: Update, context: Context) -> None:
+    """`st:ok:<id>` confirms a pending booking of my point; the citizen is told."""
+    assert update.callback_query is not None
+    await update.callback_query.answer()
+    staff = await _staff(update, context, "hari_ini")
+    if staff is None:
+        return
+    raw = callback_arg(update).removeprefix("ok:")
+    d = deps(context)
+    try:
+        booking = await staffdesk.confirm(
+            d.db, int(raw) if raw.isdigit() else -1, staff=staff, now=d.now()
+        )
+    except DomainError as error:
+        await reply(update, context, error.template, **error.context)
+        return
+    await reply(update, context, "staff/done.html", b=booking)
+    await tell_citizen(context, booking, "citizen/booking_state.html")
+
+
+async def confirm_tomorrow(update: Update, context: Context) -> None:
+    """`st:all` or /konfirmasi_besok: confirm every pending booking of tomorrow."""
+    if update.callback_query:
+        await update.callback_query.answer()
+    staff = await _staff(update, context, "konfirmasi_besok")
+    if staff is None:
+        return
+    d = deps(context)
+    day = d.today() + timedelta(days=1)
+    confirmed = await staffdesk.confirm_all_for_day(d.db, staff=staff, day=day, now=d.now())
+    await reply(update, context, "staff/confirmed_all.html", count=len(confirmed), day=day)
+    for booking in confirmed:
+        await tell_citizen(context, booking, "citizen/booking_state.html")
+
+
+async def ask_reason(update: Update, context: Context) -> int:
+    """`st:no:<id>`: ask the staff member for the reason the citizen will read."""
+    assert update.callback_query is not None and context.user_data is not None
+    await update.callback_query.answer()
+    if await _staff(update, context, "hari_ini") is None:
+        return ConversationHandler.END
+    context.user_data["rejecting"] = callback_arg(update).removeprefix("no:")
+    await reply(update, context, "staff/ask_reason.html")
+    return TYPING_REASON
+
+
+async def reject(update: Update, context: Context) -> int:
+    """The reason was typed: reject, tell the citizen, offer the place to the waitlist."""
+    assert update.message is not None and context.user_data is not None
+    staff = await _staff(update, context, "hari_ini")
+    raw = str(context.user_data.pop("rejecting", ""))
+    if staff is None:
+        return ConversationHandler.END
+    d = deps(context)
+    try:
+        booking, offer = await staffdesk.reject(
+            d.db, int(raw) if raw.isdigit() else -1, staff=staff,
+            reason=update.message.text or "", now=d.now(),
+        )  # fmt: skip
+    except DomainError as error:
+        await reply(update, context, error.template, **error.context)
+        return ConversationHandler.END
+    await reply(update, context, "staff/done.html", b=booking)
+    await tell_citizen(context, booking, "citizen/booking_state.html")
+    await offer_place(context, offer)
+    return ConversationHandler.END
+
+
+async def outcome(update: Update, context: Context) -> None:
+    """`st:out:<outcome>:<id>`: recorded, handed over or no-show."""
+    assert update.callback_query is not None
+    await update.callback_query.answer()
+    staff = await _staff(update, context, "masuk")
+    if staff is None:
+        return
+    kind, _, raw = callback_arg(update).removeprefix("out:").partition(":")
+    d = deps(context)
+    try:
+        booking = await staffdesk.record_outcome(
+            d.db, int(raw) if raw.isdigit() else -1, kind, staff=staff, now=d.now()
+        )
+    except DomainError as error:
+        await reply(update, context, error.template, **error.context)
+        return
+    await reply(update, context, "staff/done.html", b=booking)
+    await tell_citizen(context, booking, "citizen/booking_state.html")
+
+
+async def close(update: Update, context: Context) -> None:
+    """/tutup KODE|semua YYYY-MM-DD YYYY-MM-DD alasan: close a point; bookings are cancelled."""
+    admin = await _staff(update, context, "tutup")
+    if admin is None:
+        return
+    args = list(context.args or [])
+    try:
+        point = None if args[0] == "semua" else args[0]
+        first, last = date.fromisoformat(args[1]), date.fromisoformat(args[2])
+        reason = " ".join(args[3:])
+    except (IndexError, ValueError):
+        await reply(update, context, "admin/close_usage.html")
+        return
+    d = deps(context)
+    try:
+        cancelled = await staffdesk.close_point(
+            d.db,
+            admin=admin,
+            point_code=point,
+            first_day=first,
+            last_day=last,
+            reason=reason,
+            now=d.now(),
+        )
+    except DomainError as error:
+        await reply(update, context, error.template, **error.context)
+        return
+    await reply(
+        update,
+        context,
+        "admin/closed.html",
+        point=point,
+        first=first,
+        last=last,
+        count=len(cancelled),
+    )
+    for booking in cancelled:
+        await tell_citizen(context, booking, "citizen/booking_state.html")
+
+
+async def auto_confirm(update: Update, context: Context) -> None:
+    """/autokonfirmasi KODE on|off."""
+    admin = await _staff(update, context, "autokonfirmasi")
+    if admin is None:
+        return
+    args = list(context.args or [])
+    if len(args) != 2 or args[1] not in ("on", "off"):
+        await reply(update, context, "admin/auto_confirm_usage.html")
+        return
+    d = deps(context)
+    try:
+        await staffdesk.set_auto_confirm(
+            d.db, admin=admin, point_code=args[0], on=args[1] == "on", now=d.now()
+        )
+    except DomainError as error:
+        await reply(update, context, error.template, **error.context)
+        return
+    await reply(update, context, "admin/auto_confirm_set.html", point=args[0], on=args[1] == "on")
+
+
+async def cancel_reason(update: Update, context: Context) -> int:
+    """/batal while typing a reason."""
+    if context.user_data is not None:
+        context.user_data.pop("rejecting", None)
+    await reply(update, context, "citizen/cancelled.html")
+    return ConversationHandler.END
+
+
+def register(app: Application) -> None:
+    """Add the staff and admin commands and buttons (each guarded by the roles table)."""
+    app.add_handler(
+        ConversationHandler(
+            entry_points=[CallbackQueryHandler(ask_reason, pattern=r"^st:no:")],
+            states={TYPING_REASON: [MessageHandler(filters.TEXT & ~filters.COMMAND, reject)]},
+            fallbacks=[CommandHandler("batal", cancel_reason)],
+            conversation_timeout=timedelta(minutes=10),
+            name="reject",
+        )
+    )
+    app.add_handler(CommandHandler("hari_ini", today))
+    app.add_handler(CommandHandler("masuk", check_in))
+    app.add_handler(CommandHandler("konfirmasi_besok", confirm_tomorrow))
+    app.add_handler(CommandHandler("tutup", close))
+    app.add_handler(CommandHandler("autokonfirmasi", auto_confirm))
+    app.add_handler(CallbackQueryHandler(decide, pattern=r"^st:ok:"))
+    app.add_handler(CallbackQueryHandler(confirm_tomorrow, pattern=r"^st:all$"))
+    app.add_handler(CallbackQueryHandler(outcome, pattern=r"^st:out:"))

@@ -1,0 +1,243 @@
+"""Bookings: one row per visit. `start_at` is stored as UTC ISO text, `day` as the WIB date."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+
+import aiosqlite
+
+from bot.domain import ACTIVE_BOOKING_STATES, Booking
+
+_COLUMNS = (
+    "id, code, chat_id, nik, service, service_point, start_at, day, queue_number, state, reason"
+)
+_ACTIVE = f"state IN ({', '.join(repr(s) for s in ACTIVE_BOOKING_STATES)})"
+_UNATTENDED = "state IN ('pending', 'confirmed')"
+
+
+async def insert_booking(
+    db: aiosqlite.Connection,
+    *,
+    code: str,
+    chat_id: int,
+    nik: str,
+    service: str,
+    service_point: str,
+    start_at: datetime,
+    day: date,
+    queue_number: int,
+    state: str,
+    now: datetime,
+) -> Booking:
+    """Insert a booking and return it; sqlite3.IntegrityError on a duplicate code or person."""
+    values = (code, chat_id, nik, service, service_point, _ts(start_at), day.isoformat())
+    stamp = _ts(now)
+    async with db.execute(
+        "INSERT INTO bookings (code, chat_id, nik, service, service_point, start_at, day,"
+        " queue_number, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        f" RETURNING {_COLUMNS}",
+        (*values, queue_number, state, stamp, stamp),
+    ) as cursor:
+        row = await cursor.fetchone()
+    assert row is not None
+    return _booking(row)
+
+
+async def get_booking(db: aiosqlite.Connection, booking_id: int) -> Booking | None:
+    """The booking with this id, or None."""
+    return await _one(db, f"SELECT {_COLUMNS} FROM bookings WHERE id = ?", (booking_id,))
+
+
+async def get_booking_by_code(db: aiosqlite.Connection, code: str) -> Booking | None:
+    """The booking with this code (case and surrounding spaces ignored), or None."""
+    query = f"SELECT {_COLUMNS} FROM bookings WHERE code = ?"
+    return await _one(db, query, (code.strip().upper(),))
+
+
+async def get_active_booking(db: aiosqlite.Connection, nik: str, service: str) -> Booking | None:
+    """The person's active booking for this service, or None."""
+    query = f"SELECT {_COLUMNS} FROM bookings WHERE nik = ? AND service = ? AND {_ACTIVE}"
+    return await _one(db, query, (nik, service))
+
+
+async def list_chat_bookings(db: aiosqlite.Connection, chat_id: int) -> list[Booking]:
+    """The chat's bookings in any state: active ones soonest first, then the rest newest first."""
+    return await _many(
+        db,
+        f"SELECT {_COLUMNS} FROM bookings WHERE chat_id = ? ORDER BY {_ACTIVE} DESC,"
+        f" CASE WHEN {_ACTIVE} THEN start_at END, start_at DESC, id DESC",
+        (chat_id,),
+    )
+
+
+async def list_point_day(db: aiosqlite.Connection, service_point: str, day: date) -> list[Booking]:
+    """Every booking at the point on the day, in any state, in queue order."""
+    return await _many(
+        db,
+        f"SELECT {_COLUMNS} FROM bookings WHERE service_point = ? AND day = ?"
+        " ORDER BY queue_number",
+        (service_point, day.isoformat()),
+    )
+
+
+async def list_unattended_until(db: aiosqlite.Connection, day: date) -> list[Booking]:
+    """Pending and confirmed bookings at any point on or before the day (no-show candidates)."""
+    return await _many(
+        db,
+        f"SELECT {_COLUMNS} FROM bookings WHERE {_UNATTENDED} AND day <= ?"
+        " ORDER BY day, service_point, queue_number",
+        (day.isoformat(),),
+    )
+
+
+async def list_active_between(
+    db: aiosqlite.Connection, service_point: str | None, first_day: date, last_day: date
+) -> list[Booking]:
+    """Active bookings at the point (None: every point) between the days, inclusive."""
+    return await _many(
+        db,
+        f"SELECT {_COLUMNS} FROM bookings WHERE {_ACTIVE} AND day BETWEEN ? AND ?"
+        " AND (? IS NULL OR service_point = ?) ORDER BY day, service_point, queue_number",
+        (first_day.isoformat(), last_day.isoformat(), service_point, service_point),
+    )
+
+
+async def count_active_in_slot(
+    db: aiosqlite.Connection, service_point: str, start_at: datetime
+) -> int:
+    """How many active bookings hold a place in this slot."""
+    return await _count(
+        db,
+        f"SELECT count(*) FROM bookings WHERE service_point = ? AND start_at = ? AND {_ACTIVE}",
+        (service_point, _ts(start_at)),
+    )
+
+
+async def active_counts_for_day(
+    db: aiosqlite.Connection, service_point: str, day: date
+) -> dict[datetime, int]:
+    """Active bookings per slot start (UTC) at the point on the day; empty slots are absent."""
+    async with db.execute(
+        "SELECT start_at, count(*) FROM bookings"
+        f" WHERE service_point = ? AND day = ? AND {_ACTIVE} GROUP BY start_at",
+        (service_point, day.isoformat()),
+    ) as cursor:
+        return {datetime.fromisoformat(start): n async for start, n in cursor}
+
+
+async def count_active_for_chat(db: aiosqlite.Connection, chat_id: int) -> int:
+    """How many active bookings the chat holds (for anyone)."""
+    query = f"SELECT count(*) FROM bookings WHERE chat_id = ? AND {_ACTIVE}"
+    return await _count(db, query, (chat_id,))
+
+
+async def count_active_for_nik(db: aiosqlite.Connection, nik: str) -> int:
+    """How many active bookings the person holds (any service, any chat)."""
+    return await _count(db, f"SELECT count(*) FROM bookings WHERE nik = ? AND {_ACTIVE}", (nik,))
+
+
+async def next_queue_number(db: aiosqlite.Connection, service_point: str, day: date) -> int:
+    """One more than the highest number given at the point on the day, in any state."""
+    query = "SELECT coalesce(max(queue_number), 0) + 1 FROM bookings"
+    return await _count(
+        db, f"{query} WHERE service_point = ? AND day = ?", (service_point, day.isoformat())
+    )
+
+
+async def no_shows_since(db: aiosqlite.Connection, nik: str, since: datetime) -> int:
+    """How many of the person's visits since `since` ended as no-show."""
+    query = "SELECT count(*) FROM bookings WHERE nik = ? AND state = 'no_show' AND start_at >= ?"
+    return await _count(db, query, (nik, _ts(since)))
+
+
+async def set_state(
+    db: aiosqlite.Connection,
+    booking_id: int,
+    state: str,
+    *,
+    now: datetime,
+    reason: str | None = None,
+) -> None:
+    """Set the booking's state and reason unconditionally."""
+    await db.execute(
+        "UPDATE bookings SET state = ?, reason = ?, updated_at = ? WHERE id = ?",
+        (state, reason, _ts(now), booking_id),
+    )
+
+
+async def set_state_if(
+    db: aiosqlite.Connection,
+    booking_id: int,
+    *,
+    from_states: Sequence[str],
+    to_state: str,
+    now: datetime,
+    reason: str | None = None,
+) -> bool:
+    """Move the booking to `to_state` only if it is in one of `from_states`; True if it moved."""
+    marks = ", ".join("?" * len(from_states))
+    cursor = await db.execute(
+        "UPDATE bookings SET state = ?, reason = ?, updated_at = ?"
+        f" WHERE id = ? AND state IN ({marks})",
+        (to_state, reason, _ts(now), booking_id, *from_states),
+    )
+    return cursor.rowcount == 1
+
+
+async def move_booking(
+    db: aiosqlite.Connection,
+    booking_id: int,
+    *,
+    start_at: datetime,
+    day: date,
+    queue_number: int,
+    state: str,
+    now: datetime,
+) -> None:
+    """Move the booking to another slot with a new queue number and state; clear the reason."""
+    await db.execute(
+        "UPDATE bookings SET start_at = ?, day = ?, queue_number = ?, state = ?, reason = NULL,"
+        " updated_at = ? WHERE id = ?",
+        (_ts(start_at), day.isoformat(), queue_number, state, _ts(now), booking_id),
+    )
+
+
+async def _one(db: aiosqlite.Connection, query: str, params: Sequence[object]) -> Booking | None:
+    async with db.execute(query, params) as cursor:
+        row = await cursor.fetchone()
+    return _booking(row) if row else None
+
+
+async def _many(db: aiosqlite.Connection, query: str, params: Sequence[object]) -> list[Booking]:
+    async with db.execute(query, params) as cursor:
+        return [_booking(row) async for row in cursor]
+
+
+async def _count(db: aiosqlite.Connection, query: str, params: Sequence[object]) -> int:
+    async with db.execute(query, params) as cursor:
+        row = await cursor.fetchone()
+    return int(row[0]) if row else 0
+
+
+def _booking(row: aiosqlite.Row) -> Booking:
+    id_, code, chat, nik, service, point, start, day, number, state, reason = row
+    return Booking(
+        id=id_,
+        code=code,
+        chat_id=chat,
+        nik=nik,
+        service=service,
+        service_point=point,
+        start_at=datetime.fromisoformat(start),
+        day=date.fromisoformat(day),
+        queue_number=number,
+        state=state,
+        reason=reason,
+    )
+
+
+def _ts(moment: datetime) -> str:
+    """ISO text in UTC; a naive datetime is taken to be UTC already."""
+    aware = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+    return aware.astimezone(UTC).isoformat()

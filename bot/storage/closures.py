@@ -1,0 +1,67 @@
+"""Closures an admin sets for one service point (or, with no point, for every point)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import aiosqlite
+
+
+async def insert_closure(
+    db: aiosqlite.Connection,
+    *,
+    service_point: str | None,
+    first_day: date,
+    last_day: date,
+    reason: str,
+    created_by: int | None,
+    now: datetime,
+) -> int:
+    """Close the point (None: every point) from `first_day` to `last_day`; return the id."""
+    cursor = await db.execute(
+        "INSERT INTO closures (service_point, first_day, last_day, reason, created_by, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        (
+            service_point,
+            first_day.isoformat(),
+            last_day.isoformat(),
+            reason,
+            created_by,
+            now.astimezone(UTC).isoformat(),
+        ),
+    )
+    assert cursor.lastrowid is not None
+    return cursor.lastrowid
+
+
+async def closed_days(
+    db: aiosqlite.Connection, service_point: str, first_day: date, last_day: date
+) -> dict[date, str]:
+    """The point's closed days between the two days (inclusive), each with the first reason."""
+    async with db.execute(
+        "SELECT first_day, last_day, reason FROM closures"
+        " WHERE (service_point = ? OR service_point IS NULL) AND first_day <= ? AND last_day >= ?"
+        " ORDER BY id",
+        (service_point, last_day.isoformat(), first_day.isoformat()),
+    ) as cursor:
+        rows = await cursor.fetchall()
+    closed: dict[date, str] = {}
+    for start, end, reason in rows:
+        first = max(date.fromisoformat(start), first_day)
+        last = min(date.fromisoformat(end), last_day)
+        for day in _days(first, last):
+            closed.setdefault(day, reason)
+    return closed
+
+
+async def point_is_active(db: aiosqlite.Connection, service_point: str) -> bool:
+    """Whether the point exists and is active; an inactive point is closed every day."""
+    async with db.execute(
+        "SELECT active FROM service_points WHERE code = ?", (service_point,)
+    ) as cursor:
+        row = await cursor.fetchone()
+    return bool(row and row[0])
+
+
+def _days(first: date, last: date) -> list[date]:
+    return [first + timedelta(days=n) for n in range((last - first).days + 1)]

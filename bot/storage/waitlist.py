@@ -1,0 +1,253 @@
+"""The waitlist (people waiting for a freed place) and the offers that hold a place for one."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+import aiosqlite
+
+from bot.domain import ACTIVE_BOOKING_STATES
+
+_ENTRY_COLUMNS = "id, chat_id, nik, service, service_point, first_day, last_day, state"
+_OFFER_COLUMNS = (
+    "o.id, o.waitlist_id, w.chat_id, w.nik, w.service, o.service_point, o.start_at, o.expires_at"
+)
+_OFFER_FROM = "waitlist_offers o JOIN waitlist w ON w.id = o.waitlist_id"
+_ACTIVE = f"b.state IN ({', '.join(repr(s) for s in ACTIVE_BOOKING_STATES)})"
+
+
+@dataclass(frozen=True)
+class WaitlistEntry:
+    """A person waiting for a place at a point between two days (WIB)."""
+
+    id: int
+    chat_id: int
+    nik: str
+    service: str
+    service_point: str
+    first_day: date
+    last_day: date
+    state: str  # waiting / offered / booked / expired / cancelled
+
+    @property
+    def wish(self) -> tuple[str, date, date]:
+        """Where and between which days the person wants a place."""
+        return self.service_point, self.first_day, self.last_day
+
+
+@dataclass(frozen=True)
+class Offer:
+    """A freed place held for one waitlist entry until `expires_at` (both UTC)."""
+
+    id: int
+    waitlist_id: int
+    chat_id: int
+    nik: str
+    service: str
+    service_point: str
+    start_at: datetime
+    expires_at: datetime
+
+
+async def insert_entry(
+    db: aiosqlite.Connection,
+    *,
+    chat_id: int,
+    nik: str,
+    service: str,
+    service_point: str,
+    first_day: date,
+    last_day: date,
+    now: datetime,
+) -> int:
+    """Put the person on the waitlist; sqlite3.IntegrityError if already waiting for the service."""
+    cursor = await db.execute(
+        "INSERT INTO waitlist (chat_id, nik, service, service_point, first_day, last_day,"
+        " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (
+            chat_id,
+            nik,
+            service,
+            service_point,
+            first_day.isoformat(),
+            last_day.isoformat(),
+            _ts(now),
+        ),
+    )
+    assert cursor.lastrowid is not None
+    return cursor.lastrowid
+
+
+async def get_entry(db: aiosqlite.Connection, entry_id: int) -> WaitlistEntry | None:
+    """The waitlist entry with this id, or None."""
+    query = f"SELECT {_ENTRY_COLUMNS} FROM waitlist WHERE id = ?"
+    async with db.execute(query, (entry_id,)) as cursor:
+        row = await cursor.fetchone()
+    return _entry(row) if row else None
+
+
+async def current_entry(db: aiosqlite.Connection, nik: str, service: str) -> WaitlistEntry | None:
+    """The person's waiting (or offered) entry for the service, or None."""
+    query = (
+        f"SELECT {_ENTRY_COLUMNS} FROM waitlist"
+        " WHERE nik = ? AND service = ? AND state IN ('waiting', 'offered')"
+    )
+    async with db.execute(query, (nik, service)) as cursor:
+        row = await cursor.fetchone()
+    return _entry(row) if row else None
+
+
+async def list_chat_entries(
+    db: aiosqlite.Connection, chat_id: int, *, states: Sequence[str]
+) -> list[WaitlistEntry]:
+    """The chat's entries in one of `states`, oldest first."""
+    marks = ", ".join("?" * len(states))
+    query = f"SELECT {_ENTRY_COLUMNS} FROM waitlist WHERE chat_id = ? AND state IN ({marks})"
+    async with db.execute(f"{query} ORDER BY id", (chat_id, *states)) as cursor:
+        return [_entry(row) async for row in cursor]
+
+
+async def next_in_line(
+    db: aiosqlite.Connection, service_point: str, start_at: datetime, day: date
+) -> WaitlistEntry | None:
+    """The longest-waiting entry for the point whose days include `day`, who has no active
+    booking for the service and was never offered this slot before."""
+    query = (
+        f"SELECT {_ENTRY_COLUMNS} FROM waitlist w"
+        " WHERE service_point = ? AND state = 'waiting' AND first_day <= ? AND last_day >= ?"
+        f" AND NOT EXISTS (SELECT 1 FROM bookings b WHERE b.nik = w.nik"
+        f" AND b.service = w.service AND {_ACTIVE})"
+        " AND NOT EXISTS (SELECT 1 FROM waitlist_offers o WHERE o.waitlist_id = w.id"
+        " AND o.start_at = ?) ORDER BY id LIMIT 1"
+    )
+    params = (service_point, day.isoformat(), day.isoformat(), _ts(start_at))
+    async with db.execute(query, params) as cursor:
+        row = await cursor.fetchone()
+    return _entry(row) if row else None
+
+
+async def set_entry_state_if(
+    db: aiosqlite.Connection, entry_id: int, *, from_states: Sequence[str], to_state: str
+) -> bool:
+    """Move the entry to `to_state` only if it is in one of `from_states`; True if it moved."""
+    marks = ", ".join("?" * len(from_states))
+    cursor = await db.execute(
+        f"UPDATE waitlist SET state = ? WHERE id = ? AND state IN ({marks})",
+        (to_state, entry_id, *from_states),
+    )
+    return cursor.rowcount == 1
+
+
+async def expire_entries_before(db: aiosqlite.Connection, day: date) -> int:
+    """Waiting entries whose last day is before `day` become expired; return how many."""
+    cursor = await db.execute(
+        "UPDATE waitlist SET state = 'expired' WHERE state = 'waiting' AND last_day < ?",
+        (day.isoformat(),),
+    )
+    return cursor.rowcount
+
+
+async def insert_offer(
+    db: aiosqlite.Connection,
+    *,
+    waitlist_id: int,
+    service_point: str,
+    start_at: datetime,
+    expires_at: datetime,
+    now: datetime,
+) -> int:
+    """Hold the slot for the entry until `expires_at`; return the offer's id."""
+    cursor = await db.execute(
+        "INSERT INTO waitlist_offers (waitlist_id, service_point, start_at, expires_at,"
+        " created_at) VALUES (?, ?, ?, ?, ?)",
+        (waitlist_id, service_point, _ts(start_at), _ts(expires_at), _ts(now)),
+    )
+    assert cursor.lastrowid is not None
+    return cursor.lastrowid
+
+
+async def get_offer(db: aiosqlite.Connection, offer_id: int) -> tuple[Offer, str] | None:
+    """The offer with this id and its state (open / taken / expired), or None."""
+    query = f"SELECT {_OFFER_COLUMNS}, o.state FROM {_OFFER_FROM} WHERE o.id = ?"
+    async with db.execute(query, (offer_id,)) as cursor:
+        row = await cursor.fetchone()
+    return (_offer(row[:-1]), row[-1]) if row else None
+
+
+async def overdue_offers(db: aiosqlite.Connection, *, now: datetime) -> list[Offer]:
+    """Open offers whose hold has run out, oldest first."""
+    query = (
+        f"SELECT {_OFFER_COLUMNS} FROM {_OFFER_FROM}"
+        " WHERE o.state = 'open' AND o.expires_at <= ? ORDER BY o.id"
+    )
+    async with db.execute(query, (_ts(now),)) as cursor:
+        return [_offer(row) async for row in cursor]
+
+
+async def set_offer_state_if(
+    db: aiosqlite.Connection, offer_id: int, *, from_state: str, to_state: str
+) -> bool:
+    """Move the offer from `from_state` to `to_state`; True if it moved."""
+    cursor = await db.execute(
+        "UPDATE waitlist_offers SET state = ? WHERE id = ? AND state = ?",
+        (to_state, offer_id, from_state),
+    )
+    return cursor.rowcount == 1
+
+
+async def count_open_offers(
+    db: aiosqlite.Connection,
+    service_point: str,
+    start_at: datetime,
+    *,
+    now: datetime,
+    exclude: int | None = None,
+) -> int:
+    """How many places in this slot are held by unexpired offers (other than `exclude`)."""
+    query = (
+        "SELECT count(*) FROM waitlist_offers WHERE service_point = ? AND start_at = ?"
+        " AND state = 'open' AND expires_at > ? AND id IS NOT ?"
+    )
+    async with db.execute(query, (service_point, _ts(start_at), _ts(now), exclude)) as cursor:
+        row = await cursor.fetchone()
+    return int(row[0]) if row else 0
+
+
+async def open_offer_counts(
+    db: aiosqlite.Connection,
+    service_point: str,
+    first_at: datetime,
+    last_at: datetime,
+    *,
+    now: datetime,
+) -> dict[datetime, int]:
+    """Places held by unexpired offers per slot start in [first_at, last_at)."""
+    query = (
+        "SELECT start_at, count(*) FROM waitlist_offers WHERE service_point = ?"
+        " AND start_at >= ? AND start_at < ? AND state = 'open' AND expires_at > ?"
+        " GROUP BY start_at"
+    )
+    params = (service_point, _ts(first_at), _ts(last_at), _ts(now))
+    async with db.execute(query, params) as cursor:
+        return {datetime.fromisoformat(start): n async for start, n in cursor}
+
+
+def _entry(row: aiosqlite.Row) -> WaitlistEntry:
+    id_, chat_id, nik, service, point, first, last, state = row
+    first_day, last_day = date.fromisoformat(first), date.fromisoformat(last)
+    return WaitlistEntry(id_, chat_id, nik, service, point, first_day, last_day, state)
+
+
+def _offer(row: Sequence[Any]) -> Offer:
+    id_, entry, chat_id, nik, service, point, start, expires = row
+    start_at, expires_at = datetime.fromisoformat(start), datetime.fromisoformat(expires)
+    return Offer(id_, entry, chat_id, nik, service, point, start_at, expires_at)
+
+
+def _ts(moment: datetime) -> str:
+    """ISO text in UTC; a naive datetime is taken to be UTC already."""
+    aware = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+    return aware.astimezone(UTC).isoformat()
