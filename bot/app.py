@@ -12,6 +12,7 @@ from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.handlers import register
 from bot.handlers.menus import publish_command_menus
+from bot.jobs import schedule_jobs
 from bot.rendering import Renderer
 from bot.storage.areas import sync_areas
 from bot.storage.service_points import seed_service_points
@@ -56,6 +57,7 @@ async def prepare_database(settings: Settings) -> dbmod.aiosqlite.Connection:
 async def _post_init(app: Application) -> None:
     app.bot_data["db"] = await prepare_database(app.bot_data["settings"])
     await publish_command_menus(app.bot, app.bot_data["db"], app.bot_data["renderer"])
+    schedule_jobs(app)
     log.info("bot ready as @%s", app.bot.username)
 
 

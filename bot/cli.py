@@ -12,6 +12,7 @@ from pathlib import Path
 
 from bot.config import TIMEZONE, ConfigError, Settings
 from bot.errors import DomainError, FileRefused
+from bot.jobs import NO_SHOW_SWEEP_AT
 
 JOB_NAMES = (
     "teen-reminders",
@@ -147,11 +148,28 @@ def _add_user(args: argparse.Namespace) -> int:
 
 
 def _run_job(args: argparse.Namespace) -> int:
-    print(  # noqa: T201
-        f"job {args.name} is not part of this release yet; no messages were planned",
-        file=sys.stderr,
-    )
-    return 2
+    if args.name != "no-show-sweep":
+        print(  # noqa: T201
+            f"job {args.name} is not part of this release yet; no messages were planned",
+            file=sys.stderr,
+        )
+        return 2
+    return asyncio.run(_no_show_sweep(args.date or datetime.now(TIMEZONE).date()))
+
+
+async def _no_show_sweep(day: date) -> int:
+    """Mark the unattended bookings of `day` (and before) as no-shows, as the 15:00 job does."""
+    from bot.app import prepare_database
+    from bot.services.staffdesk import sweep_no_shows
+
+    conn = await prepare_database(Settings.from_env(require_token=False))
+    try:
+        at = datetime.combine(day, NO_SHOW_SWEEP_AT).astimezone(UTC)
+        swept = await sweep_no_shows(conn, day=day, now=at)
+    finally:
+        await conn.close()
+    print(f"no-show-sweep {day.isoformat()}: {len(swept)} bookings marked no-show")  # noqa: T201
+    return 0
 
 
 _COMMANDS = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 from telegram.ext import Application
 
 from bot.handlers import (
+    admin,
     booking,
     check,
     erase,
@@ -22,7 +23,18 @@ from bot.handlers.errors import on_error
 
 def register(app: Application) -> None:
     """Add every handler, most specific first; start's catch-alls go last."""
-    modules = (group, staff, check, booking, my_bookings, language, locations, reminders, erase)
+    modules = (
+        group,
+        admin,
+        staff,
+        check,
+        booking,
+        my_bookings,
+        language,
+        locations,
+        reminders,
+        erase,
+    )
     for module in (*modules, roles, start):
         module.register(app)
     app.add_error_handler(on_error)

@@ -23,6 +23,7 @@ ROLE_COMMANDS: dict[str, frozenset[str]] = {
     "statistik": frozenset({"admin"}),
     "tutup": frozenset({"admin"}),
     "autokonfirmasi": frozenset({"admin"}),
+    "grup_petugas": frozenset({"admin"}),
 }
 
 

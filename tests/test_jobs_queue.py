@@ -1,0 +1,69 @@
+"""Queue jobs: the no-show sweep after closing time, scheduled in WIB on PTB's JobQueue."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+from telegram.ext import CallbackContext
+
+from bot import db as dbmod
+from bot.cli import main
+from bot.jobs.queue import sweep_no_shows
+from bot.services.booking import book
+from bot.services.schedule import free_slots
+from bot.storage.service_points import get_service_point
+from tests.conftest import NOW, PEOPLE
+
+
+async def _book_today(settings, who="unrecorded"):
+    conn = await dbmod.connect(settings.database_path)
+    point = await get_service_point(conn, "kanigoro")
+    slot = (await free_slots(conn, point, NOW.date(), now=NOW))[0]
+    booking = await book(
+        conn, chat_id=8001, nik=PEOPLE[who].nik, service="rekam",
+        point_code="kanigoro", start_at=slot.start_at, now=NOW,
+    )  # fmt: skip
+    await conn.close()
+    return booking
+
+
+async def _state(settings, booking_id):
+    conn = await dbmod.connect(settings.database_path)
+    async with conn.execute("SELECT state FROM bookings WHERE id = ?", (booking_id,)) as cur:
+        (state,) = await cur.fetchone()
+    await conn.close()
+    return state
+
+
+async def test_jobs_are_scheduled_in_wib(running_bot):
+    jobs = {job.name: job for job in running_bot.job_queue.jobs()}
+    assert {"no-show-sweep", "waitlist-offer-expiry"} <= jobs.keys()
+    assert jobs["no-show-sweep"].next_t.astimezone(UTC).hour == 8  # 15:00 WIB
+
+
+async def test_sweep_marks_unattended_bookings_and_tells_the_citizen(
+    running_bot, botapi, settings, clock
+):
+    citizen = botapi.user(8001)
+    booking = await _book_today(settings)
+    clock.at = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)  # 15:00 WIB
+    await sweep_no_shows(CallbackContext(running_bot))
+    assert "tidak hadir" in (await citizen.next_message()).text
+    assert await _state(settings, booking.id) == "no_show"
+
+
+async def test_run_job_no_show_sweep_for_a_date(population, settings, monkeypatch, capsys):
+    monkeypatch.setenv("DATABASE_PATH", str(settings.database_path))
+    booking = await _book_today(settings)
+
+    def run_job(day: str) -> int:  # the CLI runs its own event loop
+        return main(["run-job", "no-show-sweep", "--date", day])
+
+    assert await asyncio.to_thread(run_job, "2026-11-23") == 0
+    assert "0 bookings marked no-show" in capsys.readouterr().out
+    assert await asyncio.to_thread(run_job, "2026-11-24") == 0
+    assert "1 bookings marked no-show" in capsys.readouterr().out
+    assert await _state(settings, booking.id) == "no_show"
+    assert await asyncio.to_thread(run_job, "2026-11-24") == 0  # twice: nothing more
+    assert "0 bookings marked no-show" in capsys.readouterr().out
