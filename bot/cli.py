@@ -55,6 +55,12 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--role", choices=("staff", "official", "admin"), required=True)
     add.add_argument("--service-point")
     add.add_argument("--area")
+    point = sub.add_parser("set-point", help="change a service point's capacity, hours, printing")
+    point.add_argument("code")
+    point.add_argument("--capacity", type=int)
+    point.add_argument("--hours", help="e.g. 'mon-thu 08:00-14:30, fri 08:00-11:00' (WIB)")
+    point.add_argument("--prints-cards", choices=("yes", "no"))
+    point.add_argument("--active", choices=("yes", "no"))
     job = sub.add_parser("run-job", help="run one scheduled job now")
     job.add_argument("name", choices=JOB_NAMES)
     job.add_argument("--date", type=date.fromisoformat)
@@ -147,6 +153,35 @@ def _add_user(args: argparse.Namespace) -> int:
     return asyncio.run(go())
 
 
+def _set_point(args: argparse.Namespace) -> int:
+    from bot.app import prepare_database
+    from bot.services.points import update_point
+
+    def flag(value: str | None) -> bool | None:
+        return None if value is None else value == "yes"
+
+    async def go() -> int:
+        conn = await prepare_database(Settings.from_env(require_token=False))
+        try:
+            point = await update_point(
+                conn, args.code, capacity=args.capacity, hours=args.hours,
+                prints_cards=flag(args.prints_cards), active=flag(args.active),
+                now=datetime.now(UTC),
+            )  # fmt: skip
+        except DomainError as error:
+            print(f"not changed: {error}", file=sys.stderr)  # noqa: T201
+            return 2
+        finally:
+            await conn.close()
+        print(  # noqa: T201
+            f"{point.code}: {point.slot_capacity} places per slot, hours {point.hours}, "
+            f"prints cards: {'yes' if point.prints_cards else 'no'}"
+        )
+        return 0
+
+    return asyncio.run(go())
+
+
 def _run_job(args: argparse.Namespace) -> int:
     if args.name != "no-show-sweep":
         print(  # noqa: T201
@@ -178,5 +213,6 @@ _COMMANDS = {
     "import-residents": _import,
     "sample-residents": _sample,
     "add-user": _add_user,
+    "set-point": _set_point,
     "run-job": _run_job,
 }

@@ -97,3 +97,25 @@ def test_run_job_names_are_reserved_and_say_they_are_not_built(env, capsys):
     assert "not part of this release" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["run-job", "no-such-job"])
+
+
+def test_set_point_changes_capacity_and_hours(env, capsys):
+    assert (
+        main(["set-point", "tla-wlingi", "--capacity", "8", "--hours", "mon-fri 07:30-12:00"]) == 0
+    )
+    out = capsys.readouterr().out
+    assert "tla-wlingi: 8 places per slot, hours mon-fri 07:30-12:00" in out
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["atlantis", "--capacity", "3"],
+        ["kanigoro", "--capacity", "0"],
+        ["kanigoro", "--hours", "senin 08:00-12:00"],
+        ["kanigoro", "--hours", "mon 14:00-08:00"],
+    ],
+)
+def test_set_point_refuses_nonsense(env, capsys, args):
+    assert main(["set-point", *args]) == 2
+    assert "not changed" in capsys.readouterr().err

@@ -206,8 +206,13 @@ async def day_chosen(update: Update, context: Context) -> int:
     if point is None:
         return await _stale(update, context)
     slots = await free_slots(d.db, point, day, now=d.now())
-    if not slots:
-        await reply(update, context, "citizen/booking_day_full.html", day=day)
+    if not slots:  # an old or stale calendar: say why (past, closed...) or that it is full
+        try:
+            await booking_service.check_day(d.db, point, day, now=d.now())
+        except DomainError as error:
+            await reply(update, context, error.template, **error.context)
+        else:
+            await reply(update, context, "citizen/booking_day_full.html", day=day)
         return await _ask_day(update, context)
     locale = await _locale(update, context)
     buttons = [
@@ -228,9 +233,17 @@ async def slot_chosen(update: Update, context: Context) -> int:
     raw = callback_arg(update).removeprefix("slot:")
     if not raw.isdigit() or "point" not in draft(context):
         return await _stale(update, context)
-    start = datetime.fromtimestamp(int(raw), tz=deps(context).settings.tz)
-    draft(context)["start"] = start
     d = deps(context)
+    start = datetime.fromtimestamp(int(raw), tz=d.settings.tz)
+    try:  # a slot list shown a while ago: the slot may have filled, passed or closed since
+        await booking_service.check_slot(
+            d.db, point_code=draft(context)["point"], service=draft(context)["service"],
+            start_at=start, now=d.now(),
+        )  # fmt: skip
+    except booking_service.BookingError as error:
+        await reply(update, context, error.template, **error.context)
+        return await _ask_day(update, context)
+    draft(context)["start"] = start
     point = await get_service_point(d.db, draft(context)["point"])
     resident = await get_resident(d.db, draft(context)["nik"])
     rows = [[("booking_confirm", "bk:ok"), ("booking_cancel", "bk:no")]]

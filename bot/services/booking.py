@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 import sqlite3
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, ClassVar, TypeVar
 
 import aiosqlite
@@ -18,6 +18,7 @@ import aiosqlite
 from bot.db import transaction
 from bot.domain import Booking
 from bot.errors import DomainError
+from bot.services.opening_hours import parse_hours
 from bot.services.schedule import (
     MIN_LEAD,
     booking_window,
@@ -209,6 +210,36 @@ async def release(
         return await _give_up(db, booking_id, chat_id=chat_id, state="released", now=now)
 
 
+async def check_slot(
+    db: aiosqlite.Connection, *, point_code: str, service: str, start_at: datetime, now: datetime
+) -> None:
+    """Raise what `book` would raise for the slot itself (too soon, outside the window, closed,
+    full with the next free slots); return quietly if it can still be booked. Read only: `book`
+    checks again in its write transaction."""
+    start = to_utc(start_at)
+    point = await _point_for(db, point_code, service)
+    await _check_slot(db, point, start, now=now)
+    try:
+        await _check_room(db, point, start, now=now)
+    except SlotFull as full:
+        full.context["next_free"] = await _next_free(db, full, now=now)
+        raise
+
+
+async def check_day(
+    db: aiosqlite.Connection, point: ServicePoint, day: date, *, now: datetime
+) -> None:
+    """Why a day has no free slot when it is not simply full: already past (TooSoon), beyond
+    the window (OutsideWindow) or the point is closed (PointClosed); quiet otherwise."""
+    first, last = booking_window(now)
+    if day < first:
+        raise TooSoon(start_at=None)
+    if day > last:
+        raise OutsideWindow(day=day, last_day=last)
+    if not await is_open(db, point, day):
+        raise PointClosed(day=day, point_code=point.code)
+
+
 async def chat_bookings(db: aiosqlite.Connection, chat_id: int) -> list[Booking]:
     """The chat's bookings: active ones soonest first, then the rest newest first."""
     return await bookings.list_chat_bookings(db, chat_id)
@@ -239,7 +270,8 @@ async def _check_slot(
         raise TooSoon(start_at=start)
     if day > last:
         raise OutsideWindow(day=day, last_day=last)
-    if start not in slot_starts(day) or not await is_open(db, point, day):
+    hours = parse_hours(point.hours)
+    if start not in slot_starts(day, hours=hours) or not await is_open(db, point, day):
         raise PointClosed(day=day, point_code=point.code)
 
 

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 
 import aiosqlite
 import holidays
 
 from bot.config import TIMEZONE
+from bot.services.opening_hours import DEFAULT_HOURS_TEXT, Hours, parse_hours
 from bot.storage import bookings, waitlist
 from bot.storage.closures import closed_days, point_is_active
 from bot.storage.service_points import ServicePoint, list_service_points
@@ -23,14 +24,7 @@ SLOT_MINUTES = 30
 SLOT = timedelta(minutes=SLOT_MINUTES)
 BOOKING_WINDOW_DAYS = 14  # today and the 13 days after it
 MIN_LEAD = timedelta(hours=1)
-_MON_THU = (time(8, 0), time(14, 30))
-DEFAULT_HOURS: dict[int, tuple[time, time]] = {
-    0: _MON_THU,
-    1: _MON_THU,
-    2: _MON_THU,
-    3: _MON_THU,
-    4: (time(8, 0), time(11, 0)),
-}  # weekday (Monday 0) -> opening and closing time in WIB; Saturday and Sunday closed
+DEFAULT_HOURS = parse_hours(DEFAULT_HOURS_TEXT)  # weekday -> (opening, closing) in WIB
 PRINTED_SERVICES = ("rusak", "hilang", "ambil")  # need a card printer
 _EARTH_RADIUS_KM = 6371.0
 
@@ -72,9 +66,7 @@ def booking_window(now: datetime) -> tuple[date, date]:
     return today, today + timedelta(days=BOOKING_WINDOW_DAYS - 1)
 
 
-def slot_starts(
-    day: date, *, hours: dict[int, tuple[time, time]] = DEFAULT_HOURS
-) -> list[datetime]:
+def slot_starts(day: date, *, hours: Hours = DEFAULT_HOURS) -> list[datetime]:
     """The UTC starts of the day's slots; the last one ends at closing time at the latest."""
     if day.weekday() not in hours:
         return []
@@ -181,13 +173,16 @@ async def _open_days_between(
         return []
     closed = await closed_days(db, point.code, first, last)
     days = (first + timedelta(days=n) for n in range((last - first).days + 1))
-    return [d for d in days if slot_starts(d) and not is_holiday(d) and d not in closed]
+    hours = parse_hours(point.hours)
+    return [
+        d for d in days if slot_starts(d, hours=hours) and not is_holiday(d) and d not in closed
+    ]
 
 
 async def _free_slots(
     db: aiosqlite.Connection, point: ServicePoint, day: date, *, now: datetime
 ) -> list[Slot]:
-    starts = slot_starts(day)
+    starts = slot_starts(day, hours=parse_hours(point.hours))
     if not starts:
         return []
     booked = await bookings.active_counts_for_day(db, point.code, day)

@@ -8,11 +8,13 @@ from pathlib import Path
 
 import aiosqlite
 
+DEFAULT_HOURS_TEXT = "mon-thu 08:00-14:30, fri 08:00-11:00"  # as in migration 0003
 DEFAULTS_CSV = Path(__file__).resolve().parent.parent / "data" / "service_points.csv"
 
-_COLUMNS = (
+_SEED_COLUMNS = (
     "code, name, kind, kecamatan_code, address, latitude, longitude, slot_capacity, prints_cards"
 )
+_COLUMNS = _SEED_COLUMNS + ", hours"
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,7 @@ class ServicePoint:
     longitude: float
     slot_capacity: int
     prints_cards: bool
+    hours: str = DEFAULT_HOURS_TEXT  # see bot.services.opening_hours
 
 
 async def seed_service_points(db: aiosqlite.Connection, path: Path = DEFAULTS_CSV) -> None:
@@ -35,7 +38,7 @@ async def seed_service_points(db: aiosqlite.Connection, path: Path = DEFAULTS_CS
     with path.open(encoding="utf-8", newline="") as handle:
         rows = [tuple(row.values()) for row in csv.DictReader(handle)]
     await db.executemany(
-        f"INSERT INTO service_points ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        f"INSERT INTO service_points ({_SEED_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
         " ON CONFLICT (code) DO NOTHING",
         rows,
     )
@@ -60,5 +63,29 @@ async def get_service_point(db: aiosqlite.Connection, code: str) -> ServicePoint
 
 
 def _point(row: aiosqlite.Row) -> ServicePoint:
-    code, name, kind, kecamatan, address, lat, lon, capacity, prints = row
-    return ServicePoint(code, name, kind, kecamatan, address, lat, lon, capacity, bool(prints))
+    code, name, kind, kecamatan, address, lat, lon, capacity, prints, hours = row
+    return ServicePoint(
+        code, name, kind, kecamatan, address, lat, lon, capacity, bool(prints), hours
+    )
+
+
+async def update_service_point(
+    db: aiosqlite.Connection,
+    code: str,
+    *,
+    capacity: int | None,
+    hours: str | None,
+    prints_cards: bool | None,
+    active: bool | None,
+) -> None:
+    """Change the given settings of one service point (None keeps a setting)."""
+    await db.execute(
+        "UPDATE service_points SET slot_capacity = coalesce(?, slot_capacity),"
+        " hours = coalesce(?, hours), prints_cards = coalesce(?, prints_cards),"
+        " active = coalesce(?, active) WHERE code = ?",
+        (capacity, hours, _flag(prints_cards), _flag(active), code),
+    )
+
+
+def _flag(value: bool | None) -> int | None:
+    return None if value is None else int(value)
