@@ -6,9 +6,12 @@ import argparse
 import asyncio
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, date, datetime
+from functools import partial
 from pathlib import Path
+
+from aiosqlite import Connection
 
 from bot.config import TIMEZONE, ConfigError, Settings
 from bot.errors import DomainError, FileRefused
@@ -85,31 +88,36 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _migrate(args: argparse.Namespace) -> int:
+def _on_database(work: Callable[[Connection], Awaitable[int]], *, refused: str) -> int:
+    """Run `work` on the migrated database; a refusal is printed as `<refused>: why`, exit 2."""
     from bot.app import prepare_database
-
-    async def go() -> None:
-        conn = await prepare_database(Settings.from_env(require_token=False))
-        await conn.close()
-
-    asyncio.run(go())
-    print("database is up to date")  # noqa: T201
-    return 0
-
-
-def _import(args: argparse.Namespace) -> int:
-    from bot.app import prepare_database
-    from bot.services.importer import import_residents
 
     async def go() -> int:
         conn = await prepare_database(Settings.from_env(require_token=False))
         try:
-            report = await import_residents(conn, args.file, now=datetime.now(UTC))
-        except FileRefused as error:
-            print(f"file refused, nothing changed: {error}", file=sys.stderr)  # noqa: T201
+            return await work(conn)
+        except (DomainError, FileRefused) as error:
+            print(f"{refused}: {error}", file=sys.stderr)  # noqa: T201
             return 2
         finally:
             await conn.close()
+
+    return asyncio.run(go())
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    async def work(conn: Connection) -> int:
+        print("database is up to date")  # noqa: T201
+        return 0
+
+    return _on_database(work, refused="not migrated")
+
+
+def _import(args: argparse.Namespace) -> int:
+    from bot.services.importer import import_residents
+
+    async def work(conn: Connection) -> int:
+        report = await import_residents(conn, args.file, now=datetime.now(UTC))
         for line, reason in report.warnings:
             print(f"line {line}: warning: {reason}")  # noqa: T201
         for line, reason in report.rejected:
@@ -117,7 +125,7 @@ def _import(args: argparse.Namespace) -> int:
         print(report.summary())  # noqa: T201
         return 0
 
-    return asyncio.run(go())
+    return _on_database(work, refused="file refused, nothing changed")
 
 
 def _sample(args: argparse.Namespace) -> int:
@@ -132,54 +140,39 @@ def _sample(args: argparse.Namespace) -> int:
 
 
 def _add_user(args: argparse.Namespace) -> int:
-    from bot.app import prepare_database
     from bot.services.roles import add_user
 
-    async def go() -> int:
-        conn = await prepare_database(Settings.from_env(require_token=False))
-        try:
-            user = await add_user(
-                conn, args.telegram_id, args.role,
-                service_point=args.service_point, area=args.area, now=datetime.now(UTC),
-            )  # fmt: skip
-        except DomainError as error:
-            print(f"not registered: {error}", file=sys.stderr)  # noqa: T201
-            return 2
-        finally:
-            await conn.close()
+    async def work(conn: Connection) -> int:
+        user = await add_user(
+            conn, args.telegram_id, args.role,
+            service_point=args.service_point, area=args.area, now=datetime.now(UTC),
+        )  # fmt: skip
         print(f"registered {user.telegram_id} as {user.role}")  # noqa: T201
         return 0
 
-    return asyncio.run(go())
+    return _on_database(work, refused="not registered")
 
 
 def _set_point(args: argparse.Namespace) -> int:
-    from bot.app import prepare_database
     from bot.services.points import update_point
 
     def flag(value: str | None) -> bool | None:
         return None if value is None else value == "yes"
 
-    async def go() -> int:
-        conn = await prepare_database(Settings.from_env(require_token=False))
-        try:
-            point = await update_point(
-                conn, args.code, capacity=args.capacity, hours=args.hours,
-                prints_cards=flag(args.prints_cards), active=flag(args.active),
-                now=datetime.now(UTC),
-            )  # fmt: skip
-        except DomainError as error:
-            print(f"not changed: {error}", file=sys.stderr)  # noqa: T201
-            return 2
-        finally:
-            await conn.close()
+    async def work(conn: Connection) -> int:
+        point = await update_point(
+            conn, args.code, capacity=args.capacity, hours=args.hours,
+            prints_cards=flag(args.prints_cards), active=flag(args.active),
+            now=datetime.now(UTC),
+        )  # fmt: skip
+        printing = "yes" if point.prints_cards else "no"
         print(  # noqa: T201
             f"{point.code}: {point.slot_capacity} places per slot, hours {point.hours}, "
-            f"prints cards: {'yes' if point.prints_cards else 'no'}"
+            f"prints cards: {printing}"
         )
         return 0
 
-    return asyncio.run(go())
+    return _on_database(work, refused="not changed")
 
 
 def _run_job(args: argparse.Namespace) -> int:
@@ -189,20 +182,17 @@ def _run_job(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    return asyncio.run(_no_show_sweep(args.date or datetime.now(TIMEZONE).date()))
+    return _on_database(
+        partial(_no_show_sweep, args.date or datetime.now(TIMEZONE).date()), refused="not run"
+    )
 
 
-async def _no_show_sweep(day: date) -> int:
+async def _no_show_sweep(day: date, conn: Connection) -> int:
     """Mark the unattended bookings of `day` (and before) as no-shows, as the 15:00 job does."""
-    from bot.app import prepare_database
     from bot.services.staffdesk import sweep_no_shows
 
-    conn = await prepare_database(Settings.from_env(require_token=False))
-    try:
-        at = datetime.combine(day, NO_SHOW_SWEEP_AT).astimezone(UTC)
-        swept = await sweep_no_shows(conn, day=day, now=at)
-    finally:
-        await conn.close()
+    at = datetime.combine(day, NO_SHOW_SWEEP_AT).astimezone(UTC)
+    swept = await sweep_no_shows(conn, day=day, now=at)
     print(f"no-show-sweep {day.isoformat()}: {len(swept)} bookings marked no-show")  # noqa: T201
     return 0
 
