@@ -19,12 +19,12 @@ from telegram.ext import (
 from bot.domain import SERVICES, Booking
 from bot.errors import CheckLocked, DomainError, InvalidNik
 from bot.handlers.common import HTML, Context, Deps, callback_arg, chat_locale, deps, reply
-from bot.handlers.notify import announce_booking
+from bot.handlers.notify import announce_booking, offer_place
 from bot.services import booking as booking_service
 from bot.services.links import chat_links
 from bot.services.schedule import free_slots, open_days, points_for_service
 from bot.services.status import check_status
-from bot.services.waitlist import join_waitlist
+from bot.services.waitlist import Offer, join_waitlist
 from bot.storage.residents import get_resident
 from bot.storage.service_points import get_service_point
 
@@ -263,7 +263,7 @@ async def confirmed(update: Update, context: Context) -> int:
         return await _stale(update, context)
     assert update.effective_chat is not None
     try:
-        booking = await _book_or_move(d, update.effective_chat.id, b)
+        booking, freed = await _book_or_move(d, update.effective_chat.id, b)
     except booking_service.SlotFull as error:
         await reply(update, context, error.template, **error.context)
         return await _ask_day(update, context)
@@ -272,18 +272,21 @@ async def confirmed(update: Update, context: Context) -> int:
         return ConversationHandler.END
     (context.user_data or {}).pop("booking", None)
     await announce_booking(context, booking, moved=b["mode"] == "move")
+    await offer_place(context, freed)
     return ConversationHandler.END
 
 
-async def _book_or_move(d: Deps, chat_id: int, b: dict[str, Any]) -> Booking:
+async def _book_or_move(d: Deps, chat_id: int, b: dict[str, Any]) -> tuple[Booking, Offer | None]:
+    """A new booking, or the moved one with the waitlist offer of its old place."""
     if b["mode"] == "move":
-        return await booking_service.reschedule(
+        return await booking_service.reschedule_with_offer(
             d.db, b["booking_id"], chat_id=chat_id, start_at=b["start"], now=d.now()
         )
-    return await booking_service.book(
+    booking = await booking_service.book(
         d.db, chat_id=chat_id, nik=b["nik"], service=b["service"],
         point_code=b["point"], start_at=b["start"], now=d.now(),
     )  # fmt: skip
+    return booking, None
 
 
 async def declined(update: Update, context: Context) -> int:

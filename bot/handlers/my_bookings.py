@@ -79,12 +79,14 @@ async def still_coming(update: Update, context: Context) -> None:
     action, _, raw = callback_arg(update).partition(":")
     d = deps(context)
     chat_id = update.effective_chat.id
-    if action == "coming":
-        await edit(update, context, "citizen/booking_see_you.html")
-        return
+    booking_id = int(raw) if raw.isdigit() else -1
     try:
+        if action == "coming":  # only for a booking that still holds its place
+            await booking_service.still_coming(d.db, booking_id, chat_id=chat_id)
+            await edit(update, context, "citizen/booking_see_you.html")
+            return
         booking, offer = await booking_service.release(
-            d.db, int(raw) if raw.isdigit() else -1, chat_id=chat_id, now=d.now()
+            d.db, booking_id, chat_id=chat_id, now=d.now()
         )
     except DomainError as error:
         await reply(update, context, error.template, **error.context)

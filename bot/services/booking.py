@@ -210,6 +210,17 @@ async def release(
         return await _give_up(db, booking_id, chat_id=chat_id, state="released", now=now)
 
 
+async def still_coming(db: aiosqlite.Connection, booking_id: int, *, chat_id: int) -> Booking:
+    """ "Yes, still coming" from the morning question: the chat's booking if it still holds its
+    place (pending or confirmed); else BookingNotFound / NotChangeable. Changes nothing."""
+    booking = await bookings.get_booking(db, booking_id)
+    if booking is None or booking.chat_id != chat_id:
+        raise BookingNotFound()
+    if booking.state not in CHANGEABLE_STATES:
+        raise NotChangeable(state=booking.state)
+    return booking
+
+
 async def check_slot(
     db: aiosqlite.Connection, *, point_code: str, service: str, start_at: datetime, now: datetime
 ) -> None:

@@ -206,12 +206,12 @@ async def count_open_offers(
     now: datetime,
     exclude: int | None = None,
 ) -> int:
-    """How many places in this slot are held by unexpired offers (other than `exclude`)."""
+    """How many places in this slot open offers hold (other than `exclude`); see above."""
     query = (
         "SELECT count(*) FROM waitlist_offers WHERE service_point = ? AND start_at = ?"
-        " AND state = 'open' AND expires_at > ? AND id IS NOT ?"
+        " AND state = 'open' AND id IS NOT ?"
     )
-    async with db.execute(query, (service_point, _ts(start_at), _ts(now), exclude)) as cursor:
+    async with db.execute(query, (service_point, _ts(start_at), exclude)) as cursor:
         row = await cursor.fetchone()
     return int(row[0]) if row else 0
 
@@ -224,13 +224,16 @@ async def open_offer_counts(
     *,
     now: datetime,
 ) -> dict[datetime, int]:
-    """Places held by unexpired offers per slot start in [first_at, last_at)."""
+    """Places held by open offers per slot start in [first_at, last_at).
+
+    An open offer holds its place until the expiry job hands it on, even a little past
+    `expires_at`, so nobody can snipe a place between the end of a hold and the next offer.
+    """
     query = (
         "SELECT start_at, count(*) FROM waitlist_offers WHERE service_point = ?"
-        " AND start_at >= ? AND start_at < ? AND state = 'open' AND expires_at > ?"
-        " GROUP BY start_at"
+        " AND start_at >= ? AND start_at < ? AND state = 'open' GROUP BY start_at"
     )
-    params = (service_point, _ts(first_at), _ts(last_at), _ts(now))
+    params = (service_point, _ts(first_at), _ts(last_at))
     async with db.execute(query, params) as cursor:
         return {datetime.fromisoformat(start): n async for start, n in cursor}
 
