@@ -204,3 +204,31 @@ async def test_typed_date_and_old_buttons_get_clear_answers(botapi):
     assert "pilih dengan tombol" in (await user.next_message()).text
     user.press(services, "bk:day:2026-11-25", raw=True)
     assert "tidak berlaku" in (await user.next_message()).text
+
+
+async def test_staff_marks_a_no_show_by_code(botapi, settings, clock):
+    from datetime import timedelta
+
+    staff = botapi.user(STAFF_ID)
+    user, confirmation, _, _ = await book(botapi, 7010, "unrecorded", day="2026-11-25")
+    code = confirmation.html.split("<code>")[1].split("</code>")[0]
+    await staff.next_message()  # the pending notice
+    staff.send_text(f"/tidak_hadir {code}")
+    assert "bukan hari ini" in (await staff.next_message()).text  # not before the day
+    clock.advance(timedelta(days=1))
+    staff.send_text(f"/tidak_hadir {code}")
+    assert "tidak hadir" in (await staff.next_message()).text
+    assert "tidak hadir" in (await user.next_message()).text
+    assert tuple(await db_row(settings, "SELECT state FROM bookings WHERE code = ?", code)) == (
+        "no_show",
+    )
+
+
+async def test_confirming_twice_books_once(botapi, settings):
+    person = PEOPLE["unrecorded"]
+    user, *_ = await book(botapi, 7011, "unrecorded")
+    summary_press = [m for m in user.inbox if "bk:ok" in [d for _, d in m.buttons]][-1]
+    user.press(summary_press, "bk:ok")  # a double tap on the old summary
+    assert "tidak berlaku" in (await user.next_message()).text
+    (count,) = await db_row(settings, "SELECT count(*) FROM bookings WHERE nik = ?", person.nik)
+    assert count == 1

@@ -145,6 +145,13 @@ async def join_waitlist(botapi, user_id: int, person: Person):
     assert "sudah penuh" in no_days.text
     assert all_data(no_days, "bk:day:") == []
     user.press(no_days, "bk:wait")
+    since = await user.next_message()
+    assert "Mulai tanggal berapa" in since.text
+    user.press(since, "bk:wf:2026-11-24")
+    until = await user.next_message()
+    assert "Sampai tanggal berapa" in until.text
+    assert all_data(until, "bk:wt:")[-1] == "bk:wt:2026-12-07"
+    user.press(until, "bk:wt:2026-12-07")
     joined = await user.next_message()
     assert "daftar tunggu" in joined.text
     assert "Selasa, 24 November 2026" in joined.text

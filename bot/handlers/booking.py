@@ -22,7 +22,12 @@ from bot.handlers.common import HTML, Context, Deps, callback_arg, chat_locale, 
 from bot.handlers.notify import announce_booking, offer_place
 from bot.services import booking as booking_service
 from bot.services.links import chat_links
-from bot.services.schedule import free_slots, open_days, points_for_service
+from bot.services.schedule import (
+    BOOKING_WINDOW_DAYS,
+    free_slots,
+    open_days,
+    points_for_service,
+)
 from bot.services.status import check_status
 from bot.services.waitlist import Offer, join_waitlist
 from bot.storage.residents import get_resident
@@ -298,28 +303,76 @@ async def declined(update: Update, context: Context) -> int:
 
 
 async def wait(update: Update, context: Context) -> int:
-    """Join the waitlist for this point over the booking window."""
+    """`bk:wait`: join the waitlist; first ask from which day the person can come."""
+    await _answer(update)
+    if not {"nik", "service", "point"} <= draft(context).keys():
+        return await _stale(update, context)
+    today = deps(context).today()
+    return await _ask_range_day(update, context, "citizen/waitlist_from.html", "wf", today)
+
+
+async def wait_from(update: Update, context: Context) -> int:
+    """`bk:wf:<day>`: the first day; now ask until which day."""
+    await _answer(update)
+    first = _window_day(context, callback_arg(update).removeprefix("wf:"))
+    if first is None or "point" not in draft(context):
+        return await _stale(update, context)
+    draft(context)["wait_from"] = first
+    return await _ask_range_day(update, context, "citizen/waitlist_until.html", "wt", first)
+
+
+async def wait_until(update: Update, context: Context) -> int:
+    """`bk:wt:<day>`: join the waitlist for the chosen days."""
     await _answer(update)
     d = deps(context)
     b = draft(context)
-    if not {"nik", "service", "point"} <= b.keys():
+    last = _window_day(context, callback_arg(update).removeprefix("wt:"))
+    if last is None or not {"nik", "service", "point", "wait_from"} <= b.keys():
         return await _stale(update, context)
     assert update.effective_chat is not None
-    first = d.today()
-    last = first + timedelta(days=13)
     try:
         await join_waitlist(
             d.db, chat_id=update.effective_chat.id, nik=b["nik"], service=b["service"],
-            point_code=b["point"], first_day=first, last_day=last, now=d.now(),
+            point_code=b["point"], first_day=b["wait_from"], last_day=last, now=d.now(),
         )  # fmt: skip
     except DomainError as error:
         await reply(update, context, error.template, **error.context)
         return ConversationHandler.END
     point = await get_service_point(d.db, b["point"])
+    first = b["wait_from"]
     await reply(
         update, context, "citizen/waitlist_joined.html", point=point, first=first, last=last
     )
     return ConversationHandler.END
+
+
+async def _ask_range_day(
+    update: Update, context: Context, template: str, prefix: str, first: date
+) -> int:
+    """A calendar of the days from `first` to the end of the booking window."""
+    d = deps(context)
+    locale = await _locale(update, context)
+    last = d.today() + timedelta(days=BOOKING_WINDOW_DAYS - 1)
+    days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+    buttons = [
+        InlineKeyboardButton(
+            d.renderer.label(locale, "range_day", day=day), callback_data=f"bk:{prefix}:{day}"
+        )
+        for day in days
+    ]
+    markup = InlineKeyboardMarkup([buttons[i : i + 3] for i in range(0, len(buttons), 3)])
+    await _send(update, context, template, markup)
+    return CHOOSING
+
+
+def _window_day(context: Context, raw: str) -> date | None:
+    """The day in the callback data if it lies in today's booking window."""
+    try:
+        day = date.fromisoformat(raw)
+    except ValueError:
+        return None
+    today = deps(context).today()
+    return day if today <= day < today + timedelta(days=BOOKING_WINDOW_DAYS) else None
 
 
 async def reschedule(update: Update, context: Context) -> int:
@@ -405,6 +458,8 @@ def register(app: Application) -> None:
         CallbackQueryHandler(confirmed, pattern=r"^bk:ok$"),
         CallbackQueryHandler(declined, pattern=r"^bk:no$"),
         CallbackQueryHandler(wait, pattern=r"^bk:wait$"),
+        CallbackQueryHandler(wait_from, pattern=r"^bk:wf:"),
+        CallbackQueryHandler(wait_until, pattern=r"^bk:wt:"),
     ]
     conversation = ConversationHandler(
         entry_points=[

@@ -75,6 +75,27 @@ async def check_in(update: Update, context: Context) -> None:
     await _send_outcome_buttons(update, context, booking)
 
 
+async def no_show(update: Update, context: Context) -> None:
+    """/tidak_hadir KODE: the visitor did not come; the citizen is told."""
+    staff = await _staff(update, context, "tidak_hadir")
+    if staff is None:
+        return
+    if not context.args:
+        await reply(update, context, "staff/no_show_usage.html")
+        return
+    d = deps(context)
+    try:
+        found = await staffdesk.find_by_code(d.db, " ".join(context.args), staff=staff)
+        booking = await staffdesk.record_outcome(
+            d.db, found.id, "no_show", staff=staff, now=d.now()
+        )
+    except DomainError as error:
+        await reply(update, context, error.template, **error.context)
+        return
+    await reply(update, context, "staff/done.html", b=booking)
+    await tell_citizen(context, booking, "citizen/booking_state.html")
+
+
 async def _send_outcome_buttons(update: Update, context: Context, booking: Booking) -> None:
     assert update.effective_chat is not None
     d = deps(context)
@@ -263,6 +284,7 @@ def register(app: Application) -> None:
     )
     app.add_handler(CommandHandler("hari_ini", today))
     app.add_handler(CommandHandler("masuk", check_in))
+    app.add_handler(CommandHandler("tidak_hadir", no_show))
     app.add_handler(CommandHandler("konfirmasi_besok", confirm_tomorrow))
     app.add_handler(CommandHandler("tutup", close))
     app.add_handler(CommandHandler("autokonfirmasi", auto_confirm))

@@ -17,6 +17,7 @@ ROLES = ("staff", "official", "admin")
 ROLE_COMMANDS: dict[str, frozenset[str]] = {
     "hari_ini": frozenset({"staff"}),
     "masuk": frozenset({"staff"}),
+    "tidak_hadir": frozenset({"staff"}),
     "konfirmasi_besok": frozenset({"staff"}),
     "rekap": frozenset({"official", "admin"}),
     "siaran": frozenset({"official"}),

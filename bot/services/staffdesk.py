@@ -160,6 +160,13 @@ async def record_outcome(
         return done
 
 
+async def find_by_code(
+    db: aiosqlite.Connection, code_text: str, *, staff: RoleUser | None
+) -> Booking:
+    """The booking with this code at the staff's own point (else not found / wrong point)."""
+    return await _staff_booking_by_code(db, code_text, staff)
+
+
 # --- staff: the day's queue ---
 
 
