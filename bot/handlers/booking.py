@@ -194,7 +194,10 @@ async def _ask_day(update: Update, context: Context) -> int:
         )
         for o in days
     ]
-    markup = InlineKeyboardMarkup([buttons[i : i + 2] for i in range(0, len(buttons), 2)])
+    rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
+    waitlist = d.renderer.label(locale, "waitlist_join")  # when the wanted days are full
+    rows.append([InlineKeyboardButton(waitlist, callback_data="bk:wait")])
+    markup = InlineKeyboardMarkup(rows)
     await _send(update, context, "citizen/booking_choose_day.html", markup, point=point)
     return CHOOSING
 
