@@ -71,3 +71,40 @@ class Booking:
     def active(self) -> bool:
         """Whether the booking still holds its place."""
         return self.state in ACTIVE_BOOKING_STATES
+
+
+TICKET_KINDS = ("damaged", "lost")
+DAMAGE_CAUSES = ("peeling", "chip", "printing", "other")
+# reported → verified → printed → ready → handed_over, or rejected (from reported/verified).
+TICKET_STATES = ("reported", "verified", "printed", "ready", "handed_over", "rejected")
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """A report of a damaged or lost e-KTP card and its free replacement."""
+
+    id: int
+    number: str  # what the citizen quotes, e.g. "KR-7PX2M"
+    chat_id: int
+    nik: str
+    kind: str  # damaged / lost
+    cause: str  # peeling / chip / printing / other, or "lost"
+    description: str | None
+    file_id: str | None  # Telegram file_id of the photo or police report
+    file_type: str | None  # photo / document
+    service_point: str  # where the new card is printed and picked up
+    state: str
+    reason: str | None  # why it was rejected
+    ready_until: date | None  # pick-up deadline once ready
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class TicketEvent:
+    """One step in a ticket's history."""
+
+    at: datetime
+    state: str
+    actor_id: int | None
+    note: str | None
