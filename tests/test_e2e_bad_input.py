@@ -101,12 +101,6 @@ async def test_old_or_forged_buttons_are_refused_politely(botapi, settings):
     assert await count_rows(settings, "links") == 0
 
 
-async def test_coming_soon_features_answer_honestly(botapi):
-    user = botapi.user(4007)
-    user.send_text("/lapor")
-    assert "segera hadir" in (await user.next_message()).text
-
-
 async def test_nik_in_a_group_is_never_answered_there(botapi):
     user = botapi.user(4008)
     group = botapi.group(-100777, title="Grup Desa Minggirsari")

@@ -309,11 +309,13 @@ async def test_recorded_reactivates_a_deactivated_nik_and_sets_the_recording_dat
     assert (after.status_nik, after.tanggal_rekam) == ("AKTIF", TODAY)
 
 
-async def test_recorded_for_another_service_leaves_the_resident_alone(desk):
+async def test_outcome_must_fit_the_service(desk):
     booking = await _book(desk, "recorded", service="rusak")
     await staffdesk.check_in(desk, booking.code, staff=KANIGORO, now=NOW)
-    done = await staffdesk.record_outcome(desk, booking.id, "recorded", staff=KANIGORO, now=NOW)
-    assert done.state == "recorded"
+    with pytest.raises(NotChangeable):  # a card replacement is not a recording
+        await staffdesk.record_outcome(desk, booking.id, "recorded", staff=KANIGORO, now=NOW)
+    done = await staffdesk.record_outcome(desk, booking.id, "handed_over", staff=KANIGORO, now=NOW)
+    assert done.state == "handed_over"
     resident = await get_resident(desk, PEOPLE["recorded"].nik)
     assert resident.tanggal_rekam == date(2013, 3, 1)
 

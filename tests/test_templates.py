@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from bot.domain import Area, Booking, Resident
+from bot.domain import Area, Booking, Resident, Ticket, TicketEvent
 from bot.errors import InvalidNik
 from bot.handlers.menus import CITIZEN_COMMANDS
 from bot.rendering import LOCALES, TEMPLATES_DIR, Renderer
@@ -37,6 +37,11 @@ POINT = ServicePoint(
 BOOKING = Booking(
     1, "K7PX2M", 1001, RESIDENT.nik, "rekam", "kanigoro",
     datetime(2026, 11, 25, 1, 0, tzinfo=UTC), date(2026, 11, 25), 3, "pending", "<kartu> habis",
+)  # fmt: skip
+NOW_SAMPLE = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
+TICKET = Ticket(
+    1, "KR-7PX2M", 1001, RESIDENT.nik, "damaged", "other", "retak <di> tengah", "FILEID", "photo",
+    "kanigoro", "ready", "Foto <kabur>", date(2026, 12, 24), NOW_SAMPLE, NOW_SAMPLE,
 )  # fmt: skip
 SAMPLE = {
     "s": Status(RESIDENT, "recorded", 17, date(2026, 1, 7), CYCLE),
@@ -76,6 +81,32 @@ SAMPLE = {
     "state": "confirmed",
     "max_length": 200,
     "max_days": 366,
+    "cards": SimpleNamespace(
+        per_cause={"peeling": 3, "lost": 1},
+        per_kecamatan=[("Kanigoro", 4)],
+        median_days_to_handover=2.5,
+    ),
+    "t": TICKET,
+    "tickets": [(TICKET, [TicketEvent(NOW_SAMPLE, "reported", None, None)])],
+    "cause": "other",
+    "description": "retak <di> tengah",
+    "attached": True,
+    "lost": True,
+    "done": True,
+    "to": "verified",
+    "number": "KR-7PX2M",
+    "numbers": ["KR-7PX2M"],
+    "max_mb": 10,
+    "min_len": 3,
+    "max_len": 200,
+    "batch": SimpleNamespace(
+        destroyed_on=date(2026, 11, 24), method="dibakar", witnesses="Budi", card_count=3
+    ),
+    "register": SimpleNamespace(
+        waiting=2,
+        batches=[SimpleNamespace(destroyed_on=date(2026, 11, 24), method="x", card_count=3)],
+        per_year={2026: 3},
+    ),
 }
 
 

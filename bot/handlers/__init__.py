@@ -13,28 +13,22 @@ from bot.handlers import (
     language,
     locations,
     my_bookings,
+    my_reports,
     reminders,
+    report,
     roles,
     staff,
     start,
+    tickets_staff,
 )
 from bot.handlers.errors import on_error
 
 
 def register(app: Application) -> None:
     """Add every handler, most specific first; start's catch-alls go last."""
-    modules = (
-        group,
-        admin,
-        staff,
-        check,
-        booking,
-        my_bookings,
-        language,
-        locations,
-        reminders,
-        erase,
-    )
-    for module in (*modules, roles, start):
+    # booking and report come before check: their own NIK steps win over "a typed NIK starts /cek"
+    modules = [group, admin, staff, tickets_staff, booking, report, check, my_bookings, my_reports]
+    modules += [language, locations, reminders, erase, roles, start]
+    for module in modules:
         module.register(app)
     app.add_error_handler(on_error)

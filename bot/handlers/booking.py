@@ -55,6 +55,17 @@ async def begin(update: Update, context: Context) -> int:
     return CHOOSING
 
 
+async def begin_with_service(update: Update, context: Context) -> int:
+    """`bk:start:<service>` (e.g. under a damaged-card report): skip the service step."""
+    await _answer(update)
+    service = callback_arg(update).removeprefix("start:")
+    if service not in SERVICES:
+        return await _stale(update, context)
+    assert context.user_data is not None
+    context.user_data["booking"] = {"mode": "new", "service": service}
+    return await _ask_person(update, context)
+
+
 async def service_chosen(update: Update, context: Context) -> int:
     """Remember the service; choose the person."""
     await _answer(update)
@@ -66,7 +77,7 @@ async def service_chosen(update: Update, context: Context) -> int:
 
 
 async def _ask_person(update: Update, context: Context) -> int:
-    people = await _known_people(update, context)
+    people = await known_people(update, context)
     draft(context)["people"] = [r.nik for r in people]
     locale = await _locale(update, context)
     renderer = deps(context).renderer
@@ -171,7 +182,7 @@ async def point_chosen(update: Update, context: Context) -> int:
     await _answer(update)
     d = deps(context)
     point = await get_service_point(d.db, callback_arg(update).removeprefix("pt:"))
-    if point is None or "service" not in draft(context):
+    if point is None or not {"nik", "service"} <= draft(context).keys():
         return await _stale(update, context)
     draft(context)["point"] = point.code
     return await _ask_day(update, context)
@@ -194,10 +205,11 @@ async def _ask_day(update: Update, context: Context) -> int:
         )
         for o in days
     ]
-    rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
-    waitlist = d.renderer.label(locale, "waitlist_join")  # when the wanted days are full
-    rows.append([InlineKeyboardButton(waitlist, callback_data="bk:wait")])
-    markup = InlineKeyboardMarkup(rows)
+    grid = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
+    if draft(context).get("mode") != "move":  # the waitlist, when the wanted days are full
+        waitlist = d.renderer.label(locale, "waitlist_join")
+        grid.append([InlineKeyboardButton(waitlist, callback_data="bk:wait")])
+    markup = InlineKeyboardMarkup(grid)
     await _send(update, context, "citizen/booking_choose_day.html", markup, point=point)
     return CHOOSING
 
@@ -239,7 +251,7 @@ async def slot_chosen(update: Update, context: Context) -> int:
     """Summarise and ask to confirm."""
     await _answer(update)
     raw = callback_arg(update).removeprefix("slot:")
-    if not raw.isdigit() or "point" not in draft(context):
+    if not raw.isdigit() or not {"nik", "service", "point"} <= draft(context).keys():
         return await _stale(update, context)
     d = deps(context)
     start = datetime.fromtimestamp(int(raw), tz=d.settings.tz)
@@ -409,7 +421,7 @@ async def not_text(update: Update, context: Context) -> int | None:
     return None
 
 
-async def _known_people(update: Update, context: Context) -> list[Any]:
+async def known_people(update: Update, context: Context) -> list[Any]:
     """Residents linked to this chat, plus those verified here in the last 15 minutes."""
     assert update.effective_chat is not None
     d = deps(context)
@@ -468,6 +480,7 @@ def register(app: Application) -> None:
         entry_points=[
             CommandHandler("antre", begin, filters=private),
             CallbackQueryHandler(begin, pattern=r"^menu:antre$"),
+            CallbackQueryHandler(begin_with_service, pattern=r"^bk:start:"),
             CallbackQueryHandler(reschedule, pattern=r"^jd:move:"),
         ],
         states={
@@ -479,6 +492,7 @@ def register(app: Application) -> None:
             CommandHandler("batal", cancel, filters=private),
             CommandHandler("antre", begin, filters=private),
             CallbackQueryHandler(begin, pattern=r"^menu:antre$"),
+            CallbackQueryHandler(begin_with_service, pattern=r"^bk:start:"),
             CallbackQueryHandler(reschedule, pattern=r"^jd:move:"),
             MessageHandler(private & ~filters.COMMAND, not_text),
         ],

@@ -6,6 +6,7 @@ from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
 
 from bot.handlers.common import Context, callback_arg, chat_locale, deps, edit, reply
+from bot.handlers.notify import offer_place
 from bot.services.links import erase_chat
 
 
@@ -25,10 +26,12 @@ async def confirmed(update: Update, context: Context) -> None:
         return
     locale = await chat_locale(context, update.effective_chat.id)  # said in the chat's language
     d = deps(context)
-    await erase_chat(d.db, update.effective_chat.id, update.effective_user.id)
+    offers = await erase_chat(d.db, update.effective_chat.id, update.effective_user.id, now=d.now())
     if context.user_data is not None:
         context.user_data.clear()
     await edit(update, context, "citizen/erase_done.html", locale=locale)
+    for offer in offers:
+        await offer_place(context, offer)
 
 
 def register(app: Application) -> None:

@@ -9,8 +9,9 @@ import segno
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import TelegramError
 
-from bot.domain import Booking
+from bot.domain import Booking, Ticket
 from bot.handlers.common import HTML, Context, chat_locale, deps
+from bot.rendering import Renderer
 from bot.services.staffdesk import staff_recipients
 from bot.services.waitlist import Offer
 from bot.storage.residents import get_resident
@@ -80,7 +81,19 @@ async def tell_citizen(context: Context, booking: Booking, template: str, **valu
     if booking.state in ("rejected", "cancelled"):
         label = d.renderer.label(locale, "booking_rebook")
         markup = InlineKeyboardMarkup([[InlineKeyboardButton(label, callback_data="menu:antre")]])
-    await context.bot.send_message(booking.chat_id, text, parse_mode=HTML, reply_markup=markup)
+    await _send_quietly(context, booking.chat_id, text, markup)
+
+
+async def _send_quietly(
+    context: Context, chat_id: int, text: str, markup: InlineKeyboardMarkup | None = None
+) -> bool:
+    """Send a notice nobody is waiting for; a blocked or gone chat is logged, not fatal."""
+    try:
+        await context.bot.send_message(chat_id, text, parse_mode=HTML, reply_markup=markup)
+    except TelegramError as error:
+        log.warning("could not notify chat %s: %s", chat_id, error)
+        return False
+    return True
 
 
 async def offer_place(context: Context, offer: Offer | None) -> None:
@@ -96,3 +109,57 @@ async def offer_place(context: Context, offer: Offer | None) -> None:
         [[InlineKeyboardButton(label, callback_data=f"wl:take:{offer.id}")]]
     )
     await context.bot.send_message(offer.chat_id, text, parse_mode=HTML, reply_markup=markup)
+
+
+# --- damaged and lost card tickets ---
+
+TICKET_NEXT = {"reported": "v", "verified": "p", "printed": "r", "ready": "h"}
+
+
+def ticket_buttons(renderer: Renderer, locale: str, ticket: Ticket) -> InlineKeyboardMarkup | None:
+    """The staff's next step for a ticket (and Reject while that is still allowed)."""
+    step = TICKET_NEXT.get(ticket.state)
+    if step is None:
+        return None
+    row = [
+        InlineKeyboardButton(
+            renderer.label(locale, f"ticket_{step}"), callback_data=f"tks:{step}:{ticket.id}"
+        )
+    ]
+    if ticket.state in ("reported", "verified"):
+        label = renderer.label(locale, "staff_reject")
+        row.append(InlineKeyboardButton(label, callback_data=f"tks:x:{ticket.id}"))
+    return InlineKeyboardMarkup([row])
+
+
+async def tell_staff_ticket(context: Context, ticket: Ticket) -> None:
+    """Post a new ticket, with its photo or police report, to the point's staff."""
+    d = deps(context)
+    resident = await get_resident(d.db, ticket.nik)
+    for chat_id in await staff_recipients(d.db, ticket.service_point):
+        locale = await chat_locale(context, chat_id)
+        text = d.renderer.render(locale, "staff/ticket_new.html", t=ticket, resident=resident)
+        markup = ticket_buttons(d.renderer, locale, ticket)
+        try:
+            await context.bot.send_message(chat_id, text, parse_mode=HTML, reply_markup=markup)
+            await send_ticket_file(context, chat_id, ticket)
+        except TelegramError as error:
+            log.warning("could not notify staff chat %s: %s", chat_id, error)
+
+
+async def send_ticket_file(context: Context, chat_id: int, ticket: Ticket) -> None:
+    """Re-send the citizen's photo or PDF (by Telegram file_id) to a staff chat."""
+    caption = ticket.number
+    if ticket.file_type == "photo" and ticket.file_id:
+        await context.bot.send_photo(chat_id, ticket.file_id, caption=caption)
+    elif ticket.file_type == "document" and ticket.file_id:
+        await context.bot.send_document(chat_id, ticket.file_id, caption=caption)
+
+
+async def tell_citizen_ticket(context: Context, ticket: Ticket) -> None:
+    """A ticket changed state: tell the citizen, in their language."""
+    d = deps(context)
+    locale = await chat_locale(context, ticket.chat_id)
+    point = await get_service_point(d.db, ticket.service_point)
+    text = d.renderer.render(locale, "citizen/ticket_state.html", t=ticket, point=point)
+    await _send_quietly(context, ticket.chat_id, text)

@@ -12,6 +12,7 @@ from bot.errors import NotAuthorized
 from bot.handlers.common import Context, deps, reply
 from bot.services.roles import authorize
 from bot.services.summaries import REGENCY_CODE, summarize_area
+from bot.services.ticket_stats import ticket_statistics
 from bot.storage.users import RoleUser
 
 RoleHandler = Callable[[Update, Context, RoleUser], Awaitable[None]]
@@ -52,7 +53,8 @@ async def statistics(update: Update, context: Context, user: RoleUser) -> None:
     """/statistik: regency-wide counts."""
     d = deps(context)
     summary = await summarize_area(d.db, REGENCY_CODE, today=d.today())
-    await reply(update, context, "admin/statistics.html", summary=summary)
+    cards = await ticket_statistics(d.db)
+    await reply(update, context, "admin/statistics.html", summary=summary, cards=cards)
 
 
 HANDLERS: dict[str, RoleHandler] = {

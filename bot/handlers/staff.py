@@ -24,7 +24,6 @@ from bot.storage.service_points import get_service_point
 from bot.storage.users import RoleUser
 
 TYPING_REASON = 0
-OUTCOMES = ("recorded", "handed_over", "no_show")
 
 
 async def _staff(update: Update, context: Context, action: str) -> RoleUser | None:
@@ -101,11 +100,12 @@ async def _send_outcome_buttons(update: Update, context: Context, booking: Booki
     d = deps(context)
     locale = await chat_locale(context, update.effective_chat.id)
     text = d.renderer.render(locale, "staff/checked_in.html", b=booking)
+    outcome = staffdesk.outcome_for(booking.service)
     buttons = [
         InlineKeyboardButton(
-            d.renderer.label(locale, f"outcome_{o}"), callback_data=f"st:out:{o}:{booking.id}"
+            d.renderer.label(locale, f"outcome_{outcome}"),
+            callback_data=f"st:out:{outcome}:{booking.id}",
         )
-        for o in OUTCOMES[:2]
     ]
     await context.bot.send_message(
         update.effective_chat.id,
@@ -165,7 +165,7 @@ async def reject(update: Update, context: Context) -> int:
     """The reason was typed: reject, tell the citizen, offer the place to the waitlist."""
     assert update.message is not None and context.user_data is not None
     staff = await _staff(update, context, "hari_ini")
-    raw = str(context.user_data.pop("rejecting", ""))
+    raw = str(context.user_data.get("rejecting", ""))
     if staff is None:
         return ConversationHandler.END
     d = deps(context)
@@ -174,9 +174,14 @@ async def reject(update: Update, context: Context) -> int:
             d.db, int(raw) if raw.isdigit() else -1, staff=staff,
             reason=update.message.text or "", now=d.now(),
         )  # fmt: skip
+    except staffdesk.InvalidReason as error:  # let them type it again
+        await reply(update, context, error.template, **error.context)
+        return TYPING_REASON
     except DomainError as error:
+        context.user_data.pop("rejecting", None)
         await reply(update, context, error.template, **error.context)
         return ConversationHandler.END
+    context.user_data.pop("rejecting", None)
     await reply(update, context, "staff/done.html", b=booking)
     await tell_citizen(context, booking, "citizen/booking_state.html")
     await offer_place(context, offer)

@@ -11,7 +11,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.handlers import language, locations, my_bookings, reminders
+from bot.handlers import language, locations, my_bookings, my_reports, reminders
 from bot.handlers.common import Context, Row, callback_arg, deps, reply
 from bot.handlers.menus import publish_role_menu
 from bot.storage.chats import ensure_chat
@@ -24,7 +24,6 @@ MENU_ROWS: list[Row] = [
     [("menu_lokasi", "menu:lokasi"), ("menu_bantuan", "menu:bantuan")],
     [("menu_bahasa", "menu:bahasa")],
 ]
-COMING_SOON = ("lapor", "laporan")
 
 
 async def start(update: Update, context: Context) -> None:
@@ -40,13 +39,6 @@ async def start(update: Update, context: Context) -> None:
 async def help_command(update: Update, context: Context) -> None:
     """/bantuan: what the bot does and every command."""
     await reply(update, context, "citizen/help.html")
-
-
-async def coming_soon(update: Update, context: Context) -> None:
-    """Features built in later releases: say so, and what to do meanwhile."""
-    await reply(
-        update, context, "citizen/coming_soon.html", rows=[[("menu_lokasi", "menu:lokasi")]]
-    )
 
 
 async def cancel_nothing(update: Update, context: Context) -> None:
@@ -94,7 +86,7 @@ MENU_ACTIONS = {
     "bahasa": language.choose,
     "pengingat": reminders.show,
     "jadwal": my_bookings.show,
-    **dict.fromkeys(COMING_SOON, coming_soon),
+    "laporan": my_reports.show,
 }
 
 
@@ -103,7 +95,6 @@ def register(app: Application) -> None:
     private = filters.ChatType.PRIVATE
     app.add_handler(CommandHandler("start", start, filters=private))
     app.add_handler(CommandHandler("bantuan", help_command, filters=private))
-    app.add_handler(CommandHandler(list(COMING_SOON), coming_soon, filters=private))
     app.add_handler(CommandHandler("batal", cancel_nothing, filters=private))
     app.add_handler(CallbackQueryHandler(menu_button, pattern=r"^menu:"))
     app.add_handler(MessageHandler(private, unknown))

@@ -10,8 +10,11 @@ import aiosqlite
 from bot.db import transaction
 from bot.domain import Resident
 from bot.errors import DomainError
+from bot.services.booking import CHANGEABLE_STATES, cancel, chat_bookings
+from bot.services.lockout import WINDOW
 from bot.storage import attempts, chats, links
 from bot.storage.residents import get_resident, list_household
+from bot.storage.waitlist import Offer
 
 
 class LinkNotFound(DomainError):
@@ -69,8 +72,20 @@ async def unlink(db: aiosqlite.Connection, chat_id: int, link_id: int) -> None:
         await links.delete_link(db, link_id)
 
 
-async def erase_chat(db: aiosqlite.Connection, chat_id: int, user_id: int) -> None:
-    """Remove everything the bot holds about a chat: language, links, check history."""
+async def erase_chat(
+    db: aiosqlite.Connection, chat_id: int, user_id: int, *, now: datetime
+) -> list[Offer]:
+    """Remove what the bot holds about a chat: language, links, check history; its active
+    bookings are cancelled (their places offered to the waitlist, returned) and its bookings,
+    waitlist entries and tickets no longer point at it. Failed checks of the last hour stay,
+    or erasing would reset the lockout."""
+    offers = []
+    for booking in await chat_bookings(db, chat_id):
+        if booking.state in CHANGEABLE_STATES and booking.start_at > now:
+            _, offer = await cancel(db, booking.id, chat_id=chat_id, now=now)
+            offers += [offer] if offer else []
     async with transaction(db):
         await chats.delete_chat(db, chat_id)
-        await attempts.delete_attempts(db, user_id)
+        await chats.forget_chat_everywhere(db, chat_id)
+        await attempts.delete_attempts(db, user_id, keep_after=now - WINDOW)
+    return offers

@@ -19,12 +19,15 @@ ROLE_COMMANDS: dict[str, frozenset[str]] = {
     "masuk": frozenset({"staff"}),
     "tidak_hadir": frozenset({"staff"}),
     "konfirmasi_besok": frozenset({"staff"}),
+    "tiket": frozenset({"staff"}),
     "rekap": frozenset({"official", "admin"}),
     "siaran": frozenset({"official"}),
     "statistik": frozenset({"admin"}),
     "tutup": frozenset({"admin"}),
     "autokonfirmasi": frozenset({"admin"}),
     "grup_petugas": frozenset({"admin"}),
+    "musnah": frozenset({"admin"}),
+    "daftar_musnah": frozenset({"admin"}),
 }
 
 

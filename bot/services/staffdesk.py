@@ -41,6 +41,11 @@ OUTCOMES: dict[str, tuple[str, ...]] = {
 CLOSURE_MAX_DAYS = 366
 
 
+def outcome_for(service: str) -> str:
+    """What serving a visitor ends in: a recording for `rekam`, a card handed over otherwise."""
+    return "recorded" if service == "rekam" else "handed_over"
+
+
 class NotStaff(NotAuthorized):
     """Only staff of a service point may act on its queue."""
 
@@ -151,7 +156,8 @@ async def record_outcome(
     label = outcome if outcome in OUTCOMES else "unknown"
     async with _action(db, staff, "outcome", f"booking={booking_id} outcome={label}", now=now):
         booking = await _staff_booking(db, booking_id, staff)
-        if outcome not in OUTCOMES:
+        served = outcome != "no_show"
+        if outcome not in OUTCOMES or (served and outcome != outcome_for(booking.service)):
             raise StaffNotChangeable(kind="outcome", state=booking.state)
         _require_day(booking, today=_today(now), exact=False)
         done = await _move(db, booking, OUTCOMES[outcome], outcome, actor=staff, now=now)

@@ -26,6 +26,9 @@ async def failures_since(db: aiosqlite.Connection, user_id: int, since: datetime
         return [datetime.fromisoformat(row[0]) async for row in cursor]
 
 
-async def delete_attempts(db: aiosqlite.Connection, user_id: int) -> None:
-    """Forget an account's attempts (on /hapus_data)."""
-    await db.execute("DELETE FROM check_attempts WHERE user_id = ?", (user_id,))
+async def delete_attempts(db: aiosqlite.Connection, user_id: int, *, keep_after: datetime) -> None:
+    """Forget an account's attempts, except failures after `keep_after` (the lockout needs them)."""
+    await db.execute(
+        "DELETE FROM check_attempts WHERE user_id = ? AND (succeeded = 1 OR at <= ?)",
+        (user_id, keep_after.isoformat()),
+    )

@@ -38,3 +38,14 @@ async def delete_chat(db: aiosqlite.Connection, chat_id: int) -> int:
     """Delete the chat row (links go with it); return rows deleted."""
     cursor = await db.execute("DELETE FROM chats WHERE chat_id = ?", (chat_id,))
     return cursor.rowcount
+
+
+async def forget_chat_everywhere(db: aiosqlite.Connection, chat_id: int) -> None:
+    """Unhook the chat from its bookings, waitlist and tickets; the office's records stay."""
+    await db.execute(
+        "UPDATE waitlist SET state = 'cancelled'"
+        " WHERE chat_id = ? AND state IN ('waiting', 'offered')",
+        (chat_id,),
+    )
+    for table in ("bookings", "waitlist", "tickets"):
+        await db.execute(f"UPDATE {table} SET chat_id = 0 WHERE chat_id = ?", (chat_id,))

@@ -1,0 +1,185 @@
+"""Staff handle damaged/lost card tickets; admins keep the destruction register."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import date, timedelta
+
+from telegram import Update
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ConversationHandler,
+    MessageHandler,
+    filters,
+)
+
+from bot.domain import Ticket
+from bot.errors import DomainError
+from bot.handlers.common import HTML, Context, callback_arg, chat_locale, deps, reply
+from bot.handlers.notify import send_ticket_file, tell_citizen_ticket, ticket_buttons
+from bot.services import destruction, tickets
+from bot.services.roles import authorize
+from bot.storage.users import RoleUser
+
+TYPING_REASON = 0
+STEPS: dict[str, Callable[..., Awaitable[Ticket]]] = {
+    "v": tickets.verify,
+    "p": tickets.mark_printed,
+    "r": tickets.mark_ready,
+    "h": tickets.hand_over,
+}
+
+
+async def _role(update: Update, context: Context, action: str) -> RoleUser | None:
+    assert update.effective_user is not None
+    d = deps(context)
+    try:
+        return await authorize(d.db, update.effective_user.id, action, now=d.now())
+    except DomainError as error:
+        await reply(update, context, error.template, **error.context)
+        return None
+
+
+async def open_tickets(update: Update, context: Context) -> None:
+    """/tiket: open tickets of my service point, each with its next step."""
+    staff = await _role(update, context, "tiket")
+    if staff is None:
+        return
+    d = deps(context)
+    found = await tickets.open_tickets_for_point(d.db, staff=staff)
+    await reply(update, context, "staff/tickets.html", tickets=found)
+    for ticket in found:
+        await _show(update, context, ticket)
+
+
+async def step(update: Update, context: Context) -> None:
+    """`tks:<v|p|r|h>:<id>`: verify, printed, ready for pick-up, handed over."""
+    assert update.callback_query is not None
+    await update.callback_query.answer()
+    staff = await _role(update, context, "tiket")
+    if staff is None:
+        return
+    action, _, raw = callback_arg(update).partition(":")
+    d = deps(context)
+    try:
+        ticket = await STEPS[action](
+            d.db, int(raw) if raw.isdigit() else -1, staff=staff, now=d.now()
+        )
+    except (DomainError, KeyError) as error:
+        await _refuse(update, context, error)
+        return
+    await _show(update, context, ticket, done=True)
+    await tell_citizen_ticket(context, ticket)
+
+
+async def ask_reason(update: Update, context: Context) -> int:
+    """`tks:x:<id>`: ask for the reason the citizen will read."""
+    assert update.callback_query is not None and context.user_data is not None
+    await update.callback_query.answer()
+    if await _role(update, context, "tiket") is None:
+        return ConversationHandler.END
+    context.user_data["rejecting_ticket"] = callback_arg(update).removeprefix("x:")
+    await reply(update, context, "staff/ask_reason.html")
+    return TYPING_REASON
+
+
+async def reject(update: Update, context: Context) -> int:
+    """The reason was typed: reject the ticket and tell the citizen."""
+    assert update.message is not None and context.user_data is not None
+    raw = str(context.user_data.pop("rejecting_ticket", ""))
+    staff = await _role(update, context, "tiket")
+    if staff is None:
+        return ConversationHandler.END
+    d = deps(context)
+    try:
+        ticket = await tickets.reject(
+            d.db, int(raw) if raw.isdigit() else -1, staff=staff,
+            reason=update.message.text or "", now=d.now(),
+        )  # fmt: skip
+    except DomainError as error:
+        await reply(update, context, error.template, **error.context)
+        return ConversationHandler.END
+    await _show(update, context, ticket, done=True)
+    await tell_citizen_ticket(context, ticket)
+    return ConversationHandler.END
+
+
+async def cancel_reason(update: Update, context: Context) -> int:
+    """/batal while typing a reason."""
+    (context.user_data or {}).pop("rejecting_ticket", None)
+    await reply(update, context, "citizen/cancelled.html")
+    return ConversationHandler.END
+
+
+async def destroy(update: Update, context: Context) -> None:
+    """/musnah YYYY-MM-DD | metode | saksi [| nomor tiket ...]: record a destruction batch."""
+    admin = await _role(update, context, "musnah")
+    if admin is None:
+        return
+    assert update.message is not None
+    parts = [p.strip() for p in (update.message.text or "").partition(" ")[2].split("|")]
+    try:
+        destroyed_on = date.fromisoformat(parts[0])
+        method, witnesses = parts[1], parts[2]
+    except (IndexError, ValueError):
+        await reply(update, context, "admin/destroy_usage.html")
+        return
+    numbers = parts[3].upper().split() if len(parts) > 3 and parts[3] else None
+    d = deps(context)
+    try:
+        batch = await destruction.record_batch(
+            d.db, admin=admin, destroyed_on=destroyed_on, method=method,
+            witnesses=witnesses, ticket_numbers=numbers, now=d.now(),
+        )  # fmt: skip
+    except DomainError as error:
+        await reply(update, context, error.template, **error.context)
+        return
+    await reply(update, context, "admin/destroyed.html", batch=batch)
+
+
+async def register_summary(update: Update, context: Context) -> None:
+    """/daftar_musnah: cards waiting, destroyed per batch and per year."""
+    if await _role(update, context, "daftar_musnah") is None:
+        return
+    summary = await destruction.destruction_summary(deps(context).db)
+    await reply(update, context, "admin/destruction_register.html", register=summary)
+
+
+async def _show(update: Update, context: Context, ticket: Ticket, *, done: bool = False) -> None:
+    """The ticket for the staff chat, with its next-step buttons (and the file when new)."""
+    assert update.effective_chat is not None
+    d = deps(context)
+    locale = await chat_locale(context, update.effective_chat.id)
+    text = d.renderer.render(locale, "staff/ticket.html", t=ticket, done=done)
+    markup = ticket_buttons(d.renderer, locale, ticket)
+    await context.bot.send_message(
+        update.effective_chat.id, text, parse_mode=HTML, reply_markup=markup
+    )
+    if not done:
+        await send_ticket_file(context, update.effective_chat.id, ticket)
+
+
+async def _refuse(update: Update, context: Context, error: Exception) -> None:
+    if isinstance(error, DomainError):
+        await reply(update, context, error.template, **error.context)
+    else:
+        await reply(update, context, "citizen/error_stale_button.html")
+
+
+def register(app: Application) -> None:
+    """Add the ticket commands and buttons (each guarded by the roles table)."""
+    app.add_handler(
+        ConversationHandler(
+            entry_points=[CallbackQueryHandler(ask_reason, pattern=r"^tks:x:")],
+            states={TYPING_REASON: [MessageHandler(filters.TEXT & ~filters.COMMAND, reject)]},
+            fallbacks=[CommandHandler("batal", cancel_reason)],
+            conversation_timeout=timedelta(minutes=10),
+            name="reject-ticket",
+        )
+    )
+    app.add_handler(CommandHandler("tiket", open_tickets))
+    app.add_handler(CommandHandler("musnah", destroy))
+    app.add_handler(CommandHandler("daftar_musnah", register_summary))
+    app.add_handler(CallbackQueryHandler(step, pattern=r"^tks:[vprh]:"))

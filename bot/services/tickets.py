@@ -1,0 +1,416 @@
+"""Damaged and lost e-KTP cards: the citizen's report and the staff's steps to a free replacement.
+
+reported → verified → printed → ready → handed_over, or rejected from reported/verified.
+Each staff step is a conditional update in one write transaction (a second tap or a stale button
+changes nothing and raises TicketNotChangeable), appends a ticket_events row and is audited
+with the actor and the ticket number, never a full NIK; refusals are audited too.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, ClassVar
+
+import aiosqlite
+
+from bot.db import transaction
+from bot.domain import DAMAGE_CAUSES, TICKET_KINDS, Ticket, TicketEvent
+from bot.errors import DomainError
+from bot.nik import mask_number
+from bot.services.booking import CODE_ALPHABET, CODE_LENGTH, new_code
+from bot.services.schedule import wib_day
+from bot.services.staffdesk import REASON_MAX, InvalidReason, NotStaff, WrongServicePoint
+from bot.storage import audit, destruction, tickets
+from bot.storage.service_points import get_service_point
+from bot.storage.users import RoleUser
+
+MAX_FILE_BYTES = 10 * 1024 * 1024
+MAX_FILE_MB = MAX_FILE_BYTES // (1024 * 1024)
+PICK_UP_DAYS = 30
+TICKET_PREFIX = {"damaged": "KR", "lost": "KH"}
+DESCRIPTION_MIN, DESCRIPTION_MAX = 3, 200
+LOST_CAUSE = "lost"
+FILE_TYPES = ("photo", "document")
+# The states each staff step may start from.
+MOVES: dict[str, tuple[str, ...]] = {
+    "verified": ("reported",),
+    "rejected": ("reported", "verified"),
+    "printed": ("verified",),
+    "ready": ("printed",),
+    "handed_over": ("ready",),
+}
+_NUMBER_ATTEMPTS = 8
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file the citizen sent: a Telegram photo or document."""
+
+    file_id: str
+    file_type: str  # photo / document
+    mime_type: str | None
+    size: int | None
+
+
+class TicketError(DomainError):
+    """A ticket rule said no; `kind` in the context picks the sentence the citizen reads."""
+
+    template = "citizen/ticket_error.html"
+    kind: ClassVar[str] = "not_found"
+
+    def __init__(self, message: str = "", **context: Any) -> None:
+        super().__init__(message, **{"kind": self.kind, **context})
+
+
+class InvalidAttachment(TicketError):
+    """Not an image or PDF (`kind` file_type) or over 10 MB (`kind` file_size); `max_mb`."""
+
+    kind = "file_type"
+
+
+class MissingPoliceReport(TicketError):
+    """A lost-card report needs the police loss report (surat keterangan kehilangan)."""
+
+    kind = "police_report"
+
+
+class InvalidDescription(TicketError):
+    """The description must be `min_len`-`max_len` characters (required for cause `other`)."""
+
+    kind = "description"
+
+
+class TicketAlreadyOpen(TicketError):
+    """The person already has an open ticket; `number` if it is this chat's, else None."""
+
+    kind = "already_open"
+
+
+class TicketNotFound(TicketError):
+    """No such ticket for this chat (another chat's ticket is never revealed)."""
+
+    kind = "not_found"
+
+
+class NoPrintingHere(TicketError):
+    """Replacement cards are printed only at some points; `point_code` is not one of them."""
+
+    kind = "no_printing"
+
+
+class TicketNotChangeable(TicketError):
+    """The ticket's `state` does not allow the step `to` (jump, backwards, second tap)."""
+
+    template = "staff/ticket_error.html"
+    kind = "state"
+
+
+# --- citizen ---
+
+
+def check_attachment(attachment: Attachment) -> None:
+    """A photo, or a PDF/image document, of at most 10 MB; else InvalidAttachment."""
+    mime = (attachment.mime_type or "").lower()
+    is_document = attachment.file_type == "document"
+    if attachment.file_type not in FILE_TYPES or (
+        is_document and mime != "application/pdf" and not mime.startswith("image/")
+    ):
+        raise InvalidAttachment(kind="file_type", max_mb=MAX_FILE_MB)
+    if attachment.size is not None and attachment.size > MAX_FILE_BYTES:
+        raise InvalidAttachment(kind="file_size", max_mb=MAX_FILE_MB)
+
+
+async def report(
+    db: aiosqlite.Connection,
+    *,
+    chat_id: int,
+    nik: str,
+    kind: str,
+    cause: str | None,
+    description: str | None,
+    attachment: Attachment | None,
+    point_code: str,
+    now: datetime,
+    rng: random.Random | None = None,
+) -> Ticket:
+    """Open a ticket for a damaged or lost card, to be replaced at a printing point."""
+    cause, text = _checked_report(kind, cause, description, attachment)
+    async with transaction(db):
+        await _printing_point(db, point_code)
+        ticket = await _insert(
+            db, chat_id=chat_id, nik=nik, kind=kind, cause=cause, description=text,
+            attachment=attachment, point_code=point_code, now=now, rng=rng,
+        )  # fmt: skip
+        await tickets.insert_event(
+            db, ticket.id, state="reported", actor_id=None, note=None, now=now
+        )
+    return ticket
+
+
+async def chat_tickets(
+    db: aiosqlite.Connection, chat_id: int
+) -> list[tuple[Ticket, list[TicketEvent]]]:
+    """The chat's tickets, newest first, each with its history oldest first."""
+    found = await tickets.list_chat_tickets(db, chat_id)
+    return [(t, await tickets.list_events(db, t.id)) for t in found]
+
+
+async def ticket_for_chat(
+    db: aiosqlite.Connection, number_text: str, chat_id: int
+) -> tuple[Ticket, list[TicketEvent]]:
+    """The chat's ticket with this number and its history; else TicketNotFound."""
+    ticket = await tickets.get_ticket_by_number(db, normalize_number(number_text))
+    if ticket is None or ticket.chat_id != chat_id:
+        raise TicketNotFound()
+    return ticket, await tickets.list_events(db, ticket.id)
+
+
+def normalize_number(text: str) -> str:
+    """` kr 7px2ma ` / `KR-7PX2MA` → `KR-7PX2MA`; anything else is returned stripped, upper."""
+    compact = re.sub(r"[\s_-]", "", text.upper())
+    prefix, code = compact[:2], compact[2:]
+    if prefix in TICKET_PREFIX.values() and len(code) == CODE_LENGTH and _is_code(code):
+        return f"{prefix}-{code}"
+    return text.strip().upper()
+
+
+def _is_code(text: str) -> bool:
+    return set(text) <= set(CODE_ALPHABET)
+
+
+# --- staff ---
+
+
+async def staff_ticket(
+    db: aiosqlite.Connection, ticket_id: int, *, staff: RoleUser | None
+) -> Ticket:
+    """The ticket, if `staff` works at its point (NotStaff / TicketNotFound / WrongServicePoint)."""
+    return await _own_ticket(db, ticket_id, staff)
+
+
+async def verify(
+    db: aiosqlite.Connection, ticket_id: int, *, staff: RoleUser | None, now: datetime
+) -> Ticket:
+    """reported → verified."""
+    return await _step(db, ticket_id, "verified", staff=staff, now=now)
+
+
+async def reject(
+    db: aiosqlite.Connection,
+    ticket_id: int,
+    *,
+    staff: RoleUser | None,
+    reason: str,
+    now: datetime,
+) -> Ticket:
+    """reported/verified → rejected with the reason (1-200 characters, else InvalidReason)."""
+    async with _action(db, staff, "rejected", ticket_id, now=now):
+        ticket = await _own_ticket(db, ticket_id, staff)
+        return await _move(db, ticket, "rejected", staff=staff, now=now, reason=_reason(reason))
+
+
+async def mark_printed(
+    db: aiosqlite.Connection, ticket_id: int, *, staff: RoleUser | None, now: datetime
+) -> Ticket:
+    """verified → printed."""
+    return await _step(db, ticket_id, "printed", staff=staff, now=now)
+
+
+async def mark_ready(
+    db: aiosqlite.Connection, ticket_id: int, *, staff: RoleUser | None, now: datetime
+) -> Ticket:
+    """printed → ready; to be picked up by `ready_until` (WIB today + PICK_UP_DAYS)."""
+    return await _step(db, ticket_id, "ready", staff=staff, now=now)
+
+
+async def hand_over(
+    db: aiosqlite.Connection, ticket_id: int, *, staff: RoleUser | None, now: datetime
+) -> Ticket:
+    """ready → handed_over; a damaged card handed in now waits for destruction."""
+    return await _step(db, ticket_id, "handed_over", staff=staff, now=now)
+
+
+async def open_tickets_for_point(
+    db: aiosqlite.Connection, *, staff: RoleUser | None
+) -> list[Ticket]:
+    """The staff's own point's tickets not yet handed over or rejected, oldest first."""
+    point = _require_staff(staff).service_point or ""
+    return await tickets.list_open_for_point(db, point)
+
+
+# --- the rules ---
+
+
+def _checked_report(
+    kind: str, cause: str | None, description: str | None, attachment: Attachment | None
+) -> tuple[str, str | None]:
+    """The cause and trimmed description of a valid report; else the matching error."""
+    if kind not in TICKET_KINDS:
+        raise ValueError(f"unknown ticket kind {kind!r}")
+    if kind == "lost":
+        cause = LOST_CAUSE
+    elif cause not in DAMAGE_CAUSES:
+        raise ValueError(f"unknown damage cause {cause!r}")
+    text = _description(description, required=cause == "other")
+    if attachment is None and kind == "lost":
+        raise MissingPoliceReport()
+    if attachment is not None:
+        check_attachment(attachment)
+    return cause, text
+
+
+def _description(text: str | None, *, required: bool) -> str | None:
+    """The trimmed description (None if blank and not required); else InvalidDescription."""
+    trimmed = " ".join((text or "").split())
+    if not trimmed and not required:
+        return None
+    if not DESCRIPTION_MIN <= len(trimmed) <= DESCRIPTION_MAX:
+        raise InvalidDescription(min_len=DESCRIPTION_MIN, max_len=DESCRIPTION_MAX)
+    return trimmed
+
+
+async def _printing_point(db: aiosqlite.Connection, point_code: str) -> None:
+    point = await get_service_point(db, point_code)
+    if point is None or not point.prints_cards:
+        raise NoPrintingHere(point_code=point_code)
+
+
+async def _insert(
+    db: aiosqlite.Connection,
+    *,
+    chat_id: int,
+    nik: str,
+    kind: str,
+    cause: str,
+    description: str | None,
+    attachment: Attachment | None,
+    point_code: str,
+    now: datetime,
+    rng: random.Random | None,
+) -> Ticket:
+    """Insert with a fresh number (retried on the rare collision); one open ticket per person."""
+    for _ in range(_NUMBER_ATTEMPTS):
+        try:
+            return await tickets.insert_ticket(
+                db, number=f"{TICKET_PREFIX[kind]}-{new_code(rng)}", chat_id=chat_id, nik=nik,
+                kind=kind, cause=cause, description=description,
+                file_id=attachment.file_id if attachment else None,
+                file_type=attachment.file_type if attachment else None,
+                service_point=point_code, now=now,
+            )  # fmt: skip
+        except sqlite3.IntegrityError as error:
+            if "tickets.nik" in str(error):
+                raise await _already_open(db, nik, chat_id) from error
+            if "tickets.number" not in str(error):
+                raise
+    raise RuntimeError("no unused ticket number found")
+
+
+async def _already_open(db: aiosqlite.Connection, nik: str, chat_id: int) -> TicketAlreadyOpen:
+    open_ticket = await tickets.get_open_ticket(db, nik)
+    mine = open_ticket is not None and open_ticket.chat_id == chat_id
+    return TicketAlreadyOpen(number=open_ticket.number if open_ticket and mine else None)
+
+
+async def _own_ticket(db: aiosqlite.Connection, ticket_id: int, staff: RoleUser | None) -> Ticket:
+    """The ticket if `staff` works at its point (NotStaff / TicketNotFound / WrongServicePoint)."""
+    point = _require_staff(staff).service_point
+    ticket = await tickets.get_ticket(db, ticket_id)
+    if ticket is None:
+        raise TicketNotFound()
+    if ticket.service_point != point:
+        raise WrongServicePoint()
+    return ticket
+
+
+def _require_staff(user: RoleUser | None) -> RoleUser:
+    """The user if they are staff of a service point; else NotStaff."""
+    if user is None or user.role != "staff" or not user.service_point:
+        raise NotStaff()
+    return user
+
+
+def _reason(text: str) -> str:
+    """The trimmed reason, 1-200 characters; else staffdesk's InvalidReason."""
+    reason = " ".join(text.split())
+    if not 1 <= len(reason) <= REASON_MAX:
+        raise InvalidReason(max_length=REASON_MAX)
+    return reason
+
+
+# --- the writes ---
+
+
+async def _step(
+    db: aiosqlite.Connection, ticket_id: int, to: str, *, staff: RoleUser | None, now: datetime
+) -> Ticket:
+    """One staff step without extra input: check, move, record, audit."""
+    async with _action(db, staff, to, ticket_id, now=now):
+        ticket = await _own_ticket(db, ticket_id, staff)
+        return await _move(db, ticket, to, staff=staff, now=now)
+
+
+async def _move(
+    db: aiosqlite.Connection,
+    ticket: Ticket,
+    to: str,
+    *,
+    staff: RoleUser | None,
+    now: datetime,
+    reason: str | None = None,
+) -> Ticket:
+    """Conditionally move the ticket to `to`, append the event, audit; return it re-read."""
+    until = wib_day(now) + timedelta(days=PICK_UP_DAYS) if to == "ready" else None
+    moved = await tickets.set_state_if(
+        db, ticket.id, from_states=MOVES[to], to_state=to, now=now, reason=reason, ready_until=until
+    )
+    if not moved:
+        raise TicketNotChangeable(state=ticket.state, to=to)
+    actor = staff.telegram_id if staff else None
+    await tickets.insert_event(db, ticket.id, state=to, actor_id=actor, note=reason, now=now)
+    if to == "handed_over" and ticket.kind == "damaged":
+        await destruction.insert_received_card(db, ticket.id, ticket.nik, now=now)
+    await _audit(db, staff, to, f"{_label(ticket)} {ticket.state}->{to}", reason=reason, now=now)
+    return await tickets.get_ticket(db, ticket.id) or ticket
+
+
+@asynccontextmanager
+async def _action(
+    db: aiosqlite.Connection, actor: RoleUser | None, action: str, ticket_id: int, *, now: datetime
+) -> AsyncIterator[None]:
+    """One write transaction; a refusal rolls it back and is then audited on its own."""
+    try:
+        async with transaction(db):
+            yield
+    except DomainError as error:
+        async with transaction(db):
+            found = await tickets.get_ticket(db, ticket_id)
+            label = _label(found) if found else f"ticket={ticket_id}"
+            detail = f"{label} refused={type(error).__name__}"
+            await _audit(db, actor, f"{action}:refused", detail, now=now)
+        raise
+
+
+async def _audit(
+    db: aiosqlite.Connection,
+    actor: RoleUser | None,
+    action: str,
+    detail: str,
+    *,
+    now: datetime,
+    reason: str | None = None,
+) -> None:
+    text = detail + (f" reason={reason}" if reason else "")
+    masked = re.sub(r"\d{16}", lambda m: mask_number(m.group()), text)
+    actor_id = actor.telegram_id if actor else None
+    await audit.write_audit(db, actor_id, f"tickets:{action}", masked, now=now)
+
+
+def _label(ticket: Ticket) -> str:
+    return f"ticket={ticket.id} number={ticket.number} point={ticket.service_point}"

@@ -1,0 +1,131 @@
+"""The destruction register: damaged cards received at hand-over and the batches destroying them.
+
+A received card waits while its `batch_id` is NULL; putting it in a batch is one conditional
+UPDATE (`... WHERE batch_id IS NULL`), and a trigger refuses to move a card out of its batch.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+import aiosqlite
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One destruction of received cards, with how many cards it covered."""
+
+    id: int
+    destroyed_on: date
+    method: str
+    witnesses: str
+    card_count: int
+
+
+async def insert_received_card(
+    db: aiosqlite.Connection, ticket_id: int, nik: str, *, now: datetime
+) -> None:
+    """Record the damaged card handed in for this ticket as waiting for destruction."""
+    await db.execute(
+        "INSERT INTO received_cards (ticket_id, nik, received_at) VALUES (?, ?, ?)",
+        (ticket_id, nik, _ts(now)),
+    )
+
+
+async def insert_batch(
+    db: aiosqlite.Connection,
+    *,
+    destroyed_on: date,
+    method: str,
+    witnesses: str,
+    created_by: int,
+    now: datetime,
+) -> int:
+    """Insert an (as yet empty) batch; return its id."""
+    cursor = await db.execute(
+        "INSERT INTO destruction_batches (destroyed_on, method, witnesses, created_by, created_at)"
+        " VALUES (?, ?, ?, ?, ?)",
+        (destroyed_on.isoformat(), method, witnesses, created_by, _ts(now)),
+    )
+    assert cursor.lastrowid is not None
+    return cursor.lastrowid
+
+
+async def assign_all_waiting(db: aiosqlite.Connection, batch_id: int) -> int:
+    """Put every waiting card in the batch; return how many."""
+    cursor = await db.execute(
+        "UPDATE received_cards SET batch_id = ? WHERE batch_id IS NULL", (batch_id,)
+    )
+    return cursor.rowcount
+
+
+async def assign_waiting(db: aiosqlite.Connection, batch_id: int, numbers: Sequence[str]) -> int:
+    """Put the waiting cards of these ticket numbers in the batch; return how many."""
+    cursor = await db.execute(
+        "UPDATE received_cards SET batch_id = ? WHERE batch_id IS NULL AND ticket_id IN"
+        " (SELECT id FROM tickets WHERE number IN (SELECT value FROM json_each(?)))",
+        (batch_id, json.dumps(list(numbers))),
+    )
+    return cursor.rowcount
+
+
+async def not_in_batch(
+    db: aiosqlite.Connection, batch_id: int, numbers: Sequence[str]
+) -> list[str]:
+    """Those of the ticket numbers whose card the batch does not hold, sorted."""
+    async with db.execute(
+        "SELECT value FROM json_each(?) WHERE value NOT IN (SELECT t.number FROM received_cards c"
+        " JOIN tickets t ON t.id = c.ticket_id WHERE c.batch_id = ?) ORDER BY value",
+        (json.dumps(list(numbers)), batch_id),
+    ) as cursor:
+        return [number async for (number,) in cursor]
+
+
+async def count_waiting(db: aiosqlite.Connection) -> int:
+    """How many received cards are not in any batch yet."""
+    async with db.execute("SELECT count(*) FROM received_cards WHERE batch_id IS NULL") as cur:
+        row = await cur.fetchone()
+    return int(row[0]) if row else 0
+
+
+async def get_batch(db: aiosqlite.Connection, batch_id: int) -> Batch | None:
+    """The batch with its card count, or None."""
+    batches = await _batches(db, "WHERE b.id = ?", (batch_id,))
+    return batches[0] if batches else None
+
+
+async def list_batches(db: aiosqlite.Connection) -> list[Batch]:
+    """Every batch with its card count, in the order they were destroyed."""
+    return await _batches(db, "", ())
+
+
+async def destroyed_per_year(db: aiosqlite.Connection) -> dict[int, int]:
+    """Cards destroyed per calendar year of the batch's date."""
+    async with db.execute(
+        "SELECT CAST(substr(b.destroyed_on, 1, 4) AS INTEGER) AS year, count(*)"
+        " FROM received_cards c JOIN destruction_batches b ON b.id = c.batch_id"
+        " GROUP BY year ORDER BY year"
+    ) as cursor:
+        return {year: n async for year, n in cursor}
+
+
+async def _batches(db: aiosqlite.Connection, where: str, params: Sequence[object]) -> list[Batch]:
+    async with db.execute(
+        "SELECT b.id, b.destroyed_on, b.method, b.witnesses, count(c.id)"
+        f" FROM destruction_batches b LEFT JOIN received_cards c ON c.batch_id = b.id {where}"
+        " GROUP BY b.id ORDER BY b.destroyed_on, b.id",
+        params,
+    ) as cursor:
+        return [
+            Batch(id_, date.fromisoformat(day), method, witnesses, n)
+            async for id_, day, method, witnesses, n in cursor
+        ]
+
+
+def _ts(moment: datetime) -> str:
+    """ISO text in UTC; a naive datetime is taken to be UTC already."""
+    aware = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+    return aware.astimezone(UTC).isoformat()

@@ -1,0 +1,190 @@
+"""End to end: damaged and lost cards — report, every state, notifications, destruction register."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot import db as dbmod
+from tests.conftest import ADMIN_ID, PEOPLE, STAFF_ID
+from tests.test_e2e_booking import data_of
+
+pytestmark = pytest.mark.usefixtures("running_bot")
+
+
+async def report(botapi, user_id, who, cause, *, attach="photo", description=None):
+    """Verify with /cek, then walk /lapor to the filed message; return (user, filed)."""
+    person = PEOPLE[who]
+    user = botapi.user(user_id)
+    user.send_text(f"/cek {person.nik} {person.kk}")
+    await user.next_message()
+    user.send_text("/lapor")
+    causes = await user.next_message()
+    user.press(causes, f"tk:cause:{cause}")
+    if description is not None:
+        await user.next_message()
+        user.send_text(description)
+    people = await user.next_message()
+    user.press(people, "tk:who:0")
+    ask = await user.next_message()
+    if attach == "photo":
+        user.send_photo()
+    elif attach == "pdf":
+        user.send_document("laporan-polisi.pdf", "application/pdf", 200_000)
+    else:
+        user.press(ask, "tk:skip")
+    points = await user.next_message()
+    user.press(points, "tk:pt:kanigoro")
+    summary = await user.next_message()
+    user.press(summary, "tk:ok")
+    return user, await user.next_message()
+
+
+def ticket_number(message) -> str:
+    return message.html.split("<code>")[1].split("</code>")[0]
+
+
+async def rows(settings, sql, *args):
+    conn = await dbmod.connect(settings.database_path)
+    async with conn.execute(sql, args) as cur:
+        found = [tuple(r) for r in await cur.fetchall()]
+    await conn.close()
+    return found
+
+
+async def staff_step(staff, message, prefix):
+    staff.press(message, data_of(message, prefix))
+    return await staff.next_message()
+
+
+async def test_damaged_card_through_every_state_into_the_register(botapi, settings):
+    staff = botapi.user(STAFF_ID)
+    user, filed = await report(botapi, 7301, "recorded", "peeling")
+    number = ticket_number(filed)
+    assert number.startswith("KR-")
+    assert "bawa KTP lama yang rusak" in filed.text
+    assert data_of(filed, "bk:start:rusak")
+    new = await staff.next_message()
+    assert number in new.text
+    assert PEOPLE["recorded"].nik not in new.text
+    photo = await staff.next_message()
+    assert photo.method == "sendPhoto"  # the citizen's photo, opened through the bot
+    told = []
+    current = new
+    for prefix, citizen_sees in (
+        ("tks:v:", "diverifikasi"),
+        ("tks:p:", "dicetak"),
+        ("tks:r:", "siap diambil"),
+        ("tks:h:", "diserahkan"),
+    ):
+        current = await staff_step(staff, current, prefix)
+        message = await user.next_message()
+        assert citizen_sees in message.text
+        told.append(message.text)
+    assert "KTP lama yang rusak" in told[2]
+    assert [r[0] for r in await rows(settings, "SELECT state FROM tickets")] == ["handed_over"]
+    assert len(await rows(settings, "SELECT * FROM received_cards WHERE batch_id IS NULL")) == 1
+    user.send_text("/laporan")
+    history = await user.next_message()
+    for state in ("dilaporkan", "diverifikasi", "dicetak", "siap diambil", "diserahkan"):
+        assert state in history.text
+
+    admin = botapi.user(ADMIN_ID)
+    admin.send_text("/daftar_musnah")
+    assert "Menunggu dimusnahkan: <b>1</b>" in (await admin.next_message()).html
+    admin.send_text("/musnah 2026-11-24 | dibakar | Budi, Sari")
+    assert "1 KTP" in (await admin.next_message()).text
+    admin.send_text(f"/musnah 2026-11-24 | dibakar | Budi | {number}")  # named again
+    assert "tidak sedang menunggu" in (await admin.next_message()).text
+    admin.send_text("/daftar_musnah")
+    register = await admin.next_message()
+    assert "Menunggu dimusnahkan: <b>0</b>" in register.html
+    assert "Tahun 2026: 1 KTP" in register.text
+    assert len(await rows(settings, "SELECT * FROM destruction_batches")) == 1
+
+
+async def test_forbidden_transitions_change_nothing(botapi, settings):
+    staff = botapi.user(STAFF_ID)
+    _, filed = await report(botapi, 7302, "mother", "chip")
+    new = await staff.next_message()
+    await staff.next_message()  # photo
+    ticket_id = data_of(new, "tks:v:").rsplit(":", 1)[1]
+    staff.press(new, f"tks:h:{ticket_id}", raw=True)  # jump to handed over
+    assert "tidak bisa dilakukan" in (await staff.next_message()).text
+    verified = await staff_step(staff, new, "tks:v:")
+    assert "diverifikasi" in verified.text
+    staff.press(new, f"tks:v:{ticket_id}")  # verify twice, from the old message
+    assert "tidak bisa dilakukan" in (await staff.next_message()).text
+    assert [r[0] for r in await rows(settings, "SELECT state FROM tickets")] == ["verified"]
+
+
+async def test_rejected_with_a_reason_the_citizen_reads(botapi):
+    staff = botapi.user(STAFF_ID)
+    user, _ = await report(
+        botapi, 7303, "recorded", "other", attach="skip", description="retak di tengah"
+    )
+    new = await staff.next_message()
+    staff.press(new, data_of(new, "tks:x:"))
+    await staff.next_message()
+    staff.send_text("Foto tidak jelas, mohon lapor ulang")
+    await staff.next_message()
+    told = await user.next_message()
+    assert "ditolak" in told.text
+    assert "Foto tidak jelas" in told.text
+
+
+async def test_lost_card_needs_the_police_report(botapi, settings):
+    person = PEOPLE["mother"]
+    user = botapi.user(7304)
+    user.send_text(f"/cek {person.nik} {person.kk}")
+    await user.next_message()
+    user.send_text("/lapor")
+    causes = await user.next_message()
+    user.press(causes, "tk:cause:lost")
+    people = await user.next_message()
+    user.press(people, "tk:who:0")
+    ask = await user.next_message()
+    assert "surat keterangan kehilangan" in ask.text
+    assert ask.buttons == []  # no skip button for a lost card
+    user.press(ask, "tk:skip", raw=True)
+    assert "wajib" in (await user.next_message()).text
+    user.send_text("nanti saja")
+    assert "foto atau PDF" in (await user.next_message()).text
+    user.send_document("video.mp4", "video/mp4", 30 * 1024 * 1024)
+    assert "Hanya foto" in (await user.next_message()).text
+    user.send_document("laporan.pdf", "application/pdf", 11 * 1024 * 1024)
+    assert "terlalu besar" in (await user.next_message()).text
+    assert await rows(settings, "SELECT * FROM tickets") == []
+    user.send_document("laporan.pdf", "application/pdf", 300_000)
+    points = await user.next_message()
+    user.press(points, "tk:pt:kanigoro")
+    summary = await user.next_message()
+    user.press(summary, "tk:ok")
+    filed = await user.next_message()
+    assert ticket_number(filed).startswith("KH-")
+    staff = botapi.user(STAFF_ID)
+    await staff.next_message()
+    document = await staff.next_message()
+    assert document.method == "sendDocument"
+
+
+async def test_another_persons_ticket_number_is_not_found(botapi):
+    _, filed = await report(botapi, 7305, "recorded", "printing")
+    stranger = botapi.user(7306)
+    stranger.send_text(f"/laporan {ticket_number(filed)}")
+    assert "tidak ditemukan" in (await stranger.next_message()).text
+
+
+async def test_only_staff_of_the_point_act_on_tickets(botapi, settings):
+    staff = botapi.user(STAFF_ID)
+    user, _ = await report(botapi, 7307, "recorded", "peeling")
+    new = await staff.next_message()
+    user.press(user.inbox[-1], data_of(new, "tks:v:"), raw=True)  # a forged staff button
+    assert "hanya untuk petugas" in (await user.next_message()).text
+    assert [r[0] for r in await rows(settings, "SELECT state FROM tickets")] == ["reported"]
+
+
+async def test_replacement_visit_button_starts_booking_with_the_service(botapi):
+    user, filed = await report(botapi, 7308, "recorded", "peeling")
+    user.press(filed, "bk:start:rusak")
+    people = await user.next_message()
+    assert "Untuk siapa kunjungan ini" in people.text
