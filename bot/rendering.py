@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,8 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from bot.config import TIMEZONE
 from bot.nik import mask_number
+
+_LONG_DIGITS = re.compile(r"\d{16}")
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 LOCALES = ("id", "en")
@@ -30,6 +33,7 @@ class Renderer:
             keep_trailing_newline=False,
         )
         self.env.filters["mask"] = mask_number
+        self.env.filters["redact"] = redact_numbers
         self.env.filters["tanggal"] = _format_date
         self.env.filters["jam"] = _format_time
         self.env.filters["tanggal_pendek"] = _format_short_date
@@ -46,6 +50,11 @@ class Renderer:
         module = template.make_module({"locale": _locale(locale), **context})
         value = getattr(module, key)
         return str(value)
+
+
+def redact_numbers(text: str) -> str:
+    """Free text typed by someone (a reason, a description) with any NIK-like number masked."""
+    return _LONG_DIGITS.sub(lambda match: mask_number(match.group()), text)
 
 
 def _locale(locale: str) -> str:

@@ -104,7 +104,7 @@ async def test_damaged_card_through_every_state_into_the_register(botapi, settin
 
 async def test_forbidden_transitions_change_nothing(botapi, settings):
     staff = botapi.user(STAFF_ID)
-    _, filed = await report(botapi, 7302, "mother", "chip")
+    await report(botapi, 7302, "mother", "chip")
     new = await staff.next_message()
     await staff.next_message()  # photo
     ticket_id = data_of(new, "tks:v:").rsplit(":", 1)[1]

@@ -102,6 +102,8 @@ SAMPLE = {
     "batch": SimpleNamespace(
         destroyed_on=date(2026, 11, 24), method="dibakar", witnesses="Budi", card_count=3
     ),
+    "page": 1,
+    "pages": 2,
     "register": SimpleNamespace(
         waiting=2,
         batches=[SimpleNamespace(destroyed_on=date(2026, 11, 24), method="x", card_count=3)],
@@ -155,10 +157,21 @@ def test_each_invalid_nik_reason_has_its_own_words(locale, reason):
 
 def test_dates_are_indonesian():
     text = Renderer().render(
-        "id", "staff/today.html", point=POINT, today=date(2025, 5, 14), entries=[]
+        "id", "staff/today.html", point=POINT, today=date(2025, 5, 14), entries=[], page=1, pages=1
     )
     assert "Rabu, 14 Mei 2025" in text
 
 
 def test_templates_dir_is_in_repo():
     assert Path(TEMPLATES_DIR).is_dir()
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_typed_reasons_never_show_a_full_nik(locale):
+    booking = Booking(
+        1, "K7PX2M", 1001, RESIDENT.nik, "rekam", "kanigoro", BOOKING.start_at, BOOKING.day, 3,
+        "rejected", f"NIK {RESIDENT.nik} tidak cocok",
+    )  # fmt: skip
+    text = Renderer().render(locale, "citizen/booking_state.html", b=booking, point=POINT)
+    assert RESIDENT.nik not in text
+    assert "3505********0003" in text

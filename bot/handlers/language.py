@@ -5,6 +5,7 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
 
+from bot.db import transaction
 from bot.handlers.common import Context, callback_arg, deps, edit, reply
 from bot.rendering import LOCALES
 from bot.storage.chats import set_locale
@@ -25,7 +26,8 @@ async def chosen(update: Update, context: Context) -> None:
         await reply(update, context, "citizen/error_stale_button.html")
         return
     d = deps(context)
-    await set_locale(d.db, update.effective_chat.id, locale, now=d.now())
+    async with transaction(d.db):
+        await set_locale(d.db, update.effective_chat.id, locale, now=d.now())
     await edit(update, context, "citizen/language_set.html")
 
 

@@ -163,3 +163,22 @@ async def tell_citizen_ticket(context: Context, ticket: Ticket) -> None:
     point = await get_service_point(d.db, ticket.service_point)
     text = d.renderer.render(locale, "citizen/ticket_state.html", t=ticket, point=point)
     await _send_quietly(context, ticket.chat_id, text)
+
+
+async def ask_still_coming(context: Context, booking: Booking) -> None:
+    """The morning question (sent by the reminders job): still coming? Yes / release my place."""
+    d = deps(context)
+    locale = await chat_locale(context, booking.chat_id)
+    point = await get_service_point(d.db, booking.service_point)
+    text = d.renderer.render(locale, "citizen/booking_still_coming.html", b=booking, point=point)
+    yes = d.renderer.label(locale, "still_coming_yes")
+    release = d.renderer.label(locale, "still_coming_release")
+    markup = InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(yes, callback_data=f"bk:coming:{booking.id}"),
+                InlineKeyboardButton(release, callback_data=f"bk:release:{booking.id}"),
+            ]
+        ]
+    )
+    await _send_quietly(context, booking.chat_id, text, markup)

@@ -24,6 +24,7 @@ from bot.storage.service_points import get_service_point
 from bot.storage.users import RoleUser
 
 TYPING_REASON = 0
+QUEUE_PAGE = 40  # lines per /hari_ini message, well under 4,096 characters
 
 
 async def _staff(update: Update, context: Context, action: str) -> RoleUser | None:
@@ -38,23 +39,20 @@ async def _staff(update: Update, context: Context, action: str) -> RoleUser | No
 
 
 async def today(update: Update, context: Context) -> None:
-    """/hari_ini: today's queue at my service point, in queue order, with states."""
+    """/hari_ini: today's queue at my service point, by time and queue number, with states."""
     staff = await _staff(update, context, "hari_ini")
     if staff is None:
         return
     d = deps(context)
     entries = await staffdesk.today_queue(d.db, staff=staff, day=d.today())
     point = await get_service_point(d.db, staff.service_point or "")
-    rows = [[("staff_confirm_tomorrow", "st:all")]]
-    await reply(
-        update,
-        context,
-        "staff/today.html",
-        rows=rows,
-        point=point,
-        today=d.today(),
-        entries=entries,
-    )
+    pages = [entries[i : i + QUEUE_PAGE] for i in range(0, len(entries), QUEUE_PAGE)] or [[]]
+    for number, page in enumerate(pages, start=1):  # a full day does not fit one message
+        rows = [[("staff_confirm_tomorrow", "st:all")]] if number == len(pages) else None
+        await reply(
+            update, context, "staff/today.html", rows=rows, point=point, today=d.today(),
+            entries=page, page=number, pages=len(pages),
+        )  # fmt: skip
 
 
 async def check_in(update: Update, context: Context) -> None:

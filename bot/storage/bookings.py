@@ -76,7 +76,7 @@ async def list_point_day(db: aiosqlite.Connection, service_point: str, day: date
     return await _many(
         db,
         f"SELECT {_COLUMNS} FROM bookings WHERE service_point = ? AND day = ?"
-        " ORDER BY queue_number",
+        " ORDER BY start_at, queue_number",
         (service_point, day.isoformat()),
     )
 
