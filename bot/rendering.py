@@ -7,12 +7,13 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
-from babel.dates import format_date
+from babel.dates import format_date, get_day_names
 from babel.numbers import format_decimal
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from bot.config import TIMEZONE
 from bot.nik import mask_number
+from bot.services.opening_hours import parse_hours
 
 _LONG_DIGITS = re.compile(r"\d{16}")
 
@@ -34,6 +35,7 @@ class Renderer:
         )
         self.env.filters["mask"] = mask_number
         self.env.filters["redact"] = redact_numbers
+        self.env.filters["jam_buka"] = _format_hours
         self.env.filters["tanggal"] = _format_date
         self.env.filters["jam"] = _format_time
         self.env.filters["tanggal_pendek"] = _format_short_date
@@ -85,3 +87,19 @@ def _format_time(value: datetime | time) -> str:
 def _format_number(value: int, locale: str = "id") -> str:
     """`1.261.699` in Indonesian, `1,261,699` in English."""
     return format_decimal(value, locale=_locale(locale))
+
+
+def _format_hours(text: str, locale: str = "id") -> str:
+    """`mon-thu 08:00-14:30, fri 08:00-11:00` -> `Senin–Kamis 08.00–14.30, Jumat 08.00–11.00`."""
+    names = get_day_names("wide", locale=_locale(locale))
+    groups: list[tuple[int, int, tuple[time, time]]] = []
+    for day, span in sorted(parse_hours(text).items()):
+        if groups and groups[-1][1] == day - 1 and groups[-1][2] == span:
+            groups[-1] = (groups[-1][0], day, span)
+        else:
+            groups.append((day, day, span))
+    return ", ".join(
+        f"{names[first]}{'–' + names[last] if last != first else ''} "
+        f"{_format_time(span[0])}–{_format_time(span[1])}"
+        for first, last, span in groups
+    )

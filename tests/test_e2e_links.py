@@ -143,7 +143,7 @@ async def test_locations_list_and_map_pin(botapi):
     user = botapi.user(2009)
     user.send_text("/lokasi")
     listing = await user.next_message()
-    assert "Senin–Kamis 08.00–14.30 WIB" in listing.text
+    assert "Senin–Kamis 08.00–14.30, Jumat 08.00–11.00 WIB" in listing.text
     assert "TLA Srengat" in listing.text
     assert "Wonodadi" in listing.text
     user.press(listing, "loc:kanigoro")

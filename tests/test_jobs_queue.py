@@ -39,7 +39,8 @@ async def _state(settings, booking_id):
 async def test_jobs_are_scheduled_in_wib(running_bot):
     jobs = {job.name: job for job in running_bot.job_queue.jobs()}
     assert {"no-show-sweep", "waitlist-offer-expiry"} <= jobs.keys()
-    assert jobs["no-show-sweep"].next_t.astimezone(UTC).hour == 8  # 15:00 WIB
+    next_run = jobs["no-show-sweep"].next_t.astimezone(UTC)
+    assert (next_run.hour, next_run.minute) == (16, 30)  # 23:30 WIB
 
 
 async def test_sweep_marks_unattended_bookings_and_tells_the_citizen(
@@ -47,7 +48,7 @@ async def test_sweep_marks_unattended_bookings_and_tells_the_citizen(
 ):
     citizen = botapi.user(8001)
     booking = await _book_today(settings)
-    clock.at = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)  # 15:00 WIB
+    clock.at = datetime(2026, 11, 24, 16, 30, tzinfo=UTC)  # 23:30 WIB
     await sweep_no_shows(CallbackContext(running_bot))
     assert "tidak hadir" in (await citizen.next_message()).text
     assert await _state(settings, booking.id) == "no_show"

@@ -9,7 +9,7 @@ from telegram.ext import Application
 from bot.config import TIMEZONE
 from bot.jobs.queue import expire_waitlist_offers, sweep_no_shows
 
-NO_SHOW_SWEEP_AT = time(15, 0, tzinfo=TIMEZONE)  # after the latest closing time (14.30 WIB)
+NO_SHOW_SWEEP_AT = time(23, 30, tzinfo=TIMEZONE)  # day's end, whatever a point's hours are
 OFFER_CHECK_EVERY = timedelta(seconds=30)
 
 

@@ -16,7 +16,7 @@ async def expire_waitlist_offers(context: Context) -> None:
 
 
 async def sweep_no_shows(context: Context) -> None:
-    """After closing time, today's unattended bookings become no-shows; the citizens are told."""
+    """At day's end, today's unattended bookings become no-shows; the citizens are told."""
     d = deps(context)
     for booking in await staffdesk.sweep_no_shows(d.db, day=d.today(), now=d.now()):
         await tell_citizen(context, booking, "citizen/booking_state.html")
