@@ -111,7 +111,8 @@ async def test_check_in_and_recorded_reactivates_a_deactivated_nik(botapi, setti
     checked = await staff.next_message()
     staff.press(checked, data_of(checked, "st:out:recorded:"))
     assert "direkam" in (await staff.next_message()).text
-    assert "NIK Anda aktif" in (await user.next_message()).text
+    done = await user.next_message()
+    assert "Perekaman e-KTP Ani Lestari sudah selesai" in done.text
     person = PEOPLE["deactivated"]
     row = await db_row(
         settings, "SELECT status_nik, tanggal_rekam FROM residents WHERE nik = ?", person.nik

@@ -102,6 +102,7 @@ SAMPLE = {
     "batch": SimpleNamespace(
         destroyed_on=date(2026, 11, 24), method="dibakar", witnesses="Budi", card_count=3
     ),
+    "person": "Siti <Aminah>",
     "page": 1,
     "pages": 2,
     "register": SimpleNamespace(
@@ -172,6 +173,8 @@ def test_typed_reasons_never_show_a_full_nik(locale):
         1, "K7PX2M", 1001, RESIDENT.nik, "rekam", "kanigoro", BOOKING.start_at, BOOKING.day, 3,
         "rejected", f"NIK {RESIDENT.nik} tidak cocok",
     )  # fmt: skip
-    text = Renderer().render(locale, "citizen/booking_state.html", b=booking, point=POINT)
+    text = Renderer().render(
+        locale, "citizen/booking_state.html", b=booking, point=POINT, person="Siti"
+    )
     assert RESIDENT.nik not in text
     assert "3505********0003" in text

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import Any
 
 import aiosqlite
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
 
@@ -18,6 +18,8 @@ from bot.storage.chats import get_locale
 
 Context = ContextTypes.DEFAULT_TYPE
 HTML = ParseMode.HTML
+# Ask for a typed answer; in a group with privacy mode on the bot still receives the reply.
+TYPED_ANSWER = ForceReply(selective=True)
 # One keyboard row: (label key in labels.j2, callback data) pairs.
 Row = list[tuple[str, str]]
 
@@ -71,10 +73,10 @@ async def render(
     template: str,
     *,
     rows: list[Row] | None = None,
-    markup: InlineKeyboardMarkup | None = None,
+    markup: InlineKeyboardMarkup | ForceReply | None = None,
     locale: str | None = None,
     **values: Any,
-) -> tuple[str, InlineKeyboardMarkup | None]:
+) -> tuple[str, InlineKeyboardMarkup | ForceReply | None]:
     """The text and keyboard of `template` in the chat's language (or `locale`)."""
     locale = locale or await chat_locale(context, chat_id)
     renderer = deps(context).renderer
@@ -97,6 +99,7 @@ async def edit(update: Update, context: Context, template: str, **options: Any) 
     assert query is not None and query.message is not None
     chat_id = query.message.chat.id
     text, markup = await render(context, chat_id, template, **options)
+    assert not isinstance(markup, ForceReply)  # an edited message keeps inline buttons only
     await context.bot.edit_message_text(
         text, chat_id=chat_id, message_id=query.message.message_id,
         parse_mode=HTML, reply_markup=markup,

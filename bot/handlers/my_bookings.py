@@ -12,12 +12,15 @@ from bot.services import booking as booking_service
 from bot.services.waitlist import take_offer
 from bot.storage.service_points import list_service_points
 
+PAST_SHOWN = 5  # finished or cancelled bookings listed under the active ones
+
 
 async def show(update: Update, context: Context) -> None:
     """List the chat's bookings; active ones get Reschedule / Cancel buttons."""
     assert update.effective_chat is not None
     d = deps(context)
-    bookings = await booking_service.chat_bookings(d.db, update.effective_chat.id)
+    every = await booking_service.chat_bookings(d.db, update.effective_chat.id)
+    bookings = [b for b in every if b.active] + [b for b in every if not b.active][:PAST_SHOWN]
     points = {p.code: p for p in await list_service_points(d.db)}
     locale = await chat_locale(context, update.effective_chat.id)
     rows = [

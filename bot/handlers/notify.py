@@ -76,7 +76,9 @@ async def tell_citizen(context: Context, booking: Booking, template: str, **valu
     d = deps(context)
     locale = await chat_locale(context, booking.chat_id)
     point = await get_service_point(d.db, booking.service_point)
-    text = d.renderer.render(locale, template, b=booking, point=point, **values)
+    resident = await get_resident(d.db, booking.nik)
+    person = resident.nama if resident else ""
+    text = d.renderer.render(locale, template, b=booking, point=point, person=person, **values)
     markup = None
     if booking.state in ("rejected", "cancelled"):
         label = d.renderer.label(locale, "booking_rebook")

@@ -16,7 +16,7 @@ from telegram.ext import (
 
 from bot.domain import Booking
 from bot.errors import DomainError
-from bot.handlers.common import HTML, Context, callback_arg, chat_locale, deps, reply
+from bot.handlers.common import HTML, TYPED_ANSWER, Context, callback_arg, chat_locale, deps, reply
 from bot.handlers.notify import offer_place, tell_citizen
 from bot.services import staffdesk
 from bot.services.roles import authorize
@@ -155,7 +155,7 @@ async def ask_reason(update: Update, context: Context) -> int:
     if await _staff(update, context, "hari_ini") is None:
         return ConversationHandler.END
     context.user_data["rejecting"] = callback_arg(update).removeprefix("no:")
-    await reply(update, context, "staff/ask_reason.html")
+    await reply(update, context, "staff/ask_reason.html", markup=TYPED_ANSWER)
     return TYPING_REASON
 
 
@@ -233,11 +233,12 @@ async def close(update: Update, context: Context) -> None:
     except DomainError as error:
         await reply(update, context, error.template, **error.context)
         return
+    place = await get_service_point(d.db, point) if point else None
     await reply(
         update,
         context,
         "admin/closed.html",
-        point=point,
+        point=place,
         first=first,
         last=last,
         count=len(cancelled),

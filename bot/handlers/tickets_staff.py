@@ -17,7 +17,7 @@ from telegram.ext import (
 
 from bot.domain import Ticket
 from bot.errors import DomainError
-from bot.handlers.common import HTML, Context, callback_arg, chat_locale, deps, reply
+from bot.handlers.common import HTML, TYPED_ANSWER, Context, callback_arg, chat_locale, deps, reply
 from bot.handlers.notify import send_ticket_file, tell_citizen_ticket, ticket_buttons
 from bot.services import destruction, tickets
 from bot.services.roles import authorize
@@ -81,7 +81,7 @@ async def ask_reason(update: Update, context: Context) -> int:
     if await _role(update, context, "tiket") is None:
         return ConversationHandler.END
     context.user_data["rejecting_ticket"] = callback_arg(update).removeprefix("x:")
-    await reply(update, context, "staff/ask_reason.html")
+    await reply(update, context, "staff/ask_reason.html", markup=TYPED_ANSWER)
     return TYPING_REASON
 
 
