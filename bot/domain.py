@@ -47,6 +47,7 @@ class Resident:
         return self.status_nik == "AKTIF"
 
 
+DEFAULT_HOURS_TEXT = "mon-thu 08:00-14:30, fri 08:00-11:00"  # as in migration 0003
 SERVICES = ("rekam", "rusak", "hilang", "ambil")  # recording, damaged, lost, pick-up
 ACTIVE_BOOKING_STATES = ("pending", "confirmed", "checked_in")
 
@@ -108,3 +109,95 @@ class TicketEvent:
     state: str
     actor_id: int | None
     note: str | None
+
+
+@dataclass(frozen=True)
+class ServicePoint:
+    """A place where residents record their e-KTP or replace a card."""
+
+    code: str
+    name: str
+    kind: str  # office / tla / kecamatan
+    kecamatan_code: str
+    address: str
+    latitude: float
+    longitude: float
+    slot_capacity: int
+    prints_cards: bool
+    hours: str = DEFAULT_HOURS_TEXT  # see bot.services.opening_hours
+
+
+@dataclass(frozen=True)
+class RoleUser:
+    """A Telegram account with a role."""
+
+    telegram_id: int
+    role: str  # staff / official / admin
+    service_point: str | None
+    area_code: str | None
+
+
+@dataclass(frozen=True)
+class Link:
+    """One consented link."""
+
+    id: int
+    chat_id: int
+    kind: str  # 'nik' or 'household'
+    subject: str  # the NIK or KK number
+    reminders_on: bool
+
+
+@dataclass(frozen=True)
+class WaitlistEntry:
+    """A person waiting for a place at a point between two days (WIB)."""
+
+    id: int
+    chat_id: int
+    nik: str
+    service: str
+    service_point: str
+    first_day: date
+    last_day: date
+    state: str  # waiting / offered / booked / expired / cancelled
+
+    @property
+    def wish(self) -> tuple[str, date, date]:
+        """Where and between which days the person wants a place."""
+        return self.service_point, self.first_day, self.last_day
+
+
+@dataclass(frozen=True)
+class Offer:
+    """A freed place held for one waitlist entry until `expires_at` (both UTC)."""
+
+    id: int
+    waitlist_id: int
+    chat_id: int
+    nik: str
+    service: str
+    service_point: str
+    start_at: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One destruction of received cards, with how many cards it covered."""
+
+    id: int
+    destroyed_on: date
+    method: str
+    witnesses: str
+    card_count: int
+
+
+@dataclass(frozen=True)
+class AreaCounts:
+    """How many residents of an area are in each situation."""
+
+    residents: int
+    unrecorded_wajib: int
+    turning_17: int
+    deactivated: int
+    linked_chats: int

@@ -21,6 +21,7 @@ from bot.errors import CheckLocked, DomainError, InvalidNik
 from bot.handlers.common import HTML, Context, Deps, callback_arg, chat_locale, deps, reply
 from bot.handlers.notify import announce_booking, offer_place
 from bot.services import booking as booking_service
+from bot.services.directory import get_resident, get_service_point
 from bot.services.links import chat_links
 from bot.services.schedule import (
     BOOKING_WINDOW_DAYS,
@@ -30,8 +31,6 @@ from bot.services.schedule import (
 )
 from bot.services.status import check_status
 from bot.services.waitlist import Offer, join_waitlist
-from bot.storage.residents import get_resident
-from bot.storage.service_points import get_service_point
 
 CHOOSING, ASKING_NIK, ASKING_KK = range(3)
 VERIFIED_FOR = timedelta(minutes=15)

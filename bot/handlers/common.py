@@ -14,7 +14,7 @@ from telegram.ext import ContextTypes
 from bot.clock import Clock
 from bot.config import Settings
 from bot.rendering import Renderer
-from bot.storage.chats import get_locale
+from bot.services.directory import get_locale
 
 Context = ContextTypes.DEFAULT_TYPE
 HTML = ParseMode.HTML

@@ -5,10 +5,9 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
 
-from bot.db import transaction
 from bot.handlers.common import Context, callback_arg, deps, edit, reply
 from bot.rendering import LOCALES
-from bot.storage.chats import set_locale
+from bot.services.directory import remember_language
 
 
 async def choose(update: Update, context: Context) -> None:
@@ -26,8 +25,7 @@ async def chosen(update: Update, context: Context) -> None:
         await reply(update, context, "citizen/error_stale_button.html")
         return
     d = deps(context)
-    async with transaction(d.db):
-        await set_locale(d.db, update.effective_chat.id, locale, now=d.now())
+    await remember_language(d.db, update.effective_chat.id, locale, now=d.now())
     await edit(update, context, "citizen/language_set.html")
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
 
+from bot.domain import ServicePoint
 from bot.handlers.common import Context, callback_arg, chat_locale, deps, reply
 from bot.rendering import Renderer
-from bot.storage.service_points import ServicePoint, get_service_point, list_service_points
+from bot.services.directory import get_service_point, list_service_points
 
 
 async def show(update: Update, context: Context) -> None:

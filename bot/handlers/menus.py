@@ -5,9 +5,10 @@ from __future__ import annotations
 import aiosqlite
 from telegram import Bot, BotCommand, BotCommandScopeChat, BotCommandScopeDefault
 
+from bot.domain import RoleUser
 from bot.rendering import LOCALES, Renderer
+from bot.services.directory import list_users_with_chats
 from bot.services.roles import commands_for_role
-from bot.storage.users import RoleUser, list_users_with_chats
 
 CITIZEN_COMMANDS = (
     "start",

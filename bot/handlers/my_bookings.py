@@ -9,8 +9,8 @@ from bot.errors import DomainError
 from bot.handlers.common import HTML, Context, callback_arg, chat_locale, deps, edit, reply
 from bot.handlers.notify import announce_booking, offer_place
 from bot.services import booking as booking_service
+from bot.services.directory import list_service_points
 from bot.services.waitlist import take_offer
-from bot.storage.service_points import list_service_points
 
 PAST_SHOWN = 5  # finished or cancelled bookings listed under the active ones
 

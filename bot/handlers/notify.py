@@ -12,10 +12,9 @@ from telegram.error import TelegramError
 from bot.domain import Booking, Ticket
 from bot.handlers.common import HTML, Context, chat_locale, deps
 from bot.rendering import Renderer
+from bot.services.directory import get_resident, get_service_point
 from bot.services.staffdesk import staff_recipients
 from bot.services.waitlist import Offer
-from bot.storage.residents import get_resident
-from bot.storage.service_points import get_service_point
 
 log = logging.getLogger(__name__)
 

@@ -22,10 +22,9 @@ from bot.handlers.booking import known_people
 from bot.handlers.common import HTML, Context, Row, callback_arg, chat_locale, deps, reply
 from bot.handlers.notify import tell_staff_ticket
 from bot.services import tickets
+from bot.services.directory import get_resident, get_service_point
 from bot.services.schedule import points_for_service
 from bot.services.status import check_status
-from bot.storage.residents import get_resident
-from bot.storage.service_points import get_service_point
 
 CHOOSING, DESCRIBING, ASKING_NIK, ASKING_KK, ATTACHING = range(5)
 CAUSES = (*DAMAGE_CAUSES, "lost")

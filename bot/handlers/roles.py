@@ -8,12 +8,12 @@ from typing import Any
 from telegram import Update
 from telegram.ext import Application, CommandHandler
 
+from bot.domain import RoleUser
 from bot.errors import NotAuthorized
 from bot.handlers.common import Context, deps, reply
 from bot.services.roles import authorize
 from bot.services.summaries import REGENCY_CODE, summarize_area
 from bot.services.ticket_stats import ticket_statistics
-from bot.storage.users import RoleUser
 
 RoleHandler = Callable[[Update, Context, RoleUser], Awaitable[None]]
 

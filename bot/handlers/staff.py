@@ -14,14 +14,13 @@ from telegram.ext import (
     filters,
 )
 
-from bot.domain import Booking
+from bot.domain import Booking, RoleUser
 from bot.errors import DomainError
 from bot.handlers.common import HTML, TYPED_ANSWER, Context, callback_arg, chat_locale, deps, reply
 from bot.handlers.notify import offer_place, tell_citizen
 from bot.services import staffdesk
+from bot.services.directory import get_service_point
 from bot.services.roles import authorize
-from bot.storage.service_points import get_service_point
-from bot.storage.users import RoleUser
 
 TYPING_REASON = 0
 QUEUE_PAGE = 40  # lines per /hari_ini message, well under 4,096 characters

@@ -11,12 +11,10 @@ from telegram.ext import (
     filters,
 )
 
-from bot.db import transaction
 from bot.handlers import language, locations, my_bookings, my_reports, reminders
 from bot.handlers.common import Context, Row, callback_arg, deps, reply
 from bot.handlers.menus import publish_role_menu
-from bot.storage.chats import ensure_chat
-from bot.storage.users import get_user
+from bot.services.directory import get_user, note_chat
 
 MENU_ROWS: list[Row] = [
     [("menu_cek", "menu:cek"), ("menu_antre", "menu:antre")],
@@ -77,8 +75,7 @@ async def _refresh_role_menu(update: Update, context: Context) -> None:
     d = deps(context)
     user = await get_user(d.db, update.effective_user.id)
     if user is not None:
-        async with transaction(d.db):
-            await ensure_chat(d.db, user.telegram_id, locale=d.settings.default_locale, now=d.now())
+        await note_chat(d.db, user.telegram_id, locale=d.settings.default_locale, now=d.now())
         await publish_role_menu(context.bot, user, d.renderer)
 
 

@@ -15,13 +15,12 @@ from telegram.ext import (
     filters,
 )
 
-from bot.domain import Ticket
+from bot.domain import RoleUser, Ticket
 from bot.errors import DomainError
 from bot.handlers.common import HTML, TYPED_ANSWER, Context, callback_arg, chat_locale, deps, reply
 from bot.handlers.notify import send_ticket_file, tell_citizen_ticket, ticket_buttons
 from bot.services import destruction, tickets
 from bot.services.roles import authorize
-from bot.storage.users import RoleUser
 
 TYPING_REASON = 0
 STEPS: dict[str, Callable[..., Awaitable[Ticket]]] = {

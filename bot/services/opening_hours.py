@@ -6,7 +6,7 @@ import re
 from datetime import time
 from functools import lru_cache
 
-from bot.storage.service_points import DEFAULT_HOURS_TEXT
+from bot.domain import DEFAULT_HOURS_TEXT
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _GROUP = re.compile(r"^(\w{3})(?:-(\w{3}))?\s+(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$")

@@ -8,21 +8,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 import aiosqlite
 
-
-@dataclass(frozen=True)
-class Batch:
-    """One destruction of received cards, with how many cards it covered."""
-
-    id: int
-    destroyed_on: date
-    method: str
-    witnesses: str
-    card_count: int
+from bot.domain import Batch
 
 
 async def insert_received_card(

@@ -2,22 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 import aiosqlite
 
-
-@dataclass(frozen=True)
-class Link:
-    """One consented link."""
-
-    id: int
-    chat_id: int
-    kind: str  # 'nik' or 'household'
-    subject: str  # the NIK or KK number
-    reminders_on: bool
-
+from bot.domain import Link
 
 _COLUMNS = "id, chat_id, kind, subject, reminders_on"
 

@@ -3,34 +3,18 @@
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass
 from pathlib import Path
 
 import aiosqlite
 
-DEFAULT_HOURS_TEXT = "mon-thu 08:00-14:30, fri 08:00-11:00"  # as in migration 0003
+from bot.domain import ServicePoint
+
 DEFAULTS_CSV = Path(__file__).resolve().parent.parent / "data" / "service_points.csv"
 
 _SEED_COLUMNS = (
     "code, name, kind, kecamatan_code, address, latitude, longitude, slot_capacity, prints_cards"
 )
 _COLUMNS = _SEED_COLUMNS + ", hours"
-
-
-@dataclass(frozen=True)
-class ServicePoint:
-    """A place where residents record their e-KTP or replace a card."""
-
-    code: str
-    name: str
-    kind: str  # office / tla / kecamatan
-    kecamatan_code: str
-    address: str
-    latitude: float
-    longitude: float
-    slot_capacity: int
-    prints_cards: bool
-    hours: str = DEFAULT_HOURS_TEXT  # see bot.services.opening_hours
 
 
 async def seed_service_points(db: aiosqlite.Connection, path: Path = DEFAULTS_CSV) -> None:

@@ -2,21 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
 
 import aiosqlite
 
-
-@dataclass(frozen=True)
-class AreaCounts:
-    """How many residents of an area are in each situation."""
-
-    residents: int
-    unrecorded_wajib: int
-    turning_17: int
-    deactivated: int
-    linked_chats: int
+from bot.domain import AreaCounts
 
 
 def area_range(code: str) -> tuple[str, str]:

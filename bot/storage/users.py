@@ -2,20 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 import aiosqlite
 
-
-@dataclass(frozen=True)
-class RoleUser:
-    """A Telegram account with a role."""
-
-    telegram_id: int
-    role: str  # staff / official / admin
-    service_point: str | None
-    area_code: str | None
+from bot.domain import RoleUser
 
 
 async def upsert_user(db: aiosqlite.Connection, user: RoleUser, *, now: datetime) -> None:

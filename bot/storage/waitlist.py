@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
 import aiosqlite
 
-from bot.domain import ACTIVE_BOOKING_STATES
+from bot.domain import ACTIVE_BOOKING_STATES, Offer, WaitlistEntry
 
 _ENTRY_COLUMNS = "id, chat_id, nik, service, service_point, first_day, last_day, state"
 _OFFER_COLUMNS = (
@@ -17,39 +16,6 @@ _OFFER_COLUMNS = (
 )
 _OFFER_FROM = "waitlist_offers o JOIN waitlist w ON w.id = o.waitlist_id"
 _ACTIVE = f"b.state IN ({', '.join(repr(s) for s in ACTIVE_BOOKING_STATES)})"
-
-
-@dataclass(frozen=True)
-class WaitlistEntry:
-    """A person waiting for a place at a point between two days (WIB)."""
-
-    id: int
-    chat_id: int
-    nik: str
-    service: str
-    service_point: str
-    first_day: date
-    last_day: date
-    state: str  # waiting / offered / booked / expired / cancelled
-
-    @property
-    def wish(self) -> tuple[str, date, date]:
-        """Where and between which days the person wants a place."""
-        return self.service_point, self.first_day, self.last_day
-
-
-@dataclass(frozen=True)
-class Offer:
-    """A freed place held for one waitlist entry until `expires_at` (both UTC)."""
-
-    id: int
-    waitlist_id: int
-    chat_id: int
-    nik: str
-    service: str
-    service_point: str
-    start_at: datetime
-    expires_at: datetime
 
 
 async def insert_entry(
