@@ -188,3 +188,43 @@ async def test_replacement_visit_button_starts_booking_with_the_service(botapi):
     user.press(filed, "bk:start:rusak")
     people = await user.next_message()
     assert "Untuk siapa kunjungan ini" in people.text
+
+
+async def test_reject_after_verify_allowed_but_not_after_printing(botapi, settings):
+    staff = botapi.user(STAFF_ID)
+    user, _ = await report(botapi, 7309, "mother", "printing")
+    new = await staff.next_message()
+    await staff.next_message()  # photo
+    ticket_id = data_of(new, "tks:v:").rsplit(":", 1)[1]
+    verified = await staff_step(staff, new, "tks:v:")
+    await user.next_message()
+    printed = await staff_step(staff, verified, "tks:p:")
+    await user.next_message()
+    assert all(not d.startswith("tks:x:") for _, d in printed.buttons)  # no Reject any more
+    staff.press(printed, f"tks:x:{ticket_id}", raw=True)  # reject after printing
+    await staff.next_message()  # asks for the reason
+    staff.send_text("terlambat")
+    assert "tidak bisa dilakukan" in (await staff.next_message()).text
+    staff.press(printed, f"tks:v:{ticket_id}", raw=True)  # backwards
+    assert "tidak bisa dilakukan" in (await staff.next_message()).text
+    assert [r[0] for r in await rows(settings, "SELECT state FROM tickets")] == ["printed"]
+    await user.no_message(within=0.3)  # the citizen is told nothing about refused steps
+
+
+async def test_reject_from_verified_and_statistics(botapi, settings):
+    staff = botapi.user(STAFF_ID)
+    user, _ = await report(botapi, 7310, "recorded", "chip")
+    new = await staff.next_message()
+    await staff.next_message()
+    verified = await staff_step(staff, new, "tks:v:")
+    await user.next_message()
+    staff.press(verified, data_of(verified, "tks:x:"))
+    await staff.next_message()
+    staff.send_text("Data KTP tidak sesuai")
+    await staff.next_message()
+    assert "Data KTP tidak sesuai" in (await user.next_message()).text
+    admin = botapi.user(ADMIN_ID)
+    admin.send_text("/statistik")
+    stats = await admin.next_message()
+    assert "KTP rusak: chip atau data tidak terbaca: 1" in stats.text
+    assert "Kanigoro 1" in stats.text
