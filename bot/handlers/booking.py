@@ -17,23 +17,31 @@ from telegram.ext import (
 )
 
 from bot.domain import SERVICES, Booking
-from bot.errors import CheckLocked, DomainError, InvalidNik
-from bot.handlers.common import HTML, Context, Deps, callback_arg, chat_locale, deps, reply
+from bot.errors import DomainError
+from bot.handlers import people
+from bot.handlers.common import (
+    Context,
+    Deps,
+    answer_query,
+    callback_arg,
+    chat_locale,
+    deps,
+    reply,
+    send_markup,
+    stale,
+)
 from bot.handlers.notify import announce_booking, offer_place
 from bot.services import booking as booking_service
 from bot.services.directory import get_resident, get_service_point
-from bot.services.links import chat_links
 from bot.services.schedule import (
     BOOKING_WINDOW_DAYS,
     free_slots,
     open_days,
     points_for_service,
 )
-from bot.services.status import check_status
 from bot.services.waitlist import Offer, join_waitlist
 
-CHOOSING, ASKING_NIK, ASKING_KK = range(3)
-VERIFIED_FOR = timedelta(minutes=15)
+CHOOSING = 0
 POINTS_SHOWN = 6
 
 
@@ -56,10 +64,10 @@ async def begin(update: Update, context: Context) -> int:
 
 async def begin_with_service(update: Update, context: Context) -> int:
     """`bk:start:<service>` (e.g. under a damaged-card report): skip the service step."""
-    await _answer(update)
+    await answer_query(update)
     service = callback_arg(update).removeprefix("start:")
     if service not in SERVICES:
-        return await _stale(update, context)
+        return await stale(update, context)
     assert context.user_data is not None
     context.user_data["booking"] = {"mode": "new", "service": service}
     return await _ask_person(update, context)
@@ -67,79 +75,37 @@ async def begin_with_service(update: Update, context: Context) -> int:
 
 async def service_chosen(update: Update, context: Context) -> int:
     """Remember the service; choose the person."""
-    await _answer(update)
+    await answer_query(update)
     service = callback_arg(update).removeprefix("svc:")
     if service not in SERVICES:
-        return await _stale(update, context)
+        return await stale(update, context)
     draft(context)["service"] = service
     return await _ask_person(update, context)
 
 
 async def _ask_person(update: Update, context: Context) -> int:
-    people = await known_people(update, context)
-    draft(context)["people"] = [r.nik for r in people]
-    locale = await _locale(update, context)
-    renderer = deps(context).renderer
-    buttons = [
-        [
-            InlineKeyboardButton(
-                renderer.label(locale, "person", resident=r), callback_data=f"bk:who:{i}"
-            )
-        ]
-        for i, r in enumerate(people)
-    ]
-    buttons.append(
-        [InlineKeyboardButton(renderer.label(locale, "person_new"), callback_data="bk:who:new")]
-    )
-    await _send(
-        update, context, "citizen/booking_choose_person.html", InlineKeyboardMarkup(buttons)
-    )
+    template = "citizen/booking_choose_person.html"
+    await people.ask_person(update, context, draft(context), prefix="bk", template=template)
     return CHOOSING
 
 
 async def person_chosen(update: Update, context: Context) -> int:
     """A linked or recently verified person, or `new` to verify one with NIK + KK."""
-    await _answer(update)
+    await answer_query(update)
     choice = callback_arg(update).removeprefix("who:")
-    people = draft(context).get("people", [])
-    if choice == "new":
-        await reply(update, context, "citizen/check_ask_nik.html")
-        return ASKING_NIK
-    if not choice.isdigit() or int(choice) >= len(people):
-        return await _stale(update, context)
-    draft(context)["nik"] = people[int(choice)]
-    return await _ask_point(update, context)
+    state = await people.choose(update, context, draft(context), choice)
+    return state if state is not None else await _ask_point(update, context)
 
 
 async def got_nik(update: Update, context: Context) -> int:
     """The NIK of a person not yet verified in this chat."""
-    assert update.message is not None
-    draft(context)["typed_nik"] = update.message.text or ""
-    await reply(update, context, "citizen/check_ask_kk.html")
-    return ASKING_KK
+    return await people.got_nik(update, context, draft(context))
 
 
 async def got_kk(update: Update, context: Context) -> int:
     """Verify NIK + KK exactly like /cek (same lockout, same answer when wrong)."""
-    assert update.message is not None and update.effective_user is not None
-    d = deps(context)
-    try:
-        status = await check_status(
-            d.db, update.effective_user.id, draft(context).get("typed_nik", ""),
-            update.message.text or "", limit=d.settings.check_failures_per_hour,
-            now=d.now(), today=d.today(),
-        )  # fmt: skip
-    except CheckLocked as error:
-        await reply(update, context, error.template, **error.context)
-        return ConversationHandler.END
-    except InvalidNik as error:
-        await reply(update, context, error.template, **error.context)
-        return ASKING_KK if error.reason.startswith("kk_") else ASKING_NIK
-    if status is None:
-        await reply(update, context, "citizen/check_not_found.html")
-        return ConversationHandler.END
-    draft(context)["nik"] = status.resident.nik
-    return await _ask_point(update, context)
+    state = await people.verify(update, context, draft(context))
+    return state if state is not None else await _ask_point(update, context)
 
 
 async def _ask_point(update: Update, context: Context) -> int:
@@ -149,7 +115,7 @@ async def _ask_point(update: Update, context: Context) -> int:
     points = await points_for_service(
         d.db, draft(context)["service"], home_kecamatan=resident.kode_desa[:6]
     )
-    locale = await _locale(update, context)
+    locale = await chat_locale(context, _chat_id(update))
     buttons = [
         [
             InlineKeyboardButton(
@@ -158,15 +124,17 @@ async def _ask_point(update: Update, context: Context) -> int:
         ]
         for p in _shortlist(points)
     ]
-    await _send(update, context, "citizen/booking_choose_point.html", InlineKeyboardMarkup(buttons))
+    await send_markup(
+        update, context, "citizen/booking_choose_point.html", InlineKeyboardMarkup(buttons)
+    )
     return CHOOSING
 
 
 async def other_point(update: Update, context: Context) -> int:
     """Back from a full calendar to the list of service points."""
-    await _answer(update)
+    await answer_query(update)
     if not {"nik", "service"} <= draft(context).keys():
-        return await _stale(update, context)
+        return await stale(update, context)
     return await _ask_point(update, context)
 
 
@@ -178,11 +146,11 @@ def _shortlist(points: list[Any]) -> list[Any]:
 
 async def point_chosen(update: Update, context: Context) -> int:
     """Show the calendar of the next open days with places left."""
-    await _answer(update)
+    await answer_query(update)
     d = deps(context)
     point = await get_service_point(d.db, callback_arg(update).removeprefix("pt:"))
     if point is None or not {"nik", "service"} <= draft(context).keys():
-        return await _stale(update, context)
+        return await stale(update, context)
     draft(context)["point"] = point.code
     return await _ask_day(update, context)
 
@@ -192,7 +160,7 @@ async def _ask_day(update: Update, context: Context) -> int:
     point = await get_service_point(d.db, draft(context)["point"])
     assert point is not None
     days = await open_days(d.db, point, now=d.now())
-    locale = await _locale(update, context)
+    locale = await chat_locale(context, _chat_id(update))
     if not days:
         rows = [[("waitlist_join", "bk:wait")], [("booking_other_point", "bk:pts")]]
         await reply(update, context, "citizen/booking_no_days.html", rows=rows, point=point)
@@ -209,21 +177,21 @@ async def _ask_day(update: Update, context: Context) -> int:
         waitlist = d.renderer.label(locale, "waitlist_join")
         grid.append([InlineKeyboardButton(waitlist, callback_data="bk:wait")])
     markup = InlineKeyboardMarkup(grid)
-    await _send(update, context, "citizen/booking_choose_day.html", markup, point=point)
+    await send_markup(update, context, "citizen/booking_choose_day.html", markup, point=point)
     return CHOOSING
 
 
 async def day_chosen(update: Update, context: Context) -> int:
     """Show the day's free slots with the places left in each."""
-    await _answer(update)
+    await answer_query(update)
     d = deps(context)
     try:
         day = date.fromisoformat(callback_arg(update).removeprefix("day:"))
     except ValueError:
-        return await _stale(update, context)
+        return await stale(update, context)
     point = await get_service_point(d.db, draft(context).get("point", ""))
     if point is None:
-        return await _stale(update, context)
+        return await stale(update, context)
     slots = await free_slots(d.db, point, day, now=d.now())
     if not slots:  # an old or stale calendar: say why (past, closed...) or that it is full
         try:
@@ -233,7 +201,7 @@ async def day_chosen(update: Update, context: Context) -> int:
         else:
             await reply(update, context, "citizen/booking_day_full.html", day=day)
         return await _ask_day(update, context)
-    locale = await _locale(update, context)
+    locale = await chat_locale(context, _chat_id(update))
     buttons = [
         InlineKeyboardButton(
             d.renderer.label(locale, "slot_button", slot=s),
@@ -242,16 +210,18 @@ async def day_chosen(update: Update, context: Context) -> int:
         for s in slots
     ]
     markup = InlineKeyboardMarkup([buttons[i : i + 3] for i in range(0, len(buttons), 3)])
-    await _send(update, context, "citizen/booking_choose_slot.html", markup, day=day, point=point)
+    await send_markup(
+        update, context, "citizen/booking_choose_slot.html", markup, day=day, point=point
+    )
     return CHOOSING
 
 
 async def slot_chosen(update: Update, context: Context) -> int:
     """Summarise and ask to confirm."""
-    await _answer(update)
+    await answer_query(update)
     raw = callback_arg(update).removeprefix("slot:")
     if not raw.isdigit() or not {"nik", "service", "point"} <= draft(context).keys():
-        return await _stale(update, context)
+        return await stale(update, context)
     d = deps(context)
     start = datetime.fromtimestamp(int(raw), tz=d.settings.tz)
     try:  # a slot list shown a while ago: the slot may have filled, passed or closed since
@@ -275,11 +245,11 @@ async def slot_chosen(update: Update, context: Context) -> int:
 
 async def confirmed(update: Update, context: Context) -> int:
     """Book (or move) in one transaction; send the code, the QR code and the map pin."""
-    await _answer(update)
+    await answer_query(update)
     d = deps(context)
     b = draft(context)
     if "start" not in b:
-        return await _stale(update, context)
+        return await stale(update, context)
     assert update.effective_chat is not None
     try:
         booking, freed = await _book_or_move(d, update.effective_chat.id, b)
@@ -310,7 +280,7 @@ async def _book_or_move(d: Deps, chat_id: int, b: dict[str, Any]) -> tuple[Booki
 
 async def declined(update: Update, context: Context) -> int:
     """The summary's cancel button."""
-    await _answer(update)
+    await answer_query(update)
     (context.user_data or {}).pop("booking", None)
     await reply(update, context, "citizen/cancelled.html")
     return ConversationHandler.END
@@ -318,31 +288,31 @@ async def declined(update: Update, context: Context) -> int:
 
 async def wait(update: Update, context: Context) -> int:
     """`bk:wait`: join the waitlist; first ask from which day the person can come."""
-    await _answer(update)
+    await answer_query(update)
     if not {"nik", "service", "point"} <= draft(context).keys():
-        return await _stale(update, context)
+        return await stale(update, context)
     today = deps(context).today()
     return await _ask_range_day(update, context, "citizen/waitlist_from.html", "wf", today)
 
 
 async def wait_from(update: Update, context: Context) -> int:
     """`bk:wf:<day>`: the first day; now ask until which day."""
-    await _answer(update)
+    await answer_query(update)
     first = _window_day(context, callback_arg(update).removeprefix("wf:"))
     if first is None or "point" not in draft(context):
-        return await _stale(update, context)
+        return await stale(update, context)
     draft(context)["wait_from"] = first
     return await _ask_range_day(update, context, "citizen/waitlist_until.html", "wt", first)
 
 
 async def wait_until(update: Update, context: Context) -> int:
     """`bk:wt:<day>`: join the waitlist for the chosen days."""
-    await _answer(update)
+    await answer_query(update)
     d = deps(context)
     b = draft(context)
     last = _window_day(context, callback_arg(update).removeprefix("wt:"))
     if last is None or not {"nik", "service", "point", "wait_from"} <= b.keys():
-        return await _stale(update, context)
+        return await stale(update, context)
     assert update.effective_chat is not None
     try:
         await join_waitlist(
@@ -365,7 +335,7 @@ async def _ask_range_day(
 ) -> int:
     """A calendar of the days from `first` to the end of the booking window."""
     d = deps(context)
-    locale = await _locale(update, context)
+    locale = await chat_locale(context, _chat_id(update))
     last = d.today() + timedelta(days=BOOKING_WINDOW_DAYS - 1)
     days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
     buttons = [
@@ -375,7 +345,7 @@ async def _ask_range_day(
         for day in days
     ]
     markup = InlineKeyboardMarkup([buttons[i : i + 3] for i in range(0, len(buttons), 3)])
-    await _send(update, context, template, markup)
+    await send_markup(update, context, template, markup)
     return CHOOSING
 
 
@@ -391,14 +361,14 @@ def _window_day(context: Context, raw: str) -> date | None:
 
 async def reschedule(update: Update, context: Context) -> int:
     """`jd:move:<id>` from /jadwal: the same flow from the day step."""
-    await _answer(update)
+    await answer_query(update)
     assert update.effective_chat is not None and context.user_data is not None
     d = deps(context)
     raw = callback_arg(update).removeprefix("move:")
     bookings = await booking_service.chat_bookings(d.db, update.effective_chat.id)
     match = [b for b in bookings if str(b.id) == raw and b.active]
     if not match:
-        return await _stale(update, context)
+        return await stale(update, context)
     old = match[0]
     context.user_data["booking"] = {
         "mode": "move", "booking_id": old.id, "nik": old.nik,
@@ -420,42 +390,9 @@ async def not_text(update: Update, context: Context) -> int | None:
     return None
 
 
-async def known_people(update: Update, context: Context) -> list[Any]:
-    """Residents linked to this chat, plus those verified here in the last 15 minutes."""
+def _chat_id(update: Update) -> int:
     assert update.effective_chat is not None
-    d = deps(context)
-    people = {r.nik: r for v in await chat_links(d.db, update.effective_chat.id) for r in v.people}
-    for nik, at in (context.user_data or {}).get("verified", {}).values():
-        if d.now() - at <= VERIFIED_FOR and nik not in people:
-            resident = await get_resident(d.db, nik)
-            if resident:
-                people[nik] = resident
-    return list(people.values())[:6]
-
-
-async def _answer(update: Update) -> None:
-    if update.callback_query:
-        await update.callback_query.answer()
-
-
-async def _stale(update: Update, context: Context) -> int:
-    await reply(update, context, "citizen/error_stale_button.html")
-    return ConversationHandler.END
-
-
-async def _locale(update: Update, context: Context) -> str:
-    assert update.effective_chat is not None
-    return await chat_locale(context, update.effective_chat.id)
-
-
-async def _send(
-    update: Update, context: Context, template: str, markup: InlineKeyboardMarkup, **values: Any
-) -> None:
-    assert update.effective_chat is not None
-    text = deps(context).renderer.render(await _locale(update, context), template, **values)
-    await context.bot.send_message(
-        update.effective_chat.id, text, parse_mode=HTML, reply_markup=markup
-    )
+    return update.effective_chat.id
 
 
 def register(app: Application) -> None:
@@ -484,8 +421,8 @@ def register(app: Application) -> None:
         ],
         states={
             CHOOSING: steps,
-            ASKING_NIK: [MessageHandler(text, got_nik)],
-            ASKING_KK: [MessageHandler(text, got_kk)],
+            people.ASKING_NIK: [MessageHandler(text, got_nik)],
+            people.ASKING_KK: [MessageHandler(text, got_kk)],
         },
         fallbacks=[
             CommandHandler("batal", cancel, filters=private),

@@ -17,13 +17,13 @@ from telegram.ext import (
 
 from bot.errors import CheckLocked, DomainError, InvalidNik
 from bot.handlers.common import Context, Deps, Row, callback_arg, deps, edit, reply
+from bot.handlers.people import VERIFIED_FOR
 from bot.services import links
 from bot.services.directory import get_resident
 from bot.services.lockout import ensure_not_locked
 from bot.services.status import Status, check_nik_format, check_status
 
 ASKING_NIK, ASKING_KK = range(2)
-VERIFIED_FOR = timedelta(minutes=15)
 NIK_PATTERN = r"^\s*\d[\d .\-]{14,30}\d\s*$"
 
 

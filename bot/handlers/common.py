@@ -9,7 +9,7 @@ from typing import Any
 import aiosqlite
 from telegram import ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
-from telegram.ext import ContextTypes
+from telegram.ext import ContextTypes, ConversationHandler
 
 from bot.clock import Clock
 from bot.config import Settings
@@ -110,3 +110,25 @@ def callback_arg(update: Update) -> str:
     """The part of the callback data after the first colon (`rem:t:5` -> `t:5`)."""
     assert update.callback_query is not None
     return (update.callback_query.data or "").partition(":")[2]
+
+
+async def answer_query(update: Update) -> None:
+    """Acknowledge a button press (Telegram shows a spinner until then)."""
+    if update.callback_query:
+        await update.callback_query.answer()
+
+
+async def stale(update: Update, context: Context) -> int:
+    """An old or forged button inside a conversation: say so and end it."""
+    await reply(update, context, "citizen/error_stale_button.html")
+    return ConversationHandler.END
+
+
+async def send_markup(
+    update: Update, context: Context, template: str, markup: InlineKeyboardMarkup, **values: Any
+) -> None:
+    """Send `template` with a keyboard built by the caller (labels with data in them)."""
+    chat = update.effective_chat
+    assert chat is not None
+    text = deps(context).renderer.render(await chat_locale(context, chat.id), template, **values)
+    await context.bot.send_message(chat.id, text, parse_mode=HTML, reply_markup=markup)

@@ -17,16 +17,25 @@ from telegram.ext import (
 )
 
 from bot.domain import DAMAGE_CAUSES
-from bot.errors import CheckLocked, DomainError, InvalidNik
-from bot.handlers.booking import known_people
-from bot.handlers.common import HTML, Context, Row, callback_arg, chat_locale, deps, reply
+from bot.errors import DomainError
+from bot.handlers import people
+from bot.handlers.common import (
+    Context,
+    Row,
+    answer_query,
+    callback_arg,
+    chat_locale,
+    deps,
+    reply,
+    send_markup,
+    stale,
+)
 from bot.handlers.notify import tell_staff_ticket
 from bot.services import tickets
 from bot.services.directory import get_resident, get_service_point
 from bot.services.schedule import points_for_service
-from bot.services.status import check_status
 
-CHOOSING, DESCRIBING, ASKING_NIK, ASKING_KK, ATTACHING = range(5)
+CHOOSING, DESCRIBING, ATTACHING = range(3)
 CAUSES = (*DAMAGE_CAUSES, "lost")
 
 
@@ -49,10 +58,10 @@ async def begin(update: Update, context: Context) -> int:
 
 async def cause_chosen(update: Update, context: Context) -> int:
     """Damaged (with its cause) or lost; "other" asks for a short description first."""
-    await _answer(update)
+    await answer_query(update)
     cause = callback_arg(update).removeprefix("cause:")
     if cause not in CAUSES:
-        return await _stale(update, context)
+        return await stale(update, context)
     draft(context).update(cause=cause, kind="lost" if cause == "lost" else "damaged")
     if cause == "other":
         await reply(update, context, "citizen/report_describe.html")
@@ -68,67 +77,30 @@ async def described(update: Update, context: Context) -> int:
 
 
 async def _ask_person(update: Update, context: Context) -> int:
-    people = await known_people(update, context)
-    draft(context)["people"] = [r.nik for r in people]
-    d = deps(context)
-    locale = await _locale(update, context)
-    buttons = [
-        [
-            InlineKeyboardButton(
-                d.renderer.label(locale, "person", resident=r), callback_data=f"tk:who:{i}"
-            )
-        ]
-        for i, r in enumerate(people)
-    ]
-    new = d.renderer.label(locale, "person_new")
-    buttons.append([InlineKeyboardButton(new, callback_data="tk:who:new")])
-    await _send(update, context, "citizen/report_choose_person.html", InlineKeyboardMarkup(buttons))
+    template = "citizen/report_choose_person.html"
+    await people.ask_person(update, context, draft(context), prefix="tk", template=template)
     return CHOOSING
 
 
 async def person_chosen(update: Update, context: Context) -> int:
     """A known person, or verify another one with NIK + KK."""
-    await _answer(update)
+    await answer_query(update)
+    if "kind" not in draft(context):
+        return await stale(update, context)
     choice = callback_arg(update).removeprefix("who:")
-    people = draft(context).get("people", [])
-    if choice == "new":
-        await reply(update, context, "citizen/check_ask_nik.html")
-        return ASKING_NIK
-    if not choice.isdigit() or int(choice) >= len(people) or "kind" not in draft(context):
-        return await _stale(update, context)
-    draft(context)["nik"] = people[int(choice)]
-    return await _ask_file(update, context)
+    state = await people.choose(update, context, draft(context), choice)
+    return state if state is not None else await _ask_file(update, context)
 
 
 async def got_nik(update: Update, context: Context) -> int:
     """The NIK of a person not yet verified here."""
-    assert update.message is not None
-    draft(context)["typed_nik"] = update.message.text or ""
-    await reply(update, context, "citizen/check_ask_kk.html")
-    return ASKING_KK
+    return await people.got_nik(update, context, draft(context))
 
 
 async def got_kk(update: Update, context: Context) -> int:
     """Verify NIK + KK exactly like /cek."""
-    assert update.message is not None and update.effective_user is not None
-    d = deps(context)
-    try:
-        status = await check_status(
-            d.db, update.effective_user.id, draft(context).get("typed_nik", ""),
-            update.message.text or "", limit=d.settings.check_failures_per_hour,
-            now=d.now(), today=d.today(),
-        )  # fmt: skip
-    except CheckLocked as error:
-        await reply(update, context, error.template, **error.context)
-        return ConversationHandler.END
-    except InvalidNik as error:
-        await reply(update, context, error.template, **error.context)
-        return ASKING_KK if error.reason.startswith("kk_") else ASKING_NIK
-    if status is None:
-        await reply(update, context, "citizen/check_not_found.html")
-        return ConversationHandler.END
-    draft(context)["nik"] = status.resident.nik
-    return await _ask_file(update, context)
+    state = await people.verify(update, context, draft(context))
+    return state if state is not None else await _ask_file(update, context)
 
 
 async def _ask_file(update: Update, context: Context) -> int:
@@ -153,7 +125,7 @@ async def got_file(update: Update, context: Context) -> int:
 
 async def skip_file(update: Update, context: Context) -> int:
     """No photo of a damaged card (allowed; a lost card's police report is not optional)."""
-    await _answer(update)
+    await answer_query(update)
     if draft(context).get("kind") != "damaged":
         await reply(update, context, "citizen/ticket_error.html", kind="police_report")
         return ATTACHING
@@ -180,7 +152,7 @@ async def _ask_point(update: Update, context: Context) -> int:
     resident = await get_resident(d.db, draft(context)["nik"])
     assert resident is not None
     points = await points_for_service(d.db, "rusak", home_kecamatan=resident.kode_desa[:6])
-    locale = await _locale(update, context)
+    locale = await chat_locale(context, _chat_id(update))
     buttons = [
         [
             InlineKeyboardButton(
@@ -189,17 +161,19 @@ async def _ask_point(update: Update, context: Context) -> int:
         ]
         for p in points
     ]
-    await _send(update, context, "citizen/report_choose_point.html", InlineKeyboardMarkup(buttons))
+    await send_markup(
+        update, context, "citizen/report_choose_point.html", InlineKeyboardMarkup(buttons)
+    )
     return CHOOSING
 
 
 async def point_chosen(update: Update, context: Context) -> int:
     """Summarise and ask to confirm."""
-    await _answer(update)
+    await answer_query(update)
     d = deps(context)
     point = await get_service_point(d.db, callback_arg(update).removeprefix("pt:"))
     if point is None or "attachment" not in draft(context):
-        return await _stale(update, context)
+        return await stale(update, context)
     draft(context)["point"] = point.code
     resident = await get_resident(d.db, draft(context)["nik"])
     rows: list[Row] = [[("report_send", "tk:ok"), ("booking_cancel", "tk:no")]]
@@ -213,11 +187,11 @@ async def point_chosen(update: Update, context: Context) -> int:
 
 async def confirmed(update: Update, context: Context) -> int:
     """File the report; tell the citizen the ticket number and next steps; tell the staff."""
-    await _answer(update)
+    await answer_query(update)
     d = deps(context)
     b = draft(context)
     if "point" not in b:
-        return await _stale(update, context)
+        return await stale(update, context)
     assert update.effective_chat is not None
     try:
         ticket = await tickets.report(
@@ -239,7 +213,7 @@ async def confirmed(update: Update, context: Context) -> int:
 
 async def declined(update: Update, context: Context) -> int:
     """The summary's cancel button, or /batal."""
-    await _answer(update)
+    await answer_query(update)
     (context.user_data or {}).pop("report", None)
     await reply(update, context, "citizen/cancelled.html")
     return ConversationHandler.END
@@ -254,29 +228,9 @@ def _attachment(message: Message) -> tickets.Attachment:
     return tickets.Attachment(doc.file_id, "document", doc.mime_type, doc.file_size)
 
 
-async def _answer(update: Update) -> None:
-    if update.callback_query:
-        await update.callback_query.answer()
-
-
-async def _stale(update: Update, context: Context) -> int:
-    await reply(update, context, "citizen/error_stale_button.html")
-    return ConversationHandler.END
-
-
-async def _locale(update: Update, context: Context) -> str:
+def _chat_id(update: Update) -> int:
     assert update.effective_chat is not None
-    return await chat_locale(context, update.effective_chat.id)
-
-
-async def _send(
-    update: Update, context: Context, template: str, markup: InlineKeyboardMarkup
-) -> None:
-    assert update.effective_chat is not None
-    text = deps(context).renderer.render(await _locale(update, context), template)
-    await context.bot.send_message(
-        update.effective_chat.id, text, parse_mode=HTML, reply_markup=markup
-    )
+    return update.effective_chat.id
 
 
 def register(app: Application) -> None:
@@ -299,8 +253,8 @@ def register(app: Application) -> None:
             states={
                 CHOOSING: buttons,
                 DESCRIBING: [MessageHandler(text, described)],
-                ASKING_NIK: [MessageHandler(text, got_nik)],
-                ASKING_KK: [MessageHandler(text, got_kk)],
+                people.ASKING_NIK: [MessageHandler(text, got_nik)],
+                people.ASKING_KK: [MessageHandler(text, got_kk)],
                 ATTACHING: [
                     MessageHandler(private & (filters.PHOTO | filters.Document.ALL), got_file),
                     CallbackQueryHandler(skip_file, pattern=r"^tk:skip$"),

@@ -1,0 +1,103 @@
+"""Who a booking or a report is for: someone linked to this chat or verified here lately, or
+another person verified on the spot with NIK + KK (the same lockout and answers as /cek)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.ext import ConversationHandler
+
+from bot.domain import Resident
+from bot.errors import CheckLocked, InvalidNik
+from bot.handlers.common import Context, chat_locale, deps, reply, send_markup
+from bot.services.directory import get_resident
+from bot.services.links import chat_links
+from bot.services.status import check_status
+
+# Conversation states shared by every flow that asks "for whom?".
+ASKING_NIK, ASKING_KK = 100, 101
+VERIFIED_FOR = timedelta(minutes=15)
+PEOPLE_SHOWN = 6
+
+
+async def known_people(update: Update, context: Context) -> list[Resident]:
+    """Residents linked to this chat, plus those verified here in the last 15 minutes."""
+    assert update.effective_chat is not None
+    d = deps(context)
+    people = {r.nik: r for v in await chat_links(d.db, update.effective_chat.id) for r in v.people}
+    for nik, at in (context.user_data or {}).get("verified", {}).values():
+        if d.now() - at <= VERIFIED_FOR and nik not in people:
+            resident = await get_resident(d.db, nik)
+            if resident:
+                people[nik] = resident
+    return list(people.values())[:PEOPLE_SHOWN]
+
+
+async def ask_person(
+    update: Update, context: Context, draft: dict[str, Any], *, prefix: str, template: str
+) -> None:
+    """Offer the known people (`<prefix>:who:<i>`) and "someone else" (`<prefix>:who:new`)."""
+    people = await known_people(update, context)
+    draft["people"] = [r.nik for r in people]
+    assert update.effective_chat is not None
+    renderer = deps(context).renderer
+    locale = await chat_locale(context, update.effective_chat.id)
+    rows = [
+        [_button(renderer.label(locale, "person", resident=r), f"{prefix}:who:{i}")]
+        for i, r in enumerate(people)
+    ]
+    rows.append([_button(renderer.label(locale, "person_new"), f"{prefix}:who:new")])
+    await send_markup(update, context, template, InlineKeyboardMarkup(rows))
+
+
+async def choose(
+    update: Update, context: Context, draft: dict[str, Any], choice: str
+) -> int | None:
+    """Take a `who` button: None when a known person was chosen (draft["nik"] is set), else
+    the state to go to (asking for a NIK, or the end for a stale button)."""
+    people = draft.get("people", [])
+    if choice == "new":
+        await reply(update, context, "citizen/check_ask_nik.html")
+        return ASKING_NIK
+    if not choice.isdigit() or int(choice) >= len(people):
+        await reply(update, context, "citizen/error_stale_button.html")
+        return ConversationHandler.END
+    draft["nik"] = people[int(choice)]
+    return None
+
+
+async def got_nik(update: Update, context: Context, draft: dict[str, Any]) -> int:
+    """The NIK of a person not yet verified here; ask for the KK number."""
+    assert update.message is not None
+    draft["typed_nik"] = update.message.text or ""
+    await reply(update, context, "citizen/check_ask_kk.html")
+    return ASKING_KK
+
+
+async def verify(update: Update, context: Context, draft: dict[str, Any]) -> int | None:
+    """Check the typed NIK + KK exactly like /cek: None when verified (draft["nik"] is set),
+    else the state to go to."""
+    assert update.message is not None and update.effective_user is not None
+    d = deps(context)
+    try:
+        status = await check_status(
+            d.db, update.effective_user.id, draft.get("typed_nik", ""), update.message.text or "",
+            limit=d.settings.check_failures_per_hour, now=d.now(), today=d.today(),
+        )  # fmt: skip
+    except CheckLocked as error:
+        await reply(update, context, error.template, **error.context)
+        return ConversationHandler.END
+    except InvalidNik as error:
+        await reply(update, context, error.template, **error.context)
+        return ASKING_KK if error.reason.startswith("kk_") else ASKING_NIK
+    if status is None:
+        await reply(update, context, "citizen/check_not_found.html")
+        return ConversationHandler.END
+    draft["nik"] = status.resident.nik
+    return None
+
+
+def _button(label: str, data: str) -> InlineKeyboardButton:
+    return InlineKeyboardButton(label, callback_data=data)
