@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -124,10 +124,15 @@ async def test_nothing_to_destroy(received):
 
 
 async def test_per_batch_and_per_year_counts_count_each_card_once(desk):
-    first = [await handed_over(desk, who) for who in ("recorded", "mother")]
+    long_ago = datetime(2025, 12, 1, 3, 0, tzinfo=UTC)  # received in 2025
+    first = [await handed_over(desk, who, now=long_ago) for who in ("recorded", "mother")]
     batch_2025 = await _batch(desk, [first[0].number], day=date(2025, 12, 30))
     batch_2026a = await _batch(desk, day=date(2026, 1, 5))  # the other waiting one
-    later = [await handed_over(desk, who) for who in ("unrecorded", "deactivated", "child")]
+    in_february = datetime(2026, 2, 1, 3, 0, tzinfo=UTC)
+    later = [
+        await handed_over(desk, who, now=in_february)
+        for who in ("unrecorded", "deactivated", "child")
+    ]
     batch_2026b = await _batch(desk, [later[0].number, later[1].number], day=date(2026, 3, 1))
     summary = await destruction_summary(desk)
     assert [(b.id, b.card_count) for b in summary.batches] == [
@@ -208,3 +213,12 @@ async def test_open_tickets_receive_no_card(desk):
     await report_damaged(desk)
     with pytest.raises(NothingToDestroy):
         await _batch(desk)
+
+
+async def test_a_batch_cannot_hold_cards_received_after_its_date(desk):
+    card = await handed_over(desk, "recorded")  # received today (NOW)
+    with pytest.raises(NothingToDestroy):
+        await _batch(desk, day=date(2020, 1, 1))
+    with pytest.raises(CardsNotWaiting):
+        await _batch(desk, [card.number], day=date(2020, 1, 1))
+    assert (await _register(desk))[1] == 0  # nothing recorded

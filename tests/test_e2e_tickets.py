@@ -66,6 +66,7 @@ async def test_damaged_card_through_every_state_into_the_register(botapi, settin
     new = await staff.next_message()
     assert number in new.text
     assert PEOPLE["recorded"].nik not in new.text
+    staff.press(new, data_of(new, "tks:f:"))
     photo = await staff.next_message()
     assert photo.method == "sendPhoto"  # the citizen's photo, opened through the bot
     told = []
@@ -106,7 +107,6 @@ async def test_forbidden_transitions_change_nothing(botapi, settings):
     staff = botapi.user(STAFF_ID)
     await report(botapi, 7302, "mother", "chip")
     new = await staff.next_message()
-    await staff.next_message()  # photo
     ticket_id = data_of(new, "tks:v:").rsplit(":", 1)[1]
     staff.press(new, f"tks:h:{ticket_id}", raw=True)  # jump to handed over
     assert "tidak bisa dilakukan" in (await staff.next_message()).text
@@ -162,7 +162,8 @@ async def test_lost_card_needs_the_police_report(botapi, settings):
     filed = await user.next_message()
     assert ticket_number(filed).startswith("KH-")
     staff = botapi.user(STAFF_ID)
-    await staff.next_message()
+    new = await staff.next_message()
+    staff.press(new, data_of(new, "tks:f:"))
     document = await staff.next_message()
     assert document.method == "sendDocument"
 
@@ -194,7 +195,6 @@ async def test_reject_after_verify_allowed_but_not_after_printing(botapi, settin
     staff = botapi.user(STAFF_ID)
     user, _ = await report(botapi, 7309, "mother", "printing")
     new = await staff.next_message()
-    await staff.next_message()  # photo
     ticket_id = data_of(new, "tks:v:").rsplit(":", 1)[1]
     verified = await staff_step(staff, new, "tks:v:")
     await user.next_message()
@@ -215,7 +215,6 @@ async def test_reject_from_verified_and_statistics(botapi, settings):
     staff = botapi.user(STAFF_ID)
     user, _ = await report(botapi, 7310, "recorded", "chip")
     new = await staff.next_message()
-    await staff.next_message()
     verified = await staff_step(staff, new, "tks:v:")
     await user.next_message()
     staff.press(verified, data_of(verified, "tks:x:"))
@@ -228,3 +227,95 @@ async def test_reject_from_verified_and_statistics(botapi, settings):
     stats = await admin.next_message()
     assert "KTP rusak: chip atau data tidak terbaca: 1" in stats.text
     assert "Kanigoro 1" in stats.text
+
+
+async def test_an_old_cause_button_starts_the_report_over(botapi, settings):
+    person = PEOPLE["recorded"]
+    user = botapi.user(7311)
+    user.send_text(f"/cek {person.nik} {person.kk}")
+    await user.next_message()
+    user.send_text("/lapor")
+    causes = await user.next_message()
+    user.press(causes, "tk:cause:peeling")
+    people = await user.next_message()
+    user.press(people, "tk:who:0")
+    await user.next_message()
+    user.send_photo()
+    points = await user.next_message()
+    user.press(causes, "tk:cause:lost")  # the old first-step button
+    again = await user.next_message()
+    user.press(points, "tk:pt:kanigoro")  # then an old later button
+    assert "tidak berlaku" in (await user.next_message()).text
+    assert "KTP milik siapa" in again.text
+    assert await rows(settings, "SELECT * FROM tickets") == []
+
+
+async def test_lapor_while_a_booking_is_half_done(botapi):
+    user = botapi.user(7312)
+    user.send_text("/antre")
+    await user.next_message()
+    user.send_text("/lapor")
+    causes = await user.next_message()
+    user.press(causes, "tk:cause:other")
+    await user.next_message()
+    user.send_text("retak di tengah")  # not swallowed by the unfinished booking
+    assert "KTP milik siapa" in (await user.next_message()).text
+
+
+async def test_too_long_reason_can_be_typed_again(botapi, settings):
+    staff = botapi.user(STAFF_ID)
+    user, _ = await report(botapi, 7313, "recorded", "peeling")
+    new = await staff.next_message()
+    staff.press(new, data_of(new, "tks:x:"))
+    await staff.next_message()
+    staff.send_text("x" * 300)
+    assert "paling panjang 200" in (await staff.next_message()).text
+    staff.send_text("Foto buram")
+    await staff.next_message()
+    assert "Foto buram" in (await user.next_message()).text
+
+
+async def test_destruction_date_written_the_indonesian_way_and_laporan_with_spaces(botapi):
+    staff = botapi.user(STAFF_ID)
+    user, filed = await report(botapi, 7314, "recorded", "peeling")
+    number = ticket_number(filed)
+    current = await staff.next_message()
+    for prefix in ("tks:v:", "tks:p:", "tks:r:", "tks:h:"):
+        current = await staff_step(staff, current, prefix)
+        await user.next_message()
+    admin = botapi.user(ADMIN_ID)
+    admin.send_text("/musnah 24-11-2026 | dibakar | Budi")
+    assert "1 KTP" in (await admin.next_message()).text
+    user.send_text(f"/laporan {number[:5]} {number[5:]}")
+    assert "diserahkan" in (await user.next_message()).text
+
+
+async def test_person_verified_in_lapor_is_offered_when_booking(botapi):
+    person = PEOPLE["mother"]
+    user = botapi.user(7315)
+    user.send_text("/lapor")
+    causes = await user.next_message()
+    user.press(causes, "tk:cause:chip")
+    people = await user.next_message()
+    user.press(people, "tk:who:new")
+    await user.next_message()
+    user.send_text(person.nik)
+    await user.next_message()
+    user.send_text(person.kk)
+    ask = await user.next_message()
+    user.press(ask, "tk:skip")
+    points = await user.next_message()
+    user.press(points, "tk:pt:kanigoro")
+    summary = await user.next_message()
+    user.press(summary, "tk:ok")
+    filed = await user.next_message()
+    user.press(filed, "bk:start:rusak")
+    offered = await user.next_message()
+    assert person.nama in " ".join(text for text, _ in offered.buttons)
+
+
+async def test_tiket_is_refused_in_a_group(botapi):
+    staff = botapi.user(STAFF_ID)
+    group = botapi.group(-100990, title="Grup Desa")
+    staff.send_text("/tiket", chat=group)
+    await group.no_message(within=0.3)

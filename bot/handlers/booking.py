@@ -26,6 +26,7 @@ from bot.handlers.common import (
     callback_arg,
     chat_locale,
     deps,
+    hand_on,
     reply,
     send_markup,
     stale,
@@ -56,6 +57,7 @@ async def begin(update: Update, context: Context) -> int:
     if update.callback_query:
         await update.callback_query.answer()
     assert context.user_data is not None
+    context.user_data.pop("report", None)  # one flow at a time
     context.user_data["booking"] = {"mode": "new"}
     rows = [[(f"service_{s}", f"bk:svc:{s}")] for s in SERVICES]
     await reply(update, context, "citizen/booking_choose_service.html", rows=rows)
@@ -386,6 +388,8 @@ async def cancel(update: Update, context: Context) -> int:
 
 async def not_text(update: Update, context: Context) -> int | None:
     """Anything typed where a button is expected, or media where digits are expected."""
+    if "booking" not in (context.user_data or {}):  # the person went on to another flow
+        return hand_on(update, context)
     await reply(update, context, "citizen/booking_use_buttons.html")
     return None
 

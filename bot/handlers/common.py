@@ -132,3 +132,10 @@ async def send_markup(
     assert chat is not None
     text = deps(context).renderer.render(await chat_locale(context, chat.id), template, **values)
     await context.bot.send_message(chat.id, text, parse_mode=HTML, reply_markup=markup)
+
+
+def hand_on(update: Update, context: Context) -> int:
+    """End this conversation and let the handlers see the update again: the person has moved
+    on to another flow (e.g. started /lapor while a booking was half done)."""
+    context.application.create_task(context.application.process_update(update), update=update)
+    return ConversationHandler.END

@@ -11,12 +11,13 @@ from bot.services import tickets
 
 
 async def show(update: Update, context: Context) -> None:
-    """All tickets (`/laporan`), or one by its number (`/laporan KR-7PX2M`)."""
+    """All tickets (`/laporan`), or one by its number (`/laporan KR-7PX2MA`)."""
     assert update.effective_chat is not None
     d = deps(context)
     if context.args:
         try:
-            found = [await tickets.ticket_for_chat(d.db, context.args[0], update.effective_chat.id)]
+            number = " ".join(context.args)
+            found = [await tickets.ticket_for_chat(d.db, number, update.effective_chat.id)]
         except DomainError as error:
             await reply(update, context, error.template, **error.context)
             return

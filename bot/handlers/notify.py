@@ -118,7 +118,7 @@ TICKET_NEXT = {"reported": "v", "verified": "p", "printed": "r", "ready": "h"}
 
 
 def ticket_buttons(renderer: Renderer, locale: str, ticket: Ticket) -> InlineKeyboardMarkup | None:
-    """The staff's next step for a ticket (and Reject while that is still allowed)."""
+    """The staff's next step for a ticket (Reject while allowed, and the attached file)."""
     step = TICKET_NEXT.get(ticket.state)
     if step is None:
         return None
@@ -130,11 +130,15 @@ def ticket_buttons(renderer: Renderer, locale: str, ticket: Ticket) -> InlineKey
     if ticket.state in ("reported", "verified"):
         label = renderer.label(locale, "staff_reject")
         row.append(InlineKeyboardButton(label, callback_data=f"tks:x:{ticket.id}"))
-    return InlineKeyboardMarkup([row])
+    rows = [row]
+    if ticket.file_id:  # opened on demand, in the presser's private chat, after the role check
+        label = renderer.label(locale, "ticket_file")
+        rows.append([InlineKeyboardButton(label, callback_data=f"tks:f:{ticket.id}")])
+    return InlineKeyboardMarkup(rows)
 
 
 async def tell_staff_ticket(context: Context, ticket: Ticket) -> None:
-    """Post a new ticket, with its photo or police report, to the point's staff."""
+    """Post a new ticket to the point's staff; its photo or police report opens on demand."""
     d = deps(context)
     resident = await get_resident(d.db, ticket.nik)
     for chat_id in await staff_recipients(d.db, ticket.service_point):
@@ -143,7 +147,6 @@ async def tell_staff_ticket(context: Context, ticket: Ticket) -> None:
         markup = ticket_buttons(d.renderer, locale, ticket)
         try:
             await context.bot.send_message(chat_id, text, parse_mode=HTML, reply_markup=markup)
-            await send_ticket_file(context, chat_id, ticket)
         except TelegramError as error:
             log.warning("could not notify staff chat %s: %s", chat_id, error)
 

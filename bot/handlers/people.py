@@ -3,6 +3,7 @@ another person verified on the spot with NIK + KK (the same lockout and answers 
 
 from __future__ import annotations
 
+import secrets
 from datetime import timedelta
 from typing import Any
 
@@ -96,6 +97,8 @@ async def verify(update: Update, context: Context, draft: dict[str, Any]) -> int
         await reply(update, context, "citizen/check_not_found.html")
         return ConversationHandler.END
     draft["nik"] = status.resident.nik
+    if context.user_data is not None:  # like /cek: reusable for 15 minutes (e.g. to book next)
+        context.user_data.setdefault("verified", {})[secrets.token_hex(4)] = (draft["nik"], d.now())
     return None
 
 

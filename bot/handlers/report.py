@@ -26,6 +26,7 @@ from bot.handlers.common import (
     callback_arg,
     chat_locale,
     deps,
+    hand_on,
     reply,
     send_markup,
     stale,
@@ -50,6 +51,7 @@ async def begin(update: Update, context: Context) -> int:
     if update.callback_query:
         await update.callback_query.answer()
     assert context.user_data is not None
+    context.user_data.pop("booking", None)  # one flow at a time
     context.user_data["report"] = {}
     rows: list[Row] = [[(f"cause_{c}", f"tk:cause:{c}")] for c in CAUSES]
     await reply(update, context, "citizen/report_choose_cause.html", rows=rows)
@@ -62,7 +64,10 @@ async def cause_chosen(update: Update, context: Context) -> int:
     cause = callback_arg(update).removeprefix("cause:")
     if cause not in CAUSES:
         return await stale(update, context)
-    draft(context).update(cause=cause, kind="lost" if cause == "lost" else "damaged")
+    b = draft(context)
+    for later in ("description", "nik", "attachment", "point"):  # an old button starts over
+        b.pop(later, None)
+    b.update(cause=cause, kind="lost" if cause == "lost" else "damaged")
     if cause == "other":
         await reply(update, context, "citizen/report_describe.html")
         return DESCRIBING
@@ -141,8 +146,16 @@ async def wrong_input(update: Update, context: Context) -> int | None:
     return None
 
 
+async def stale_button(update: Update, context: Context) -> int:
+    """A button of an earlier step while the file is awaited."""
+    await answer_query(update)
+    return await stale(update, context)
+
+
 async def use_buttons(update: Update, context: Context) -> int | None:
     """Anything typed where a button is expected."""
+    if "report" not in (context.user_data or {}):  # the person went on to another flow
+        return hand_on(update, context)
     await reply(update, context, "citizen/booking_use_buttons.html")
     return None
 
@@ -151,7 +164,8 @@ async def _ask_point(update: Update, context: Context) -> int:
     d = deps(context)
     resident = await get_resident(d.db, draft(context)["nik"])
     assert resident is not None
-    points = await points_for_service(d.db, "rusak", home_kecamatan=resident.kode_desa[:6])
+    service = "hilang" if draft(context)["kind"] == "lost" else "rusak"
+    points = await points_for_service(d.db, service, home_kecamatan=resident.kode_desa[:6])
     locale = await chat_locale(context, _chat_id(update))
     buttons = [
         [
@@ -258,6 +272,7 @@ def register(app: Application) -> None:
                 ATTACHING: [
                     MessageHandler(private & (filters.PHOTO | filters.Document.ALL), got_file),
                     CallbackQueryHandler(skip_file, pattern=r"^tk:skip$"),
+                    CallbackQueryHandler(stale_button, pattern=r"^tk:"),
                     MessageHandler(private & ~filters.COMMAND, wrong_input),
                 ],
             },

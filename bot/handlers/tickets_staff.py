@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import date, timedelta
+from datetime import timedelta
 
 from telegram import Update
+from telegram.error import TelegramError
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -21,6 +22,7 @@ from bot.handlers.common import HTML, TYPED_ANSWER, Context, callback_arg, chat_
 from bot.handlers.notify import send_ticket_file, tell_citizen_ticket, ticket_buttons
 from bot.services import destruction, tickets
 from bot.services.roles import authorize
+from bot.services.staffdesk import InvalidReason
 
 TYPING_REASON = 0
 STEPS: dict[str, Callable[..., Awaitable[Ticket]]] = {
@@ -73,13 +75,39 @@ async def step(update: Update, context: Context) -> None:
     await tell_citizen_ticket(context, ticket)
 
 
+async def show_file(update: Update, context: Context) -> None:
+    """`tks:f:<id>`: send the ticket's photo or PDF to the staff member privately."""
+    assert update.callback_query is not None and update.effective_user is not None
+    await update.callback_query.answer()
+    staff = await _role(update, context, "tiket")
+    if staff is None:
+        return
+    raw = callback_arg(update).removeprefix("f:")
+    try:
+        ticket = await tickets.staff_ticket(
+            deps(context).db, int(raw) if raw.isdigit() else -1, staff=staff
+        )
+        await send_ticket_file(context, update.effective_user.id, ticket)
+    except DomainError as error:
+        await reply(update, context, error.template, **error.context)
+    except TelegramError:  # never opened a private chat with the bot
+        await reply(update, context, "staff/open_private_first.html")
+
+
 async def ask_reason(update: Update, context: Context) -> int:
     """`tks:x:<id>`: ask for the reason the citizen will read."""
     assert update.callback_query is not None and context.user_data is not None
     await update.callback_query.answer()
-    if await _role(update, context, "tiket") is None:
+    staff = await _role(update, context, "tiket")
+    if staff is None:
         return ConversationHandler.END
-    context.user_data["rejecting_ticket"] = callback_arg(update).removeprefix("x:")
+    raw = callback_arg(update).removeprefix("x:")
+    try:
+        await tickets.staff_ticket(deps(context).db, int(raw) if raw.isdigit() else -1, staff=staff)
+    except DomainError as error:
+        await reply(update, context, error.template, **error.context)
+        return ConversationHandler.END
+    context.user_data["rejecting_ticket"] = raw
     await reply(update, context, "staff/ask_reason.html", markup=TYPED_ANSWER)
     return TYPING_REASON
 
@@ -87,7 +115,7 @@ async def ask_reason(update: Update, context: Context) -> int:
 async def reject(update: Update, context: Context) -> int:
     """The reason was typed: reject the ticket and tell the citizen."""
     assert update.message is not None and context.user_data is not None
-    raw = str(context.user_data.pop("rejecting_ticket", ""))
+    raw = str(context.user_data.get("rejecting_ticket", ""))
     staff = await _role(update, context, "tiket")
     if staff is None:
         return ConversationHandler.END
@@ -97,9 +125,14 @@ async def reject(update: Update, context: Context) -> int:
             d.db, int(raw) if raw.isdigit() else -1, staff=staff,
             reason=update.message.text or "", now=d.now(),
         )  # fmt: skip
+    except InvalidReason as error:  # let them type it again
+        await reply(update, context, error.template, **error.context)
+        return TYPING_REASON
     except DomainError as error:
+        context.user_data.pop("rejecting_ticket", None)
         await reply(update, context, error.template, **error.context)
         return ConversationHandler.END
+    context.user_data.pop("rejecting_ticket", None)
     await _show(update, context, ticket, done=True)
     await tell_citizen_ticket(context, ticket)
     return ConversationHandler.END
@@ -119,17 +152,15 @@ async def destroy(update: Update, context: Context) -> None:
         return
     assert update.message is not None
     parts = [p.strip() for p in (update.message.text or "").partition(" ")[2].split("|")]
-    try:
-        destroyed_on = date.fromisoformat(parts[0])
-        method, witnesses = parts[1], parts[2]
-    except (IndexError, ValueError):
+    if len(parts) < 3:
         await reply(update, context, "admin/destroy_usage.html")
         return
+    method, witnesses = parts[1], parts[2]
     numbers = parts[3].upper().split() if len(parts) > 3 and parts[3] else None
     d = deps(context)
     try:
         batch = await destruction.record_batch(
-            d.db, admin=admin, destroyed_on=destroyed_on, method=method,
+            d.db, admin=admin, destroyed_on=destruction.parse_batch_date(parts[0]), method=method,
             witnesses=witnesses, ticket_numbers=numbers, now=d.now(),
         )  # fmt: skip
     except DomainError as error:
@@ -147,7 +178,7 @@ async def register_summary(update: Update, context: Context) -> None:
 
 
 async def _show(update: Update, context: Context, ticket: Ticket, *, done: bool = False) -> None:
-    """The ticket for the staff chat, with its next-step buttons (and the file when new)."""
+    """The ticket for the staff chat, with its next-step buttons and a button for the file."""
     assert update.effective_chat is not None
     d = deps(context)
     locale = await chat_locale(context, update.effective_chat.id)
@@ -156,8 +187,6 @@ async def _show(update: Update, context: Context, ticket: Ticket, *, done: bool 
     await context.bot.send_message(
         update.effective_chat.id, text, parse_mode=HTML, reply_markup=markup
     )
-    if not done:
-        await send_ticket_file(context, update.effective_chat.id, ticket)
 
 
 async def _refuse(update: Update, context: Context, error: Exception) -> None:
@@ -178,7 +207,8 @@ def register(app: Application) -> None:
             name="reject-ticket",
         )
     )
-    app.add_handler(CommandHandler("tiket", open_tickets))
+    app.add_handler(CommandHandler("tiket", open_tickets, filters=filters.ChatType.PRIVATE))
     app.add_handler(CommandHandler("musnah", destroy))
     app.add_handler(CommandHandler("daftar_musnah", register_summary))
     app.add_handler(CallbackQueryHandler(step, pattern=r"^tks:[vprh]:"))
+    app.add_handler(CallbackQueryHandler(show_file, pattern=r"^tks:f:"))

@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from typing import Any, ClassVar
 
 import aiosqlite
 
+from bot.config import TIMEZONE
 from bot.db import transaction
 from bot.errors import DomainError
 from bot.services.schedule import wib_day
@@ -81,7 +82,7 @@ async def record_batch(
     async with _action(db, admin, target, now=now):
         user = _require_admin(admin)
         batch_id = await _insert_batch(db, user, destroyed_on, method, witnesses, now=now)
-        count = await _fill(db, batch_id, numbers)
+        count = await _fill(db, batch_id, numbers, received_by=_day_end(destroyed_on))
         await _audit(db, admin, "batch", f"batch={batch_id} {target} cards={count}", now=now)
         batch = await destruction.get_batch(db, batch_id)
     assert batch is not None
@@ -158,12 +159,25 @@ async def _insert_batch(
     )  # fmt: skip
 
 
-async def _fill(db: aiosqlite.Connection, batch_id: int, numbers: list[str] | None) -> int:
+def _day_end(day: date) -> datetime:
+    """The last instant of a WIB day: a card received later cannot be in that day's batch."""
+    return datetime.combine(day + timedelta(days=1), time(0), tzinfo=TIMEZONE) - timedelta(
+        microseconds=1
+    )
+
+
+async def _fill(
+    db: aiosqlite.Connection, batch_id: int, numbers: list[str] | None, *, received_by: datetime
+) -> int:
     """Put the cards in the batch; a card not waiting refuses the whole batch."""
     if numbers is None:
-        count = await destruction.assign_all_waiting(db, batch_id)
+        count = await destruction.assign_all_waiting(db, batch_id, received_by=received_by)
     else:
-        count = await destruction.assign_waiting(db, batch_id, numbers) if numbers else 0
+        count = (
+            await destruction.assign_waiting(db, batch_id, numbers, received_by=received_by)
+            if numbers
+            else 0
+        )
         if numbers and count != len(numbers):
             raise CardsNotWaiting(numbers=await destruction.not_in_batch(db, batch_id, numbers))
     if count == 0:

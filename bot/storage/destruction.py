@@ -44,20 +44,26 @@ async def insert_batch(
     return cursor.lastrowid
 
 
-async def assign_all_waiting(db: aiosqlite.Connection, batch_id: int) -> int:
-    """Put every waiting card in the batch; return how many."""
+async def assign_all_waiting(
+    db: aiosqlite.Connection, batch_id: int, *, received_by: datetime
+) -> int:
+    """Put every card waiting since `received_by` or earlier in the batch; return how many."""
     cursor = await db.execute(
-        "UPDATE received_cards SET batch_id = ? WHERE batch_id IS NULL", (batch_id,)
+        "UPDATE received_cards SET batch_id = ? WHERE batch_id IS NULL AND received_at <= ?",
+        (batch_id, _ts(received_by)),
     )
     return cursor.rowcount
 
 
-async def assign_waiting(db: aiosqlite.Connection, batch_id: int, numbers: Sequence[str]) -> int:
-    """Put the waiting cards of these ticket numbers in the batch; return how many."""
+async def assign_waiting(
+    db: aiosqlite.Connection, batch_id: int, numbers: Sequence[str], *, received_by: datetime
+) -> int:
+    """Put the waiting cards of these ticket numbers (received by then) in the batch."""
     cursor = await db.execute(
-        "UPDATE received_cards SET batch_id = ? WHERE batch_id IS NULL AND ticket_id IN"
+        "UPDATE received_cards SET batch_id = ? WHERE batch_id IS NULL AND received_at <= ?"
+        " AND ticket_id IN"
         " (SELECT id FROM tickets WHERE number IN (SELECT value FROM json_each(?)))",
-        (batch_id, json.dumps(list(numbers))),
+        (batch_id, _ts(received_by), json.dumps(list(numbers))),
     )
     return cursor.rowcount
 

@@ -1,0 +1,160 @@
+"""The delivery engine's bookkeeping: every notification goes through the outbox.
+
+A message is planned once per idempotency key (planning it again is a no-op), waits for its
+`not_before` (quiet hours, retry backoff), is claimed as 'sending' by the sender, and ends
+'sent', 'blocked' or 'failed'. After a crash, `requeue_in_flight` puts the claimed ones back, so
+nothing queued is lost and at most the in-flight messages are sent twice.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+
+import aiosqlite
+
+from bot.config import TIMEZONE
+from bot.db import transaction
+from bot.storage import outbox as store
+from bot.storage.outbox import OUTBOX_KINDS, OUTBOX_STATES, OutboxMessage
+
+__all__ = [
+    "MAX_ATTEMPTS",
+    "QUIET_HOURS",
+    "OutboxMessage",
+    "claim_due",
+    "delivery_report",
+    "enqueue",
+    "get_message",
+    "mark_blocked",
+    "mark_failed",
+    "mark_retry",
+    "mark_sent",
+    "requeue_in_flight",
+    "unblock_chat",
+]
+
+MAX_ATTEMPTS = 5
+QUIET_HOURS = (time(20, 0), time(7, 0))  # WIB; held kinds wait until the end
+HELD_IN_QUIET_HOURS = ("reminder", "broadcast")
+
+
+async def enqueue(
+    db: aiosqlite.Connection,
+    *,
+    key: str,
+    chat_id: int,
+    kind: str,
+    text: str,
+    reply_markup_json: str | None = None,
+    now: datetime,
+    quiet: tuple[time, time] = QUIET_HOURS,
+) -> bool:
+    """Plan a message once per key; False when the key was already planned."""
+    if kind not in OUTBOX_KINDS:
+        raise ValueError(f"unknown outbox kind {kind!r}")
+    not_before = quiet_hours_end(now, quiet) if kind in HELD_IN_QUIET_HOURS else now
+    async with transaction(db):
+        return await store.insert_message(
+            db,
+            key=key,
+            chat_id=chat_id,
+            kind=kind,
+            text=text,
+            reply_markup_json=reply_markup_json,
+            not_before=not_before or now,
+            now=now,
+        )
+
+
+def quiet_hours_end(now: datetime, quiet: tuple[time, time] = QUIET_HOURS) -> datetime | None:
+    """When the quiet hours around `now` end (UTC), or None outside them."""
+    start, end = quiet
+    local = _aware(now).astimezone(TIMEZONE)
+    clock = local.time().replace(tzinfo=None)
+    inside = (start <= clock < end) if start <= end else (clock >= start or clock < end)
+    if not inside:
+        return None
+    morning = datetime.combine(local.date(), end, tzinfo=TIMEZONE)
+    if morning <= local:
+        morning = datetime.combine(local.date() + timedelta(days=1), end, tzinfo=TIMEZONE)
+    return morning.astimezone(UTC)
+
+
+async def claim_due(db: aiosqlite.Connection, *, now: datetime, limit: int) -> list[OutboxMessage]:
+    """Atomically take up to `limit` due messages, oldest first, marking them 'sending'."""
+    async with transaction(db):
+        return await store.claim_due(db, now=now, limit=limit)
+
+
+async def requeue_in_flight(db: aiosqlite.Connection) -> int:
+    """At start-up: messages left 'sending' by a crash go back to the queue; return how many."""
+    async with transaction(db):
+        return await store.requeue_sending(db)
+
+
+async def mark_sent(
+    db: aiosqlite.Connection, message_id: int, telegram_message_id: int, now: datetime
+) -> None:
+    """The message was delivered as Telegram message `telegram_message_id`."""
+    async with transaction(db):
+        await store.set_sent(db, message_id, telegram_message_id=telegram_message_id, now=now)
+
+
+async def mark_blocked(
+    db: aiosqlite.Connection, message_id: int, chat_id: int, now: datetime
+) -> None:
+    """The chat blocked the bot: close this message and the chat's queue, remember the chat."""
+    async with transaction(db):
+        await store.set_final(
+            db, message_id, state="blocked", error="chat blocked the bot", now=now
+        )
+        await store.block_chat(db, chat_id, now=now)
+
+
+async def mark_retry(
+    db: aiosqlite.Connection,
+    message_id: int,
+    *,
+    now: datetime,
+    delay: timedelta,
+    error: str = "temporary failure",
+) -> str:
+    """Queue again after `delay`, or fail after MAX_ATTEMPTS attempts; return the new state."""
+    async with transaction(db):
+        message = await store.get_message(db, message_id)
+        if message is None:
+            raise LookupError(f"no outbox message {message_id}")
+        if message.attempts >= MAX_ATTEMPTS:
+            reason = f"gave up after {message.attempts} attempts: {error}"
+            await store.set_final(db, message_id, state="failed", error=reason, now=now)
+            return "failed"
+        await store.set_requeued(db, message_id, not_before=now + delay, error=error, now=now)
+        return "queued"
+
+
+async def mark_failed(db: aiosqlite.Connection, message_id: int, error: str, now: datetime) -> None:
+    """The message can never be delivered as it is (e.g. Telegram refused it)."""
+    async with transaction(db):
+        await store.set_final(db, message_id, state="failed", error=error, now=now)
+
+
+async def unblock_chat(db: aiosqlite.Connection, chat_id: int) -> bool:
+    """The person wrote to the bot again: new messages may reach them; True if it was blocked."""
+    async with transaction(db):
+        return await store.unblock_chat(db, chat_id)
+
+
+async def get_message(db: aiosqlite.Connection, message_id: int) -> OutboxMessage | None:
+    """One outbox message by id, or None."""
+    return await store.get_message(db, message_id)
+
+
+async def delivery_report(db: aiosqlite.Connection, key_prefix: str) -> dict[str, int]:
+    """Counts per state (every state present, zeros included) of the keys with this prefix."""
+    counts = await store.count_by_state(db, key_prefix)
+    return {state: counts.get(state, 0) for state in OUTBOX_STATES}
+
+
+def _aware(moment: datetime) -> datetime:
+    """A naive datetime is taken to be UTC."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment

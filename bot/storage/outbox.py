@@ -1,0 +1,197 @@
+"""The outbox of outgoing messages and the chats that blocked the bot.
+
+Timestamps are UTC ISO text with microseconds: fixed width, so comparing text compares time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import aiosqlite
+
+OUTBOX_STATES = ("queued", "sending", "sent", "blocked", "failed")
+OUTBOX_KINDS = ("reminder", "broadcast", "staff", "reply")
+
+_COLUMNS = (
+    "id, idempotency_key, chat_id, kind, text, reply_markup, state, attempts, not_before,"
+    " telegram_message_id, error"
+)
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    """One outgoing message and where it stands."""
+
+    id: int
+    key: str
+    chat_id: int
+    kind: str
+    text: str
+    reply_markup_json: str | None
+    state: str
+    attempts: int
+    not_before: datetime
+    telegram_message_id: int | None
+    error: str | None
+
+
+async def insert_message(
+    db: aiosqlite.Connection,
+    *,
+    key: str,
+    chat_id: int,
+    kind: str,
+    text: str,
+    reply_markup_json: str | None,
+    not_before: datetime,
+    now: datetime,
+) -> bool:
+    """Queue a message (born 'blocked' for a blocked chat); False if the key already exists."""
+    cursor = await db.execute(
+        "INSERT INTO outbox (idempotency_key, chat_id, kind, text, reply_markup, state, error,"
+        " not_before, created_at, updated_at) VALUES (?, ?, ?, ?, ?,"
+        " CASE WHEN EXISTS (SELECT 1 FROM blocked_chats WHERE chat_id = ?)"
+        " THEN 'blocked' ELSE 'queued' END,"
+        " CASE WHEN EXISTS (SELECT 1 FROM blocked_chats WHERE chat_id = ?)"
+        " THEN 'chat blocked the bot' END,"
+        " ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING",
+        (
+            key,
+            chat_id,
+            kind,
+            text,
+            reply_markup_json,
+            chat_id,
+            chat_id,
+            ts(not_before),
+            ts(now),
+            ts(now),
+        ),
+    )
+    return cursor.rowcount == 1
+
+
+async def get_message(db: aiosqlite.Connection, message_id: int) -> OutboxMessage | None:
+    """The outbox row with this id, or None."""
+    async with db.execute(f"SELECT {_COLUMNS} FROM outbox WHERE id = ?", (message_id,)) as cur:
+        row = await cur.fetchone()
+    return _message(row) if row else None
+
+
+async def get_message_by_key(db: aiosqlite.Connection, key: str) -> OutboxMessage | None:
+    """The outbox row with this idempotency key, or None."""
+    query = f"SELECT {_COLUMNS} FROM outbox WHERE idempotency_key = ?"
+    async with db.execute(query, (key,)) as cursor:
+        row = await cursor.fetchone()
+    return _message(row) if row else None
+
+
+async def claim_due(db: aiosqlite.Connection, *, now: datetime, limit: int) -> list[OutboxMessage]:
+    """Mark up to `limit` due queued messages 'sending' (one statement) and return them."""
+    async with db.execute(
+        "UPDATE outbox SET state = 'sending', attempts = attempts + 1, updated_at = ?"
+        " WHERE id IN (SELECT id FROM outbox WHERE state = 'queued' AND not_before <= ?"
+        f" ORDER BY not_before, id LIMIT ?) RETURNING {_COLUMNS}",
+        (ts(now), ts(now), limit),
+    ) as cursor:
+        rows = await cursor.fetchall()
+    return sorted((_message(row) for row in rows), key=lambda m: (m.not_before, m.id))
+
+
+async def requeue_sending(db: aiosqlite.Connection) -> int:
+    """Put every 'sending' message back to 'queued'; return how many."""
+    cursor = await db.execute("UPDATE outbox SET state = 'queued' WHERE state = 'sending'")
+    return cursor.rowcount
+
+
+async def set_sent(
+    db: aiosqlite.Connection, message_id: int, *, telegram_message_id: int, now: datetime
+) -> None:
+    """Record the delivery and Telegram's message id."""
+    await db.execute(
+        "UPDATE outbox SET state = 'sent', telegram_message_id = ?, error = NULL, updated_at = ?"
+        " WHERE id = ?",
+        (telegram_message_id, ts(now), message_id),
+    )
+
+
+async def set_requeued(
+    db: aiosqlite.Connection, message_id: int, *, not_before: datetime, error: str, now: datetime
+) -> None:
+    """Back to the queue, not before `not_before`, keeping the last error."""
+    await db.execute(
+        "UPDATE outbox SET state = 'queued', not_before = ?, error = ?, updated_at = ?"
+        " WHERE id = ?",
+        (ts(not_before), error, ts(now), message_id),
+    )
+
+
+async def set_final(
+    db: aiosqlite.Connection, message_id: int, *, state: str, error: str, now: datetime
+) -> None:
+    """Close a message as 'blocked' or 'failed' with the reason."""
+    await db.execute(
+        "UPDATE outbox SET state = ?, error = ?, updated_at = ? WHERE id = ?",
+        (state, error, ts(now), message_id),
+    )
+
+
+async def block_chat(db: aiosqlite.Connection, chat_id: int, *, now: datetime) -> None:
+    """Remember the chat as blocked and close its queued messages as 'blocked'."""
+    await db.execute(
+        "INSERT INTO blocked_chats (chat_id, blocked_at) VALUES (?, ?)"
+        " ON CONFLICT (chat_id) DO NOTHING",
+        (chat_id, ts(now)),
+    )
+    await db.execute(
+        "UPDATE outbox SET state = 'blocked', error = 'chat blocked the bot', updated_at = ?"
+        " WHERE chat_id = ? AND state = 'queued'",
+        (ts(now), chat_id),
+    )
+
+
+async def unblock_chat(db: aiosqlite.Connection, chat_id: int) -> bool:
+    """Forget that the chat blocked the bot; True if it was blocked."""
+    cursor = await db.execute("DELETE FROM blocked_chats WHERE chat_id = ?", (chat_id,))
+    return cursor.rowcount == 1
+
+
+async def is_blocked(db: aiosqlite.Connection, chat_id: int) -> bool:
+    """Whether the chat is recorded as having blocked the bot."""
+    query = "SELECT 1 FROM blocked_chats WHERE chat_id = ?"
+    async with db.execute(query, (chat_id,)) as cursor:
+        return await cursor.fetchone() is not None
+
+
+async def count_by_state(db: aiosqlite.Connection, key_prefix: str) -> dict[str, int]:
+    """Messages whose key starts with `key_prefix`, counted per state."""
+    async with db.execute(
+        "SELECT state, count(*) FROM outbox"
+        " WHERE substr(idempotency_key, 1, length(?)) = ? GROUP BY state",
+        (key_prefix, key_prefix),
+    ) as cursor:
+        return {state: count async for state, count in cursor}
+
+
+def ts(moment: datetime) -> str:
+    """Fixed-width UTC ISO text; a naive datetime is taken to be UTC already."""
+    aware = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+    return aware.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _message(row: aiosqlite.Row) -> OutboxMessage:
+    """A row of _COLUMNS as an OutboxMessage."""
+    return OutboxMessage(
+        id=row[0],
+        key=row[1],
+        chat_id=row[2],
+        kind=row[3],
+        text=row[4],
+        reply_markup_json=row[5],
+        state=row[6],
+        attempts=row[7],
+        not_before=datetime.fromisoformat(row[8]),
+        telegram_message_id=row[9],
+        error=row[10],
+    )
