@@ -319,3 +319,41 @@ async def test_tiket_is_refused_in_a_group(botapi):
     group = botapi.group(-100990, title="Grup Desa")
     staff.send_text("/tiket", chat=group)
     await group.no_message(within=0.3)
+
+
+async def test_lost_card_lifecycle_leaves_nothing_for_destruction(botapi, settings):
+    staff = botapi.user(STAFF_ID)
+    user, _ = await report(botapi, 7316, "mother", "lost", attach="pdf")
+    current = await staff.next_message()
+    notices = []
+    for prefix in ("tks:v:", "tks:p:", "tks:r:", "tks:h:"):
+        current = await staff_step(staff, current, prefix)
+        notices.append((await user.next_message()).text)
+    assert "surat keterangan kehilangan asli" in notices[2]
+    assert "Kamis, 24 Desember 2026" in notices[2]  # ready until: 30 days
+    assert await rows(settings, "SELECT * FROM received_cards") == []
+
+
+@pytest.mark.parametrize(
+    ("walk", "forbidden"),
+    [
+        ((), "tks:p:"),  # reported → printed: a jump
+        ((), "tks:r:"),
+        (("tks:v:", "tks:p:", "tks:r:"), "tks:p:"),  # ready → printed: backwards
+        (("tks:v:", "tks:p:", "tks:r:", "tks:h:"), "tks:v:"),  # after hand-over
+        (("tks:v:", "tks:p:", "tks:r:", "tks:h:"), "tks:h:"),  # handed over twice
+    ],
+)
+async def test_every_forbidden_step_is_refused(botapi, settings, walk, forbidden):
+    staff = botapi.user(STAFF_ID)
+    user, _ = await report(botapi, 7317, "recorded", "peeling")
+    current = await staff.next_message()
+    ticket_id = data_of(current, "tks:").rsplit(":", 1)[1]
+    for prefix in walk:
+        current = await staff_step(staff, current, prefix)
+        await user.next_message()
+    (before,) = (await rows(settings, "SELECT state FROM tickets"))[0]
+    staff.press(current, f"{forbidden}{ticket_id}", raw=True)
+    assert "tidak bisa dilakukan" in (await staff.next_message()).text
+    assert (await rows(settings, "SELECT state FROM tickets"))[0] == (before,)
+    await user.no_message(within=0.2)
