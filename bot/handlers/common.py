@@ -13,8 +13,11 @@ from telegram.ext import ContextTypes, ConversationHandler
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.domain import RoleUser
+from bot.errors import DomainError
 from bot.rendering import Renderer
 from bot.services.directory import get_locale
+from bot.services.roles import authorize
 
 Context = ContextTypes.DEFAULT_TYPE
 HTML = ParseMode.HTML
@@ -139,3 +142,14 @@ def hand_on(update: Update, context: Context) -> int:
     on to another flow (e.g. started /lapor while a booking was half done)."""
     context.application.create_task(context.application.process_update(update), update=update)
     return ConversationHandler.END
+
+
+async def acting_role(update: Update, context: Context, action: str) -> RoleUser | None:
+    """The acting account if the roles table allows `action`; else a polite refusal and None."""
+    assert update.effective_user is not None
+    d = deps(context)
+    try:
+        return await authorize(d.db, update.effective_user.id, action, now=d.now())
+    except DomainError as error:
+        await reply(update, context, error.template, **error.context)
+        return None

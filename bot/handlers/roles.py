@@ -9,9 +9,7 @@ from telegram import Update
 from telegram.ext import Application, CommandHandler
 
 from bot.domain import RoleUser
-from bot.errors import NotAuthorized
-from bot.handlers.common import Context, deps, reply
-from bot.services.roles import authorize
+from bot.handlers.common import Context, acting_role, deps, reply
 from bot.services.summaries import REGENCY_CODE, summarize_area
 from bot.services.ticket_stats import ticket_statistics
 
@@ -24,14 +22,9 @@ def guarded(
     """Wrap a role command: the single guard decides, then the handler runs with the role."""
 
     async def run(update: Update, context: Context) -> None:
-        assert update.effective_user is not None
-        d = deps(context)
-        try:
-            user = await authorize(d.db, update.effective_user.id, command, now=d.now())
-        except NotAuthorized as error:
-            await reply(update, context, error.template, **error.context)
-            return
-        await handler(update, context, user)
+        user = await acting_role(update, context, command)
+        if user is not None:
+            await handler(update, context, user)
 
     return run
 

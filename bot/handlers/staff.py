@@ -14,32 +14,29 @@ from telegram.ext import (
     filters,
 )
 
-from bot.domain import Booking, RoleUser
+from bot.domain import Booking
 from bot.errors import DomainError
-from bot.handlers.common import HTML, TYPED_ANSWER, Context, callback_arg, chat_locale, deps, reply
+from bot.handlers.common import (
+    HTML,
+    TYPED_ANSWER,
+    Context,
+    acting_role,
+    callback_arg,
+    chat_locale,
+    deps,
+    reply,
+)
 from bot.handlers.notify import offer_place, tell_citizen
 from bot.services import staffdesk
 from bot.services.directory import get_service_point
-from bot.services.roles import authorize
 
 TYPING_REASON = 0
 QUEUE_PAGE = 40  # lines per /hari_ini message, well under 4,096 characters
 
 
-async def _staff(update: Update, context: Context, action: str) -> RoleUser | None:
-    """The acting account if the guard allows `action`; else a polite refusal and None."""
-    assert update.effective_user is not None
-    d = deps(context)
-    try:
-        return await authorize(d.db, update.effective_user.id, action, now=d.now())
-    except DomainError as error:
-        await reply(update, context, error.template, **error.context)
-        return None
-
-
 async def today(update: Update, context: Context) -> None:
     """/hari_ini: today's queue at my service point, by time and queue number, with states."""
-    staff = await _staff(update, context, "hari_ini")
+    staff = await acting_role(update, context, "hari_ini")
     if staff is None:
         return
     d = deps(context)
@@ -56,7 +53,7 @@ async def today(update: Update, context: Context) -> None:
 
 async def check_in(update: Update, context: Context) -> None:
     """/masuk KODE: check a visitor in by booking code; then offer the outcome buttons."""
-    staff = await _staff(update, context, "masuk")
+    staff = await acting_role(update, context, "masuk")
     if staff is None:
         return
     if not context.args:
@@ -73,7 +70,7 @@ async def check_in(update: Update, context: Context) -> None:
 
 async def no_show(update: Update, context: Context) -> None:
     """/tidak_hadir KODE: the visitor did not come; the citizen is told."""
-    staff = await _staff(update, context, "tidak_hadir")
+    staff = await acting_role(update, context, "tidak_hadir")
     if staff is None:
         return
     if not context.args:
@@ -116,7 +113,7 @@ async def decide(update: Update, context: Context) -> None:
     """`st:ok:<id>` confirms a pending booking of my point; the citizen is told."""
     assert update.callback_query is not None
     await update.callback_query.answer()
-    staff = await _staff(update, context, "hari_ini")
+    staff = await acting_role(update, context, "hari_ini")
     if staff is None:
         return
     raw = callback_arg(update).removeprefix("ok:")
@@ -136,7 +133,7 @@ async def confirm_tomorrow(update: Update, context: Context) -> None:
     """`st:all` or /konfirmasi_besok: confirm every pending booking of tomorrow."""
     if update.callback_query:
         await update.callback_query.answer()
-    staff = await _staff(update, context, "konfirmasi_besok")
+    staff = await acting_role(update, context, "konfirmasi_besok")
     if staff is None:
         return
     d = deps(context)
@@ -151,7 +148,7 @@ async def ask_reason(update: Update, context: Context) -> int:
     """`st:no:<id>`: ask the staff member for the reason the citizen will read."""
     assert update.callback_query is not None and context.user_data is not None
     await update.callback_query.answer()
-    if await _staff(update, context, "hari_ini") is None:
+    if await acting_role(update, context, "hari_ini") is None:
         return ConversationHandler.END
     context.user_data["rejecting"] = callback_arg(update).removeprefix("no:")
     await reply(update, context, "staff/ask_reason.html", markup=TYPED_ANSWER)
@@ -161,7 +158,7 @@ async def ask_reason(update: Update, context: Context) -> int:
 async def reject(update: Update, context: Context) -> int:
     """The reason was typed: reject, tell the citizen, offer the place to the waitlist."""
     assert update.message is not None and context.user_data is not None
-    staff = await _staff(update, context, "hari_ini")
+    staff = await acting_role(update, context, "hari_ini")
     raw = str(context.user_data.get("rejecting", ""))
     if staff is None:
         return ConversationHandler.END
@@ -189,7 +186,7 @@ async def outcome(update: Update, context: Context) -> None:
     """`st:out:<outcome>:<id>`: recorded, handed over or no-show."""
     assert update.callback_query is not None
     await update.callback_query.answer()
-    staff = await _staff(update, context, "masuk")
+    staff = await acting_role(update, context, "masuk")
     if staff is None:
         return
     kind, _, raw = callback_arg(update).removeprefix("out:").partition(":")
@@ -207,7 +204,7 @@ async def outcome(update: Update, context: Context) -> None:
 
 async def close(update: Update, context: Context) -> None:
     """/tutup KODE|semua YYYY-MM-DD YYYY-MM-DD alasan: close a point; bookings are cancelled."""
-    admin = await _staff(update, context, "tutup")
+    admin = await acting_role(update, context, "tutup")
     if admin is None:
         return
     args = list(context.args or [])
@@ -248,7 +245,7 @@ async def close(update: Update, context: Context) -> None:
 
 async def auto_confirm(update: Update, context: Context) -> None:
     """/autokonfirmasi KODE on|off."""
-    admin = await _staff(update, context, "autokonfirmasi")
+    admin = await acting_role(update, context, "autokonfirmasi")
     if admin is None:
         return
     args = list(context.args or [])

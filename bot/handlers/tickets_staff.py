@@ -16,12 +16,20 @@ from telegram.ext import (
     filters,
 )
 
-from bot.domain import RoleUser, Ticket
+from bot.domain import Ticket
 from bot.errors import DomainError
-from bot.handlers.common import HTML, TYPED_ANSWER, Context, callback_arg, chat_locale, deps, reply
+from bot.handlers.common import (
+    HTML,
+    TYPED_ANSWER,
+    Context,
+    acting_role,
+    callback_arg,
+    chat_locale,
+    deps,
+    reply,
+)
 from bot.handlers.notify import send_ticket_file, tell_citizen_ticket, ticket_buttons
 from bot.services import destruction, tickets
-from bot.services.roles import authorize
 from bot.services.staffdesk import InvalidReason
 
 TYPING_REASON = 0
@@ -33,19 +41,9 @@ STEPS: dict[str, Callable[..., Awaitable[Ticket]]] = {
 }
 
 
-async def _role(update: Update, context: Context, action: str) -> RoleUser | None:
-    assert update.effective_user is not None
-    d = deps(context)
-    try:
-        return await authorize(d.db, update.effective_user.id, action, now=d.now())
-    except DomainError as error:
-        await reply(update, context, error.template, **error.context)
-        return None
-
-
 async def open_tickets(update: Update, context: Context) -> None:
     """/tiket: open tickets of my service point, each with its next step."""
-    staff = await _role(update, context, "tiket")
+    staff = await acting_role(update, context, "tiket")
     if staff is None:
         return
     d = deps(context)
@@ -59,7 +57,7 @@ async def step(update: Update, context: Context) -> None:
     """`tks:<v|p|r|h>:<id>`: verify, printed, ready for pick-up, handed over."""
     assert update.callback_query is not None
     await update.callback_query.answer()
-    staff = await _role(update, context, "tiket")
+    staff = await acting_role(update, context, "tiket")
     if staff is None:
         return
     action, _, raw = callback_arg(update).partition(":")
@@ -79,7 +77,7 @@ async def show_file(update: Update, context: Context) -> None:
     """`tks:f:<id>`: send the ticket's photo or PDF to the staff member privately."""
     assert update.callback_query is not None and update.effective_user is not None
     await update.callback_query.answer()
-    staff = await _role(update, context, "tiket")
+    staff = await acting_role(update, context, "tiket")
     if staff is None:
         return
     raw = callback_arg(update).removeprefix("f:")
@@ -98,7 +96,7 @@ async def ask_reason(update: Update, context: Context) -> int:
     """`tks:x:<id>`: ask for the reason the citizen will read."""
     assert update.callback_query is not None and context.user_data is not None
     await update.callback_query.answer()
-    staff = await _role(update, context, "tiket")
+    staff = await acting_role(update, context, "tiket")
     if staff is None:
         return ConversationHandler.END
     raw = callback_arg(update).removeprefix("x:")
@@ -116,7 +114,7 @@ async def reject(update: Update, context: Context) -> int:
     """The reason was typed: reject the ticket and tell the citizen."""
     assert update.message is not None and context.user_data is not None
     raw = str(context.user_data.get("rejecting_ticket", ""))
-    staff = await _role(update, context, "tiket")
+    staff = await acting_role(update, context, "tiket")
     if staff is None:
         return ConversationHandler.END
     d = deps(context)
@@ -147,7 +145,7 @@ async def cancel_reason(update: Update, context: Context) -> int:
 
 async def destroy(update: Update, context: Context) -> None:
     """/musnah YYYY-MM-DD | metode | saksi [| nomor tiket ...]: record a destruction batch."""
-    admin = await _role(update, context, "musnah")
+    admin = await acting_role(update, context, "musnah")
     if admin is None:
         return
     assert update.message is not None
@@ -171,7 +169,7 @@ async def destroy(update: Update, context: Context) -> None:
 
 async def register_summary(update: Update, context: Context) -> None:
     """/daftar_musnah: cards waiting, destroyed per batch and per year."""
-    if await _role(update, context, "daftar_musnah") is None:
+    if await acting_role(update, context, "daftar_musnah") is None:
         return
     summary = await destruction.destruction_summary(deps(context).db)
     await reply(update, context, "admin/destruction_register.html", register=summary)
