@@ -357,3 +357,16 @@ async def test_every_forbidden_step_is_refused(botapi, settings, walk, forbidden
     assert "tidak bisa dilakukan" in (await staff.next_message()).text
     assert (await rows(settings, "SELECT state FROM tickets"))[0] == (before,)
     await user.no_message(within=0.2)
+
+
+async def test_an_open_report_is_said_before_any_upload(botapi, settings):
+    user, filed = await report(botapi, 7318, "recorded", "peeling")
+    user.send_text("/lapor")
+    causes = await user.next_message()
+    user.press(causes, "tk:cause:chip")
+    people = await user.next_message()
+    user.press(people, "tk:who:0")
+    refused = await user.next_message()
+    assert "Masih ada laporan" in refused.text
+    assert ticket_number(filed) in refused.text
+    assert len(await rows(settings, "SELECT * FROM tickets")) == 1

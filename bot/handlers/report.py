@@ -97,6 +97,18 @@ async def person_chosen(update: Update, context: Context) -> int:
     return state if state is not None else await _ask_file(update, context)
 
 
+async def _ask_file(update: Update, context: Context) -> int:
+    """Ask for the photo or police report, unless the person already has a report in progress."""
+    assert update.effective_chat is not None
+    try:
+        nik = draft(context)["nik"]
+        await tickets.ensure_no_open_ticket(deps(context).db, nik, chat_id=update.effective_chat.id)
+    except DomainError as error:
+        await reply(update, context, error.template, **error.context)
+        return ConversationHandler.END
+    return await _ask_for_file(update, context)
+
+
 async def got_nik(update: Update, context: Context) -> int:
     """The NIK of a person not yet verified here."""
     return await people.got_nik(update, context, draft(context))
@@ -108,7 +120,7 @@ async def got_kk(update: Update, context: Context) -> int:
     return state if state is not None else await _ask_file(update, context)
 
 
-async def _ask_file(update: Update, context: Context) -> int:
+async def _ask_for_file(update: Update, context: Context) -> int:
     lost = draft(context)["kind"] == "lost"
     rows: list[Row] = [] if lost else [[("report_skip_photo", "tk:skip")]]
     await reply(update, context, "citizen/report_ask_file.html", rows=rows, lost=lost)

@@ -312,6 +312,12 @@ async def _insert(
     raise RuntimeError("no unused ticket number found")
 
 
+async def ensure_no_open_ticket(db: aiosqlite.Connection, nik: str, *, chat_id: int) -> None:
+    """Stop a report early when the person already has one in progress (TicketAlreadyOpen)."""
+    if await tickets.get_open_ticket(db, nik) is not None:
+        raise await _already_open(db, nik, chat_id)
+
+
 async def _already_open(db: aiosqlite.Connection, nik: str, chat_id: int) -> TicketAlreadyOpen:
     open_ticket = await tickets.get_open_ticket(db, nik)
     mine = open_ticket is not None and open_ticket.chat_id == chat_id
