@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 
 class DomainError(Exception):
-    """A rule said no. `template` names the message; `context` fills it."""
+    """A rule said no. `template` names the message; `context` fills it. A subclass that sets
+    `kind` (which sentence of a shared template) gets it in `context` unless one is passed."""
 
     template = "citizen/error_generic.html"
+    kind: ClassVar[str | None] = None
 
     def __init__(self, message: str = "", **context: Any) -> None:
         super().__init__(message or self.__class__.__name__)
-        self.context = context
+        self.context = {"kind": self.kind, **context} if self.kind else context
 
 
 class InvalidNik(DomainError):

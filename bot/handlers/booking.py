@@ -24,6 +24,7 @@ from bot.handlers.common import (
     Deps,
     answer_query,
     callback_arg,
+    chat_id_of,
     chat_locale,
     deps,
     hand_on,
@@ -117,7 +118,7 @@ async def _ask_point(update: Update, context: Context) -> int:
     points = await points_for_service(
         d.db, draft(context)["service"], home_kecamatan=resident.kode_desa[:6]
     )
-    locale = await chat_locale(context, _chat_id(update))
+    locale = await chat_locale(context, chat_id_of(update))
     buttons = [
         [
             InlineKeyboardButton(
@@ -162,7 +163,7 @@ async def _ask_day(update: Update, context: Context) -> int:
     point = await get_service_point(d.db, draft(context)["point"])
     assert point is not None
     days = await open_days(d.db, point, now=d.now())
-    locale = await chat_locale(context, _chat_id(update))
+    locale = await chat_locale(context, chat_id_of(update))
     if not days:
         rows = [[("waitlist_join", "bk:wait")], [("booking_other_point", "bk:pts")]]
         await reply(update, context, "citizen/booking_no_days.html", rows=rows, point=point)
@@ -203,7 +204,7 @@ async def day_chosen(update: Update, context: Context) -> int:
         else:
             await reply(update, context, "citizen/booking_day_full.html", day=day)
         return await _ask_day(update, context)
-    locale = await chat_locale(context, _chat_id(update))
+    locale = await chat_locale(context, chat_id_of(update))
     buttons = [
         InlineKeyboardButton(
             d.renderer.label(locale, "slot_button", slot=s),
@@ -337,7 +338,7 @@ async def _ask_range_day(
 ) -> int:
     """A calendar of the days from `first` to the end of the booking window."""
     d = deps(context)
-    locale = await chat_locale(context, _chat_id(update))
+    locale = await chat_locale(context, chat_id_of(update))
     last = d.today() + timedelta(days=BOOKING_WINDOW_DAYS - 1)
     days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
     buttons = [
@@ -392,11 +393,6 @@ async def not_text(update: Update, context: Context) -> int | None:
         return hand_on(update, context)
     await reply(update, context, "citizen/booking_use_buttons.html")
     return None
-
-
-def _chat_id(update: Update) -> int:
-    assert update.effective_chat is not None
-    return update.effective_chat.id
 
 
 def register(app: Application) -> None:

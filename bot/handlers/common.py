@@ -109,6 +109,12 @@ async def edit(update: Update, context: Context, template: str, **options: Any) 
     )  # fmt: skip
 
 
+def chat_id_of(update: Update) -> int:
+    """The id of the chat the update came from."""
+    assert update.effective_chat is not None
+    return update.effective_chat.id
+
+
 def callback_arg(update: Update) -> str:
     """The part of the callback data after the first colon (`rem:t:5` -> `t:5`)."""
     assert update.callback_query is not None

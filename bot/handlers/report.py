@@ -24,6 +24,7 @@ from bot.handlers.common import (
     Row,
     answer_query,
     callback_arg,
+    chat_id_of,
     chat_locale,
     deps,
     hand_on,
@@ -178,7 +179,7 @@ async def _ask_point(update: Update, context: Context) -> int:
     assert resident is not None
     service = "hilang" if draft(context)["kind"] == "lost" else "rusak"
     points = await points_for_service(d.db, service, home_kecamatan=resident.kode_desa[:6])
-    locale = await chat_locale(context, _chat_id(update))
+    locale = await chat_locale(context, chat_id_of(update))
     buttons = [
         [
             InlineKeyboardButton(
@@ -252,11 +253,6 @@ def _attachment(message: Message) -> tickets.Attachment:
     doc = message.document
     assert doc is not None
     return tickets.Attachment(doc.file_id, "document", doc.mime_type, doc.file_size)
-
-
-def _chat_id(update: Update) -> int:
-    assert update.effective_chat is not None
-    return update.effective_chat.id
 
 
 def register(app: Application) -> None:

@@ -11,7 +11,7 @@ import random
 import sqlite3
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timedelta
-from typing import Any, ClassVar, TypeVar
+from typing import Any, TypeVar
 
 import aiosqlite
 
@@ -50,10 +50,7 @@ class BookingError(DomainError):
     """A booking rule said no; `kind` in the context picks the sentence the citizen reads."""
 
     template = "citizen/booking_error.html"
-    kind: ClassVar[str] = "not_found"
-
-    def __init__(self, message: str = "", **context: Any) -> None:
-        super().__init__(message, **{"kind": self.kind, **context})
+    kind = "not_found"
 
 
 class SlotFull(BookingError):

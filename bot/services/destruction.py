@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any, ClassVar
 
 import aiosqlite
 
@@ -33,10 +32,7 @@ class DestructionError(DomainError):
     """A destruction-register rule said no; `kind` picks the sentence the admin reads."""
 
     template = "admin/destruction_error.html"
-    kind: ClassVar[str] = "nothing"
-
-    def __init__(self, message: str = "", **context: Any) -> None:
-        super().__init__(message, **{"kind": self.kind, **context})
+    kind = "nothing"
 
 
 class InvalidBatch(DestructionError):

@@ -15,7 +15,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, ClassVar
 
 import aiosqlite
 
@@ -62,10 +61,7 @@ class TicketError(DomainError):
     """A ticket rule said no; `kind` in the context picks the sentence the citizen reads."""
 
     template = "citizen/ticket_error.html"
-    kind: ClassVar[str] = "not_found"
-
-    def __init__(self, message: str = "", **context: Any) -> None:
-        super().__init__(message, **{"kind": self.kind, **context})
+    kind = "not_found"
 
 
 class InvalidAttachment(TicketError):
