@@ -6,6 +6,7 @@ import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -33,6 +34,8 @@ class Settings:
     webhook_url: str = ""
     webhook_listen: str = "127.0.0.1"
     webhook_port: int = 8443
+    send_rate: int = 30  # messages/second overall; 0 lifts Telegram's limits (paid broadcasts)
+    quiet_hours: tuple[time, time] | None = (time(20, 0), time(7, 0))  # WIB; None: none
     tz: ZoneInfo = TIMEZONE
 
     @classmethod
@@ -60,6 +63,8 @@ class Settings:
             webhook_url=values.get("WEBHOOK_URL", ""),
             webhook_listen=values.get("WEBHOOK_LISTEN") or "127.0.0.1",
             webhook_port=_positive_int(values, "WEBHOOK_PORT", 8443),
+            send_rate=_whole_number(values, "SEND_RATE", 30),
+            quiet_hours=_quiet_hours(values.get("QUIET_HOURS", "20:00-07:00")),
         )
 
 
@@ -97,6 +102,31 @@ def _positive_int(values: Mapping[str, str], name: str, default: int) -> int:
     if not raw.strip().isdigit() or int(raw) <= 0:
         raise ConfigError(f"{name} must be a positive whole number, got {raw!r}")
     return int(raw)
+
+
+def _whole_number(values: Mapping[str, str], name: str, default: int) -> int:
+    raw = (values.get(name) or "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit():
+        raise ConfigError(f"{name} must be a whole number (0 or more), got {raw!r}")
+    return int(raw)
+
+
+def _quiet_hours(raw: str) -> tuple[time, time] | None:
+    """`20:00-07:00` -> (20:00, 07:00); `off` or empty -> None."""
+    text = raw.strip().lower()
+    if text in ("", "off", "none"):
+        return None
+    try:
+        start, end = (time.fromisoformat(part.strip().zfill(5)) for part in text.split("-"))
+    except ValueError:
+        raise ConfigError(
+            f"QUIET_HOURS must look like 20:00-07:00 (WIB) or be 'off', got {raw!r}"
+        ) from None
+    if start == end:
+        raise ConfigError("QUIET_HOURS must start and end at different times, or be 'off'")
+    return start, end
 
 
 def _choice(values: Mapping[str, str], name: str, default: str, allowed: tuple[str, ...]) -> str:

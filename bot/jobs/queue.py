@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from bot.handlers.common import Context, deps
-from bot.handlers.notify import offer_place, tell_citizen
-from bot.services import staffdesk
+from bot.handlers.notify import offer_place
+from bot.jobs.registry import JobRun
+from bot.services import outbox, staffdesk
+from bot.services.directory import get_resident, get_service_point
 from bot.services.waitlist import expire_offers
 
 
@@ -15,8 +17,17 @@ async def expire_waitlist_offers(context: Context) -> None:
         await offer_place(context, offer)
 
 
-async def sweep_no_shows(context: Context) -> None:
-    """At day's end, today's unattended bookings become no-shows; the citizens are told."""
-    d = deps(context)
-    for booking in await staffdesk.sweep_no_shows(d.db, day=d.today(), now=d.now()):
-        await tell_citizen(context, booking, "citizen/booking_state.html")
+async def plan_no_show_sweep(run: JobRun) -> int:
+    """At day's end, the day's unattended bookings become no-shows; the citizens are told."""
+    notices = []
+    for booking in await staffdesk.sweep_no_shows(run.db, day=run.day, now=run.now):
+        locale = await run.locale(booking.chat_id)
+        point = await get_service_point(run.db, booking.service_point)
+        resident = await get_resident(run.db, booking.nik)
+        text = run.renderer.render(
+            locale, "citizen/booking_state.html", b=booking, point=point,
+            person=resident.nama if resident else "",
+        )  # fmt: skip
+        key = f"booking:{booking.id}:no-show"
+        notices.append(outbox.Planned(key, booking.chat_id, "booking", text))
+    return await outbox.enqueue_many(run.db, notices, now=run.now, quiet=run.quiet)

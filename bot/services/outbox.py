@@ -8,6 +8,8 @@ nothing queued is lost and at most the in-flight messages are sent twice.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 
 import aiosqlite
@@ -18,12 +20,17 @@ from bot.storage import outbox as store
 from bot.storage.outbox import OUTBOX_KINDS, OUTBOX_STATES, OutboxMessage
 
 __all__ = [
+    "HELD_IN_QUIET_HOURS",
     "MAX_ATTEMPTS",
+    "Planned",
+    "QuietHours",
     "QUIET_HOURS",
     "OutboxMessage",
     "claim_due",
     "delivery_report",
     "enqueue",
+    "enqueue_many",
+    "next_due",
     "get_message",
     "mark_blocked",
     "mark_failed",
@@ -31,11 +38,24 @@ __all__ = [
     "mark_sent",
     "requeue_in_flight",
     "unblock_chat",
+    "withdraw",
 ]
 
-MAX_ATTEMPTS = 5
-QUIET_HOURS = (time(20, 0), time(7, 0))  # WIB; held kinds wait until the end
-HELD_IN_QUIET_HOURS = ("reminder", "broadcast")
+MAX_ATTEMPTS = 8  # with backoff capped at a minute: a Bot API outage of ~3 minutes is survived
+QuietHours = tuple[time, time] | None  # (start, end) in WIB; None: no quiet hours
+QUIET_HOURS: QuietHours = (time(20, 0), time(7, 0))
+HELD_IN_QUIET_HOURS = ("reminder", "broadcast")  # staff messages, replies, bookings are not held
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A message to plan: sent once per `key`, to `chat_id`, as rendered Telegram HTML."""
+
+    key: str
+    chat_id: int
+    kind: str
+    text: str
+    reply_markup_json: str | None = None
 
 
 async def enqueue(
@@ -47,27 +67,54 @@ async def enqueue(
     text: str,
     reply_markup_json: str | None = None,
     now: datetime,
-    quiet: tuple[time, time] = QUIET_HOURS,
+    quiet: QuietHours = QUIET_HOURS,
 ) -> bool:
     """Plan a message once per key; False when the key was already planned."""
-    if kind not in OUTBOX_KINDS:
-        raise ValueError(f"unknown outbox kind {kind!r}")
-    not_before = quiet_hours_end(now, quiet) if kind in HELD_IN_QUIET_HOURS else now
+    planned = Planned(key, chat_id, kind, text, reply_markup_json)
+    return await enqueue_many(db, [planned], now=now, quiet=quiet) == 1
+
+
+async def enqueue_many(
+    db: aiosqlite.Connection,
+    messages: Iterable[Planned],
+    *,
+    now: datetime,
+    quiet: QuietHours = QUIET_HOURS,
+) -> int:
+    """Plan messages in one transaction (each once per key); return how many were new."""
+    held_until = quiet_hours_end(now, quiet) or now
+    added = 0
     async with transaction(db):
-        return await store.insert_message(
-            db,
-            key=key,
-            chat_id=chat_id,
-            kind=kind,
-            text=text,
-            reply_markup_json=reply_markup_json,
-            not_before=not_before or now,
-            now=now,
-        )
+        for message in messages:
+            if message.kind not in OUTBOX_KINDS:
+                raise ValueError(f"unknown outbox kind {message.kind!r}")
+            added += await store.insert_message(
+                db,
+                key=message.key,
+                chat_id=message.chat_id,
+                kind=message.kind,
+                text=message.text,
+                reply_markup_json=message.reply_markup_json,
+                not_before=held_until if message.kind in HELD_IN_QUIET_HOURS else now,
+                now=now,
+            )
+    return added
 
 
-def quiet_hours_end(now: datetime, quiet: tuple[time, time] = QUIET_HOURS) -> datetime | None:
+async def withdraw(db: aiosqlite.Connection, key_prefix: str, *, now: datetime) -> int:
+    """Withdraw the queued messages whose key starts with `key_prefix` (call in a transaction)."""
+    return await store.withdraw(db, key_prefix, now=now)
+
+
+async def next_due(db: aiosqlite.Connection) -> datetime | None:
+    """When the earliest queued message becomes due (UTC), or None."""
+    return await store.next_due(db)
+
+
+def quiet_hours_end(now: datetime, quiet: QuietHours = QUIET_HOURS) -> datetime | None:
     """When the quiet hours around `now` end (UTC), or None outside them."""
+    if quiet is None:
+        return None
     start, end = quiet
     local = _aware(now).astimezone(TIMEZONE)
     clock = local.time().replace(tzinfo=None)
@@ -80,10 +127,16 @@ def quiet_hours_end(now: datetime, quiet: tuple[time, time] = QUIET_HOURS) -> da
     return morning.astimezone(UTC)
 
 
-async def claim_due(db: aiosqlite.Connection, *, now: datetime, limit: int) -> list[OutboxMessage]:
-    """Atomically take up to `limit` due messages, oldest first, marking them 'sending'."""
+async def claim_due(
+    db: aiosqlite.Connection, *, now: datetime, limit: int, quiet: QuietHours = QUIET_HOURS
+) -> list[OutboxMessage]:
+    """Atomically take up to `limit` due messages, oldest first, marking them 'sending'.
+
+    During quiet hours reminders and broadcasts stay queued, even those planned before.
+    """
+    held = HELD_IN_QUIET_HOURS if quiet_hours_end(now, quiet) else ()
     async with transaction(db):
-        return await store.claim_due(db, now=now, limit=limit)
+        return await store.claim_due(db, now=now, limit=limit, held=held)
 
 
 async def requeue_in_flight(db: aiosqlite.Connection) -> int:

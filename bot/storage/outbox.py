@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 
 import aiosqlite
 
-OUTBOX_STATES = ("queued", "sending", "sent", "blocked", "failed")
-OUTBOX_KINDS = ("reminder", "broadcast", "staff", "reply")
+OUTBOX_STATES = ("queued", "sending", "sent", "blocked", "failed", "withdrawn")
+OUTBOX_KINDS = ("reminder", "broadcast", "staff", "reply", "booking")
 
 _COLUMNS = (
     "id, idempotency_key, chat_id, kind, text, reply_markup, state, attempts, not_before,"
@@ -87,13 +87,19 @@ async def get_message_by_key(db: aiosqlite.Connection, key: str) -> OutboxMessag
     return _message(row) if row else None
 
 
-async def claim_due(db: aiosqlite.Connection, *, now: datetime, limit: int) -> list[OutboxMessage]:
-    """Mark up to `limit` due queued messages 'sending' (one statement) and return them."""
+async def claim_due(
+    db: aiosqlite.Connection, *, now: datetime, limit: int, held: tuple[str, ...] = ()
+) -> list[OutboxMessage]:
+    """Mark up to `limit` due queued messages 'sending' (one statement) and return them.
+
+    Messages of the `held` kinds (reminders during quiet hours) are left queued.
+    """
+    marks = ", ".join("?" * len(held))
     async with db.execute(
         "UPDATE outbox SET state = 'sending', attempts = attempts + 1, updated_at = ?"
         " WHERE id IN (SELECT id FROM outbox WHERE state = 'queued' AND not_before <= ?"
-        f" ORDER BY not_before, id LIMIT ?) RETURNING {_COLUMNS}",
-        (ts(now), ts(now), limit),
+        f" AND kind NOT IN ({marks}) ORDER BY not_before, id LIMIT ?) RETURNING {_COLUMNS}",
+        (ts(now), ts(now), *held, limit),
     ) as cursor:
         rows = await cursor.fetchall()
     return sorted((_message(row) for row in rows), key=lambda m: (m.not_before, m.id))
@@ -137,6 +143,23 @@ async def set_final(
     )
 
 
+async def withdraw(db: aiosqlite.Connection, key_prefix: str, *, now: datetime) -> int:
+    """Withdraw the still-queued messages whose key starts with `key_prefix`; return how many."""
+    cursor = await db.execute(
+        "UPDATE outbox SET state = 'withdrawn', updated_at = ?"
+        " WHERE state = 'queued' AND idempotency_key >= ? AND idempotency_key < ?",
+        (ts(now), *prefix_range(key_prefix)),
+    )
+    return cursor.rowcount
+
+
+async def next_due(db: aiosqlite.Connection) -> datetime | None:
+    """When the earliest queued message becomes due, or None with nothing queued."""
+    async with db.execute("SELECT min(not_before) FROM outbox WHERE state = 'queued'") as cursor:
+        row = await cursor.fetchone()
+    return datetime.fromisoformat(row[0]) if row and row[0] else None
+
+
 async def block_chat(db: aiosqlite.Connection, chat_id: int, *, now: datetime) -> None:
     """Remember the chat as blocked and close its queued messages as 'blocked'."""
     await db.execute(
@@ -168,10 +191,17 @@ async def count_by_state(db: aiosqlite.Connection, key_prefix: str) -> dict[str,
     """Messages whose key starts with `key_prefix`, counted per state."""
     async with db.execute(
         "SELECT state, count(*) FROM outbox"
-        " WHERE substr(idempotency_key, 1, length(?)) = ? GROUP BY state",
-        (key_prefix, key_prefix),
+        " WHERE idempotency_key >= ? AND idempotency_key < ? GROUP BY state",
+        prefix_range(key_prefix),
     ) as cursor:
         return {state: count async for state, count in cursor}
+
+
+def prefix_range(prefix: str) -> tuple[str, str]:
+    """Bounds of the keys starting with `prefix`, so the unique index serves the search."""
+    if not prefix:
+        raise ValueError("an empty key prefix would match every message")
+    return prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1)
 
 
 def ts(moment: datetime) -> str:
