@@ -8,9 +8,10 @@ nothing queued is lost and at most the in-flight messages are sent twice.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import aiosqlite
 
@@ -36,7 +37,9 @@ __all__ = [
     "mark_failed",
     "mark_retry",
     "mark_sent",
+    "reminder_key",
     "requeue_in_flight",
+    "resident_ref",
     "unblock_chat",
     "withdraw",
 ]
@@ -56,6 +59,16 @@ class Planned:
     kind: str
     text: str
     reply_markup_json: str | None = None
+
+
+def resident_ref(nik: str) -> str:
+    """A short stable stand-in for a NIK in idempotency keys: keys never hold a NIK."""
+    return hashlib.sha256(f"dukcapil-outbox:{nik}".encode()).hexdigest()[:20]
+
+
+def reminder_key(kind: str, nik: str, chat_id: int, due: date) -> str:
+    """The one key of a reminder about a resident to a chat for a due day."""
+    return f"{kind}:{resident_ref(nik)}:{chat_id}:{due.isoformat()}"
 
 
 async def enqueue(
