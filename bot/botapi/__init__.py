@@ -1,5 +1,6 @@
 """A local Telegram Bot API server for tests: speaks the Bot API to a real PTB bot."""
 
+from bot.botapi.faults import SEND_METHODS, Faults, Limits
 from bot.botapi.server import (
     ApiError,
     ApiFailure,
@@ -13,11 +14,14 @@ from bot.botapi.server import (
 from bot.botapi.spec import ApiSpec, SpecError, UploadedFile, default_spec
 
 __all__ = [
+    "SEND_METHODS",
     "ApiError",
     "ApiFailure",
     "ApiSpec",
     "BotApiServer",
     "BotMessage",
+    "Faults",
+    "Limits",
     "SimChat",
     "SimGroup",
     "SimUser",

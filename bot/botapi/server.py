@@ -10,11 +10,13 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from types import TracebackType
 from typing import Any, Self
 
 from aiohttp import web
 
+from bot.botapi.faults import GATEWAY_PAGE, Drop, Faults, Flood, ServerError, flood_body
 from bot.botapi.html_check import HtmlError, html_to_text
 from bot.botapi.spec import ApiSpec, SpecError, UploadedFile, default_spec
 
@@ -1077,6 +1079,24 @@ def error_response(failure: ApiFailure) -> web.Response:
     return web.json_response(body, status=failure.error_code)
 
 
+def _drop_connection(request: web.Request) -> web.Response:
+    """Close the connection: the client sees it end without an answer."""
+    if request.transport is not None:
+        request.transport.close()
+    return web.Response(status=204)  # never written: the transport is closed
+
+
+def _fault_response(request: web.Request, fault: Flood | ServerError | Drop) -> web.Response:
+    """The answer to a call that meets an injected fault or a flood limit."""
+    if isinstance(fault, Flood):
+        return web.json_response(flood_body(fault.retry_after), status=429)
+    if isinstance(fault, ServerError):
+        reason = HTTPStatus(fault.status).phrase
+        page = GATEWAY_PAGE.format(status=fault.status, reason=reason)
+        return web.Response(status=fault.status, text=page, content_type="text/html")
+    return _drop_connection(request)
+
+
 class BotApiServer:
     """The simulation served over HTTP like api.telegram.org, checking every call."""
 
@@ -1099,6 +1119,21 @@ class BotApiServer:
         self.app.router.add_post("/bot{token}/{method}", self._handle_method)
         self.app.router.add_get("/file/bot{token}/{path:.+}", self._handle_file)
         self._runner: web.AppRunner | None = None
+        self.faults = Faults()
+
+    @property
+    def flood_count(self) -> int:
+        """How many 429s the enforced limits answered (scripted floods not included)."""
+        return self.faults.flood_count
+
+    @property
+    def received(self) -> dict[int, list[float]]:
+        """Monotonic moments of every accepted sendMessage, per chat id."""
+        return self.faults.received
+
+    def send_counts(self) -> dict[int, int]:
+        """How many sendMessage calls each chat received."""
+        return {chat_id: len(moments) for chat_id, moments in self.faults.received.items()}
 
     @property
     def errors(self) -> list[ApiError]:
@@ -1187,6 +1222,8 @@ class BotApiServer:
 
     async def _handle_method(self, request: web.Request) -> web.Response:
         """One Bot API call."""
+        if self.faults.is_down:
+            return _drop_connection(request)
         name = request.match_info["method"]
         method = self.spec.canonical_method(name) or name
         try:
@@ -1200,7 +1237,15 @@ class BotApiServer:
             self.sim.requests.append((method, raw))
             return self._reject(method, raw, failure)
         self.sim.requests.append((method, params))
-        return await self._execute(method, params)
+        chat = self.sim.find_chat(params["chat_id"]) if "chat_id" in params else None
+        chat_id, group = (chat.id, isinstance(chat, SimGroup)) if chat else (None, False)
+        fault = self.faults.next_fault(method, chat_id, group=group)
+        if fault is not None:
+            return _fault_response(request, fault)
+        response = await self._execute(method, params)
+        if response.status == 200:
+            self.faults.accepted(method, chat_id, group=group)
+        return response
 
     async def _execute(self, method: str, params: JSON) -> web.Response:
         """Run a validated call and check the result against the spec."""
