@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Defaults
+from telegram.ext import Application, ApplicationBuilder, Defaults
 from telegram.request import BaseRequest
 
 from bot import db as dbmod
@@ -13,7 +13,10 @@ from bot.config import Settings
 from bot.handlers import register
 from bot.handlers.menus import publish_command_menus
 from bot.jobs import schedule_jobs
+from bot.jobs.sender import Sender
+from bot.ratelimit import PacedRateLimiter, Pacer
 from bot.rendering import Renderer
+from bot.services.outbox import requeue_in_flight
 from bot.storage.areas import sync_areas
 from bot.storage.service_points import seed_service_points
 
@@ -24,6 +27,7 @@ def build_application(
     settings: Settings, *, request: BaseRequest | None = None, clock: Clock | None = None
 ) -> Application:
     """Build the bot with its settings; `request` replaces the HTTP layer in tests."""
+    pacer = Pacer(settings.send_rate)  # one sending budget for replies and the outbox sender
     builder = (
         ApplicationBuilder()
         .token(settings.bot_token)
@@ -32,14 +36,16 @@ def build_application(
         # No default parse_mode: PTB would add it to methods that have no such parameter
         # (sendVenue), which the Bot API spec does not allow. Texts pass parse_mode=HTML.
         .defaults(Defaults(tzinfo=settings.tz))
-        .rate_limiter(AIORateLimiter(max_retries=3))
+        .rate_limiter(PacedRateLimiter(pacer, max_retries=3))
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
     )
     if request is not None:
         builder = builder.request(request).get_updates_request(request)
     app = builder.build()
-    app.bot_data.update(settings=settings, clock=clock or SystemClock(), renderer=Renderer())
+    app.bot_data.update(
+        settings=settings, clock=clock or SystemClock(), renderer=Renderer(), pacer=pacer
+    )
     register(app)
     return app
 
@@ -55,13 +61,26 @@ async def prepare_database(settings: Settings) -> dbmod.aiosqlite.Connection:
 
 
 async def _post_init(app: Application) -> None:
-    app.bot_data["db"] = await prepare_database(app.bot_data["settings"])
-    await publish_command_menus(app.bot, app.bot_data["db"], app.bot_data["renderer"])
+    settings: Settings = app.bot_data["settings"]
+    db = app.bot_data["db"] = await prepare_database(settings)
+    in_flight = await requeue_in_flight(db)  # what a crash left half-sent goes out again
+    if in_flight:
+        log.warning("re-queued %d outbox messages that were being sent at the last stop", in_flight)
+    await publish_command_menus(app.bot, db, app.bot_data["renderer"])
+    sender = Sender(
+        app.bot, db, app.bot_data["clock"], pacer=app.bot_data["pacer"],
+        quiet=settings.quiet_hours,
+    )  # fmt: skip
+    app.bot_data["sender"] = sender
+    sender.start(settings.database_path)
     schedule_jobs(app)
     log.info("bot ready as @%s", app.bot.username)
 
 
 async def _post_shutdown(app: Application) -> None:
+    sender = app.bot_data.pop("sender", None)
+    if sender is not None:
+        await sender.stop()
     conn = app.bot_data.pop("db", None)
     if conn is not None:
         await conn.close()

@@ -15,17 +15,7 @@ from aiosqlite import Connection
 
 from bot.config import TIMEZONE, ConfigError, Settings
 from bot.errors import DomainError, FileRefused
-from bot.jobs import NO_SHOW_SWEEP_AT
-
-JOB_NAMES = (
-    "teen-reminders",
-    "deadline-reminders",
-    "deactivated-reminders",
-    "booking-reminders",
-    "no-show-sweep",
-    "deactivation-preview",
-    "daily-digest",
-)
+from bot.jobs.registry import JOB_NAMES
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -84,7 +74,7 @@ def _run(args: argparse.Namespace) -> int:
             webhook_url=settings.webhook_url,
         )
     else:
-        app.run_polling()
+        app.run_polling(drop_pending_updates=False)  # messages sent during a restart count
     return 0
 
 
@@ -176,24 +166,55 @@ def _set_point(args: argparse.Namespace) -> int:
 
 
 def _run_job(args: argparse.Namespace) -> int:
-    if args.name != "no-show-sweep":
-        print(  # noqa: T201
-            f"job {args.name} is not part of this release yet; no messages were planned",
-            file=sys.stderr,
+    settings = Settings.from_env(require_token=False)
+    day = args.date or datetime.now(TIMEZONE).date()
+    return _on_database(partial(_plan_and_deliver, args.name, day, settings), refused="not run")
+
+
+async def _plan_and_deliver(name: str, day: date, settings: Settings, conn: Connection) -> int:
+    """Plan the job for `day` at its scheduled time(s); deliver too if no bot is running."""
+    from bot.jobs.registry import job_spec, run_planner, scheduled_at
+    from bot.rendering import Renderer
+
+    spec, renderer = job_spec(name), Renderer()
+    for at in spec.times:
+        moment = scheduled_at(day, at)
+        planned = await run_planner(
+            spec, at, db=conn, renderer=renderer, settings=settings, day=day, now=moment
         )
-        return 2
-    return _on_database(
-        partial(_no_show_sweep, args.date or datetime.now(TIMEZONE).date()), refused="not run"
-    )
+        print(f"{spec.slot(at)} {day.isoformat()}: {planned} new messages planned")  # noqa: T201
+    latest = max(datetime.now(UTC), scheduled_at(day, spec.times[-1]))
+    return await _deliver(conn, settings, now=latest)
 
 
-async def _no_show_sweep(day: date, conn: Connection) -> int:
-    """Mark the unattended bookings of `day` (and before) as no-shows, as the 15:00 job does."""
-    from bot.services.staffdesk import sweep_no_shows
+async def _deliver(conn: Connection, settings: Settings, *, now: datetime) -> int:
+    """Send what is due unless the running bot's sender is on it (it holds the sender lock)."""
+    from telegram import Bot
 
-    at = datetime.combine(day, NO_SHOW_SWEEP_AT).astimezone(UTC)
-    swept = await sweep_no_shows(conn, day=day, now=at)
-    print(f"no-show-sweep {day.isoformat()}: {len(swept)} bookings marked no-show")  # noqa: T201
+    from bot.jobs.sender import UNLIMITED_BATCH, send_batch, sender_lock
+    from bot.ratelimit import Pacer
+
+    with sender_lock(settings.database_path) as mine:
+        if not mine:
+            print("the running bot delivers them")  # noqa: T201
+            return 0
+        if not settings.bot_token:
+            print("BOT_TOKEN is not set: they stay queued until the bot runs")  # noqa: T201
+            return 0
+        pacer = Pacer(settings.send_rate)
+        limit = settings.send_rate or UNLIMITED_BATCH
+        sent = 0
+        bot = Bot(settings.bot_token, base_url=settings.bot_api_url,
+                  base_file_url=settings.bot_api_file_url)  # fmt: skip
+        async with bot:
+            while True:
+                claimed, delivered = await send_batch(
+                    bot, conn, now=now, limit=limit, pacer=pacer, quiet=settings.quiet_hours
+                )
+                sent += delivered
+                if not claimed:
+                    break
+        print(f"delivered {sent} messages")  # noqa: T201
     return 0
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
+from bot.jobs.registry import JOB_NAMES, job_spec
 from tests.conftest import PEOPLE, write_population
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -92,11 +93,16 @@ def test_add_user(env, capsys, args, code):
     assert main(["add-user", *args]) == code
 
 
-def test_run_job_names_are_reserved_and_say_they_are_not_built(env, capsys):
-    assert main(["run-job", "teen-reminders", "--date", "2026-11-22"]) == 2
-    assert "not part of this release" in capsys.readouterr().err
+def test_run_job_knows_every_job_of_the_brief_and_no_other(env, capsys):
+    for name in JOB_NAMES:
+        job_spec(name)  # each name of the brief has a planner and a time of day
+    assert set(JOB_NAMES) == {
+        "teen-reminders", "deadline-reminders", "deactivated-reminders", "booking-reminders",
+        "no-show-sweep", "deactivation-preview", "daily-digest",
+    }  # fmt: skip
     with pytest.raises(SystemExit):
         main(["run-job", "no-such-job"])
+    assert "invalid choice: 'no-such-job'" in capsys.readouterr().err
 
 
 def test_set_point_changes_capacity_and_hours(env, capsys):

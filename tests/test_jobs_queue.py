@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 
 from telegram.ext import CallbackContext
 
 from bot import db as dbmod
 from bot.cli import main
-from bot.jobs.queue import sweep_no_shows
+from bot.jobs import run_slot
+from bot.jobs.registry import job_spec
 from bot.services.booking import book
 from bot.services.schedule import free_slots
 from bot.storage.service_points import get_service_point
@@ -49,7 +50,8 @@ async def test_sweep_marks_unattended_bookings_and_tells_the_citizen(
     citizen = botapi.user(8001)
     booking = await _book_today(settings)
     clock.at = datetime(2026, 11, 24, 16, 30, tzinfo=UTC)  # 23:30 WIB
-    await sweep_no_shows(CallbackContext(running_bot))
+    spec = job_spec("no-show-sweep")
+    assert await run_slot(CallbackContext(running_bot), spec, time(23, 30)) == 1
     assert "tidak hadir" in (await citizen.next_message()).text
     assert await _state(settings, booking.id) == "no_show"
 
@@ -62,9 +64,11 @@ async def test_run_job_no_show_sweep_for_a_date(population, settings, monkeypatc
         return main(["run-job", "no-show-sweep", "--date", day])
 
     assert await asyncio.to_thread(run_job, "2026-11-23") == 0
-    assert "0 bookings marked no-show" in capsys.readouterr().out
+    assert "no-show-sweep 2026-11-23: 0 new messages planned" in capsys.readouterr().out
     assert await asyncio.to_thread(run_job, "2026-11-24") == 0
-    assert "1 bookings marked no-show" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "no-show-sweep 2026-11-24: 1 new messages planned" in out
+    assert "stay queued until the bot runs" in out  # no token here: the bot delivers later
     assert await _state(settings, booking.id) == "no_show"
     assert await asyncio.to_thread(run_job, "2026-11-24") == 0  # twice: nothing more
-    assert "0 bookings marked no-show" in capsys.readouterr().out
+    assert "no-show-sweep 2026-11-24: 0 new messages planned" in capsys.readouterr().out

@@ -113,7 +113,7 @@ async def test_mark_sent_records_telegram_message_id(db):
     assert (sent.state, sent.telegram_message_id) == ("sent", 42)
 
 
-async def test_retry_backs_off_then_fails_after_five_attempts(db):
+async def test_retry_backs_off_then_fails_after_max_attempts(db):
     await _queue(db, "a")
     now = NOON
     for attempt in range(1, outbox.MAX_ATTEMPTS):
@@ -129,7 +129,7 @@ async def test_retry_backs_off_then_fails_after_five_attempts(db):
     assert state == "failed"
     failed = await _message(db, "a")
     assert failed.state == "failed"
-    assert failed.error == "gave up after 5 attempts: timeout"
+    assert failed.error == f"gave up after {outbox.MAX_ATTEMPTS} attempts: timeout"
 
 
 async def test_blocked_chat_closes_its_queue_and_new_messages_are_born_blocked(db):
@@ -164,6 +164,7 @@ async def test_delivery_report_counts_states_of_one_prefix(db):
         "sent": 1,
         "blocked": 1,
         "failed": 1,
+        "withdrawn": 0,
     }
     assert sum((await outbox.delivery_report(db, "broadcast:")).values()) == 5
     assert sum((await outbox.delivery_report(db, "broadcast%")).values()) == 0

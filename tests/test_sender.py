@@ -9,7 +9,7 @@ from telegram import Bot, Message
 from telegram.error import BadRequest, NetworkError, RetryAfter, TimedOut
 from telegram.warnings import PTBDeprecationWarning
 
-from bot.jobs.sender import backoff, send_due
+from bot.jobs.sender import MAX_BACKOFF, backoff, send_due
 from bot.services import outbox
 from bot.storage import outbox as store
 from tests.conftest import TOKEN
@@ -107,6 +107,7 @@ async def test_a_blocked_chat_is_written_to_no_more(db, botapi, bot):
         "sent": 2,
         "blocked": 3,
         "failed": 0,
+        "withdrawn": 0,
     }
 
 
@@ -191,18 +192,20 @@ async def test_flood_control_waits_for_retry_after(db):
 
 async def test_network_errors_back_off_exponentially_then_fail(db):
     await _queue(db, "a", 501)
-    flaky = FlakyBot(*(TimedOut() if n % 2 else NetworkError("Bad Gateway") for n in range(5)))
+    attempts = outbox.MAX_ATTEMPTS
+    errors = (NetworkError("Bad Gateway") if n % 2 else TimedOut() for n in range(attempts))
+    flaky = FlakyBot(*errors)
     now = NOON
-    for attempt in range(1, 5):
+    for attempt in range(1, attempts):
         assert await send_due(flaky, db, now=now) == 0
         message = await _state(db, "a")
-        assert message.not_before == now + timedelta(seconds=2**attempt)
+        assert message.not_before == now + min(timedelta(seconds=2**attempt), MAX_BACKOFF)
         now = message.not_before
     assert await send_due(flaky, db, now=now) == 0
     failed = await _state(db, "a")
     assert failed.state == "failed"
-    assert failed.error == "gave up after 5 attempts: Bad Gateway"
-    assert flaky.calls == 5
+    assert failed.error == f"gave up after {attempts} attempts: Bad Gateway"
+    assert flaky.calls == attempts
 
 
 async def test_a_bad_request_is_not_retried(db):
@@ -214,4 +217,4 @@ async def test_a_bad_request_is_not_retried(db):
 
 
 def test_backoff_doubles():
-    assert [backoff(n).total_seconds() for n in range(1, 5)] == [2, 4, 8, 16]
+    assert [backoff(n).total_seconds() for n in range(1, 9)] == [2, 4, 8, 16, 32, 60, 60, 60]

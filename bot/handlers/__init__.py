@@ -8,6 +8,8 @@ from bot.handlers import (
     admin,
     booking,
     check,
+    deactivation,
+    delivery,
     erase,
     group,
     language,
@@ -27,8 +29,19 @@ from bot.handlers.errors import on_error
 def register(app: Application) -> None:
     """Add every handler, most specific first; start's catch-alls go last."""
     # booking and report come before check: their own NIK steps win over "a typed NIK starts /cek"
-    modules = [group, admin, staff, tickets_staff, booking, report, check, my_bookings, my_reports]
-    modules += [language, locations, reminders, erase, roles, start]
+    modules = [
+        delivery,
+        group,
+        admin,
+        staff,
+        tickets_staff,
+        booking,
+        report,
+        check,
+        my_bookings,
+        my_reports,
+    ]
+    modules += [language, locations, reminders, erase, roles, deactivation, start]
     for module in modules:
         module.register(app)
     app.add_error_handler(on_error)

@@ -133,9 +133,7 @@ async def run_planner(
     return planned
 
 
-async def missed_slots(
-    db: aiosqlite.Connection, now: datetime
-) -> list[tuple[JobSpec, time]]:
+async def missed_slots(db: aiosqlite.Connection, now: datetime) -> list[tuple[JobSpec, time]]:
     """Today's slots whose time has passed without a run: the start-up catch-up list.
 
     Only slots that have run before count: a fresh installation starts with the next slot.

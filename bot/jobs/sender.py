@@ -1,15 +1,23 @@
-"""The outbox sender: claims due messages and records each one's outcome.
+"""The outbox sender: claims due messages, sends them within Telegram's limits, records each end.
 
-A plain function so that a PTB job (a `run_repeating` sweep) or a CLI can call it; pacing within
-Telegram's limits is left to the caller's `limit` per sweep and to `AIORateLimiter` beneath.
+`send_due` sends one batch (the JobQueue-free core, also used by `run-job` and the tests);
+`Sender` is the background loop the running bot keeps draining the outbox with. A batch is sent
+concurrently, each message waiting for its moment from the shared `Pacer`; the outcomes of a batch
+are written in one transaction. A crash mid-batch leaves the batch 'sending': at start-up those go
+back to the queue, so at most one batch is sent twice and nothing is lost.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import fcntl
 import json
 import logging
-import warnings
+from collections.abc import Iterator
 from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import aiosqlite
 from telegram import (
@@ -20,10 +28,11 @@ from telegram import (
     ReplyKeyboardRemove,
 )
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
-from telegram.warnings import PTBDeprecationWarning
 
+from bot.clock import Clock
+from bot.ratelimit import Pacer, retry_after_seconds
 from bot.services import outbox
-from bot.services.outbox import OutboxMessage
+from bot.services.outbox import QUIET_HOURS, OutboxMessage, Outcome, QuietHours
 
 log = logging.getLogger(__name__)
 
@@ -34,63 +43,101 @@ _MARKUPS: dict[str, type[Markup]] = {
     "remove_keyboard": ReplyKeyboardRemove,
     "force_reply": ForceReply,
 }
+MAX_BACKOFF = timedelta(seconds=60)
+UNLIMITED_BATCH = 200  # messages claimed at once when Telegram's limits are off
+IDLE_POLL = 1.0  # seconds between looks at an empty outbox (planners also wake the sender)
 
 
-async def send_due(bot: Bot, db: aiosqlite.Connection, *, now: datetime, limit: int = 30) -> int:
-    """Send up to `limit` due outbox messages; return how many were delivered."""
-    blocked: set[int] = set()
-    sent = 0
-    for message in await outbox.claim_due(db, now=now, limit=limit):
-        if message.chat_id in blocked:  # blocked earlier in this sweep
-            await outbox.mark_blocked(db, message.id, message.chat_id, now)
-            continue
-        state = await _send_one(bot, db, message, now=now)
-        sent += state == "sent"
-        if state == "blocked":
-            blocked.add(message.chat_id)
+async def send_due(
+    bot: Bot,
+    db: aiosqlite.Connection,
+    *,
+    now: datetime,
+    limit: int = 30,
+    pacer: Pacer | None = None,
+    quiet: QuietHours = QUIET_HOURS,
+) -> int:
+    """Send up to `limit` due outbox messages concurrently; return how many were delivered."""
+    _claimed, sent = await send_batch(bot, db, now=now, limit=limit, pacer=pacer, quiet=quiet)
     return sent
 
 
-async def _send_one(
-    bot: Bot, db: aiosqlite.Connection, message: OutboxMessage, *, now: datetime
-) -> str:
-    """Send one claimed message, record the outcome and return the message's new state."""
+async def send_batch(
+    bot: Bot,
+    db: aiosqlite.Connection,
+    *,
+    now: datetime,
+    limit: int,
+    pacer: Pacer | None = None,
+    quiet: QuietHours = QUIET_HOURS,
+) -> tuple[int, int]:
+    """One batch: return (messages claimed, messages delivered)."""
+    batch = await outbox.claim_due(db, now=now, limit=limit, quiet=quiet)
+    if not batch:
+        return 0, 0
+    by_chat: dict[int, list[OutboxMessage]] = {}
+    for message in batch:
+        by_chat.setdefault(message.chat_id, []).append(message)
+    per_chat = await asyncio.gather(*(_send_to_chat(bot, ms, pacer) for ms in by_chat.values()))
+    results = [result for chat_results in per_chat for result in chat_results]
+    await outbox.record_outcomes(db, results, now=now)
+    return len(batch), sum(outcome.state == "sent" for _message, outcome in results)
+
+
+async def _send_to_chat(
+    bot: Bot, messages: list[OutboxMessage], pacer: Pacer | None
+) -> list[tuple[OutboxMessage, Outcome]]:
+    """One chat's messages of a batch, in order; after a 403 the rest are not even tried."""
+    results: list[tuple[OutboxMessage, Outcome]] = []
+    for message in messages:
+        if results and results[-1][1].state == "blocked":
+            results.append((message, results[-1][1]))
+            continue
+        results.append((message, await _send_one(bot, message, pacer)))
+    return results
+
+
+async def _send_one(bot: Bot, message: OutboxMessage, pacer: Pacer | None) -> Outcome:
+    """Send one claimed message and say how it ended (nothing is written here)."""
     try:
         markup = _markup(message.reply_markup_json, bot)
+        if pacer is not None:
+            await pacer.acquire(message.chat_id, background=True)
         result = await bot.send_message(
-            message.chat_id, message.text, parse_mode="HTML", reply_markup=markup
+            message.chat_id,
+            message.text,
+            parse_mode="HTML",
+            reply_markup=markup,
+            **_paced_already(bot),
         )
     except Forbidden:
-        await outbox.mark_blocked(db, message.id, message.chat_id, now)
-        return "blocked"
+        return Outcome("blocked", error="chat blocked the bot")
     except RetryAfter as error:
-        delay = _retry_after(error)
-        return await outbox.mark_retry(db, message.id, now=now, delay=delay, error=str(error))
+        seconds = retry_after_seconds(error)
+        if pacer is not None:
+            pacer.pause(seconds)
+        return Outcome("retry", error=str(error), delay=timedelta(seconds=seconds))
     except BadRequest as error:  # a subclass of NetworkError: check it first
-        await outbox.mark_failed(db, message.id, str(error), now)
-        return "failed"
+        return Outcome("failed", error=str(error))
     except NetworkError as error:  # timeouts, dropped connections, 5xx
-        delay = backoff(message.attempts)
-        return await outbox.mark_retry(db, message.id, now=now, delay=delay, error=str(error))
+        return Outcome("retry", error=str(error) or type(error).__name__,
+                       delay=backoff(message.attempts))  # fmt: skip
     except (TelegramError, ValueError) as error:
         log.warning("outbox message %s failed: %s", message.id, error)
-        await outbox.mark_failed(db, message.id, str(error) or type(error).__name__, now)
-        return "failed"
-    await outbox.mark_sent(db, message.id, result.message_id, now)
-    return "sent"
+        return Outcome("failed", error=str(error) or type(error).__name__)
+    return Outcome("sent", telegram_message_id=result.message_id)
 
 
 def backoff(attempts: int) -> timedelta:
-    """Exponential backoff after the n-th failed attempt: 2, 4, 8 ... seconds."""
-    return timedelta(seconds=2 ** max(attempts, 1))
+    """Exponential backoff after the n-th failed attempt: 2, 4, 8 ... seconds, at most a minute."""
+    return min(timedelta(seconds=2 ** min(max(attempts, 1), 10)), MAX_BACKOFF)
 
 
-def _retry_after(error: RetryAfter) -> timedelta:
-    """The flood-control wait as a timedelta, whatever PTB_TIMEDELTA says."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", PTBDeprecationWarning)
-        value = error.retry_after
-    return value if isinstance(value, timedelta) else timedelta(seconds=value)
+def _paced_already(bot: Bot) -> dict[str, Any]:
+    """Tell the Application's PacedRateLimiter that this call has been paced already."""
+    if getattr(bot, "rate_limiter", None) is None:
+        return {}
+    return {"rate_limit_args": {"paced": True}}
 
 
 def _markup(markup_json: str | None, bot: Bot) -> Markup | None:
@@ -102,3 +149,81 @@ def _markup(markup_json: str | None, bot: Bot) -> Markup | None:
     if kind is None:
         raise ValueError(f"unsupported reply_markup: {markup_json[:80]}")
     return _MARKUPS[kind].de_json(data, bot)
+
+
+@contextlib.contextmanager
+def sender_lock(database_path: Path) -> Iterator[bool]:
+    """Hold the one-sender-per-database lock if free; yields whether we got it.
+
+    The running bot holds it for its whole life, so `run-job` knows whether to deliver itself.
+    The operating system releases it when the process dies, even by SIGKILL.
+    """
+    path = Path(f"{database_path}.sender.lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+class Sender:
+    """The running bot's background loop draining the outbox; `wake()` after planning."""
+
+    def __init__(
+        self,
+        bot: Bot,
+        db: aiosqlite.Connection,
+        clock: Clock,
+        *,
+        pacer: Pacer,
+        quiet: QuietHours,
+    ) -> None:
+        self.bot, self.db, self.clock = bot, db, clock
+        self.pacer, self.quiet = pacer, quiet
+        self.batch = pacer.rate if pacer.limited else UNLIMITED_BATCH
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._lock = contextlib.ExitStack()
+
+    def start(self, database_path: Path | None = None) -> None:
+        """Start draining in the background (holding the database's sender lock, if given)."""
+        if database_path is not None and not self._lock.enter_context(sender_lock(database_path)):
+            log.warning("another process is sending for this database; this one sends too")
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="outbox-sender")
+
+    async def stop(self) -> None:
+        """Stop after the batch in hand (a batch cut short is re-sent at the next start)."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        self._lock.close()
+
+    def wake(self) -> None:
+        """New messages were planned: look at the outbox now."""
+        self._wake.set()
+
+    async def _run(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                handled, _sent = await send_batch(
+                    self.bot, self.db, now=self.clock.now(), limit=self.batch,
+                    pacer=self.pacer, quiet=self.quiet,
+                )  # fmt: skip
+            except Exception:  # the loop must outlive any one bad batch
+                log.exception("outbox sender: a batch failed; retrying shortly")
+                handled = 0
+                await asyncio.sleep(IDLE_POLL)
+            if handled:
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), IDLE_POLL)

@@ -23,24 +23,28 @@ from bot.storage.outbox import OUTBOX_KINDS, OUTBOX_STATES, OutboxMessage
 __all__ = [
     "HELD_IN_QUIET_HOURS",
     "MAX_ATTEMPTS",
-    "Planned",
-    "QuietHours",
     "QUIET_HOURS",
     "OutboxMessage",
+    "Outcome",
+    "Planned",
+    "QuietHours",
     "claim_due",
     "delivery_report",
     "enqueue",
     "enqueue_many",
-    "next_due",
     "get_message",
     "mark_blocked",
     "mark_failed",
     "mark_retry",
     "mark_sent",
+    "next_due",
+    "quiet_hours_end",
+    "record_outcomes",
     "reminder_key",
     "requeue_in_flight",
     "resident_ref",
     "unblock_chat",
+    "unblock_chat_if_blocked",
     "withdraw",
 ]
 
@@ -48,6 +52,16 @@ MAX_ATTEMPTS = 8  # with backoff capped at a minute: a Bot API outage of ~3 minu
 QuietHours = tuple[time, time] | None  # (start, end) in WIB; None: no quiet hours
 QUIET_HOURS: QuietHours = (time(20, 0), time(7, 0))
 HELD_IN_QUIET_HOURS = ("reminder", "broadcast")  # staff messages, replies, bookings are not held
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How sending one message ended: sent, blocked, failed, or retry after `delay`."""
+
+    state: str
+    telegram_message_id: int | None = None
+    error: str = ""
+    delay: timedelta = timedelta(0)
 
 
 @dataclass(frozen=True)
@@ -158,6 +172,31 @@ async def requeue_in_flight(db: aiosqlite.Connection) -> int:
         return await store.requeue_sending(db)
 
 
+async def record_outcomes(
+    db: aiosqlite.Connection, outcomes: list[tuple[OutboxMessage, Outcome]], *, now: datetime
+) -> None:
+    """Write a batch's outcomes in one transaction (a retry past MAX_ATTEMPTS fails)."""
+    async with transaction(db):
+        for message, outcome in outcomes:
+            if outcome.state == "sent":
+                assert outcome.telegram_message_id is not None
+                await store.set_sent(
+                    db, message.id, telegram_message_id=outcome.telegram_message_id, now=now
+                )
+            elif outcome.state == "blocked":
+                await store.set_final(db, message.id, state="blocked", error=outcome.error, now=now)
+                await store.block_chat(db, message.chat_id, now=now)
+            elif outcome.state == "retry" and message.attempts < MAX_ATTEMPTS:
+                await store.set_requeued(
+                    db, message.id, not_before=now + outcome.delay, error=outcome.error, now=now
+                )
+            elif outcome.state == "retry":
+                reason = f"gave up after {message.attempts} attempts: {outcome.error}"
+                await store.set_final(db, message.id, state="failed", error=reason, now=now)
+            else:
+                await store.set_final(db, message.id, state="failed", error=outcome.error, now=now)
+
+
 async def mark_sent(
     db: aiosqlite.Connection, message_id: int, telegram_message_id: int, now: datetime
 ) -> None:
@@ -208,6 +247,13 @@ async def unblock_chat(db: aiosqlite.Connection, chat_id: int) -> bool:
     """The person wrote to the bot again: new messages may reach them; True if it was blocked."""
     async with transaction(db):
         return await store.unblock_chat(db, chat_id)
+
+
+async def unblock_chat_if_blocked(db: aiosqlite.Connection, chat_id: int) -> bool:
+    """Unblock the chat if it is blocked (a cheap read first: this runs for every update)."""
+    if not await store.is_blocked(db, chat_id):
+        return False
+    return await unblock_chat(db, chat_id)
 
 
 async def get_message(db: aiosqlite.Connection, message_id: int) -> OutboxMessage | None:
