@@ -13,6 +13,7 @@ from bot.errors import InvalidNik
 from bot.handlers.menus import CITIZEN_COMMANDS
 from bot.rendering import LOCALES, TEMPLATES_DIR, Renderer
 from bot.services.cycle import Cycle
+from bot.services.reminders import Reminder
 from bot.services.roles import ROLE_COMMANDS
 from bot.services.status import Status
 from bot.services.summaries import AreaSummary
@@ -103,6 +104,17 @@ SAMPLE = {
         destroyed_on=date(2026, 11, 24), method="dibakar", witnesses="Budi", card_count=3
     ),
     "person": "Siti <Aminah>",
+    "reminder": Reminder(
+        "teen",
+        1001,
+        RESIDENT.nik,
+        RESIDENT.nama,
+        date(2026, 12, 7),
+        date(2026, 12, 7),
+        turns_17_on=date(2026, 1, 7),
+        deadline=CYCLE.deadline,
+        deactivated_on=date(2026, 5, 2),
+    ),
     "page": 1,
     "pages": 2,
     "register": SimpleNamespace(

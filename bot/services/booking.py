@@ -18,6 +18,7 @@ import aiosqlite
 from bot.db import transaction
 from bot.domain import Booking
 from bot.errors import DomainError
+from bot.services import outbox
 from bot.services.opening_hours import parse_hours
 from bot.services.schedule import (
     MIN_LEAD,
@@ -186,6 +187,7 @@ async def reschedule_with_offer(
         await _check_slot(db, point, start, now=now)
         await _check_room(db, point, start, now=now)
         await _move(db, booking, point, start, now=now)
+        await _withdraw_reminders(db, booking, now=now)  # reminded of the new time only
         return await _reread(db, booking), await _offer_freed(db, booking, now=now)
 
     return await _write(db, work, now=now)
@@ -397,7 +399,13 @@ async def _give_up(
     await bookings.set_state_if(
         db, booking.id, from_states=CHANGEABLE_STATES, to_state=state, now=now
     )
+    await _withdraw_reminders(db, booking, now=now)
     return await _reread(db, booking), await _offer_freed(db, booking, now=now)
+
+
+async def _withdraw_reminders(db: aiosqlite.Connection, booking: Booking, *, now: datetime) -> None:
+    """Its reminders still queued are not sent (keys `booking:<id>:...`, bot.jobs.reminders)."""
+    await outbox.withdraw(db, f"booking:{booking.id}:", now=now)
 
 
 async def _initial_state(db: aiosqlite.Connection, point: ServicePoint) -> str:

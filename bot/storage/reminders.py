@@ -1,0 +1,89 @@
+"""The residents a chat asked reminders about, selected for the reminder rules.
+
+Every query starts from the links with reminders on (a few per chat) and reaches residents by
+NIK (primary key) or by KK number (index residents_no_kk), so it reads the linked residents only,
+never the whole population. Each narrows them further to those a rule can concern (status, not
+recorded, a birth-date window); the exact due days are computed by bot.services.reminders.
+A chat that reaches a resident both by NIK and by household gets one row (UNION).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+import aiosqlite
+
+_SELECT = (
+    "SELECT l.chat_id, r.nik, r.nama, r.tanggal_lahir, r.status_kawin, r.deactivated_on"
+    " FROM links AS l CROSS JOIN residents AS r ON {on}"  # CROSS JOIN: links drive the loop
+    " WHERE l.kind = '{kind}' AND l.reminders_on = 1 AND {where}"
+)
+_REACH = (("nik", "r.nik = l.subject"), ("household", "r.no_kk = l.subject"))
+_UNRECORDED_ACTIVE = "r.status_nik = 'AKTIF' AND r.tanggal_rekam IS NULL"
+
+
+@dataclass(frozen=True)
+class LinkedResident:
+    """A resident one chat receives reminders about."""
+
+    chat_id: int
+    nik: str
+    nama: str
+    tanggal_lahir: date
+    status_kawin: str
+    deactivated_on: date | None
+
+
+async def linked_unrecorded_teens(
+    db: aiosqlite.Connection, *, born_from: date, born_until: date
+) -> list[LinkedResident]:
+    """Linked unmarried residents, AKTIF and not recorded, born between the days (inclusive)."""
+    where = (
+        f"{_UNRECORDED_ACTIVE} AND r.status_kawin = 'BELUM KAWIN'"
+        " AND r.tanggal_lahir BETWEEN ? AND ?"
+    )
+    return await _linked(db, where, (born_from.isoformat(), born_until.isoformat()))
+
+
+async def linked_unrecorded_wajib(
+    db: aiosqlite.Connection, *, unmarried_born_before: date
+) -> list[LinkedResident]:
+    """Linked residents, AKTIF and not recorded, who are married or ever married, or unmarried
+    and born before the day."""
+    where = f"{_UNRECORDED_ACTIVE} AND (r.status_kawin <> 'BELUM KAWIN' OR r.tanggal_lahir < ?)"
+    return await _linked(db, where, (unmarried_born_before.isoformat(),))
+
+
+async def linked_deactivated(
+    db: aiosqlite.Connection, *, since: date, today: date, every_days: int
+) -> list[LinkedResident]:
+    """Linked residents NONAKTIF and not recorded, deactivated `every_days`·k days (k ≥ 0)
+    before some day between `since` and `today`."""
+    where = (
+        "r.status_nik = 'NONAKTIF' AND r.tanggal_rekam IS NULL AND r.deactivated_on <= ?"
+        " AND CAST(julianday(?) - julianday(r.deactivated_on) AS INTEGER) % ? <= ?"
+    )
+    day = today.isoformat()
+    return await _linked(db, where, (day, day, every_days, (today - since).days))
+
+
+async def _linked(
+    db: aiosqlite.Connection, where: str, params: Sequence[object]
+) -> list[LinkedResident]:
+    query = " UNION ".join(_SELECT.format(kind=k, on=on, where=where) for k, on in _REACH)
+    async with db.execute(f"{query} ORDER BY 1, 2", (*params, *params)) as cursor:
+        return [_linked_resident(row) async for row in cursor]
+
+
+def _linked_resident(row: aiosqlite.Row) -> LinkedResident:
+    chat_id, nik, nama, lahir, kawin, deactivated = row
+    return LinkedResident(
+        chat_id=chat_id,
+        nik=nik,
+        nama=nama,
+        tanggal_lahir=date.fromisoformat(lahir),
+        status_kawin=kawin,
+        deactivated_on=date.fromisoformat(deactivated) if deactivated else None,
+    )
