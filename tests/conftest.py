@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import csv
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import aiosqlite
 import pytest
+from telegram.ext import Application
 
 from bot import db as dbmod
 from bot.app import build_application, prepare_database
@@ -147,11 +149,9 @@ async def population(settings: Settings, tmp_path: Path) -> dict[str, Person]:
     return PEOPLE
 
 
-@pytest.fixture
-async def running_bot(settings, population, clock, botapi):
-    """The real Application, polling the local Bot API server over HTTP."""
-    for role_user in (STAFF_ID, OFFICIAL_ID, ADMIN_ID):
-        botapi.user(role_user)  # they have opened a chat with the bot
+@asynccontextmanager
+async def serve(settings: Settings, clock: FixedClock) -> AsyncIterator[Application]:
+    """Start the real Application polling the local Bot API server; stop it on exit."""
     app = build_application(settings, clock=clock)
     await app.initialize()
     assert app.post_init is not None
@@ -159,9 +159,20 @@ async def running_bot(settings, population, clock, botapi):
     assert app.updater is not None
     await app.updater.start_polling(poll_interval=0, timeout=1)
     await app.start()
-    yield app
-    await app.updater.stop()
-    await app.stop()
-    assert app.post_shutdown is not None
-    await app.post_shutdown(app)
-    await app.shutdown()
+    try:
+        yield app
+    finally:
+        await app.updater.stop()
+        await app.stop()
+        assert app.post_shutdown is not None
+        await app.post_shutdown(app)
+        await app.shutdown()
+
+
+@pytest.fixture
+async def running_bot(settings, population, clock, botapi):
+    """The real Application, polling the local Bot API server over HTTP."""
+    for role_user in (STAFF_ID, OFFICIAL_ID, ADMIN_ID):
+        botapi.user(role_user)  # they have opened a chat with the bot
+    async with serve(settings, clock) as app:
+        yield app

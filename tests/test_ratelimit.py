@@ -1,0 +1,86 @@
+"""The Pacer: one sending budget within Telegram's limits, driven by a fake clock."""
+
+from __future__ import annotations
+
+import asyncio
+
+from bot.ratelimit import GROUP_MESSAGES, Pacer
+
+
+class FakeTime:
+    """A monotonic clock that moves only when someone sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += seconds
+        await asyncio.sleep(0)
+
+
+def pacer(rate: int) -> tuple[Pacer, FakeTime]:
+    fake = FakeTime()
+    return Pacer(rate, clock=fake.clock, sleep=fake.sleep), fake
+
+
+async def moments(p: Pacer, fake: FakeTime, chats: list[int], *, background: bool) -> list[float]:
+    taken = []
+    for chat in chats:
+        await p.acquire(chat, background=background)
+        taken.append(round(fake.now, 6))
+    return taken
+
+
+async def test_the_overall_rate_spaces_messages_evenly():
+    p, fake = pacer(10)
+    assert await moments(p, fake, list(range(1, 21)), background=True) == [
+        round(n / 10, 6) for n in range(20)
+    ]
+
+
+async def test_one_private_chat_gets_at_most_one_background_message_a_second():
+    p, fake = pacer(30)
+    assert await moments(p, fake, [5, 5, 5], background=True) == [0.0, 1.0, 2.0]
+
+
+async def test_a_group_gets_at_most_twenty_a_minute():
+    p, fake = pacer(30)
+    taken = await moments(p, fake, [-100] * (GROUP_MESSAGES + 1), background=False)
+    assert taken[GROUP_MESSAGES - 1] < 1.0  # the first twenty go at the overall rate
+    assert taken[GROUP_MESSAGES] == 60.0  # the 21st waits for the first to leave the minute
+
+
+async def test_a_reply_does_not_queue_behind_the_background():
+    p, fake = pacer(30)
+    await moments(p, fake, list(range(1, 31)), background=True)  # a second of broadcast
+    before = fake.now
+    await p.acquire(999, background=False)
+    assert fake.now - before <= 1 / 30 + 1e-9  # at most one interval, not behind a backlog
+
+
+async def test_background_never_reserves_ahead_of_replies():
+    p, fake = pacer(2)
+    await p.acquire(1, background=True)  # takes 0.0; next free moment 0.5
+    reply = asyncio.create_task(p.acquire(2, background=False))
+    background = asyncio.create_task(p.acquire(3, background=True))
+    await asyncio.gather(reply, background)
+    assert fake.now == 1.0  # reply at 0.5, background after it at 1.0
+
+
+async def test_flood_control_pauses_everyone():
+    p, fake = pacer(30)
+    p.pause(7)
+    await p.acquire(1, background=False)
+    assert fake.now == 7.0
+
+
+async def test_rate_zero_lifts_the_limits_but_not_a_pause():
+    p, fake = pacer(0)
+    await moments(p, fake, [5] * 100 + [-100] * 100, background=True)
+    assert fake.now == 0.0
+    p.pause(3)
+    await p.acquire(5, background=True)
+    assert fake.now == 3.0
