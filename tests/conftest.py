@@ -132,6 +132,9 @@ def settings(botapi: BotApiServer, tmp_path: Path) -> Settings:
             "BOT_API_URL": botapi.base_url,
             "DATABASE_PATH": str(tmp_path / "bot.sqlite3"),
             "SECRET_KEY": "test-secret",
+            # Behaviour tests run without Telegram's pacing (1 message a second per chat would
+            # only slow them down); tests/test_ratelimit.py and the delivery tests pace.
+            "SEND_RATE": "0",
         }
     )
 

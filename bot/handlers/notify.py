@@ -1,17 +1,23 @@
-"""Messages the bot sends on its own initiative about bookings: to citizens and to staff."""
+"""Messages the bot sends on its own initiative about bookings and tickets.
+
+A reply to the person who pressed or typed goes straight back; a notice to anyone else (the staff
+of a point, the citizen whose booking staff changed, the next person on the waitlist) is written
+to the outbox first, so a crash or a Telegram outage loses none, and the sender delivers it.
+"""
 
 from __future__ import annotations
 
 import io
 import logging
+import secrets
 
 import segno
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
-from telegram.error import TelegramError
 
 from bot.domain import Booking, Ticket
 from bot.handlers.common import HTML, Context, chat_locale, deps
 from bot.rendering import Renderer
+from bot.services import outbox
 from bot.services.directory import get_resident, get_service_point
 from bot.services.staffdesk import staff_recipients
 from bot.services.waitlist import Offer
@@ -64,10 +70,7 @@ async def tell_staff_pending(context: Context, booking: Booking) -> None:
                 ]
             ]
         )
-        try:
-            await context.bot.send_message(chat_id, text, parse_mode=HTML, reply_markup=markup)
-        except TelegramError as error:  # a staff chat that blocked or never opened the bot
-            log.warning("could not notify staff chat %s: %s", chat_id, error)
+        await notice(context, chat_id, "staff", text, markup, about=f"booking:{booking.id}")
 
 
 async def tell_citizen(context: Context, booking: Booking, template: str, **values: object) -> None:
@@ -82,19 +85,31 @@ async def tell_citizen(context: Context, booking: Booking, template: str, **valu
     if booking.state in ("rejected", "cancelled"):
         label = d.renderer.label(locale, "booking_rebook")
         markup = InlineKeyboardMarkup([[InlineKeyboardButton(label, callback_data="menu:antre")]])
-    await _send_quietly(context, booking.chat_id, text, markup)
+    await notice(context, booking.chat_id, "booking", text, markup, about=f"booking:{booking.id}")
 
 
-async def _send_quietly(
-    context: Context, chat_id: int, text: str, markup: InlineKeyboardMarkup | None = None
-) -> bool:
-    """Send a notice nobody is waiting for; a blocked or gone chat is logged, not fatal."""
-    try:
-        await context.bot.send_message(chat_id, text, parse_mode=HTML, reply_markup=markup)
-    except TelegramError as error:
-        log.warning("could not notify chat %s: %s", chat_id, error)
-        return False
-    return True
+async def notice(
+    context: Context,
+    chat_id: int,
+    kind: str,
+    text: str,
+    markup: InlineKeyboardMarkup | None = None,
+    *,
+    about: str,
+) -> None:
+    """Plan a notice nobody is waiting for in the outbox and wake the sender.
+
+    Each event is planned once, so the key only has to be unique (`about` says what it concerns).
+    """
+    d = deps(context)
+    await outbox.enqueue(
+        d.db, key=f"notice:{about}:{secrets.token_hex(8)}", chat_id=chat_id, kind=kind,
+        text=text, reply_markup_json=markup.to_json() if markup else None, now=d.now(),
+        quiet=d.settings.quiet_hours,
+    )  # fmt: skip
+    sender = context.bot_data.get("sender")
+    if sender is not None:
+        sender.wake()
 
 
 async def offer_place(context: Context, offer: Offer | None) -> None:
@@ -109,7 +124,7 @@ async def offer_place(context: Context, offer: Offer | None) -> None:
     markup = InlineKeyboardMarkup(
         [[InlineKeyboardButton(label, callback_data=f"wl:take:{offer.id}")]]
     )
-    await context.bot.send_message(offer.chat_id, text, parse_mode=HTML, reply_markup=markup)
+    await notice(context, offer.chat_id, "booking", text, markup, about=f"offer:{offer.id}")
 
 
 # --- damaged and lost card tickets ---
@@ -145,10 +160,7 @@ async def tell_staff_ticket(context: Context, ticket: Ticket) -> None:
         locale = await chat_locale(context, chat_id)
         text = d.renderer.render(locale, "staff/ticket_new.html", t=ticket, resident=resident)
         markup = ticket_buttons(d.renderer, locale, ticket)
-        try:
-            await context.bot.send_message(chat_id, text, parse_mode=HTML, reply_markup=markup)
-        except TelegramError as error:
-            log.warning("could not notify staff chat %s: %s", chat_id, error)
+        await notice(context, chat_id, "staff", text, markup, about=f"ticket:{ticket.id}")
 
 
 async def send_ticket_file(context: Context, chat_id: int, ticket: Ticket) -> None:
@@ -166,7 +178,7 @@ async def tell_citizen_ticket(context: Context, ticket: Ticket) -> None:
     locale = await chat_locale(context, ticket.chat_id)
     point = await get_service_point(d.db, ticket.service_point)
     text = d.renderer.render(locale, "citizen/ticket_state.html", t=ticket, point=point)
-    await _send_quietly(context, ticket.chat_id, text)
+    await notice(context, ticket.chat_id, "booking", text, about=f"ticket:{ticket.id}")
 
 
 async def ask_still_coming(context: Context, booking: Booking) -> None:
@@ -185,4 +197,4 @@ async def ask_still_coming(context: Context, booking: Booking) -> None:
             ]
         ]
     )
-    await _send_quietly(context, booking.chat_id, text, markup)
+    await notice(context, booking.chat_id, "booking", text, markup, about=f"booking:{booking.id}")
