@@ -72,6 +72,7 @@ def _run(args: argparse.Namespace) -> int:
             listen=settings.webhook_listen,
             port=settings.webhook_port,
             webhook_url=settings.webhook_url,
+            drop_pending_updates=False,
         )
     else:
         app.run_polling(drop_pending_updates=False)  # messages sent during a restart count

@@ -199,3 +199,13 @@ async def test_planning_a_job_twice_for_a_day_plans_nothing_twice(running_bot, s
         spec, time(23, 30), **args, day=NOW.date(), now=moment + timedelta(minutes=5)
     )
     assert (first, again) == (1, 0)
+
+
+async def test_messages_sent_while_the_bot_was_down_are_answered(
+    settings, population, clock, botapi
+):
+    citizen = botapi.user(7401)
+    citizen.send_text("/start")  # during a restart: Telegram keeps the update
+    async with serve(settings, clock):
+        welcome = await citizen.next_message()
+        assert welcome.buttons  # the /start menu
