@@ -13,10 +13,13 @@ from bot.errors import InvalidNik
 from bot.handlers.menus import CITIZEN_COMMANDS
 from bot.rendering import LOCALES, TEMPLATES_DIR, Renderer
 from bot.services.cycle import Cycle
+from bot.services.deactivation import Notice, Run
+from bot.services.digest import Bookings, PointDigest, RegencyDigest, TeenRate
 from bot.services.reminders import Reminder
 from bot.services.roles import ROLE_COMMANDS
 from bot.services.status import Status
 from bot.services.summaries import AreaSummary
+from bot.storage.deactivation import DesaRow
 from bot.storage.service_points import ServicePoint
 from bot.storage.stats import AreaCounts
 
@@ -123,6 +126,22 @@ SAMPLE = {
         per_year={2026: 3},
     ),
 }
+
+# the annual deactivation and the daily digest (deactivation samples)
+_DESA = [DesaRow("350510", "Kanigoro", "3505102001", "Minggirsari <x>", 3)]
+_RUN = Run(7, Cycle(date(2025, 12, 31), date(2026, 4, 30)), "applied", _DESA, 3, NOW_SAMPLE,
+           9003, NOW_SAMPLE, 3)  # fmt: skip
+_DAY = Bookings({"recorded": 2, "handed_over": 1, "no_show": 1, "pending": 2, "cancelled": 1})
+SAMPLE.update(
+    run=_RUN,
+    top_desa=_RUN.top_desa(),
+    newly=False,
+    notices=2,
+    me=9003,
+    notice=Notice(1001, RESIDENT.nik, RESIDENT.nama, _RUN.cycle),
+    desks=[PointDigest(POINT, _DAY, _DAY, tickets_open=2, tickets_ready=1)],
+    d=RegencyDigest(_DAY, _DAY, 3, {"reported": 1, "ready": 2}, TeenRate(2026, 40, 4), CYCLE),
+)
 
 
 def _names(locale: str) -> set[str]:

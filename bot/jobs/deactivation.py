@@ -2,8 +2,32 @@
 
 from __future__ import annotations
 
+from bot.handlers.deactivation import preview_markup, preview_text
 from bot.jobs.registry import JobRun
+from bot.services import deactivation, outbox
+from bot.services.roles import accounts_with_role
 
 
 async def plan_deactivation_preview(run: JobRun) -> int:
-    raise NotImplementedError("deactivation-preview: being written")
+    """On a day after a cycle's deadline, store its preview once and send it to every admin.
+
+    Missed days need no catch-up: the first run after the deadline prepares the preview. Until
+    an admin approves, later runs plan the same keys again (a no-op, except for a new admin).
+    """
+    prepared = await deactivation.prepare_preview(run.db, day=run.day, now=run.now)
+    if prepared.applied:
+        return 0
+    messages = []
+    for chat_id in await accounts_with_role(run.db, "admin"):
+        locale = await run.locale(chat_id)
+        markup = preview_markup(run.renderer, locale, prepared)
+        messages.append(
+            outbox.Planned(
+                key=f"deactivation-preview:{prepared.cycle.deadline.isoformat()}:{chat_id}",
+                chat_id=chat_id,
+                kind="staff",
+                text=preview_text(run.renderer, locale, prepared),
+                reply_markup_json=markup.to_json() if markup else None,
+            )
+        )
+    return await outbox.enqueue_many(run.db, messages, now=run.now, quiet=run.quiet)

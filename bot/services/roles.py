@@ -28,6 +28,7 @@ ROLE_COMMANDS: dict[str, frozenset[str]] = {
     "grup_petugas": frozenset({"admin"}),
     "musnah": frozenset({"admin"}),
     "daftar_musnah": frozenset({"admin"}),
+    "deaktivasi": frozenset({"admin"}),
 }
 
 
@@ -52,6 +53,11 @@ async def authorize(
     if not allowed or user is None:
         raise NotAuthorized(command=command)
     return user
+
+
+async def accounts_with_role(db: aiosqlite.Connection, role: str) -> list[int]:
+    """The Telegram ids (= private chats) of every account with `role`, e.g. the admins."""
+    return [u.telegram_id for u in await users.list_users(db) if u.role == role]
 
 
 async def add_user(

@@ -1,0 +1,173 @@
+"""The admin's side of the annual deactivation: the preview, approval with a confirmation step,
+and the per-desa CSV. Buttons carry only the run's id; every press is re-checked by the guard."""
+
+from __future__ import annotations
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler
+
+from bot.domain import RoleUser
+from bot.errors import DomainError
+from bot.handlers.common import (
+    HTML,
+    Context,
+    acting_role,
+    callback_arg,
+    chat_id_of,
+    chat_locale,
+    deps,
+    keyboard,
+    reply,
+    send_markup,
+)
+from bot.rendering import Renderer
+from bot.services import deactivation
+from bot.services.deactivation import ComposeNotice, Notice, Run
+
+ACTION = "deaktivasi"  # the row of the roles table that guards every step here
+
+
+def preview_text(renderer: Renderer, locale: str, run: Run) -> str:
+    """The preview message: totals per kecamatan and the desa with the most."""
+    return renderer.render(
+        locale, "admin/deactivation_preview.html", run=run, top_desa=run.top_desa()
+    )
+
+
+def preview_markup(renderer: Renderer, locale: str, run: Run) -> InlineKeyboardMarkup | None:
+    """Approve (while nothing is applied and someone would be deactivated) and the CSV list."""
+    rows = []
+    if not run.applied and run.total:
+        rows.append([("dz_approve", f"dz:ask:{run.id}")])
+    if run.desa:
+        rows.append([("dz_csv", f"dz:csv:{run.id}")])
+    return keyboard(renderer, locale, rows) if rows else None
+
+
+def notice_composer(renderer: Renderer) -> ComposeNotice:
+    """How a linked chat is told its resident's NIK was deactivated, with a booking button."""
+
+    def compose(locale: str, notice: Notice) -> tuple[str, str | None]:
+        text = renderer.render(locale, "citizen/deactivated_notice.html", notice=notice)
+        markup = keyboard(renderer, locale, [[("book_recording", "bk:start:rekam")]])
+        return text, markup.to_json()
+
+    return compose
+
+
+async def latest(update: Update, context: Context) -> None:
+    """/deaktivasi: the preview of the cycle whose deadline passed last (prepared now if the
+    job has not yet), or what was applied, with its buttons."""
+    if await acting_role(update, context, ACTION) is None:
+        return
+    d = deps(context)
+    run = await deactivation.prepare_preview(d.db, day=d.today(), now=d.now())
+    locale = await chat_locale(context, chat_id_of(update))
+    text, markup = preview_text(d.renderer, locale, run), preview_markup(d.renderer, locale, run)
+    await context.bot.send_message(chat_id_of(update), text, parse_mode=HTML, reply_markup=markup)
+
+
+async def ask(update: Update, context: Context) -> None:
+    """`dz:ask:<run>`: show today's count and ask for confirmation."""
+    admin = await _pressed_by_admin(update, context)
+    run = await _run(update, context) if admin else None
+    if admin is None or run is None:
+        return
+    if run.applied:
+        await _applied(update, context, admin, run, newly=False)
+        return
+    d = deps(context)
+    count = await deactivation.count_now(d.db, run)
+    locale = await chat_locale(context, chat_id_of(update))
+    markup = InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(d.renderer.label(locale, "dz_confirm", count=count),
+                                  callback_data=f"dz:ok:{run.id}")],
+            [InlineKeyboardButton(d.renderer.label(locale, "dz_cancel"),
+                                  callback_data=f"dz:no:{run.id}")],
+        ]
+    )  # fmt: skip
+    await send_markup(
+        update, context, "admin/deactivation_confirm.html", markup, run=run, count=count
+    )
+
+
+async def approve(update: Update, context: Context) -> None:
+    """`dz:ok:<run>`: apply once; a second approval only says who applied it and when."""
+    admin = await _pressed_by_admin(update, context)
+    if admin is None:
+        return
+    d = deps(context)
+    try:
+        approval = await deactivation.approve(
+            d.db, _run_id(update), admin=admin, today=d.today(), now=d.now(),
+            compose=notice_composer(d.renderer), default_locale=d.settings.default_locale,
+            quiet=d.settings.quiet_hours,
+        )  # fmt: skip
+    except DomainError as error:
+        await reply(update, context, error.template, **error.context)
+        return
+    if approval.notices and (sender := context.bot_data.get("sender")) is not None:
+        sender.wake()
+    await _applied(update, context, admin, approval.run, approval.newly, approval.notices)
+
+
+async def cancel(update: Update, context: Context) -> None:
+    """`dz:no:<run>`: nothing changes; the preview's button still works."""
+    if await _pressed_by_admin(update, context) is not None:
+        await reply(update, context, "admin/deactivation_cancelled.html")
+
+
+async def per_desa_csv(update: Update, context: Context) -> None:
+    """`dz:csv:<run>`: the full per-desa list of the preview as a CSV document."""
+    admin = await _pressed_by_admin(update, context)
+    run = await _run(update, context) if admin else None
+    if run is None:
+        return
+    d = deps(context)
+    locale = await chat_locale(context, chat_id_of(update))
+    data = deactivation.per_desa_csv(run).encode("utf-8")
+    name = f"penonaktifan-{run.cycle.deadline.isoformat()}.csv"
+    caption = d.renderer.render(locale, "admin/deactivation_csv.html", run=run)
+    await context.bot.send_document(
+        chat_id_of(update), InputFile(data, filename=name), caption=caption, parse_mode=HTML
+    )
+
+
+async def _pressed_by_admin(update: Update, context: Context) -> RoleUser | None:
+    """Acknowledge the press; the admin if the roles table allows it (else a refusal)."""
+    assert update.callback_query is not None
+    await update.callback_query.answer()
+    return await acting_role(update, context, ACTION)
+
+
+def _run_id(update: Update) -> int:
+    raw = callback_arg(update).partition(":")[2]
+    return int(raw) if raw.isdigit() else -1
+
+
+async def _run(update: Update, context: Context) -> Run | None:
+    """The run named by the button, or None after saying the button is stale."""
+    try:
+        return await deactivation.get_run(deps(context).db, _run_id(update))
+    except DomainError as error:
+        await reply(update, context, error.template, **error.context)
+        return None
+
+
+async def _applied(
+    update: Update, context: Context, admin: RoleUser, run: Run, newly: bool, notices: int = 0
+) -> None:
+    await reply(
+        update, context, "admin/deactivation_applied.html",
+        run=run, newly=newly, notices=notices, me=admin.telegram_id,
+    )  # fmt: skip
+
+
+def register(app: Application) -> None:
+    """Add the deactivation command and its buttons."""
+    app.add_handler(CommandHandler(ACTION, latest))
+    app.add_handler(CallbackQueryHandler(ask, pattern=r"^dz:ask:"))
+    app.add_handler(CallbackQueryHandler(approve, pattern=r"^dz:ok:"))
+    app.add_handler(CallbackQueryHandler(cancel, pattern=r"^dz:no:"))
+    app.add_handler(CallbackQueryHandler(per_desa_csv, pattern=r"^dz:csv:"))

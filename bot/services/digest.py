@@ -1,0 +1,119 @@
+"""The morning digest: each service point's day for its staff, the regency's for the admins."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import aiosqlite
+
+from bot.domain import TICKET_STATES, ServicePoint
+from bot.services.cycle import WAJIB_KTP_AGE, Cycle, cycle_in_force
+from bot.services.staffdesk import staff_recipients
+from bot.storage import bookings, tickets
+from bot.storage import digest as store
+from bot.storage.service_points import list_service_points
+
+SERVED = ("recorded", "handed_over")
+DROPPED = ("cancelled", "rejected", "released")
+
+
+@dataclass(frozen=True)
+class Bookings:
+    """One day's bookings counted per state."""
+
+    states: dict[str, int]
+
+    def count(self, *states: str) -> int:
+        """How many are in any of `states` (all of them when none are named)."""
+        return sum(n for state, n in self.states.items() if not states or state in states)
+
+    @property
+    def served(self) -> int:
+        """Visits that ended with a recording or a card handed over."""
+        return self.count(*SERVED)
+
+
+@dataclass(frozen=True)
+class PointDigest:
+    """A service point's yesterday and today, and its damaged/lost card tickets."""
+
+    point: ServicePoint
+    yesterday: Bookings
+    today: Bookings
+    tickets_open: int
+    tickets_ready: int
+
+
+@dataclass(frozen=True)
+class TeenRate:
+    """Residents turning 17 in the cycle's cohort year, and how many have recorded."""
+
+    year: int
+    total: int
+    recorded: int
+
+    @property
+    def percent(self) -> float | None:
+        """Recorded as a percentage of the total; None when nobody turns 17 that year."""
+        return 100 * self.recorded / self.total if self.total else None
+
+
+@dataclass(frozen=True)
+class RegencyDigest:
+    """The whole regency: bookings, no-shows and recordings yesterday, tickets, teens."""
+
+    yesterday: Bookings
+    today: Bookings
+    recordings: int
+    tickets: dict[str, int]  # every ticket state, in TICKET_STATES order; zeros included
+    teens: TeenRate
+    cycle: Cycle
+
+
+def yesterday_of(day: date) -> date:
+    """The day before."""
+    return day - timedelta(days=1)
+
+
+async def point_digest(db: aiosqlite.Connection, point: ServicePoint, *, day: date) -> PointDigest:
+    """Yesterday's outcomes, today's bookings and the open tickets at one point."""
+    open_tickets = await tickets.list_open_for_point(db, point.code)
+    return PointDigest(
+        point=point,
+        yesterday=await _point_day(db, point.code, yesterday_of(day)),
+        today=await _point_day(db, point.code, day),
+        tickets_open=len(open_tickets),
+        tickets_ready=sum(t.state == "ready" for t in open_tickets),
+    )
+
+
+async def regency_digest(db: aiosqlite.Connection, *, day: date) -> RegencyDigest:
+    """Regency-wide counts for the admins, and the teens' recording rate in the cycle in force."""
+    cycle = cycle_in_force(day)
+    year = cycle.cohort_date.year - WAJIB_KTP_AGE  # born that year: 17 by the cohort date
+    total, recorded = await store.recorded_among_born(db, date(year, 1, 1), date(year, 12, 31))
+    ticket_counts = await store.ticket_states(db)
+    return RegencyDigest(
+        yesterday=Bookings(await store.booking_states_on(db, yesterday_of(day))),
+        today=Bookings(await store.booking_states_on(db, day)),
+        recordings=await store.recordings_on(db, yesterday_of(day)),
+        tickets={state: ticket_counts.get(state, 0) for state in TICKET_STATES},
+        teens=TeenRate(cycle.cohort_date.year, total, recorded),
+        cycle=cycle,
+    )
+
+
+async def staff_chats(db: aiosqlite.Connection) -> dict[int, list[ServicePoint]]:
+    """Each staff chat (a point's staff group, else its staff members) and the points it serves."""
+    chats: dict[int, list[ServicePoint]] = {}
+    for point in await list_service_points(db):
+        for chat_id in await staff_recipients(db, point.code):
+            chats.setdefault(chat_id, []).append(point)
+    return chats
+
+
+async def _point_day(db: aiosqlite.Connection, point_code: str, day: date) -> Bookings:
+    listed = await bookings.list_point_day(db, point_code, day)
+    return Bookings(dict(Counter(b.state for b in listed)))

@@ -1,0 +1,178 @@
+"""The annual deactivation: its runs, the cohort still unrecorded, and the update itself.
+
+The cohort of a cycle: residents wajib KTP on its cohort date (born on or before `born_by`, the
+last birth date of someone 17 by then, or married / ever married) who are AKTIF and have never
+recorded. Every query here takes `born_by`; the service computes it from the cycle.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+import aiosqlite
+
+_COHORT = (
+    "r.tanggal_rekam IS NULL AND r.status_nik = 'AKTIF'"
+    " AND (r.tanggal_lahir <= :born_by OR r.status_kawin <> 'BELUM KAWIN')"
+)
+_RUN_COLUMNS = (
+    "id, deadline, cohort_date, state, counts, total, previewed_at, approved_by, applied_at,"
+    " applied_count"
+)
+
+
+@dataclass(frozen=True)
+class DesaRow:
+    """How many of the cohort live in one desa/kelurahan, with the area names."""
+
+    kecamatan_code: str
+    kecamatan_name: str
+    desa_code: str
+    desa_name: str
+    count: int
+
+
+@dataclass(frozen=True)
+class RunRow:
+    """One stored deactivation run."""
+
+    id: int
+    deadline: date
+    cohort_date: date
+    state: str  # previewed / applied
+    desa: list[DesaRow]  # as previewed
+    total: int
+    previewed_at: datetime
+    approved_by: int | None
+    applied_at: datetime | None
+    applied_count: int | None
+
+
+@dataclass(frozen=True)
+class LinkedPerson:
+    """A cohort member and a chat that asked for reminders about them."""
+
+    chat_id: int
+    nik: str
+    nama: str
+
+
+async def cohort_per_desa(db: aiosqlite.Connection, *, born_by: date) -> list[DesaRow]:
+    """The cohort counted per desa, in area-code order."""
+    async with db.execute(
+        "SELECT k.code, k.name, d.code, d.name, count(*) FROM residents r"
+        " JOIN areas d ON d.code = r.kode_desa JOIN areas k ON k.code = d.parent_code"
+        f" WHERE {_COHORT} GROUP BY d.code ORDER BY d.code",
+        {"born_by": born_by.isoformat()},
+    ) as cursor:
+        return [DesaRow(*row) async for row in cursor]
+
+
+async def count_cohort(db: aiosqlite.Connection, *, born_by: date) -> int:
+    """How many residents the deactivation would set NONAKTIF right now."""
+    async with db.execute(
+        f"SELECT count(*) FROM residents r WHERE {_COHORT}", {"born_by": born_by.isoformat()}
+    ) as cursor:
+        row = await cursor.fetchone()
+    return int(row[0]) if row else 0
+
+
+async def cohort_linked_chats(db: aiosqlite.Connection, *, born_by: date) -> list[LinkedPerson]:
+    """Chats with reminders on, linked to a cohort member by NIK or by household (KK)."""
+    async with db.execute(
+        "SELECT l.chat_id, r.nik, r.nama FROM residents r JOIN links l"
+        " ON l.kind = 'nik' AND l.subject = r.nik"
+        f" WHERE l.reminders_on = 1 AND {_COHORT}"
+        " UNION SELECT l.chat_id, r.nik, r.nama FROM residents r JOIN links l"
+        " ON l.kind = 'household' AND l.subject = r.no_kk"
+        f" WHERE l.reminders_on = 1 AND {_COHORT} ORDER BY 1, 2",
+        {"born_by": born_by.isoformat()},
+    ) as cursor:
+        return [LinkedPerson(*row) async for row in cursor]
+
+
+async def deactivate_cohort(
+    db: aiosqlite.Connection, *, born_by: date, today: date, now: datetime
+) -> int:
+    """Set the cohort NONAKTIF as of `today`; return how many NIKs changed."""
+    cursor = await db.execute(
+        "UPDATE residents AS r SET status_nik = 'NONAKTIF', deactivated_on = :today,"
+        f" updated_at = :now WHERE {_COHORT}",
+        {
+            "born_by": born_by.isoformat(),
+            "today": today.isoformat(),
+            "now": now.astimezone(UTC).isoformat(),
+        },
+    )
+    return cursor.rowcount
+
+
+async def insert_run(
+    db: aiosqlite.Connection,
+    *,
+    deadline: date,
+    cohort_date: date,
+    desa: list[DesaRow],
+    now: datetime,
+) -> bool:
+    """Store a cycle's preview; False when that cycle already has a run."""
+    counts = [[r.kecamatan_code, r.kecamatan_name, r.desa_code, r.desa_name, r.count] for r in desa]
+    cursor = await db.execute(
+        "INSERT INTO deactivation_runs (deadline, cohort_date, counts, total, previewed_at)"
+        " VALUES (?, ?, ?, ?, ?) ON CONFLICT (deadline) DO NOTHING",
+        (
+            deadline.isoformat(),
+            cohort_date.isoformat(),
+            json.dumps(counts, ensure_ascii=False),
+            sum(r.count for r in desa),
+            now.astimezone(UTC).isoformat(),
+        ),
+    )
+    return cursor.rowcount == 1
+
+
+async def get_run(db: aiosqlite.Connection, run_id: int) -> RunRow | None:
+    """The run with this id, or None."""
+    return await _one(db, f"SELECT {_RUN_COLUMNS} FROM deactivation_runs WHERE id = ?", run_id)
+
+
+async def get_run_for(db: aiosqlite.Connection, deadline: date) -> RunRow | None:
+    """The run of the cycle with this deadline, or None."""
+    return await _one(
+        db, f"SELECT {_RUN_COLUMNS} FROM deactivation_runs WHERE deadline = ?", deadline.isoformat()
+    )
+
+
+async def mark_applied(
+    db: aiosqlite.Connection, run_id: int, *, admin_id: int, count: int, now: datetime
+) -> bool:
+    """Record the approval and how many NIKs changed; False if it was applied already."""
+    cursor = await db.execute(
+        "UPDATE deactivation_runs SET state = 'applied', approved_by = ?, applied_at = ?,"
+        " applied_count = ? WHERE id = ? AND state = 'previewed'",
+        (admin_id, now.astimezone(UTC).isoformat(), count, run_id),
+    )
+    return cursor.rowcount == 1
+
+
+async def _one(db: aiosqlite.Connection, query: str, *params: object) -> RunRow | None:
+    async with db.execute(query, params) as cursor:
+        row = await cursor.fetchone()
+    return _run(row) if row else None
+
+
+def _run(row: aiosqlite.Row) -> RunRow:
+    return RunRow(
+        id=row[0],
+        deadline=date.fromisoformat(row[1]),
+        cohort_date=date.fromisoformat(row[2]),
+        state=row[3],
+        desa=[DesaRow(*item) for item in json.loads(row[4])],
+        total=row[5],
+        previewed_at=datetime.fromisoformat(row[6]),
+        approved_by=row[7],
+        applied_at=datetime.fromisoformat(row[8]) if row[8] else None,
+        applied_count=row[9],
+    )
