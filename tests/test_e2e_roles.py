@@ -45,7 +45,7 @@ async def test_official_summary_is_only_their_area(botapi):
     summary = await official.next_message()
     assert "Rekap Kanigoro" in summary.text
     assert "Penduduk: 4" in summary.text  # the Santoso family lives in Kanigoro
-    assert "Akan berusia 17 tahun dalam siklus ini, belum rekam: 1" in summary.text
+    assert "Berusia 17 tahun pada 2026:\n• belum rekam: 1" in summary.text
 
 
 async def test_admin_statistics_cover_the_regency(botapi):

@@ -12,16 +12,19 @@ from bot.domain import Area, Booking, Resident, Ticket, TicketEvent
 from bot.errors import InvalidNik
 from bot.handlers.menus import CITIZEN_COMMANDS
 from bot.rendering import LOCALES, TEMPLATES_DIR, Renderer
+from bot.services.broadcasts import Draft, Quota, Sent
+from bot.services.broadcasts import Status as BroadcastStatus
 from bot.services.cycle import Cycle
 from bot.services.deactivation import Notice, Run
 from bot.services.digest import Bookings, PointDigest, RegencyDigest, TeenRate
 from bot.services.reminders import Reminder
 from bot.services.roles import ROLE_COMMANDS
 from bot.services.status import Status
-from bot.services.summaries import AreaSummary
+from bot.services.summaries import AreaSummary, Rekap
+from bot.storage.broadcasts import Broadcast
 from bot.storage.deactivation import DesaRow
 from bot.storage.service_points import ServicePoint
-from bot.storage.stats import AreaCounts
+from bot.storage.stats import AreaCounts, AreaGroups, Reach
 
 RESIDENT = Resident(
     nik="3505104701090003",
@@ -126,6 +129,30 @@ SAMPLE = {
         per_year={2026: 3},
     ),
 }
+
+# /rekap and /siaran (templates/*/official/)
+_KANIGORO = Area("350510", "35.05.10", "kecamatan", "Kanigoro", "3505")
+_BROADCAST = Broadcast(
+    7, 9002, "350510", "turning17", "mobile", {}, 120, NOW_SAMPLE, None
+)  # fmt: skip
+SAMPLE.update(
+    rekap=Rekap(
+        _KANIGORO,
+        AreaGroups(1000, Reach(10, 4), Reach(5, 1), Reach(20, 6), Reach(3, 0), 22),
+        CYCLE,
+    ),
+    rows=22,
+    area=_KANIGORO,
+    cycle=CYCLE,
+    draft=Draft("free", "linked", text="Halo <Aminah> & warga, NIK 3505104701090003"),
+    audience="unrecorded",
+    template_kind="deadline",
+    held_until=NOW_SAMPLE,
+    quota=Quota(1, 3, NOW_SAMPLE),
+    recent=[BroadcastStatus(_BROADCAST, {"sent": 100, "blocked": 5, "failed": 1, "queued": 14})],
+    status=BroadcastStatus(_BROADCAST, {"sent": 100, "blocked": 5, "failed": 1}),
+    sent=Sent(_BROADCAST, NOW_SAMPLE),
+)
 
 # the annual deactivation and the daily digest (deactivation samples)
 _DESA = [DesaRow("350510", "Kanigoro", "3505102001", "Minggirsari <x>", 3)]

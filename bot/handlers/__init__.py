@@ -7,6 +7,7 @@ from telegram.ext import Application
 from bot.handlers import (
     admin,
     booking,
+    broadcast,
     check,
     deactivation,
     delivery,
@@ -35,6 +36,7 @@ def register(app: Application) -> None:
         admin,
         staff,
         tickets_staff,
+        broadcast,  # before check: typed free text may hold digits that look like a NIK
         booking,
         report,
         check,

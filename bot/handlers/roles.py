@@ -1,17 +1,21 @@
-"""Officials' /rekap and /siaran, admins' /statistik (staff commands are in staff.py)."""
+"""Officials' /rekap, admins' /statistik (staff commands are in staff.py, /siaran in
+broadcast.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-from telegram import Update
+from telegram import InputFile, Update
+from telegram.constants import ChatType
 from telegram.ext import Application, CommandHandler
 
 from bot.domain import RoleUser
-from bot.handlers.common import Context, acting_role, deps, reply
-from bot.services.summaries import REGENCY_CODE, summarize_area
+from bot.handlers.common import HTML, Context, acting_role, chat_id_of, chat_locale, deps, reply
+from bot.services.summaries import REGENCY_CODE, Rekap, outreach_list, rekap, summarize_area
 from bot.services.ticket_stats import ticket_statistics
+
+OUTREACH_STATUSES = ("deactivated", "turning17", "unrecorded")
 
 RoleHandler = Callable[[Update, Context, RoleUser], Awaitable[None]]
 
@@ -30,16 +34,32 @@ def guarded(
 
 
 async def area_summary(update: Update, context: Context, user: RoleUser) -> None:
-    """/rekap: counts for the official's own area (the whole regency for an admin)."""
+    """/rekap: the official's own area (the whole regency for an admin) per group, and the
+    outreach list of those the bot cannot reach as a CSV document (private chats only)."""
+    assert update.effective_chat is not None
+    if update.effective_chat.type != ChatType.PRIVATE:
+        await reply(update, context, "official/use_private.html")
+        return
     d = deps(context)
-    code = user.area_code if user.role == "official" and user.area_code else REGENCY_CODE
-    summary = await summarize_area(d.db, code, today=d.today())
-    await reply(update, context, "official/summary.html", summary=summary)
+    summary = await rekap(d.db, user, today=d.today())
+    await reply(update, context, "official/summary.html", rekap=summary)
+    if summary.groups.outreach:
+        await _send_outreach_list(update, context, user, summary)
 
 
-async def broadcast(update: Update, context: Context, user: RoleUser) -> None:
-    """/siaran: broadcasting arrives with the delivery engine; say so and point to /rekap."""
-    await reply(update, context, "official/broadcast_pending.html")
+async def _send_outreach_list(
+    update: Update, context: Context, user: RoleUser, summary: Rekap
+) -> None:
+    d = deps(context)
+    chat_id = chat_id_of(update)
+    locale = await chat_locale(context, chat_id)
+    names = {s: d.renderer.label(locale, f"outreach_{s}") for s in OUTREACH_STATUSES}
+    listing = await outreach_list(d.db, user, status_names=names, today=d.today(), now=d.now())
+    caption = d.renderer.render(
+        locale, "official/outreach_caption.html", rekap=summary, rows=listing.rows
+    )
+    document = InputFile(listing.content, filename=listing.filename)
+    await context.bot.send_document(chat_id, document, caption=caption, parse_mode=HTML)
 
 
 async def statistics(update: Update, context: Context, user: RoleUser) -> None:
@@ -52,7 +72,6 @@ async def statistics(update: Update, context: Context, user: RoleUser) -> None:
 
 HANDLERS: dict[str, RoleHandler] = {
     "rekap": area_summary,
-    "siaran": broadcast,
     "statistik": statistics,
 }
 

@@ -10,6 +10,7 @@ from telegram.ext import Application
 
 from bot.config import TIMEZONE
 from bot.handlers.common import Context, deps
+from bot.jobs.broadcasts import REPORT_CHECK_EVERY, send_broadcast_reports
 from bot.jobs.queue import expire_waitlist_offers
 from bot.jobs.registry import JobSpec, all_jobs, missed_slots, run_planner
 
@@ -27,6 +28,10 @@ def schedule_jobs(app: Application) -> None:
     app.job_queue.run_repeating(
         expire_waitlist_offers, interval=OFFER_CHECK_EVERY, first=OFFER_CHECK_EVERY,
         name="waitlist-offer-expiry", job_kwargs=NEVER_DROP,
+    )  # fmt: skip
+    app.job_queue.run_repeating(
+        send_broadcast_reports, interval=REPORT_CHECK_EVERY, first=REPORT_CHECK_EVERY,
+        name="broadcast-reports", job_kwargs=NEVER_DROP,
     )  # fmt: skip
     for spec in all_jobs():
         for at in spec.times:

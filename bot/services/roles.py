@@ -21,7 +21,7 @@ ROLE_COMMANDS: dict[str, frozenset[str]] = {
     "konfirmasi_besok": frozenset({"staff"}),
     "tiket": frozenset({"staff"}),
     "rekap": frozenset({"official", "admin"}),
-    "siaran": frozenset({"official"}),
+    "siaran": frozenset({"official", "admin"}),
     "statistik": frozenset({"admin"}),
     "tutup": frozenset({"admin"}),
     "autokonfirmasi": frozenset({"admin"}),

@@ -1,12 +1,95 @@
-"""Counts of residents per area for officials' and admins' summaries."""
+"""Counts and lists of residents per area for officials' and admins' summaries.
+
+Every query is bounded by an area's range of plain desa codes (`area_range`), so the
+`residents_desa` index keeps a village's summary fast whatever the size of the regency.
+The groups are SQL over `r` (residents) with named parameters: `:adult`, the latest birth date
+of someone 17 today; `:teen_from` and `:teen_to`, the birth dates of those who turn 17 in the
+cohort year of the cycle in force.
+"""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 import aiosqlite
 
 from bot.domain import AreaCounts
+
+UNRECORDED_WAJIB = (
+    "(r.tanggal_rekam IS NULL AND r.status_nik = 'AKTIF'"
+    " AND (r.tanggal_lahir <= :adult OR r.status_kawin <> 'BELUM KAWIN'))"
+)
+TURNING_17 = "(r.tanggal_lahir >= :teen_from AND r.tanggal_lahir <= :teen_to)"
+TURNING_17_UNRECORDED = f"({TURNING_17} AND r.tanggal_rekam IS NULL)"
+DEACTIVATED = "(r.status_nik = 'NONAKTIF')"
+# The bot can reach the resident: a link (theirs or their household's) with reminders on, to a
+# chat that has not blocked the bot. Two EXISTS, so each uses the links (kind, subject) index.
+REACHABLE = (
+    "(EXISTS (SELECT 1 FROM links l WHERE l.kind = 'nik' AND l.subject = r.nik"
+    "   AND l.reminders_on = 1 AND l.chat_id NOT IN (SELECT chat_id FROM blocked_chats))"
+    " OR EXISTS (SELECT 1 FROM links l WHERE l.kind = 'household' AND l.subject = r.no_kk"
+    "   AND l.reminders_on = 1 AND l.chat_id NOT IN (SELECT chat_id FROM blocked_chats)))"
+)
+OUTREACH = f"({DEACTIVATED} OR {UNRECORDED_WAJIB} OR {TURNING_17_UNRECORDED})"
+
+
+@dataclass(frozen=True)
+class Ages:
+    """The birth-date bounds of the groups on one day (see the module docstring)."""
+
+    adult: date
+    teen_from: date
+    teen_to: date
+
+    def params(self, code: str) -> dict[str, Any]:
+        """Named SQL parameters for the groups of area `code`."""
+        low, high = area_range(code)
+        return {
+            "low": low,
+            "high": high,
+            "adult": self.adult.isoformat(),
+            "teen_from": self.teen_from.isoformat(),
+            "teen_to": self.teen_to.isoformat(),
+        }
+
+
+@dataclass(frozen=True)
+class Reach:
+    """How many residents are in a group, and how many of them the bot can reach."""
+
+    total: int
+    linked: int
+
+    @property
+    def unreachable(self) -> int:
+        """Those only a door-to-door visit reaches."""
+        return self.total - self.linked
+
+
+@dataclass(frozen=True)
+class AreaGroups:
+    """An area's residents per group, each with how many the bot can reach."""
+
+    residents: int
+    unrecorded_wajib: Reach
+    turning_17_recorded: Reach
+    turning_17_unrecorded: Reach
+    deactivated: Reach
+    outreach: int  # residents of any group the bot cannot reach (the outreach list)
+
+
+@dataclass(frozen=True)
+class OutreachRow:
+    """One resident to visit: the NIK is masked before it leaves the service."""
+
+    nama: str
+    nik: str
+    tanggal_lahir: str
+    desa: str
+    status: str  # deactivated / turning17 / unrecorded
 
 
 def area_range(code: str) -> tuple[str, str]:
@@ -15,10 +98,49 @@ def area_range(code: str) -> tuple[str, str]:
     return code, upper
 
 
+async def area_groups(db: aiosqlite.Connection, code: str, *, ages: Ages) -> AreaGroups:
+    """Counts per group for residents whose desa code starts with `code` (plain)."""
+    async with db.execute(
+        "SELECT count(*), sum(uw), sum(uw AND reach),"
+        " sum(teen AND rec), sum(teen AND rec AND reach),"
+        " sum(teen AND NOT rec), sum(teen AND NOT rec AND reach),"
+        " sum(off), sum(off AND reach),"
+        " sum((uw OR (teen AND NOT rec) OR off) AND NOT reach)"
+        f" FROM (SELECT {UNRECORDED_WAJIB} AS uw, {TURNING_17} AS teen,"
+        f" r.tanggal_rekam IS NOT NULL AS rec, {DEACTIVATED} AS off,"
+        f" CASE WHEN {OUTREACH} OR {TURNING_17} THEN {REACHABLE} ELSE 0 END AS reach"
+        " FROM residents r WHERE r.kode_desa >= :low AND r.kode_desa < :high)",
+        ages.params(code),
+    ) as cursor:
+        row = await cursor.fetchone()
+    assert row is not None
+    n = [value or 0 for value in row]
+    return AreaGroups(
+        n[0], Reach(n[1], n[2]), Reach(n[3], n[4]), Reach(n[5], n[6]), Reach(n[7], n[8]), n[9]
+    )
+
+
+async def outreach_rows(
+    db: aiosqlite.Connection, code: str, *, ages: Ages
+) -> AsyncIterator[OutreachRow]:
+    """The residents of the area's groups that the bot cannot reach, by desa and name."""
+    async with db.execute(
+        "SELECT r.nama, r.nik, r.tanggal_lahir, a.name,"
+        f" CASE WHEN {DEACTIVATED} THEN 'deactivated'"
+        f" WHEN {TURNING_17_UNRECORDED} THEN 'turning17' ELSE 'unrecorded' END"
+        " FROM residents r JOIN areas a ON a.code = r.kode_desa"
+        f" WHERE r.kode_desa >= :low AND r.kode_desa < :high AND {OUTREACH} AND NOT {REACHABLE}"
+        " ORDER BY r.kode_desa, r.nama, r.nik",
+        ages.params(code),
+    ) as cursor:
+        async for row in cursor:
+            yield OutreachRow(*row)
+
+
 async def area_counts(
     db: aiosqlite.Connection, code: str, *, adult_born_by: date, cohort_born_by: date
 ) -> AreaCounts:
-    """Counts for residents whose desa code starts with `code` (plain)."""
+    """Counts for residents whose desa code starts with `code` (plain), for /statistik."""
     low, high = area_range(code)
     async with db.execute(
         "SELECT count(*),"

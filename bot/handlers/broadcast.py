@@ -1,0 +1,290 @@
+"""/siaran: template → (date, place | text) → audience → preview and count → confirm.
+
+The draft lives on the server (user_data); buttons only name a choice. Every step asks the
+role guard again, and the area always comes from the account's role, never from the draft.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from telegram import Update
+from telegram.ext import (
+    Application,
+    BaseHandler,
+    CallbackQueryHandler,
+    CommandHandler,
+    ConversationHandler,
+    MessageHandler,
+    filters,
+)
+
+from bot.domain import RoleUser
+from bot.errors import DomainError
+from bot.handlers.common import (
+    HTML,
+    Context,
+    Row,
+    acting_role,
+    answer_query,
+    callback_arg,
+    chat_id_of,
+    chat_locale,
+    deps,
+    reply,
+    stale,
+)
+from bot.rendering import LOCALES
+from bot.services import broadcasts
+from bot.services.broadcasts import AUDIENCES, TEMPLATES, Draft
+from bot.services.cycle import cycle_in_force
+from bot.services.outbox import quiet_hours_end
+
+CHOOSING, TYPING_DAY, TYPING_PLACE, TYPING_TEXT = range(4)
+END = ConversationHandler.END
+
+
+def draft(context: Context) -> dict[str, Any]:
+    """The broadcast being composed (on the server, never in buttons)."""
+    assert context.user_data is not None
+    return context.user_data.setdefault("broadcast", {})
+
+
+async def _author(update: Update, context: Context) -> RoleUser | None:
+    """The acting official or admin, checked again at every step; None ends the flow."""
+    user = await acting_role(update, context, "siaran")
+    if user is None:
+        (context.user_data or {}).pop("broadcast", None)
+    return user
+
+
+async def begin(update: Update, context: Context) -> int:
+    """/siaran: today's count, the latest broadcasts' delivery figures, then the templates."""
+    user = await _author(update, context)
+    if user is None:
+        return END
+    d = deps(context)
+    assert context.user_data is not None
+    context.user_data["broadcast"] = {}
+    quota = await broadcasts.quota(d.db, user, now=d.now())
+    rows: list[Row] = [[(f"broadcast_{t}", f"sr:t:{t}")] for t in TEMPLATES]
+    await reply(
+        update, context, "official/broadcast_start.html", rows=rows if quota.left != 0 else None,
+        area=await broadcasts.scope_area(d.db, user), quota=quota,
+        recent=await broadcasts.recent(d.db, user),
+    )  # fmt: skip
+    if quota.left == 0:
+        return await _refused(update, context, broadcasts.LimitReached(**_limit(quota)))
+    return CHOOSING
+
+
+async def template_chosen(update: Update, context: Context) -> int:
+    """A template: the mobile day asks for its date, free text for the text."""
+    await answer_query(update)
+    user = await _author(update, context)
+    if user is None:
+        return END
+    kind = callback_arg(update).removeprefix("t:")
+    if kind not in TEMPLATES or context.user_data is None or "broadcast" not in context.user_data:
+        return await stale(update, context)
+    context.user_data["broadcast"] = {"template": kind}
+    if kind == "mobile":
+        await reply(
+            update, context, "official/broadcast_ask_date.html", today=deps(context).today()
+        )
+        return TYPING_DAY
+    if kind == "free":
+        max_length = broadcasts.MAX_TEXT
+        await reply(update, context, "official/broadcast_ask_text.html", max_length=max_length)
+        return TYPING_TEXT
+    return await _ask_audience(update, context, user)
+
+
+async def got_day(update: Update, context: Context) -> int:
+    """The mobile recording day: today or later; a bad date is asked again."""
+    if await _author(update, context) is None:
+        return END
+    try:
+        day = broadcasts.parse_day(_typed(update), today=deps(context).today())
+    except DomainError as error:
+        await reply(update, context, error.template, **error.context)
+        return TYPING_DAY
+    draft(context)["day"] = day.isoformat()
+    await reply(update, context, "official/broadcast_ask_place.html", day=day)
+    return TYPING_PLACE
+
+
+async def got_place(update: Update, context: Context) -> int:
+    """Where the mobile recording happens."""
+    user = await _author(update, context)
+    if user is None:
+        return END
+    try:
+        draft(context)["place"] = broadcasts.check_place(_typed(update))
+    except DomainError as error:
+        await reply(update, context, error.template, **error.context)
+        return TYPING_PLACE
+    return await _ask_audience(update, context, user)
+
+
+async def got_text(update: Update, context: Context) -> int:
+    """Free text, at most MAX_TEXT characters; longer is refused with its length."""
+    user = await _author(update, context)
+    if user is None:
+        return END
+    try:
+        draft(context)["text"] = broadcasts.check_text(_typed(update))
+    except DomainError as error:
+        await reply(update, context, error.template, **error.context)
+        return TYPING_TEXT
+    return await _ask_audience(update, context, user)
+
+
+async def _ask_audience(update: Update, context: Context, user: RoleUser) -> int:
+    area = await broadcasts.scope_area(deps(context).db, user)
+    rows: list[Row] = [[(f"audience_{a}", f"sr:a:{a}")] for a in AUDIENCES]
+    await reply(update, context, "official/broadcast_choose_audience.html", rows=rows, area=area)
+    return CHOOSING
+
+
+async def audience_chosen(update: Update, context: Context) -> int:
+    """The preview (exactly what recipients read) and the recipient count; confirm or cancel."""
+    await answer_query(update)
+    user = await _author(update, context)
+    if user is None:
+        return END
+    audience = callback_arg(update).removeprefix("a:")
+    b = draft(context)
+    if audience not in AUDIENCES or not _complete(b):
+        return await stale(update, context)
+    d = deps(context)
+    count = await broadcasts.count_recipients(d.db, user, audience, today=d.today())
+    if count == 0:
+        await _refused(update, context, broadcasts.NoRecipients())
+        return await _ask_audience(update, context, user)
+    b["audience"] = audience
+    locale = await chat_locale(context, chat_id_of(update))
+    texts = await _texts(context, user, _draft(b))
+    await context.bot.send_message(chat_id_of(update), texts[locale], parse_mode=HTML)
+    rows: list[Row] = [[("broadcast_send", "sr:ok"), ("broadcast_cancel", "sr:no")]]
+    await reply(
+        update, context, "official/broadcast_confirm.html", rows=rows, count=count,
+        audience=audience, area=await broadcasts.scope_area(d.db, user),
+        held_until=quiet_hours_end(d.now(), d.settings.quiet_hours),
+    )  # fmt: skip
+    return CHOOSING
+
+
+async def confirmed(update: Update, context: Context) -> int:
+    """Record the broadcast and queue its messages; the delivery report follows when done."""
+    await answer_query(update)
+    user = await _author(update, context)
+    if user is None:
+        return END
+    b = draft(context)
+    if "audience" not in b or not _complete(b):
+        return await stale(update, context)
+    d = deps(context)
+    composed = _draft(b)
+    try:
+        sent = await broadcasts.send(
+            d.db, user, composed, await _texts(context, user, composed),
+            default_locale=d.settings.default_locale, now=d.now(), quiet=d.settings.quiet_hours,
+        )  # fmt: skip
+    except DomainError as error:
+        return await _refused(update, context, error)
+    (context.user_data or {}).pop("broadcast", None)
+    await reply(update, context, "official/broadcast_sent.html", sent=sent)
+    sender = context.bot_data.get("sender")
+    if sender is not None:
+        sender.wake()
+    return END
+
+
+async def declined(update: Update, context: Context) -> int:
+    """The cancel button, or /batal."""
+    await answer_query(update)
+    (context.user_data or {}).pop("broadcast", None)
+    await reply(update, context, "citizen/cancelled.html")
+    return END
+
+
+async def use_buttons(update: Update, context: Context) -> None:
+    """Something typed where a button is expected."""
+    await reply(update, context, "citizen/booking_use_buttons.html")
+
+
+async def use_private(update: Update, context: Context) -> None:
+    """/siaran in a group: after the role check, ask for a private chat."""
+    if await _author(update, context) is not None:
+        await reply(update, context, "official/use_private.html")
+
+
+async def _texts(context: Context, user: RoleUser, composed: Draft) -> dict[str, str]:
+    """The message in every language: the preview is the author's, recipients get theirs."""
+    d = deps(context)
+    area = await broadcasts.scope_area(d.db, user)
+    cycle = cycle_in_force(d.today())
+    return {
+        locale: d.renderer.render(
+            locale, "official/broadcast_message.html", draft=composed, area=area, cycle=cycle
+        )
+        for locale in LOCALES
+    }
+
+
+async def _refused(update: Update, context: Context, error: DomainError) -> int:
+    await reply(update, context, error.template, **error.context)
+    return END
+
+
+def _limit(quota: broadcasts.Quota) -> dict[str, Any]:
+    return {"until": quota.until, "limit": quota.limit}
+
+
+def _complete(b: dict[str, Any]) -> bool:
+    """The draft has its template and everything that template needs."""
+    needs = {"mobile": ("day", "place"), "free": ("text",)}.get(b.get("template", ""), ())
+    return b.get("template") in TEMPLATES and all(key in b for key in needs)
+
+
+def _draft(b: dict[str, Any]) -> Draft:
+    day = date.fromisoformat(b["day"]) if "day" in b else None
+    return Draft(b["template"], b["audience"], day, b.get("place"), b.get("text"))
+
+
+def _typed(update: Update) -> str:
+    assert update.message is not None
+    return update.message.text or ""
+
+
+def register(app: Application) -> None:
+    """Add the /siaran conversation (before the handlers that read typed NIKs)."""
+    private = filters.ChatType.PRIVATE
+    text = private & filters.TEXT & ~filters.COMMAND
+    buttons: list[BaseHandler[Any, Any, Any]] = [
+        CallbackQueryHandler(template_chosen, pattern=r"^sr:t:"),
+        CallbackQueryHandler(audience_chosen, pattern=r"^sr:a:"),
+        CallbackQueryHandler(confirmed, pattern=r"^sr:ok$"),
+        CallbackQueryHandler(declined, pattern=r"^sr:no$"),
+    ]
+    app.add_handler(
+        ConversationHandler(
+            entry_points=[CommandHandler("siaran", begin, filters=private)],
+            states={
+                CHOOSING: buttons,
+                TYPING_DAY: [MessageHandler(text, got_day), *buttons],
+                TYPING_PLACE: [MessageHandler(text, got_place), *buttons],
+                TYPING_TEXT: [MessageHandler(text, got_text), *buttons],
+            },
+            fallbacks=[
+                CommandHandler("batal", declined, filters=private),
+                CommandHandler("siaran", begin, filters=private),
+                MessageHandler(private & ~filters.COMMAND, use_buttons),
+            ],
+            conversation_timeout=timedelta(minutes=30),
+            name="broadcast",
+        )
+    )
+    app.add_handler(CommandHandler("siaran", use_private, filters=filters.ChatType.GROUPS))

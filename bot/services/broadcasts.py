@@ -1,0 +1,264 @@
+"""Village officials' broadcasts (/siaran): who may reach whom, how often, and the delivery report.
+
+An official reaches only the linked residents of their own area; an admin the whole regency.
+The texts are rendered by the caller (one per language, exactly what recipients read); this
+module decides the recipients, keeps the daily limit, and plans one outbox message per chat.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+
+import aiosqlite
+
+from bot.config import TIMEZONE
+from bot.db import transaction
+from bot.domain import Area, RoleUser
+from bot.errors import DomainError, NotAuthorized
+from bot.services import outbox
+from bot.services.outbox import QUIET_HOURS, QuietHours, quiet_hours_end
+from bot.services.summaries import ages_on, area_code_for
+from bot.storage import audit
+from bot.storage import broadcasts as store
+from bot.storage import outbox as outbox_store
+from bot.storage.areas import get_area
+from bot.storage.broadcasts import AUDIENCES, Broadcast
+
+__all__ = ["AUDIENCES", "TEMPLATES", "Broadcast", "Draft"]
+
+TEMPLATES = ("invitation", "mobile", "deadline", "free")
+DAILY_LIMIT = 3  # per official per WIB day; admins are not limited
+MAX_TEXT = 1000
+MAX_PLACE = 200
+MIN_PLACE = 3
+MAX_DAYS_AHEAD = 366
+RECENT = 3  # broadcasts shown with their delivery figures when /siaran opens
+_DATE = re.compile(r"^\s*(\d{1,2})\s*[-/. ]\s*(\d{1,2})\s*[-/. ]\s*(\d{4})\s*$")
+
+
+class BroadcastError(DomainError):
+    """A broadcast step said no; `kind` picks the sentence of the shared template."""
+
+    template = "official/broadcast_error.html"
+
+
+class LimitReached(BroadcastError):
+    """The official's daily broadcasts are used up; `until` is when they may send again."""
+
+    kind = "limit"
+
+
+class NoRecipients(BroadcastError):
+    """Nobody of that audience is linked to a chat that can be reached."""
+
+    kind = "none"
+
+
+class InvalidDay(BroadcastError):
+    """The mobile recording day is not a date, or is in the past or too far ahead."""
+
+    kind = "date"
+
+
+class InvalidPlace(BroadcastError):
+    """The place is empty or too long."""
+
+    kind = "place"
+
+
+class TextTooLong(BroadcastError):
+    """Free text over MAX_TEXT characters (or empty)."""
+
+    kind = "text"
+
+
+@dataclass(frozen=True)
+class Draft:
+    """What the author chose: the template, its parameters and the audience."""
+
+    template: str
+    audience: str
+    day: date | None = None
+    place: str | None = None
+    text: str | None = None
+
+    def parameters(self) -> dict[str, str]:
+        """The template's parameters as stored with the broadcast."""
+        values = {"day": self.day.isoformat() if self.day else None}
+        values |= {"place": self.place, "text": self.text}
+        return {key: value for key, value in values.items() if value is not None}
+
+
+@dataclass(frozen=True)
+class Quota:
+    """How many broadcasts the author sent today, of how many (None: no limit)."""
+
+    used: int
+    limit: int | None
+    until: datetime  # the next WIB midnight, when the count starts again
+
+    @property
+    def left(self) -> int | None:
+        """Broadcasts still allowed today (None: no limit)."""
+        return None if self.limit is None else max(self.limit - self.used, 0)
+
+
+@dataclass(frozen=True)
+class Status:
+    """A broadcast with its delivery figures so far (every outbox state, zeros included)."""
+
+    broadcast: Broadcast
+    counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def pending(self) -> int:
+        """Messages not yet final."""
+        return self.counts.get("queued", 0) + self.counts.get("sending", 0)
+
+
+@dataclass(frozen=True)
+class Sent:
+    """A confirmed broadcast; `held_until` is set when quiet hours hold it until morning."""
+
+    broadcast: Broadcast
+    held_until: datetime | None
+
+
+def scope_code(user: RoleUser) -> str:
+    """The area an account may broadcast to: an official's own, the regency for an admin."""
+    return area_code_for(user, "siaran")
+
+
+async def scope_area(db: aiosqlite.Connection, user: RoleUser) -> Area:
+    """The Area an account may broadcast to."""
+    area = await get_area(db, scope_code(user))
+    if area is None:
+        raise NotAuthorized(command="siaran")
+    return area
+
+
+def parse_day(text: str, *, today: date) -> date:
+    """`DD-MM-YYYY` (or with `/`, `.` or spaces): today or later, at most a year ahead."""
+    match = _DATE.match(text)
+    try:
+        day = date(int(match[3]), int(match[2]), int(match[1])) if match else None
+    except ValueError:
+        day = None
+    if day is None or day < today or day > today + timedelta(days=MAX_DAYS_AHEAD):
+        raise InvalidDay(today=today, max_days=MAX_DAYS_AHEAD)
+    return day
+
+
+def check_place(text: str) -> str:
+    """The place of a mobile recording day, trimmed; InvalidPlace if empty or too long."""
+    place = " ".join(text.split())
+    if not MIN_PLACE <= len(place) <= MAX_PLACE:
+        raise InvalidPlace(min_len=MIN_PLACE, max_len=MAX_PLACE, length=len(place))
+    return place
+
+
+def check_text(text: str) -> str:
+    """Free text as written; TextTooLong beyond MAX_TEXT characters."""
+    if not text.strip() or len(text) > MAX_TEXT:
+        raise TextTooLong(max_length=MAX_TEXT, length=len(text))
+    return text
+
+
+async def quota(db: aiosqlite.Connection, user: RoleUser, *, now: datetime) -> Quota:
+    """The author's broadcasts today (WIB) against the daily limit."""
+    start = datetime.combine(now.astimezone(TIMEZONE).date(), time(0), tzinfo=TIMEZONE)
+    used = await store.count_since(db, user.telegram_id, start.astimezone(UTC))
+    limit = None if user.role == "admin" else DAILY_LIMIT
+    return Quota(used, limit, (start + timedelta(days=1)).astimezone(UTC))
+
+
+async def ensure_quota(db: aiosqlite.Connection, user: RoleUser, *, now: datetime) -> Quota:
+    """The quota, or LimitReached with the moment broadcasting is possible again."""
+    today = await quota(db, user, now=now)
+    if today.left == 0:
+        raise LimitReached(until=today.until, limit=today.limit)
+    return today
+
+
+async def count_recipients(
+    db: aiosqlite.Connection, user: RoleUser, audience: str, *, today: date
+) -> int:
+    """Distinct chats (reminders on, not blocked) the audience reaches in the author's area."""
+    _check_audience(audience)
+    return await store.count_recipients(db, scope_code(user), audience, ages=ages_on(today))
+
+
+async def send(
+    db: aiosqlite.Connection,
+    user: RoleUser,
+    draft: Draft,
+    texts: Mapping[str, str],
+    *,
+    default_locale: str,
+    now: datetime,
+    quiet: QuietHours = QUIET_HOURS,
+) -> Sent:
+    """Record the broadcast and queue one message per recipient chat, in one transaction."""
+    _check_audience(draft.audience)
+    if draft.template not in TEMPLATES:
+        raise ValueError(f"unknown broadcast template {draft.template!r}")
+    code = scope_code(user)
+    ages = ages_on(now.astimezone(TIMEZONE).date())
+    held_until = quiet_hours_end(now, quiet)
+    async with transaction(db):
+        await ensure_quota(db, user, now=now)
+        count = await store.count_recipients(db, code, draft.audience, ages=ages)
+        if count == 0:
+            raise NoRecipients()
+        broadcast_id = await store.insert_broadcast(
+            db, author_id=user.telegram_id, area_code=code, audience=draft.audience,
+            template=draft.template, parameters=draft.parameters(), recipients=count, now=now,
+        )  # fmt: skip
+        await store.insert_messages(
+            db, broadcast_id, draft.audience, code=code, ages=ages, texts=texts,
+            default_locale=default_locale, not_before=held_until or now, now=now,
+        )  # fmt: skip
+        detail = f"id={broadcast_id} area={code} audience={draft.audience}"
+        detail += f" template={draft.template} recipients={count}"
+        await audit.write_audit(db, user.telegram_id, "broadcast", detail, now=now)
+    broadcast = await store.get_broadcast(db, broadcast_id)
+    assert broadcast is not None
+    return Sent(broadcast, held_until)
+
+
+async def recent(db: aiosqlite.Connection, user: RoleUser, *, limit: int = RECENT) -> list[Status]:
+    """The author's latest broadcasts with their delivery figures, newest first."""
+    latest = await store.recent(db, user.telegram_id, limit=limit)
+    return [await _status(db, broadcast) for broadcast in latest]
+
+
+async def finished_unreported(db: aiosqlite.Connection) -> list[Status]:
+    """Broadcasts whose every message is final and whose author has not had the report."""
+    return [await _status(db, b) for b in await store.finished_unreported(db)]
+
+
+async def plan_report(
+    db: aiosqlite.Connection, status: Status, text: str, *, now: datetime
+) -> bool:
+    """Queue the delivery report to the author once; False if it was already planned."""
+    broadcast = status.broadcast
+    async with transaction(db):
+        if not await store.mark_reported(db, broadcast.id, now=now):
+            return False
+        await outbox_store.insert_message(
+            db, key=f"broadcast-report:{broadcast.id}", chat_id=broadcast.author_id,
+            kind="staff", text=text, reply_markup_json=None, not_before=now, now=now,
+        )  # fmt: skip
+    return True
+
+
+async def _status(db: aiosqlite.Connection, broadcast: Broadcast) -> Status:
+    return Status(broadcast, await outbox.delivery_report(db, store.key_prefix(broadcast.id)))
+
+
+def _check_audience(audience: str) -> None:
+    if audience not in AUDIENCES:
+        raise ValueError(f"unknown broadcast audience {audience!r}")

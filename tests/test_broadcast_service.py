@@ -1,0 +1,318 @@
+"""The broadcast service, /rekap's counts and outreach list, and the delivery-report planner."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from bot.db import transaction
+from bot.domain import RoleUser
+from bot.errors import NotAuthorized
+from bot.jobs.broadcasts import plan_broadcast_reports
+from bot.rendering import Renderer
+from bot.services import broadcasts, outbox, summaries
+from bot.services.broadcasts import Draft
+from bot.storage import audit, chats
+from bot.storage import outbox as outbox_store
+from tests.conftest import NOW, PEOPLE
+from tests.village import EVERYONE, EXTRA, OFFICIAL_AUDIENCES, OUTREACH, REGENCY_LINKED, plant
+
+OFFICIAL = RoleUser(9002, "official", None, "350510")
+OTHER_OFFICIAL = RoleUser(9004, "official", None, "350503")
+ADMIN = RoleUser(9003, "admin", None, None)
+STAFF = RoleUser(9001, "staff", "kanigoro", None)
+TODAY = date(2026, 11, 24)
+TEXTS = {"id": "<b>Halo</b> warga", "en": "<b>Hello</b> residents"}
+STATUS_NAMES = {"deactivated": "NIK nonaktif", "turning17": "17 tahun", "unrecorded": "belum rekam"}
+
+
+@pytest.fixture
+async def village(db, tmp_path):
+    await plant(db, tmp_path)
+    return db
+
+
+async def _send(db, user=OFFICIAL, audience="linked", *, now=NOW, template="invitation", **extra):
+    draft = Draft(template, audience, **extra)
+    return await broadcasts.send(db, user, draft, TEXTS, default_locale="id", now=now)
+
+
+async def _messages(db, broadcast_id):
+    async with db.execute(
+        "SELECT chat_id, kind, text, state, not_before FROM outbox"
+        " WHERE idempotency_key LIKE ? ORDER BY chat_id",
+        (f"broadcast:{broadcast_id}:%",),
+    ) as cursor:
+        return [tuple(row) async for row in cursor]
+
+
+@pytest.mark.parametrize("audience", sorted(OFFICIAL_AUDIENCES))
+async def test_an_official_reaches_exactly_the_linked_chats_of_their_area(village, audience):
+    expected = OFFICIAL_AUDIENCES[audience]
+    assert await broadcasts.count_recipients(village, OFFICIAL, audience, today=TODAY) == len(
+        expected
+    )
+    sent = await _send(village, audience=audience)
+    messages = await _messages(village, sent.broadcast.id)
+    assert {m[0] for m in messages} == expected  # none outside, none off, none blocked
+    assert len(messages) == len(expected)  # one per chat, even for a chat linked twice
+    assert {m[1] for m in messages} == {"broadcast"}
+    assert sent.broadcast.recipients == len(expected)
+    assert (sent.broadcast.area_code, sent.broadcast.audience) == ("350510", audience)
+
+
+async def test_an_admin_reaches_the_whole_regency(village):
+    sent = await _send(village, ADMIN)
+    assert {m[0] for m in await _messages(village, sent.broadcast.id)} == REGENCY_LINKED
+    assert sent.broadcast.area_code == "3505"
+
+
+async def test_another_kecamatan_reaches_only_its_own(village):
+    sent = await _send(village, OTHER_OFFICIAL)
+    assert {m[0] for m in await _messages(village, sent.broadcast.id)} == {105, 106}
+
+
+async def test_staff_cannot_broadcast(village):
+    with pytest.raises(NotAuthorized):
+        await _send(village, STAFF)
+
+
+async def test_each_chat_gets_its_own_language(village):
+    sent = await _send(village, audience="linked")
+    texts = {m[0]: m[2] for m in await _messages(village, sent.broadcast.id)}
+    assert texts == {101: TEXTS["id"], 102: TEXTS["id"], 104: TEXTS["en"], 108: TEXTS["id"]}
+
+
+async def test_the_broadcast_row_keeps_author_template_and_parameters(village):
+    sent = await _send(village, template="mobile", day=date(2026, 12, 1), place="Balai Desa")
+    b = sent.broadcast
+    assert (b.author_id, b.template, b.created_at) == (OFFICIAL.telegram_id, "mobile", NOW)
+    assert b.parameters == {"day": "2026-12-01", "place": "Balai Desa"}
+    assert sent.held_until is None
+
+
+async def test_the_broadcast_is_audited(village):
+    sent = await _send(village)
+    records = await audit.list_audit(village, since=NOW)
+    detail = f"id={sent.broadcast.id} area=350510 audience=linked template=invitation recipients=4"
+    assert (NOW.isoformat(), OFFICIAL.telegram_id, "broadcast", detail) in records
+
+
+async def test_no_recipients_creates_nothing(db, tmp_path):
+    await plant(db, tmp_path, with_chats=False)
+    with pytest.raises(broadcasts.NoRecipients):
+        await _send(db)
+    async with db.execute(
+        "SELECT (SELECT count(*) FROM broadcasts), (SELECT count(*) FROM outbox)"
+    ) as cur:
+        assert tuple(await cur.fetchone()) == (0, 0)
+
+
+async def test_the_fourth_broadcast_of_the_day_is_refused_until_midnight_wib(village):
+    for minutes in range(3):
+        await _send(village, now=NOW + timedelta(minutes=minutes))
+    with pytest.raises(broadcasts.LimitReached) as refused:
+        await _send(village, now=NOW + timedelta(hours=1))
+    midnight = datetime(2026, 11, 24, 17, 0, tzinfo=UTC)  # 00:00 WIB on the 25th
+    assert refused.value.context["until"] == midnight
+    assert (await broadcasts.quota(village, OFFICIAL, now=NOW)).left == 0
+    async with village.execute("SELECT count(*) FROM broadcasts") as cursor:
+        assert (await cursor.fetchone())[0] == 3
+    assert (await _send(village, now=midnight)).broadcast.id == 4  # a new WIB day
+
+
+async def test_the_wib_day_not_the_utc_day_counts(village):
+    late = datetime(2026, 11, 24, 16, 30, tzinfo=UTC)  # 23:30 WIB; 25 Nov starts at 17:00 UTC
+    for minutes in range(3):
+        await _send(village, now=late + timedelta(minutes=minutes))
+    assert (await broadcasts.quota(village, OFFICIAL, now=late + timedelta(hours=1))).used == 0
+
+
+async def test_admins_are_not_limited(village):
+    for minutes in range(5):
+        await _send(village, ADMIN, now=NOW + timedelta(minutes=minutes))
+    quota = await broadcasts.quota(village, ADMIN, now=NOW)
+    assert (quota.used, quota.limit, quota.left) == (5, None, None)
+
+
+async def test_quiet_hours_hold_the_broadcast_until_morning(village):
+    evening = datetime(2026, 11, 24, 14, 0, tzinfo=UTC)  # 21:00 WIB
+    sent = await _send(village, now=evening)
+    morning = datetime(2026, 11, 25, 0, 0, tzinfo=UTC)  # 07:00 WIB
+    assert sent.held_until == morning
+    not_before = {m[4] for m in await _messages(village, sent.broadcast.id)}
+    assert not_before == {outbox_store.ts(morning)}
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("24-11-2026", date(2026, 11, 24)),
+        ("1/12/2026", date(2026, 12, 1)),
+        (" 05.01.2027 ", date(2027, 1, 5)),
+        ("15 02 2027", date(2027, 2, 15)),
+    ],
+)
+def test_mobile_day_accepts_today_or_later(typed, expected):
+    assert broadcasts.parse_day(typed, today=TODAY) == expected
+
+
+@pytest.mark.parametrize(
+    "typed", ["23-11-2026", "31-02-2027", "besok", "2026-12-01", "1-12-26", "", "01-01-2028"]
+)
+def test_mobile_day_refuses_past_impossible_or_unreadable_dates(typed):
+    with pytest.raises(broadcasts.InvalidDay):
+        broadcasts.parse_day(typed, today=TODAY)
+
+
+def test_free_text_is_limited_to_a_thousand_characters():
+    assert broadcasts.check_text("x" * 1000) == "x" * 1000
+    with pytest.raises(broadcasts.TextTooLong) as refused:
+        broadcasts.check_text("x" * 1001)
+    assert refused.value.context == {"kind": "text", "max_length": 1000, "length": 1001}
+    with pytest.raises(broadcasts.TextTooLong):
+        broadcasts.check_text("   ")
+
+
+def test_place_is_trimmed_and_bounded():
+    assert broadcasts.check_place("  Balai   Desa ") == "Balai Desa"
+    for bad in ("", "ab", "x" * 201):
+        with pytest.raises(broadcasts.InvalidPlace):
+            broadcasts.check_place(bad)
+
+
+# --- delivery report ---
+
+
+async def _finish(db, broadcast_id, outcomes):
+    """Let the sender's bookkeeping close each message as `outcomes[chat_id]`."""
+    claimed = await outbox.claim_due(db, now=NOW, limit=100)
+    for message in claimed:
+        if not message.key.startswith(f"broadcast:{broadcast_id}:"):
+            continue
+        state = outcomes.get(message.chat_id)
+        if state == "sent":
+            await outbox.mark_sent(db, message.id, 1, NOW)
+        elif state == "blocked":
+            await outbox.mark_blocked(db, message.id, message.chat_id, NOW)
+        elif state == "failed":
+            await outbox.mark_failed(db, message.id, "Bad Request: chat not found", NOW)
+        else:
+            await outbox_store.requeue_sending(db)
+
+
+async def _report(db, broadcast_id):
+    return await outbox_store.get_message_by_key(db, f"broadcast-report:{broadcast_id}")
+
+
+async def test_the_report_waits_until_every_message_is_final(village):
+    sent = await _send(village)
+    renderer = Renderer()
+    await _finish(village, sent.broadcast.id, {101: "sent", 102: "sent", 104: "blocked"})
+    assert await plan_broadcast_reports(village, renderer, default_locale="id", now=NOW) == 0
+    assert await _report(village, sent.broadcast.id) is None  # 108 is still queued
+
+
+async def test_the_report_counts_sent_blocked_failed_once(village):
+    sent = await _send(village)
+    outcomes = {101: "sent", 102: "sent", 104: "blocked", 108: "failed"}
+    await _finish(village, sent.broadcast.id, outcomes)
+    renderer = Renderer()
+    assert await plan_broadcast_reports(village, renderer, default_locale="id", now=NOW) == 1
+    report = await _report(village, sent.broadcast.id)
+    assert report is not None
+    assert (report.chat_id, report.kind, report.state) == (OFFICIAL.telegram_id, "staff", "queued")
+    assert "Terkirim: <b>2</b>" in report.text
+    assert "Diblokir (warga memblokir bot): 1" in report.text
+    assert "Gagal: 1" in report.text
+    assert "Penerima: 4 chat" in report.text
+    assert await plan_broadcast_reports(village, renderer, default_locale="id", now=NOW) == 0
+    status = (await broadcasts.recent(village, OFFICIAL))[0]
+    assert status.broadcast.reported_at == NOW
+    assert (status.counts["sent"], status.counts["blocked"], status.counts["failed"]) == (2, 1, 1)
+
+
+async def test_the_report_is_in_the_authors_language(village):
+    async with transaction(village):
+        await chats.set_locale(village, OFFICIAL.telegram_id, "en", now=NOW)
+    sent = await _send(village, audience="deactivated")
+    await _finish(village, sent.broadcast.id, {104: "sent"})
+    await plan_broadcast_reports(village, Renderer(), default_locale="id", now=NOW)
+    report = await _report(village, sent.broadcast.id)
+    assert "Delivery report for broadcast" in report.text
+    assert "Sent: <b>1</b>" in report.text
+
+
+# --- /rekap ---
+
+
+async def test_rekap_counts_each_group_and_who_the_bot_can_reach(village):
+    rekap = await summaries.rekap(village, OFFICIAL, today=TODAY)
+    g = rekap.groups
+    assert rekap.area.name == "Kanigoro"
+    assert g.residents == 4 + 6  # the Santoso family and six residents of Jatinom
+    assert (g.unrecorded_wajib.total, g.unrecorded_wajib.linked) == (3, 1)  # Wati; Siti, Lia
+    assert (g.turning_17_unrecorded.total, g.turning_17_unrecorded.linked) == (2, 1)  # Dewi, Lia
+    assert (g.turning_17_recorded.total, g.turning_17_recorded.linked) == (1, 0)  # Tono: blocked
+    assert (g.deactivated.total, g.deactivated.linked) == (2, 1)  # Joko, Bayu
+    assert g.outreach == 3  # Siti, Lia, Bayu
+    assert rekap.teen_year == 2026
+
+
+async def test_admin_rekap_is_the_regency(village):
+    rekap = await summaries.rekap(village, ADMIN, today=TODAY)
+    assert rekap.groups.residents == len(EVERYONE)
+    # Rudi and Ani (Talun) are reachable; the outsider is not
+    assert rekap.groups.outreach == 4
+
+
+async def _csv(db, user=OFFICIAL):
+    listing = await summaries.outreach_list(
+        db, user, status_names=STATUS_NAMES, today=TODAY, now=NOW
+    )
+    rows = list(csv.reader(io.StringIO(listing.content.getvalue().decode("utf-8"))))
+    return listing, rows
+
+
+async def test_outreach_csv_lists_only_unreachable_residents_of_the_area_masked(village):
+    listing, rows = await _csv(village)
+    assert listing.filename == "outreach-350510-2026-11-24.csv"
+    assert rows[0] == ["nama", "nik", "tanggal_lahir", "desa", "status"]
+    expected = sorted(
+        [_row(key, status) for key, status in OUTREACH.items() if status],
+        key=lambda r: r[0].lstrip("'="),
+    )
+    assert sorted(rows[1:], key=lambda r: r[0].lstrip("'=")) == expected
+    assert listing.rows == 3
+    content = listing.content.getvalue().decode()
+    for person in EVERYONE.values():
+        assert person.nik not in content
+        assert person.kk not in content
+    assert EXTRA["outsider"].nama not in content
+    assert PEOPLE["turning17"].nama not in content  # Dewi is reachable
+
+
+def _row(key, status):
+    person = EXTRA[key]
+    nama = "'" + person.nama if person.nama.startswith("=") else person.nama
+    masked = person.nik[:4] + "********" + person.nik[-4:]
+    return [nama, masked, person.born.isoformat(), "Jatinom", STATUS_NAMES[status]]
+
+
+async def test_outreach_export_is_audited_without_niks(village):
+    await _csv(village)
+    records = await audit.list_audit(village, since=NOW)
+    assert (
+        NOW.isoformat(),
+        OFFICIAL.telegram_id,
+        "rekap:outreach-csv",
+        "area=350510 rows=3",
+    ) in records
+
+
+async def test_staff_have_no_outreach_list(village):
+    with pytest.raises(NotAuthorized):
+        await _csv(village, STAFF)

@@ -1,0 +1,123 @@
+"""End to end: /rekap counts per group and the outreach list as a CSV document."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+
+from bot.db import transaction
+from bot.storage import chats, links
+from tests.conftest import ADMIN_ID, NOW, OFFICIAL_ID, PEOPLE
+from tests.village import EVERYONE, EXTRA, plant
+
+
+@pytest.fixture
+async def village(running_bot, tmp_path):
+    db = running_bot.bot_data["db"]
+    await plant(db, tmp_path)
+    return db
+
+
+def csv_rows(botapi, message):
+    stored = botapi.sim.files[message.message["document"]["file_id"]]
+    return list(csv.reader(io.StringIO(stored.data.decode("utf-8"))))
+
+
+async def rekap(botapi, user_id):
+    user = botapi.user(user_id)
+    user.send_text("/rekap")
+    return user, await user.next_message()
+
+
+async def test_the_official_gets_counts_and_the_outreach_list_of_their_area(botapi, village):
+    official, summary = await rekap(botapi, OFFICIAL_ID)
+    assert "Rekap Kanigoro" in summary.text
+    assert "Penduduk: 10" in summary.text
+    assert "Wajib KTP belum rekam: 3 (tertaut ke bot: 1)" in summary.text
+    assert "• belum rekam: 2 (tertaut ke bot: 1)" in summary.text  # Dewi linked, Lia not
+    assert "• sudah rekam: 1 (tertaut ke bot: 0)" in summary.text  # Tono's chat blocked the bot
+    assert "NIK nonaktif: 2 (tertaut ke bot: 1)" in summary.text
+    document = await official.next_message()
+    assert document.method == "sendDocument"
+    assert document.message["document"]["file_name"] == "outreach-350510-2026-11-24.csv"
+    assert "3 warga yang belum bisa dihubungi bot" in document.text
+    rows = csv_rows(botapi, document)
+    assert rows[0] == ["nama", "nik", "tanggal_lahir", "desa", "status"]
+    by_name = {row[0]: row for row in rows[1:]}
+    assert set(by_name) == {"Siti Aminah", "Lia", "'=Bayu"}  # a formula stays text
+    siti = EXTRA["siti"]
+    assert by_name["Siti Aminah"] == [
+        "Siti Aminah", f"{siti.nik[:4]}********{siti.nik[-4:]}", "1999-05-05", "Jatinom",
+        "wajib KTP belum rekam",
+    ]  # fmt: skip
+    assert by_name["Lia"][4] == "berusia 17 tahun pada tahun ini, belum rekam"
+    assert by_name["'=Bayu"][4] == "NIK nonaktif"
+    raw = "\n".join(",".join(row) for row in rows)
+    for person in EVERYONE.values():
+        assert person.nik not in raw
+    assert "Orang Talun" not in raw  # outside the area
+    assert PEOPLE["turning17"].nama not in raw  # reachable through her family's chat
+
+
+async def test_the_list_has_no_one_the_bot_can_reach(botapi, village):
+    _, rows = await _official_rows(botapi)
+    reachable = {"Wati Rahayu", "Joko Widodo", PEOPLE["turning17"].nama}
+    assert not reachable & {row[0] for row in rows[1:]}
+
+
+async def _official_rows(botapi):
+    official, _ = await rekap(botapi, OFFICIAL_ID)
+    document = await official.next_message()
+    return document, csv_rows(botapi, document)
+
+
+async def test_the_export_is_audited_without_niks(botapi, village):
+    await _official_rows(botapi)
+    async with village.execute(
+        "SELECT actor_id, detail FROM audit_log WHERE action = 'rekap:outreach-csv'"
+    ) as cursor:
+        assert [tuple(row) async for row in cursor] == [(OFFICIAL_ID, "area=350510 rows=3")]
+
+
+async def test_an_english_official_gets_english_statuses(botapi, village):
+    async with transaction(village):
+        await chats.set_locale(village, OFFICIAL_ID, "en", now=NOW)
+    document, rows = await _official_rows(botapi)
+    assert "Outreach list for Kanigoro" in document.text
+    assert {row[4] for row in rows[1:]} == {
+        "wajib KTP, not recorded",
+        "turning 17 this year, not recorded",
+        "deactivated NIK",
+    }
+
+
+async def test_the_admin_summary_covers_the_regency(botapi, village):
+    admin, summary = await rekap(botapi, ADMIN_ID)
+    assert "Rekap Kabupaten Blitar" in summary.text
+    assert f"Penduduk: {len(EVERYONE)}" in summary.text
+    document = await admin.next_message()
+    names = {row[0] for row in csv_rows(botapi, document)[1:]}
+    assert names == {"Siti Aminah", "Lia", "'=Bayu", "Orang Talun"}
+
+
+async def test_no_list_when_the_bot_reaches_everyone(botapi, running_bot, tmp_path):
+    db = running_bot.bot_data["db"]  # only the conftest people, with every household linked
+    async with transaction(db):
+        for chat_id, kk in ((201, PEOPLE["recorded"].kk), (202, PEOPLE["unrecorded"].kk)):
+            await chats.set_locale(db, chat_id, "id", now=NOW)
+            await links.insert_link(db, chat_id, "household", kk, now=NOW)
+    official, summary = await rekap(botapi, OFFICIAL_ID)
+    assert "tidak ada daftar kunjungan" in summary.text
+    await official.no_message(within=0.3)
+
+
+async def test_in_a_group_the_official_is_asked_for_a_private_chat(botapi, village):
+    group = botapi.group(-5001)
+    official = botapi.user(OFFICIAL_ID)
+    official.send_text("/rekap", chat=group)
+    assert "hanya bisa dipakai di chat pribadi" in (await group.next_message()).text
+    await group.no_message(within=0.3)  # no list of residents in a group
+    official.send_text("/siaran", chat=group)
+    assert "hanya bisa dipakai di chat pribadi" in (await group.next_message()).text
