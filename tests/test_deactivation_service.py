@@ -9,7 +9,7 @@ import pytest
 
 from bot.config import Settings
 from bot.errors import NotAuthorized
-from bot.handlers.deactivation import notice_composer, preview_text
+from bot.handlers.deactivation import notifier, preview_text
 from bot.jobs.registry import job_spec, run_planner
 from bot.rendering import Renderer
 from bot.services import deactivation
@@ -83,8 +83,7 @@ async def _status(db, key):
 
 async def _approve(db, run_id, admin=ADMIN, *, now=NOW, today=TODAY):
     return await deactivation.approve(
-        db, run_id, admin=admin, today=today, now=now, compose=notice_composer(Renderer()),
-        default_locale="id", quiet=SETTINGS.quiet_hours,
+        db, run_id, admin=admin, today=today, now=now, notifier=notifier(Renderer(), SETTINGS),
     )  # fmt: skip
 
 

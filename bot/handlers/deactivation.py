@@ -6,6 +6,7 @@ from __future__ import annotations
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
+from bot.config import Settings
 from bot.domain import RoleUser
 from bot.errors import DomainError
 from bot.handlers.common import (
@@ -22,7 +23,7 @@ from bot.handlers.common import (
 )
 from bot.rendering import Renderer
 from bot.services import deactivation
-from bot.services.deactivation import ComposeNotice, Notice, Run
+from bot.services.deactivation import Notice, Notifier, Run
 
 ACTION = "deaktivasi"  # the row of the roles table that guards every step here
 
@@ -44,7 +45,7 @@ def preview_markup(renderer: Renderer, locale: str, run: Run) -> InlineKeyboardM
     return keyboard(renderer, locale, rows) if rows else None
 
 
-def notice_composer(renderer: Renderer) -> ComposeNotice:
+def notifier(renderer: Renderer, settings: Settings) -> Notifier:
     """How a linked chat is told its resident's NIK was deactivated, with a booking button."""
 
     def compose(locale: str, notice: Notice) -> tuple[str, str | None]:
@@ -52,7 +53,7 @@ def notice_composer(renderer: Renderer) -> ComposeNotice:
         markup = keyboard(renderer, locale, [[("book_recording", "bk:start:rekam")]])
         return text, markup.to_json()
 
-    return compose
+    return Notifier(compose, settings.default_locale, settings.quiet_hours)
 
 
 async def latest(update: Update, context: Context) -> None:
@@ -101,8 +102,7 @@ async def approve(update: Update, context: Context) -> None:
     try:
         approval = await deactivation.approve(
             d.db, _run_id(update), admin=admin, today=d.today(), now=d.now(),
-            compose=notice_composer(d.renderer), default_locale=d.settings.default_locale,
-            quiet=d.settings.quiet_hours,
+            notifier=notifier(d.renderer, d.settings),
         )  # fmt: skip
     except DomainError as error:
         await reply(update, context, error.template, **error.context)

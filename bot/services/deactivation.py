@@ -25,7 +25,7 @@ from bot.services.outbox import HELD_IN_QUIET_HOURS, QuietHours, quiet_hours_end
 from bot.storage import audit, chats
 from bot.storage import deactivation as store
 from bot.storage import outbox as outbox_store
-from bot.storage.deactivation import DesaRow, LinkedPerson
+from bot.storage.deactivation import DesaRow
 
 TOP_DESA = 15  # desa named in the preview message; the CSV has them all
 NOTICE_KIND = "reminder"  # held in quiet hours, like the deactivated reminders that follow
@@ -105,6 +105,15 @@ class Approval:
 ComposeNotice = Callable[[str, Notice], tuple[str, str | None]]
 
 
+@dataclass(frozen=True)
+class Notifier:
+    """How linked chats are told: the handler's composer, the default language, quiet hours."""
+
+    compose: ComposeNotice
+    default_locale: str
+    quiet: QuietHours
+
+
 def cycle_ended_before(day: date, *, deadline_month: int = 4, deadline_day: int = 30) -> Cycle:
     """The cycle whose recording deadline is the most recent one before `day`."""
     deadline = date(day.year, deadline_month, deadline_day)
@@ -166,9 +175,7 @@ async def approve(
     admin: RoleUser | None,
     today: date,
     now: datetime,
-    compose: ComposeNotice,
-    default_locale: str,
-    quiet: QuietHours,
+    notifier: Notifier,
 ) -> Approval:
     """Apply the run once: NONAKTIF for the still-unrecorded cohort, audit, linked notices."""
     if admin is None or admin.role != "admin":
@@ -182,35 +189,32 @@ async def approve(
         linked = await store.cohort_linked_chats(db, born_by=born_by(run.cycle))
         count = await store.deactivate_cohort(db, born_by=born_by(run.cycle), today=today, now=now)
         await store.mark_applied(db, run.id, admin_id=admin.telegram_id, count=count, now=now)
-        notices = await _plan_notices(
-            db, run.cycle, linked, compose, default_locale, today, now, quiet
-        )
-        detail = f"run={run.id} deadline={run.cycle.deadline} deactivated={count} notices={notices}"
+        notices = [Notice(p.chat_id, p.nik, p.nama, run.cycle) for p in linked]
+        planned = await _plan_notices(db, notifier, notices, today=today, now=now)
+        detail = f"run={run.id} deadline={run.cycle.deadline} deactivated={count} notices={planned}"
         await audit.write_audit(db, admin.telegram_id, "deactivation:approve", detail, now=now)
-        return Approval(await get_run(db, run_id), newly=True, notices=notices)
+        return Approval(await get_run(db, run_id), newly=True, notices=planned)
 
 
 async def _plan_notices(
     db: aiosqlite.Connection,
-    cycle: Cycle,
-    linked: list[LinkedPerson],
-    compose: ComposeNotice,
-    default_locale: str,
+    notifier: Notifier,
+    notices: list[Notice],
+    *,
     today: date,
     now: datetime,
-    quiet: QuietHours,
 ) -> int:
     """Queue the notices inside the caller's transaction, keyed as the day-0 deactivated
     reminder is, so that job never sends the same notice again."""
-    held = quiet_hours_end(now, quiet) if NOTICE_KIND in HELD_IN_QUIET_HOURS else None
+    held = quiet_hours_end(now, notifier.quiet) if NOTICE_KIND in HELD_IN_QUIET_HOURS else None
     planned = 0
-    for person in linked:
-        locale = await chats.get_locale(db, person.chat_id) or default_locale
-        text, markup = compose(locale, Notice(person.chat_id, person.nik, person.nama, cycle))
+    for notice in notices:
+        locale = await chats.get_locale(db, notice.chat_id) or notifier.default_locale
+        text, markup = notifier.compose(locale, notice)
         planned += await outbox_store.insert_message(
             db,
-            key=reminder_key("deactivated", person.nik, person.chat_id, today),
-            chat_id=person.chat_id,
+            key=reminder_key("deactivated", notice.nik, notice.chat_id, today),
+            chat_id=notice.chat_id,
             kind=NOTICE_KIND,
             text=text,
             reply_markup_json=markup,
