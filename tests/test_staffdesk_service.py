@@ -538,3 +538,37 @@ async def test_a_citizen_checking_in_gibberish_is_refused_as_not_staff(desk):
         await staffdesk.check_in(desk, "3505105512090003", staff=None, now=NOW)
     rows = await _audit_rows(desk, "check_in:refused")
     assert rows == [(None, "staffdesk:check_in:refused", "code=invalid refused=NotStaff")]
+
+
+async def _queued_reminder(db, booking):
+    from bot.services import outbox
+    from bot.storage import outbox as store
+
+    key = f"booking:{booking.id}:eve:{booking.start_at.isoformat()}"
+    await outbox.enqueue(db, key=key, chat_id=booking.chat_id, kind="booking", text="Besok",
+                         now=NOW)  # fmt: skip
+    return lambda: store.get_message_by_key(db, key)
+
+
+async def test_rejecting_withdraws_the_bookings_queued_reminders(desk):
+    booking = await _book(desk, day=None)
+    reminder = await _queued_reminder(desk, booking)
+    await staffdesk.reject(desk, booking.id, staff=KANIGORO, reason="Berkas kurang", now=NOW)
+    assert (await reminder()).state == "withdrawn"
+
+
+async def test_a_closure_withdraws_the_cancelled_bookings_reminders(desk):
+    booking = await _book(desk, day=None)
+    reminder = await _queued_reminder(desk, booking)
+    await staffdesk.close_point(
+        desk, admin=ADMIN, point_code="kanigoro", first_day=booking.day,
+        last_day=booking.day, reason="Gangguan jaringan", now=NOW,
+    )  # fmt: skip
+    assert (await reminder()).state == "withdrawn"
+
+
+async def test_confirming_keeps_the_bookings_reminders(desk):
+    booking = await _book(desk, day=None)
+    reminder = await _queued_reminder(desk, booking)
+    await staffdesk.confirm(desk, booking.id, staff=KANIGORO, now=NOW)
+    assert (await reminder()).state == "queued"

@@ -21,6 +21,7 @@ from bot.db import transaction
 from bot.domain import ACTIVE_BOOKING_STATES, Booking
 from bot.errors import DomainError, NotAuthorized
 from bot.nik import mask_number
+from bot.services import outbox
 from bot.services.booking import CODE_ALPHABET, CODE_LENGTH, BookingNotFound, NotChangeable
 from bot.services.waitlist import Offer, offer_freed_place_in
 from bot.storage import audit, bookings, closures, point_settings, recordings, residents, users
@@ -379,6 +380,8 @@ async def _move(
     )
     if not moved:
         raise StaffNotChangeable(kind="state", state=booking.state)
+    if to_state not in ACTIVE_BOOKING_STATES:  # rejected, cancelled, no-show, done: no reminders
+        await outbox.withdraw(db, f"booking:{booking.id}:", now=now)
     detail = f"booking={booking.id} code={booking.code} point={booking.service_point}"
     detail += f" {booking.state}->{to_state}" + (f" reason={reason}" if reason else "")
     await _audit(db, actor, to_state, detail, now=now)
