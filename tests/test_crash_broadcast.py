@@ -1,0 +1,170 @@
+"""Crash safety: SIGKILL the real bot mid-way through a 10,000-recipient broadcast, start it again.
+
+Every recipient ends with the message; only the messages in flight at the kill (claimed
+'sending', outcome not yet recorded) may arrive twice, and none three times.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from collections import Counter
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import aiosqlite
+import pytest
+
+from bot import db as dbmod
+from bot.app import prepare_database
+from bot.nik import make_nik
+from bot.services import outbox
+from bot.storage.chats import ensure_chat
+from bot.storage.links import insert_link
+from bot.storage.residents import upsert_residents
+from tests.conftest import TOKEN
+
+RECIPIENTS = 10_000
+FIRST_CHAT = 6_000_000
+KILL_AFTER = 3_100  # sendMessage calls the server has answered before the kill: mid-batch
+TEXT = "<b>Perekaman e-KTP keliling</b> Sabtu di balai desa. Bawa KK asli."
+REPO = Path(__file__).resolve().parent.parent
+
+
+async def prepare(settings) -> list[int]:
+    """10,000 chats, each linked to a recorded resident, and the broadcast planned to them."""
+    conn = await prepare_database(settings)
+    try:
+        return await _plan(conn)
+    finally:
+        await conn.close()
+
+
+async def _plan(conn: aiosqlite.Connection) -> list[int]:
+    now = datetime.now(UTC)  # the bot runs on the real clock
+    chats = [FIRST_CHAT + n for n in range(RECIPIENTS)]
+    residents = []
+    for n in range(RECIPIENTS):
+        born = date(1970 + n % 30, 1 + n % 12, 1 + n % 28)
+        nik = make_nik("350510", born, "L", 1 + n % 9999)
+        residents.append((nik, "3505100101900099", f"WARGA {n}", born.isoformat(), "L",
+                          "KAWIN", "3505102001", "2015-01-01", "AKTIF"))  # fmt: skip
+    async with dbmod.transaction(conn):
+        await upsert_residents(conn, residents, now=now)
+        for chat_id, resident in zip(chats, residents, strict=True):
+            await ensure_chat(conn, chat_id, locale="id", now=now)
+            await insert_link(conn, chat_id, "nik", resident[0], now=now)
+    planned = [outbox.Planned(f"broadcast:1:{c}", c, "broadcast", TEXT) for c in chats]
+    assert await outbox.enqueue_many(conn, planned, now=now, quiet=None) == RECIPIENTS
+    return chats
+
+
+async def start_bot(settings, log: Path) -> asyncio.subprocess.Process:
+    """`python -m bot run` in its own process group, talking to the local server."""
+    env = {
+        **os.environ,
+        "BOT_TOKEN": TOKEN,
+        "BOT_API_URL": settings.bot_api_url,
+        "DATABASE_PATH": str(settings.database_path),
+        "SECRET_KEY": "test-secret",
+        "SEND_RATE": "0",
+        "QUIET_HOURS": "off",
+    }
+    with log.open("ab") as out:
+        return await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "run",
+            cwd=REPO, env=env, stdout=out, stderr=out, start_new_session=True,
+        )  # fmt: skip
+
+
+async def states(path: Path) -> Counter[str]:
+    """Outbox messages per state, read from the database file."""
+    query = "SELECT state, count(*) FROM outbox GROUP BY state"
+    async with aiosqlite.connect(path) as conn, conn.execute(query) as cursor:
+        return Counter({state: count async for state, count in cursor})
+
+
+async def in_flight(path: Path) -> list[int]:
+    """Chats of the messages claimed but not yet recorded."""
+    query = "SELECT chat_id FROM outbox WHERE state = 'sending'"
+    async with aiosqlite.connect(path) as conn, conn.execute(query) as cursor:
+        return [chat_id async for (chat_id,) in cursor]
+
+
+async def until(condition, *, within: float, what: str, log: Path) -> None:
+    """Poll `condition` (async) until truthy; fail with the bot's log after `within` seconds."""
+    try:
+        async with asyncio.timeout(within):
+            # another process writes what we wait for: there is no event to wait on
+            while not await condition():  # noqa: ASYNC110
+                await asyncio.sleep(0.1)
+    except TimeoutError:
+        raise AssertionError(f"timed out waiting for {what}; bot log:\n{tail(log)}") from None
+
+
+def tail(log: Path) -> str:
+    """The end of the bot's log, for a failure message."""
+    return log.read_text(errors="replace")[-3000:]
+
+
+# The bot sends ~250 messages/s here (PTB over httpx, two processes on a small machine):
+# about 40 s in all, more on a loaded machine, so the default 120 s timeout is widened.
+@pytest.mark.timeout(240)
+async def test_sigkill_mid_broadcast_loses_nothing_and_doubles_only_in_flight(
+    botapi, settings, tmp_path, capsys, record_property
+):
+    log = tmp_path / "bot.log"
+    chats = await prepare(settings)
+    for chat_id in chats:
+        botapi.user(chat_id)
+    path = settings.database_path
+
+    async def sent_so_far() -> bool:
+        return sum(botapi.send_counts().values()) >= KILL_AFTER
+
+    first = await start_bot(settings, log)
+    await until(sent_so_far, within=60, what=f"{KILL_AFTER} messages", log=log)
+    os.killpg(first.pid, signal.SIGKILL)
+    assert await first.wait() == -signal.SIGKILL
+
+    at_kill = await states(path)
+    flying = await in_flight(path)
+    assert at_kill["queued"] > 0, f"the kill came too late to be mid-way: {at_kill}"
+
+    async def drained() -> bool:
+        if len(botapi.send_counts()) < RECIPIENTS:
+            return False
+        counts = await states(path)
+        return counts["queued"] + counts["sending"] == 0
+
+    second = await start_bot(settings, log)
+    try:
+        await until(drained, within=120, what="the outbox to drain", log=log)
+    finally:
+        os.killpg(second.pid, signal.SIGTERM)
+        await asyncio.wait_for(second.wait(), 15)
+
+    copies = Counter(botapi.send_counts())
+    doubled = {chat_id for chat_id, n in copies.items() if n == 2}
+    summary = (
+        f"crash test: {len(flying)} messages in flight at the SIGKILL "
+        f"({sum(botapi.send_counts().values())} sendMessage in all), "
+        f"{len(doubled)} recipients got two copies"
+    )
+    record_property("in_flight_at_kill", len(flying))
+    record_property("recipients_with_two_copies", len(doubled))
+    with capsys.disabled():  # shown in the test run's output, not only with -s
+        print(f"\n{summary}")  # noqa: T201
+
+    assert set(copies) == set(chats), "every recipient got the broadcast"
+    assert max(copies.values()) <= 2, "nobody got it three times"
+    assert doubled <= set(flying), "only messages in flight at the kill were sent twice"
+    assert len(doubled) <= len(flying)
+    assert await states(path) == Counter({"sent": RECIPIENTS})
+    assert second.returncode == 0
+    for chat_id in chats:
+        assert {m.text for m in botapi.sim.chats[chat_id].inbox} == {
+            "Perekaman e-KTP keliling Sabtu di balai desa. Bawa KK asli."
+        }
