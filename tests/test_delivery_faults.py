@@ -8,6 +8,7 @@ waits for real). The end-to-end tests run the real bot with its sender loop.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -33,6 +34,12 @@ def timedelta_periods(monkeypatch):
     Every real 429 goes through that constructor; the sender reads either form.
     """
     monkeypatch.setenv("PTB_TIMEDELTA", "1")
+
+
+@pytest.fixture
+def settings(settings):
+    """The running bot paces at Telegram's 30 messages/second here (behaviour tests use 0)."""
+    return dataclasses.replace(settings, send_rate=30)
 
 
 @pytest.fixture
