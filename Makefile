@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint migrate clean
+.PHONY: install run test lint migrate clean demo browser
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -16,6 +16,12 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/dukcapil-bot run
 
+# The offline sandbox: the real bot against the local Bot API server, in a browser.
+PORT ?= 8080
+DEMO_RESIDENTS ?= 50000
+demo: $(STAMP)
+	$(BIN)/python -m bot.sandbox --port $(PORT) --count $(DEMO_RESIDENTS)
+
 migrate: $(STAMP)
 	$(BIN)/dukcapil-bot migrate
 
@@ -24,7 +30,20 @@ lint: $(STAMP)
 	$(BIN)/ruff check bot tests benchmarks
 	$(BIN)/mypy bot
 
-test: lint
+# Debian's chromium for tests/test_sandbox_browser.py: nothing to do when it is there; without
+# apt-get or root the browser test is skipped (pytest says why) instead of failing.
+BROWSER_PACKAGES := chromium fonts-noto-color-emoji
+browser:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  echo "installing $(BROWSER_PACKAGES) for the browser test"; \
+	  { apt-get install -y -qq $(BROWSER_PACKAGES) \
+	    || { apt-get update -qq && apt-get install -y -qq $(BROWSER_PACKAGES); }; } >/dev/null 2>&1 \
+	  || echo "chromium could not be installed: the browser test will be skipped"; \
+	else echo "no apt-get or not root: chromium not installed, the browser test will be skipped"; fi
+
+test: lint browser
 	$(BIN)/pytest -q
 
 clean:

@@ -1,0 +1,317 @@
+"""The sandbox without a browser: its world, its HTTP API, live events, the clock and the jobs."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from bot.clock import FixedClock
+from bot.config import TIMEZONE
+from bot.jobs.registry import JobSpec
+from bot.sandbox import timetravel
+from bot.sandbox.clock import ClockError, SandboxClock
+from bot.sandbox.core import Sandbox
+from bot.sandbox.identities import identities, residents
+from bot.sandbox.tghtml import to_nodes
+from bot.sandbox.web import serving
+from bot.services.directory import get_resident, get_user
+from bot.services.links import chat_links
+from bot.services.sample import generate_residents
+from tests.conftest import NOW
+
+ACT = {"X-Sandbox": "1"}
+TEEN, DEACTIVATED, PARENT, DAMAGED, OFFICIAL, STAFF, ADMIN = (
+    1001,
+    1002,
+    1003,
+    1004,
+    9002,
+    9001,
+    9003,
+)
+
+
+@pytest.fixture
+async def sandbox(tmp_path: Path) -> AsyncIterator[tuple[Sandbox, str]]:
+    """A running sandbox of 2,000 sample residents, its clock standing at NOW until moved."""
+    world = Sandbox(tmp_path, count=2000, start=NOW, base_clock=FixedClock(NOW))
+    async with serving(world) as url:
+        yield world, url
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+def text_of(nodes: list[Any]) -> str:
+    return "".join(n if isinstance(n, str) else text_of(n["c"]) for n in nodes)
+
+
+def from_bot(chat_id: int, *words: str) -> Callable[[dict[str, Any]], bool]:
+    def matches(event: dict[str, Any]) -> bool:
+        if event["type"] != "message" or event["chat_id"] != chat_id or event["from"] != "bot":
+            return False
+        return all(word in text_of(event["nodes"]) for word in words)
+
+    return matches
+
+
+class Stream:
+    """The page's event stream, read like the browser's EventSource does."""
+
+    def __init__(self, response: aiohttp.ClientResponse) -> None:
+        self.response = response
+
+    async def until(self, wanted: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+        async with asyncio.timeout(10):
+            async for line in self.response.content:
+                if line.startswith(b"data: ") and wanted(event := json.loads(line[6:])):
+                    return event
+        raise AssertionError("the event stream ended")
+
+
+@pytest.fixture
+async def stream(sandbox, http) -> AsyncIterator[Stream]:
+    """Live events from now on (the replay of what happened before is skipped)."""
+    _world, url = sandbox
+    state = await (await http.get(f"{url}/api/state")).json()
+    async with http.get(f"{url}/api/events", params={"after": str(state["seq"])}) as response:
+        assert response.headers["Content-Type"] == "text/event-stream"
+        yield Stream(response)
+
+
+async def post(http, url: str, body: dict[str, Any]) -> dict[str, Any]:
+    response = await http.post(url, json=body, headers=ACT)
+    assert response.status == 200, await response.text()
+    return await response.json()
+
+
+# --- the world ---
+
+
+async def test_identities_are_listed_with_nik_kk_and_roles(sandbox, http):
+    world, url = sandbox
+    state = await (await http.get(f"{url}/api/state")).json()
+    cards = {card["key"]: card for card in state["identities"]}
+    assert list(cards) == ["teen", "deactivated", "parent", "damaged", "official", "staff", "admin"]
+    assert state["clock"]["day"]["id"] == "Selasa, 24 November 2026"
+    db = world.app.bot_data["db"]
+    teen = await get_resident(db, cards["teen"]["nik"])
+    assert teen is not None
+    assert teen.no_kk == cards["teen"]["kk"]
+    assert teen.tanggal_lahir == date(2009, 12, 25)  # turns 17 next month
+    assert teen.tanggal_rekam is None
+    deactivated = await get_resident(db, cards["deactivated"]["nik"])
+    assert deactivated is not None
+    assert deactivated.status_nik == "NONAKTIF"
+    staff, official = await get_user(db, STAFF), await get_user(db, OFFICIAL)
+    assert (staff.role, staff.service_point) == ("staff", "kanigoro")
+    assert (official.role, official.area_code) == ("official", "3505102001")
+    assert (await get_user(db, ADMIN)).role == "admin"
+    household = await chat_links(db, PARENT)
+    assert [view.link.kind for view in household] == ["household"]
+    assert {person.nik for person in household[0].people} >= {cards["teen"]["nik"]}
+
+
+async def test_the_sample_population_is_there_too(sandbox):
+    world, _url = sandbox
+    async with world.app.bot_data["db"].execute("SELECT COUNT(*) FROM residents") as cursor:
+        (count,) = await cursor.fetchone()
+    assert count == 2000 + 6  # the sample plus the planted residents
+
+
+def test_planted_numbers_never_collide_with_the_sample():
+    today = NOW.astimezone(TIMEZONE).date()
+    planted = residents(today)
+    sample = list(generate_residents(50_000, seed=1, today=today))
+    assert len({p.nik for p in planted}) == 6
+    assert not {p.nik for p in planted} & {row["nik"] for row in sample}
+    assert not {p.no_kk for p in planted} & {row["no_kk"] for row in sample}
+    cards = [card for card in identities(today) if card.resident]
+    assert {card.resident for card in cards} <= set(planted)
+
+
+# --- acting and seeing ---
+
+
+async def test_text_reaches_the_bot_and_the_answer_arrives_over_sse(sandbox, http, stream):
+    world, url = sandbox
+    teen = world.by_id[TEEN].resident
+    sent = await post(
+        http, f"{url}/api/chats/{TEEN}/messages", {"text": f"/cek {teen.nik} {teen.no_kk}"}
+    )
+    assert sent["from"] == "user"
+    assert text_of(sent["nodes"]).startswith("/cek")
+    answer = await stream.until(from_bot(TEEN, "NIK Anda AKTIF"))
+    assert teen.nik not in text_of(answer["nodes"])  # masked, as in Telegram
+    masked = f"{teen.nik[:4]}********{teen.nik[-4:]}"
+    assert answer["nodes"][0] == {"t": "b", "c": [f"Status NIK {masked}"]}
+    assert {"t": "b", "c": ["AKTIF"]} in answer["nodes"]
+    buttons = [b["data"] for row in answer["inline"] for b in row]
+    assert "menu:antre" in buttons
+
+
+async def test_pressing_a_button_sends_the_callback_through_the_server(sandbox, http, stream):
+    _world, url = sandbox
+    await post(http, f"{url}/api/chats/{DAMAGED}/messages", {"text": "/antre"})
+    services = await stream.until(from_bot(DAMAGED, "pilih layanan"))
+    body = {"message_id": services["message_id"], "data": "bk:svc:rusak"}
+    await post(http, f"{url}/api/chats/{DAMAGED}/press", body)
+    assert (await stream.until(from_bot(DAMAGED, "Untuk siapa")))["from"] == "bot"
+    gone = await http.post(
+        f"{url}/api/chats/{DAMAGED}/press",
+        json={"message_id": services["message_id"], "data": "no-such-button"}, headers=ACT,
+    )  # fmt: skip
+    assert gone.status == 400
+
+
+async def test_role_menu_and_default_menu(sandbox, http, stream):
+    _world, url = sandbox
+    await post(http, f"{url}/api/chats/{STAFF}/messages", {"text": "/start"})
+    await stream.until(lambda event: event["type"] == "commands" and event["chat_id"] == STAFF)
+    staff = await (await http.get(f"{url}/api/chats/{STAFF}/commands")).json()
+    citizen = await (await http.get(f"{url}/api/chats/{TEEN}/commands")).json()
+    assert [c["command"] for c in staff][:2] == ["hari_ini", "masuk"]
+    assert "hari_ini" not in [c["command"] for c in citizen]
+    assert "cek" in [c["command"] for c in citizen]
+
+
+async def test_uploads_are_stored_and_never_served_as_a_page(sandbox, http, stream):
+    _world, url = sandbox
+    form = aiohttp.FormData()
+    form.add_field(
+        "file", b"<script>alert(1)</script>", filename="x.html", content_type="text/html"
+    )
+    response = await http.post(f"{url}/api/chats/{DAMAGED}/files", data=form, headers=ACT)
+    sent = await response.json()
+    assert sent["media"]["kind"] == "document"
+    download = await http.get(f"{url}{sent['media']['url']}")
+    assert download.headers["Content-Type"] == "application/octet-stream"
+    assert download.headers["Content-Disposition"] == 'attachment; filename="x.html"'
+    assert download.headers["X-Content-Type-Options"] == "nosniff"
+
+
+async def test_actions_need_the_sandbox_header_and_a_known_identity(sandbox, http):
+    _world, url = sandbox
+    cross_site = await http.post(f"{url}/api/chats/{TEEN}/messages", json={"text": "/start"})
+    assert cross_site.status == 403
+    stranger = await http.post(f"{url}/api/chats/4242/messages", json={"text": "hi"}, headers=ACT)
+    assert stranger.status == 400
+    empty = await http.post(f"{url}/api/chats/{TEEN}/messages", json={"text": " "}, headers=ACT)
+    assert empty.status == 400
+
+
+async def test_the_page_and_its_security_headers(sandbox, http):
+    _world, url = sandbox
+    page = await http.get(url)
+    assert "Dispendukcapil" in await page.text()
+    assert "script-src 'self'" in page.headers["Content-Security-Policy"]
+    script = await http.get(f"{url}/static/app.js")
+    assert "innerHTML" not in await script.text()  # the page never parses HTML it is sent
+
+
+# --- time ---
+
+
+async def test_a_day_ahead_runs_the_jobs_and_the_parent_gets_the_teen_reminder(
+    sandbox, http, stream
+):
+    _world, url = sandbox
+    moved = await post(http, f"{url}/api/clock", {"days": 1})
+    assert moved["clock"]["day"]["id"] == "Rabu, 25 November 2026"
+    ran = [(run["day"], run["slot"]) for run in moved["runs"]]
+    assert ran[0] == ("2026-11-24", "booking-reminders@16:00")  # in time order from 10:00 Tue
+    assert ("2026-11-25", "teen-reminders") in ran
+    teen_run = next(run for run in moved["runs"] if run["slot"] == "teen-reminders")
+    assert (teen_run["planned"], teen_run["error"]) == (1, None)
+    reminder = await stream.until(from_bot(PARENT, "DEWI SANTOSO"))
+    assert [b["data"] for row in reminder["inline"] for b in row] == ["bk:start:rekam"]
+    assert reminder["day"]["id"] == "Rabu, 25 November 2026"
+
+
+async def test_jump_to_a_date_and_never_back(sandbox, http):
+    _world, url = sandbox
+    moved = await post(http, f"{url}/api/clock", {"to": "2026-11-27T07:30"})
+    assert moved["clock"]["local"] == "2026-11-27T07:30"
+    assert {run["day"] for run in moved["runs"]} == {
+        "2026-11-24",
+        "2026-11-25",
+        "2026-11-26",
+        "2026-11-27",
+    }
+    back = await http.post(f"{url}/api/clock", json={"to": "2026-11-26T10:00"}, headers=ACT)
+    assert back.status == 400
+    assert "forward" in (await back.json())["error"]
+
+
+async def test_a_failing_planner_is_reported_and_the_others_still_run(sandbox, monkeypatch):
+    world, _url = sandbox
+
+    async def unfinished(run):
+        raise NotImplementedError("being written")
+
+    broken = JobSpec("broken", (time(8, 0),), unfinished)
+    real = timetravel.all_jobs()
+    monkeypatch.setattr(timetravel, "all_jobs", lambda: [broken, *real])
+    runs = await world.jump(NOW + timedelta(days=1))
+    failed = [run for run in runs if run.error]
+    assert [(r.slot, r.day, r.error) for r in failed] == [
+        ("broken", "2026-11-25", "NotImplementedError: being written")
+    ]
+    assert any(run.slot == "teen-reminders" and run.planned == 1 for run in runs)
+    assert world.events.events[-1]["type"] == "clock"
+
+
+# --- pure parts ---
+
+
+def test_slots_between_are_in_time_order_and_exclusive_of_the_start():
+    start = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)  # 08:00 WIB: the teen slot itself is past
+    found = timetravel.slots_between(start, start + timedelta(days=1))
+    moments = [moment for moment, _spec, _at in found]
+    assert moments == sorted(moments)
+    assert all(start < moment <= start + timedelta(days=1) for moment in moments)
+    names = [spec.slot(at) for _moment, spec, at in found]
+    assert (names[0], names[-1]) == ("deadline-reminders", "teen-reminders")
+    assert names.count("booking-reminders@06:30") == 1
+
+
+def test_sandbox_clock_ticks_with_its_base_and_only_jumps_forward():
+    base = FixedClock(NOW)
+    clock = SandboxClock(NOW + timedelta(days=3), base=base)
+    base.advance(timedelta(minutes=5))
+    assert clock.now() == NOW + timedelta(days=3, minutes=5)
+    assert clock.jump_to(NOW + timedelta(days=4)) == NOW + timedelta(days=3, minutes=5)
+    assert clock.now() == NOW + timedelta(days=4)
+    with pytest.raises(ClockError):
+        clock.jump_to(NOW)
+    with pytest.raises(ClockError):
+        clock.jump_to(datetime(2030, 1, 1))  # noqa: DTZ001
+
+
+def test_telegram_html_becomes_safe_nodes():
+    source = (
+        '<b>Status</b> &lt;script&gt;alert(1)&lt;/script&gt; <a href="javascript:alert(1)">x</a> '
+        '<a href="https://dukcapil.blitarkab.go.id">web</a> <span class="tg-spoiler">s</span> '
+        '<pre><code class="language-text">a &amp; b</code></pre> '
+        "<blockquote expandable>q</blockquote>"
+    )
+    nodes = to_nodes(source, "HTML")
+    assert nodes[0] == {"t": "b", "c": ["Status"]}
+    assert nodes[1] == " <script>alert(1)</script> "  # text, never markup
+    assert nodes[2] == {"t": "a", "c": ["x"]}  # no javascript: link
+    assert nodes[4] == {"t": "a", "href": "https://dukcapil.blitarkab.go.id", "c": ["web"]}
+    assert {"t": "spoiler", "c": ["s"]} in nodes
+    assert {"t": "pre", "c": [{"t": "code", "c": ["a & b"]}]} in nodes
+    assert {"t": "blockquote", "c": ["q"]} in nodes
+    assert to_nodes("<b>plain</b>", None) == ["<b>plain</b>"]
+    assert to_nodes('<tg-emoji emoji-id="1">👍</tg-emoji>', "HTML") == ["👍"]

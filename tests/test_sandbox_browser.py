@@ -1,0 +1,139 @@
+"""The sandbox in a real browser: Debian's chromium, headless, driven by Playwright.
+
+`make test` installs chromium with apt-get where it can; elsewhere this test is skipped. The
+screenshots land in test-artifacts/; UPDATE_SANDBOX_SCREENSHOT=1 also copies the README's one
+to docs/sandbox.png.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.clock import FixedClock
+from bot.sandbox.core import Sandbox
+from bot.sandbox.web import serving
+from tests.conftest import NOW
+
+CHROMIUM = Path("/usr/bin/chromium")
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts"
+README_SHOT = ROOT / "docs" / "sandbox.png"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+
+if not CHROMIUM.exists():
+    pytest.skip(
+        f"browser test skipped: Debian's chromium is not at {CHROMIUM} "
+        "(make test installs it with apt-get where apt is available and you are root)",
+        allow_module_level=True,
+    )
+playwright = pytest.importorskip("playwright.async_api", reason="playwright is not installed")
+expect = playwright.expect
+
+
+@pytest.fixture
+async def sandbox_url(tmp_path: Path) -> AsyncIterator[str]:
+    """The sandbox with 2,000 sample residents, its clock at Tue 24 Nov 2026 10:00 WIB."""
+    sandbox = Sandbox(tmp_path / "world", count=2000, start=NOW, base_clock=FixedClock(NOW))
+    async with serving(sandbox) as url:
+        yield url
+
+
+@pytest.fixture
+async def page(tmp_path: Path) -> AsyncIterator[playwright.Page]:
+    """A page of a fresh headless chromium profile."""
+    async with playwright.async_playwright() as driver:
+        context = await driver.chromium.launch_persistent_context(
+            str(tmp_path / "profile"),
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1280, "height": 860},
+            locale="id-ID",
+            timezone_id="Asia/Jakarta",
+        )
+        try:
+            yield context.pages[0] if context.pages else await context.new_page()
+        finally:
+            await context.close()
+
+
+def last_bot_message(page: playwright.Page) -> playwright.Locator:
+    return page.locator(".msg.bot").last
+
+
+async def press(page: playwright.Page, callback_prefix: str) -> None:
+    """Press the first button of the bot's latest message whose data starts with the prefix."""
+    button = last_bot_message(page).locator(f'[data-cb^="{callback_prefix}"]').first
+    await expect(button).to_be_visible()
+    await button.click()
+
+
+async def send(page: playwright.Page, text: str) -> None:
+    await page.fill("#text", text)
+    await page.click("#send")
+
+
+async def switch_to(page: playwright.Page, key: str) -> None:
+    await page.click(f'.person[data-key="{key}"]')
+    await expect(page.locator(".person.active")).to_have_attribute("data-key", key)
+
+
+async def screenshot(page: playwright.Page, name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"sandbox-{name}.png"
+    await page.screenshot(path=str(path))
+    return path
+
+
+async def test_teen_books_staff_confirms_and_records_then_teen_sees_it(page, sandbox_url):
+    await page.goto(sandbox_url)
+    await switch_to(page, "teen")
+    await page.click("#fill-cek")  # the card's NIK and KK, typed into /cek
+    await page.click("#send")
+    await expect(last_bot_message(page)).to_contain_text("NIK Anda AKTIF")
+
+    await send(page, "/antre")
+    for step in ("bk:svc:rekam", "bk:who:0", "bk:pt:kanigoro", "bk:day:2026-11-25", "bk:slot:"):
+        await press(page, step)
+    await expect(last_bot_message(page)).to_contain_text("Pesan antrean ini?")
+    await press(page, "bk:ok")
+    confirmation = page.locator(".msg.bot", has_text="Antrean Anda tercatat")
+    await expect(confirmation).to_contain_text("Rabu, 25 November 2026")
+    code = await confirmation.locator("code").first.inner_text()
+    await expect(page.locator(".msg.bot .photo img")).to_be_visible()  # the QR code
+    await expect(last_bot_message(page).locator(".venue")).to_contain_text("Kanigoro")
+    booked = await screenshot(page, "1-teen-booked")
+
+    await switch_to(page, "staff")
+    pending = page.locator(".msg.bot", has_text=f"Kode {code}")
+    await pending.locator('[data-cb^="st:ok:"]').click()
+    await expect(last_bot_message(page)).to_contain_text("dikonfirmasi")
+
+    await page.click("#plus-day")  # the visit is tomorrow: move the sandbox clock
+    await expect(page.locator("#clock-day")).to_have_text("Rabu, 25 November 2026")
+    await expect(page.locator("#jobs-body")).to_contain_text("teen-reminders")
+    await send(page, f"/masuk {code}")
+    await press(page, "st:out:recorded:")
+    await expect(last_bot_message(page)).to_contain_text("direkam")
+    await screenshot(page, "2-staff-recorded")
+
+    await switch_to(page, "teen")
+    await expect(page.locator(".msg.bot", has_text="dikonfirmasi").first).to_be_visible()
+    await expect(last_bot_message(page)).to_contain_text("sudah selesai")
+    await send(page, "/jadwal")
+    await expect(last_bot_message(page)).to_contain_text(code)
+    await screenshot(page, "3-teen-recorded")
+    if os.environ.get("UPDATE_SANDBOX_SCREENSHOT") == "1":
+        shutil.copyfile(booked, README_SHOT)
