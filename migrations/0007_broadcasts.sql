@@ -10,7 +10,7 @@ CREATE TABLE broadcasts (
                     'linked', 'unrecorded', 'turning17', 'deactivated')),
     template    TEXT NOT NULL CHECK (template IN ('invitation', 'mobile', 'deadline', 'free')),
     parameters  TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(parameters)),  -- date, place, text
-    recipients  INTEGER NOT NULL CHECK (recipients > 0),
+    recipients  INTEGER NOT NULL CHECK (recipients >= 0),  -- chats messaged; > 0 once saved
     created_at  TEXT NOT NULL,               -- UTC, fixed width (text order = time order)
     reported_at TEXT                         -- NULL until the delivery report is planned
 );

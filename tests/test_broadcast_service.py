@@ -70,6 +70,27 @@ async def test_an_admin_reaches_the_whole_regency(village):
     assert sent.broadcast.area_code == "3505"
 
 
+@pytest.mark.parametrize("audience", sorted(OFFICIAL_AUDIENCES))
+async def test_the_regency_is_the_union_of_its_kecamatan(village, audience):
+    """The regency's query reads links first, a kecamatan's reads residents: same answers."""
+    recipients = {}
+    for user in (ADMIN, OFFICIAL, OTHER_OFFICIAL):
+        try:
+            sent = await _send(village, user, audience)
+        except broadcasts.NoRecipients:
+            recipients[user.telegram_id] = set()
+            continue
+        recipients[user.telegram_id] = {m[0] for m in await _messages(village, sent.broadcast.id)}
+    kecamatan = recipients[OFFICIAL.telegram_id] | recipients[OTHER_OFFICIAL.telegram_id]
+    assert recipients[ADMIN.telegram_id] == kecamatan
+
+
+async def test_a_desa_official_reaches_only_their_desa(village):
+    jatinom = RoleUser(9005, "official", None, "3505102002")
+    sent = await _send(village, jatinom)
+    assert {m[0] for m in await _messages(village, sent.broadcast.id)} == {104, 108}
+
+
 async def test_another_kecamatan_reaches_only_its_own(village):
     sent = await _send(village, OTHER_OFFICIAL)
     assert {m[0] for m in await _messages(village, sent.broadcast.id)} == {105, 106}

@@ -27,8 +27,6 @@ from bot.storage import outbox as outbox_store
 from bot.storage.areas import get_area
 from bot.storage.broadcasts import AUDIENCES, Broadcast
 
-__all__ = ["AUDIENCES", "TEMPLATES", "Broadcast", "Draft"]
-
 TEMPLATES = ("invitation", "mobile", "deadline", "free")
 DAILY_LIMIT = 3  # per official per WIB day; admins are not limited
 MAX_TEXT = 1000
@@ -87,8 +85,8 @@ class Draft:
 
     def parameters(self) -> dict[str, str]:
         """The template's parameters as stored with the broadcast."""
-        values = {"day": self.day.isoformat() if self.day else None}
-        values |= {"place": self.place, "text": self.text}
+        day = self.day.isoformat() if self.day else None
+        values = {"day": day, "place": self.place, "text": self.text}
         return {key: value for key, value in values.items() if value is not None}
 
 
@@ -210,17 +208,17 @@ async def send(
     held_until = quiet_hours_end(now, quiet)
     async with transaction(db):
         await ensure_quota(db, user, now=now)
-        count = await store.count_recipients(db, code, draft.audience, ages=ages)
-        if count == 0:
-            raise NoRecipients()
         broadcast_id = await store.insert_broadcast(
             db, author_id=user.telegram_id, area_code=code, audience=draft.audience,
-            template=draft.template, parameters=draft.parameters(), recipients=count, now=now,
+            template=draft.template, parameters=draft.parameters(), now=now,
         )  # fmt: skip
-        await store.insert_messages(
+        count = await store.insert_messages(
             db, broadcast_id, draft.audience, code=code, ages=ages, texts=texts,
             default_locale=default_locale, not_before=held_until or now, now=now,
         )  # fmt: skip
+        if count == 0:  # the rollback takes the empty broadcast away again
+            raise NoRecipients()
+        await store.set_recipients(db, broadcast_id, count)
         detail = f"id={broadcast_id} area={code} audience={draft.audience}"
         detail += f" template={draft.template} recipients={count}"
         await audit.write_audit(db, user.telegram_id, "broadcast", detail, now=now)

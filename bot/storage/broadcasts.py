@@ -26,6 +26,8 @@ AUDIENCES: dict[str, str] = {
     "deactivated": DEACTIVATED,
 }
 
+REGENCY_CODE_LENGTH = 4  # "3505"; a kecamatan has 6 digits, a desa 10
+
 _COLUMNS = (
     "id, author_id, area_code, audience, template, parameters, recipients, created_at, reported_at"
 )
@@ -51,18 +53,26 @@ def key_prefix(broadcast_id: int) -> str:
     return f"broadcast:{broadcast_id}:"
 
 
-def _recipients_sql(audience: str) -> str:
+def _recipients_sql(audience: str, code: str) -> str:
     """(chat_id, locale) of every chat that may hear about the audience's residents: linked
-    through a NIK or a household, reminders on, not blocked; each chat once."""
+    through a NIK or a household, reminders on, not blocked; each chat once.
+
+    A desa or kecamatan is read from its residents (a few thousand, by the kode_desa index);
+    the whole regency from the links instead (CROSS JOIN keeps that order), since there are
+    far fewer linked residents than residents.
+    """
+    join = "CROSS JOIN" if len(code) <= REGENCY_CODE_LENGTH else "JOIN"
+    first, second = (
+        ("links l", "residents r") if join == "CROSS JOIN" else ("residents r", "links l")
+    )
+    where = f"r.kode_desa >= :low AND r.kode_desa < :high AND {AUDIENCES[audience]}"
     return (
-        "WITH target AS (SELECT r.nik, r.no_kk FROM residents r"
-        f"  WHERE r.kode_desa >= :low AND r.kode_desa < :high AND {AUDIENCES[audience]}),"
-        " linked AS ("
-        "  SELECT l.chat_id FROM target t JOIN links l ON l.kind = 'nik' AND l.subject = t.nik"
-        "  WHERE l.reminders_on = 1"
+        "WITH linked AS ("
+        f"  SELECT l.chat_id FROM {first} {join} {second}"
+        f"  ON l.kind = 'nik' AND l.subject = r.nik WHERE l.reminders_on = 1 AND {where}"
         "  UNION"
-        "  SELECT l.chat_id FROM target t JOIN links l"
-        "  ON l.kind = 'household' AND l.subject = t.no_kk WHERE l.reminders_on = 1)"
+        f"  SELECT l.chat_id FROM {first} {join} {second}"
+        f"  ON l.kind = 'household' AND l.subject = r.no_kk WHERE l.reminders_on = 1 AND {where})"
         " SELECT c.chat_id, c.locale FROM linked JOIN chats c ON c.chat_id = linked.chat_id"
         " WHERE c.chat_id NOT IN (SELECT chat_id FROM blocked_chats)"
     )
@@ -72,7 +82,7 @@ async def count_recipients(
     db: aiosqlite.Connection, code: str, audience: str, *, ages: Ages
 ) -> int:
     """How many distinct chats a broadcast to `audience` in area `code` would reach."""
-    query = f"SELECT count(*) FROM ({_recipients_sql(audience)})"
+    query = f"SELECT count(*) FROM ({_recipients_sql(audience, code)})"
     async with db.execute(query, ages.params(code)) as cursor:
         row = await cursor.fetchone()
     return int(row[0]) if row else 0
@@ -86,16 +96,14 @@ async def insert_broadcast(
     audience: str,
     template: str,
     parameters: Mapping[str, Any],
-    recipients: int,
     now: datetime,
 ) -> int:
-    """Record a confirmed broadcast; return its id."""
+    """Record a confirmed broadcast (recipients counted by `set_recipients`); return its id."""
     cursor = await db.execute(
         "INSERT INTO broadcasts (author_id, area_code, audience, template, parameters,"
-        " recipients, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (author_id, area_code, audience, template, json.dumps(dict(parameters)), recipients,
-         ts(now)),
-    )  # fmt: skip
+        " recipients, created_at) VALUES (?, ?, ?, ?, ?, 0, ?)",
+        (author_id, area_code, audience, template, json.dumps(dict(parameters)), ts(now)),
+    )
     assert cursor.lastrowid is not None
     return cursor.lastrowid
 
@@ -123,10 +131,17 @@ async def insert_messages(
         " created_at, updated_at)"
         " SELECT 'broadcast:' || :id || ':' || chat_id, chat_id, 'broadcast',"
         f" CASE locale {choices} ELSE :default END, 'queued', :not_before, :now, :now"
-        f" FROM ({_recipients_sql(audience)}) ORDER BY chat_id",
+        f" FROM ({_recipients_sql(audience, code)}) ORDER BY chat_id",
         params,
     )
     return cursor.rowcount
+
+
+async def set_recipients(db: aiosqlite.Connection, broadcast_id: int, recipients: int) -> None:
+    """How many chats the broadcast's messages were queued for."""
+    await db.execute(
+        "UPDATE broadcasts SET recipients = ? WHERE id = ?", (recipients, broadcast_id)
+    )
 
 
 async def count_since(db: aiosqlite.Connection, author_id: int, since: datetime) -> int:
