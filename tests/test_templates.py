@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 from pathlib import Path
 from types import SimpleNamespace
@@ -236,3 +237,31 @@ def test_typed_reasons_never_show_a_full_nik(locale):
     )
     assert RESIDENT.nik not in text
     assert "3505********0003" in text
+
+
+def _content_lines_losing_their_break(path: Path) -> list[int]:
+    """Lines with visible text that end in a block tag: trim_blocks would eat their newline."""
+    lines = path.read_text(encoding="utf-8").split("\n")
+    last = len(lines) - 2 if lines[-1] == "" else len(lines) - 1
+    losing = []
+    for number, line in enumerate(lines[:last], start=1):
+        text = line.rstrip()
+        if not text.endswith("%}") or text.endswith(("+%}", "-%}")):
+            continue
+        if re.sub(r"\{%.*?%\}", "", text).strip() and not text.lstrip().startswith("{% set"):
+            losing.append(number)
+    return losing
+
+
+def test_a_line_of_text_ending_in_a_tag_keeps_its_line_break():
+    """`Layanan: {% include ... %}` needs `+%}`, or the next line is glued on ('NIKNama:')."""
+    root = Path(__file__).resolve().parent.parent / "templates"
+    glued = {
+        str(path.relative_to(root)): lines
+        for path in sorted(root.rglob("*"))
+        if path.is_file() and path.name != "labels.j2"
+        if (lines := _content_lines_losing_their_break(path))
+    }
+    assert glued == {}
+    summary = Renderer().render("id", "citizen/booking_summary.html", **SAMPLE)
+    assert "\nNama: " in summary
