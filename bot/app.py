@@ -12,6 +12,7 @@ from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.handlers import register
 from bot.handlers.menus import publish_command_menus
+from bot.http import AiohttpRequest
 from bot.jobs import schedule_jobs
 from bot.jobs.sender import Sender
 from bot.ratelimit import PacedRateLimiter, Pacer
@@ -42,6 +43,8 @@ def build_application(
     )
     if request is not None:
         builder = builder.request(request).get_updates_request(request)
+    else:  # sends on aiohttp (fast under a broadcast); long polling stays on PTB's default
+        builder = builder.request(AiohttpRequest())
     app = builder.build()
     app.bot_data.update(
         settings=settings, clock=clock or SystemClock(), renderer=Renderer(), pacer=pacer

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.ratelimit import GROUP_MESSAGES, Pacer
+from bot.ratelimit import GROUP_MESSAGES, SPACING_MARGIN, Pacer
 
 
 class FakeTime:
@@ -37,7 +37,7 @@ async def moments(p: Pacer, fake: FakeTime, chats: list[int], *, background: boo
 async def test_the_overall_rate_spaces_messages_evenly():
     p, fake = pacer(10)
     assert await moments(p, fake, list(range(1, 21)), background=True) == [
-        round(n / 10, 6) for n in range(20)
+        round(n * SPACING_MARGIN / 10, 6) for n in range(20)
     ]
 
 
@@ -58,16 +58,19 @@ async def test_a_reply_does_not_queue_behind_the_background():
     await moments(p, fake, list(range(1, 31)), background=True)  # a second of broadcast
     before = fake.now
     await p.acquire(999, background=False)
-    assert fake.now - before <= 1 / 30 + 1e-9  # at most one interval, not behind a backlog
+    assert (
+        fake.now - before <= SPACING_MARGIN / 30 + 1e-9
+    )  # at most one interval, not behind a backlog
 
 
 async def test_background_never_reserves_ahead_of_replies():
     p, fake = pacer(2)
-    await p.acquire(1, background=True)  # takes 0.0; next free moment 0.5
+    step = SPACING_MARGIN / 2
+    await p.acquire(1, background=True)  # takes 0.0; next free moment one step later
     reply = asyncio.create_task(p.acquire(2, background=False))
     background = asyncio.create_task(p.acquire(3, background=True))
     await asyncio.gather(reply, background)
-    assert fake.now == 1.0  # reply at 0.5, background after it at 1.0
+    assert round(fake.now, 6) == round(2 * step, 6)  # reply at one step, background after it
 
 
 async def test_flood_control_pauses_everyone():

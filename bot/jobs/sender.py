@@ -44,7 +44,7 @@ _MARKUPS: dict[str, type[Markup]] = {
     "force_reply": ForceReply,
 }
 MAX_BACKOFF = timedelta(seconds=60)
-UNLIMITED_BATCH = 200  # messages claimed at once when Telegram's limits are off
+UNLIMITED_BATCH = 50  # claimed at once with limits off: also the most re-sent after a crash
 IDLE_POLL = 1.0  # seconds between looks at an empty outbox (planners also wake the sender)
 
 
