@@ -27,9 +27,9 @@ log = logging.getLogger(__name__)
 PRIVATE_INTERVAL = 1.0  # seconds between background messages to one private chat
 GROUP_WINDOW = 60.0  # seconds
 GROUP_MESSAGES = 20  # per GROUP_WINDOW to one group
-# Sends are spaced 3 % wider than the rate: 30 sends then span 1.03 s, so the few milliseconds by
+# Sends are spaced 1.5 % wider than the rate: 30 sends then span 1.015 s, so the milliseconds by
 # which one request may reach Telegram later than the next never put 31 into one second.
-SPACING_MARGIN = 1.03
+SPACING_MARGIN = 1.015
 _PRUNE_AT = 50_000  # forget per-chat bookkeeping older than needed beyond this many chats
 
 
