@@ -17,7 +17,6 @@ from bot.jobs import schedule_jobs
 from bot.jobs.sender import Sender
 from bot.ratelimit import PacedRateLimiter, Pacer
 from bot.rendering import Renderer
-from bot.services.outbox import requeue_in_flight
 from bot.storage.areas import sync_areas
 from bot.storage.service_points import seed_service_points
 
@@ -39,6 +38,7 @@ def build_application(
         .defaults(Defaults(tzinfo=settings.tz))
         .rate_limiter(PacedRateLimiter(pacer, max_retries=3))
         .post_init(_post_init)
+        .post_stop(_post_stop)
         .post_shutdown(_post_shutdown)
     )
     if request is not None:
@@ -66,9 +66,6 @@ async def prepare_database(settings: Settings) -> dbmod.aiosqlite.Connection:
 async def _post_init(app: Application) -> None:
     settings: Settings = app.bot_data["settings"]
     db = app.bot_data["db"] = await prepare_database(settings)
-    in_flight = await requeue_in_flight(db)  # what a crash left half-sent goes out again
-    if in_flight:
-        log.warning("re-queued %d outbox messages that were being sent at the last stop", in_flight)
     await publish_command_menus(app.bot, db, app.bot_data["renderer"])
     sender = Sender(
         app.bot, db, app.bot_data["clock"], pacer=app.bot_data["pacer"],
@@ -80,10 +77,15 @@ async def _post_init(app: Application) -> None:
     log.info("bot ready as @%s", app.bot.username)
 
 
-async def _post_shutdown(app: Application) -> None:
+async def _post_stop(app: Application) -> None:
+    """Stop the sender while the bot's HTTP session is still open (shutdown closes it)."""
     sender = app.bot_data.pop("sender", None)
     if sender is not None:
         await sender.stop()
+
+
+async def _post_shutdown(app: Application) -> None:
+    await _post_stop(app)
     conn = app.bot_data.pop("db", None)
     if conn is not None:
         await conn.close()

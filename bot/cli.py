@@ -184,8 +184,9 @@ async def _plan_and_deliver(name: str, day: date, settings: Settings, conn: Conn
             spec, at, db=conn, renderer=renderer, settings=settings, day=day, now=moment
         )
         print(f"{spec.slot(at)} {day.isoformat()}: {planned} new messages planned")  # noqa: T201
-    latest = max(datetime.now(UTC), scheduled_at(day, spec.times[-1]))
-    return await _deliver(conn, settings, now=latest)
+    # Delivered as of now: a message planned for a later moment waits for it (and for the bot),
+    # and reminders held by quiet hours stay held, whatever day was planned.
+    return await _deliver(conn, settings, now=datetime.now(UTC))
 
 
 async def _deliver(conn: Connection, settings: Settings, *, now: datetime) -> int:
@@ -194,6 +195,7 @@ async def _deliver(conn: Connection, settings: Settings, *, now: datetime) -> in
 
     from bot.jobs.sender import UNLIMITED_BATCH, send_batch, sender_lock
     from bot.ratelimit import Pacer
+    from bot.services.outbox import count_queued
 
     with sender_lock(settings.database_path) as mine:
         if not mine:
@@ -216,6 +218,9 @@ async def _deliver(conn: Connection, settings: Settings, *, now: datetime) -> in
                 if not claimed:
                     break
         print(f"delivered {sent} messages")  # noqa: T201
+        waiting = await count_queued(conn)
+        if waiting:
+            print(f"{waiting} messages wait for their time (quiet hours or a later moment)")  # noqa: T201
     return 0
 
 

@@ -72,6 +72,18 @@ class Pacer:
         if moment > now:  # an interactive reply takes the next free moment, even if reserved
             await self._sleep(moment - now)
 
+    def chat_wait(self, chat_id: int) -> float:
+        """Seconds until a background message to this chat is allowed by its own limit."""
+        if not self.limited:
+            return 0.0
+        now = self._clock()
+        if chat_id < 0:
+            sent = self._group_sent.get(chat_id)
+            if sent and len(sent) >= GROUP_MESSAGES:
+                return max(0.0, sent[0] + GROUP_WINDOW - now)
+            return 0.0
+        return max(0.0, self._next_chat.get(chat_id, 0.0) - now)
+
     def _wait(self, chat_id: int | None, *, background: bool) -> float:
         now = self._clock()
         wait = self._paused_until - now

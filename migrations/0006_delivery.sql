@@ -37,17 +37,18 @@ CREATE TABLE job_runs (
 );
 
 ALTER TABLE residents ADD COLUMN deactivated_on TEXT;  -- NULL for an AKTIF NIK
-UPDATE residents SET deactivated_on = substr(updated_at, 1, 10) WHERE status_nik = 'NONAKTIF';
--- Whoever sets a NIK NONAKTIF (the importer, the annual deactivation) gets the day recorded.
+UPDATE residents SET deactivated_on = date(updated_at, '+7 hours') WHERE status_nik = 'NONAKTIF';
+-- Whoever sets a NIK NONAKTIF (the importer, the annual deactivation) gets the day recorded,
+-- as the WIB date (UTC+7, no daylight saving) of the change.
 CREATE TRIGGER residents_deactivated_insert AFTER INSERT ON residents
 WHEN NEW.status_nik = 'NONAKTIF' AND NEW.deactivated_on IS NULL
 BEGIN
-    UPDATE residents SET deactivated_on = substr(NEW.updated_at, 1, 10) WHERE nik = NEW.nik;
+    UPDATE residents SET deactivated_on = date(NEW.updated_at, '+7 hours') WHERE nik = NEW.nik;
 END;
 CREATE TRIGGER residents_deactivated_update AFTER UPDATE OF status_nik ON residents
 WHEN NEW.status_nik IS NOT OLD.status_nik
 BEGIN
     UPDATE residents SET deactivated_on = CASE WHEN NEW.status_nik = 'NONAKTIF'
-        THEN coalesce(NEW.deactivated_on, substr(NEW.updated_at, 1, 10)) END
+        THEN coalesce(NEW.deactivated_on, date(NEW.updated_at, '+7 hours')) END
     WHERE nik = NEW.nik;
 END;

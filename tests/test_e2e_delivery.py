@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, date, datetime, time, timedelta
 
+import time_machine
 from telegram.ext import CallbackContext
 
 from bot import db as dbmod
@@ -19,6 +20,7 @@ from bot.storage import outbox as store
 from bot.storage.service_points import get_service_point
 from tests.conftest import NOW, PEOPLE, TOKEN, serve
 
+MORNING = datetime(2026, 11, 25, 0, 0, tzinfo=UTC)  # 07:00 WIB, the end of the quiet hours
 BOOK_BUTTON = '{"inline_keyboard": [[{"text": "Pesan", "callback_data": "bk:start:rekam"}]]}'
 
 
@@ -121,11 +123,21 @@ async def test_a_job_missed_while_the_bot_was_down_runs_at_start_up_once(
     clock.at = datetime(2026, 11, 24, 16, 45, tzinfo=UTC)  # 23:45 WIB: today's 23:30 was missed
 
     async with serve(settings, clock) as app:
-        notice = await citizen.next_message()
-        assert "tidak hadir" in notice.text
-        assert booking.code in notice.text
         db = app.bot_data["db"]
+        for _ in range(250):  # the catch-up runs as the bot's first job
+            if await job_runs.last_day(db, "no-show-sweep") == date(2026, 11, 24):
+                break
+            await asyncio.sleep(0.02)
         assert await job_runs.last_day(db, "no-show-sweep") == date(2026, 11, 24)
+        notice = await state_of(db, f"booking:{booking.id}:no-show")
+        assert (notice.state, notice.not_before) == ("queued", MORNING)  # told after the night
+        await citizen.no_message(within=0.3)
+
+        clock.at = MORNING
+        app.bot_data["sender"].wake()
+        told = await citizen.next_message()
+        assert "tidak hadir" in told.text
+        assert booking.code in told.text
         await catch_up(CallbackContext(app))  # a second start-up the same day: nothing again
         await citizen.no_message(within=0.3)
 
@@ -160,16 +172,23 @@ async def test_run_job_delivers_itself_when_no_bot_runs(
     monkeypatch.setenv("BOT_TOKEN", TOKEN)
     monkeypatch.setenv("BOT_API_URL", settings.bot_api_url)
 
-    def run_job() -> int:  # the CLI runs its own event loop
-        return main(["run-job", "no-show-sweep", "--date", "2026-11-24"])
+    def run_job(at: datetime) -> int:  # the CLI runs its own event loop, at this real time
+        with time_machine.travel(at, tick=True):
+            return main(["run-job", "no-show-sweep", "--date", "2026-11-24"])
 
-    assert await asyncio.to_thread(run_job) == 0
+    at_night = datetime(2026, 11, 24, 16, 40, tzinfo=UTC)  # 23:40 WIB
+    assert await asyncio.to_thread(run_job, at_night) == 0
     out = capsys.readouterr().out
     assert "no-show-sweep 2026-11-24: 1 new messages planned" in out
+    assert "delivered 0 messages" in out
+    assert "1 messages wait for their time" in out  # quiet hours: not at night
+    await citizen.no_message(within=0.2)
+
+    assert await asyncio.to_thread(run_job, MORNING + timedelta(hours=1)) == 0  # 08:00 WIB
+    out = capsys.readouterr().out
+    assert "0 new messages planned" in out  # twice: nothing planned twice
     assert "delivered 1 messages" in out
     assert booking.code in (await citizen.next_message()).text
-    assert await asyncio.to_thread(run_job) == 0  # twice: nothing planned, nothing sent
-    assert "0 new messages planned" in capsys.readouterr().out
     await citizen.no_message(within=0.2)
 
 
@@ -185,6 +204,7 @@ async def test_run_job_leaves_delivery_to_the_running_bot(
     result = await asyncio.to_thread(main, ["run-job", "no-show-sweep", "--date", "2026-11-24"])
     assert result == 0
     assert "the running bot delivers them" in capsys.readouterr().out
+    clock.at = MORNING
     assert booking.code in (await citizen.next_message(timeout=5)).text  # within its poll
 
 

@@ -52,6 +52,9 @@ async def test_sweep_marks_unattended_bookings_and_tells_the_citizen(
     clock.at = datetime(2026, 11, 24, 16, 30, tzinfo=UTC)  # 23:30 WIB
     spec = job_spec("no-show-sweep")
     assert await run_slot(CallbackContext(running_bot), spec, time(23, 30)) == 1
+    await citizen.no_message(within=0.3)  # not at night
+    clock.at = datetime(2026, 11, 25, 0, 0, tzinfo=UTC)  # 07:00 WIB
+    running_bot.bot_data["sender"].wake()
     assert "tidak hadir" in (await citizen.next_message()).text
     assert await _state(settings, booking.id) == "no_show"
 

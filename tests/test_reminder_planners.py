@@ -70,7 +70,7 @@ async def world(db, tmp_path):
     await link_chat(db, TEEN_BOTH, teen, household=True, now=NOW)
     await link_chat(db, TEEN_OFF, teen, household=False, now=NOW)
     (off,) = await list_links(db, TEEN_OFF)
-    assert await toggle_reminders(db, TEEN_OFF, off.id) is False
+    assert await toggle_reminders(db, TEEN_OFF, off.id, now=NOW) is False
     adult = await get_resident(db, NIK["adult"])
     await link_chat(db, HOUSEHOLD_B, adult, household=True, now=NOW)
     await link_chat(db, BRIDE, await get_resident(db, NIK["bride"]), household=False, now=NOW)

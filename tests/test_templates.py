@@ -265,3 +265,15 @@ def test_a_line_of_text_ending_in_a_tag_keeps_its_line_break():
     assert glued == {}
     summary = Renderer().render("id", "citizen/booking_summary.html", **SAMPLE)
     assert "\nNama: " in summary
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_a_nik_typed_as_a_broadcasts_place_is_masked(locale):
+    draft = Draft(
+        "mobile", "linked", day=date(2026, 12, 1), place="Balai desa, hub. 3505104701090003"
+    )
+    text = Renderer().render(
+        locale, "official/broadcast_message.html", **{**SAMPLE, "draft": draft}
+    )
+    assert "3505104701090003" not in text
+    assert "3505********0003" in text

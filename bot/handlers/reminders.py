@@ -31,9 +31,9 @@ async def change(update: Update, context: Context) -> None:
     try:
         link_id = int(raw_id) if raw_id.isdigit() else -1
         if action == "t":
-            await toggle_reminders(d.db, chat_id, link_id)
+            await toggle_reminders(d.db, chat_id, link_id, now=d.now())
         else:
-            await unlink(d.db, chat_id, link_id)
+            await unlink(d.db, chat_id, link_id, now=d.now())
     except DomainError as error:
         await reply(update, context, error.template, **error.context)
         return

@@ -28,6 +28,6 @@ async def plan_no_show_sweep(run: JobRun) -> int:
             locale, "citizen/booking_state.html", b=booking, point=point,
             person=resident.nama if resident else "",
         )  # fmt: skip
-        key = f"booking:{booking.id}:no-show"
-        notices.append(outbox.Planned(key, booking.chat_id, "booking", text))
+        key = f"booking:{booking.id}:no-show"  # told in the morning: the sweep runs at 23:30
+        notices.append(outbox.Planned(key, booking.chat_id, "reminder", text))
     return await outbox.enqueue_many(run.db, notices, now=run.now, quiet=run.quiet)

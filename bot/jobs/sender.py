@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import itertools
 import json
 import logging
 from collections.abc import Iterator
@@ -44,6 +45,8 @@ _MARKUPS: dict[str, type[Markup]] = {
     "force_reply": ForceReply,
 }
 MAX_BACKOFF = timedelta(seconds=60)
+MAX_INLINE_WAIT = 1.0  # seconds a batch may wait for one chat; longer goes back to the queue
+RECORD_RETRY_CAP = 10.0  # seconds between attempts to record a batch's outcomes
 UNLIMITED_BATCH = 50  # claimed at once with limits off: also the most re-sent after a crash
 IDLE_POLL = 1.0  # seconds between looks at an empty outbox (planners also wake the sender)
 
@@ -80,18 +83,40 @@ async def send_batch(
         by_chat.setdefault(message.chat_id, []).append(message)
     per_chat = await asyncio.gather(*(_send_to_chat(bot, ms, pacer) for ms in by_chat.values()))
     results = [result for chat_results in per_chat for result in chat_results]
-    await outbox.record_outcomes(db, results, now=now)
+    await _record(db, results, now=now)
     return len(batch), sum(outcome.state == "sent" for _message, outcome in results)
+
+
+async def _record(
+    db: aiosqlite.Connection, results: list[tuple[OutboxMessage, Outcome]], *, now: datetime
+) -> None:
+    """Write the batch's outcomes, retrying while the database is busy (a long import holds
+    it): dropping them would leave delivered messages 'sending', to be sent again at restart."""
+    for attempt in itertools.count(1):
+        try:
+            await outbox.record_outcomes(db, results, now=now)
+            return
+        except aiosqlite.OperationalError as error:
+            log.warning("outbox sender: recording a batch failed (%s); retrying", error)
+            await asyncio.sleep(min(2.0**attempt, RECORD_RETRY_CAP))
 
 
 async def _send_to_chat(
     bot: Bot, messages: list[OutboxMessage], pacer: Pacer | None
 ) -> list[tuple[OutboxMessage, Outcome]]:
-    """One chat's messages of a batch, in order; after a 403 the rest are not even tried."""
+    """One chat's messages of a batch, in order; after a 403 the rest are not even tried.
+
+    A chat that may not receive for a while (a group past 20 a minute) does not hold the batch:
+    its messages go back to the queue until then.
+    """
     results: list[tuple[OutboxMessage, Outcome]] = []
     for message in messages:
-        if results and results[-1][1].state == "blocked":
+        if results and results[-1][1].state in ("blocked", "later"):
             results.append((message, results[-1][1]))
+            continue
+        wait = pacer.chat_wait(message.chat_id) if pacer is not None else 0.0
+        if wait > MAX_INLINE_WAIT:
+            results.append((message, Outcome("later", delay=timedelta(seconds=wait))))
             continue
         results.append((message, await _send_one(bot, message, pacer)))
     return results
@@ -192,11 +217,9 @@ class Sender:
         self._lock = contextlib.ExitStack()
 
     def start(self, database_path: Path | None = None) -> None:
-        """Start draining in the background (holding the database's sender lock, if given)."""
-        if database_path is not None and not self._lock.enter_context(sender_lock(database_path)):
-            log.warning("another process is sending for this database; this one sends too")
+        """Start draining in the background, once it holds the database's sender lock."""
         if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="outbox-sender")
+            self._task = asyncio.create_task(self._run(database_path), name="outbox-sender")
 
     async def stop(self) -> None:
         """Stop after the batch in hand (a batch cut short is re-sent at the next start)."""
@@ -211,7 +234,24 @@ class Sender:
         """New messages were planned: look at the outbox now."""
         self._wake.set()
 
-    async def _run(self) -> None:
+    async def _take_over(self, database_path: Path | None) -> None:
+        """Hold the sender lock (waiting while `run-job` delivers), then re-queue what a crash
+        left 'sending': only the one sender may decide that nothing else is sending it."""
+        if database_path is not None:
+            waited = False
+            while not self._lock.enter_context(sender_lock(database_path)):
+                self._lock.close()
+                if not waited:
+                    log.warning("another process is sending for this database; waiting for it")
+                    waited = True
+                await asyncio.sleep(IDLE_POLL)
+        in_flight = await outbox.requeue_in_flight(self.db)
+        if in_flight:
+            log.warning("re-queued %d outbox messages that were being sent at the last stop",
+                        in_flight)  # fmt: skip
+
+    async def _run(self, database_path: Path | None) -> None:
+        await self._take_over(database_path)
         while True:
             self._wake.clear()
             try:

@@ -10,11 +10,14 @@ import aiosqlite
 from bot.db import transaction
 from bot.domain import Resident
 from bot.errors import DomainError
+from bot.services import outbox
 from bot.services.booking import CHANGEABLE_STATES, cancel, chat_bookings
 from bot.services.lockout import WINDOW
 from bot.storage import attempts, chats, links
 from bot.storage.residents import get_resident, list_household
 from bot.storage.waitlist import Offer
+
+REMINDER_KINDS = ("teen", "deadline", "deactivated")  # the reminders about a linked resident
 
 
 class LinkNotFound(DomainError):
@@ -54,22 +57,40 @@ async def chat_links(db: aiosqlite.Connection, chat_id: int) -> list[LinkView]:
     return views
 
 
-async def toggle_reminders(db: aiosqlite.Connection, chat_id: int, link_id: int) -> bool:
-    """Flip reminders for one of the chat's links; return the new state."""
+async def toggle_reminders(
+    db: aiosqlite.Connection, chat_id: int, link_id: int, *, now: datetime
+) -> bool:
+    """Flip reminders for one of the chat's links; return the new state. Switched off, the
+    link's reminders still waiting in the outbox (for the morning) are withdrawn."""
     async with transaction(db):
         link = await links.get_link(db, link_id, chat_id)
         if link is None:
             raise LinkNotFound()
         await links.set_reminders(db, link_id, on=not link.reminders_on)
+        if link.reminders_on:
+            await _withdraw_reminders(db, link, now=now)
     return not link.reminders_on
 
 
-async def unlink(db: aiosqlite.Connection, chat_id: int, link_id: int) -> None:
-    """Remove one of the chat's links."""
+async def unlink(db: aiosqlite.Connection, chat_id: int, link_id: int, *, now: datetime) -> None:
+    """Remove one of the chat's links, and its reminders still waiting in the outbox."""
     async with transaction(db):
-        if await links.get_link(db, link_id, chat_id) is None:
+        link = await links.get_link(db, link_id, chat_id)
+        if link is None:
             raise LinkNotFound()
         await links.delete_link(db, link_id)
+        await _withdraw_reminders(db, link, now=now)
+
+
+async def _withdraw_reminders(db: aiosqlite.Connection, link: links.Link, *, now: datetime) -> None:
+    """Withdraw the queued reminders about the people the link covers, to its chat."""
+    if link.kind == "household":
+        niks = [person.nik for person in await list_household(db, link.subject)]
+    else:
+        niks = [link.subject]
+    for nik in niks:
+        for kind in REMINDER_KINDS:
+            await outbox.withdraw(db, f"{kind}:{outbox.resident_ref(nik)}:{link.chat_id}:", now=now)
 
 
 async def erase_chat(
@@ -77,8 +98,9 @@ async def erase_chat(
 ) -> list[Offer]:
     """Remove what the bot holds about a chat: language, links, check history; its active
     bookings are cancelled (their places offered to the waitlist, returned) and its bookings,
-    waitlist entries and tickets no longer point at it. Failed checks of the last hour stay,
-    or erasing would reset the lockout."""
+    waitlist entries and tickets no longer point at it; its queued messages are withdrawn and
+    the texts of all its messages blanked. Failed checks of the last hour stay, or erasing
+    would reset the lockout."""
     offers = []
     for booking in await chat_bookings(db, chat_id):
         if booking.state in CHANGEABLE_STATES and booking.start_at > now:
@@ -87,5 +109,6 @@ async def erase_chat(
     async with transaction(db):
         await chats.delete_chat(db, chat_id)
         await chats.forget_chat_everywhere(db, chat_id)
+        await outbox.forget_chat(db, chat_id, now=now)
         await attempts.delete_attempts(db, user_id, keep_after=now - WINDOW)
     return offers

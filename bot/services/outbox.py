@@ -29,9 +29,11 @@ __all__ = [
     "Planned",
     "QuietHours",
     "claim_due",
+    "count_queued",
     "delivery_report",
     "enqueue",
     "enqueue_many",
+    "forget_chat",
     "get_message",
     "mark_blocked",
     "mark_failed",
@@ -56,7 +58,8 @@ HELD_IN_QUIET_HOURS = ("reminder", "broadcast")  # staff messages, replies, book
 
 @dataclass(frozen=True)
 class Outcome:
-    """How sending one message ended: sent, blocked, failed, or retry after `delay`."""
+    """How sending one message ended: sent, blocked, failed, retry after `delay`, or `later`
+    (not tried: its chat may not receive before `delay`)."""
 
     state: str
     telegram_message_id: int | None = None
@@ -133,6 +136,17 @@ async def withdraw(db: aiosqlite.Connection, key_prefix: str, *, now: datetime) 
     return await store.withdraw(db, key_prefix, now=now)
 
 
+async def forget_chat(db: aiosqlite.Connection, chat_id: int, *, now: datetime) -> None:
+    """The chat's data is erased: withdraw its queued messages, blank every text and button
+    (call inside the erasing transaction)."""
+    await store.forget_chat(db, chat_id, now=now)
+
+
+async def count_queued(db: aiosqlite.Connection) -> int:
+    """How many messages wait in the queue."""
+    return await store.count_queued(db)
+
+
 async def next_due(db: aiosqlite.Connection) -> datetime | None:
     """When the earliest queued message becomes due (UTC), or None."""
     return await store.next_due(db)
@@ -186,6 +200,8 @@ async def record_outcomes(
             elif outcome.state == "blocked":
                 await store.set_final(db, message.id, state="blocked", error=outcome.error, now=now)
                 await store.block_chat(db, message.chat_id, now=now)
+            elif outcome.state == "later":  # not tried: the chat was not free yet
+                await store.set_deferred(db, message.id, not_before=now + outcome.delay, now=now)
             elif outcome.state == "retry" and message.attempts < MAX_ATTEMPTS:
                 await store.set_requeued(
                     db, message.id, not_before=now + outcome.delay, error=outcome.error, now=now

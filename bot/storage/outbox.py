@@ -133,6 +133,17 @@ async def set_requeued(
     )
 
 
+async def set_deferred(
+    db: aiosqlite.Connection, message_id: int, *, not_before: datetime, now: datetime
+) -> None:
+    """Back to the queue untried: the claim's attempt does not count."""
+    await db.execute(
+        "UPDATE outbox SET state = 'queued', not_before = ?, attempts = max(attempts - 1, 0),"
+        " updated_at = ? WHERE id = ?",
+        (ts(not_before), ts(now), message_id),
+    )
+
+
 async def set_final(
     db: aiosqlite.Connection, message_id: int, *, state: str, error: str, now: datetime
 ) -> None:
@@ -151,6 +162,25 @@ async def withdraw(db: aiosqlite.Connection, key_prefix: str, *, now: datetime) 
         (ts(now), *prefix_range(key_prefix)),
     )
     return cursor.rowcount
+
+
+ERASED_TEXT = "-"  # what is left of an erased chat's message (the column may not be empty)
+
+
+async def forget_chat(db: aiosqlite.Connection, chat_id: int, *, now: datetime) -> None:
+    """Withdraw the chat's queued messages and blank the text and buttons of all of them."""
+    await db.execute(
+        "UPDATE outbox SET state = CASE WHEN state = 'queued' THEN 'withdrawn' ELSE state END,"
+        " text = ?, reply_markup = NULL, updated_at = ? WHERE chat_id = ?",
+        (ERASED_TEXT, ts(now), chat_id),
+    )
+
+
+async def count_queued(db: aiosqlite.Connection) -> int:
+    """How many messages are in state 'queued'."""
+    async with db.execute("SELECT count(*) FROM outbox WHERE state = 'queued'") as cursor:
+        row = await cursor.fetchone()
+    return int(row[0]) if row else 0
 
 
 async def next_due(db: aiosqlite.Connection) -> datetime | None:
