@@ -72,6 +72,7 @@ def _run(args: argparse.Namespace) -> int:
             listen=settings.webhook_listen,
             port=settings.webhook_port,
             webhook_url=settings.webhook_url,
+            secret_token=settings.webhook_secret,  # requests without Telegram's header: 403
             drop_pending_updates=False,
         )
     else:

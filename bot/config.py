@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -34,6 +37,7 @@ class Settings:
     webhook_url: str = ""
     webhook_listen: str = "127.0.0.1"
     webhook_port: int = 8443
+    webhook_secret: str = field(default="", repr=False)  # Telegram's secret token header
     send_rate: int = 30  # messages/second overall; 0 lifts Telegram's limits (paid broadcasts)
     quiet_hours: tuple[time, time] | None = (time(20, 0), time(7, 0))  # WIB; None: none
     tz: ZoneInfo = TIMEZONE
@@ -52,17 +56,19 @@ class Settings:
             )
         database_path = Path(values.get("DATABASE_PATH") or "var/dukcapil.sqlite3")
         api_url = values.get("BOT_API_URL") or DEFAULT_API_URL
+        secret_key = values.get("SECRET_KEY") or load_or_create_key(database_path)
         return cls(
             bot_token=token,
             bot_api_url=api_url,
             bot_api_file_url=values.get("BOT_API_FILE_URL") or derive_file_url(api_url),
             database_path=database_path,
-            secret_key=values.get("SECRET_KEY") or load_or_create_key(database_path),
+            secret_key=secret_key,
             default_locale=_choice(values, "DEFAULT_LOCALE", "id", ("id", "en")),
             check_failures_per_hour=_positive_int(values, "CHECK_FAILURES_PER_HOUR", 5),
             webhook_url=values.get("WEBHOOK_URL", ""),
             webhook_listen=values.get("WEBHOOK_LISTEN") or "127.0.0.1",
             webhook_port=_positive_int(values, "WEBHOOK_PORT", 8443),
+            webhook_secret=_webhook_secret(values.get("WEBHOOK_SECRET", ""), secret_key),
             send_rate=_whole_number(values, "SEND_RATE", 30),
             quiet_hours=_quiet_hours(values.get("QUIET_HOURS", "20:00-07:00")),
         )
@@ -102,6 +108,18 @@ def _positive_int(values: Mapping[str, str], name: str, default: int) -> int:
     if not raw.strip().isdigit() or int(raw) <= 0:
         raise ConfigError(f"{name} must be a positive whole number, got {raw!r}")
     return int(raw)
+
+
+def _webhook_secret(raw: str, secret_key: str) -> str:
+    """WEBHOOK_SECRET as given, else derived from SECRET_KEY (1-256 of A-Z a-z 0-9 _ -)."""
+    secret = raw.strip()
+    if not secret:
+        return hmac.new(secret_key.encode(), b"telegram-webhook", hashlib.sha256).hexdigest()
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", secret):
+        raise ConfigError(
+            "WEBHOOK_SECRET may hold only letters, digits, _ and -, at most 256 of them"
+        )
+    return secret
 
 
 def _whole_number(values: Mapping[str, str], name: str, default: int) -> int:
