@@ -54,6 +54,9 @@ def _parser() -> argparse.ArgumentParser:
     point.add_argument("--hours", help="e.g. 'mon-thu 08:00-14:30, fri 08:00-11:00' (WIB)")
     point.add_argument("--prints-cards", choices=("yes", "no"))
     point.add_argument("--active", choices=("yes", "no"))
+    log = sub.add_parser("audit", help="print the audit log from a day (WIB) on")
+    log.add_argument("--since", required=True, type=_wib_moment,
+                     help="YYYY-MM-DD or YYYY-MM-DDTHH:MM, in WIB")  # fmt: skip
     job = sub.add_parser("run-job", help="run one scheduled job now")
     job.add_argument("name", choices=JOB_NAMES)
     job.add_argument("--date", type=date.fromisoformat)
@@ -225,6 +228,32 @@ async def _deliver(conn: Connection, settings: Settings, *, now: datetime) -> in
     return 0
 
 
+def _wib_moment(text: str) -> datetime:
+    """`2026-11-24` or `2026-11-24T08:00`, read as WIB."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a date (YYYY-MM-DD) or a moment (YYYY-MM-DDTHH:MM)"
+        ) from None
+    return moment.replace(tzinfo=TIMEZONE) if moment.tzinfo is None else moment
+
+
+def _audit(args: argparse.Namespace) -> int:
+    from bot.services.audit import audit_since
+
+    async def work(conn: Connection) -> int:
+        records = await audit_since(conn, args.since.astimezone(UTC))
+        for record in records:
+            at = record.at.astimezone(TIMEZONE).strftime("%Y-%m-%d %H:%M:%S WIB")
+            actor = "system" if record.actor_id is None else str(record.actor_id)
+            print(f"{at}  {actor:>12}  {record.action}  {record.detail}")  # noqa: T201
+        print(f"{len(records)} records since {args.since:%Y-%m-%d %H:%M} WIB")  # noqa: T201
+        return 0
+
+    return _on_database(work, refused="not read")
+
+
 _COMMANDS = {
     "run": _run,
     "migrate": _migrate,
@@ -233,4 +262,5 @@ _COMMANDS = {
     "add-user": _add_user,
     "set-point": _set_point,
     "run-job": _run_job,
+    "audit": _audit,
 }

@@ -125,3 +125,19 @@ def test_set_point_changes_capacity_and_hours(env, capsys):
 def test_set_point_refuses_nonsense(env, capsys, args):
     assert main(["set-point", *args]) == 2
     assert "not changed" in capsys.readouterr().err
+
+
+def test_audit_prints_who_did_what_since_a_wib_day(env, capsys):
+    assert main(["add-user", "--telegram-id", "21", "--role", "admin"]) == 0
+    capsys.readouterr()
+    assert main(["audit", "--since", "2000-01-01"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[-1] == "1 records since 2000-01-01 00:00 WIB"
+    assert "system  add-user  " in out[0]
+    assert "telegram_id=21 role=admin" in out[0]
+    assert " WIB " in out[0]
+    assert main(["audit", "--since", "2999-01-01T08:00"]) == 0
+    assert capsys.readouterr().out.strip() == "0 records since 2999-01-01 08:00 WIB"
+    with pytest.raises(SystemExit):
+        main(["audit", "--since", "yesterday"])
+    assert "is not a date" in capsys.readouterr().err
