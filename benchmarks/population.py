@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import hashlib
+import os
 import random
 import shutil
 from datetime import UTC, date, datetime
@@ -48,11 +49,14 @@ def cache_path(count: int, seed: int = 1, *, links: int = 0) -> Path:
 def csv_path(count: int, seed: int = 1) -> Path:
     """The cached sample export for `count` residents (generated on first use)."""
     path = CACHE / f"sample-{count}-s{seed}.csv"
-    if not path.exists():
-        CACHE.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(".partial")
-        write_sample(partial, count, seed=seed, today=SAMPLE_DAY)
-        partial.rename(path)
+    if path.exists():
+        return path
+    with _lock_file(path) as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not path.exists():
+            partial = path.with_suffix(f".{os.getpid()}.partial")
+            write_sample(partial, count, seed=seed, today=SAMPLE_DAY)
+            partial.rename(path)
     return path
 
 
@@ -84,7 +88,7 @@ def _lock_file(path: Path) -> TextIO:
 
 
 async def _build(path: Path, count: int, seed: int, links: int) -> None:
-    partial = path.with_suffix(".partial")
+    partial = path.with_suffix(f".{os.getpid()}.partial")
     for stale in (partial, partial.with_name(partial.name + "-wal")):
         stale.unlink(missing_ok=True)
     sample = await asyncio.to_thread(csv_path, count, seed)
