@@ -54,6 +54,10 @@ def _parser() -> argparse.ArgumentParser:
     point.add_argument("--hours", help="e.g. 'mon-thu 08:00-14:30, fri 08:00-11:00' (WIB)")
     point.add_argument("--prints-cards", choices=("yes", "no"))
     point.add_argument("--active", choices=("yes", "no"))
+    copy = sub.add_parser("backup", help="copy the database consistently, also while the bot runs")
+    copy.add_argument("file", type=Path)
+    back = sub.add_parser("restore", help="replace the database by a backup (stop the bot first)")
+    back.add_argument("file", type=Path)
     log = sub.add_parser("audit", help="print the audit log from a day (WIB) on")
     log.add_argument("--since", required=True, type=_wib_moment,
                      help="YYYY-MM-DD or YYYY-MM-DDTHH:MM, in WIB")  # fmt: skip
@@ -228,6 +232,47 @@ async def _deliver(conn: Connection, settings: Settings, *, now: datetime) -> in
     return 0
 
 
+def _backup(args: argparse.Namespace) -> int:
+    from bot.services.backup import BackupRefused, backup
+
+    async def work(conn: Connection) -> int:
+        try:
+            report = await backup(conn, args.file)
+        except BackupRefused as error:
+            print(f"backup refused: {error}", file=sys.stderr)  # noqa: T201
+            return 2
+        print(  # noqa: T201
+            f"backed up to {report.path}: {report.size_bytes:,} bytes, "
+            f"{report.residents:,} residents, {report.migrations} migrations; integrity ok. "
+            "Keep SECRET_KEY (secret.key) too, stored apart from this copy."
+        )
+        return 0
+
+    return _on_database(work, refused="not backed up")
+
+
+def _restore(args: argparse.Namespace) -> int:
+    from bot.jobs.sender import sender_lock
+    from bot.services.backup import BackupRefused, restore
+
+    settings = Settings.from_env(require_token=False)
+    with sender_lock(settings.database_path) as free:
+        if not free:
+            print("restore refused: the bot is running on this database; stop it first",  # noqa: T201
+                  file=sys.stderr)  # fmt: skip
+            return 2
+        try:
+            report = asyncio.run(restore(args.file, settings.database_path))
+        except BackupRefused as error:
+            print(f"restore refused: {error}", file=sys.stderr)  # noqa: T201
+            return 2
+    print(  # noqa: T201
+        f"restored {report.path} from {args.file}: {report.residents:,} residents, "
+        f"{report.migrations} migrations; start the bot (it applies newer migrations)"
+    )
+    return 0
+
+
 def _wib_moment(text: str) -> datetime:
     """`2026-11-24` or `2026-11-24T08:00`, read as WIB."""
     try:
@@ -263,4 +308,6 @@ _COMMANDS = {
     "set-point": _set_point,
     "run-job": _run_job,
     "audit": _audit,
+    "backup": _backup,
+    "restore": _restore,
 }
