@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint migrate clean demo browser
+.PHONY: install run test lint migrate clean demo browser bench
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -45,6 +45,12 @@ browser:
 
 test: lint browser
 	$(BIN)/pytest -q
+
+# Issue 7's benchmarks, one after the other, into benchmarks/RESULTS.md (not part of `make test`:
+# about half an hour at 1.3 M residents). `make bench BENCH_COUNT=100000` is a quick smoke run.
+BENCH_COUNT ?= 1300000
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run_all.py --count $(BENCH_COUNT)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,275 @@
+"""Resident memory (RSS) of the running bot with a regency-sized population, under some load.
+
+Starts the real bot (`python -m bot run`, its own process) on a copy of the cached population
+(benchmarks/population.py) against the local Bot API server (in this process), as if it had
+run yesterday (so at start-up it catches up today's job slots whose time has passed, in its own
+process, as a bot running day after day does). While it serves, simulated users make `--checks`
+one-shot /cek checks (`--users` at a time), one of them books a visit through the whole /antre
+flow, and `dukcapil-bot run-job teen-reminders` plans the day's reminders against the same
+database from another process; the bot's sender delivers what they planned. The bot's VmRSS is
+sampled every 0.1 s from /proc, and its high-water mark (VmHWM) read before it is stopped.
+
+Prints one line: `bot_memory: ... rss_mb=... peak_mb=... target=peak_mb<=300 ok|MISSED`.
+
+Usage: .venv/bin/python benchmarks/bot_memory.py [--count 1300000] [--seed 1] [--checks 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import re
+import signal
+import sqlite3
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from population import prepared_database, working_copy  # benchmarks/ is on sys.path
+
+from bot.botapi import BotApiServer
+from bot.botapi.server import BotMessage, SimUser
+from bot.config import TIMEZONE
+from bot.jobs.registry import all_jobs
+from bot.storage.outbox import ts
+
+REPO = Path(__file__).resolve().parent.parent
+TOKEN = "123456:BENCH-TOKEN"
+TARGET_MB = 300
+LINKS = 60_000  # linked chats at 1.3 M residents (the reminder benchmark's cache); pro rata
+LINKED_CHAT = 10**9  # population.py numbers the linked chats from here
+FIRST_USER = 8_000_000
+BOOKER = 7_999_999
+REPLY_TIMEOUT = 60.0  # seconds; a loaded 2-core machine can be slow, a missing reply is a failure
+
+
+@dataclass
+class Memory:
+    """What /proc says about the bot's memory, sampled while it runs."""
+
+    pid: int
+    samples: int = 0
+    rss_kb: int = 0  # latest VmRSS
+    max_rss_kb: int = 0  # highest sampled VmRSS
+    hwm_kb: int = 0  # VmHWM: the kernel's own peak
+
+    def read(self) -> bool:
+        """Sample /proc/<pid>/status; False once the process is gone."""
+        try:
+            text = Path(f"/proc/{self.pid}/status").read_text()
+        except (FileNotFoundError, ProcessLookupError):
+            return False
+        fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+        if "VmRSS" not in fields:  # a zombie has no memory left to report
+            return False
+        self.rss_kb = int(fields["VmRSS"].split()[0])
+        self.hwm_kb = max(self.hwm_kb, int(fields["VmHWM"].split()[0]))
+        self.max_rss_kb = max(self.max_rss_kb, self.rss_kb)
+        self.samples += 1
+        return True
+
+    async def watch(self, every: float = 0.1) -> None:
+        """Sample until cancelled or the process ends."""
+        while self.read():  # noqa: ASYNC110 (another process's memory: there is no event)
+            await asyncio.sleep(every)
+
+
+def pick_people(path: Path, checks: int, seed: int) -> tuple[list[tuple[str, str]], str, str]:
+    """`checks` random residents (NIK, KK) to check, and one unrecorded adult who books."""
+    rng = random.Random(seed)
+    with sqlite3.connect(path) as conn:
+        picked: list[tuple[str, str]] = []
+        for n, row in enumerate(conn.execute("SELECT nik, no_kk FROM residents")):
+            if n < checks:  # reservoir sampling: one pass, uniform
+                picked.append(row)
+            elif (slot := rng.randrange(n + 1)) < checks:
+                picked[slot] = row
+        born_by = (datetime.now(TIMEZONE).date() - timedelta(days=18 * 366)).isoformat()
+        booker = conn.execute(
+            "SELECT nik, no_kk FROM residents WHERE tanggal_rekam IS NULL"
+            " AND status_nik = 'AKTIF' AND tanggal_lahir BETWEEN '2000-01-01' AND ?"
+            " ORDER BY tanggal_lahir DESC LIMIT 1",
+            (born_by,),
+        ).fetchone()
+    return picked, booker[0], booker[1]
+
+
+def seed_yesterday(path: Path) -> int:
+    """Record every job slot as run yesterday (a bot that ran daily); return today's due slots."""
+    now = datetime.now(TIMEZONE)
+    yesterday = (now.date() - timedelta(days=1)).isoformat()
+    slots = [(spec.slot(at), at) for spec in all_jobs() for at in spec.times]
+    with sqlite3.connect(path) as conn:
+        conn.executemany(
+            "INSERT OR REPLACE INTO job_runs (job, day, planned, finished_at) VALUES (?, ?, 0, ?)",
+            [(slot, yesterday, datetime.now(UTC).isoformat()) for slot, _ in slots],
+        )
+    return sum(1 for _, at in slots if now.time().replace(tzinfo=None) >= at)
+
+
+async def start_bot(env: dict[str, str], log: Path) -> asyncio.subprocess.Process:
+    """`python -m bot run` in its own process group."""
+    with log.open("ab") as out:
+        return await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "run",
+            cwd=REPO, env=env, stdout=out, stderr=out, start_new_session=True,
+        )  # fmt: skip
+
+
+async def until(condition: Callable[[], Awaitable[bool] | bool], within: float, what: str) -> None:
+    """Poll `condition` (another process changes what it looks at) until true, or fail."""
+    try:
+        async with asyncio.timeout(within):
+            while True:
+                result = condition()
+                if await result if isinstance(result, Awaitable) else result:
+                    return
+                await asyncio.sleep(0.2)
+    except TimeoutError:
+        raise SystemExit(f"bot_memory: timed out waiting for {what}") from None
+
+
+async def check(user: SimUser, nik: str, kk: str) -> BotMessage:
+    """One one-shot /cek and its answer."""
+    user.send_text(f"/cek {nik} {kk}")
+    return await user.next_message(timeout=REPLY_TIMEOUT)
+
+
+async def checks_by(users: list[SimUser], people: list[tuple[str, str]]) -> int:
+    """Every user checks their share of `people`, one after the other; the users in parallel."""
+
+    async def one_user(index: int) -> int:
+        answered = 0
+        for nik, kk in people[index :: len(users)]:
+            answer = await check(users[index], nik, kk)
+            answered += nik[-4:] in answer.text  # the masked NIK: a real status answer
+        return answered
+
+    return sum(await asyncio.gather(*(one_user(i) for i in range(len(users)))))
+
+
+def button(message: BotMessage, prefix: str) -> str:
+    """The callback data of the first button starting with `prefix`."""
+    return next(data for _, data in message.buttons if data.startswith(prefix))
+
+
+async def book(user: SimUser, nik: str, kk: str) -> bool:
+    """Verify with /cek, then walk /antre to the confirmation (as tests/test_e2e_booking.py)."""
+    await check(user, nik, kk)
+    user.send_text("/antre")
+    services = await user.next_message(timeout=REPLY_TIMEOUT)
+    user.press(services, "bk:svc:rekam")
+    for prefix in ("bk:who:0", "bk:pt:kanigoro", "bk:day:", "bk:slot:"):
+        step = await user.next_message(timeout=REPLY_TIMEOUT)
+        user.press(step, button(step, prefix))
+    summary = await user.next_message(timeout=REPLY_TIMEOUT)
+    user.press(summary, "bk:ok")
+    confirmation = await user.next_message(timeout=REPLY_TIMEOUT)
+    return "<code>" in confirmation.html
+
+
+async def run_job(env: dict[str, str], day: str) -> tuple[int, str]:
+    """`dukcapil-bot run-job teen-reminders --date day` against the bot's database."""
+    job = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "run-job", "teen-reminders", "--date", day,
+        cwd=REPO, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    output, _ = await job.communicate()
+    text = output.decode(errors="replace")
+    planned = sum(int(n) for n in re.findall(r": (\d+) new messages planned", text))
+    return job.returncode or 0, text if job.returncode else str(planned)
+
+
+def open_messages(path: Path) -> int:
+    """Outbox messages due now and not yet delivered."""
+    with sqlite3.connect(path, timeout=30) as conn:
+        (count,) = conn.execute(
+            "SELECT count(*) FROM outbox WHERE state IN ('queued', 'sending') AND not_before <= ?",
+            (ts(datetime.now(UTC)),),
+        ).fetchone()
+    return int(count)
+
+
+async def measure(count: int, seed: int, checks: int, users: int, workdir: Path) -> str:
+    """Run the bot under load and return the summary line."""
+    links = round(count * LINKS / 1_300_000)
+    database = working_copy(await prepared_database(count, seed, links=links), workdir)
+    people, booker_nik, booker_kk = await asyncio.to_thread(pick_people, database, checks, seed)
+    due_slots = seed_yesterday(database)
+    log = workdir / "bot.log"
+    async with BotApiServer(TOKEN) as server:
+        for n in range(links):
+            server.user(LINKED_CHAT + n)  # the linked chats: reminders reach them
+        checkers = [server.user(FIRST_USER + n) for n in range(users)]
+        booker = server.user(BOOKER)
+        env = {
+            **os.environ,
+            "BOT_TOKEN": TOKEN,
+            "BOT_API_URL": server.base_url,
+            "DATABASE_PATH": str(database),
+            "SECRET_KEY": "bench",
+            "QUIET_HOURS": "off",
+        }
+        started = time.perf_counter()
+        bot = await start_bot(env, log)
+        memory = Memory(bot.pid)
+        watcher = asyncio.create_task(memory.watch())
+        try:
+            await until(lambda: "bot ready" in log.read_text(errors="replace"), 120, "start")
+            ready_s = time.perf_counter() - started
+            today = datetime.now(TIMEZONE).date().isoformat()
+            job = asyncio.create_task(run_job(env, today))
+            answered, booked = await asyncio.gather(
+                checks_by(checkers, people), book(booker, booker_nik, booker_kk)
+            )
+            code, planned = await job
+            if code:
+                raise SystemExit(f"bot_memory: run-job failed:\n{planned}")
+            catch_up = "catching up" in log.read_text(errors="replace")
+            await until(lambda: open_messages(database) == 0, 300, "the outbox to drain")
+            await asyncio.sleep(1.0)  # let the bot settle after its last send
+            memory.read()
+            served_s = time.perf_counter() - started
+        finally:
+            bot.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(bot.wait(), 30)
+            except TimeoutError:
+                bot.kill()
+                await bot.wait()
+            watcher.cancel()
+        if server.errors:
+            raise SystemExit(f"bot_memory: invalid Bot API calls: {server.errors[:3]}")
+    sent = sum(server.send_counts().get(LINKED_CHAT + n, 0) for n in range(links))
+    rss_mb, peak_mb = memory.rss_kb / 1024, max(memory.hwm_kb, memory.max_rss_kb) / 1024
+    verdict = "ok" if peak_mb <= TARGET_MB else "MISSED"
+    return (
+        f"bot_memory: residents={count} checks={answered}/{checks} users={users} "
+        f"booked={int(booked)} teen_reminders_planned={planned} reminders_sent={sent} "
+        f"catch_up_slots={due_slots if catch_up else 0} ready_s={ready_s:.1f} "
+        f"served_s={served_s:.1f} rss_mb={rss_mb:.0f} peak_mb={peak_mb:.0f} "
+        f"target=peak_mb<={TARGET_MB} {verdict}"
+    )
+
+
+def main() -> None:
+    """Measure in a temporary folder and print the summary line."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=1_300_000, help="residents")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--checks", type=int, default=200, help="/cek checks in all")
+    parser.add_argument("--users", type=int, default=50, help="users checking at a time")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bot-memory-") as folder:
+        line = asyncio.run(measure(args.count, args.seed, args.checks, args.users, Path(folder)))
+    print(line)  # noqa: T201
+
+
+if __name__ == "__main__":
+    main()
