@@ -1,0 +1,258 @@
+"""The /cek answer end to end: the real bot polling the local Bot API server, 50 users at once.
+
+The server runs in its own process (as Telegram would), with the simulated users: 50 of them at
+a time each send `/cek <NIK> <KK>` for a resident of the population (70 % the right KK, 20 % a
+wrong one, 10 % an unknown NIK), wait for the answer and send the next check; every fourth check
+a user slot moves on to a new Telegram account, so no account reaches the failed-check lockout.
+For each check the server notes the moment it hands the update to the bot (its getUpdates
+answer is ready) and the moment the bot's answer (sendMessage) arrives: the difference is the
+bot-side time. One line out: p50, p99, max and checks per second.
+
+Usage: .venv/bin/python benchmarks/check_latency.py [--count 1300000] [--seed 1]
+           [--users 50] [--checks 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextvars
+import multiprocessing
+import random
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from telegram.warnings import PTBUserWarning
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from population import prepared_database, working_copy
+
+from bot import db as dbmod
+from bot.app import build_application
+from bot.botapi import BotApiServer
+from bot.config import Settings
+
+TOKEN = "123456:TEST-TOKEN"
+FIRST_USER = 7_000_000_000
+CHECKS_PER_ACCOUNT = 4  # below the default 5 failed checks per hour
+TARGET_P50_MS, TARGET_P99_MS = 20.0, 100.0
+_ARRIVED: contextvars.ContextVar[float] = contextvars.ContextVar("arrived")
+
+
+class TimedServer(BotApiServer):
+    """The local server, noting when it hands each update over and when each answer arrives.
+
+    Additive only: the calls are served exactly as by BotApiServer.
+    """
+
+    def __init__(self, token: str) -> None:
+        super().__init__(token)
+        self.handed: dict[int, float] = {}  # chat id -> when its latest update was handed over
+        self.answered: dict[int, float] = {}  # chat id -> when the first answer after it came
+        self._batch: list[dict[str, Any]] = []
+        polls = self.sim.get_updates
+
+        async def get_updates(params: dict[str, Any]) -> list[dict[str, Any]]:
+            self._batch = await polls(params)
+            return self._batch
+
+        self.sim.get_updates = get_updates  # type: ignore[method-assign]
+
+    async def _handle_method(self, request: web.Request) -> web.Response:
+        _ARRIVED.set(time.perf_counter())
+        return await super()._handle_method(request)
+
+    async def _execute(self, method: str, params: dict[str, Any]) -> web.Response:
+        if method == "sendMessage":
+            chat = params["chat_id"]
+            if chat in self.handed:
+                self.answered.setdefault(chat, _ARRIVED.get())
+        response = await super()._execute(method, params)
+        if method == "getUpdates":  # the answer is serialized: the updates are handed over now
+            moment = time.perf_counter()
+            for update in self._batch:
+                message = update.get("message")
+                if message is not None:
+                    self.handed.setdefault(message["chat"]["id"], moment)
+            self._batch = []
+        return response
+
+    def expect(self, chat: int) -> None:
+        """A new check from this chat starts: forget its last one."""
+        self.handed.pop(chat, None)
+        self.answered.pop(chat, None)
+
+
+def serve(pipe: Connection, checks: list[tuple[str, str, bool]], users: int, think: float) -> None:
+    """Child process: the server and the simulated users."""
+    asyncio.run(_serve(pipe, checks, users, think))
+
+
+async def _serve(
+    pipe: Connection, checks: list[tuple[str, str, bool]], users: int, think: float
+) -> None:
+    loop = asyncio.get_running_loop()
+    async with TimedServer(TOKEN) as server:
+        pipe.send(server.base_url)
+        await loop.run_in_executor(None, pipe.recv)  # the bot is polling
+        todo = iter(checks)
+        results: list[tuple[float, bool]] = []
+        started = time.perf_counter()
+        await asyncio.gather(
+            *(_user_slot(server, slot, todo, results, think) for slot in range(users))
+        )
+        elapsed = time.perf_counter() - started
+        pipe.send((results, elapsed, len(server.errors)))
+        await loop.run_in_executor(None, pipe.recv)  # the bot has stopped
+
+
+async def _user_slot(
+    server: TimedServer,
+    slot: int,
+    todo: Any,
+    results: list[tuple[float, bool]],
+    think: float,
+) -> None:
+    """One of the concurrent users: checks one after another, each 0 to 2 x `think` seconds
+    after the last answer; a new account every few checks."""
+    pause = random.Random(slot)
+    await asyncio.sleep(pause.uniform(0, 2 * think))
+    for done, (nik, kk, right) in enumerate(todo):
+        account = FIRST_USER + slot * 1_000_000 + done // CHECKS_PER_ACCOUNT
+        user = server.user(account)
+        server.expect(account)
+        user.send_text(f"/cek {nik} {kk}")
+        answer = await user.next_message(timeout=30)
+        seconds = server.answered[account] - server.handed[account]
+        results.append((seconds, _is_status(answer.reply_markup) == right))
+        await asyncio.sleep(pause.uniform(0, 2 * think))
+
+
+def _is_status(markup: dict[str, Any] | None) -> bool:
+    """Whether the answer is a resident's status: it offers to link the verified NIK."""
+    rows = (markup or {}).get("inline_keyboard", [])
+    return any(str(b.get("callback_data", "")).startswith("link:") for row in rows for b in row)
+
+
+async def _sample(path: Path, count: int, seed: int) -> list[tuple[str, str, bool]]:
+    """`count` checks: right KK, wrong KK (another household's) and unknown NIK."""
+    conn = await dbmod.connect(path)
+    try:
+        rows = await conn.execute_fetchall(
+            "SELECT nik, no_kk FROM residents"
+            " WHERE (CAST(substr(nik, 7) AS INTEGER) + ?) % 389 = 0",
+            (seed,),
+        )
+    finally:
+        await conn.close()
+    people = [(str(nik), str(kk)) for nik, kk in rows]
+    known = {nik for nik, _ in people}
+    rng = random.Random(seed)
+    checks = []
+    for _ in range(count):
+        nik, kk = rng.choice(people)
+        roll = rng.random()
+        if roll < 0.7:
+            checks.append((nik, kk, True))
+        elif roll < 0.9:
+            other = rng.choice(people)[1]
+            checks.append((nik, other, other == kk))
+        else:
+            unknown = nik[:12] + f"{1 + (int(nik[12:]) + 5003) % 9999:04d}"
+            checks.append((unknown, kk, False if unknown not in known else unknown == nik))
+    return checks
+
+
+async def _run_bot(
+    settings: Settings, pipe: Connection
+) -> tuple[list[tuple[float, bool]], float, int]:
+    """Start the real bot against the server, let the users check, stop the bot."""
+    app = build_application(settings)
+    await app.initialize()
+    assert app.post_init is not None
+    assert app.updater is not None
+    await app.post_init(app)
+    await app.updater.start_polling(poll_interval=0, timeout=10)
+    await app.start()
+    loop = asyncio.get_running_loop()
+    try:
+        pipe.send("go")
+        return await loop.run_in_executor(None, pipe.recv)
+    finally:
+        await app.updater.stop()
+        await app.stop()
+        assert app.post_shutdown is not None
+        await app.post_shutdown(app)
+        await app.shutdown()
+
+
+async def measure(
+    count: int, seed: int, users: int, checks: int, think: float, workdir: Path
+) -> str:
+    """Prepare the population, run server and bot, summarize the bot-side times."""
+    cached = await prepared_database(count, seed)
+    database = working_copy(cached, workdir)
+    plan = await _sample(database, checks, seed)
+    ours, theirs = multiprocessing.Pipe()
+    server = multiprocessing.get_context("spawn").Process(
+        target=serve, args=(theirs, plan, users, think), daemon=True
+    )
+    server.start()
+    base_url = ours.recv()
+    settings = Settings.from_env(
+        {
+            "BOT_TOKEN": TOKEN,
+            "BOT_API_URL": base_url,
+            "DATABASE_PATH": str(database),
+            "SECRET_KEY": "bench",
+            "SEND_RATE": "0",
+        }
+    )
+    results, elapsed, errors = await _run_bot(settings, ours)
+    ours.send("stop")
+    server.join()
+    times = sorted(seconds * 1000 for seconds, _ in results)
+    wrong = sum(1 for _, ok in results if not ok)
+    p50 = statistics.median(times)
+    p99 = times[min(len(times) - 1, int(len(times) * 0.99))]
+    ok = p50 <= TARGET_P50_MS and p99 <= TARGET_P99_MS and wrong == 0 and errors == 0
+    return (
+        f"check_latency: residents={count} users={users} checks={len(times)} "
+        f"p50_ms={p50:.1f} p99_ms={p99:.1f} max_ms={times[-1]:.1f} "
+        f"think_s={think:g} checks_per_s={len(times) / elapsed:.0f} "
+        f"wrong_answers={wrong} api_errors={errors} "
+        f"target=p50<={TARGET_P50_MS:.0f}ms,p99<={TARGET_P99_MS:.0f}ms "
+        f"{'ok' if ok else 'MISSED'}"
+    )
+
+
+def main() -> None:
+    """Parse the arguments, measure in a temporary folder, print one line."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=1_300_000, help="residents")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--users", type=int, default=50, help="concurrent users")
+    parser.add_argument("--checks", type=int, default=1_000, help="checks in all")
+    parser.add_argument(
+        "--think", type=float, default=1.0,
+        help="mean pause (s) between a user's answer and next check; 0: flat out",
+    )  # fmt: skip
+    args = parser.parse_args()
+    warnings.filterwarnings("ignore", "If 'per_message=False'", PTBUserWarning)  # as in pytest
+    with tempfile.TemporaryDirectory() as folder:
+        line = asyncio.run(
+            measure(args.count, args.seed, args.users, args.checks, args.think, Path(folder))
+        )
+    print(line)  # noqa: T201
+
+
+if __name__ == "__main__":
+    main()
