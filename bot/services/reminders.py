@@ -47,6 +47,7 @@ class Reminder:
     turns_17_on: date | None = None
     deadline: date | None = None
     deactivated_on: date | None = None
+    locale: str | None = None  # the chat's language, as the query found it
 
     @property
     def key(self) -> str:
@@ -231,4 +232,5 @@ def _reminder(
     return Reminder(
         kind=kind, chat_id=person.chat_id, nik=person.nik, name=person.nama, due=due,
         today=today, turns_17_on=turns_17_on, deadline=deadline, deactivated_on=deactivated_on,
+        locale=person.locale,
     )  # fmt: skip

@@ -1,10 +1,12 @@
 """The residents a chat asked reminders about, selected for the reminder rules.
 
 Every query starts from the links with reminders on (a few per chat) and reaches residents by
-NIK (primary key) or by KK number (index residents_no_kk), so it reads the linked residents only,
-never the whole population. Each narrows them further to those a rule can concern (status, not
-recorded, a birth-date window); the exact due days are computed by bot.services.reminders.
-A chat that reaches a resident both by NIK and by household gets one row (UNION).
+NIK (primary key) or by KK number (the partial index residents_unrecorded, or residents_no_kk),
+so it reads the linked residents only, never the whole population. Each narrows them further to
+those a rule can concern (status, not recorded, a birth-date window); the exact due days are
+computed by bot.services.reminders.
+A chat that reaches a resident both by NIK and by household gets one row (UNION). Each row
+carries the chat's language, so a planner renders thousands of reminders without a query each.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from datetime import date
 import aiosqlite
 
 _SELECT = (
-    "SELECT l.chat_id, r.nik, r.nama, r.tanggal_lahir, r.status_kawin, r.deactivated_on"
+    "SELECT l.chat_id, r.nik, r.nama, r.tanggal_lahir, r.status_kawin, r.deactivated_on,"
+    " (SELECT c.locale FROM chats AS c WHERE c.chat_id = l.chat_id)"
     " FROM links AS l CROSS JOIN residents AS r ON {on}"  # CROSS JOIN: links drive the loop
     " WHERE l.kind = '{kind}' AND l.reminders_on = 1 AND {where}"
 )
@@ -34,6 +37,7 @@ class LinkedResident:
     tanggal_lahir: date
     status_kawin: str
     deactivated_on: date | None
+    locale: str | None = None  # the chat's language; None if it has no chat row
 
 
 async def linked_unrecorded_teens(
@@ -78,7 +82,7 @@ async def _linked(
 
 
 def _linked_resident(row: aiosqlite.Row) -> LinkedResident:
-    chat_id, nik, nama, lahir, kawin, deactivated = row
+    chat_id, nik, nama, lahir, kawin, deactivated, locale = row
     return LinkedResident(
         chat_id=chat_id,
         nik=nik,
@@ -86,4 +90,5 @@ def _linked_resident(row: aiosqlite.Row) -> LinkedResident:
         tanggal_lahir=date.fromisoformat(lahir),
         status_kawin=kawin,
         deactivated_on=date.fromisoformat(deactivated) if deactivated else None,
+        locale=locale,
     )
