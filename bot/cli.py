@@ -48,6 +48,11 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--role", choices=("staff", "official", "admin"), required=True)
     add.add_argument("--service-point")
     add.add_argument("--area")
+    invite = sub.add_parser("invite", help="print a one-time, expiring link that gives a role")
+    invite.add_argument("--role", required=True, choices=("staff", "official", "admin"))
+    invite.add_argument("--service-point")
+    invite.add_argument("--area")
+    invite.add_argument("--hours", type=int, default=72, help="how long the link is valid")
     point = sub.add_parser("set-point", help="change a service point's capacity, hours, printing")
     point.add_argument("code")
     point.add_argument("--capacity", type=int)
@@ -150,6 +155,46 @@ def _add_user(args: argparse.Namespace) -> int:
         return 0
 
     return _on_database(work, refused="not registered")
+
+
+def _invite(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    from bot.services.invites import create_invite
+
+    if not 1 <= args.hours <= 24 * 14:
+        print("--hours must be between 1 and 336 (two weeks)", file=sys.stderr)  # noqa: T201
+        return 2
+    settings = Settings.from_env(require_token=False)
+
+    async def work(conn: Connection) -> int:
+        payload = await create_invite(
+            conn, args.role, service_point=args.service_point, area=args.area,
+            now=datetime.now(UTC), lifetime=timedelta(hours=args.hours),
+        )  # fmt: skip
+        username = await _bot_username(settings) or "<bot username>"
+        print(f"https://t.me/{username}?start={payload}")  # noqa: T201
+        print(  # noqa: T201
+            f"one person may open it, within {args.hours} hours, to become {args.role}; "
+            "send it to that person only"
+        )
+        return 0
+
+    return _on_database(work, refused="not invited")
+
+
+async def _bot_username(settings: Settings) -> str | None:
+    """The bot's username from getMe, or None without a token or a reachable Bot API."""
+    from telegram import Bot
+    from telegram.error import TelegramError
+
+    if not settings.bot_token:
+        return None
+    try:
+        async with Bot(settings.bot_token, base_url=settings.bot_api_url) as bot:
+            return bot.username
+    except TelegramError:
+        return None
 
 
 def _set_point(args: argparse.Namespace) -> int:
@@ -305,6 +350,7 @@ _COMMANDS = {
     "import-residents": _import,
     "sample-residents": _sample,
     "add-user": _add_user,
+    "invite": _invite,
     "set-point": _set_point,
     "run-job": _run_job,
     "audit": _audit,

@@ -26,6 +26,7 @@ from bot.storage.broadcasts import Broadcast
 from bot.storage.deactivation import DesaRow
 from bot.storage.service_points import ServicePoint
 from bot.storage.stats import AreaCounts, AreaGroups, Reach
+from bot.storage.users import RoleUser
 
 RESIDENT = Resident(
     nik="3505104701090003",
@@ -52,6 +53,7 @@ TICKET = Ticket(
     "kanigoro", "ready", "Foto <kabur>", date(2026, 12, 24), NOW_SAMPLE, NOW_SAMPLE,
 )  # fmt: skip
 SAMPLE = {
+    "user": RoleUser(9001, "staff", "kanigoro", None),
     "s": Status(RESIDENT, "recorded", 17, date(2026, 1, 7), CYCLE),
     "reason": "length",
     "length": 15,

@@ -143,9 +143,14 @@ async def send_markup(
     await context.bot.send_message(chat.id, text, parse_mode=HTML, reply_markup=markup)
 
 
+HANDED_ON = "handed_on_updates"  # bot_data: update ids passed on to the handlers again
+
+
 def hand_on(update: Update, context: Context) -> int:
     """End this conversation and let the handlers see the update again: the person has moved
-    on to another flow (e.g. started /lapor while a booking was half done)."""
+    on to another flow (e.g. started /lapor while a booking was half done). The update is
+    marked as handed on, so the once-only check lets this second pass through."""
+    context.bot_data.setdefault(HANDED_ON, set()).add(update.update_id)
     context.application.create_task(context.application.process_update(update), update=update)
     return ConversationHandler.END
 

@@ -1,14 +1,28 @@
-"""A person who blocked the bot and writes to it again may receive messages again."""
+"""Before any handler: a re-delivered update is dropped; a person who blocked the bot and
+writes to it again may receive messages again."""
 
 from __future__ import annotations
 
 from telegram import Update
-from telegram.ext import Application, TypeHandler
+from telegram.ext import Application, ApplicationHandlerStop, TypeHandler
 
-from bot.handlers.common import Context, deps
+from bot.handlers.common import HANDED_ON, Context, deps
 from bot.services.outbox import unblock_chat_if_blocked
+from bot.services.updates import first_time
 
-BEFORE_EVERYTHING = -1  # a handler group that runs before the others and lets them run
+FIRST = -2  # handler groups that run before the others
+BEFORE_EVERYTHING = -1
+
+
+async def once(update: Update, context: Context) -> None:
+    """Telegram delivers an update again when its receipt was lost: handle it only once."""
+    handed_on: set[int] = context.bot_data.get(HANDED_ON, set())
+    if update.update_id in handed_on:  # our own second pass (hand_on), not Telegram's
+        handed_on.discard(update.update_id)
+        return
+    d = deps(context)
+    if not await first_time(d.db, update.update_id, now=d.now()):
+        raise ApplicationHandlerStop
 
 
 async def note_contact(update: Update, context: Context) -> None:
@@ -24,4 +38,5 @@ async def note_contact(update: Update, context: Context) -> None:
 
 def register(app: Application) -> None:
     """Watch every update, before the handlers that answer it."""
+    app.add_handler(TypeHandler(Update, once), group=FIRST)
     app.add_handler(TypeHandler(Update, note_contact), group=BEFORE_EVERYTHING)

@@ -15,6 +15,7 @@ from bot.handlers import language, locations, my_bookings, my_reports, reminders
 from bot.handlers.common import Context, Row, callback_arg, deps, reply
 from bot.handlers.menus import publish_role_menu
 from bot.services.directory import get_user, note_chat
+from bot.services.invites import INVITE_PREFIX, InviteInvalid, claim
 
 MENU_ROWS: list[Row] = [
     [("menu_cek", "menu:cek"), ("menu_antre", "menu:antre")],
@@ -28,10 +29,29 @@ MENU_ROWS: list[Row] = [
 async def start(update: Update, context: Context) -> None:
     """Welcome with the menu; a deep-link payload jumps to that part."""
     payload = context.args[0] if context.args else ""
+    if payload.startswith(INVITE_PREFIX):
+        await claim_invitation(update, context, payload)
+        return
     if payload in MENU_ACTIONS:
         await MENU_ACTIONS[payload](update, context)
         return
     await reply(update, context, "citizen/welcome.html", rows=MENU_ROWS)
+    await _refresh_role_menu(update, context)
+
+
+async def claim_invitation(update: Update, context: Context, payload: str) -> None:
+    """`/start inv_<token>` in a private chat: the invited person gets the role, once."""
+    d = deps(context)
+    if update.effective_chat is None or update.effective_chat.type != "private":
+        await reply(update, context, "citizen/invite_private_only.html")
+        return
+    assert update.effective_user is not None
+    try:
+        user = await claim(d.db, payload, update.effective_user.id, now=d.now())
+    except InviteInvalid as refusal:
+        await reply(update, context, refusal.template)
+        return
+    await reply(update, context, "citizen/invite_claimed.html", user=user)
     await _refresh_role_menu(update, context)
 
 

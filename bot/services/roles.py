@@ -78,6 +78,13 @@ async def add_user(
     return user
 
 
+async def validated_role(
+    db: aiosqlite.Connection, telegram_id: int, role: str, point: str | None, area: str | None
+) -> RoleUser:
+    """The role account as it would be stored; InvalidUser when something does not fit."""
+    return await _validated(db, telegram_id, role, point, area)
+
+
 async def _validated(
     db: aiosqlite.Connection, telegram_id: int, role: str, point: str | None, area: str | None
 ) -> RoleUser:

@@ -1,0 +1,73 @@
+"""One-time, expiring invitations: an admin's deep link instead of typing Telegram ids.
+
+`dukcapil-bot invite --role ...` prints a t.me link whose start payload carries a random token;
+the first person to open it within its lifetime gets the role. Only the token's hash is stored,
+and a used, expired or unknown token gets the same refusal.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+
+import aiosqlite
+
+from bot.db import transaction
+from bot.errors import DomainError
+from bot.services.roles import validated_role
+from bot.storage import audit, invites, users
+
+INVITE_PREFIX = "inv_"  # /start payloads that are invitations
+DEFAULT_LIFETIME = timedelta(hours=72)
+TOKEN_BYTES = 24  # 32 URL-safe characters: a deep link payload allows 64 of [A-Za-z0-9_-]
+
+
+class InviteInvalid(DomainError):
+    """The invitation was used already, has expired, or never existed."""
+
+    template = "citizen/invite_invalid.html"
+
+
+async def create_invite(
+    db: aiosqlite.Connection,
+    role: str,
+    *,
+    service_point: str | None,
+    area: str | None,
+    now: datetime,
+    lifetime: timedelta = DEFAULT_LIFETIME,
+) -> str:
+    """A new invitation's /start payload (`inv_<token>`); the role's details are checked now."""
+    user = await validated_role(db, 1, role, service_point, area)
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    async with transaction(db):
+        await invites.insert_invite(db, _hash(token), user, now=now, expires=now + lifetime)
+        until = (now + lifetime).isoformat(timespec="minutes")
+        detail = f"role={role} point={service_point} area={area} until={until}"
+        await audit.write_audit(db, None, "invite", detail, now=now)
+    return INVITE_PREFIX + token
+
+
+async def claim(
+    db: aiosqlite.Connection, payload: str, telegram_id: int, *, now: datetime
+) -> users.RoleUser:
+    """Give the invitation's role to the person who opened it; InviteInvalid if it cannot be."""
+    token = payload.removeprefix(INVITE_PREFIX)
+    async with transaction(db):
+        user = await invites.claim_invite(db, _hash(token), telegram_id, now=now)
+        if user is None:
+            await audit.write_audit(
+                db, telegram_id, "invite-refused", "used, expired or unknown", now=now
+            )
+        else:
+            await users.upsert_user(db, user, now=now)
+            detail = f"role={user.role} point={user.service_point} area={user.area_code}"
+            await audit.write_audit(db, telegram_id, "invite-claimed", detail, now=now)
+    if user is None:
+        raise InviteInvalid()
+    return user
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
