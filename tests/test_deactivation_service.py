@@ -241,6 +241,17 @@ async def test_linked_chats_get_one_notice_per_resident(town):
     assert {row[1] for row in planned} == {501, 502, 505}
 
 
+async def test_each_notice_is_in_its_chats_language(town):
+    run = await deactivation.prepare_preview(town, day=TODAY, now=NOW)
+    await _link(town, 501, "nik", PLANTED["adult1"].nik)
+    await _link(town, 502, "nik", PLANTED["adult2"].nik)
+    await chats.set_locale(town, 502, "en", now=NOW)
+    await _approve(town, run.id)
+    texts = {chat_id: text for _key, chat_id, _kind, text, *_ in await _outbox(town)}
+    assert "dinonaktifkan" in texts[501]
+    assert "has been deactivated" in texts[502]
+
+
 async def test_notices_wait_for_the_morning_in_quiet_hours(town):
     run = await deactivation.prepare_preview(town, day=TODAY, now=NOW)
     await _link(town, 501, "nik", PLANTED["adult1"].nik)

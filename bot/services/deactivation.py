@@ -22,7 +22,7 @@ from bot.domain import RoleUser
 from bot.errors import DomainError, NotAuthorized
 from bot.services.cycle import WAJIB_KTP_AGE, Cycle, birthday_at
 from bot.services.outbox import HELD_IN_QUIET_HOURS, QuietHours, quiet_hours_end, reminder_key
-from bot.storage import audit, chats
+from bot.storage import audit
 from bot.storage import deactivation as store
 from bot.storage import outbox as outbox_store
 from bot.storage.deactivation import DesaRow
@@ -90,6 +90,7 @@ class Notice:
     nik: str
     nama: str
     cycle: Cycle
+    locale: str | None = None  # the chat's language, as the cohort query found it
 
 
 @dataclass(frozen=True)
@@ -189,7 +190,7 @@ async def approve(
         linked = await store.cohort_linked_chats(db, born_by=born_by(run.cycle))
         count = await store.deactivate_cohort(db, born_by=born_by(run.cycle), today=today, now=now)
         await store.mark_applied(db, run.id, admin_id=admin.telegram_id, count=count, now=now)
-        notices = [Notice(p.chat_id, p.nik, p.nama, run.cycle) for p in linked]
+        notices = [Notice(p.chat_id, p.nik, p.nama, run.cycle, p.locale) for p in linked]
         planned = await _plan_notices(db, notifier, notices, today=today, now=now)
         detail = f"run={run.id} deadline={run.cycle.deadline} deactivated={count} notices={planned}"
         await audit.write_audit(db, admin.telegram_id, "deactivation:approve", detail, now=now)
@@ -209,7 +210,7 @@ async def _plan_notices(
     held = quiet_hours_end(now, notifier.quiet) if NOTICE_KIND in HELD_IN_QUIET_HOURS else None
     planned = 0
     for notice in notices:
-        locale = await chats.get_locale(db, notice.chat_id) or notifier.default_locale
+        locale = notice.locale or notifier.default_locale
         text, markup = notifier.compose(locale, notice)
         planned += await outbox_store.insert_message(
             db,

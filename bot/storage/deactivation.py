@@ -57,6 +57,7 @@ class LinkedPerson:
     chat_id: int
     nik: str
     nama: str
+    locale: str | None = None  # the chat's language; None if it has no chat row
 
 
 async def cohort_per_desa(db: aiosqlite.Connection, *, born_by: date) -> list[DesaRow]:
@@ -80,12 +81,14 @@ async def count_cohort(db: aiosqlite.Connection, *, born_by: date) -> int:
 
 
 async def cohort_linked_chats(db: aiosqlite.Connection, *, born_by: date) -> list[LinkedPerson]:
-    """Chats with reminders on, linked to a cohort member by NIK or by household (KK)."""
+    """Chats with reminders on, linked to a cohort member by NIK or by household (KK), with the
+    chat's language. The links drive the loop (CROSS JOIN): far fewer than the residents."""
+    locale = "(SELECT c.locale FROM chats AS c WHERE c.chat_id = l.chat_id)"
     async with db.execute(
-        "SELECT l.chat_id, r.nik, r.nama FROM residents r JOIN links l"
+        f"SELECT l.chat_id, r.nik, r.nama, {locale} FROM links l CROSS JOIN residents r"
         " ON l.kind = 'nik' AND l.subject = r.nik"
         f" WHERE l.reminders_on = 1 AND {_COHORT}"
-        " UNION SELECT l.chat_id, r.nik, r.nama FROM residents r JOIN links l"
+        f" UNION SELECT l.chat_id, r.nik, r.nama, {locale} FROM links l CROSS JOIN residents r"
         " ON l.kind = 'household' AND l.subject = r.no_kk"
         f" WHERE l.reminders_on = 1 AND {_COHORT} ORDER BY 1, 2",
         {"born_by": born_by.isoformat()},
