@@ -289,12 +289,14 @@ async def _check_person(
     db: aiosqlite.Connection, *, chat_id: int, nik: str, service: str, now: datetime
 ) -> None:
     """One active booking per person and service, three per chat, one after two no-shows."""
-    existing = await bookings.get_active_booking(db, nik, service)
-    if existing is not None:
-        raise AlreadyBooked(booking=existing if existing.chat_id == chat_id else None)
-    if await bookings.count_active_for_chat(db, chat_id) >= MAX_ACTIVE_PER_CHAT:
+    person = await bookings.person_bookings(db, nik, service, chat_id)
+    if person.active_id is not None:
+        existing = await bookings.get_booking(db, person.active_id)
+        mine = existing is not None and existing.chat_id == chat_id
+        raise AlreadyBooked(booking=existing if mine else None)
+    if person.for_chat >= MAX_ACTIVE_PER_CHAT:
         raise TooManyBookings(limit=MAX_ACTIVE_PER_CHAT)
-    if await bookings.count_active_for_nik(db, nik) == 0:
+    if person.for_nik == 0:
         return
     if await bookings.no_shows_since(db, nik, to_utc(now) - NO_SHOW_WINDOW) >= NO_SHOW_LIMIT:
         raise NoShowLimit(limit=1, no_shows=NO_SHOW_LIMIT, days=NO_SHOW_WINDOW.days)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 import aiosqlite
@@ -33,15 +34,13 @@ async def insert_booking(
     """Insert a booking and return it; sqlite3.IntegrityError on a duplicate code or person."""
     values = (code, chat_id, nik, service, service_point, _ts(start_at), day.isoformat())
     stamp = _ts(now)
-    async with db.execute(
+    rows = await db.execute_fetchall(
         "INSERT INTO bookings (code, chat_id, nik, service, service_point, start_at, day,"
         " queue_number, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         f" RETURNING {_COLUMNS}",
         (*values, queue_number, state, stamp, stamp),
-    ) as cursor:
-        row = await cursor.fetchone()
-    assert row is not None
-    return _booking(row)
+    )
+    return _booking(next(iter(rows)))
 
 
 async def get_booking(db: aiosqlite.Connection, booking_id: int) -> Booking | None:
@@ -137,6 +136,29 @@ async def count_active_for_nik(db: aiosqlite.Connection, nik: str) -> int:
     return await _count(db, f"SELECT count(*) FROM bookings WHERE nik = ? AND {_ACTIVE}", (nik,))
 
 
+@dataclass(frozen=True)
+class PersonBookings:
+    """What the booking rules read about a person and the chat booking for them."""
+
+    active_id: int | None  # the person's active booking for the service, if any
+    for_chat: int  # active bookings the chat holds (for anyone)
+    for_nik: int  # active bookings the person holds (any service, any chat)
+
+
+async def person_bookings(
+    db: aiosqlite.Connection, nik: str, service: str, chat_id: int
+) -> PersonBookings:
+    """The person's active booking for the service and the active counts, in one statement."""
+    rows = await db.execute_fetchall(
+        f"SELECT (SELECT id FROM bookings WHERE nik = ?1 AND service = ?2 AND {_ACTIVE}),"
+        f" (SELECT count(*) FROM bookings WHERE chat_id = ?3 AND {_ACTIVE}),"
+        f" (SELECT count(*) FROM bookings WHERE nik = ?1 AND {_ACTIVE})",
+        (nik, service, chat_id),
+    )
+    active_id, for_chat, for_nik = next(iter(rows))
+    return PersonBookings(active_id, int(for_chat), int(for_nik))
+
+
 async def next_queue_number(db: aiosqlite.Connection, service_point: str, day: date) -> int:
     """One more than the highest number given at the point on the day, in any state."""
     query = "SELECT coalesce(max(queue_number), 0) + 1 FROM bookings"
@@ -203,21 +225,22 @@ async def move_booking(
     )
 
 
+# Each read is one `execute_fetchall`: one trip to aiosqlite's thread instead of three (execute,
+# fetch, close). The booking transaction holds the write lock while it reads, so trips count.
+
+
 async def _one(db: aiosqlite.Connection, query: str, params: Sequence[object]) -> Booking | None:
-    async with db.execute(query, params) as cursor:
-        row = await cursor.fetchone()
-    return _booking(row) if row else None
+    rows = list(await db.execute_fetchall(query, params))
+    return _booking(rows[0]) if rows else None
 
 
 async def _many(db: aiosqlite.Connection, query: str, params: Sequence[object]) -> list[Booking]:
-    async with db.execute(query, params) as cursor:
-        return [_booking(row) async for row in cursor]
+    return [_booking(row) for row in await db.execute_fetchall(query, params)]
 
 
 async def _count(db: aiosqlite.Connection, query: str, params: Sequence[object]) -> int:
-    async with db.execute(query, params) as cursor:
-        row = await cursor.fetchone()
-    return int(row[0]) if row else 0
+    rows = list(await db.execute_fetchall(query, params))
+    return int(rows[0][0]) if rows else 0
 
 
 def _booking(row: aiosqlite.Row) -> Booking:

@@ -38,13 +38,12 @@ async def closed_days(
     db: aiosqlite.Connection, service_point: str, first_day: date, last_day: date
 ) -> dict[date, str]:
     """The point's closed days between the two days (inclusive), each with the first reason."""
-    async with db.execute(
+    rows = await db.execute_fetchall(
         "SELECT first_day, last_day, reason FROM closures"
         " WHERE (service_point = ? OR service_point IS NULL) AND first_day <= ? AND last_day >= ?"
         " ORDER BY id",
         (service_point, last_day.isoformat(), first_day.isoformat()),
-    ) as cursor:
-        rows = await cursor.fetchall()
+    )
     closed: dict[date, str] = {}
     for start, end, reason in rows:
         first = max(date.fromisoformat(start), first_day)
@@ -56,11 +55,12 @@ async def closed_days(
 
 async def point_is_active(db: aiosqlite.Connection, service_point: str) -> bool:
     """Whether the point exists and is active; an inactive point is closed every day."""
-    async with db.execute(
-        "SELECT active FROM service_points WHERE code = ?", (service_point,)
-    ) as cursor:
-        row = await cursor.fetchone()
-    return bool(row and row[0])
+    rows = list(
+        await db.execute_fetchall(
+            "SELECT active FROM service_points WHERE code = ?", (service_point,)
+        )
+    )
+    return bool(rows and rows[0][0])
 
 
 def _days(first: date, last: date) -> list[date]:

@@ -15,11 +15,12 @@ async def set_auto_confirm(db: aiosqlite.Connection, point_code: str, on: bool) 
 
 async def get_auto_confirm(db: aiosqlite.Connection, point_code: str) -> bool:
     """Whether new bookings at the point are confirmed without staff."""
-    async with db.execute(
-        "SELECT auto_confirm FROM service_points WHERE code = ?", (point_code,)
-    ) as cursor:
-        row = await cursor.fetchone()
-    return bool(row and row[0])
+    rows = list(
+        await db.execute_fetchall(
+            "SELECT auto_confirm FROM service_points WHERE code = ?", (point_code,)
+        )
+    )
+    return bool(rows and rows[0][0])
 
 
 async def set_staff_chat(db: aiosqlite.Connection, point_code: str, chat_id: int | None) -> bool:

@@ -39,11 +39,10 @@ async def list_service_points(db: aiosqlite.Connection) -> list[ServicePoint]:
 
 async def get_service_point(db: aiosqlite.Connection, code: str) -> ServicePoint | None:
     """The service point with this code, or None."""
-    async with db.execute(
-        f"SELECT {_COLUMNS} FROM service_points WHERE code = ?", (code,)
-    ) as cursor:
-        row = await cursor.fetchone()
-    return _point(row) if row else None
+    rows = list(
+        await db.execute_fetchall(f"SELECT {_COLUMNS} FROM service_points WHERE code = ?", (code,))
+    )
+    return _point(rows[0]) if rows else None
 
 
 def _point(row: aiosqlite.Row) -> ServicePoint:

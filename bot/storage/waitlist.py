@@ -177,9 +177,8 @@ async def count_open_offers(
         "SELECT count(*) FROM waitlist_offers WHERE service_point = ? AND start_at = ?"
         " AND state = 'open' AND id IS NOT ?"
     )
-    async with db.execute(query, (service_point, _ts(start_at), exclude)) as cursor:
-        row = await cursor.fetchone()
-    return int(row[0]) if row else 0
+    rows = list(await db.execute_fetchall(query, (service_point, _ts(start_at), exclude)))
+    return int(rows[0][0]) if rows else 0
 
 
 async def open_offer_counts(
