@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 from datetime import date, timedelta
 
+import aiosqlite
 import pytest
 
 from bot.errors import CheckLocked, InvalidNik
+from bot.nik import make_nik
 from bot.services.cycle import cycle_in_force
 from bot.services.importer import import_residents
 from bot.services.status import check_status
@@ -113,3 +115,22 @@ async def test_format_errors_are_reported_before_any_lookup(loaded):
     with pytest.raises(InvalidNik) as bad_kk:
         await check(loaded, PEOPLE["recorded"].nik, "12ab")
     assert bad_kk.value.reason == "kk_not_digits"
+
+
+@pytest.mark.parametrize("case", ["right", "wrong_kk", "unknown_nik"])
+async def test_a_check_takes_five_trips_to_the_database_thread(loaded, monkeypatch, case):
+    """Each aiosqlite call is a round trip to its thread: the lockout, the resident and the
+    attempt's transaction (begin, insert, commit) take one each, the same for every answer."""
+    trips = []
+    real = aiosqlite.Connection._execute
+
+    async def counted(self, fn, *args, **kwargs):
+        trips.append(fn)
+        return await real(self, fn, *args, **kwargs)
+
+    person = PEOPLE["recorded"]
+    nik = make_nik("350510", person.born, person.sex, 999) if case == "unknown_nik" else person.nik
+    monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+    status = await check(loaded, nik, KK_LESTARI if case == "wrong_kk" else KK_SANTOSO)
+    assert (status is not None) == (case == "right")
+    assert len(trips) == 5

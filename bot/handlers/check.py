@@ -34,10 +34,10 @@ async def begin(update: Update, context: Context) -> int:
     args = [] if update.callback_query or _is_deep_link(update) else list(context.args or [])
     if update.message and not update.message.text.startswith("/"):  # type: ignore[union-attr]
         args = [update.message.text or ""]
+    if len(args) >= 2:  # check_status refuses a locked account first, in the same words
+        return await _answer(update, context, args[0], "".join(args[1:]))
     if not await _allowed_to_check(update, context):
         return ConversationHandler.END
-    if len(args) >= 2:
-        return await _answer(update, context, args[0], "".join(args[1:]))
     if len(args) == 1:
         return await _take_nik(update, context, args[0])
     await reply(update, context, "citizen/check_ask_nik.html")

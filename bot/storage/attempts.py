@@ -18,12 +18,13 @@ async def record_attempt(
 
 
 async def failures_since(db: aiosqlite.Connection, user_id: int, since: datetime) -> list[datetime]:
-    """Times of the account's failed attempts after `since`, oldest first."""
-    async with db.execute(
+    """Times of the account's failed attempts after `since`, oldest first (one trip to the
+    database thread: it runs before every status check)."""
+    rows = await db.execute_fetchall(
         "SELECT at FROM check_attempts WHERE user_id = ? AND succeeded = 0 AND at > ? ORDER BY at",
         (user_id, since.isoformat()),
-    ) as cursor:
-        return [datetime.fromisoformat(row[0]) async for row in cursor]
+    )
+    return [datetime.fromisoformat(row[0]) for row in rows]
 
 
 async def delete_attempts(db: aiosqlite.Connection, user_id: int, *, keep_after: datetime) -> None:

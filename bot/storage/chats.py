@@ -9,9 +9,8 @@ import aiosqlite
 
 async def get_locale(db: aiosqlite.Connection, chat_id: int) -> str | None:
     """The chat's chosen language, or None when it never chose."""
-    async with db.execute("SELECT locale FROM chats WHERE chat_id = ?", (chat_id,)) as cursor:
-        row = await cursor.fetchone()
-    return row[0] if row else None
+    rows = list(await db.execute_fetchall("SELECT locale FROM chats WHERE chat_id = ?", (chat_id,)))
+    return str(rows[0][0]) if rows else None
 
 
 async def ensure_chat(

@@ -213,8 +213,7 @@ async def unblock_chat(db: aiosqlite.Connection, chat_id: int) -> bool:
 async def is_blocked(db: aiosqlite.Connection, chat_id: int) -> bool:
     """Whether the chat is recorded as having blocked the bot."""
     query = "SELECT 1 FROM blocked_chats WHERE chat_id = ?"
-    async with db.execute(query, (chat_id,)) as cursor:
-        return await cursor.fetchone() is not None
+    return bool(list(await db.execute_fetchall(query, (chat_id,))))
 
 
 async def count_by_state(db: aiosqlite.Connection, key_prefix: str) -> dict[str, int]:

@@ -32,9 +32,10 @@ _CHUNK = 900
 
 async def get_resident(db: aiosqlite.Connection, nik: str) -> Resident | None:
     """The resident with this NIK, or None."""
-    async with db.execute(f"SELECT {_COLUMNS} FROM residents WHERE nik = ?", (nik,)) as cursor:
-        row = await cursor.fetchone()
-    return _resident(row) if row else None
+    rows = list(
+        await db.execute_fetchall(f"SELECT {_COLUMNS} FROM residents WHERE nik = ?", (nik,))
+    )
+    return _resident(rows[0]) if rows else None
 
 
 async def list_household(db: aiosqlite.Connection, no_kk: str) -> list[Resident]:
