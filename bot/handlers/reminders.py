@@ -29,10 +29,10 @@ async def change(update: Update, context: Context) -> None:
     d = deps(context)
     chat_id = update.effective_chat.id
     try:
-        link_id = int(raw_id) if raw_id.isdigit() else -1
+        link_id = int(raw_id) if raw_id.isdigit() and action in ("t", "d") else -1
         if action == "t":
             await toggle_reminders(d.db, chat_id, link_id, now=d.now())
-        else:
+        else:  # `d`; anything else names no link (-1) and is answered as a stale button
             await unlink(d.db, chat_id, link_id, now=d.now())
     except DomainError as error:
         await reply(update, context, error.template, **error.context)

@@ -78,9 +78,8 @@ async def no_show(update: Update, context: Context) -> None:
         return
     d = deps(context)
     try:
-        found = await staffdesk.find_by_code(d.db, " ".join(context.args), staff=staff)
-        booking = await staffdesk.record_outcome(
-            d.db, found.id, "no_show", staff=staff, now=d.now()
+        booking = await staffdesk.no_show_by_code(
+            d.db, " ".join(context.args), staff=staff, now=d.now()
         )
     except DomainError as error:
         await reply(update, context, error.template, **error.context)
@@ -148,9 +147,19 @@ async def ask_reason(update: Update, context: Context) -> int:
     """`st:no:<id>`: ask the staff member for the reason the citizen will read."""
     assert update.callback_query is not None and context.user_data is not None
     await update.callback_query.answer()
-    if await acting_role(update, context, "hari_ini") is None:
+    staff = await acting_role(update, context, "hari_ini")
+    if staff is None:
         return ConversationHandler.END
-    context.user_data["rejecting"] = callback_arg(update).removeprefix("no:")
+    raw = callback_arg(update).removeprefix("no:")
+    d = deps(context)
+    try:  # another point's booking is refused now, not after the reason is typed
+        await staffdesk.own_booking(
+            d.db, int(raw) if raw.isdigit() else -1, staff=staff, action="reject", now=d.now()
+        )
+    except DomainError as error:
+        await reply(update, context, error.template, **error.context)
+        return ConversationHandler.END
+    context.user_data["rejecting"] = raw
     await reply(update, context, "staff/ask_reason.html", markup=TYPED_ANSWER)
     return TYPING_REASON
 

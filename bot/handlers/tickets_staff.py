@@ -81,9 +81,10 @@ async def show_file(update: Update, context: Context) -> None:
     if staff is None:
         return
     raw = callback_arg(update).removeprefix("f:")
+    d = deps(context)
     try:
-        ticket = await tickets.staff_ticket(
-            deps(context).db, int(raw) if raw.isdigit() else -1, staff=staff
+        ticket = await tickets.ticket_for_step(
+            d.db, int(raw) if raw.isdigit() else -1, staff=staff, action="file", now=d.now()
         )
         await send_ticket_file(context, update.effective_user.id, ticket)
     except DomainError as error:
@@ -100,8 +101,11 @@ async def ask_reason(update: Update, context: Context) -> int:
     if staff is None:
         return ConversationHandler.END
     raw = callback_arg(update).removeprefix("x:")
+    d = deps(context)
     try:
-        await tickets.staff_ticket(deps(context).db, int(raw) if raw.isdigit() else -1, staff=staff)
+        await tickets.ticket_for_step(
+            d.db, int(raw) if raw.isdigit() else -1, staff=staff, action="rejected", now=d.now()
+        )
     except DomainError as error:
         await reply(update, context, error.template, **error.context)
         return ConversationHandler.END

@@ -167,11 +167,24 @@ async def record_outcome(
         return done
 
 
-async def find_by_code(
-    db: aiosqlite.Connection, code_text: str, *, staff: RoleUser | None
+async def no_show_by_code(
+    db: aiosqlite.Connection, code_text: str, *, staff: RoleUser | None, now: datetime
 ) -> Booking:
-    """The booking with this code at the staff's own point (else not found / wrong point)."""
-    return await _staff_booking_by_code(db, code_text, staff)
+    """/tidak_hadir KODE: the booking with this code at the staff's own point → no_show."""
+    target = f"code={_code_label(code_text)} outcome=no_show"
+    async with _action(db, staff, "outcome", target, now=now):
+        booking = await _staff_booking_by_code(db, code_text, staff)
+        _require_day(booking, today=_today(now), exact=False)
+        return await _move(db, booking, OUTCOMES["no_show"], "no_show", actor=staff, now=now)
+
+
+async def own_booking(
+    db: aiosqlite.Connection, booking_id: int, *, staff: RoleUser | None, action: str, now: datetime
+) -> Booking:
+    """The booking if `staff` works at its point, checked before asking for more input (e.g.
+    a rejection's reason); a refusal is audited under `action`."""
+    async with _action(db, staff, action, f"booking={booking_id}", now=now):
+        return await _staff_booking(db, booking_id, staff)
 
 
 # --- staff: the day's queue ---

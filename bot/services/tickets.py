@@ -190,6 +190,18 @@ async def staff_ticket(
     return await _own_ticket(db, ticket_id, staff)
 
 
+async def ticket_for_step(
+    db: aiosqlite.Connection, ticket_id: int, *, staff: RoleUser | None, action: str, now: datetime
+) -> Ticket:
+    """`staff_ticket` when a staff member opens the ticket's file (`action` "file", a view of
+    the resident's card, audited) or starts a step that needs more input; refusals audited."""
+    async with _action(db, staff, action, ticket_id, now=now):
+        ticket = await _own_ticket(db, ticket_id, staff)
+        if action == "file":
+            await _audit(db, staff, "file_viewed", _label(ticket), now=now)
+        return ticket
+
+
 async def verify(
     db: aiosqlite.Connection, ticket_id: int, *, staff: RoleUser | None, now: datetime
 ) -> Ticket:
