@@ -59,7 +59,6 @@ LATER_TODAY = [s for s in slot_starts(TODAY) if s > NOW][-1]
 HOME_POINT, OTHER_POINT = "kanigoro", "tla-wlingi"
 HOME_AREA, OTHER_AREA = "35.05.10", "35.05.03"  # Kanigoro, Srengat
 SIDE_POINT = "kec-srengat"  # admin settings are tried on it: no case books there
-DESK = RoleUser(STAFF_ID, "staff", HOME_POINT, None)  # prepares targets through the services
 LINKED_CHAT = 5501  # linked to a Kanigoro resident: the broadcast audience of the home area
 RUDI = PEOPLE["unrecorded"]  # the one the deactivation would switch off
 
@@ -93,6 +92,7 @@ class World:
     app: Any
     botapi: BotApiServer
     run_id: int
+    clock: FixedClock
     ids: Iterator[int] = field(default_factory=lambda: itertools.count(40_000))
     residents: Iterator[Person] = field(default_factory=lambda: iter(EXTRA))
 
@@ -113,30 +113,34 @@ class World:
             )  # fmt: skip
         return self.botapi.user(telegram_id)
 
-    async def booking(self, start: datetime = LATER_TODAY, *, checked_in: bool = False) -> Booking:
-        """A pending booking at the home point for a fresh resident and chat."""
+    async def booking(
+        self, start: datetime = LATER_TODAY, *, checked_in: bool = False, point: str = HOME_POINT
+    ) -> Booking:
+        """A pending booking (at the home point) for a fresh resident and chat."""
         chat = self.botapi.user(next(self.ids))
         made = await booking_service.book(
             self.db, chat_id=chat.id, nik=next(self.residents).nik, service="rekam",
-            point_code=HOME_POINT, start_at=start, now=NOW,
+            point_code=point, start_at=start, now=NOW,
         )  # fmt: skip
         if checked_in:
-            return await staffdesk.check_in(self.db, made.code, staff=DESK, now=NOW)
+            desk = RoleUser(STAFF_ID, "staff", point, None)
+            return await staffdesk.check_in(self.db, made.code, staff=desk, now=NOW)
         return made
 
-    async def ticket(self, state: str = "reported") -> Ticket:
-        """A damaged-card ticket at the home point, moved on to `state`."""
+    async def ticket(self, state: str = "reported", *, point: str = HOME_POINT) -> Ticket:
+        """A damaged-card ticket (at the home point), moved on to `state`."""
         chat = self.botapi.user(next(self.ids))
         photo = self.botapi.sim.register_file(FAKE_JPEG, "photos", ".jpg", "image/jpeg")
         ticket = await tickets.report(
             self.db, chat_id=chat.id, nik=next(self.residents).nik, kind="damaged",
-            cause="peeling", description=None, point_code=HOME_POINT, now=NOW,
+            cause="peeling", description=None, point_code=point, now=NOW,
             attachment=tickets.Attachment(photo.file_id, "photo", "image/jpeg", len(FAKE_JPEG)),
         )  # fmt: skip
         steps = [tickets.verify, tickets.mark_printed, tickets.mark_ready, tickets.hand_over]
         order = ["reported", "verified", "printed", "ready", "handed_over"]
         for step in steps[: order.index(state)]:
-            ticket = await step(self.db, ticket.id, staff=DESK, now=NOW)
+            desk = RoleUser(STAFF_ID, "staff", point, None)
+            ticket = await step(self.db, ticket.id, staff=desk, now=NOW)
         return ticket
 
     async def value(self, sql: str, *args: Any) -> Any:
@@ -156,8 +160,8 @@ class World:
         return await user.next_message()
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World]:
+@pytest_asyncio.fixture(name="world", scope="module", loop_scope="module")
+async def world_fixture(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World]:
     tmp: Path = tmp_path_factory.mktemp("authz")
     async with BotApiServer(token=TOKEN) as server:
         settings = Settings.from_env(
@@ -181,8 +185,9 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
         await links.link_chat(conn, LINKED_CHAT, budi, household=False, now=NOW)
         await conn.close()
         server.user(LINKED_CHAT)
-        async with serve(settings, FixedClock(NOW)) as app:
-            yield World(app, server, run.id)
+        clock = FixedClock(NOW)
+        async with serve(settings, clock) as app:
+            yield World(app, server, run.id, clock)
         assert server.errors == [], f"the bot made invalid Bot API calls: {server.errors}"
 
 

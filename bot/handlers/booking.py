@@ -29,6 +29,7 @@ from bot.handlers.common import (
     deps,
     hand_on,
     reply,
+    row_id,
     send_markup,
     stale,
 )
@@ -223,7 +224,7 @@ async def slot_chosen(update: Update, context: Context) -> int:
     """Summarise and ask to confirm."""
     await answer_query(update)
     raw = callback_arg(update).removeprefix("slot:")
-    if not raw.isdigit() or not {"nik", "service", "point"} <= draft(context).keys():
+    if not 0 <= row_id(raw) < 10**10 or not {"nik", "service", "point"} <= draft(context).keys():
         return await stale(update, context)
     d = deps(context)
     start = datetime.fromtimestamp(int(raw), tz=d.settings.tz)

@@ -121,6 +121,12 @@ def callback_arg(update: Update) -> str:
     return (update.callback_query.data or "").partition(":")[2]
 
 
+def row_id(raw: str) -> int:
+    """A row id taken from callback data; -1 (no row has it) for anything else, e.g. a sign,
+    non-ASCII digits ('²' passes str.isdigit but not int) or more than SQLite can hold."""
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 18 else -1
+
+
 async def answer_query(update: Update) -> None:
     """Acknowledge a button press (Telegram shows a spinner until then)."""
     if update.callback_query:

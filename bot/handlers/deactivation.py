@@ -19,6 +19,7 @@ from bot.handlers.common import (
     deps,
     keyboard,
     reply,
+    row_id,
     send_markup,
 )
 from bot.rendering import Renderer
@@ -143,7 +144,7 @@ async def _pressed_by_admin(update: Update, context: Context) -> RoleUser | None
 
 def _run_id(update: Update) -> int:
     raw = callback_arg(update).partition(":")[2]
-    return int(raw) if raw.isdigit() else -1
+    return row_id(raw)
 
 
 async def _run(update: Update, context: Context) -> Run | None:

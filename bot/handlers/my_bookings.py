@@ -6,7 +6,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
 
 from bot.errors import DomainError
-from bot.handlers.common import HTML, Context, callback_arg, chat_locale, deps, edit, reply
+from bot.handlers.common import HTML, Context, callback_arg, chat_locale, deps, edit, reply, row_id
 from bot.handlers.notify import announce_booking, offer_place
 from bot.services import booking as booking_service
 from bot.services.directory import list_service_points
@@ -43,10 +43,14 @@ def _button(label: str, data: str) -> InlineKeyboardButton:
 
 
 async def ask_cancel(update: Update, context: Context) -> None:
-    """Confirm before cancelling."""
-    assert update.callback_query is not None
+    """Confirm before cancelling (only one of the chat's own active bookings)."""
+    assert update.callback_query is not None and update.effective_chat is not None
     await update.callback_query.answer()
-    booking_id = callback_arg(update).removeprefix("cancel:")
+    booking_id = row_id(callback_arg(update).removeprefix("cancel:"))
+    mine = await booking_service.chat_bookings(deps(context).db, update.effective_chat.id)
+    if not any(b.id == booking_id and b.active for b in mine):
+        await reply(update, context, "citizen/error_stale_button.html")
+        return
     rows = [[("booking_cancel_yes", f"jd:drop:{booking_id}"), ("booking_cancel_no", "jd:keep")]]
     await reply(update, context, "citizen/booking_cancel_confirm.html", rows=rows)
 
@@ -59,7 +63,7 @@ async def cancel(update: Update, context: Context) -> None:
     d = deps(context)
     try:
         booking, offer = await booking_service.cancel(
-            d.db, int(raw) if raw.isdigit() else -1, chat_id=update.effective_chat.id, now=d.now()
+            d.db, row_id(raw), chat_id=update.effective_chat.id, now=d.now()
         )
     except DomainError as error:
         await reply(update, context, error.template, **error.context)
@@ -82,7 +86,7 @@ async def still_coming(update: Update, context: Context) -> None:
     action, _, raw = callback_arg(update).partition(":")
     d = deps(context)
     chat_id = update.effective_chat.id
-    booking_id = int(raw) if raw.isdigit() else -1
+    booking_id = row_id(raw)
     try:
         if action == "coming":  # only for a booking that still holds its place
             await booking_service.still_coming(d.db, booking_id, chat_id=chat_id)
@@ -105,9 +109,7 @@ async def take(update: Update, context: Context) -> None:
     raw = callback_arg(update).removeprefix("take:")
     d = deps(context)
     try:
-        booking = await take_offer(
-            d.db, int(raw) if raw.isdigit() else -1, chat_id=update.effective_chat.id, now=d.now()
-        )
+        booking = await take_offer(d.db, row_id(raw), chat_id=update.effective_chat.id, now=d.now())
     except DomainError as error:
         await reply(update, context, error.template, **error.context)
         return

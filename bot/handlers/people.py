@@ -12,7 +12,7 @@ from telegram.ext import ConversationHandler
 
 from bot.domain import Resident
 from bot.errors import CheckLocked, InvalidNik
-from bot.handlers.common import Context, chat_locale, deps, reply, send_markup
+from bot.handlers.common import Context, chat_locale, deps, reply, row_id, send_markup
 from bot.services.directory import get_resident
 from bot.services.links import chat_links
 from bot.services.status import check_status
@@ -62,10 +62,10 @@ async def choose(
     if choice == "new":
         await reply(update, context, "citizen/check_ask_nik.html")
         return ASKING_NIK
-    if not choice.isdigit() or int(choice) >= len(people):
+    if not 0 <= row_id(choice) < len(people):
         await reply(update, context, "citizen/error_stale_button.html")
         return ConversationHandler.END
-    draft["nik"] = people[int(choice)]
+    draft["nik"] = people[row_id(choice)]
     return None
 
 

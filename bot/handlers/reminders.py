@@ -6,7 +6,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
 
 from bot.errors import DomainError
-from bot.handlers.common import Context, callback_arg, chat_locale, deps, reply
+from bot.handlers.common import Context, callback_arg, chat_locale, deps, reply, row_id
 from bot.rendering import Renderer
 from bot.services.links import LinkView, chat_links, toggle_reminders, unlink
 
@@ -29,7 +29,7 @@ async def change(update: Update, context: Context) -> None:
     d = deps(context)
     chat_id = update.effective_chat.id
     try:
-        link_id = int(raw_id) if raw_id.isdigit() and action in ("t", "d") else -1
+        link_id = row_id(raw_id) if action in ("t", "d") else -1
         if action == "t":
             await toggle_reminders(d.db, chat_id, link_id, now=d.now())
         else:  # `d`; anything else names no link (-1) and is answered as a stale button

@@ -25,6 +25,7 @@ from bot.handlers.common import (
     chat_locale,
     deps,
     reply,
+    row_id,
 )
 from bot.handlers.notify import offer_place, tell_citizen
 from bot.services import staffdesk
@@ -118,9 +119,7 @@ async def decide(update: Update, context: Context) -> None:
     raw = callback_arg(update).removeprefix("ok:")
     d = deps(context)
     try:
-        booking = await staffdesk.confirm(
-            d.db, int(raw) if raw.isdigit() else -1, staff=staff, now=d.now()
-        )
+        booking = await staffdesk.confirm(d.db, row_id(raw), staff=staff, now=d.now())
     except DomainError as error:
         await reply(update, context, error.template, **error.context)
         return
@@ -153,9 +152,7 @@ async def ask_reason(update: Update, context: Context) -> int:
     raw = callback_arg(update).removeprefix("no:")
     d = deps(context)
     try:  # another point's booking is refused now, not after the reason is typed
-        await staffdesk.own_booking(
-            d.db, int(raw) if raw.isdigit() else -1, staff=staff, action="reject", now=d.now()
-        )
+        await staffdesk.own_booking(d.db, row_id(raw), staff=staff, action="reject", now=d.now())
     except DomainError as error:
         await reply(update, context, error.template, **error.context)
         return ConversationHandler.END
@@ -174,7 +171,7 @@ async def reject(update: Update, context: Context) -> int:
     d = deps(context)
     try:
         booking, offer = await staffdesk.reject(
-            d.db, int(raw) if raw.isdigit() else -1, staff=staff,
+            d.db, row_id(raw), staff=staff,
             reason=update.message.text or "", now=d.now(),
         )  # fmt: skip
     except staffdesk.InvalidReason as error:  # let them type it again
@@ -201,9 +198,7 @@ async def outcome(update: Update, context: Context) -> None:
     kind, _, raw = callback_arg(update).removeprefix("out:").partition(":")
     d = deps(context)
     try:
-        booking = await staffdesk.record_outcome(
-            d.db, int(raw) if raw.isdigit() else -1, kind, staff=staff, now=d.now()
-        )
+        booking = await staffdesk.record_outcome(d.db, row_id(raw), kind, staff=staff, now=d.now())
     except DomainError as error:
         await reply(update, context, error.template, **error.context)
         return

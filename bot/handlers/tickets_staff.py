@@ -27,6 +27,7 @@ from bot.handlers.common import (
     chat_locale,
     deps,
     reply,
+    row_id,
 )
 from bot.handlers.notify import send_ticket_file, tell_citizen_ticket, ticket_buttons
 from bot.services import destruction, tickets
@@ -63,9 +64,7 @@ async def step(update: Update, context: Context) -> None:
     action, _, raw = callback_arg(update).partition(":")
     d = deps(context)
     try:
-        ticket = await STEPS[action](
-            d.db, int(raw) if raw.isdigit() else -1, staff=staff, now=d.now()
-        )
+        ticket = await STEPS[action](d.db, row_id(raw), staff=staff, now=d.now())
     except (DomainError, KeyError) as error:
         await _refuse(update, context, error)
         return
@@ -84,7 +83,7 @@ async def show_file(update: Update, context: Context) -> None:
     d = deps(context)
     try:
         ticket = await tickets.ticket_for_step(
-            d.db, int(raw) if raw.isdigit() else -1, staff=staff, action="file", now=d.now()
+            d.db, row_id(raw), staff=staff, action="file", now=d.now()
         )
         await send_ticket_file(context, update.effective_user.id, ticket)
     except DomainError as error:
@@ -104,7 +103,7 @@ async def ask_reason(update: Update, context: Context) -> int:
     d = deps(context)
     try:
         await tickets.ticket_for_step(
-            d.db, int(raw) if raw.isdigit() else -1, staff=staff, action="rejected", now=d.now()
+            d.db, row_id(raw), staff=staff, action="rejected", now=d.now()
         )
     except DomainError as error:
         await reply(update, context, error.template, **error.context)
@@ -124,7 +123,7 @@ async def reject(update: Update, context: Context) -> int:
     d = deps(context)
     try:
         ticket = await tickets.reject(
-            d.db, int(raw) if raw.isdigit() else -1, staff=staff,
+            d.db, row_id(raw), staff=staff,
             reason=update.message.text or "", now=d.now(),
         )  # fmt: skip
     except InvalidReason as error:  # let them type it again
