@@ -10,13 +10,16 @@ such data on a message of the attacker's own (`raw=True`), as a modified client 
 from __future__ import annotations
 
 import random
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 
+from bot.services import booking as booking_service
 from bot.services import links
+from bot.services.schedule import slot_starts
+from bot.services.waitlist import join_waitlist
 from bot.storage.residents import get_resident
-from tests.conftest import PEOPLE, STAFF_ID
+from tests.conftest import NOW, PEOPLE, STAFF_ID
 from tests.test_authorization_matrix import (  # noqa: F401  (the module's own `world`)
     EXTRA,
     OTHER_POINT,
@@ -88,11 +91,25 @@ async def test_another_citizens_booking(world: World, template: str):
     assert await snapshot(world) == before
 
 
-async def test_another_chats_offer(world: World):
+async def test_another_chats_waitlist_offer(world: World):
+    """A place held for one chat cannot be taken by another pressing its offer id."""
+    start = slot_starts(date(2026, 11, 26))[0]
+    held = [await world.booking(start, point=OTHER_POINT) for _ in range(6)]  # the slot is full
+    waiting = await world.actor("citizen")
+    await join_waitlist(
+        world.db, chat_id=waiting.id, nik=next(world.residents).nik, service="rekam",
+        point_code=OTHER_POINT, first_day=start.date(), last_day=start.date(), now=NOW,
+    )  # fmt: skip
+    _, offer = await booking_service.cancel(world.db, held[0].id, chat_id=held[0].chat_id, now=NOW)
+    assert offer is not None
+    assert offer.chat_id == waiting.id
     attacker = await world.actor("citizen")
     before = await snapshot(world)
-    assert refused(await forge(world, attacker, "wl:take:1"))
+    for data in (f"wl:take:{offer.id}", "wl:take:0"):
+        assert refused(await forge(world, attacker, data))
     assert await snapshot(world) == before
+    assert await forge(world, waiting, f"wl:take:{offer.id}")  # the chat it is held for may
+    assert await world.value("SELECT state FROM waitlist_offers WHERE id = ?", offer.id) == "taken"
 
 
 @pytest.mark.parametrize("action", ["t", "d"])
@@ -320,4 +337,19 @@ async def test_staff_id_is_not_a_role(world: World):
     user = await world.actor("citizen")
     before = await snapshot(world)
     assert REFUSED in await forge(world, user, f"st:ok:{booking.id}:{STAFF_ID}")
+    assert await snapshot(world) == before
+
+
+async def test_a_staff_group_member_without_the_role(world: World):
+    """Staff buttons posted in a staff group are pressed by whoever is in the group: the
+    presser's own role decides, not the chat the button is in."""
+    booking = await world.booking()
+    group = world.botapi.group(-next(world.ids), "Petugas Kanigoro")
+    member = await world.actor("citizen")
+    member.send_text("/hari_ini", chat=group)
+    message = await group.next_message()
+    before = await snapshot(world)
+    for data in (f"st:ok:{booking.id}", f"st:no:{booking.id}", "st:all"):
+        member.press(message, data, raw=True)
+        assert REFUSED in (await group.next_message()).text
     assert await snapshot(world) == before
