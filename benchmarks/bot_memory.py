@@ -231,11 +231,17 @@ async def measure(count: int, seed: int, checks: int, users: int, workdir: Path)
             code, planned = await job
             if code:
                 raise SystemExit(f"bot_memory: run-job failed:\n{planned}")
-            catch_up = "catching up" in log.read_text(errors="replace")
+            text = log.read_text(errors="replace")
+            catch_up, errors = "catching up" in text, text.count("unhandled error")
             await until(lambda: open_messages(database) == 0, 300, "the outbox to drain")
             await asyncio.sleep(1.0)  # let the bot settle after its last send
             memory.read()
             served_s = time.perf_counter() - started
+        except BaseException:
+            for message in booker.inbox:
+                print("booker saw:", message.method, message.buttons, file=sys.stderr)  # noqa: T201
+            print(log.read_text(errors="replace")[-4000:], file=sys.stderr)  # noqa: T201
+            raise
         finally:
             bot.send_signal(signal.SIGTERM)
             try:
@@ -253,7 +259,7 @@ async def measure(count: int, seed: int, checks: int, users: int, workdir: Path)
         f"bot_memory: residents={count} checks={answered}/{checks} users={users} "
         f"booked={int(booked)} teen_reminders_planned={planned} reminders_sent={sent} "
         f"catch_up_slots={due_slots if catch_up else 0} ready_s={ready_s:.1f} "
-        f"served_s={served_s:.1f} rss_mb={rss_mb:.0f} peak_mb={peak_mb:.0f} "
+        f"served_s={served_s:.1f} bot_errors={errors} rss_mb={rss_mb:.0f} peak_mb={peak_mb:.0f} "
         f"target=peak_mb<={TARGET_MB} {verdict}"
     )
 
