@@ -2,8 +2,9 @@
 
 Each planner runs through `bot.jobs.registry.run_planner` at its scheduled WIB time, exactly as
 the JobQueue and `run-job` run it, on a copy of a cached database: the messages are rendered and
-really written to the outbox. The default day, 31 March 2027, is the 30-days-before countdown
-point of the 30 April 2027 deadline, so every planner has work. Prints each job's seconds and
+really written to the outbox. The default day, 23 April 2027, is the 7-days-before countdown point
+of the 30 April 2027 deadline and 150 days after the sample's NONAKTIF NIKs were deactivated
+(30·5), so every planner has work. Prints each job's seconds and
 messages, then one summary line.
 
 Usage: .venv/bin/python benchmarks/reminder_planning.py [--count N] [--seed S] [--links L]
@@ -28,7 +29,7 @@ from bot.jobs.registry import job_spec, run_planner, scheduled_at
 from bot.rendering import Renderer
 
 JOBS = ("teen-reminders", "deadline-reminders", "deactivated-reminders")
-COUNTDOWN_DAY = date(2027, 3, 31)  # 30 days before the 30 April 2027 deadline
+COUNTDOWN_DAY = date(2027, 4, 23)  # 7 days before the 30 April 2027 deadline
 TARGET_S = 3.0
 LINKS_PER_RESIDENT = 60_000 / 1_300_000  # 60,000 linked chats at 1.3 M residents
 
