@@ -4,7 +4,8 @@ The SQL is not copied here: the real planners and services run on a small plante
 a trace callback on the connection, and every statement they ran is then explained
 (`EXPLAIN QUERY PLAN`). Without ANALYZE statistics SQLite plans by the schema alone, so the plans
 seen on this small database are the plans at 1.3 M residents. A plan may SCAN residents only
-where the query must read every resident; those are listed in FULL_SCANS with the reason.
+where the query must read a whole group of residents, and then from a partial index, never the
+table; those are listed in ALLOWED_SCANS with the reason.
 """
 
 from __future__ import annotations
