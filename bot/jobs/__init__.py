@@ -11,6 +11,7 @@ from telegram.ext import Application
 from bot.config import TIMEZONE
 from bot.handlers.common import Context, deps
 from bot.jobs.broadcasts import REPORT_CHECK_EVERY, send_broadcast_reports
+from bot.jobs.housekeeping import FORGET_EVERY, forget_stale_user_data
 from bot.jobs.queue import expire_waitlist_offers
 from bot.jobs.registry import JobSpec, all_jobs, missed_slots, run_planner
 
@@ -32,6 +33,10 @@ def schedule_jobs(app: Application) -> None:
     app.job_queue.run_repeating(
         send_broadcast_reports, interval=REPORT_CHECK_EVERY, first=REPORT_CHECK_EVERY,
         name="broadcast-reports", job_kwargs=NEVER_DROP,
+    )  # fmt: skip
+    app.job_queue.run_repeating(
+        forget_stale_user_data, interval=FORGET_EVERY, first=FORGET_EVERY,
+        name="forget-stale-user-data", job_kwargs=NEVER_DROP,
     )  # fmt: skip
     for spec in all_jobs():
         for at in spec.times:
