@@ -4,8 +4,9 @@ Each script prints, as the last line of its output, `name: key=value ... target=
 This runner passes `--count N` (and `--seed S`) to the scripts that accept them (their --help
 says so), collects that line, and writes benchmarks/RESULTS.md: one row per run with its
 figures, target and verdict, plus the date and the machine. A script that is not there is
-reported as "not available"; one that fails or prints no summary line as "failed". The runner
-exits 1 if a script failed (a missed target is a result, not a failure).
+reported as "not available"; one whose last line has figures but not that form as "no verdict";
+one that fails or prints nothing like figures as "failed". The runner exits 1 if a script failed
+(a missed target is a result, not a failure).
 
 Usage: .venv/bin/python benchmarks/run_all.py [--count 1300000] [--seed 1] [--only NAME ...]
   (`make bench`, or `make bench BENCH_COUNT=100000` for a quick smoke run)
@@ -52,7 +53,7 @@ class Outcome:
 
     script: str
     args: tuple[str, ...]
-    status: str  # ok, MISSED, not available, failed
+    status: str  # ok, MISSED, not available, no verdict (not in the summary form), failed
     figures: str = ""
     target: str = ""
     seconds: float = 0.0
@@ -113,7 +114,10 @@ def run(script: str, args: tuple[str, ...], count: int, seed: int) -> Outcome:
         return outcome
     parsed = parse_summary(lines[-1]) if lines else None
     if parsed is None:
-        outcome.detail = "no summary line: " + (lines[-1] if lines else "no output")
+        if lines and "=" in lines[-1]:  # figures, but not in the summary form: shown as they are
+            outcome.status, outcome.figures = "no verdict", lines[-1]
+        else:
+            outcome.detail = "no summary line: " + (lines[-1] if lines else "no output")
         return outcome
     outcome.figures, outcome.target, outcome.status = parsed
     return outcome
