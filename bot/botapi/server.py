@@ -501,6 +501,7 @@ class Simulation:
         self._queries: dict[str, _CallbackQuery] = {}
         self._message_ids: dict[int, itertools.count[int]] = {}
         self._update_ids = itertools.count(100_000_001)
+        self.last_update_id = 0  # of the update queued last (a test waits until it is handled)
         self._file_ids = itertools.count(1)
         self._query_ids = itertools.count(4_242_000_001)
         self._wakeup = asyncio.Event()
@@ -625,9 +626,15 @@ class Simulation:
         self.push_update("callback_query", query)
         return query_id
 
+    def query_answered(self, query_id: str) -> bool:
+        """Whether the bot answered this callback query (answerCallbackQuery)."""
+        query = self._queries.get(query_id)
+        return query is not None and query.answered
+
     def push_update(self, kind: str, payload: JSON) -> JSON:
         """Queue an Update (checked against the spec) for getUpdates."""
-        update = {"update_id": next(self._update_ids), kind: copy.deepcopy(payload)}
+        self.last_update_id = next(self._update_ids)
+        update = {"update_id": self.last_update_id, kind: copy.deepcopy(payload)}
         self.spec.check(update, ("Update",), "update")
         self._updates.append(update)
         self._wake()

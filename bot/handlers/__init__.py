@@ -11,6 +11,7 @@ from bot.handlers import (
     check,
     deactivation,
     delivery,
+    edits,
     erase,
     group,
     language,
@@ -32,6 +33,7 @@ def register(app: Application) -> None:
     # booking and report come before check: their own NIK steps win over "a typed NIK starts /cek"
     modules = [
         delivery,
+        edits,  # before every flow: an edited message is never a step's answer
         group,
         admin,
         staff,

@@ -76,9 +76,13 @@ async def cause_chosen(update: Update, context: Context) -> int:
 
 
 async def described(update: Update, context: Context) -> int:
-    """The short description of an "other" damage."""
+    """The short description of an "other" damage; too short or too long is asked again."""
     assert update.message is not None
-    draft(context)["description"] = update.message.text or ""
+    try:
+        draft(context)["description"] = tickets.check_description(update.message.text or "")
+    except DomainError as error:
+        await reply(update, context, error.template, **error.context)
+        return DESCRIBING
     return await _ask_person(update, context)
 
 

@@ -122,6 +122,14 @@ def check_attachment(attachment: Attachment) -> None:
         raise InvalidAttachment(kind="file_size", max_mb=MAX_FILE_MB)
 
 
+def check_description(text: str) -> str:
+    """The trimmed description of an "other" damage, 3-200 characters; else InvalidDescription
+    (asked at once, so a summary never shows more than a short text)."""
+    trimmed = _description(text, required=True)
+    assert trimmed is not None
+    return trimmed
+
+
 async def report(
     db: aiosqlite.Connection,
     *,
