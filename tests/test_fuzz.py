@@ -1,12 +1,15 @@
 """Fuzz (issue 6, robustness against bad input): the real bot, polling the local Bot API server,
 is walked into every conversation state and then given whatever Hypothesis draws: random and
 very long text, unicode, commands out of place, photos, documents, stickers, locations,
-contacts, edited messages, button presses of old messages and callback data of random bytes.
+contacts, edited messages, button presses of old messages, callback data of random bytes, and
+text or commands in a group chat.
 
-After every step: the bot handled the update and answered that chat, no handler raised (the
-error handler was not called, nothing was logged at ERROR), the local server refused no request,
-and the database invariants hold (no overbooking, one active booking per person and service, at
-most three per chat, legal ticket states reached by legal steps, no empty outbox message).
+After every step: the bot handled the update and answered that chat (in a group it may stay
+silent; a button press is always answered), no handler raised (the error handler was not
+called, nothing was logged at ERROR), the local server refused no request, and the database
+invariants hold (no overbooking, one active booking per person and service, at most three per
+chat, one open ticket per person, legal ticket states reached by legal steps, no empty outbox
+message).
 
 One bot serves every example (starting one per example would cost a second each); each state is
 entered by a fresh Telegram account (and, for staff, officials and admins, a freshly registered
@@ -51,6 +54,7 @@ POOL = 50 * (max(EXAMPLES, FLOW_EXAMPLES) + 2)
 SETTLE = 10.0  # seconds the bot may take to handle one update
 STAFF_POINT = "tla-wlingi"  # citizens' ways in book Kanigoro: the staff's bookings stay apart
 LINKED_CHAT = 5001  # Santoso household linked, so a broadcast has recipients
+GROUP_ID = -100_500  # a village group the bot is in: every account writes there too
 
 # ---------------------------------------------------------------- what the fuzzer may send
 
@@ -144,6 +148,7 @@ acts = st.one_of(
         ),
     ),
     st.builds(Act, st.just("sticker"), st.sampled_from(["👍", "🙂", "🇮🇩"])),
+    st.builds(Act, st.just("group"), st.one_of(texts, commands)),
     st.builds(
         Act,
         st.just("location"),
@@ -504,7 +509,11 @@ class Fuzz:
             if not mine:
                 await self.act(user, Act("text", arg))
                 return
-            await self._step(user, act, lambda: user.edit_text(mine[-1], arg), edit=True)
+            await self._step(user, act, lambda: user.edit_text(mine[-1], arg))
+            return
+        if kind == "group":  # silence is a right answer there, except to a NIK or a command
+            group = self.botapi.group(GROUP_ID, title="Grup Desa Minggirsari")
+            await self._step(user, act, lambda: user.send_text(arg, chat=group), answer=False)
             return
         await self._step(user, act, SENDERS[kind](user, arg))
 
@@ -516,7 +525,7 @@ class Fuzz:
         ]
 
     async def _step(
-        self, user: Any, what: Any, send: Callable[[], Any], *, edit: bool = False
+        self, user: Any, what: Any, send: Callable[[], Any], *, answer: bool = True
     ) -> None:
         """Send, wait until handled, then check the answer, the errors and the database."""
         inbox, answers = len(user.inbox), len(user.callback_answers)
@@ -534,7 +543,7 @@ class Fuzz:
         if pressed and not self.botapi.sim.query_answered(result):
             self.fail("a button press was never answered (the spinner keeps turning)")
         told = any(a.get("text") for a in user.callback_answers[answers:])
-        if len(user.inbox) == inbox and not told:
+        if answer and len(user.inbox) == inbox and not told:
             self.fail("the bot answered nothing")
         await self.check_invariants()
 
