@@ -16,6 +16,7 @@ import aiosqlite
 log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+BUSY_TIMEOUT_MS = 5000
 
 
 async def connect(path: Path | str) -> aiosqlite.Connection:
@@ -25,7 +26,7 @@ async def connect(path: Path | str) -> aiosqlite.Connection:
     db = await aiosqlite.connect(str(path), isolation_level=None)
     await db.execute("PRAGMA journal_mode = WAL")
     await db.execute("PRAGMA foreign_keys = ON")
-    await db.execute("PRAGMA busy_timeout = 5000")
+    await db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     await db.execute("PRAGMA synchronous = NORMAL")
     return db
 
@@ -39,13 +40,36 @@ async def transaction(db: aiosqlite.Connection) -> AsyncIterator[aiosqlite.Conne
     """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception; one at a time per connection."""
     lock = _locks.setdefault(db, asyncio.Lock())
     async with lock:
-        await db.execute("BEGIN IMMEDIATE")
+        await _begin_immediate(db)
         try:
             yield db
         except BaseException:
             await db.execute("ROLLBACK")
             raise
         await db.execute("COMMIT")
+
+
+async def _begin_immediate(db: aiosqlite.Connection) -> None:
+    """BEGIN IMMEDIATE, retried while a read on this same connection holds an old snapshot.
+
+    A job reading rows with `async for` keeps its statement (and its WAL snapshot) open across
+    awaits. If another process (`run-job`, `import-residents`) commits meanwhile, this
+    connection cannot take the write lock until that read ends: SQLite answers "database is
+    locked" at once, without waiting out busy_timeout. The reader ends if we yield, so retry
+    for as long as busy_timeout would have waited.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + BUSY_TIMEOUT_MS / 1000
+    pause = 0.005
+    while True:
+        try:
+            await db.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or loop.time() >= deadline:
+                raise
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, 0.1)
 
 
 def migration_files(directory: Path = MIGRATIONS_DIR) -> list[Path]:
