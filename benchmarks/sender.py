@@ -113,11 +113,17 @@ def main() -> None:
     floods, received, most = ours.recv()
     server.join()
     per_second = sent / seconds
-    target = f" ({per_second / args.rate:.1%} of {args.rate}/s)" if args.rate else ""
+    if args.rate:
+        target = f">={0.95 * args.rate:.1f}/s (95% of {args.rate}) and 0 429s"
+        met = per_second >= 0.95 * args.rate and floods == 0
+        share = f" share_of_rate={per_second / args.rate:.1%}"
+    else:
+        target, met, share = ">=1000/s", per_second >= 1000, ""
+    met = met and sent == messages == received and most == 1
     print(  # noqa: T201
-        f"send_rate={args.rate} messages={messages} sent={sent} seconds={seconds:.1f} "
-        f"messages_per_s={per_second:.1f}{target} 429s={floods} "
-        f"received={received} most_copies_per_chat={most}"
+        f"sender: send_rate={args.rate} messages={messages} sent={sent} seconds={seconds:.1f} "
+        f"messages_per_s={per_second:.1f}{share} 429s={floods} received={received} "
+        f"most_copies_per_chat={most} target={target} {'ok' if met else 'MISSED'}"
     )
 
 
