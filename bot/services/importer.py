@@ -79,7 +79,8 @@ async def import_residents(db: aiosqlite.Connection, path: Path, *, now: datetim
         checker = _RowChecker(today=_local_date(now), villages=await village_codes(db))
         report = ImportReport()
         async with _large_cache(db), transaction(db):
-            await _import_batches(db, rows, checker, report, now)
+            fresh = await store.count_residents(db) == 0
+            await _import_batches(db, rows, checker, report, now, fresh=fresh)
     finally:
         handle.close()
     return report
@@ -107,19 +108,26 @@ async def _import_batches(
     checker: _RowChecker,
     report: ImportReport,
     now: datetime,
+    *,
+    fresh: bool,
 ) -> None:
     """Read and check each batch in a worker thread (the event loop stays free), then write it.
 
     Checking the next batch while writing this one gains nothing: both need the GIL.
     """
     while (batch := await asyncio.to_thread(_next_batch, rows, checker, report)) is not None:
-        await _write_batch(db, batch, report, now)
+        await _write_batch(db, batch, report, now, fresh=fresh)
 
 
 async def _write_batch(
-    db: aiosqlite.Connection, batch: list[ResidentRow], report: ImportReport, now: datetime
+    db: aiosqlite.Connection,
+    batch: list[ResidentRow],
+    report: ImportReport,
+    now: datetime,
+    *,
+    fresh: bool,
 ) -> None:
-    inserted = await store.upsert_residents(db, batch, now=now)
+    inserted = await store.upsert_residents(db, batch, now=now, fresh=fresh)
     report.inserted += inserted
     report.updated += len(batch) - inserted
 

@@ -58,15 +58,18 @@ async def existing_niks(db: aiosqlite.Connection, niks: list[str]) -> set[str]:
 
 
 async def upsert_residents(
-    db: aiosqlite.Connection, rows: Sequence[ResidentRow], *, now: datetime
+    db: aiosqlite.Connection, rows: Sequence[ResidentRow], *, now: datetime, fresh: bool = False
 ) -> int:
     """Insert new residents, overwrite the stored ones with the same NIK; return how many were new.
 
-    Call it inside a transaction: the NIKs already stored are looked up first, because a plain
+    Call it inside a transaction. The NIKs already stored are looked up first, because a plain
     INSERT plus an UPDATE is twice as fast in SQLite as INSERT ... ON CONFLICT DO UPDATE on this
     table (the upsert re-checks the kode_desa foreign key for every row).
     """
-    existing = await existing_niks(db, [row[0] for row in rows])
+    rows = sorted(rows)  # in NIK order: neighbouring pages of the clustered NIK B-tree
+    # `fresh`: the table was empty when the import began (and its NIKs are distinct), so nothing
+    # can exist yet and the lookup is skipped.
+    existing = set() if fresh else await existing_niks(db, [row[0] for row in rows])
     stamp = _utc(now).isoformat()
     await db.executemany(_INSERT, [(*row, stamp) for row in rows if row[0] not in existing])
     changes = [(*row[1:], stamp, row[0], *row[1:]) for row in rows if row[0] in existing]
