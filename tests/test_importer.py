@@ -284,3 +284,44 @@ async def test_today_is_the_date_in_wib(db, csv_file):
     evening = datetime(2026, 6, 15, 20, 0, tzinfo=UTC)
     report = await import_residents(db, csv_file(line), now=evening)
     assert (report.inserted, report.rejected) == (1, [])
+
+
+async def _index_definitions(db):
+    async with db.execute(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'residents'"
+        " ORDER BY name"
+    ) as cursor:
+        return [tuple(row) async for row in cursor]
+
+
+async def test_a_fresh_import_builds_the_same_indexes_after_loading(db, csv_file, monkeypatch):
+    before = await _index_definitions(db)
+    assert len(before) >= 4
+    dropped = []
+    real_drop = store.drop_index
+
+    async def spy(conn, name):
+        dropped.append(name)
+        await real_drop(conn, name)
+
+    monkeypatch.setattr(store, "drop_index", spy)
+    await import_residents(db, csv_file(*FAMILY), now=NOW)
+    assert sorted(dropped) == sorted(name for name, sql in before if sql)  # built after loading
+    assert await _index_definitions(db) == before
+    dropped.clear()
+    await import_residents(db, csv_file(*FAMILY), now=LATER)  # not empty: kept up to date
+    assert dropped == []
+    assert await _index_definitions(db) == before
+
+
+async def test_a_failed_fresh_import_leaves_the_indexes(db, csv_file, monkeypatch):
+    before = await _index_definitions(db)
+
+    async def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(store, "upsert_residents", broken)
+    with pytest.raises(RuntimeError):
+        await import_residents(db, csv_file(*FAMILY), now=NOW)
+    assert await _index_definitions(db) == before
+    assert await count_residents(db) == 0

@@ -80,7 +80,8 @@ async def import_residents(db: aiosqlite.Connection, path: Path, *, now: datetim
         report = ImportReport()
         async with _large_cache(db), transaction(db):
             fresh = await store.count_residents(db) == 0
-            await _import_batches(db, rows, checker, report, now, fresh=fresh)
+            async with _indexes_built_after(db, fresh=fresh):
+                await _import_batches(db, rows, checker, report, now, fresh=fresh)
     finally:
         handle.close()
     return report
@@ -100,6 +101,19 @@ async def _large_cache(db: aiosqlite.Connection) -> AsyncIterator[None]:
         yield
     finally:
         await db.execute(f"PRAGMA cache_size = {int(row[0]) if row else -2000}")
+
+
+@asynccontextmanager
+async def _indexes_built_after(db: aiosqlite.Connection, *, fresh: bool) -> AsyncIterator[None]:
+    """Into an empty table, load first and build the secondary indexes after, from sorted data:
+    much less work than keeping six B-trees up to date row by row. Same transaction, same
+    statements as the migrations made them: a failed import leaves them as they were."""
+    indexes = await store.secondary_indexes(db) if fresh else []
+    for name, _sql in indexes:
+        await store.drop_index(db, name)
+    yield
+    for _name, sql in indexes:
+        await db.execute(sql)
 
 
 async def _import_batches(

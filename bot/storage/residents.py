@@ -77,6 +77,20 @@ async def upsert_residents(
     return len(rows) - len(existing)
 
 
+async def secondary_indexes(db: aiosqlite.Connection) -> list[tuple[str, str]]:
+    """(name, CREATE statement) of each index on residents that a migration made."""
+    async with db.execute(
+        "SELECT name, sql FROM sqlite_master"
+        " WHERE type = 'index' AND tbl_name = 'residents' AND sql IS NOT NULL ORDER BY name"
+    ) as cursor:
+        return [(row[0], row[1]) async for row in cursor]
+
+
+async def drop_index(db: aiosqlite.Connection, name: str) -> None:
+    """Drop one of the residents' indexes (inside the import's transaction)."""
+    await db.execute(f'DROP INDEX "{name}"')
+
+
 async def count_residents(db: aiosqlite.Connection) -> int:
     """How many residents are stored."""
     async with db.execute("SELECT count(*) FROM residents") as cursor:
