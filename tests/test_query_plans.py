@@ -148,7 +148,6 @@ async def _run_services(db, tracer, settings, renderer):
     assert claimed, "the jobs planned messages for the sender to claim"
     await outbox.record_outcomes(db, [], now=NOW)
     await outbox.requeue_in_flight(db)
-    await outbox.next_due(db)
     await outbox.count_queued(db)
     tracer.step = "outbox-withdraw"
     async with transaction(db):

@@ -39,7 +39,6 @@ __all__ = [
     "mark_failed",
     "mark_retry",
     "mark_sent",
-    "next_due",
     "quiet_hours_end",
     "record_outcomes",
     "reminder_key",
@@ -147,11 +146,6 @@ async def count_queued(db: aiosqlite.Connection) -> int:
     return await store.count_queued(db)
 
 
-async def next_due(db: aiosqlite.Connection) -> datetime | None:
-    """When the earliest queued message becomes due (UTC), or None."""
-    return await store.next_due(db)
-
-
 def quiet_hours_end(now: datetime, quiet: QuietHours = QUIET_HOURS) -> datetime | None:
     """When the quiet hours around `now` end (UTC), or None outside them."""
     if quiet is None:
@@ -217,19 +211,14 @@ async def mark_sent(
     db: aiosqlite.Connection, message_id: int, telegram_message_id: int, now: datetime
 ) -> None:
     """The message was delivered as Telegram message `telegram_message_id`."""
-    async with transaction(db):
-        await store.set_sent(db, message_id, telegram_message_id=telegram_message_id, now=now)
+    await _record_one(db, message_id, Outcome("sent", telegram_message_id=telegram_message_id), now)
 
 
 async def mark_blocked(
     db: aiosqlite.Connection, message_id: int, chat_id: int, now: datetime
 ) -> None:
     """The chat blocked the bot: close this message and the chat's queue, remember the chat."""
-    async with transaction(db):
-        await store.set_final(
-            db, message_id, state="blocked", error="chat blocked the bot", now=now
-        )
-        await store.block_chat(db, chat_id, now=now)
+    await _record_one(db, message_id, Outcome("blocked", error="chat blocked the bot"), now)
 
 
 async def mark_retry(
@@ -241,22 +230,25 @@ async def mark_retry(
     error: str = "temporary failure",
 ) -> str:
     """Queue again after `delay`, or fail after MAX_ATTEMPTS attempts; return the new state."""
-    async with transaction(db):
-        message = await store.get_message(db, message_id)
-        if message is None:
-            raise LookupError(f"no outbox message {message_id}")
-        if message.attempts >= MAX_ATTEMPTS:
-            reason = f"gave up after {message.attempts} attempts: {error}"
-            await store.set_final(db, message_id, state="failed", error=reason, now=now)
-            return "failed"
-        await store.set_requeued(db, message_id, not_before=now + delay, error=error, now=now)
-        return "queued"
+    await _record_one(db, message_id, Outcome("retry", error=error, delay=delay), now)
+    message = await store.get_message(db, message_id)
+    assert message is not None
+    return message.state
 
 
 async def mark_failed(db: aiosqlite.Connection, message_id: int, error: str, now: datetime) -> None:
     """The message can never be delivered as it is (e.g. Telegram refused it)."""
-    async with transaction(db):
-        await store.set_final(db, message_id, state="failed", error=error, now=now)
+    await _record_one(db, message_id, Outcome("failed", error=error), now)
+
+
+async def _record_one(
+    db: aiosqlite.Connection, message_id: int, outcome: Outcome, now: datetime
+) -> None:
+    """One message's outcome, by the same rules as the sender's batches."""
+    message = await store.get_message(db, message_id)
+    if message is None:
+        raise LookupError(f"no outbox message {message_id}")
+    await record_outcomes(db, [(message, outcome)], now=now)
 
 
 async def unblock_chat(db: aiosqlite.Connection, chat_id: int) -> bool:

@@ -183,13 +183,6 @@ async def count_queued(db: aiosqlite.Connection) -> int:
     return int(row[0]) if row else 0
 
 
-async def next_due(db: aiosqlite.Connection) -> datetime | None:
-    """When the earliest queued message becomes due, or None with nothing queued."""
-    async with db.execute("SELECT min(not_before) FROM outbox WHERE state = 'queued'") as cursor:
-        row = await cursor.fetchone()
-    return datetime.fromisoformat(row[0]) if row and row[0] else None
-
-
 async def block_chat(db: aiosqlite.Connection, chat_id: int, *, now: datetime) -> None:
     """Remember the chat as blocked and close its queued messages as 'blocked'."""
     await db.execute(
