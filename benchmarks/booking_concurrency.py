@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from population import prepared_database, working_copy
+from population import SECRET_KEY, prepared_database, working_copy
 
 from bot import db as dbmod
 from bot.domain import Booking
@@ -39,7 +39,9 @@ TARGET = 300  # bookings per second
 
 async def measure(count: int, seed: int, attempts: int, rounds: int, workdir: Path) -> str:
     """Book `rounds` x `attempts` residents, `attempts` at a time; summarize."""
-    conn = await dbmod.connect(working_copy(await prepared_database(count, seed), workdir))
+    conn = await dbmod.connect(
+        working_copy(await prepared_database(count, seed), workdir), SECRET_KEY
+    )
     try:
         async with dbmod.transaction(conn):
             await sync_areas(conn)
@@ -90,7 +92,7 @@ async def _try(conn: dbmod.aiosqlite.Connection, nik: str, n: int, start: dateti
 async def _residents(conn: dbmod.aiosqlite.Connection, count: int, seed: int) -> list[str]:
     """`count` active residents of the population, spread over it."""
     rows = await conn.execute_fetchall(
-        "SELECT nik FROM residents WHERE status_nik = 'AKTIF'"
+        "SELECT unseal(nik_sealed) AS nik FROM residents WHERE status_nik = 'AKTIF'"
         " AND (CAST(substr(nik, 7) AS INTEGER) + ?) % 97 = 0 LIMIT ?",
         (seed, count),
     )

@@ -31,11 +31,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from population import prepared_database, working_copy  # benchmarks/ is on sys.path
+from population import SECRET_KEY, prepared_database, working_copy  # benchmarks/ is on sys.path
 
 from bot.botapi import BotApiServer
 from bot.botapi.server import BotMessage, SimUser
 from bot.config import TIMEZONE
+from bot.crypto import Vault
 from bot.jobs.registry import all_jobs
 from bot.storage.outbox import ts
 
@@ -83,21 +84,23 @@ class Memory:
 def pick_people(path: Path, checks: int, seed: int) -> tuple[list[tuple[str, str]], str, str]:
     """`checks` random residents (NIK, KK) to check, and one unrecorded adult who books."""
     rng = random.Random(seed)
+    vault = Vault.from_secret(SECRET_KEY)
     with sqlite3.connect(path) as conn:
         picked: list[tuple[str, str]] = []
-        for n, row in enumerate(conn.execute("SELECT nik, no_kk FROM residents")):
+        for n, row in enumerate(conn.execute("SELECT nik_sealed, kk_sealed FROM residents")):
             if n < checks:  # reservoir sampling: one pass, uniform
                 picked.append(row)
             elif (slot := rng.randrange(n + 1)) < checks:
                 picked[slot] = row
         born_by = (datetime.now(TIMEZONE).date() - timedelta(days=18 * 366)).isoformat()
         booker = conn.execute(
-            "SELECT nik, no_kk FROM residents WHERE tanggal_rekam IS NULL"
+            "SELECT nik_sealed, kk_sealed FROM residents WHERE tanggal_rekam IS NULL"
             " AND status_nik = 'AKTIF' AND tanggal_lahir BETWEEN '2000-01-01' AND ?"
             " ORDER BY tanggal_lahir DESC LIMIT 1",
             (born_by,),
         ).fetchone()
-    return picked, booker[0], booker[1]
+    opened = [(vault.open(nik), vault.open(kk)) for nik, kk in picked]
+    return opened, vault.open(booker[0]), vault.open(booker[1])
 
 
 def seed_yesterday(path: Path) -> int:
@@ -213,7 +216,7 @@ async def measure(count: int, seed: int, checks: int, users: int, workdir: Path)
             "BOT_TOKEN": TOKEN,
             "BOT_API_URL": server.base_url,
             "DATABASE_PATH": str(database),
-            "SECRET_KEY": "bench",
+            "SECRET_KEY": SECRET_KEY,
             "QUIET_HOURS": "off",
         }
         started = time.perf_counter()

@@ -33,7 +33,7 @@ from telegram.warnings import PTBUserWarning
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from population import prepared_database, working_copy
+from population import SECRET_KEY, prepared_database, working_copy
 
 from bot import db as dbmod
 from bot.app import build_application
@@ -144,10 +144,10 @@ def _is_status(markup: dict[str, Any] | None) -> bool:
 
 async def _sample(path: Path, count: int, seed: int) -> list[tuple[str, str, bool]]:
     """`count` checks: right KK, wrong KK (another household's) and unknown NIK."""
-    conn = await dbmod.connect(path)
+    conn = await dbmod.connect(path, SECRET_KEY)
     try:
         rows = await conn.execute_fetchall(
-            "SELECT nik, no_kk FROM residents"
+            "SELECT unseal(nik_sealed) AS nik, unseal(kk_sealed) FROM residents"
             " WHERE (CAST(substr(nik, 7) AS INTEGER) + ?) % 389 = 0",
             (seed,),
         )
@@ -212,7 +212,7 @@ async def measure(
             "BOT_TOKEN": TOKEN,
             "BOT_API_URL": base_url,
             "DATABASE_PATH": str(database),
-            "SECRET_KEY": "bench",
+            "SECRET_KEY": SECRET_KEY,
             "SEND_RATE": "0",
         }
     )

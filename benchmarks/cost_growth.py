@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from population import csv_path, prepared_database, working_copy
+from population import SECRET_KEY, csv_path, prepared_database, working_copy
 from reminder_planning import COUNTDOWN_DAY, default_links, plan_day
 
 from bot import db as dbmod
@@ -49,7 +49,7 @@ class Size:
 async def import_seconds(count: int, seed: int, folder: Path) -> float:
     """Wall seconds of importing the cached sample into an empty, migrated database."""
     sample = await asyncio.to_thread(csv_path, count, seed)
-    conn = await dbmod.connect(folder / f"import-{count}.sqlite3")
+    conn = await dbmod.connect(folder / f"import-{count}.sqlite3", SECRET_KEY)
     try:
         await dbmod.migrate(conn)
         await sync_areas(conn)

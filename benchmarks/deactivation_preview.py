@@ -19,7 +19,7 @@ import time
 from datetime import date, datetime
 from pathlib import Path
 
-from population import prepared_database, working_copy
+from population import SECRET_KEY, prepared_database, working_copy
 from reminder_planning import default_links
 
 from bot import db as dbmod
@@ -38,11 +38,11 @@ TARGET_S = 5.0
 async def measure(database: Path) -> dict[str, float]:
     """Preview (the job), the approval screen's count and the approval; seconds and counts."""
     settings = Settings.from_env(
-        {"DATABASE_PATH": str(database), "SECRET_KEY": "bench"}, require_token=False
+        {"DATABASE_PATH": str(database), "SECRET_KEY": SECRET_KEY}, require_token=False
     )
     renderer, spec = Renderer(), job_spec("deactivation-preview")
     at = spec.times[0]
-    conn = await dbmod.connect(database)
+    conn = await dbmod.connect(database, SECRET_KEY)
     try:
         admin = await add_user(
             conn, ADMIN_ID, "admin", service_point=None, area=None, now=scheduled_at(DAY, at)

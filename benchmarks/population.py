@@ -27,6 +27,7 @@ from bot.services.sample import write_sample
 from bot.storage.areas import sync_areas
 
 CACHE = Path("/tmp/dukcapil-bench")
+SECRET_KEY = "bench"  # every benchmark's SECRET_KEY: the cached databases are sealed with it
 SAMPLE_DAY = date(2026, 11, 24)  # the generator's "today" (ages, recordings)
 BUILT_AT = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
 HOUSEHOLD_SHARE = 0.5  # of the links: a household (KK) rather than one NIK
@@ -92,7 +93,7 @@ async def _build(path: Path, count: int, seed: int, links: int) -> None:
     for stale in (partial, partial.with_name(partial.name + "-wal")):
         stale.unlink(missing_ok=True)
     sample = await asyncio.to_thread(csv_path, count, seed)
-    conn = await dbmod.connect(partial)
+    conn = await dbmod.connect(partial, SECRET_KEY)
     try:
         await dbmod.migrate(conn)
         await sync_areas(conn)
@@ -109,7 +110,8 @@ async def _build(path: Path, count: int, seed: int, links: int) -> None:
 
 async def _link_chats(conn: dbmod.aiosqlite.Connection, links: int, seed: int) -> None:
     """`links` chats (ids from 10**9), each linked to one random resident or their household."""
-    async with conn.execute("SELECT nik, no_kk FROM residents ORDER BY nik") as cursor:
+    # Lookup hashes straight from the table: a link stores its subject's hash.
+    async with conn.execute("SELECT nik_ref, kk_ref FROM residents ORDER BY nik_ref") as cursor:
         people = [tuple(row) async for row in cursor]
     rng = random.Random(seed)
     chosen = rng.sample(people, min(links, len(people)))
@@ -125,7 +127,7 @@ async def _link_chats(conn: dbmod.aiosqlite.Connection, links: int, seed: int) -
             "INSERT INTO chats (chat_id, locale, created_at) VALUES (?, ?, ?)", chats
         )
         await conn.executemany(
-            "INSERT INTO links (chat_id, kind, subject, consent_at) VALUES (?, ?, ?, ?)"
-            " ON CONFLICT (chat_id, kind, subject) DO NOTHING",
+            "INSERT INTO links (chat_id, kind, subject_ref, consent_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (chat_id, kind, subject_ref) DO NOTHING",
             rows,
         )

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from population import prepared_database, working_copy
+from population import SECRET_KEY, prepared_database, working_copy
 
 from bot import db as dbmod
 from bot.config import Settings
@@ -51,10 +51,10 @@ def default_links(count: int) -> int:
 async def plan_day(database: Path, day: date) -> list[JobTime]:
     """Run the three reminder planners for `day` on `database`; time each one."""
     settings = Settings.from_env(
-        {"DATABASE_PATH": str(database), "SECRET_KEY": "bench"}, require_token=False
+        {"DATABASE_PATH": str(database), "SECRET_KEY": SECRET_KEY}, require_token=False
     )
     renderer = Renderer()
-    conn = await dbmod.connect(database)
+    conn = await dbmod.connect(database, SECRET_KEY)
     times = []
     try:
         for name in JOBS:

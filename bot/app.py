@@ -58,7 +58,7 @@ def build_application(
 
 async def prepare_database(settings: Settings) -> dbmod.aiosqlite.Connection:
     """Open the database, apply migrations and load the reference data."""
-    conn = await dbmod.connect(settings.database_path)
+    conn = await dbmod.connect(settings.database_path, settings.secret_key)
     await dbmod.migrate(conn)
     async with dbmod.transaction(conn):
         await sync_areas(conn)

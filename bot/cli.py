@@ -14,6 +14,7 @@ from pathlib import Path
 from aiosqlite import Connection
 
 from bot.config import TIMEZONE, ConfigError, Settings
+from bot.db import WrongSecretKey
 from bot.errors import DomainError, FileRefused
 from bot.jobs.registry import JOB_NAMES
 
@@ -29,6 +30,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args))
     except ConfigError as error:
         print(f"configuration error: {error}", file=sys.stderr)  # noqa: T201
+        return 2
+    except WrongSecretKey as error:  # `run` with another key than the database's
+        print(f"refused: {error}", file=sys.stderr)  # noqa: T201
         return 2
 
 
@@ -63,6 +67,12 @@ def _parser() -> argparse.ArgumentParser:
     copy.add_argument("file", type=Path)
     back = sub.add_parser("restore", help="replace the database by a backup (stop the bot first)")
     back.add_argument("file", type=Path)
+    rotate = sub.add_parser(
+        "rotate-key", help="re-seal the database under a new SECRET_KEY (stop the bot first)"
+    )
+    rotate.add_argument(
+        "new_key_file", type=Path, help="file with the new key; made with a fresh key if missing"
+    )
     log = sub.add_parser("audit", help="print the audit log from a day (WIB) on")
     log.add_argument("--since", required=True, type=_wib_moment,
                      help="YYYY-MM-DD or YYYY-MM-DDTHH:MM, in WIB")  # fmt: skip
@@ -97,7 +107,11 @@ def _on_database(work: Callable[[Connection], Awaitable[int]], *, refused: str) 
     from bot.app import prepare_database
 
     async def go() -> int:
-        conn = await prepare_database(Settings.from_env(require_token=False))
+        try:
+            conn = await prepare_database(Settings.from_env(require_token=False))
+        except WrongSecretKey as error:
+            print(f"{refused}: {error}", file=sys.stderr)  # noqa: T201
+            return 2
         try:
             return await work(conn)
         except (DomainError, FileRefused) as error:
@@ -297,6 +311,7 @@ def _backup(args: argparse.Namespace) -> int:
 
 
 def _restore(args: argparse.Namespace) -> int:
+    from bot.crypto import Vault
     from bot.jobs.sender import sender_lock
     from bot.services.backup import BackupRefused, restore
 
@@ -307,7 +322,10 @@ def _restore(args: argparse.Namespace) -> int:
                   file=sys.stderr)  # fmt: skip
             return 2
         try:
-            report = asyncio.run(restore(args.file, settings.database_path))
+            fingerprint = Vault.from_secret(settings.secret_key).fingerprint
+            report = asyncio.run(
+                restore(args.file, settings.database_path, fingerprint=fingerprint)
+            )
         except BackupRefused as error:
             print(f"restore refused: {error}", file=sys.stderr)  # noqa: T201
             return 2
@@ -316,6 +334,51 @@ def _restore(args: argparse.Namespace) -> int:
         f"{report.migrations} migrations; start the bot (it applies newer migrations)"
     )
     return 0
+
+
+def _rotate_key(args: argparse.Namespace) -> int:
+    from bot import db as dbmod
+    from bot.jobs.sender import sender_lock
+    from bot.services.key_rotation import read_or_create_key, rotate_key
+
+    settings = Settings.from_env(require_token=False)
+    try:
+        new_secret, created = read_or_create_key(args.new_key_file)
+    except (OSError, ValueError) as error:
+        print(f"rotation refused: {error}", file=sys.stderr)  # noqa: T201
+        return 2
+    if created:
+        print(f"wrote a new key to {args.new_key_file} (keep it secret)")  # noqa: T201
+
+    async def go() -> int:
+        conn = await dbmod.connect(settings.database_path, settings.secret_key)
+        try:
+            await dbmod.migrate(conn, check=False)
+            rotation = await rotate_key(conn, new_secret, now=datetime.now(UTC))
+        except (dbmod.WrongSecretKey, ValueError) as error:
+            print(f"rotation refused: {error}", file=sys.stderr)  # noqa: T201
+            return 2
+        finally:
+            await conn.close()
+        if rotation.already:
+            print(f"the database is sealed with the new key ({rotation.new_fingerprint}) already")  # noqa: T201
+        else:
+            print(  # noqa: T201
+                f"re-sealed {rotation.residents:,} residents: key {rotation.old_fingerprint}"
+                f" -> {rotation.new_fingerprint}"
+            )
+        print(  # noqa: T201
+            f"now make the key in {args.new_key_file} the SECRET_KEY (the environment variable, or"
+            " the secret.key file beside the database) and start the bot"
+        )
+        return 0
+
+    with sender_lock(settings.database_path) as free:
+        if not free:
+            print("rotation refused: the bot is running on this database; stop it first",  # noqa: T201
+                  file=sys.stderr)  # fmt: skip
+            return 2
+        return asyncio.run(go())
 
 
 def _wib_moment(text: str) -> datetime:
@@ -356,4 +419,5 @@ _COMMANDS = {
     "audit": _audit,
     "backup": _backup,
     "restore": _restore,
+    "rotate-key": _rotate_key,
 }

@@ -13,14 +13,21 @@ from weakref import WeakKeyDictionary
 
 import aiosqlite
 
+from bot.crypto import Vault
+
 log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 BUSY_TIMEOUT_MS = 5000
 
 
-async def connect(path: Path | str) -> aiosqlite.Connection:
-    """Open a connection in WAL mode with foreign keys and a busy timeout; we own transactions."""
+async def connect(path: Path | str, secret_key: str) -> aiosqlite.Connection:
+    """Open a connection in WAL mode with foreign keys and a busy timeout; we own transactions.
+
+    The connection gets the vault of `secret_key` (bot/crypto.py) as SQL functions: `ref_of`,
+    `seal`, `unseal`, `key_fingerprint`. Deleted content is overwritten (secure_delete), so no
+    value replaced or removed lingers in free pages.
+    """
     if str(path) != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     db = await aiosqlite.connect(str(path), isolation_level=None)
@@ -28,7 +35,29 @@ async def connect(path: Path | str) -> aiosqlite.Connection:
     await db.execute("PRAGMA foreign_keys = ON")
     await db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     await db.execute("PRAGMA synchronous = NORMAL")
+    await db.execute("PRAGMA secure_delete = ON")
+    await install_vault(db, Vault.from_secret(secret_key))
     return db
+
+
+_vaults: WeakKeyDictionary[aiosqlite.Connection, Vault] = WeakKeyDictionary()
+
+
+async def install_vault(db: aiosqlite.Connection, vault: Vault, *, prefix: str = "") -> None:
+    """Give the connection the vault's SQL functions (`prefix` names a second vault's set)."""
+    await db.create_function(f"{prefix}ref_of", 1, vault.sql_ref, deterministic=True)
+    await db.create_function(f"{prefix}seal", 1, vault.sql_seal)
+    await db.create_function(f"{prefix}unseal", 1, vault.sql_open, deterministic=True)
+    await db.create_function(
+        f"{prefix}key_fingerprint", 0, lambda: vault.fingerprint, deterministic=True
+    )
+    if not prefix:
+        _vaults[db] = vault
+
+
+def vault_of(db: aiosqlite.Connection) -> Vault:
+    """The vault `connect` gave this connection."""
+    return _vaults[db]
 
 
 # One connection is shared by every handler and job: its transactions take turns.
@@ -87,8 +116,13 @@ async def applied_migrations(db: aiosqlite.Connection) -> set[str]:
         return {row[0] async for row in cursor}
 
 
-async def migrate(db: aiosqlite.Connection, directory: Path = MIGRATIONS_DIR) -> list[str]:
-    """Apply pending migrations, each atomically with its record; return the names applied."""
+async def migrate(
+    db: aiosqlite.Connection, directory: Path = MIGRATIONS_DIR, *, check: bool = True
+) -> list[str]:
+    """Apply pending migrations, each atomically with its record; return the names applied.
+
+    Then refuse a SECRET_KEY other than the database's (`check`; off only for `rotate-key`).
+    """
     done = await applied_migrations(db)
     applied = []
     for path in migration_files(directory):
@@ -103,7 +137,27 @@ async def migrate(db: aiosqlite.Connection, directory: Path = MIGRATIONS_DIR) ->
             )
         log.info("applied migration %s", path.name)
         applied.append(path.name)
+    if check:
+        await check_key(db)
     return applied
+
+
+class WrongSecretKey(RuntimeError):
+    """SECRET_KEY is not the key the database was sealed with."""
+
+
+async def check_key(db: aiosqlite.Connection) -> None:
+    """Refuse a SECRET_KEY other than the database's: every lookup would find nobody."""
+    query = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'vault_key'"
+    if not list(await db.execute_fetchall(query)):
+        return  # not migrated that far (migrations up to 0010 only, in a test)
+    rows = list(await db.execute_fetchall("SELECT fingerprint FROM vault_key WHERE id = 1"))
+    if rows and rows[0][0] != vault_of(db).fingerprint:
+        raise WrongSecretKey(
+            f"SECRET_KEY does not match this database (sealed with key {rows[0][0]}, "
+            f"SECRET_KEY gives {vault_of(db).fingerprint}). Set the SECRET_KEY the database was "
+            "made with, or restore the backup of the key; `rotate-key` changes keys."
+        )
 
 
 def _split_statements(script: str) -> list[str]:

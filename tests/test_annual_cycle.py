@@ -26,7 +26,7 @@ from telegram import Bot
 
 from bot.clock import SystemClock
 from bot.config import TIMEZONE, Settings
-from bot.db import transaction
+from bot.db import transaction, vault_of
 from bot.jobs.registry import job_spec, run_planner
 from bot.jobs.sender import send_due
 from bot.nik import make_nik
@@ -307,7 +307,7 @@ class Simulation:
                 async with transaction(self.db):
                     await self.db.execute(
                         "UPDATE residents SET tanggal_rekam = ?, status_nik = 'AKTIF',"
-                        " updated_at = ? WHERE nik = ?",
+                        " updated_at = ? WHERE nik_ref = ref_of(?)",
                         (day.isoformat(), now.isoformat(), person.nik),
                     )
         if day.weekday() == 1 and day.day <= 21:  # some Tuesdays: book, cancel, move
@@ -323,7 +323,7 @@ class Simulation:
                 async with transaction(self.db):
                     await self.db.execute(
                         "UPDATE residents SET status_nik = 'NONAKTIF', updated_at = ?"
-                        " WHERE nik = ?",
+                        " WHERE nik_ref = ref_of(?)",
                         (now.isoformat(), person.nik),
                     )
 
@@ -382,7 +382,7 @@ async def _seed(db, people: list[Resident], chat_list: list[Chat], start: dateti
         for person in people:
             if person.deactivated_on:
                 await db.execute(
-                    "UPDATE residents SET deactivated_on = ? WHERE nik = ?",
+                    "UPDATE residents SET deactivated_on = ? WHERE nik_ref = ref_of(?)",
                     (person.deactivated_on.isoformat(), person.nik),
                 )
         for chat in chat_list:
@@ -391,7 +391,8 @@ async def _seed(db, people: list[Resident], chat_list: list[Chat], start: dateti
                 await links.insert_link(db, chat.chat_id, kind, subject, now=start)
                 if not on:
                     await db.execute(
-                        "UPDATE links SET reminders_on = 0 WHERE chat_id = ? AND subject = ?",
+                        "UPDATE links SET reminders_on = 0"
+                        " WHERE chat_id = ? AND subject_ref = ref_of(?)",
                         (chat.chat_id, subject),
                     )
 
@@ -431,7 +432,7 @@ async def _compare(db, sim: Simulation, users) -> None:
         rows = await cursor.fetchall()
     assert {state for *_, state in rows} <= {"sent", "withdrawn"}  # nothing lost or stuck
     by_message = {(chat, message_id): (key, kind) for chat, message_id, key, kind, _ in rows}
-    ref_to_nik = {resident_ref(nik): nik for nik in sim.people}
+    ref_to_nik = {resident_ref(vault_of(db).ref(nik)): nik for nik in sim.people}
 
     received, received_bookings = [], []
     for chat_id, user in users.items():

@@ -253,7 +253,9 @@ async def ticket_state(w: World, t: Ticket) -> Any:
 
 async def run_state(w: World, _: Any) -> Any:
     run = await w.value("SELECT state FROM deactivation_runs WHERE id = ?", w.run_id)
-    return run, await w.value("SELECT status_nik FROM residents WHERE nik = ?", RUDI.nik)
+    return run, await w.value(
+        "SELECT status_nik FROM residents WHERE nik_ref = ref_of(?)", RUDI.nik
+    )
 
 
 async def home_broadcasts(w: World, _: Any) -> Any:

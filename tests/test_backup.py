@@ -22,6 +22,8 @@ async def test_backup_while_the_bot_runs_and_restore_after_it_stopped(
     running_bot, settings, botapi, tmp_path, monkeypatch, capsys
 ):
     monkeypatch.setenv("DATABASE_PATH", str(settings.database_path))
+    monkeypatch.setenv("SECRET_KEY", settings.secret_key)
+    monkeypatch.setenv("SECRET_KEY", settings.secret_key)
     db = running_bot.bot_data["db"]
     citizen = botapi.user(7801)
 
@@ -56,6 +58,13 @@ async def test_backup_while_the_bot_runs_and_restore_after_it_stopped(
     assert f"{len(PEOPLE)} residents" in capsys.readouterr().out
     assert count(elsewhere, "residents") == len(PEOPLE)
     assert count(elsewhere, "users") == 3
+
+    # A backup is readable only with the SECRET_KEY it was sealed with: another is refused.
+    monkeypatch.setenv("DATABASE_PATH", str(tmp_path / "third" / "dukcapil.sqlite3"))
+    monkeypatch.setenv("SECRET_KEY", "the key of another installation")
+    assert await asyncio.to_thread(main, ["restore", str(copy)]) == 2
+    assert "set the SECRET_KEY that was in use" in capsys.readouterr().err
+    assert not (tmp_path / "third" / "dukcapil.sqlite3").exists()
 
 
 def test_restore_refuses_what_is_not_a_backup(tmp_path, monkeypatch, capsys):

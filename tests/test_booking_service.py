@@ -37,7 +37,7 @@ from bot.storage.closures import insert_closure
 from bot.storage.point_settings import set_auto_confirm
 from bot.storage.residents import upsert_residents
 from bot.storage.service_points import seed_service_points
-from tests.conftest import NOW, PEOPLE, write_population
+from tests.conftest import NOW, PEOPLE, SECRET_KEY, write_population
 
 # NOW is Tuesday 24 November 2026, 10:00 WIB.
 RUDI, ANI, BUDI = PEOPLE["unrecorded"].nik, PEOPLE["deactivated"].nik, PEOPLE["recorded"].nik
@@ -321,7 +321,7 @@ async def test_the_unique_index_is_the_last_word(loaded, monkeypatch):
 
 
 async def test_double_confirm_on_two_connections_exists_once(loaded, tmp_path):
-    conns = [await dbmod.connect(tmp_path / "test.sqlite3") for _ in range(2)]
+    conns = [await dbmod.connect(tmp_path / "test.sqlite3", SECRET_KEY) for _ in range(2)]
     try:
         results = await asyncio.gather(*(book(c) for c in conns), return_exceptions=True)
     finally:
@@ -499,7 +499,7 @@ async def test_200_concurrent_bookings_for_10_places(loaded, tmp_path):
     writers start in the same millisecond; for the same reason the busy timeout is raised.
     """
     niks = await add_residents(loaded, 200)
-    conns = [await dbmod.connect(tmp_path / "test.sqlite3") for _ in niks]
+    conns = [await dbmod.connect(tmp_path / "test.sqlite3", SECRET_KEY) for _ in niks]
     for conn in conns:
         await conn.execute("PRAGMA busy_timeout = 60000")
     jitter, in_flight = random.Random(200), InFlight()
@@ -550,7 +550,7 @@ def assert_ten_of_200(results):
 
 async def _capacity_run(operations: list[tuple[str, int, int]]) -> None:
     """Random books and cancels on a 3-place point never put more than 3 in a slot."""
-    db = await dbmod.connect(":memory:")
+    db = await dbmod.connect(":memory:", SECRET_KEY)
     try:
         await dbmod.migrate(db)
         await sync_areas(db)

@@ -5,11 +5,15 @@ from __future__ import annotations
 import asyncio
 
 from bot import db as dbmod
+from tests.conftest import SECRET_KEY
 
 
 async def test_write_waits_for_a_read_that_holds_an_old_snapshot(tmp_path):
     path = tmp_path / "shared.sqlite3"
-    bot_conn, other_process = await dbmod.connect(path), await dbmod.connect(path)
+    bot_conn, other_process = (
+        await dbmod.connect(path, SECRET_KEY),
+        await dbmod.connect(path, SECRET_KEY),
+    )
     try:
         await bot_conn.execute("CREATE TABLE t (x INTEGER)")
         await bot_conn.executemany("INSERT INTO t VALUES (?)", [(n,) for n in range(500)])

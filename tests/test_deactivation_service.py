@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import pytest
 
 from bot.config import Settings
+from bot.db import vault_of
 from bot.errors import NotAuthorized
 from bot.handlers.deactivation import notifier, preview_text
 from bot.jobs.registry import job_spec, run_planner
@@ -76,7 +77,8 @@ async def town(db, tmp_path):
 
 async def _status(db, key):
     async with db.execute(
-        "SELECT status_nik, deactivated_on FROM residents WHERE nik = ?", (PLANTED[key].nik,)
+        "SELECT status_nik, deactivated_on FROM residents WHERE nik_ref = ref_of(?)",
+        (PLANTED[key].nik,),
     ) as cur:
         return tuple(await cur.fetchone())
 
@@ -89,7 +91,7 @@ async def _approve(db, run_id, admin=ADMIN, *, now=NOW, today=TODAY):
 
 async def _outbox(db, prefix=""):
     async with db.execute(
-        "SELECT idempotency_key, chat_id, kind, text, reply_markup, not_before FROM outbox"
+        "SELECT idempotency_key, chat_id, kind, unseal(text), reply_markup, not_before FROM outbox"
         " WHERE idempotency_key LIKE ? ORDER BY idempotency_key",
         (prefix + "%",),
     ) as cur:
@@ -186,7 +188,8 @@ async def test_a_second_approval_does_nothing(town):
     first = await _approve(town, run.id)
     # someone re-imported as AKTIF and unrecorded meanwhile: a second approval must not touch them
     await town.execute(
-        "UPDATE residents SET status_nik = 'AKTIF' WHERE nik = ?", (PLANTED["adult2"].nik,)
+        "UPDATE residents SET status_nik = 'AKTIF' WHERE nik_ref = ref_of(?)",
+        (PLANTED["adult2"].nik,),
     )
     later = NOW + timedelta(hours=2)
     again = await _approve(town, run.id, OTHER_ADMIN, now=later)
@@ -226,7 +229,7 @@ async def test_linked_chats_get_one_notice_per_resident(town):
     approval = await _approve(town, run.id)
     assert approval.notices == 4
     expected = sorted(
-        reminder_key("deactivated", PLANTED[key].nik, chat, TODAY)
+        reminder_key("deactivated", vault_of(town).ref(PLANTED[key].nik), chat, TODAY)
         for key, chat in (("adult1", 501), ("srengat1", 502), ("srengat2", 502), ("adult1", 505))
     )
     planned = await _outbox(town)

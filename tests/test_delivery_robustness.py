@@ -10,6 +10,7 @@ import pytest
 from telegram import Bot
 
 from bot import db as dbmod
+from bot.db import vault_of
 from bot.jobs import sender as sender_module
 from bot.jobs.sender import send_batch, sender_lock
 from bot.ratelimit import GROUP_MESSAGES, Pacer
@@ -79,7 +80,7 @@ async def test_a_full_group_does_not_hold_up_everyone_else(db, botapi, bot):
 
 async def test_the_bot_waits_for_run_job_to_finish_sending(settings, population, clock, botapi):
     citizen = botapi.user(503)
-    db = await dbmod.connect(settings.database_path)
+    db = await dbmod.connect(settings.database_path, settings.secret_key)
     await plan(db, "r:in-flight", citizen.id)
     await outbox.claim_due(db, now=NOW, limit=1)  # run-job is sending this one right now
     await plan(db, "r:next", citizen.id)
@@ -113,7 +114,7 @@ async def linked(db, tmp_path):
 
 
 async def held_reminder(db, teen, chat_id, kind="teen"):
-    key = outbox.reminder_key(kind, teen.nik, chat_id, date(2026, 11, 24))
+    key = outbox.reminder_key(kind, vault_of(db).ref(teen.nik), chat_id, date(2026, 11, 24))
     await outbox.enqueue(db, key=key, chat_id=chat_id, kind="reminder", text=f"Hai {teen.nama}",
                          now=datetime(2026, 11, 24, 14, 0, tzinfo=UTC))  # fmt: skip  # 21:00 WIB
     return key
@@ -164,5 +165,7 @@ async def test_a_nik_set_nonaktif_is_dated_by_the_wib_day(db):
     early_morning = datetime(2026, 11, 24, 23, 30, tzinfo=UTC)  # 06:30 WIB on 25 November
     async with dbmod.transaction(db):
         await upsert_residents(db, [(*row[:8], "NONAKTIF")], now=early_morning)
-    async with db.execute("SELECT deactivated_on FROM residents WHERE nik = ?", (row[0],)) as cur:
+    async with db.execute(
+        "SELECT deactivated_on FROM residents WHERE nik_ref = ref_of(?)", (row[0],)
+    ) as cur:
         assert (await cur.fetchone())[0] == "2026-11-25"

@@ -11,7 +11,7 @@ pytestmark = pytest.mark.usefixtures("running_bot")
 
 
 async def count_rows(settings, table: str) -> int:
-    conn = await dbmod.connect(settings.database_path)
+    conn = await dbmod.connect(settings.database_path, settings.secret_key)
     async with conn.execute(f"SELECT count(*) FROM {table}") as cur:
         (n,) = await cur.fetchone()
     await conn.close()

@@ -42,7 +42,7 @@ async def book(
 
 
 async def db_row(settings, sql, *args):
-    conn = await dbmod.connect(settings.database_path)
+    conn = await dbmod.connect(settings.database_path, settings.secret_key)
     async with conn.execute(sql, args) as cur:
         row = await cur.fetchone()
     await conn.close()
@@ -115,7 +115,9 @@ async def test_check_in_and_recorded_reactivates_a_deactivated_nik(botapi, setti
     assert "Perekaman e-KTP Ani Lestari sudah selesai" in done.text
     person = PEOPLE["deactivated"]
     row = await db_row(
-        settings, "SELECT status_nik, tanggal_rekam FROM residents WHERE nik = ?", person.nik
+        settings,
+        "SELECT status_nik, tanggal_rekam FROM residents WHERE nik_ref = ref_of(?)",
+        person.nik,
     )
     assert tuple(row) == ("AKTIF", "2026-11-25")
 
@@ -231,5 +233,7 @@ async def test_confirming_twice_books_once(botapi, settings):
     summary_press = [m for m in user.inbox if "bk:ok" in [d for _, d in m.buttons]][-1]
     user.press(summary_press, "bk:ok")  # a double tap on the old summary
     assert "tidak berlaku" in (await user.next_message()).text
-    (count,) = await db_row(settings, "SELECT count(*) FROM bookings WHERE nik = ?", person.nik)
+    (count,) = await db_row(
+        settings, "SELECT count(*) FROM bookings WHERE nik_ref = ref_of(?)", person.nik
+    )
     assert count == 1

@@ -28,7 +28,7 @@ async def run_job(app, name: str, at: time) -> int:
 
 async def status_of(app, nik: str) -> tuple[str, str | None]:
     async with app.bot_data["db"].execute(
-        "SELECT status_nik, deactivated_on FROM residents WHERE nik = ?", (nik,)
+        "SELECT status_nik, deactivated_on FROM residents WHERE nik_ref = ref_of(?)", (nik,)
     ) as cur:
         row = await cur.fetchone()
     return row[0], row[1]

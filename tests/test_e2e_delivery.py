@@ -84,7 +84,7 @@ async def test_messages_in_flight_at_a_crash_are_sent_after_the_restart(
     settings, population, clock, botapi
 ):
     citizens = [botapi.user(7200 + n) for n in range(3)]
-    db = await dbmod.connect(settings.database_path)
+    db = await dbmod.connect(settings.database_path, settings.secret_key)
     for citizen in citizens:
         await plan(db, f"r:{citizen.id}", citizen.id)
     claimed = await outbox.claim_due(db, now=NOW, limit=2)  # a crash right after the claim
@@ -100,7 +100,7 @@ async def test_messages_in_flight_at_a_crash_are_sent_after_the_restart(
 
 
 async def _book_today(settings):
-    conn = await dbmod.connect(settings.database_path)
+    conn = await dbmod.connect(settings.database_path, settings.secret_key)
     point = await get_service_point(conn, "kanigoro")
     slot = (await free_slots(conn, point, NOW.date(), now=NOW))[0]
     booking = await book(
@@ -116,7 +116,7 @@ async def test_a_job_missed_while_the_bot_was_down_runs_at_start_up_once(
 ):
     citizen = botapi.user(7301)
     booking = await _book_today(settings)
-    conn = await dbmod.connect(settings.database_path)
+    conn = await dbmod.connect(settings.database_path, settings.secret_key)
     async with dbmod.transaction(conn):  # the sweep ran yesterday, then the bot went down
         await job_runs.record(conn, "no-show-sweep", date(2026, 11, 23), planned=0, now=NOW)
     await conn.close()
@@ -169,6 +169,7 @@ async def test_run_job_delivers_itself_when_no_bot_runs(
     citizen = botapi.user(7301)
     booking = await _book_today(settings)
     monkeypatch.setenv("DATABASE_PATH", str(settings.database_path))
+    monkeypatch.setenv("SECRET_KEY", settings.secret_key)
     monkeypatch.setenv("BOT_TOKEN", TOKEN)
     monkeypatch.setenv("BOT_API_URL", settings.bot_api_url)
 
@@ -199,6 +200,7 @@ async def test_run_job_leaves_delivery_to_the_running_bot(
     clock.at = datetime(2026, 11, 24, 16, 31, tzinfo=UTC)  # the bot's clock: 23:31 WIB
     booking = await _book_today(settings)
     monkeypatch.setenv("DATABASE_PATH", str(settings.database_path))
+    monkeypatch.setenv("SECRET_KEY", settings.secret_key)
     monkeypatch.setenv("BOT_TOKEN", TOKEN)
     monkeypatch.setenv("BOT_API_URL", settings.bot_api_url)
     result = await asyncio.to_thread(main, ["run-job", "no-show-sweep", "--date", "2026-11-24"])

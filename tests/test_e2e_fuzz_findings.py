@@ -28,7 +28,7 @@ async def test_an_edited_message_is_not_taken_as_the_steps_answer(botapi):
 @pytest.fixture
 async def conn(settings):
     """A second connection to the running bot's database."""
-    connection = await dbmod.connect(settings.database_path)
+    connection = await dbmod.connect(settings.database_path, settings.secret_key)
     yield connection
     await connection.close()
 

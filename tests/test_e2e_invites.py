@@ -17,7 +17,7 @@ def payload_of(link: str) -> str:
 
 
 async def role_of(settings, telegram_id):
-    conn = await dbmod.connect(settings.database_path)
+    conn = await dbmod.connect(settings.database_path, settings.secret_key)
     try:
         return await get_user(conn, telegram_id)
     finally:
@@ -28,6 +28,7 @@ async def test_an_invitation_link_gives_the_role_once(
     running_bot, settings, botapi, monkeypatch, capsys
 ):
     monkeypatch.setenv("DATABASE_PATH", str(settings.database_path))
+    monkeypatch.setenv("SECRET_KEY", settings.secret_key)
     monkeypatch.setenv("BOT_TOKEN", TOKEN)
     monkeypatch.setenv("BOT_API_URL", settings.bot_api_url)
     args = ["invite", "--role", "staff", "--service-point", "tla-wlingi", "--hours", "24"]

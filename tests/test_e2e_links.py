@@ -11,8 +11,14 @@ pytestmark = pytest.mark.usefixtures("running_bot")
 
 
 async def links_in_db(settings) -> list[tuple]:
-    conn = await dbmod.connect(settings.database_path)
-    async with conn.execute("SELECT chat_id, kind, subject, reminders_on FROM links") as cur:
+    conn = await dbmod.connect(settings.database_path, settings.secret_key)
+    # The subject is stored as its lookup hash; read back opened from the residents it names.
+    subject = (
+        "CASE kind"
+        " WHEN 'nik' THEN (SELECT unseal(nik_sealed) FROM residents WHERE nik_ref = subject_ref)"
+        " ELSE (SELECT unseal(kk_sealed) FROM residents WHERE kk_ref = subject_ref LIMIT 1) END"
+    )
+    async with conn.execute(f"SELECT chat_id, kind, {subject}, reminders_on FROM links") as cur:
         rows = await cur.fetchall()
     await conn.close()
     return [tuple(r) for r in rows]

@@ -48,7 +48,7 @@ EXTRA = [
 
 @asynccontextmanager
 async def connection(settings) -> AsyncIterator[aiosqlite.Connection]:
-    conn = await dbmod.connect(settings.database_path)
+    conn = await dbmod.connect(settings.database_path, settings.secret_key)
     try:
         yield conn
     finally:
@@ -211,14 +211,18 @@ async def test_waitlist_offer_hold_and_take(botapi, settings, srengat_full, bot)
     pin = await waiting.next_message()
     assert pin.method == "sendVenue"
     assert await rows(
-        settings, "SELECT code, chat_id, state, day, start_at FROM bookings WHERE nik = ?", rudi.nik
+        settings,
+        "SELECT code, chat_id, state, day, start_at FROM bookings WHERE nik_ref = ref_of(?)",
+        rudi.nik,
     ) == [(code, 7102, "pending", "2026-11-27", iso(FRIDAY_SLOTS[0]))]
     assert await rows(settings, "SELECT state FROM waitlist_offers") == [("taken",)]
     assert await rows(settings, "SELECT state FROM waitlist") == [("booked",)]
 
     waiting.press(offer, take)  # a second tap books nothing more
     assert "sudah punya antrean aktif" in (await waiting.next_message()).text
-    assert await one(settings, "SELECT count(*) FROM bookings WHERE nik = ?", rudi.nik) == (1,)
+    assert await one(
+        settings, "SELECT count(*) FROM bookings WHERE nik_ref = ref_of(?)", rudi.nik
+    ) == (1,)
 
 
 # --- 2. the waitlist: the hold runs out, the next in line gets the place ---
@@ -260,7 +264,9 @@ async def test_expired_offer_goes_to_the_next_in_line(botapi, settings, srengat_
         iso(FRIDAY_SLOTS[0]),
     ) == [(7202, "2026-11-27")]  # fmt: skip
     assert await one(
-        settings, "SELECT count(*) FROM bookings WHERE nik = ?", PEOPLE["unrecorded"].nik
+        settings,
+        "SELECT count(*) FROM bookings WHERE nik_ref = ref_of(?)",
+        PEOPLE["unrecorded"].nik,
     ) == (0,)
     await first.no_message(within=0.2)
 
@@ -449,7 +455,9 @@ async def test_slot_filled_while_choosing(botapi, settings, bot, filled_before):
     assert "Jam kosong berikutnya: Rabu, 25 November 2026 08.30" in answer.text
     again = await user.next_message()
     assert "bk:day:2026-11-25" in all_data(again, "bk:day:")  # choose again from the calendar
-    assert await one(settings, "SELECT count(*) FROM bookings WHERE nik = ?", rudi.nik) == (0,)
+    assert await one(
+        settings, "SELECT count(*) FROM bookings WHERE nik_ref = ref_of(?)", rudi.nik
+    ) == (0,)
     assert await rows(settings, "SELECT chat_id FROM bookings") == [(8101,)]
 
 

@@ -58,7 +58,7 @@ async def test_erasing_a_chat_cancels_its_bookings_and_keeps_the_lockout(
 
 
 async def test_a_full_day_queue_is_split_for_staff(running_bot, botapi, settings, tmp_path):
-    conn = await dbmod.connect(settings.database_path)
+    conn = await dbmod.connect(settings.database_path, settings.secret_key)
     path = tmp_path / "many.csv"
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\n")
@@ -70,7 +70,9 @@ async def test_a_full_day_queue_is_split_for_staff(running_bot, botapi, settings
     await import_residents(conn, path, now=NOW)
     point = await get_service_point(conn, "kanigoro")
     slots = await free_slots(conn, point, NOW.date(), now=NOW)
-    async with conn.execute("SELECT nik FROM residents WHERE nama LIKE 'Warga %'") as cur:
+    async with conn.execute(
+        "SELECT unseal(nik_sealed) FROM residents WHERE unseal(nama_sealed) LIKE 'Warga %'"
+    ) as cur:
         niks = [row[0] for row in await cur.fetchall()]
     for n, nik in enumerate(niks):
         await book_service(
@@ -94,7 +96,7 @@ async def test_morning_question_buttons_keep_or_release(running_bot, botapi, set
     user, confirmation, _, _ = await book(botapi, 7403, "unrecorded")
     code = confirmation.html.split("<code>")[1].split("</code>")[0]
     (booking_id,) = await db_row(settings, "SELECT id FROM bookings WHERE code = ?", code)
-    conn = await dbmod.connect(settings.database_path)
+    conn = await dbmod.connect(settings.database_path, settings.secret_key)
     booking = await get_booking(conn, booking_id)
     await conn.close()
     await ask_still_coming(CallbackContext(running_bot), booking)

@@ -11,7 +11,7 @@ pytestmark = pytest.mark.usefixtures("running_bot")
 
 
 async def audit_rows(settings):
-    conn = await dbmod.connect(settings.database_path)
+    conn = await dbmod.connect(settings.database_path, settings.secret_key)
     async with conn.execute(
         "SELECT actor_id, action, detail FROM audit_log WHERE action LIKE 'command:%'"
     ) as cur:

@@ -44,7 +44,7 @@ def ticket_number(message) -> str:
 
 
 async def rows(settings, sql, *args):
-    conn = await dbmod.connect(settings.database_path)
+    conn = await dbmod.connect(settings.database_path, settings.secret_key)
     async with conn.execute(sql, args) as cur:
         found = [tuple(r) for r in await cur.fetchall()]
     await conn.close()

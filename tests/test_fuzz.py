@@ -576,15 +576,15 @@ INVARIANTS = {
         JOIN service_points p ON p.code = b.service_point WHERE b.state IN ({ACTIVE})
         GROUP BY b.service_point, b.start_at HAVING count(*) > p.slot_capacity""",
     "two active bookings for one person and service": f"""
-        SELECT nik, service, count(*) FROM bookings WHERE state IN ({ACTIVE})
-        GROUP BY nik, service HAVING count(*) > 1""",
+        SELECT nik_ref, service, count(*) FROM bookings WHERE state IN ({ACTIVE})
+        GROUP BY nik_ref, service HAVING count(*) > 1""",
     "more than 3 active bookings in one chat": f"""
         SELECT chat_id, count(*) FROM bookings WHERE state IN ({ACTIVE})
         GROUP BY chat_id HAVING count(*) > 3""",
     "two open tickets for one person": """
-        SELECT nik, count(*) FROM tickets WHERE state NOT IN ('handed_over', 'rejected')
-        GROUP BY nik HAVING count(*) > 1""",
-    "outbox message without text": "SELECT id FROM outbox WHERE trim(text) = ''",
+        SELECT nik_ref, count(*) FROM tickets WHERE state NOT IN ('handed_over', 'rejected')
+        GROUP BY nik_ref HAVING count(*) > 1""",
+    "outbox message without text": "SELECT id FROM outbox WHERE trim(unseal(text)) = ''",
 }
 
 
@@ -643,7 +643,7 @@ async def fuzz(running_bot, botapi, settings, tmp_path):
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(HEADER.split(","))
         writer.writerows(p.row() for p in people)
-    conn = await dbmod.connect(settings.database_path)
+    conn = await dbmod.connect(settings.database_path, settings.secret_key)
     assert (await import_residents(conn, path, now=NOW)).rejected == []
     botapi.user(LINKED_CHAT)
     resident = await get_resident(conn, PEOPLE["mother"].nik)

@@ -18,7 +18,7 @@ from tests.conftest import NOW, PEOPLE
 
 
 async def _book_today(settings, who="unrecorded"):
-    conn = await dbmod.connect(settings.database_path)
+    conn = await dbmod.connect(settings.database_path, settings.secret_key)
     point = await get_service_point(conn, "kanigoro")
     slot = (await free_slots(conn, point, NOW.date(), now=NOW))[0]
     booking = await book(
@@ -30,7 +30,7 @@ async def _book_today(settings, who="unrecorded"):
 
 
 async def _state(settings, booking_id):
-    conn = await dbmod.connect(settings.database_path)
+    conn = await dbmod.connect(settings.database_path, settings.secret_key)
     async with conn.execute("SELECT state FROM bookings WHERE id = ?", (booking_id,)) as cur:
         (state,) = await cur.fetchone()
     await conn.close()
@@ -61,6 +61,7 @@ async def test_sweep_marks_unattended_bookings_and_tells_the_citizen(
 
 async def test_run_job_no_show_sweep_for_a_date(population, settings, monkeypatch, capsys):
     monkeypatch.setenv("DATABASE_PATH", str(settings.database_path))
+    monkeypatch.setenv("SECRET_KEY", settings.secret_key)
     booking = await _book_today(settings)
 
     def run_job(day: str) -> int:  # the CLI runs its own event loop

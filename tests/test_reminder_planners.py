@@ -9,7 +9,7 @@ import pytest
 from telegram import Bot
 
 from bot.config import Settings
-from bot.db import transaction
+from bot.db import transaction, vault_of
 from bot.jobs.registry import job_spec, run_planner, scheduled_at
 from bot.jobs.sender import send_due
 from bot.nik import make_nik
@@ -60,7 +60,7 @@ async def world(db, tmp_path):
     async with transaction(db):
         await upsert_residents(db, list(ROWS.values()), now=NOW)
         await db.execute(
-            "UPDATE residents SET deactivated_on = ? WHERE nik = ?",
+            "UPDATE residents SET deactivated_on = ? WHERE nik_ref = ref_of(?)",
             (DEACTIVATED_ON.isoformat(), NIK["deactivated"]),
         )
     teen = await get_resident(db, NIK["teen"])
@@ -96,7 +96,8 @@ async def plan(world, job, day, *, at=None, now=None):
 async def outbox_rows(db, prefix=""):
     """Every outbox message (key, chat, kind, text, buttons, not_before, state) in key order."""
     async with db.execute(
-        "SELECT idempotency_key, chat_id, kind, text, reply_markup, not_before, state FROM outbox"
+        "SELECT idempotency_key, chat_id, kind, unseal(text), reply_markup, not_before, state"
+        " FROM outbox"
         " WHERE idempotency_key LIKE ? ORDER BY idempotency_key",
         (f"{prefix}%",),
     ) as cursor:
@@ -175,7 +176,8 @@ async def test_a_recorded_teen_is_reminded_no_more(world):
     assert await plan(world, "teen-reminders", date(2026, 12, 15)) == 3
     async with transaction(db):
         await db.execute(
-            "UPDATE residents SET tanggal_rekam = '2026-12-20' WHERE nik = ?", (NIK["teen"],)
+            "UPDATE residents SET tanggal_rekam = '2026-12-20' WHERE nik_ref = ref_of(?)",
+            (NIK["teen"],),
         )
     assert await plan(world, "teen-reminders", date(2027, 1, 15)) == 0
 
@@ -234,7 +236,8 @@ async def test_deactivated_residents_are_reminded_on_the_day_and_every_30_days(w
     # Recorded (and so re-activated): no more reminders.
     async with transaction(db):
         await db.execute(
-            "UPDATE residents SET tanggal_rekam = '2027-06-10', status_nik = 'AKTIF' WHERE nik = ?",
+            "UPDATE residents SET tanggal_rekam = '2027-06-10', status_nik = 'AKTIF'"
+            " WHERE nik_ref = ref_of(?)",
             (NIK["deactivated"],),
         )
     assert await plan(world, "deactivated-reminders", date(2027, 7, 2)) == 0
@@ -242,7 +245,9 @@ async def test_deactivated_residents_are_reminded_on_the_day_and_every_30_days(w
 
 async def test_the_deactivation_notice_and_the_day_0_reminder_are_one_message(world):
     db = world[0]
-    key = outbox.reminder_key("deactivated", NIK["deactivated"], HOUSEHOLD_B, DEACTIVATED_ON)
+    key = outbox.reminder_key(
+        "deactivated", vault_of(db).ref(NIK["deactivated"]), HOUSEHOLD_B, DEACTIVATED_ON
+    )
     notice_time = scheduled_at(DEACTIVATED_ON, time(7, 45))
     assert await outbox.enqueue(
         db, key=key, chat_id=HOUSEHOLD_B, kind="reminder", text="NIK dinonaktifkan",

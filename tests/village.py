@@ -92,7 +92,8 @@ async def link_chats(db: aiosqlite.Connection) -> None:
                 await links.insert_link(db, chat_id, kind, subject, now=NOW)
                 if not on:
                     await db.execute(
-                        "UPDATE links SET reminders_on = 0 WHERE chat_id = ? AND subject = ?",
+                        "UPDATE links SET reminders_on = 0"
+                        " WHERE chat_id = ? AND subject_ref = ref_of(?)",
                         (chat_id, subject),
                     )
         for chat_id in BLOCKED:

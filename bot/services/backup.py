@@ -29,6 +29,7 @@ class CopyReport:
     size_bytes: int
     residents: int
     migrations: int
+    fingerprint: str | None = None  # of the key it is sealed with (bot/crypto.py)
 
 
 async def backup(db: aiosqlite.Connection, target: Path, *, overwrite: bool = False) -> CopyReport:
@@ -43,9 +44,18 @@ async def backup(db: aiosqlite.Connection, target: Path, *, overwrite: bool = Fa
     return await asyncio.to_thread(_finish, partial, target)
 
 
-async def restore(source: Path, database_path: Path) -> CopyReport:
-    """Replace the database at `database_path` by the backup `source` (the bot must be stopped)."""
-    await asyncio.to_thread(check_copy, source)
+async def restore(source: Path, database_path: Path, *, fingerprint: str) -> CopyReport:
+    """Replace the database at `database_path` by the backup `source` (the bot must be stopped).
+
+    Refused when the backup is sealed with another key than `fingerprint` (SECRET_KEY's): the
+    bot could not read it, so the one that works stays in place.
+    """
+    copy = await asyncio.to_thread(check_copy, source)
+    if copy.fingerprint not in (None, fingerprint):
+        raise BackupRefused(
+            f"{source} is sealed with key {copy.fingerprint}, but SECRET_KEY is key {fingerprint};"
+            " set the SECRET_KEY that was in use when the backup was made"
+        )
     await asyncio.to_thread(database_path.parent.mkdir, parents=True, exist_ok=True)
     async with aiosqlite.connect(source) as backup_db, aiosqlite.connect(database_path) as db:
         await backup_db.backup(db)
@@ -64,7 +74,9 @@ def _prepare(target: Path, *, overwrite: bool) -> Path:
 def _finish(partial: Path, target: Path) -> CopyReport:
     report = check_copy(partial)
     partial.replace(target)
-    return CopyReport(target, report.size_bytes, report.residents, report.migrations)
+    return CopyReport(
+        target, report.size_bytes, report.residents, report.migrations, report.fingerprint
+    )
 
 
 def check_copy(path: Path) -> CopyReport:
@@ -77,10 +89,15 @@ def check_copy(path: Path) -> CopyReport:
             (verdict,) = conn.execute("PRAGMA integrity_check").fetchone()
             migrations = conn.execute("SELECT count(*) FROM schema_migrations").fetchone()[0]
             residents = conn.execute("SELECT count(*) FROM residents").fetchone()[0]
+            has_key = conn.execute(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'vault_key'"
+            ).fetchone()[0]
+            key = conn.execute("SELECT fingerprint FROM vault_key").fetchone() if has_key else None
         finally:
             conn.close()
     except sqlite3.DatabaseError as error:
         raise BackupRefused(f"{path} is not a database of this bot ({error})") from None
     if verdict != "ok":
         raise BackupRefused(f"{path} is damaged: {verdict}")
-    return CopyReport(path, path.stat().st_size, int(residents), int(migrations))
+    fingerprint = str(key[0]) if key else None
+    return CopyReport(path, path.stat().st_size, int(residents), int(migrations), fingerprint)

@@ -370,7 +370,7 @@ async def _insert(
                 state=state, now=now,
             )  # fmt: skip
         except sqlite3.IntegrityError as error:
-            if "bookings.nik" in str(error):
+            if "bookings.nik_ref" in str(error):
                 raise AlreadyBooked(booking=None) from error
             if "bookings.code" not in str(error):
                 raise

@@ -91,6 +91,7 @@ class Notice:
     nama: str
     cycle: Cycle
     locale: str | None = None  # the chat's language, as the cohort query found it
+    nik_ref: bytes = b""  # the NIK's lookup hash, which the outbox key holds instead of the NIK
 
 
 @dataclass(frozen=True)
@@ -190,7 +191,7 @@ async def approve(
         linked = await store.cohort_linked_chats(db, born_by=born_by(run.cycle))
         count = await store.deactivate_cohort(db, born_by=born_by(run.cycle), today=today, now=now)
         await store.mark_applied(db, run.id, admin_id=admin.telegram_id, count=count, now=now)
-        notices = [Notice(p.chat_id, p.nik, p.nama, run.cycle, p.locale) for p in linked]
+        notices = [Notice(p.chat_id, p.nik, p.nama, run.cycle, p.locale, p.nik_ref) for p in linked]
         planned = await _plan_notices(db, notifier, notices, today=today, now=now)
         detail = f"run={run.id} deadline={run.cycle.deadline} deactivated={count} notices={planned}"
         await audit.write_audit(db, admin.telegram_id, "deactivation:approve", detail, now=now)
@@ -214,7 +215,7 @@ async def _plan_notices(
         text, markup = notifier.compose(locale, notice)
         planned += await outbox_store.insert_message(
             db,
-            key=reminder_key("deactivated", notice.nik, notice.chat_id, today),
+            key=reminder_key("deactivated", notice.nik_ref, notice.chat_id, today),
             chat_id=notice.chat_id,
             kind=NOTICE_KIND,
             text=text,

@@ -7,17 +7,18 @@ from datetime import datetime
 
 import aiosqlite
 
-from bot.db import transaction
+from bot.db import transaction, vault_of
 from bot.domain import Resident
 from bot.errors import DomainError
 from bot.services import outbox
 from bot.services.booking import CHANGEABLE_STATES, cancel, chat_bookings
 from bot.services.lockout import WINDOW
 from bot.storage import attempts, chats, links
+from bot.storage.outbox import RESIDENT_KINDS
 from bot.storage.residents import get_resident, list_household
 from bot.storage.waitlist import Offer
 
-REMINDER_KINDS = ("teen", "deadline", "deactivated")  # the reminders about a linked resident
+REMINDER_KINDS = RESIDENT_KINDS  # the reminders about a linked resident
 
 
 class LinkNotFound(DomainError):
@@ -89,8 +90,9 @@ async def _withdraw_reminders(db: aiosqlite.Connection, link: links.Link, *, now
     else:
         niks = [link.subject]
     for nik in niks:
+        ref = outbox.resident_ref(vault_of(db).ref(nik))
         for kind in REMINDER_KINDS:
-            await outbox.withdraw(db, f"{kind}:{outbox.resident_ref(nik)}:{link.chat_id}:", now=now)
+            await outbox.withdraw(db, f"{kind}:{ref}:{link.chat_id}:", now=now)
 
 
 async def erase_chat(

@@ -8,7 +8,6 @@ nothing queued is lost and at most the in-flight messages are sent twice.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -77,14 +76,16 @@ class Planned:
     reply_markup_json: str | None = None
 
 
-def resident_ref(nik: str) -> str:
-    """A short stable stand-in for a NIK in idempotency keys: keys never hold a NIK."""
-    return hashlib.sha256(f"dukcapil-outbox:{nik}".encode()).hexdigest()[:20]
+def resident_ref(nik_ref: bytes) -> str:
+    """A short stand-in for a resident in idempotency keys, from the NIK's keyed lookup hash
+    (bot/crypto.py): keys never hold a NIK, and cannot be turned back into one without
+    SECRET_KEY."""
+    return nik_ref[: store.RESIDENT_REF_BYTES].hex()
 
 
-def reminder_key(kind: str, nik: str, chat_id: int, due: date) -> str:
-    """The one key of a reminder about a resident to a chat for a due day."""
-    return f"{kind}:{resident_ref(nik)}:{chat_id}:{due.isoformat()}"
+def reminder_key(kind: str, nik_ref: bytes, chat_id: int, due: date) -> str:
+    """The one key of a reminder about a resident (by lookup hash) to a chat for a due day."""
+    return f"{kind}:{resident_ref(nik_ref)}:{chat_id}:{due.isoformat()}"
 
 
 async def enqueue(

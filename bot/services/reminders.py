@@ -48,11 +48,12 @@ class Reminder:
     deadline: date | None = None
     deactivated_on: date | None = None
     locale: str | None = None  # the chat's language, as the query found it
+    nik_ref: bytes = b""  # the NIK's lookup hash, which the outbox key holds instead of the NIK
 
     @property
     def key(self) -> str:
         """The outbox key: one message per kind, resident, chat and due point."""
-        return outbox.reminder_key(self.kind, self.nik, self.chat_id, self.due)
+        return outbox.reminder_key(self.kind, self.nik_ref, self.chat_id, self.due)
 
     @property
     def days_left(self) -> int:
@@ -232,5 +233,5 @@ def _reminder(
     return Reminder(
         kind=kind, chat_id=person.chat_id, nik=person.nik, name=person.nama, due=due,
         today=today, turns_17_on=turns_17_on, deadline=deadline, deactivated_on=deactivated_on,
-        locale=person.locale,
+        locale=person.locale, nik_ref=person.nik_ref,
     )  # fmt: skip

@@ -321,7 +321,7 @@ async def _insert(
                 service_point=point_code, now=now,
             )  # fmt: skip
         except sqlite3.IntegrityError as error:
-            if "tickets.nik" in str(error):
+            if "tickets.nik_ref" in str(error):
                 raise await _already_open(db, nik, chat_id) from error
             if "tickets.number" not in str(error):
                 raise

@@ -8,10 +8,15 @@ from datetime import UTC, date, datetime
 
 import aiosqlite
 
+from bot.db import vault_of
 from bot.domain import ACTIVE_BOOKING_STATES, Booking
 
+# The person is stored as the NIK's lookup hash (bot/crypto.py); the NIK is read opened from
+# the resident's row.
 _COLUMNS = (
-    "id, code, chat_id, nik, service, service_point, start_at, day, queue_number, state, reason"
+    "id, code, chat_id,"
+    " (SELECT unseal(r.nik_sealed) FROM residents r WHERE r.nik_ref = bookings.nik_ref),"
+    " service, service_point, start_at, day, queue_number, state, reason"
 )
 _ACTIVE = f"state IN ({', '.join(repr(s) for s in ACTIVE_BOOKING_STATES)})"
 _UNATTENDED = "state IN ('pending', 'confirmed')"
@@ -32,10 +37,18 @@ async def insert_booking(
     now: datetime,
 ) -> Booking:
     """Insert a booking and return it; sqlite3.IntegrityError on a duplicate code or person."""
-    values = (code, chat_id, nik, service, service_point, _ts(start_at), day.isoformat())
+    values = (
+        code,
+        chat_id,
+        vault_of(db).ref(nik),
+        service,
+        service_point,
+        _ts(start_at),
+        day.isoformat(),
+    )
     stamp = _ts(now)
     rows = await db.execute_fetchall(
-        "INSERT INTO bookings (code, chat_id, nik, service, service_point, start_at, day,"
+        "INSERT INTO bookings (code, chat_id, nik_ref, service, service_point, start_at, day,"
         " queue_number, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         f" RETURNING {_COLUMNS}",
         (*values, queue_number, state, stamp, stamp),
@@ -56,8 +69,8 @@ async def get_booking_by_code(db: aiosqlite.Connection, code: str) -> Booking | 
 
 async def get_active_booking(db: aiosqlite.Connection, nik: str, service: str) -> Booking | None:
     """The person's active booking for this service, or None."""
-    query = f"SELECT {_COLUMNS} FROM bookings WHERE nik = ? AND service = ? AND {_ACTIVE}"
-    return await _one(db, query, (nik, service))
+    query = f"SELECT {_COLUMNS} FROM bookings WHERE nik_ref = ? AND service = ? AND {_ACTIVE}"
+    return await _one(db, query, (vault_of(db).ref(nik), service))
 
 
 async def list_chat_bookings(db: aiosqlite.Connection, chat_id: int) -> list[Booking]:
@@ -133,7 +146,8 @@ async def count_active_for_chat(db: aiosqlite.Connection, chat_id: int) -> int:
 
 async def count_active_for_nik(db: aiosqlite.Connection, nik: str) -> int:
     """How many active bookings the person holds (any service, any chat)."""
-    return await _count(db, f"SELECT count(*) FROM bookings WHERE nik = ? AND {_ACTIVE}", (nik,))
+    query = f"SELECT count(*) FROM bookings WHERE nik_ref = ? AND {_ACTIVE}"
+    return await _count(db, query, (vault_of(db).ref(nik),))
 
 
 @dataclass(frozen=True)
@@ -150,10 +164,10 @@ async def person_bookings(
 ) -> PersonBookings:
     """The person's active booking for the service and the active counts, in one statement."""
     rows = await db.execute_fetchall(
-        f"SELECT (SELECT id FROM bookings WHERE nik = ?1 AND service = ?2 AND {_ACTIVE}),"
+        f"SELECT (SELECT id FROM bookings WHERE nik_ref = ?1 AND service = ?2 AND {_ACTIVE}),"
         f" (SELECT count(*) FROM bookings WHERE chat_id = ?3 AND {_ACTIVE}),"
-        f" (SELECT count(*) FROM bookings WHERE nik = ?1 AND {_ACTIVE})",
-        (nik, service, chat_id),
+        f" (SELECT count(*) FROM bookings WHERE nik_ref = ?1 AND {_ACTIVE})",
+        (vault_of(db).ref(nik), service, chat_id),
     )
     active_id, for_chat, for_nik = next(iter(rows))
     return PersonBookings(active_id, int(for_chat), int(for_nik))
@@ -169,8 +183,10 @@ async def next_queue_number(db: aiosqlite.Connection, service_point: str, day: d
 
 async def no_shows_since(db: aiosqlite.Connection, nik: str, since: datetime) -> int:
     """How many of the person's visits since `since` ended as no-show."""
-    query = "SELECT count(*) FROM bookings WHERE nik = ? AND state = 'no_show' AND start_at >= ?"
-    return await _count(db, query, (nik, _ts(since)))
+    query = (
+        "SELECT count(*) FROM bookings WHERE nik_ref = ? AND state = 'no_show' AND start_at >= ?"
+    )
+    return await _count(db, query, (vault_of(db).ref(nik), _ts(since)))
 
 
 async def set_state(

@@ -69,10 +69,11 @@ def _recipients_sql(audience: str, code: str) -> str:
     return (
         "WITH linked AS ("
         f"  SELECT l.chat_id FROM {first} {join} {second}"
-        f"  ON l.kind = 'nik' AND l.subject = r.nik WHERE l.reminders_on = 1 AND {where}"
+        f"  ON l.kind = 'nik' AND l.subject_ref = r.nik_ref WHERE l.reminders_on = 1 AND {where}"
         "  UNION"
         f"  SELECT l.chat_id FROM {first} {join} {second}"
-        f"  ON l.kind = 'household' AND l.subject = r.no_kk WHERE l.reminders_on = 1 AND {where})"
+        f"  ON l.kind = 'household' AND l.subject_ref = r.kk_ref"
+        f"  WHERE l.reminders_on = 1 AND {where})"
         " SELECT c.chat_id, c.locale FROM linked JOIN chats c ON c.chat_id = linked.chat_id"
         " WHERE c.chat_id NOT IN (SELECT chat_id FROM blocked_chats)"
     )
@@ -130,7 +131,7 @@ async def insert_messages(
         "INSERT INTO outbox (idempotency_key, chat_id, kind, text, state, not_before,"
         " created_at, updated_at)"
         " SELECT 'broadcast:' || :id || ':' || chat_id, chat_id, 'broadcast',"
-        f" CASE locale {choices} ELSE :default END, 'queued', :not_before, :now, :now"
+        f" seal(CASE locale {choices} ELSE :default END), 'queued', :not_before, :now, :now"
         f" FROM ({_recipients_sql(audience, code)}) ORDER BY chat_id",
         params,
     )

@@ -58,6 +58,7 @@ class LinkedPerson:
     nik: str
     nama: str
     locale: str | None = None  # the chat's language; None if it has no chat row
+    nik_ref: bytes = b""  # the NIK's lookup hash (bot/crypto.py), for outbox keys
 
 
 async def cohort_per_desa(db: aiosqlite.Connection, *, born_by: date) -> list[DesaRow]:
@@ -84,12 +85,13 @@ async def cohort_linked_chats(db: aiosqlite.Connection, *, born_by: date) -> lis
     """Chats with reminders on, linked to a cohort member by NIK or by household (KK), with the
     chat's language. The links drive the loop (CROSS JOIN): far fewer than the residents."""
     locale = "(SELECT c.locale FROM chats AS c WHERE c.chat_id = l.chat_id)"
+    person = f"l.chat_id, unseal(r.nik_sealed), unseal(r.nama_sealed), {locale}, r.nik_ref"
     async with db.execute(
-        f"SELECT l.chat_id, r.nik, r.nama, {locale} FROM links l CROSS JOIN residents r"
-        " ON l.kind = 'nik' AND l.subject = r.nik"
+        f"SELECT {person} FROM links l CROSS JOIN residents r"
+        " ON l.kind = 'nik' AND l.subject_ref = r.nik_ref"
         f" WHERE l.reminders_on = 1 AND {_COHORT}"
-        f" UNION SELECT l.chat_id, r.nik, r.nama, {locale} FROM links l CROSS JOIN residents r"
-        " ON l.kind = 'household' AND l.subject = r.no_kk"
+        f" UNION SELECT {person} FROM links l CROSS JOIN residents r"
+        " ON l.kind = 'household' AND l.subject_ref = r.kk_ref"
         f" WHERE l.reminders_on = 1 AND {_COHORT} ORDER BY 1, 2",
         {"born_by": born_by.isoformat()},
     ) as cursor:

@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime
 
 import aiosqlite
 
+from bot.db import vault_of
 from bot.domain import Batch
 
 
@@ -20,8 +21,8 @@ async def insert_received_card(
 ) -> None:
     """Record the damaged card handed in for this ticket as waiting for destruction."""
     await db.execute(
-        "INSERT INTO received_cards (ticket_id, nik, received_at) VALUES (?, ?, ?)",
-        (ticket_id, nik, _ts(now)),
+        "INSERT INTO received_cards (ticket_id, nik_ref, received_at) VALUES (?, ?, ?)",
+        (ticket_id, vault_of(db).ref(nik), _ts(now)),
     )
 
 

@@ -6,25 +6,34 @@ from datetime import datetime
 
 import aiosqlite
 
+from bot.db import vault_of
 from bot.domain import Link
 
-_COLUMNS = "id, chat_id, kind, subject, reminders_on"
+# The subject is stored as its lookup hash (bot/crypto.py) and read back opened from the
+# resident it names: the NIK's owner, or any member of the household.
+_COLUMNS = (
+    "id, chat_id, kind, CASE kind"
+    " WHEN 'nik' THEN (SELECT unseal(r.nik_sealed) FROM residents r WHERE r.nik_ref = subject_ref)"
+    " ELSE (SELECT unseal(r.kk_sealed) FROM residents r WHERE r.kk_ref = subject_ref LIMIT 1) END,"
+    " reminders_on"
+)
 
 
 async def insert_link(
     db: aiosqlite.Connection, chat_id: int, kind: str, subject: str, *, now: datetime
 ) -> bool:
     """Create the link (reminders on); False when it already existed (then it is switched on)."""
+    ref = vault_of(db).ref(subject)
     cursor = await db.execute(
-        "INSERT INTO links (chat_id, kind, subject, consent_at) VALUES (?, ?, ?, ?)"
-        " ON CONFLICT (chat_id, kind, subject) DO NOTHING",
-        (chat_id, kind, subject, now.isoformat()),
+        "INSERT INTO links (chat_id, kind, subject_ref, consent_at) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT (chat_id, kind, subject_ref) DO NOTHING",
+        (chat_id, kind, ref, now.isoformat()),
     )
     if cursor.rowcount:
         return True
     await db.execute(
-        "UPDATE links SET reminders_on = 1 WHERE chat_id = ? AND kind = ? AND subject = ?",
-        (chat_id, kind, subject),
+        "UPDATE links SET reminders_on = 1 WHERE chat_id = ? AND kind = ? AND subject_ref = ?",
+        (chat_id, kind, ref),
     )
     return False
 
@@ -57,4 +66,5 @@ async def delete_link(db: aiosqlite.Connection, link_id: int) -> None:
 
 
 def _link(row: aiosqlite.Row) -> Link:
-    return Link(row[0], row[1], row[2], row[3], bool(row[4]))
+    # A subject nobody holds any more (gone from the population) reads as "": it covers nobody.
+    return Link(row[0], row[1], row[2], row[3] or "", bool(row[4]))

@@ -1,6 +1,7 @@
 """The outbox of outgoing messages and the chats that blocked the bot.
 
 Timestamps are UTC ISO text with microseconds: fixed width, so comparing text compares time.
+A message's text names the resident, so it is stored sealed (bot/crypto.py) and opened to send.
 """
 
 from __future__ import annotations
@@ -12,9 +13,13 @@ import aiosqlite
 
 OUTBOX_STATES = ("queued", "sending", "sent", "blocked", "failed", "withdrawn")
 OUTBOX_KINDS = ("reminder", "broadcast", "staff", "reply", "booking")
+# Reminders about one resident are keyed `<kind>:<resident ref>:<chat>:<due day>`, the ref being
+# the first bytes of the NIK's lookup hash, in hex (services.outbox.reminder_key).
+RESIDENT_KINDS = ("teen", "deadline", "deactivated")
+RESIDENT_REF_BYTES = 12
 
 _COLUMNS = (
-    "id, idempotency_key, chat_id, kind, text, reply_markup, state, attempts, not_before,"
+    "id, idempotency_key, chat_id, kind, unseal(text), reply_markup, state, attempts, not_before,"
     " telegram_message_id, error"
 )
 
@@ -50,7 +55,7 @@ async def insert_message(
     """Queue a message (born 'blocked' for a blocked chat); False if the key already exists."""
     cursor = await db.execute(
         "INSERT INTO outbox (idempotency_key, chat_id, kind, text, reply_markup, state, error,"
-        " not_before, created_at, updated_at) VALUES (?, ?, ?, ?, ?,"
+        " not_before, created_at, updated_at) VALUES (?, ?, ?, seal(?), ?,"
         " CASE WHEN EXISTS (SELECT 1 FROM blocked_chats WHERE chat_id = ?)"
         " THEN 'blocked' ELSE 'queued' END,"
         " CASE WHEN EXISTS (SELECT 1 FROM blocked_chats WHERE chat_id = ?)"
@@ -171,7 +176,7 @@ async def forget_chat(db: aiosqlite.Connection, chat_id: int, *, now: datetime) 
     """Withdraw the chat's queued messages and blank the text and buttons of all of them."""
     await db.execute(
         "UPDATE outbox SET state = CASE WHEN state = 'queued' THEN 'withdrawn' ELSE state END,"
-        " text = ?, reply_markup = NULL, updated_at = ? WHERE chat_id = ?",
+        " text = seal(?), reply_markup = NULL, updated_at = ? WHERE chat_id = ?",
         (ERASED_TEXT, ts(now), chat_id),
     )
 

@@ -6,12 +6,14 @@ from datetime import UTC, date, datetime
 
 import aiosqlite
 
+from bot.db import vault_of
+
 
 async def mark_recorded(db: aiosqlite.Connection, nik: str, day: date, *, now: datetime) -> bool:
     """Set the resident's recording date to `day` and (re-)activate the NIK; False if unknown."""
     cursor = await db.execute(
         "UPDATE residents SET tanggal_rekam = ?, status_nik = 'AKTIF', updated_at = ?"
-        " WHERE nik = ?",
-        (day.isoformat(), now.astimezone(UTC).isoformat(), nik),
+        " WHERE nik_ref = ?",
+        (day.isoformat(), now.astimezone(UTC).isoformat(), vault_of(db).ref(nik)),
     )
     return cursor.rowcount == 1

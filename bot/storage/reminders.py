@@ -1,7 +1,7 @@
 """The residents a chat asked reminders about, selected for the reminder rules.
 
 Every query starts from the links with reminders on (a few per chat) and reaches residents by
-NIK (primary key) or by KK number (the partial index residents_unrecorded, or residents_no_kk),
+NIK (primary key) or by KK number (the partial index residents_unrecorded, or residents_kk),
 so it reads the linked residents only, never the whole population. Each narrows them further to
 those a rule can concern (status, not recorded, a birth-date window); the exact due days are
 computed by bot.services.reminders.
@@ -18,12 +18,13 @@ from datetime import date
 import aiosqlite
 
 _SELECT = (
-    "SELECT l.chat_id, r.nik, r.nama, r.tanggal_lahir, r.status_kawin, r.deactivated_on,"
-    " (SELECT c.locale FROM chats AS c WHERE c.chat_id = l.chat_id)"
+    "SELECT l.chat_id, unseal(r.nik_sealed), unseal(r.nama_sealed), r.tanggal_lahir,"
+    " r.status_kawin, r.deactivated_on,"
+    " (SELECT c.locale FROM chats AS c WHERE c.chat_id = l.chat_id), r.nik_ref"
     " FROM links AS l CROSS JOIN residents AS r ON {on}"  # CROSS JOIN: links drive the loop
     " WHERE l.kind = '{kind}' AND l.reminders_on = 1 AND {where}"
 )
-_REACH = (("nik", "r.nik = l.subject"), ("household", "r.no_kk = l.subject"))
+_REACH = (("nik", "r.nik_ref = l.subject_ref"), ("household", "r.kk_ref = l.subject_ref"))
 _UNRECORDED_ACTIVE = "r.status_nik = 'AKTIF' AND r.tanggal_rekam IS NULL"
 
 
@@ -38,6 +39,7 @@ class LinkedResident:
     status_kawin: str
     deactivated_on: date | None
     locale: str | None = None  # the chat's language; None if it has no chat row
+    nik_ref: bytes = b""  # the NIK's lookup hash (bot/crypto.py), for outbox keys
 
 
 async def linked_unrecorded_teens(
@@ -82,7 +84,7 @@ async def _linked(
 
 
 def _linked_resident(row: aiosqlite.Row) -> LinkedResident:
-    chat_id, nik, nama, lahir, kawin, deactivated, locale = row
+    chat_id, nik, nama, lahir, kawin, deactivated, locale, nik_ref = row
     return LinkedResident(
         chat_id=chat_id,
         nik=nik,
@@ -91,4 +93,5 @@ def _linked_resident(row: aiosqlite.Row) -> LinkedResident:
         status_kawin=kawin,
         deactivated_on=date.fromisoformat(deactivated) if deactivated else None,
         locale=locale,
+        nik_ref=nik_ref,
     )

@@ -8,23 +8,38 @@ from typing import cast
 
 import aiosqlite
 
+from bot.db import vault_of
 from bot.domain import Resident, Sex
 
 # nik, no_kk, nama, tanggal_lahir, jenis_kelamin, status_kawin, kode_desa (plain),
-# tanggal_rekam (ISO or None), status_nik; dates as ISO text.
+# tanggal_rekam (ISO or None), status_nik; dates as ISO text. In clear: this module seals them.
 ResidentRow = tuple[str, str, str, str, str, str, str, str | None, str]
 
+# NIK, KK number and name are stored sealed, NIK and KK also as lookup hashes (bot/crypto.py):
+# rows are found by `nik_ref = ref_of(?)` and opened with `unseal` only when read.
 _COLUMNS = (
-    "nik, no_kk, nama, tanggal_lahir, jenis_kelamin, status_kawin, kode_desa, tanggal_rekam,"
-    " status_nik"
+    "unseal(nik_sealed), unseal(kk_sealed), unseal(nama_sealed), tanggal_lahir, jenis_kelamin,"
+    " status_kawin, kode_desa, tanggal_rekam, status_nik"
 )
-_FIELDS = _COLUMNS.replace(" ", "").split(",")[1:]  # everything but the NIK
-_INSERT = f"INSERT INTO residents ({_COLUMNS}, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_CLEAR = [
+    "tanggal_lahir",
+    "jenis_kelamin",
+    "status_kawin",
+    "kode_desa",
+    "tanggal_rekam",
+    "status_nik",
+]
+_INSERT = (
+    "INSERT INTO residents (nik_ref, kk_ref, nik_sealed, kk_sealed, nama_sealed,"
+    f" {', '.join(_CLEAR)}, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
 # Rows whose data did not change are left alone (their updated_at too): re-importing an
 # unchanged export rewrites nothing, and rewriting indexed columns is what makes updates slow.
+# The name is compared opened: its sealed form differs every time it is sealed.
 _UPDATE = (
-    f"UPDATE residents SET ({', '.join(_FIELDS)}, updated_at) = (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-    f" WHERE nik = ? AND ({', '.join(_FIELDS)}) IS NOT (?, ?, ?, ?, ?, ?, ?, ?)"
+    f"UPDATE residents SET (kk_ref, kk_sealed, nama_sealed, {', '.join(_CLEAR)}, updated_at)"
+    " = (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) WHERE nik_ref = ?"
+    f" AND (kk_ref, unseal(nama_sealed), {', '.join(_CLEAR)}) IS NOT (?, ?, ?, ?, ?, ?, ?, ?)"
 )
 # Well below SQLite's limit on host parameters (999 before 3.32).
 _CHUNK = 900
@@ -33,7 +48,9 @@ _CHUNK = 900
 async def get_resident(db: aiosqlite.Connection, nik: str) -> Resident | None:
     """The resident with this NIK, or None."""
     rows = list(
-        await db.execute_fetchall(f"SELECT {_COLUMNS} FROM residents WHERE nik = ?", (nik,))
+        await db.execute_fetchall(
+            f"SELECT {_COLUMNS} FROM residents WHERE nik_ref = ?", (vault_of(db).ref(nik),)
+        )
     )
     return _resident(rows[0]) if rows else None
 
@@ -41,19 +58,22 @@ async def get_resident(db: aiosqlite.Connection, nik: str) -> Resident | None:
 async def list_household(db: aiosqlite.Connection, no_kk: str) -> list[Resident]:
     """Everyone on this KK, oldest first."""
     async with db.execute(
-        f"SELECT {_COLUMNS} FROM residents WHERE no_kk = ? ORDER BY tanggal_lahir, nik", (no_kk,)
+        f"SELECT {_COLUMNS} FROM residents WHERE kk_ref = ?",
+        (vault_of(db).ref(no_kk),),
     ) as cursor:
-        return [_resident(row) async for row in cursor]
+        people = [_resident(row) async for row in cursor]
+    return sorted(people, key=lambda person: (person.tanggal_lahir, person.nik))
 
 
-async def existing_niks(db: aiosqlite.Connection, niks: list[str]) -> set[str]:
-    """Which of these NIKs are already stored."""
-    found: set[str] = set()
-    for start in range(0, len(niks), _CHUNK):
-        chunk = niks[start : start + _CHUNK]
+async def existing_refs(db: aiosqlite.Connection, refs: list[bytes]) -> set[bytes]:
+    """Which of these NIK lookup hashes are already stored."""
+    found: set[bytes] = set()
+    for start in range(0, len(refs), _CHUNK):
+        chunk = refs[start : start + _CHUNK]
         marks = ", ".join("?" * len(chunk))
-        async with db.execute(f"SELECT nik FROM residents WHERE nik IN ({marks})", chunk) as cur:
-            found.update(row[0] for row in await cur.fetchall())
+        query = f"SELECT nik_ref FROM residents WHERE nik_ref IN ({marks})"
+        async with db.execute(query, chunk) as cursor:
+            found.update(row[0] for row in await cursor.fetchall())
     return found
 
 
@@ -66,15 +86,35 @@ async def upsert_residents(
     INSERT plus an UPDATE is twice as fast in SQLite as INSERT ... ON CONFLICT DO UPDATE on this
     table (the upsert re-checks the kode_desa foreign key for every row).
     """
-    rows = sorted(rows)  # in NIK order: neighbouring pages of the clustered NIK B-tree
+    vault = vault_of(db)
+    # In lookup-hash order: neighbouring pages of the clustered B-tree.
+    keyed = sorted(((vault.ref(row[0]), vault.ref(row[1]), row) for row in rows), key=_first)
     # `fresh`: the table was empty when the import began (and its NIKs are distinct), so nothing
     # can exist yet and the lookup is skipped.
-    existing = set() if fresh else await existing_niks(db, [row[0] for row in rows])
+    existing = set() if fresh else await existing_refs(db, [ref for ref, _, _ in keyed])
     stamp = _utc(now).isoformat()
-    await db.executemany(_INSERT, [(*row, stamp) for row in rows if row[0] not in existing])
-    changes = [(*row[1:], stamp, row[0], *row[1:]) for row in rows if row[0] in existing]
-    await db.executemany(_UPDATE, changes)
+    seal = vault.seal
+    await db.executemany(
+        _INSERT,
+        [
+            (nik_ref, kk_ref, seal(row[0]), seal(row[1]), seal(row[2]), *row[3:], stamp)
+            for nik_ref, kk_ref, row in keyed
+            if nik_ref not in existing
+        ],
+    )
+    await db.executemany(
+        _UPDATE,
+        [
+            (kk_ref, seal(row[1]), seal(row[2]), *row[3:], stamp, nik_ref, kk_ref, *row[2:])
+            for nik_ref, kk_ref, row in keyed
+            if nik_ref in existing
+        ],
+    )
     return len(rows) - len(existing)
+
+
+def _first(item: tuple[bytes, bytes, ResidentRow]) -> bytes:
+    return item[0]
 
 
 async def secondary_indexes(db: aiosqlite.Connection) -> list[tuple[str, str]]:

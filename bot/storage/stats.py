@@ -26,11 +26,11 @@ TURNING_17 = "(r.tanggal_lahir >= :teen_from AND r.tanggal_lahir <= :teen_to)"
 TURNING_17_UNRECORDED = f"({TURNING_17} AND r.tanggal_rekam IS NULL)"
 DEACTIVATED = "(r.status_nik = 'NONAKTIF')"
 # The bot can reach the resident: a link (theirs or their household's) with reminders on, to a
-# chat that has not blocked the bot. Two EXISTS, so each uses the links (kind, subject) index.
+# chat that has not blocked the bot. Two EXISTS, so each uses the links (kind, subject_ref) index.
 REACHABLE = (
-    "(EXISTS (SELECT 1 FROM links l WHERE l.kind = 'nik' AND l.subject = r.nik"
+    "(EXISTS (SELECT 1 FROM links l WHERE l.kind = 'nik' AND l.subject_ref = r.nik_ref"
     "   AND l.reminders_on = 1 AND l.chat_id NOT IN (SELECT chat_id FROM blocked_chats))"
-    " OR EXISTS (SELECT 1 FROM links l WHERE l.kind = 'household' AND l.subject = r.no_kk"
+    " OR EXISTS (SELECT 1 FROM links l WHERE l.kind = 'household' AND l.subject_ref = r.kk_ref"
     "   AND l.reminders_on = 1 AND l.chat_id NOT IN (SELECT chat_id FROM blocked_chats)))"
 )
 OUTREACH = f"({DEACTIVATED} OR {UNRECORDED_WAJIB} OR {TURNING_17_UNRECORDED})"
@@ -125,12 +125,13 @@ async def outreach_rows(
 ) -> AsyncIterator[OutreachRow]:
     """The residents of the area's groups that the bot cannot reach, by desa and name."""
     async with db.execute(
-        "SELECT r.nama, r.nik, r.tanggal_lahir, a.name,"
+        "SELECT unseal(r.nama_sealed) AS nama, unseal(r.nik_sealed) AS nik, r.tanggal_lahir,"
+        " a.name,"
         f" CASE WHEN {DEACTIVATED} THEN 'deactivated'"
         f" WHEN {TURNING_17_UNRECORDED} THEN 'turning17' ELSE 'unrecorded' END"
         " FROM residents r JOIN areas a ON a.code = r.kode_desa"
         f" WHERE r.kode_desa >= :low AND r.kode_desa < :high AND {OUTREACH} AND NOT {REACHABLE}"
-        " ORDER BY r.kode_desa, r.nama, r.nik",
+        " ORDER BY r.kode_desa, nama, nik",
         ages.params(code),
     ) as cursor:
         async for row in cursor:
@@ -167,8 +168,8 @@ async def area_counts(
 async def _linked_chats(db: aiosqlite.Connection, low: str, high: str) -> int:
     async with db.execute(
         "SELECT count(DISTINCT l.chat_id) FROM links l JOIN residents r"
-        " ON (l.kind = 'nik' AND r.nik = l.subject)"
-        " OR (l.kind = 'household' AND r.no_kk = l.subject)"
+        " ON (l.kind = 'nik' AND r.nik_ref = l.subject_ref)"
+        " OR (l.kind = 'household' AND r.kk_ref = l.subject_ref)"
         " WHERE r.kode_desa >= ? AND r.kode_desa < ?",
         (low, high),
     ) as cursor:

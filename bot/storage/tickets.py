@@ -7,10 +7,15 @@ from datetime import UTC, date, datetime
 
 import aiosqlite
 
+from bot.db import vault_of
 from bot.domain import Ticket, TicketEvent
 
+# The person is stored as the NIK's lookup hash (bot/crypto.py), read back opened from the
+# resident's row.
 _COLUMNS = (
-    "id, number, chat_id, nik, kind, cause, description, file_id, file_type, service_point,"
+    "id, number, chat_id,"
+    " (SELECT unseal(r.nik_sealed) FROM residents r WHERE r.nik_ref = tickets.nik_ref),"
+    " kind, cause, description, file_id, file_type, service_point,"
     " state, reason, ready_until, created_at, updated_at"
 )
 _OPEN = "state NOT IN ('handed_over', 'rejected')"
@@ -31,10 +36,21 @@ async def insert_ticket(
     now: datetime,
 ) -> Ticket:
     """Insert a reported ticket; sqlite3.IntegrityError on a duplicate number or open ticket."""
-    values = (number, chat_id, nik, kind, cause, description, file_id, file_type, service_point)
+    values = (
+        number,
+        chat_id,
+        vault_of(db).ref(nik),
+        kind,
+        cause,
+        description,
+        file_id,
+        file_type,
+        service_point,
+    )
     async with db.execute(
-        "INSERT INTO tickets (number, chat_id, nik, kind, cause, description, file_id, file_type,"
-        " service_point, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        "INSERT INTO tickets (number, chat_id, nik_ref, kind, cause, description, file_id,"
+        " file_type, service_point, created_at, updated_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         f" RETURNING {_COLUMNS}",
         (*values, _ts(now), _ts(now)),
     ) as cursor:
@@ -55,7 +71,8 @@ async def get_ticket_by_number(db: aiosqlite.Connection, number: str) -> Ticket 
 
 async def get_open_ticket(db: aiosqlite.Connection, nik: str) -> Ticket | None:
     """The person's open ticket (not handed over, not rejected), or None."""
-    return await _one(db, f"SELECT {_COLUMNS} FROM tickets WHERE nik = ? AND {_OPEN}", (nik,))
+    query = f"SELECT {_COLUMNS} FROM tickets WHERE nik_ref = ? AND {_OPEN}"
+    return await _one(db, query, (vault_of(db).ref(nik),))
 
 
 async def list_chat_tickets(db: aiosqlite.Connection, chat_id: int) -> list[Ticket]:
@@ -134,7 +151,7 @@ async def count_per_cause(db: aiosqlite.Connection) -> dict[str, int]:
 async def count_per_kecamatan(db: aiosqlite.Connection) -> list[tuple[str, int]]:
     """Tickets per kecamatan of the resident's desa, biggest first (then by name)."""
     async with db.execute(
-        "SELECT a.name, count(*) AS n FROM tickets t JOIN residents r ON r.nik = t.nik"
+        "SELECT a.name, count(*) AS n FROM tickets t JOIN residents r ON r.nik_ref = t.nik_ref"
         " JOIN areas a ON a.code = substr(r.kode_desa, 1, 6)"
         " GROUP BY a.code ORDER BY n DESC, a.name"
     ) as cursor:

@@ -8,11 +8,17 @@ from typing import Any
 
 import aiosqlite
 
+from bot.db import vault_of
 from bot.domain import ACTIVE_BOOKING_STATES, Offer, WaitlistEntry
 
-_ENTRY_COLUMNS = "id, chat_id, nik, service, service_point, first_day, last_day, state"
+# The person is stored as the NIK's lookup hash (bot/crypto.py), read back opened from the
+# resident's row. Entries are always selected FROM waitlist w.
+_NIK = "(SELECT unseal(r.nik_sealed) FROM residents r WHERE r.nik_ref = w.nik_ref)"
+_ENTRY_COLUMNS = (
+    f"w.id, w.chat_id, {_NIK}, w.service, w.service_point, w.first_day, w.last_day, w.state"
+)
 _OFFER_COLUMNS = (
-    "o.id, o.waitlist_id, w.chat_id, w.nik, w.service, o.service_point, o.start_at, o.expires_at"
+    f"o.id, o.waitlist_id, w.chat_id, {_NIK}, w.service, o.service_point, o.start_at, o.expires_at"
 )
 _OFFER_FROM = "waitlist_offers o JOIN waitlist w ON w.id = o.waitlist_id"
 _ACTIVE = f"b.state IN ({', '.join(repr(s) for s in ACTIVE_BOOKING_STATES)})"
@@ -31,11 +37,11 @@ async def insert_entry(
 ) -> int:
     """Put the person on the waitlist; sqlite3.IntegrityError if already waiting for the service."""
     cursor = await db.execute(
-        "INSERT INTO waitlist (chat_id, nik, service, service_point, first_day, last_day,"
+        "INSERT INTO waitlist (chat_id, nik_ref, service, service_point, first_day, last_day,"
         " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
         (
             chat_id,
-            nik,
+            vault_of(db).ref(nik),
             service,
             service_point,
             first_day.isoformat(),
@@ -49,7 +55,7 @@ async def insert_entry(
 
 async def get_entry(db: aiosqlite.Connection, entry_id: int) -> WaitlistEntry | None:
     """The waitlist entry with this id, or None."""
-    query = f"SELECT {_ENTRY_COLUMNS} FROM waitlist WHERE id = ?"
+    query = f"SELECT {_ENTRY_COLUMNS} FROM waitlist w WHERE id = ?"
     async with db.execute(query, (entry_id,)) as cursor:
         row = await cursor.fetchone()
     return _entry(row) if row else None
@@ -58,10 +64,10 @@ async def get_entry(db: aiosqlite.Connection, entry_id: int) -> WaitlistEntry | 
 async def current_entry(db: aiosqlite.Connection, nik: str, service: str) -> WaitlistEntry | None:
     """The person's waiting (or offered) entry for the service, or None."""
     query = (
-        f"SELECT {_ENTRY_COLUMNS} FROM waitlist"
-        " WHERE nik = ? AND service = ? AND state IN ('waiting', 'offered')"
+        f"SELECT {_ENTRY_COLUMNS} FROM waitlist w"
+        " WHERE nik_ref = ? AND service = ? AND state IN ('waiting', 'offered')"
     )
-    async with db.execute(query, (nik, service)) as cursor:
+    async with db.execute(query, (vault_of(db).ref(nik), service)) as cursor:
         row = await cursor.fetchone()
     return _entry(row) if row else None
 
@@ -71,7 +77,7 @@ async def list_chat_entries(
 ) -> list[WaitlistEntry]:
     """The chat's entries in one of `states`, oldest first."""
     marks = ", ".join("?" * len(states))
-    query = f"SELECT {_ENTRY_COLUMNS} FROM waitlist WHERE chat_id = ? AND state IN ({marks})"
+    query = f"SELECT {_ENTRY_COLUMNS} FROM waitlist w WHERE chat_id = ? AND state IN ({marks})"
     async with db.execute(f"{query} ORDER BY id", (chat_id, *states)) as cursor:
         return [_entry(row) async for row in cursor]
 
@@ -84,7 +90,7 @@ async def next_in_line(
     query = (
         f"SELECT {_ENTRY_COLUMNS} FROM waitlist w"
         " WHERE service_point = ? AND state = 'waiting' AND first_day <= ? AND last_day >= ?"
-        f" AND NOT EXISTS (SELECT 1 FROM bookings b WHERE b.nik = w.nik"
+        f" AND NOT EXISTS (SELECT 1 FROM bookings b WHERE b.nik_ref = w.nik_ref"
         f" AND b.service = w.service AND {_ACTIVE})"
         " AND NOT EXISTS (SELECT 1 FROM waitlist_offers o WHERE o.waitlist_id = w.id"
         " AND o.start_at = ?) ORDER BY id LIMIT 1"

@@ -1,0 +1,100 @@
+"""Encryption at rest: NIK, KK number and name are sealed with AES-GCM; NIK and KK are looked up
+by a keyed hash (HMAC-SHA256), so the database holds none of them in clear.
+
+Both keys come from `SECRET_KEY`: scrypt stretches it (a stolen database plus a guessable key
+must still cost a lot per guess), then HKDF splits it into the sealing key and the lookup key.
+The lookup hash is deterministic, so equal numbers match (joins, unique indexes); a sealed value
+is not (a fresh random nonce each time), so it says nothing, not even which rows are equal.
+
+A connection opened by `bot.db.connect` has the vault's functions for SQL:
+`nik_ref(number)` (the lookup hash; used for KK numbers too), `seal(text)`, `unseal(blob)`.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+
+NONCE_BYTES = 12
+REF_BYTES = 32  # HMAC-SHA256, untruncated
+# Bound to every sealed value: a blob sealed by another program or format version won't open.
+_AAD = b"dukcapil-bot/sealed/v1"
+_SALT = b"dukcapil-bot/secret-key/v1"
+
+
+class WrongKey(Exception):
+    """A sealed value did not open: it was sealed under another key, or it was altered."""
+
+
+@dataclass(frozen=True)
+class Vault:
+    """The keys derived from one SECRET_KEY."""
+
+    seal_key: bytes = field(repr=False)
+    ref_key: bytes = field(repr=False)
+
+    @staticmethod
+    def from_secret(secret_key: str) -> Vault:
+        """The vault for this SECRET_KEY (derived once per process: scrypt is slow on purpose)."""
+        return _derive(secret_key)
+
+    @property
+    def fingerprint(self) -> str:
+        """A short public name of the key, stored in the database to catch a wrong SECRET_KEY."""
+        return hmac.digest(self.ref_key, b"fingerprint", "sha256")[:8].hex()
+
+    def ref(self, number: str) -> bytes:
+        """The lookup hash of a NIK or KK number."""
+        return hmac.digest(self.ref_key, number.encode(), "sha256")
+
+    def seal(self, text: str) -> bytes:
+        """nonce || AES-GCM ciphertext and tag of the text."""
+        nonce = os.urandom(NONCE_BYTES)
+        return nonce + self._aead.encrypt(nonce, text.encode(), _AAD)
+
+    def open(self, blob: bytes) -> str:
+        """The text a `seal` blob holds; WrongKey when it is not ours."""
+        try:
+            return self._aead.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], _AAD).decode()
+        except InvalidTag as error:
+            raise WrongKey("a sealed value did not open with this SECRET_KEY") from error
+
+    @property
+    def _aead(self) -> AESGCM:
+        return _aesgcm(self.seal_key)
+
+    # The SQL functions: NULL in, NULL out, so optional columns need no special case.
+
+    def sql_ref(self, number: str | None) -> bytes | None:
+        return None if number is None else self.ref(number)
+
+    def sql_seal(self, text: str | None) -> bytes | None:
+        return None if text is None else self.seal(text)
+
+    def sql_open(self, blob: bytes | None) -> str | None:
+        return None if blob is None else self.open(blob)
+
+
+@lru_cache(maxsize=8)
+def _derive(secret_key: str) -> Vault:
+    if not secret_key:
+        raise ValueError("SECRET_KEY is empty")
+    master = Scrypt(salt=_SALT, length=32, n=2**15, r=8, p=1).derive(secret_key.encode())
+    seal_key, ref_key = (
+        HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(master)
+        for info in (b"dukcapil-bot/aes-gcm", b"dukcapil-bot/hmac-sha256")
+    )
+    return Vault(seal_key, ref_key)
+
+
+@lru_cache(maxsize=8)
+def _aesgcm(key: bytes) -> AESGCM:
+    return AESGCM(key)

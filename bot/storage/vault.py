@@ -1,0 +1,75 @@
+"""The key the database is sealed with, and re-sealing everything under a new one.
+
+Re-sealing reads with the connection's functions (`ref_of`, `unseal`: the current key) and
+writes with a second set under the prefix `new_` (bot.db.install_vault). Call it inside one
+transaction: stopped half-way, nothing has changed.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import aiosqlite
+
+from bot.storage.outbox import RESIDENT_KINDS, RESIDENT_REF_BYTES
+
+RESIDENT_REF_HEX = 2 * RESIDENT_REF_BYTES
+
+_RESEAL = (
+    # Old lookup hash -> new one, for the NIKs and for the KK numbers.
+    "CREATE TEMP TABLE nik_map (old BLOB PRIMARY KEY, new BLOB NOT NULL) WITHOUT ROWID",
+    "INSERT INTO nik_map SELECT nik_ref, new_ref_of(unseal(nik_sealed)) FROM residents",
+    "CREATE TEMP TABLE kk_map (old BLOB PRIMARY KEY, new BLOB NOT NULL) WITHOUT ROWID",
+    "INSERT INTO kk_map SELECT kk_ref, new_ref_of(unseal(min(kk_sealed))) FROM residents"
+    " GROUP BY kk_ref",
+    # The children point at the new hashes before the residents carry them: foreign keys are
+    # checked at COMMIT. A row whose resident is gone keeps its hash (nothing to re-derive it).
+    "PRAGMA defer_foreign_keys = ON",
+    *(
+        f"UPDATE {table} SET nik_ref = coalesce("
+        f"(SELECT new FROM nik_map WHERE old = {table}.nik_ref), nik_ref)"
+        for table in ("bookings", "waitlist", "tickets", "received_cards")
+    ),
+    "UPDATE links SET subject_ref = coalesce(CASE kind"
+    " WHEN 'nik' THEN (SELECT new FROM nik_map WHERE old = links.subject_ref)"
+    " ELSE (SELECT new FROM kk_map WHERE old = links.subject_ref) END, subject_ref)",
+    "UPDATE residents SET"
+    " nik_ref = (SELECT new FROM nik_map WHERE old = residents.nik_ref),"
+    " kk_ref = (SELECT new FROM kk_map WHERE old = residents.kk_ref),"
+    " nik_sealed = new_seal(unseal(nik_sealed)), kk_sealed = new_seal(unseal(kk_sealed)),"
+    " nama_sealed = new_seal(unseal(nama_sealed))",
+    # Reminder keys hold a prefix of the NIK's hash: they follow it, so a reminder planned
+    # before the rotation is still recognised (withdrawn, not sent twice) after it.
+    "CREATE TEMP TABLE key_map (old TEXT PRIMARY KEY, new TEXT NOT NULL) WITHOUT ROWID",
+    f"INSERT OR IGNORE INTO key_map SELECT lower(hex(substr(old, 1, {RESIDENT_REF_HEX // 2}))),"
+    f" lower(hex(substr(new, 1, {RESIDENT_REF_HEX // 2}))) FROM nik_map",
+    "UPDATE outbox SET idempotency_key = substr(idempotency_key, 1, instr(idempotency_key, ':'))"
+    f" || m.new || substr(idempotency_key, instr(idempotency_key, ':') + {RESIDENT_REF_HEX + 1})"
+    " FROM key_map m"
+    f" WHERE m.old = substr(idempotency_key, instr(idempotency_key, ':') + 1, {RESIDENT_REF_HEX})"
+    f" AND substr(idempotency_key, 1, instr(idempotency_key, ':') - 1)"
+    f" IN ({', '.join(repr(kind) for kind in RESIDENT_KINDS)})",
+    "UPDATE outbox SET text = new_seal(unseal(text))",
+    "DROP TABLE temp.nik_map",
+    "DROP TABLE temp.kk_map",
+    "DROP TABLE temp.key_map",
+)
+
+
+async def stored_fingerprint(db: aiosqlite.Connection) -> str | None:
+    """The fingerprint of the key the database is sealed with (None before any)."""
+    rows = list(await db.execute_fetchall("SELECT fingerprint FROM vault_key WHERE id = 1"))
+    return str(rows[0][0]) if rows else None
+
+
+async def reseal_everything(db: aiosqlite.Connection, fingerprint: str, *, now: datetime) -> int:
+    """Re-seal and re-hash every sealed value under the `new_` functions; return how many
+    residents. Inside the caller's transaction."""
+    for statement in _RESEAL:
+        await db.execute(statement)
+    await db.execute(
+        "UPDATE vault_key SET fingerprint = ?, since = ? WHERE id = 1",
+        (fingerprint, now.astimezone(UTC).isoformat()),
+    )
+    rows = list(await db.execute_fetchall("SELECT count(*) FROM residents"))
+    return int(rows[0][0])

@@ -1,0 +1,189 @@
+"""A stolen database file holds no NIK, KK number or name in clear (issue 6, "At rest").
+
+The bot is driven end to end (a check, a household link with consent, a booking confirmed by
+staff), then the damaged-card, waitlist and reminder paths write what they write; then the
+database file and its WAL are copied as they lie on disk and searched byte by byte.
+"""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date
+
+import pytest
+
+from bot import db as dbmod
+from bot.crypto import Vault, WrongKey
+from bot.jobs.registry import job_spec, run_planner, scheduled_at
+from bot.rendering import Renderer
+from bot.services import tickets, waitlist
+from bot.services.importer import import_residents
+from bot.services.sample import write_sample
+from bot.storage.residents import get_resident, list_household
+from tests.conftest import NOW, PEOPLE, SECRET_KEY, STAFF_ID, serve
+from tests.test_e2e_booking import book, data_of
+from tests.test_e2e_links import link_with_consent
+
+
+def _needles(people: list[tuple[str, str, str]]) -> dict[bytes, str]:
+    """The byte strings that must not appear: every NIK and KK number, and every name long
+    enough that random ciphertext cannot contain it by chance (6 bytes or more)."""
+    needles: dict[bytes, str] = {}
+    for nik, kk, name in people:
+        needles[nik.encode()] = "NIK"
+        needles[kk.encode()] = "KK"
+        if len(name.encode()) >= 6:
+            needles[name.encode()] = "name"
+    return needles
+
+
+def _leaks(raw: bytes, needles: dict[bytes, str]) -> list[str]:
+    return [f"{kind} {needle[:4]!r}…" for needle, kind in needles.items() if needle in raw]
+
+
+def _sample_people(path) -> list[tuple[str, str, str]]:
+    import csv
+
+    with path.open(encoding="utf-8") as handle:
+        return [(row["nik"], row["no_kk"], row["nama"]) for row in csv.DictReader(handle)]
+
+
+async def test_no_nik_kk_or_name_in_the_database_file_or_its_wal(
+    botapi, settings, population, clock, tmp_path
+):
+    sample = tmp_path / "sample.csv"
+    write_sample(sample, 2_000, seed=6, today=date(2026, 11, 24))
+    everyone = [(p.nik, p.kk, p.nama) for p in PEOPLE.values()] + _sample_people(sample)
+    async with serve(settings, clock) as app:
+        db = app.bot_data["db"]
+        assert (await import_residents(db, sample, now=NOW)).rejected == []
+        staff = botapi.user(STAFF_ID)
+        # The citizen checks, links the household (consent), books; staff confirm.
+        citizen = botapi.user(6101)
+        assert "ditautkan" in (await link_with_consent(citizen, "turning17", "kk")).text
+        _, _, _, _ = await book(botapi, 6102, "unrecorded", day="2026-11-25")
+        pending = await staff.next_message()
+        staff.press(pending, data_of(pending, "st:ok:"))
+        assert "dikonfirmasi" in (await staff.next_message()).text
+        # A damaged card reported and handed over (received for destruction), a waitlist entry.
+        ticket = await tickets.report(
+            db, chat_id=6103, nik=PEOPLE["recorded"].nik, kind="damaged", cause="peeling",
+            description=None, attachment=None, point_code="kanigoro", now=NOW,
+        )  # fmt: skip
+        assert ticket.nik == PEOPLE["recorded"].nik
+        await waitlist.join_waitlist(
+            db, chat_id=6104, nik=PEOPLE["mother"].nik, service="rusak", point_code="kanigoro",
+            first_day=date(2026, 11, 25), last_day=date(2026, 11, 30), now=NOW,
+        )  # fmt: skip
+        # The teen reminder names the resident: its text waits in the outbox.
+        spec = job_spec("teen-reminders")
+        day = date(2026, 12, 15)
+        await run_planner(
+            spec, spec.times[0], db=db, renderer=Renderer(), settings=settings, day=day,
+            now=scheduled_at(day, spec.times[0]),
+        )  # fmt: skip
+        async with db.execute("SELECT count(*) FROM outbox WHERE kind = 'reminder'") as cursor:
+            assert (await cursor.fetchone())[0] >= 1
+        # Copied as it lies on disk while the bot runs: nothing checkpointed on purpose.
+        copy = tmp_path / "stolen"
+        copy.mkdir()
+        for suffix in ("", "-wal"):
+            source = settings.database_path.with_name(settings.database_path.name + suffix)
+            shutil.copy(source, copy / source.name)
+        raw = b"".join(path.read_bytes() for path in sorted(copy.iterdir()))
+        # What the bot holds in memory reads back in clear: the data is there, sealed.
+        assert (await get_resident(db, PEOPLE["turning17"].nik)).nama == "Dewi Santoso"
+    assert len(raw) > 500_000
+    assert (copy / "bot.sqlite3-wal").stat().st_size > 0
+    needles = _needles(everyone)
+    assert len(needles) > 3_000
+    assert _leaks(raw, needles) == []
+    # A check that cannot pass by accident: the same search finds the export's clear text.
+    assert len(_leaks(sample.read_bytes(), needles)) > 3_000
+
+
+async def test_a_database_from_before_encryption_is_converted_in_place(tmp_path):
+    """Rows stored in clear by migrations 0001-0010 are sealed by 0011, in one transaction,
+    and their clear bytes do not survive in free pages (secure_delete)."""
+    path = tmp_path / "old.sqlite3"
+    old = tmp_path / "old-migrations"
+    old.mkdir()
+    for migration in dbmod.migration_files():
+        if migration.name < "0011":
+            shutil.copy(migration, old / migration.name)
+    conn = await dbmod.connect(path, SECRET_KEY)
+    await dbmod.migrate(conn, old)
+    from bot.storage.areas import sync_areas
+    from bot.storage.service_points import seed_service_points
+
+    await sync_areas(conn)
+    await seed_service_points(conn)
+    person = PEOPLE["unrecorded"]
+    await conn.execute(
+        "INSERT INTO residents (nik, no_kk, nama, tanggal_lahir, jenis_kelamin, status_kawin,"
+        " kode_desa, tanggal_rekam, status_nik, updated_at) VALUES (?, ?, ?, ?, 'L',"
+        " 'BELUM KAWIN', '3505032001', NULL, 'AKTIF', ?)",
+        (person.nik, person.kk, person.nama, person.born.isoformat(), NOW.isoformat()),
+    )
+    await conn.execute(
+        "INSERT INTO bookings (code, chat_id, nik, service, service_point, start_at, day,"
+        " queue_number, created_at, updated_at) VALUES ('ABC234', 1, ?, 'rekam', 'kanigoro',"
+        " ?, '2026-11-25', 1, ?, ?)",
+        (person.nik, NOW.isoformat(), NOW.isoformat(), NOW.isoformat()),
+    )
+    await conn.execute("INSERT INTO chats (chat_id, created_at) VALUES (1, ?)", (NOW.isoformat(),))
+    await conn.execute(
+        "INSERT INTO links (chat_id, kind, subject, consent_at) VALUES (1, 'household', ?, ?)",
+        (person.kk, NOW.isoformat()),
+    )
+    await conn.execute(
+        "INSERT INTO outbox (idempotency_key, chat_id, kind, text, not_before, created_at,"
+        " updated_at) VALUES ('k', 1, 'reminder', ?, ?, ?, ?)",
+        (f"Halo {person.nama}", NOW.isoformat(), NOW.isoformat(), NOW.isoformat()),
+    )
+    await conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    assert person.nama.encode() in path.read_bytes()  # in clear before the migration
+
+    assert (await dbmod.migrate(conn))[0] == "0011_encrypt_at_rest.sql"
+    resident = await get_resident(conn, person.nik)
+    assert (resident.nik, resident.no_kk, resident.nama) == (person.nik, person.kk, person.nama)
+    assert [p.nik for p in await list_household(conn, person.kk)] == [person.nik]
+    from bot.storage.bookings import get_booking_by_code
+    from bot.storage.links import list_links
+    from bot.storage.outbox import get_message
+
+    assert (await get_booking_by_code(conn, "ABC234")).nik == person.nik
+    assert [(link.kind, link.subject) for link in await list_links(conn, 1)] == [
+        ("household", person.kk)
+    ]
+    assert (await get_message(conn, 1)).text == f"Halo {person.nama}"
+    async with conn.execute("PRAGMA foreign_key_check") as cursor:
+        assert await cursor.fetchall() == []
+    await conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    await conn.close()
+    raw = path.read_bytes()
+    assert _leaks(raw, _needles([(person.nik, person.kk, person.nama)])) == []
+
+
+async def test_another_secret_key_is_refused_not_silently_empty(db, tmp_path):
+    await dbmod.migrate(db)  # the fixture's database, sealed with SECRET_KEY
+    other = await dbmod.connect(tmp_path / "test.sqlite3", "another key")
+    try:
+        with pytest.raises(dbmod.WrongSecretKey, match="does not match"):
+            await dbmod.migrate(other)
+    finally:
+        await other.close()
+
+
+def test_sealed_values_differ_each_time_and_open_only_with_their_key():
+    vault, other = Vault.from_secret("one"), Vault.from_secret("two")
+    first, second = vault.seal("3505101512090003"), vault.seal("3505101512090003")
+    assert first != second  # a fresh nonce: equal values are not visible as equal
+    assert vault.open(first) == vault.open(second) == "3505101512090003"
+    assert vault.ref("3505101512090003") == vault.ref("3505101512090003")
+    assert vault.ref("3505101512090003") != other.ref("3505101512090003")
+    with pytest.raises(WrongKey):
+        other.open(first)
+    tampered = first[:-1] + bytes([first[-1] ^ 1])
+    with pytest.raises(WrongKey):
+        vault.open(tampered)

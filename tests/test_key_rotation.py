@@ -1,0 +1,157 @@
+"""`dukcapil-bot rotate-key`: everything re-sealed under a new key in one transaction; stopped
+half-way it changed nothing, and running it again finishes the job."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from bot import db as dbmod
+from bot.cli import main
+from bot.crypto import Vault
+from bot.jobs.sender import sender_lock
+from bot.services import outbox, tickets
+from bot.services.booking import book as book_service
+from bot.services.importer import import_residents
+from bot.services.key_rotation import rotate_key
+from bot.services.links import link_chat
+from bot.services.schedule import free_slots
+from bot.storage import vault as vault_store
+from bot.storage.bookings import get_booking_by_code
+from bot.storage.links import list_links
+from bot.storage.outbox import get_message_by_key
+from bot.storage.residents import get_resident, list_household
+from bot.storage.service_points import get_service_point, seed_service_points
+from bot.storage.tickets import get_open_ticket
+from tests.conftest import NOW, PEOPLE, SECRET_KEY, write_population
+
+NEW_KEY = "a-new-secret-key-of-the-office-2027"
+TEEN, MOTHER, RUDI = PEOPLE["turning17"], PEOPLE["mother"], PEOPLE["unrecorded"]
+CHAT = 4242
+DUE = date(2026, 12, 15)
+
+
+async def _fill(db, tmp_path):
+    """Every kind of sealed or hashed value: residents, a household link, a booking, a ticket,
+    and a queued reminder whose key holds the resident's hash."""
+    await seed_service_points(db)
+    assert (
+        await import_residents(db, write_population(tmp_path / "p.csv"), now=NOW)
+    ).rejected == []
+    teen = await get_resident(db, TEEN.nik)
+    await link_chat(db, CHAT, teen, household=True, now=NOW)
+    point = await get_service_point(db, "kanigoro")
+    slot = (await free_slots(db, point, date(2026, 11, 25), now=NOW))[0]
+    booking = await book_service(
+        db, chat_id=CHAT, nik=RUDI.nik, service="rekam", point_code="kanigoro",
+        start_at=slot.start_at, now=NOW,
+    )  # fmt: skip
+    await tickets.report(
+        db, chat_id=CHAT, nik=MOTHER.nik, kind="damaged", cause="peeling", description=None,
+        attachment=None, point_code="kanigoro", now=NOW,
+    )  # fmt: skip
+    key = outbox.reminder_key("teen", dbmod.vault_of(db).ref(TEEN.nik), CHAT, DUE)
+    await outbox.enqueue(
+        db, key=key, chat_id=CHAT, kind="reminder", text=f"Hai {TEEN.nama}", now=NOW
+    )
+    return booking.code
+
+
+async def _assert_readable(db, code: str) -> None:
+    """Everything reads back in clear through the connection's key."""
+    assert (await get_resident(db, TEEN.nik)).nama == TEEN.nama
+    assert {p.nik for p in await list_household(db, TEEN.kk)} >= {TEEN.nik, MOTHER.nik}
+    assert (await get_booking_by_code(db, code)).nik == RUDI.nik
+    assert (await get_open_ticket(db, MOTHER.nik)).nik == MOTHER.nik
+    assert [(link.kind, link.subject) for link in await list_links(db, CHAT)] == [
+        ("household", TEEN.kk)
+    ]
+    key = outbox.reminder_key("teen", dbmod.vault_of(db).ref(TEEN.nik), CHAT, DUE)
+    message = await get_message_by_key(db, key)
+    assert message is not None
+    assert message.text == f"Hai {TEEN.nama}"
+    async with db.execute("PRAGMA foreign_key_check") as cursor:
+        assert await cursor.fetchall() == []
+
+
+async def test_rotation_reseals_everything_and_the_old_key_is_refused(db, tmp_path):
+    code = await _fill(db, tmp_path)
+    rotation = await rotate_key(db, NEW_KEY, now=NOW)
+    assert (rotation.residents, rotation.already) == (len(PEOPLE), False)
+    assert rotation.new_fingerprint == Vault.from_secret(NEW_KEY).fingerprint
+    await _assert_readable(db, code)  # the same connection goes on under the new key
+    path = tmp_path / "test.sqlite3"
+    fresh = await dbmod.connect(path, NEW_KEY)
+    try:
+        await dbmod.migrate(fresh)
+        await _assert_readable(fresh, code)
+    finally:
+        await fresh.close()
+    stale = await dbmod.connect(path, SECRET_KEY)
+    try:
+        with pytest.raises(dbmod.WrongSecretKey):
+            await dbmod.migrate(stale)
+    finally:
+        await stale.close()
+    async with db.execute("SELECT detail FROM audit_log WHERE action = 'key:rotate'") as c:
+        ((detail,),) = await c.fetchall()
+    assert rotation.old_fingerprint in detail
+    assert TEEN.nik not in detail
+
+
+async def test_a_rotation_stopped_half_way_changed_nothing_and_runs_again(
+    db, tmp_path, monkeypatch
+):
+    code = await _fill(db, tmp_path)
+    steps = vault_store._RESEAL
+    at = next(n for n, sql in enumerate(steps) if sql.startswith("UPDATE residents")) + 1
+    # The process dies after the residents were re-sealed, before the outbox was.
+    monkeypatch.setattr(vault_store, "_RESEAL", (*steps[:at], "SELECT crash_here()", *steps[at:]))
+    with pytest.raises(Exception, match="crash_here"):
+        await rotate_key(db, NEW_KEY, now=NOW)
+    await dbmod.install_vault(db, Vault.from_secret(SECRET_KEY))  # the process starts again
+    assert await vault_store.stored_fingerprint(db) == Vault.from_secret(SECRET_KEY).fingerprint
+    await _assert_readable(db, code)  # wholly under the old key
+    monkeypatch.setattr(vault_store, "_RESEAL", steps)
+    assert (await rotate_key(db, NEW_KEY, now=NOW)).residents == len(PEOPLE)
+    await _assert_readable(db, code)
+    again = await rotate_key(db, NEW_KEY, now=NOW)  # run once more: nothing to do
+    assert again.already
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    monkeypatch.setenv("DATABASE_PATH", str(tmp_path / "cli.sqlite3"))
+    monkeypatch.setenv("SECRET_KEY", SECRET_KEY)
+    monkeypatch.delenv("BOT_TOKEN", raising=False)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_the_command_makes_the_key_file_and_a_second_run_says_it_is_done(env, capsys, monkeypatch):
+    assert main(["import-residents", str(write_population(env / "p.csv"))]) == 0
+    key_file = env / "keys" / "new.key"
+    assert main(["rotate-key", str(key_file)]) == 0
+    out = capsys.readouterr().out
+    assert f"wrote a new key to {key_file}" in out
+    assert f"re-sealed {len(PEOPLE)} residents" in out
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    assert main(["rotate-key", str(key_file)]) == 0  # interrupted or not: same file, resumes
+    assert "already" in capsys.readouterr().out
+    assert main(["migrate"]) == 2  # the old SECRET_KEY no longer opens it
+    assert "SECRET_KEY does not match" in capsys.readouterr().err
+    monkeypatch.setenv("SECRET_KEY", key_file.read_text().strip())
+    assert main(["migrate"]) == 0
+
+
+def test_the_command_refuses_while_the_bot_runs_and_a_short_key(env, capsys):
+    assert main(["migrate"]) == 0
+    short = env / "short.key"
+    short.write_text("too short\n")
+    assert main(["rotate-key", str(short)]) == 2
+    assert "at least 32 characters" in capsys.readouterr().err
+    with sender_lock(env / "cli.sqlite3") as mine:
+        assert mine
+        assert main(["rotate-key", str(env / "new.key")]) == 2
+    assert "stop it first" in capsys.readouterr().err
