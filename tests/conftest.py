@@ -23,11 +23,14 @@ from bot.services.importer import import_residents
 from bot.services.roles import add_user
 from bot.storage.areas import sync_areas
 
+pytest_plugins = ["tests.privacy_scan"]  # no NIK or KK number sent, logged or audited
+SECRET_KEY = "test-secret"  # the `db` fixture's and the `settings` fixture's SECRET_KEY
+
 
 @pytest.fixture
 async def db(tmp_path: Path) -> AsyncIterator[aiosqlite.Connection]:
     """A migrated database file with the Kemendagri areas loaded."""
-    conn = await dbmod.connect(tmp_path / "test.sqlite3")
+    conn = await dbmod.connect(tmp_path / "test.sqlite3", SECRET_KEY)
     await dbmod.migrate(conn)
     await sync_areas(conn)
     yield conn
@@ -131,7 +134,7 @@ def settings(botapi: BotApiServer, tmp_path: Path) -> Settings:
             "BOT_TOKEN": TOKEN,
             "BOT_API_URL": botapi.base_url,
             "DATABASE_PATH": str(tmp_path / "bot.sqlite3"),
-            "SECRET_KEY": "test-secret",
+            "SECRET_KEY": SECRET_KEY,
             # Behaviour tests run without Telegram's pacing (1 message a second per chat would
             # only slow them down); tests/test_ratelimit.py and the delivery tests pace.
             "SEND_RATE": "0",

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 from aiohttp import web
 
@@ -482,6 +482,11 @@ def document(stored: StoredFile) -> JSON:
 class Simulation:
     """The simulated Telegram: chats, messages, files, pending updates and Bot API methods."""
 
+    # Every simulation's traffic, for a watcher of all of it (tests/privacy_scan.py looks for
+    # NIK and KK numbers in what the bot sent): ("request", method, params) for each call the
+    # bot makes, valid or not, and ("update", kind, update) for each update queued for it.
+    watchers: ClassVar[list[Callable[[str, str, JSON], None]]] = []
+
     def __init__(self, spec: ApiSpec, token: str) -> None:
         """An empty world for the bot with this token."""
         self.spec = spec
@@ -637,8 +642,16 @@ class Simulation:
         update = {"update_id": self.last_update_id, kind: copy.deepcopy(payload)}
         self.spec.check(update, ("Update",), "update")
         self._updates.append(update)
+        for watcher in Simulation.watchers:
+            watcher("update", kind, update)
         self._wake()
         return update
+
+    def record_request(self, method: str, params: JSON) -> None:
+        """Keep a call the bot made, valid or not, and show it to the watchers."""
+        self.requests.append((method, params))
+        for watcher in Simulation.watchers:
+            watcher("request", method, params)
 
     def close(self) -> None:
         """Stop the world: pending long polls return at once."""
@@ -1236,14 +1249,14 @@ class BotApiServer:
         try:
             raw = await read_params(request)
         except ApiFailure as failure:
-            self.sim.requests.append((method, {}))
+            self.sim.record_request(method, {})
             return self._reject(method, {}, failure)
         try:
             method, params = self._validate(request.match_info["token"], name, raw)
         except ApiFailure as failure:
-            self.sim.requests.append((method, raw))
+            self.sim.record_request(method, raw)
             return self._reject(method, raw, failure)
-        self.sim.requests.append((method, params))
+        self.sim.record_request(method, params)
         chat = self.sim.find_chat(params["chat_id"]) if "chat_id" in params else None
         chat_id, group = (chat.id, isinstance(chat, SimGroup)) if chat else (None, False)
         fault = self.faults.next_fault(method, chat_id, group=group)
