@@ -9,7 +9,7 @@ import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import time
+from datetime import time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -34,6 +34,12 @@ class Settings:
     secret_key: str = field(repr=False)
     default_locale: str = "id"
     check_failures_per_hour: int = 5
+    # A regency-wide burst of failed checks (many accounts guessing NIK + KK) slows every check:
+    # bot/services/burst.py. A burst is this many failed checks, across all accounts, within
+    # the window; while it lasts each check waits `check_burst_delay` and admins are alerted.
+    check_burst_failures: int = 200
+    check_burst_window: timedelta = timedelta(minutes=10)
+    check_burst_delay: timedelta = timedelta(seconds=60)
     webhook_url: str = ""
     webhook_listen: str = "127.0.0.1"
     webhook_port: int = 8443
@@ -65,6 +71,13 @@ class Settings:
             secret_key=secret_key,
             default_locale=_choice(values, "DEFAULT_LOCALE", "id", ("id", "en")),
             check_failures_per_hour=_positive_int(values, "CHECK_FAILURES_PER_HOUR", 5),
+            check_burst_failures=_positive_int(values, "CHECK_BURST_FAILURES", 200),
+            check_burst_window=timedelta(
+                minutes=_positive_int(values, "CHECK_BURST_WINDOW_MINUTES", 10)
+            ),
+            check_burst_delay=timedelta(
+                seconds=_positive_int(values, "CHECK_BURST_DELAY_SECONDS", 60)
+            ),
             webhook_url=values.get("WEBHOOK_URL", ""),
             webhook_listen=values.get("WEBHOOK_LISTEN") or "127.0.0.1",
             webhook_port=_positive_int(values, "WEBHOOK_PORT", 8443),

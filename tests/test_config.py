@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import stat
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,9 @@ def test_defaults(tmp_path):
     assert settings.bot_api_url == "https://api.telegram.org/bot{token}"
     assert settings.bot_api_file_url == "https://api.telegram.org/file/bot{token}"
     assert settings.check_failures_per_hour == 5
+    assert settings.check_burst_failures == 200
+    assert settings.check_burst_window == timedelta(minutes=10)
+    assert settings.check_burst_delay == timedelta(seconds=60)
     assert settings.default_locale == "id"
     assert "1:A" not in repr(settings)
 
@@ -46,7 +50,14 @@ def test_secret_key_is_generated_once_with_mode_0600(tmp_path):
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("CHECK_FAILURES_PER_HOUR", "lots"), ("DEFAULT_LOCALE", "fr"), ("WEBHOOK_PORT", "0")],
+    [
+        ("CHECK_FAILURES_PER_HOUR", "lots"),
+        ("CHECK_BURST_FAILURES", "0"),
+        ("CHECK_BURST_WINDOW_MINUTES", "-5"),
+        ("CHECK_BURST_DELAY_SECONDS", "1m"),
+        ("DEFAULT_LOCALE", "fr"),
+        ("WEBHOOK_PORT", "0"),
+    ],
 )
 def test_invalid_values_fail_fast(tmp_path, name, value):
     env = {"BOT_TOKEN": "1:A", "DATABASE_PATH": str(tmp_path / "d.sqlite3"), name: value}

@@ -17,8 +17,9 @@ from telegram.ext import (
 
 from bot.errors import CheckLocked, DomainError, InvalidNik
 from bot.handlers.common import Context, Deps, Row, callback_arg, deps, edit, reply
-from bot.handlers.people import VERIFIED_FOR
+from bot.handlers.people import VERIFIED_FOR, burst_alert, check_limits
 from bot.services import links
+from bot.services.burst import ChecksSlowed
 from bot.services.directory import get_resident
 from bot.services.lockout import ensure_not_locked
 from bot.services.status import Status, check_nik_format, check_status
@@ -89,12 +90,17 @@ async def _answer(update: Update, context: Context, nik: str, kk: str) -> int:
     try:
         status = await check_status(
             d.db, update.effective_user.id, nik, kk,
-            limit=d.settings.check_failures_per_hour, now=d.now(), today=d.today(),
+            limits=check_limits(d), alert=burst_alert(d), now=d.now(), today=d.today(),
         )  # fmt: skip
     except CheckLocked as error:
         _forget_draft(context)
         await reply(update, context, error.template, **error.context)
         return ConversationHandler.END
+    except ChecksSlowed as error:  # a burst: the NIK is kept, the KK number is sent again
+        if context.user_data is not None:
+            context.user_data["check_nik"] = nik
+        await reply(update, context, error.template, **error.context)
+        return ASKING_KK
     except InvalidNik as error:
         await reply(update, context, error.template, **error.context)
         if not error.reason.startswith("kk_"):
@@ -131,9 +137,7 @@ async def _allowed_to_check(update: Update, context: Context) -> bool:
     d = deps(context)
     assert update.effective_user is not None
     try:
-        await ensure_not_locked(
-            d.db, update.effective_user.id, limit=d.settings.check_failures_per_hour, now=d.now()
-        )
+        await ensure_not_locked(d.db, update.effective_user.id, check_limits(d), now=d.now())
     except CheckLocked as error:
         await reply(update, context, error.template, **error.context)
         return False

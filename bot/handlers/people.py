@@ -1,5 +1,6 @@
 """Who a booking or a report is for: someone linked to this chat or verified here lately, or
-another person verified on the spot with NIK + KK (the same lockout and answers as /cek)."""
+another person verified on the spot with NIK + KK (the same lockout, burst slow-down and answers
+as /cek)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from telegram.ext import ConversationHandler
 
 from bot.domain import Resident
 from bot.errors import CheckLocked, InvalidNik
-from bot.handlers.common import Context, chat_locale, deps, reply, row_id, send_markup
+from bot.handlers.common import Context, Deps, chat_locale, deps, reply, row_id, send_markup
+from bot.services.burst import BurstAlert, BurstReport, CheckLimits, ChecksSlowed
 from bot.services.directory import get_resident
 from bot.services.links import chat_links
 from bot.services.status import check_status
@@ -85,11 +87,14 @@ async def verify(update: Update, context: Context, draft: dict[str, Any]) -> int
     try:
         status = await check_status(
             d.db, update.effective_user.id, draft.get("typed_nik", ""), update.message.text or "",
-            limit=d.settings.check_failures_per_hour, now=d.now(), today=d.today(),
+            limits=check_limits(d), alert=burst_alert(d), now=d.now(), today=d.today(),
         )  # fmt: skip
     except CheckLocked as error:
         await reply(update, context, error.template, **error.context)
         return ConversationHandler.END
+    except ChecksSlowed as error:  # the typed NIK stays in the draft: the KK is sent again
+        await reply(update, context, error.template, **error.context)
+        return ASKING_KK
     except InvalidNik as error:
         await reply(update, context, error.template, **error.context)
         return ASKING_KK if error.reason.startswith("kk_") else ASKING_NIK
@@ -100,6 +105,23 @@ async def verify(update: Update, context: Context, draft: dict[str, Any]) -> int
     if context.user_data is not None:  # like /cek: reusable for 15 minutes (e.g. to book next)
         context.user_data.setdefault("verified", {})[secrets.token_hex(4)] = (draft["nik"], d.now())
     return None
+
+
+def check_limits(d: Deps) -> CheckLimits:
+    """The lockout and burst settings, for every status check."""
+    return CheckLimits.from_settings(d.settings)
+
+
+def burst_alert(d: Deps) -> BurstAlert:
+    """How the admins are told a burst of failed checks began (counts and times only)."""
+
+    def compose(locale: str, report: BurstReport) -> str:
+        return d.renderer.render(
+            locale, "admin/check_burst.html",
+            count=report.failures, start=report.since, until=report.until,
+        )  # fmt: skip
+
+    return BurstAlert(compose, d.settings.default_locale)
 
 
 def _button(label: str, data: str) -> InlineKeyboardButton:

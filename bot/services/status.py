@@ -8,9 +8,9 @@ from datetime import date, datetime
 
 import aiosqlite
 
-from bot.db import transaction
 from bot.domain import Resident
 from bot.nik import normalize_number, parse_nik, validate_kk
+from bot.services.burst import BurstAlert, CheckLimits
 from bot.services.cycle import (
     WAJIB_KTP_AGE,
     Cycle,
@@ -19,8 +19,7 @@ from bot.services.cycle import (
     cycle_in_force,
     is_wajib_ktp,
 )
-from bot.services.lockout import ensure_not_locked
-from bot.storage.attempts import record_attempt
+from bot.services.lockout import admit, record_check
 from bot.storage.residents import get_resident
 
 # Compared against when the NIK is unknown, so both failures do the same work.
@@ -54,19 +53,25 @@ async def check_status(
     nik_text: str,
     kk_text: str,
     *,
-    limit: int,
+    limits: CheckLimits,
+    alert: BurstAlert | None = None,
     now: datetime,
     today: date,
 ) -> Status | None:
-    """Verify NIK + KK for this account; None (same for unknown NIK and wrong KK) on failure."""
-    await ensure_not_locked(db, user_id, limit=limit, now=now)
+    """Verify NIK + KK for this account; None (same for unknown NIK and wrong KK) on failure.
+
+    A locked account is refused first (CheckLocked), then the numbers' format is checked
+    (InvalidNik), then during a burst an account whose turn has not come is told when it comes
+    (ChecksSlowed). A failure runs the same statements whichever number was wrong, and may
+    open a burst (the admins are alerted through `alert`)."""
+    admission = await admit(db, user_id, limits, now=now)
     nik = check_nik_format(nik_text, today=today)
     kk = validate_kk(kk_text)
+    admission.ensure_turn()
     resident = await get_resident(db, nik)
     expected = resident.no_kk if resident else _DUMMY_KK
     matched = hmac.compare_digest(expected.encode(), kk.encode()) and resident is not None
-    async with transaction(db):
-        await record_attempt(db, user_id, succeeded=matched, now=now)
+    await record_check(db, user_id, admission, limits, succeeded=matched, alert=alert, now=now)
     if not matched or resident is None:
         return None
     return describe(resident, today=today)

@@ -1,10 +1,44 @@
-"""Status-check attempts per Telegram account, for the failed-check lockout."""
+"""Status-check attempts per Telegram account (for the failed-check lockout), and the
+regency-wide bursts of failed checks with the accounts waiting their turn during one."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 import aiosqlite
+
+
+@dataclass(frozen=True)
+class BurstRow:
+    """A stored burst: checks are slowed until `until`."""
+
+    id: int
+    started_at: datetime
+    until: datetime
+
+
+@dataclass(frozen=True)
+class Gate:
+    """What decides whether an account may check now, read in one statement."""
+
+    failures: list[datetime]  # the account's failed attempts since `hour_ago`, oldest first
+    recent_failures: int  # failed attempts of every account since `window_start`
+    burst: BurstRow | None  # the latest burst still on after `window_start`, if any
+    hold: datetime | None  # when the account asked to check during a burst, if it did
+
+
+# One trip to the database thread (it runs before every status check): the compound SELECT
+# tags each row with what it is.
+_GATE = (
+    "SELECT 'failure', at, NULL, NULL FROM check_attempts"
+    " WHERE user_id = :user AND succeeded = 0 AND at > :hour_ago"
+    " UNION ALL SELECT 'recent', NULL, count(*), NULL FROM check_attempts"
+    " WHERE succeeded = 0 AND at > :window_start"
+    " UNION ALL SELECT * FROM (SELECT 'burst', until, id, started_at FROM check_bursts"
+    " WHERE until > :window_start ORDER BY until DESC LIMIT 1)"
+    " UNION ALL SELECT 'hold', asked_at, NULL, NULL FROM check_holds WHERE user_id = :user"
+)
 
 
 async def record_attempt(
@@ -17,19 +51,81 @@ async def record_attempt(
     )
 
 
-async def failures_since(db: aiosqlite.Connection, user_id: int, since: datetime) -> list[datetime]:
-    """Times of the account's failed attempts after `since`, oldest first (one trip to the
-    database thread: it runs before every status check)."""
+async def read_gate(
+    db: aiosqlite.Connection,
+    user_id: int,
+    *,
+    hour_ago: datetime,
+    window_start: datetime,
+) -> Gate:
+    """The account's recent failures, everyone's failures in the burst window, the latest
+    burst and the account's hold, in one statement."""
     rows = await db.execute_fetchall(
-        "SELECT at FROM check_attempts WHERE user_id = ? AND succeeded = 0 AND at > ? ORDER BY at",
-        (user_id, since.isoformat()),
+        _GATE,
+        {
+            "user": user_id,
+            "hour_ago": hour_ago.isoformat(),
+            "window_start": window_start.isoformat(),
+        },
     )
-    return [datetime.fromisoformat(row[0]) for row in rows]
+    failures: list[datetime] = []
+    recent, burst, hold = 0, None, None
+    for kind, at, number, started_at in rows:
+        if kind == "failure":
+            failures.append(datetime.fromisoformat(at))
+        elif kind == "recent":
+            recent = int(number)
+        elif kind == "burst":
+            burst = BurstRow(
+                int(number), datetime.fromisoformat(started_at), datetime.fromisoformat(at)
+            )
+        else:
+            hold = datetime.fromisoformat(at)
+    return Gate(sorted(failures), recent, burst, hold)
+
+
+async def open_burst(
+    db: aiosqlite.Connection, *, failures: int, until: datetime, now: datetime
+) -> BurstRow:
+    """Store a new burst; slowed until `until`."""
+    cursor = await db.execute(
+        "INSERT INTO check_bursts (started_at, failures, until) VALUES (?, ?, ?)",
+        (now.isoformat(), failures, until.isoformat()),
+    )
+    assert cursor.lastrowid is not None
+    return BurstRow(cursor.lastrowid, now, until)
+
+
+async def extend_burst(db: aiosqlite.Connection, burst_id: int, *, until: datetime) -> None:
+    """Move a burst's end (never earlier than it was)."""
+    await db.execute(
+        "UPDATE check_bursts SET until = max(until, ?) WHERE id = ?", (until.isoformat(), burst_id)
+    )
+
+
+async def start_hold(
+    db: aiosqlite.Connection, user_id: int, *, now: datetime, forget_before: datetime
+) -> None:
+    """Note that the account asked to check at `now` (replacing an older hold), and forget
+    holds from before `forget_before` (accounts that never came back)."""
+    await db.execute("DELETE FROM check_holds WHERE asked_at < ?", (forget_before.isoformat(),))
+    await db.execute(
+        "INSERT INTO check_holds (user_id, asked_at) VALUES (?, ?)"
+        " ON CONFLICT (user_id) DO UPDATE SET asked_at = excluded.asked_at",
+        (user_id, now.isoformat()),
+    )
+
+
+async def end_hold(db: aiosqlite.Connection, user_id: int) -> None:
+    """The account's turn came: its next check during a burst waits again."""
+    await db.execute("DELETE FROM check_holds WHERE user_id = ?", (user_id,))
 
 
 async def delete_attempts(db: aiosqlite.Connection, user_id: int, *, keep_after: datetime) -> None:
-    """Forget an account's attempts, except failures after `keep_after` (the lockout needs them)."""
+    """Forget an account's attempts, except failures after `keep_after` (the lockout needs
+    them), and its place in a burst's wait."""
     await db.execute(
         "DELETE FROM check_attempts WHERE user_id = ? AND (succeeded = 1 OR at <= ?)",
         (user_id, keep_after.isoformat()),
     )
+    await end_hold(db, user_id)
