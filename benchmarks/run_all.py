@@ -42,6 +42,7 @@ RUNS: list[tuple[str, tuple[str, ...]]] = [
     ("sender.py", ("--rate", "0")),
     ("bot_memory.py", ()),
     ("cost_growth.py", ()),
+    ("key_rotation.py", ()),  # issue 6: how long `rotate-key` keeps the bot stopped
 ]
 
 SUMMARY = re.compile(r"^(?P<name>[\w.-]+): (?P<body>.*?)\s*(?P<verdict>ok|MISSED)$")

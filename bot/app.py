@@ -59,10 +59,14 @@ def build_application(
 async def prepare_database(settings: Settings) -> dbmod.aiosqlite.Connection:
     """Open the database, apply migrations and load the reference data."""
     conn = await dbmod.connect(settings.database_path, settings.secret_key)
-    await dbmod.migrate(conn)
-    async with dbmod.transaction(conn):
-        await sync_areas(conn)
-        await seed_service_points(conn)
+    try:
+        await dbmod.migrate(conn)
+        async with dbmod.transaction(conn):
+            await sync_areas(conn)
+            await seed_service_points(conn)
+    except BaseException:
+        await conn.close()  # its thread would keep the process alive (another SECRET_KEY)
+        raise
     return conn
 
 

@@ -3,7 +3,11 @@ half-way it changed nothing, and running it again finishes the job."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import date
+from pathlib import Path
 
 import pytest
 
@@ -26,6 +30,7 @@ from bot.storage.service_points import get_service_point, seed_service_points
 from bot.storage.tickets import get_open_ticket
 from tests.conftest import NOW, PEOPLE, SECRET_KEY, write_population
 
+ROOT = Path(__file__).resolve().parent.parent
 NEW_KEY = "a-new-secret-key-of-the-office-2027"
 TEEN, MOTHER, RUDI = PEOPLE["turning17"], PEOPLE["mother"], PEOPLE["unrecorded"]
 CHAT = 4242
@@ -141,6 +146,15 @@ def test_the_command_makes_the_key_file_and_a_second_run_says_it_is_done(env, ca
     assert "already" in capsys.readouterr().out
     assert main(["migrate"]) == 2  # the old SECRET_KEY no longer opens it
     assert "SECRET_KEY does not match" in capsys.readouterr().err
+    # As its own process: refused, and it ends (no connection left open keeps it alive).
+    refused = subprocess.run(
+        [sys.executable, "-m", "bot", "migrate"], capture_output=True, text=True, timeout=60,
+        env={**os.environ, "DATABASE_PATH": str(env / "cli.sqlite3"), "SECRET_KEY": SECRET_KEY},
+        cwd=ROOT, check=False,
+    )  # fmt: skip
+    assert refused.returncode == 2
+    assert "SECRET_KEY does not match" in refused.stderr
+    assert "Traceback" not in refused.stderr
     monkeypatch.setenv("SECRET_KEY", key_file.read_text().strip())
     assert main(["migrate"]) == 0
 
