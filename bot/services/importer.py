@@ -112,6 +112,8 @@ async def _indexes_built_after(db: aiosqlite.Connection, *, fresh: bool) -> Asyn
     for name, _sql in indexes:
         await store.drop_index(db, name)
     yield
+    if fresh:
+        await store.load_staged(db)
     for _name, sql in indexes:
         await db.execute(sql)
 

@@ -43,6 +43,13 @@ _UPDATE = (
 )
 # Well below SQLite's limit on host parameters (999 before 3.32).
 _CHUNK = 900
+# A fresh import appends its rows here first (a plain rowid table: no B-tree to search), then
+# moves them into `residents` in lookup-hash order at once. Batch by batch, rows keyed by a
+# random-looking hash would land all over the clustered B-tree, one page miss per row.
+_STAGED = "temp.residents_import"
+_STAGE_COLUMNS = (
+    f"nik_ref, kk_ref, nik_sealed, kk_sealed, nama_sealed, {', '.join(_CLEAR)}, updated_at"
+)
 
 
 async def get_resident(db: aiosqlite.Connection, nik: str) -> Resident | None:
@@ -87,13 +94,25 @@ async def upsert_residents(
     table (the upsert re-checks the kode_desa foreign key for every row).
     """
     vault = vault_of(db)
-    # In lookup-hash order: neighbouring pages of the clustered B-tree.
-    keyed = sorted(((vault.ref(row[0]), vault.ref(row[1]), row) for row in rows), key=_first)
-    # `fresh`: the table was empty when the import began (and its NIKs are distinct), so nothing
-    # can exist yet and the lookup is skipped.
-    existing = set() if fresh else await existing_refs(db, [ref for ref, _, _ in keyed])
     stamp = _utc(now).isoformat()
     seal = vault.seal
+    if fresh:
+        # The table was empty when the import began (and its NIKs are distinct): nothing can
+        # exist yet, so the rows are staged for `load_staged`.
+        await db.execute(f"CREATE TABLE IF NOT EXISTS {_STAGED} ({_STAGE_COLUMNS})")
+        marks = ", ".join("?" * (6 + len(_CLEAR)))
+        await db.executemany(
+            f"INSERT INTO {_STAGED} VALUES ({marks})",
+            [
+                (vault.ref(row[0]), vault.ref(row[1]), seal(row[0]), seal(row[1]), seal(row[2]),
+                 *row[3:], stamp)
+                for row in rows
+            ],
+        )  # fmt: skip
+        return len(rows)
+    # In lookup-hash order: neighbouring pages of the clustered B-tree.
+    keyed = sorted(((vault.ref(row[0]), vault.ref(row[1]), row) for row in rows), key=_first)
+    existing = await existing_refs(db, [ref for ref, _, _ in keyed])
     await db.executemany(
         _INSERT,
         [
@@ -115,6 +134,16 @@ async def upsert_residents(
 
 def _first(item: tuple[bytes, bytes, ResidentRow]) -> bytes:
     return item[0]
+
+
+async def load_staged(db: aiosqlite.Connection) -> None:
+    """Move what a fresh import staged into `residents`, in lookup-hash order (SQLite sorts it
+    with its external sorter): the clustered B-tree is written front to back."""
+    await db.execute(
+        f"INSERT INTO residents ({_STAGE_COLUMNS}) SELECT {_STAGE_COLUMNS} FROM {_STAGED}"
+        " ORDER BY nik_ref"
+    )
+    await db.execute(f"DROP TABLE {_STAGED}")
 
 
 async def secondary_indexes(db: aiosqlite.Connection) -> list[tuple[str, str]]:
