@@ -23,7 +23,7 @@ from bot.handlers.deactivation import notifier
 from bot.jobs.registry import job_spec, run_planner, scheduled_at
 from bot.rendering import Renderer
 from bot.services import booking as booking_service
-from bot.services import broadcasts, deactivation, outbox
+from bot.services import broadcasts, deactivation, outbox, tickets
 from bot.services.broadcasts import Draft
 from bot.services.roles import add_user
 from bot.services.schedule import free_slots
@@ -122,7 +122,15 @@ async def _run_jobs(db, tracer, settings):
 
 
 async def _run_services(db, tracer, settings, renderer):
-    """What the jobs' messages lead to: approving the deactivation, broadcasts, the sender."""
+    """What the jobs' messages lead to (approving the deactivation, broadcasts, the sender),
+    and a citizen's booking and ticket."""
+    tracer.step = "citizen-booking"  # reading back what was inserted, the NIK opened
+    await _book(db, PEOPLE["unrecorded"].nik, chat_id=105)
+    tracer.step = "citizen-ticket"
+    await tickets.report(
+        db, chat_id=102, nik=PEOPLE["recorded"].nik, kind="damaged", cause="peeling",
+        description=None, attachment=None, point_code="kanigoro", now=NOW,
+    )  # fmt: skip
     tracer.step = "deactivation-apply"
     (run_id,) = [row[0] for row in await db.execute_fetchall("SELECT id FROM deactivation_runs")]
     run = await deactivation.get_run(db, run_id)

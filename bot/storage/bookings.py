@@ -13,11 +13,12 @@ from bot.domain import ACTIVE_BOOKING_STATES, Booking
 
 # The person is stored as the NIK's lookup hash (bot/crypto.py); the NIK is read opened from
 # the resident's row.
+_NIK = "(SELECT unseal(r.nik_sealed) FROM residents r WHERE r.nik_ref = bookings.nik_ref)"
 _COLUMNS = (
-    "id, code, chat_id,"
-    " (SELECT unseal(r.nik_sealed) FROM residents r WHERE r.nik_ref = bookings.nik_ref),"
-    " service, service_point, start_at, day, queue_number, state, reason"
+    f"id, code, chat_id, {_NIK}, service, service_point, start_at, day, queue_number, state, reason"
 )
+# What an INSERT returns: the NIK is the caller's (a subquery in RETURNING scans the residents).
+_INSERTED = _COLUMNS.replace(_NIK, "NULL")
 _ACTIVE = f"state IN ({', '.join(repr(s) for s in ACTIVE_BOOKING_STATES)})"
 _UNATTENDED = "state IN ('pending', 'confirmed')"
 
@@ -50,10 +51,11 @@ async def insert_booking(
     rows = await db.execute_fetchall(
         "INSERT INTO bookings (code, chat_id, nik_ref, service, service_point, start_at, day,"
         " queue_number, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        f" RETURNING {_COLUMNS}",
+        f" RETURNING {_INSERTED}",
         (*values, queue_number, state, stamp, stamp),
     )
-    return _booking(next(iter(rows)))
+    row = next(iter(rows))
+    return _booking((*row[:3], nik, *row[4:]))
 
 
 async def get_booking(db: aiosqlite.Connection, booking_id: int) -> Booking | None:

@@ -12,12 +12,13 @@ from bot.domain import Ticket, TicketEvent
 
 # The person is stored as the NIK's lookup hash (bot/crypto.py), read back opened from the
 # resident's row.
+_NIK = "(SELECT unseal(r.nik_sealed) FROM residents r WHERE r.nik_ref = tickets.nik_ref)"
 _COLUMNS = (
-    "id, number, chat_id,"
-    " (SELECT unseal(r.nik_sealed) FROM residents r WHERE r.nik_ref = tickets.nik_ref),"
-    " kind, cause, description, file_id, file_type, service_point,"
+    f"id, number, chat_id, {_NIK}, kind, cause, description, file_id, file_type, service_point,"
     " state, reason, ready_until, created_at, updated_at"
 )
+# What an INSERT returns: the NIK is the caller's (a subquery in RETURNING scans the residents).
+_INSERTED = _COLUMNS.replace(_NIK, "NULL")
 _OPEN = "state NOT IN ('handed_over', 'rejected')"
 
 
@@ -51,12 +52,12 @@ async def insert_ticket(
         "INSERT INTO tickets (number, chat_id, nik_ref, kind, cause, description, file_id,"
         " file_type, service_point, created_at, updated_at)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        f" RETURNING {_COLUMNS}",
+        f" RETURNING {_INSERTED}",
         (*values, _ts(now), _ts(now)),
     ) as cursor:
         row = await cursor.fetchone()
     assert row is not None
-    return _ticket(row)
+    return _ticket((*row[:3], nik, *row[4:]))
 
 
 async def get_ticket(db: aiosqlite.Connection, ticket_id: int) -> Ticket | None:
