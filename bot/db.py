@@ -35,7 +35,7 @@ async def connect(path: Path | str, secret_key: str) -> aiosqlite.Connection:
     await db.execute("PRAGMA foreign_keys = ON")
     await db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     await db.execute("PRAGMA synchronous = NORMAL")
-    await db.execute("PRAGMA secure_delete = ON")
+    await db.execute("PRAGMA main.secure_delete = ON")  # temp holds only sealed data
     await install_vault(db, Vault.from_secret(secret_key))
     return db
 

@@ -127,12 +127,17 @@ async def _import_batches(
     *,
     fresh: bool,
 ) -> None:
-    """Read and check each batch in a worker thread (the event loop stays free), then write it.
-
-    Checking the next batch while writing this one gains nothing: both need the GIL.
-    """
-    while (batch := await asyncio.to_thread(_next_batch, rows, checker, report)) is not None:
-        await _write_batch(db, batch, report, now, fresh=fresh)
+    """Read and check each batch in a worker thread (the event loop stays free) while the
+    previous one is written: SQLite releases the GIL while it writes, so the checking of the
+    next batch runs meanwhile. One batch is read at a time, in file order."""
+    reading = asyncio.create_task(asyncio.to_thread(_next_batch, rows, checker, report))
+    while (batch := await reading) is not None:
+        reading = asyncio.create_task(asyncio.to_thread(_next_batch, rows, checker, report))
+        try:
+            await _write_batch(db, batch, report, now, fresh=fresh)
+        except BaseException:
+            await asyncio.wait([reading])  # the reader finishes its batch before the file closes
+            raise
 
 
 async def _write_batch(

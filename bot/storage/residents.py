@@ -8,6 +8,7 @@ from typing import cast
 
 import aiosqlite
 
+from bot.crypto import Vault
 from bot.db import vault_of
 from bot.domain import Resident, Sex
 
@@ -96,6 +97,7 @@ async def upsert_residents(
     vault = vault_of(db)
     stamp = _utc(now).isoformat()
     seal = vault.seal
+    kk = _HouseholdKeys(vault)
     if fresh:
         # The table was empty when the import began (and its NIKs are distinct): nothing can
         # exist yet, so the rows are staged for `load_staged`.
@@ -104,19 +106,19 @@ async def upsert_residents(
         await db.executemany(
             f"INSERT INTO {_STAGED} VALUES ({marks})",
             [
-                (vault.ref(row[0]), vault.ref(row[1]), seal(row[0]), seal(row[1]), seal(row[2]),
-                 *row[3:], stamp)
+                (vault.ref(row[0]), kk.of(row[1])[0], seal(row[0]), kk.of(row[1])[1],
+                 seal(row[2]), *row[3:], stamp)
                 for row in rows
             ],
         )  # fmt: skip
         return len(rows)
     # In lookup-hash order: neighbouring pages of the clustered B-tree.
-    keyed = sorted(((vault.ref(row[0]), vault.ref(row[1]), row) for row in rows), key=_first)
+    keyed = sorted(((vault.ref(row[0]), kk.of(row[1])[0], row) for row in rows), key=_first)
     existing = await existing_refs(db, [ref for ref, _, _ in keyed])
     await db.executemany(
         _INSERT,
         [
-            (nik_ref, kk_ref, seal(row[0]), seal(row[1]), seal(row[2]), *row[3:], stamp)
+            (nik_ref, kk_ref, seal(row[0]), kk.of(row[1])[1], seal(row[2]), *row[3:], stamp)
             for nik_ref, kk_ref, row in keyed
             if nik_ref not in existing
         ],
@@ -124,12 +126,28 @@ async def upsert_residents(
     await db.executemany(
         _UPDATE,
         [
-            (kk_ref, seal(row[1]), seal(row[2]), *row[3:], stamp, nik_ref, kk_ref, *row[2:])
+            (kk_ref, kk.of(row[1])[1], seal(row[2]), *row[3:], stamp, nik_ref, kk_ref, *row[2:])
             for nik_ref, kk_ref, row in keyed
             if nik_ref in existing
         ],
     )
     return len(rows) - len(existing)
+
+
+class _HouseholdKeys:
+    """A KK number's lookup hash and sealed form, made once per household in a batch (its
+    members are listed together). One sealed form for the household tells nothing the shared
+    lookup hash does not."""
+
+    def __init__(self, vault: Vault) -> None:
+        self._vault = vault
+        self._made: dict[str, tuple[bytes, bytes]] = {}
+
+    def of(self, number: str) -> tuple[bytes, bytes]:
+        made = self._made.get(number)
+        if made is None:
+            made = self._made[number] = (self._vault.ref(number), self._vault.seal(number))
+        return made
 
 
 def _first(item: tuple[bytes, bytes, ResidentRow]) -> bytes:
