@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
@@ -261,7 +262,7 @@ async def _count(db: aiosqlite.Connection, query: str, params: Sequence[object])
     return int(rows[0][0]) if rows else 0
 
 
-def _booking(row: aiosqlite.Row) -> Booking:
+def _booking(row: Sequence[Any]) -> Booking:
     id_, code, chat, nik, service, point, start, day, number, state, reason = row
     return Booking(
         id=id_,

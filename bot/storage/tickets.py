@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 from datetime import UTC, date, datetime
 
 import aiosqlite
@@ -187,7 +188,7 @@ async def _many(db: aiosqlite.Connection, query: str, params: Sequence[object]) 
         return [_ticket(row) async for row in cursor]
 
 
-def _ticket(row: aiosqlite.Row) -> Ticket:
+def _ticket(row: Sequence[Any]) -> Ticket:
     id_, number, chat, nik, kind, cause, text, file_id, file_type, point, state, reason = row[:12]
     until, created, updated = row[12:]
     return Ticket(
