@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import Any
 
 import aiosqlite
 
