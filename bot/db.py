@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import sqlite3
 from collections.abc import AsyncIterator
@@ -53,6 +54,14 @@ async def install_vault(db: aiosqlite.Connection, vault: Vault, *, prefix: str =
     )
     if not prefix:
         _vaults[db] = vault
+        # Migration 0011 only: the unkeyed stand-in for a NIK that outbox keys held before.
+        await db.create_function("legacy_outbox_ref", 1, _legacy_outbox_ref, deterministic=True)
+
+
+def _legacy_outbox_ref(nik: str | None) -> str | None:
+    return (
+        None if nik is None else hashlib.sha256(f"dukcapil-outbox:{nik}".encode()).hexdigest()[:20]
+    )
 
 
 def vault_of(db: aiosqlite.Connection) -> Vault:

@@ -8,6 +8,21 @@
 -- The children are converted before the parent exists in its new form; checked at COMMIT.
 PRAGMA defer_foreign_keys = ON;
 
+-- Queued reminders are keyed `<kind>:<stand-in for the NIK>:<chat>:<day>`; the stand-in was an
+-- unkeyed hash of the NIK and becomes a prefix of its keyed lookup hash, so a reminder planned
+-- before this migration is still recognised after it (withdrawn, never planned twice).
+CREATE TEMP TABLE legacy_keys (old TEXT PRIMARY KEY, new TEXT NOT NULL) WITHOUT ROWID;
+INSERT OR IGNORE INTO legacy_keys
+SELECT legacy_outbox_ref(nik), lower(hex(substr(ref_of(nik), 1, 12))) FROM residents
+WHERE EXISTS (SELECT 1 FROM outbox WHERE kind = 'reminder');
+UPDATE outbox SET idempotency_key = substr(idempotency_key, 1, instr(idempotency_key, ':'))
+    || m.new || substr(idempotency_key, instr(idempotency_key, ':') + 21)
+FROM legacy_keys m
+WHERE m.old = substr(idempotency_key, instr(idempotency_key, ':') + 1, 20)
+  AND substr(idempotency_key, 1, instr(idempotency_key, ':') - 1)
+      IN ('teen', 'deadline', 'deactivated');
+DROP TABLE temp.legacy_keys;
+
 -- Renaming the parent's column first rewrites the children's REFERENCES clauses to match.
 ALTER TABLE residents RENAME COLUMN nik TO nik_ref;
 ALTER TABLE bookings RENAME COLUMN nik TO nik_ref;

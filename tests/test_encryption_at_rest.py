@@ -7,6 +7,7 @@ database file and its WAL are copied as they lie on disk and searched byte by by
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from datetime import date
 
@@ -18,6 +19,7 @@ from bot.jobs.registry import job_spec, run_planner, scheduled_at
 from bot.rendering import Renderer
 from bot.services import tickets, waitlist
 from bot.services.importer import import_residents
+from bot.services.outbox import reminder_key
 from bot.services.sample import write_sample
 from bot.storage.residents import get_resident, list_household
 from tests.conftest import NOW, PEOPLE, SECRET_KEY, STAFF_ID, serve
@@ -141,6 +143,13 @@ async def test_a_database_from_before_encryption_is_converted_in_place(tmp_path)
         " updated_at) VALUES ('k', 1, 'reminder', ?, ?, ?, ?)",
         (f"Halo {person.nama}", NOW.isoformat(), NOW.isoformat(), NOW.isoformat()),
     )
+    # A reminder queued under the old key format (an unkeyed hash standing for the NIK).
+    legacy = hashlib.sha256(f"dukcapil-outbox:{person.nik}".encode()).hexdigest()[:20]
+    await conn.execute(
+        "INSERT INTO outbox (idempotency_key, chat_id, kind, text, not_before, created_at,"
+        " updated_at) VALUES (?, 1, 'reminder', 'x', ?, ?, ?)",
+        (f"deadline:{legacy}:1:2027-04-01", NOW.isoformat(), NOW.isoformat(), NOW.isoformat()),
+    )
     await conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     assert person.nama.encode() in path.read_bytes()  # in clear before the migration
 
@@ -157,6 +166,8 @@ async def test_a_database_from_before_encryption_is_converted_in_place(tmp_path)
         ("household", person.kk)
     ]
     assert (await get_message(conn, 1)).text == f"Halo {person.nama}"
+    key = reminder_key("deadline", dbmod.vault_of(conn).ref(person.nik), 1, date(2027, 4, 1))
+    assert (await get_message(conn, 2)).key == key  # still recognised: withdrawn, not doubled
     async with conn.execute("PRAGMA foreign_key_check") as cursor:
         assert await cursor.fetchall() == []
     await conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")

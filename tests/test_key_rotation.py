@@ -121,8 +121,10 @@ async def test_a_rotation_stopped_half_way_changed_nothing_and_runs_again(
     monkeypatch.setattr(vault_store, "_RESEAL", steps)
     assert (await rotate_key(db, NEW_KEY, now=NOW)).residents == len(PEOPLE)
     await _assert_readable(db, code)
+    await dbmod.install_vault(db, Vault.from_secret(SECRET_KEY))  # a new process, old key
     again = await rotate_key(db, NEW_KEY, now=NOW)  # run once more: nothing to do
     assert again.already
+    await _assert_readable(db, code)  # and the connection reads under the key the data has
 
 
 @pytest.fixture

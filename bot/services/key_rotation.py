@@ -55,6 +55,7 @@ async def rotate_key(db: aiosqlite.Connection, new_secret: str, *, now: datetime
     old, new = vault_of(db), Vault.from_secret(new_secret)
     stored = await store.stored_fingerprint(db)
     if stored == new.fingerprint:
+        await install_vault(db, new)  # the connection goes on under the key the data has
         return Rotation(old.fingerprint, new.fingerprint, 0, already=True)
     if stored not in (None, old.fingerprint):
         raise WrongSecretKey(f"the database is sealed with key {stored}, not SECRET_KEY's")
