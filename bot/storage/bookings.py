@@ -11,10 +11,11 @@ import aiosqlite
 
 from bot.db import vault_of
 from bot.domain import ACTIVE_BOOKING_STATES, Booking
+from bot.storage.residents import opened_nik
 
 # The person is stored as the NIK's lookup hash (bot/crypto.py); the NIK is read opened from
 # the resident's row.
-_NIK = "(SELECT unseal(r.nik_sealed) FROM residents r WHERE r.nik_ref = bookings.nik_ref)"
+_NIK = opened_nik("bookings.nik_ref")
 _COLUMNS = (
     f"id, code, chat_id, {_NIK}, service, service_point, start_at, day, queue_number, state, reason"
 )

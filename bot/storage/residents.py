@@ -18,10 +18,6 @@ ResidentRow = tuple[str, str, str, str, str, str, str, str | None, str]
 
 # NIK, KK number and name are stored sealed, NIK and KK also as lookup hashes (bot/crypto.py):
 # rows are found by `nik_ref = ref_of(?)` and opened with `unseal` only when read.
-_COLUMNS = (
-    "unseal(nik_sealed), unseal(kk_sealed), unseal(nama_sealed), tanggal_lahir, jenis_kelamin,"
-    " status_kawin, kode_desa, tanggal_rekam, status_nik"
-)
 _CLEAR = [
     "tanggal_lahir",
     "jenis_kelamin",
@@ -30,6 +26,7 @@ _CLEAR = [
     "tanggal_rekam",
     "status_nik",
 ]
+_COLUMNS = f"unseal(nik_sealed), unseal(kk_sealed), unseal(nama_sealed), {', '.join(_CLEAR)}"
 _INSERT = (
     "INSERT INTO residents (nik_ref, kk_ref, nik_sealed, kk_sealed, nama_sealed,"
     f" {', '.join(_CLEAR)}, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -51,6 +48,12 @@ _STAGED = "temp.residents_import"
 _STAGE_COLUMNS = (
     f"nik_ref, kk_ref, nik_sealed, kk_sealed, nama_sealed, {', '.join(_CLEAR)}, updated_at"
 )
+
+
+def opened_nik(ref_column: str) -> str:
+    """SQL for the NIK, in clear, of the resident whose lookup hash is in `ref_column` (a column
+    of another table: bookings, waitlist, tickets and links point at residents by hash)."""
+    return f"(SELECT unseal(r.nik_sealed) FROM residents r WHERE r.nik_ref = {ref_column})"
 
 
 async def get_resident(db: aiosqlite.Connection, nik: str) -> Resident | None:

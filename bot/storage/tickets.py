@@ -10,10 +10,11 @@ import aiosqlite
 
 from bot.db import vault_of
 from bot.domain import Ticket, TicketEvent
+from bot.storage.residents import opened_nik
 
 # The person is stored as the NIK's lookup hash (bot/crypto.py), read back opened from the
 # resident's row.
-_NIK = "(SELECT unseal(r.nik_sealed) FROM residents r WHERE r.nik_ref = tickets.nik_ref)"
+_NIK = opened_nik("tickets.nik_ref")
 _COLUMNS = (
     f"id, number, chat_id, {_NIK}, kind, cause, description, file_id, file_type, service_point,"
     " state, reason, ready_until, created_at, updated_at"

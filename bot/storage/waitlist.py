@@ -10,10 +10,11 @@ import aiosqlite
 
 from bot.db import vault_of
 from bot.domain import ACTIVE_BOOKING_STATES, Offer, WaitlistEntry
+from bot.storage.residents import opened_nik
 
 # The person is stored as the NIK's lookup hash (bot/crypto.py), read back opened from the
 # resident's row. Entries are always selected FROM waitlist w.
-_NIK = "(SELECT unseal(r.nik_sealed) FROM residents r WHERE r.nik_ref = w.nik_ref)"
+_NIK = opened_nik("w.nik_ref")
 _ENTRY_COLUMNS = (
     f"w.id, w.chat_id, {_NIK}, w.service, w.service_point, w.first_day, w.last_day, w.state"
 )
