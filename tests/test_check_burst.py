@@ -14,8 +14,8 @@ import pytest
 
 from bot.clock import FixedClock
 from bot.config import Settings
+from bot.context import Deps
 from bot.errors import CheckLocked, InvalidNik
-from bot.handlers.common import Deps
 from bot.handlers.people import burst_alert
 from bot.rendering import Renderer
 from bot.services.burst import BurstAlert, CheckLimits, ChecksSlowed, shown_time

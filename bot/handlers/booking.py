@@ -16,17 +16,14 @@ from telegram.ext import (
     filters,
 )
 
+from bot.context import Context, Deps, chat_locale, deps
 from bot.domain import SERVICES, Booking
 from bot.errors import DomainError
 from bot.handlers import people
 from bot.handlers.common import (
-    Context,
-    Deps,
     answer_query,
     callback_arg,
     chat_id_of,
-    chat_locale,
-    deps,
     hand_on,
     reply,
     row_id,

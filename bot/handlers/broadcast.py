@@ -21,18 +21,16 @@ from telegram.ext import (
     filters,
 )
 
+from bot.context import Context, chat_locale, deps
 from bot.domain import RoleUser
 from bot.errors import DomainError
 from bot.handlers.common import (
     HTML,
-    Context,
     Row,
     acting_role,
     answer_query,
     callback_arg,
     chat_id_of,
-    chat_locale,
-    deps,
     reply,
     stale,
 )

@@ -15,8 +15,9 @@ from telegram.ext import (
     filters,
 )
 
+from bot.context import Context, Deps, deps
 from bot.errors import CheckLocked, DomainError, InvalidNik
-from bot.handlers.common import Context, Deps, Row, callback_arg, deps, edit, reply
+from bot.handlers.common import Row, callback_arg, edit, reply
 from bot.handlers.people import VERIFIED_FOR, burst_alert, check_limits
 from bot.services import links
 from bot.services.burst import ChecksSlowed

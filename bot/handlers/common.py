@@ -1,60 +1,24 @@
-"""What every handler needs: its collaborators, the chat's language, and one way to reply."""
+"""What every handler needs beyond bot/context.py: one way to reply, edit and build a keyboard."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date, datetime
 from typing import Any
 
-import aiosqlite
 from telegram import ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
-from telegram.ext import ContextTypes, ConversationHandler
+from telegram.ext import ConversationHandler
 
-from bot.clock import Clock
-from bot.config import Settings
+from bot.context import Context, chat_locale, deps
 from bot.domain import RoleUser
 from bot.errors import DomainError
 from bot.rendering import Renderer
-from bot.services.directory import get_locale
 from bot.services.roles import authorize
 
-Context = ContextTypes.DEFAULT_TYPE
 HTML = ParseMode.HTML
 # Ask for a typed answer; in a group with privacy mode on the bot still receives the reply.
 TYPED_ANSWER = ForceReply(selective=True)
 # One keyboard row: (label key in labels.j2, callback data) pairs.
 Row = list[tuple[str, str]]
-
-
-@dataclass(frozen=True)
-class Deps:
-    """The collaborators handlers pass to services."""
-
-    db: aiosqlite.Connection
-    settings: Settings
-    clock: Clock
-    renderer: Renderer
-
-    def now(self) -> datetime:
-        """The current instant (UTC)."""
-        return self.clock.now()
-
-    def today(self) -> date:
-        """Today's date in WIB."""
-        return self.clock.now().astimezone(self.settings.tz).date()
-
-
-def deps(context: Context) -> Deps:
-    """The collaborators stored in bot_data at start-up."""
-    data = context.bot_data
-    return Deps(data["db"], data["settings"], data["clock"], data["renderer"])
-
-
-async def chat_locale(context: Context, chat_id: int) -> str:
-    """The chat's language: its own choice, else the configured default."""
-    d = deps(context)
-    return await get_locale(d.db, chat_id) or d.settings.default_locale
 
 
 def keyboard(renderer: Renderer, locale: str, rows: list[Row]) -> InlineKeyboardMarkup:

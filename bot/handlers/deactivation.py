@@ -7,16 +7,14 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Upda
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot.config import Settings
+from bot.context import Context, chat_locale, deps
 from bot.domain import RoleUser
 from bot.errors import DomainError
 from bot.handlers.common import (
     HTML,
-    Context,
     acting_role,
     callback_arg,
     chat_id_of,
-    chat_locale,
-    deps,
     keyboard,
     reply,
     row_id,

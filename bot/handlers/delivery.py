@@ -6,7 +6,8 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import Application, ApplicationHandlerStop, TypeHandler
 
-from bot.handlers.common import HANDED_ON, Context, deps
+from bot.context import Context, deps
+from bot.handlers.common import HANDED_ON
 from bot.services.outbox import unblock_chat_if_blocked
 from bot.services.updates import first_time
 

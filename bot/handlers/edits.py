@@ -5,7 +5,8 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import Application, MessageHandler, filters
 
-from bot.handlers.common import Context, reply
+from bot.context import Context
+from bot.handlers.common import reply
 
 
 async def edited(update: Update, context: Context) -> None:

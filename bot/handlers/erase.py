@@ -5,7 +5,8 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
 
-from bot.handlers.common import Context, callback_arg, chat_locale, deps, edit, reply
+from bot.context import Context, chat_locale, deps
+from bot.handlers.common import callback_arg, edit, reply
 from bot.handlers.notify import offer_place
 from bot.services.links import erase_chat
 

@@ -7,7 +7,8 @@ import logging
 from telegram import Update
 from telegram.error import TelegramError
 
-from bot.handlers.common import Context, reply
+from bot.context import Context
+from bot.handlers.common import reply
 
 log = logging.getLogger(__name__)
 

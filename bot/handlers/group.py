@@ -5,8 +5,9 @@ from __future__ import annotations
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import Application, CommandHandler, MessageHandler, filters
 
+from bot.context import Context, chat_locale, deps
 from bot.handlers.check import NIK_PATTERN
-from bot.handlers.common import HTML, Context, chat_locale, deps
+from bot.handlers.common import HTML
 
 SIXTEEN_DIGITS = r"(?<!\d)\d{16}(?!\d)"
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
 
-from bot.handlers.common import Context, callback_arg, deps, edit, reply
+from bot.context import Context, deps
+from bot.handlers.common import callback_arg, edit, reply
 from bot.rendering import LOCALES
 from bot.services.directory import remember_language
 

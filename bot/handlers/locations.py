@@ -5,8 +5,9 @@ from __future__ import annotations
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
 
+from bot.context import Context, chat_locale, deps
 from bot.domain import ServicePoint
-from bot.handlers.common import Context, callback_arg, chat_locale, deps, reply
+from bot.handlers.common import callback_arg, reply
 from bot.rendering import Renderer
 from bot.services.directory import get_service_point, list_service_points
 

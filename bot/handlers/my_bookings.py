@@ -5,8 +5,9 @@ from __future__ import annotations
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
 
+from bot.context import Context, chat_locale, deps
 from bot.errors import DomainError
-from bot.handlers.common import HTML, Context, callback_arg, chat_locale, deps, edit, reply, row_id
+from bot.handlers.common import HTML, callback_arg, edit, reply, row_id
 from bot.handlers.notify import announce_booking, offer_place
 from bot.services import booking as booking_service
 from bot.services.directory import list_service_points

@@ -5,8 +5,9 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import Application, CommandHandler, filters
 
+from bot.context import Context, deps
 from bot.errors import DomainError
-from bot.handlers.common import Context, deps, reply
+from bot.handlers.common import reply
 from bot.services import tickets
 
 

@@ -14,8 +14,9 @@ import secrets
 import segno
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.context import Context, chat_locale, deps
 from bot.domain import Booking, Ticket
-from bot.handlers.common import HTML, Context, chat_locale, deps
+from bot.handlers.common import HTML
 from bot.rendering import Renderer
 from bot.services import outbox
 from bot.services.directory import get_resident, get_service_point

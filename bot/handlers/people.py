@@ -11,9 +11,10 @@ from typing import Any
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import ConversationHandler
 
+from bot.context import Context, Deps, chat_locale, deps
 from bot.domain import Resident
 from bot.errors import CheckLocked, InvalidNik
-from bot.handlers.common import Context, Deps, chat_locale, deps, reply, row_id, send_markup
+from bot.handlers.common import reply, row_id, send_markup
 from bot.services.burst import BurstAlert, BurstReport, CheckLimits, ChecksSlowed
 from bot.services.directory import get_resident
 from bot.services.links import chat_links

@@ -5,8 +5,9 @@ from __future__ import annotations
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
 
+from bot.context import Context, chat_locale, deps
 from bot.errors import DomainError
-from bot.handlers.common import Context, callback_arg, chat_locale, deps, reply, row_id
+from bot.handlers.common import callback_arg, reply, row_id
 from bot.rendering import Renderer
 from bot.services.links import LinkView, chat_links, toggle_reminders, unlink
 

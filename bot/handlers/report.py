@@ -16,17 +16,15 @@ from telegram.ext import (
     filters,
 )
 
+from bot.context import Context, chat_locale, deps
 from bot.domain import DAMAGE_CAUSES
 from bot.errors import DomainError
 from bot.handlers import people
 from bot.handlers.common import (
-    Context,
     Row,
     answer_query,
     callback_arg,
     chat_id_of,
-    chat_locale,
-    deps,
     hand_on,
     reply,
     send_markup,

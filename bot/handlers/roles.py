@@ -10,8 +10,9 @@ from telegram import InputFile, Update
 from telegram.constants import ChatType
 from telegram.ext import Application, CommandHandler
 
+from bot.context import Context, chat_locale, deps
 from bot.domain import RoleUser
-from bot.handlers.common import HTML, Context, acting_role, chat_id_of, chat_locale, deps, reply
+from bot.handlers.common import HTML, acting_role, chat_id_of, reply
 from bot.services.summaries import REGENCY_CODE, Rekap, outreach_list, rekap, summarize_area
 from bot.services.ticket_stats import ticket_statistics
 

@@ -14,19 +14,10 @@ from telegram.ext import (
     filters,
 )
 
+from bot.context import Context, chat_locale, deps
 from bot.domain import Booking
 from bot.errors import DomainError
-from bot.handlers.common import (
-    HTML,
-    TYPED_ANSWER,
-    Context,
-    acting_role,
-    callback_arg,
-    chat_locale,
-    deps,
-    reply,
-    row_id,
-)
+from bot.handlers.common import HTML, TYPED_ANSWER, acting_role, callback_arg, reply, row_id
 from bot.handlers.notify import offer_place, tell_citizen
 from bot.services import staffdesk
 from bot.services.directory import get_service_point

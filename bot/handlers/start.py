@@ -11,8 +11,9 @@ from telegram.ext import (
     filters,
 )
 
+from bot.context import Context, deps
 from bot.handlers import language, locations, my_bookings, my_reports, reminders
-from bot.handlers.common import Context, Row, callback_arg, deps, reply
+from bot.handlers.common import Row, callback_arg, reply
 from bot.handlers.menus import publish_role_menu
 from bot.services.directory import get_user, note_chat
 from bot.services.invites import INVITE_PREFIX, InviteInvalid, claim

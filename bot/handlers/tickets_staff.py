@@ -16,19 +16,10 @@ from telegram.ext import (
     filters,
 )
 
+from bot.context import Context, chat_locale, deps
 from bot.domain import Ticket
 from bot.errors import DomainError
-from bot.handlers.common import (
-    HTML,
-    TYPED_ANSWER,
-    Context,
-    acting_role,
-    callback_arg,
-    chat_locale,
-    deps,
-    reply,
-    row_id,
-)
+from bot.handlers.common import HTML, TYPED_ANSWER, acting_role, callback_arg, reply, row_id
 from bot.handlers.notify import send_ticket_file, tell_citizen_ticket, ticket_buttons
 from bot.services import destruction, tickets
 from bot.services.staffdesk import InvalidReason

@@ -9,7 +9,7 @@ from datetime import time, timedelta
 from telegram.ext import Application
 
 from bot.config import TIMEZONE
-from bot.handlers.common import Context, deps
+from bot.context import Context, deps
 from bot.jobs.broadcasts import REPORT_CHECK_EVERY, send_broadcast_reports
 from bot.jobs.housekeeping import FORGET_EVERY, forget_stale_user_data
 from bot.jobs.queue import expire_waitlist_offers

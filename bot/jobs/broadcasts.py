@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 import aiosqlite
 
-from bot.handlers.common import Context, deps
+from bot.context import Context, deps
 from bot.rendering import Renderer
 from bot.services import broadcasts
 from bot.services.directory import get_locale

@@ -14,7 +14,7 @@ from collections.abc import MutableMapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.handlers.common import Context, deps
+from bot.context import Context, deps
 from bot.handlers.people import VERIFIED_FOR
 
 FORGET_EVERY = timedelta(hours=1)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.handlers.common import Context, deps
+from bot.context import Context, deps
 from bot.handlers.notify import offer_place
 from bot.jobs.registry import JobRun
 from bot.services import outbox, staffdesk
