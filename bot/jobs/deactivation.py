@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.handlers.deactivation import preview_markup, preview_text
-from bot.jobs.registry import JobRun
+from bot.jobs.planning import JobRun
 from bot.services import deactivation, outbox
 from bot.services.roles import accounts_with_role
 

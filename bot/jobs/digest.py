@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.jobs.registry import JobRun
+from bot.jobs.planning import JobRun
 from bot.services import digest, outbox
 from bot.services.roles import accounts_with_role
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.context import Context, deps
 from bot.handlers.notify import offer_place
-from bot.jobs.registry import JobRun
+from bot.jobs.planning import JobRun
 from bot.services import outbox, staffdesk
 from bot.services.directory import get_resident, get_service_point
 from bot.services.waitlist import expire_offers

@@ -1,14 +1,12 @@
 """Every scheduled job by name: when it runs (WIB) and the planner that does its work.
 
-A planner looks at the database as of `JobRun.day`/`JobRun.now`, writes the messages it decides
-on to the outbox (each under an idempotency key, so planning twice sends once) and returns how
-many it planned. The same planner serves the JobQueue, the start-up catch-up and
+A planner (see bot/jobs/planning.py) writes what it decides on to the outbox and returns how
+many messages it planned. The same planner serves the JobQueue, the start-up catch-up and
 `dukcapil-bot run-job NAME --date D`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -16,35 +14,20 @@ import aiosqlite
 
 from bot.config import TIMEZONE, Settings
 from bot.db import transaction
+from bot.jobs.deactivation import plan_deactivation_preview
+from bot.jobs.digest import plan_daily_digest
+from bot.jobs.planning import JobRun, Planner
+from bot.jobs.queue import plan_no_show_sweep
+from bot.jobs.reminders import (
+    plan_booking_reminders,
+    plan_deactivated_reminders,
+    plan_deadline_reminders,
+    plan_teen_reminders,
+)
 from bot.rendering import Renderer
 from bot.storage import job_runs
 
 CATCH_UP_DAYS = 7  # a bot down longer than this does not replay older countdown points
-
-
-@dataclass(frozen=True)
-class JobRun:
-    """One run of a job: the day it plans for, the moment it runs, what it needs."""
-
-    db: aiosqlite.Connection
-    renderer: Renderer
-    settings: Settings
-    day: date  # the WIB day being planned
-    now: datetime  # UTC; the job's scheduled moment for run-job, the real moment otherwise
-    since: date  # first day not covered by an earlier run (== day unless runs were missed)
-
-    @property
-    def quiet(self) -> tuple[time, time] | None:
-        return self.settings.quiet_hours
-
-    async def locale(self, chat_id: int) -> str:
-        """The chat's language, else the configured default."""
-        from bot.storage.chats import get_locale
-
-        return await get_locale(self.db, chat_id) or self.settings.default_locale
-
-
-Planner = Callable[[JobRun], Awaitable[int]]
 
 
 @dataclass(frozen=True)
@@ -60,49 +43,27 @@ class JobSpec:
         return self.name if len(self.times) == 1 else f"{self.name}@{at:%H:%M}"
 
 
-def _jobs() -> dict[str, JobSpec]:
-    from bot.jobs.deactivation import plan_deactivation_preview
-    from bot.jobs.digest import plan_daily_digest
-    from bot.jobs.queue import plan_no_show_sweep
-    from bot.jobs.reminders import (
-        plan_booking_reminders,
-        plan_deactivated_reminders,
-        plan_deadline_reminders,
-        plan_teen_reminders,
-    )
-
-    specs = [
-        JobSpec("teen-reminders", (time(8, 0),), plan_teen_reminders),
-        JobSpec("deadline-reminders", (time(8, 15),), plan_deadline_reminders),
-        JobSpec("deactivated-reminders", (time(8, 30),), plan_deactivated_reminders),
-        JobSpec("booking-reminders", (time(6, 30), time(16, 0)), plan_booking_reminders),
-        JobSpec("no-show-sweep", (time(23, 30),), plan_no_show_sweep),
-        JobSpec("deactivation-preview", (time(9, 0),), plan_deactivation_preview),
-        JobSpec("daily-digest", (time(7, 0),), plan_daily_digest),
-    ]
-    return {spec.name: spec for spec in specs}
-
-
-JOB_NAMES = (
-    "teen-reminders",
-    "deadline-reminders",
-    "deactivated-reminders",
-    "booking-reminders",
-    "no-show-sweep",
-    "deactivation-preview",
-    "daily-digest",
+JOBS = (
+    JobSpec("teen-reminders", (time(8, 0),), plan_teen_reminders),
+    JobSpec("deadline-reminders", (time(8, 15),), plan_deadline_reminders),
+    JobSpec("deactivated-reminders", (time(8, 30),), plan_deactivated_reminders),
+    JobSpec("booking-reminders", (time(6, 30), time(16, 0)), plan_booking_reminders),
+    JobSpec("no-show-sweep", (time(23, 30),), plan_no_show_sweep),
+    JobSpec("deactivation-preview", (time(9, 0),), plan_deactivation_preview),
+    JobSpec("daily-digest", (time(7, 0),), plan_daily_digest),
 )
+JOB_NAMES = tuple(spec.name for spec in JOBS)
+_BY_NAME = {spec.name: spec for spec in JOBS}
 
 
 def job_spec(name: str) -> JobSpec:
     """The job with this name; KeyError for an unknown one."""
-    return _jobs()[name]
+    return _BY_NAME[name]
 
 
 def all_jobs() -> list[JobSpec]:
-    """Every job, in JOB_NAMES order."""
-    jobs = _jobs()
-    return [jobs[name] for name in JOB_NAMES]
+    """Every job, in JOBS order."""
+    return list(JOBS)
 
 
 def scheduled_at(day: date, at: time) -> datetime:

@@ -13,7 +13,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.config import TIMEZONE
 from bot.domain import Booking
-from bot.jobs.registry import JobRun
+from bot.jobs.planning import JobRun
 from bot.services import outbox, reminders
 from bot.services.directory import get_resident, get_service_point
 from bot.services.reminders import Reminder
