@@ -41,3 +41,76 @@ class NotAuthorized(DomainError):
 
 class FileRefused(Exception):
     """A whole import file is refused (unreadable, not CSV, wrong header); nothing changed."""
+
+
+class BookingError(DomainError):
+    """A booking rule said no; `kind` in the context picks the sentence the citizen reads."""
+
+    template = "citizen/booking_error.html"
+    kind = "not_found"
+
+
+class SlotFull(BookingError):
+    """No place left in the slot; `next_free` lists up to 3 next free slots at the point."""
+
+    kind = "full"
+
+
+class AlreadyBooked(BookingError):
+    """The person already holds an active booking for the service (`booking` if this chat's)."""
+
+    kind = "already_booked"
+
+
+class TooManyBookings(BookingError):
+    """The chat already holds its maximum of active bookings."""
+
+    kind = "too_many"
+
+
+class TooSoon(BookingError):
+    """The slot is in the past or starts too soon to be booked."""
+
+    kind = "too_soon"
+
+
+class OutsideWindow(BookingError):
+    """The day is beyond the booking window."""
+
+    kind = "outside_window"
+
+
+class PointClosed(BookingError):
+    """The point does not serve at that time: weekend, holiday, closure or off the grid."""
+
+    kind = "closed"
+
+
+class ServiceNotOffered(BookingError):
+    """The point does not offer the service (or no such point exists)."""
+
+    kind = "not_offered"
+
+
+class NoShowLimit(BookingError):
+    """A person with too many recent no-shows may hold only one booking."""
+
+    kind = "no_show_limit"
+
+
+class BookingNotFound(BookingError):
+    """No such booking for this chat (another chat's booking is never revealed)."""
+
+    kind = "not_found"
+
+
+class NotChangeable(BookingError):
+    """The booking is no longer pending or confirmed, or its time has come."""
+
+    kind = "not_changeable"
+
+
+class OfferExpired(BookingError):
+    """The held place's 10 minutes are over, or the offer is no longer open."""
+
+    kind = "offer_expired"

@@ -27,6 +27,7 @@ from telegram import Bot
 from bot.clock import SystemClock
 from bot.config import TIMEZONE, Settings
 from bot.db import transaction, vault_of
+from bot.errors import BookingError
 from bot.jobs.registry import job_spec, run_planner
 from bot.jobs.sender import send_due
 from bot.nik import make_nik
@@ -362,7 +363,7 @@ class Simulation:
                 self.db, chat_id=chat_id, nik=nik, service="rekam", point_code="kanigoro",
                 start_at=slots[0].start_at, now=now,
             )  # fmt: skip
-        except booking_service.BookingError:
+        except BookingError:
             return None  # e.g. the person still holds an earlier visit
         visit = Visit(booking.id, chat_id, booking.start_at)
         self.visits.append(visit)

@@ -15,10 +15,7 @@ from bot import db as dbmod
 from bot.config import TIMEZONE
 from bot.db import transaction
 from bot.domain import Booking
-from bot.nik import make_nik
-from bot.services import booking as svc
-from bot.services.booking import (
-    CODE_ALPHABET,
+from bot.errors import (
     AlreadyBooked,
     BookingNotFound,
     NoShowLimit,
@@ -30,6 +27,9 @@ from bot.services.booking import (
     TooManyBookings,
     TooSoon,
 )
+from bot.nik import make_nik
+from bot.services import booking as svc
+from bot.services.booking_rules import CODE_ALPHABET, new_code
 from bot.services.importer import import_residents
 from bot.storage import bookings
 from bot.storage.areas import sync_areas
@@ -93,7 +93,7 @@ async def active_rows(db) -> int:
 async def no_show(db, nik, *, at, service="rekam", number=1):
     """A past visit of the person that ended as no-show."""
     made = await bookings.insert_booking(
-        db, code=svc.new_code(random.Random(number)), chat_id=77, nik=nik, service=service,
+        db, code=new_code(random.Random(number)), chat_id=77, nik=nik, service=service,
         service_point="kanigoro", start_at=at, day=at.astimezone(TIMEZONE).date(),
         queue_number=number, state="no_show", now=NOW,
     )  # fmt: skip
@@ -134,14 +134,14 @@ async def test_auto_confirm_point_confirms_at_once(loaded):
 
 
 def test_codes_are_six_readable_characters():
-    codes = {svc.new_code() for _ in range(200)}
+    codes = {new_code() for _ in range(200)}
     assert len(codes) > 190
     assert all(len(c) == 6 and set(c) <= set(CODE_ALPHABET) for c in codes)
     assert not set("01OI") & set(CODE_ALPHABET)
 
 
 async def test_a_code_collision_is_retried(loaded):
-    taken = svc.new_code(random.Random(5))
+    taken = new_code(random.Random(5))
     first = await svc.book(
         loaded, chat_id=1, nik=RUDI, service="rekam", point_code="kanigoro",
         start_at=wib(25, 9), now=NOW, rng=random.Random(5),

@@ -15,6 +15,7 @@ from telegram.ext import CallbackContext
 from bot import db as dbmod
 from bot.config import TIMEZONE as WIB
 from bot.db import transaction
+from bot.errors import SlotFull
 from bot.jobs.queue import expire_waitlist_offers
 from bot.services import booking as booking_service
 from bot.services.importer import import_residents
@@ -240,7 +241,7 @@ async def test_expired_offer_goes_to_the_next_in_line(botapi, settings, srengat_
     # While the place is held, nobody else sees it or can book it.
     _, calendar = await to_calendar(botapi, 7203, EXTRA[7], SRENGAT)
     assert "sudah penuh" in calendar.text
-    with pytest.raises(booking_service.SlotFull):
+    with pytest.raises(SlotFull):
         await fill(settings, EXTRA[8], FRIDAY_SLOTS[0], chat_id=8009)
 
     clock.advance(timedelta(minutes=11))

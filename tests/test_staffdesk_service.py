@@ -6,9 +6,9 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
-from bot.errors import NotAuthorized
+from bot.errors import BookingNotFound, NotAuthorized, NotChangeable
 from bot.services import staffdesk
-from bot.services.booking import BookingNotFound, NotChangeable, book
+from bot.services.booking import book
 from bot.services.importer import import_residents
 from bot.services.roles import add_user
 from bot.services.schedule import free_slots, open_days, wib_day

@@ -6,16 +6,17 @@ from datetime import UTC, date, timedelta
 
 import pytest
 
-from bot.services import booking as svc
-from bot.services import waitlist as wl
-from bot.services.booking import (
+from bot.errors import (
     AlreadyBooked,
     BookingNotFound,
     OfferExpired,
     OutsideWindow,
     ServiceNotOffered,
     SlotFull,
+    TooManyBookings,
 )
+from bot.services import booking as svc
+from bot.services import waitlist as wl
 from bot.services.schedule import free_slots
 from bot.storage import waitlist as store
 from bot.storage.service_points import get_service_point
@@ -241,5 +242,5 @@ async def test_a_taker_still_obeys_the_chat_limit(full):
     _, offer = await svc.cancel(db, made[0].id, chat_id=1, now=NOW)
     await book(db, RUDI, chat=1, service="ambil", point="kanigoro")
     assert offer is not None
-    with pytest.raises(svc.TooManyBookings):
+    with pytest.raises(TooManyBookings):
         await wl.take_offer(db, offer.id, chat_id=1, now=NOW)

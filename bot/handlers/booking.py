@@ -18,7 +18,7 @@ from telegram.ext import (
 
 from bot.context import Context, Deps, chat_locale, deps
 from bot.domain import SERVICES, Booking
-from bot.errors import DomainError
+from bot.errors import BookingError, DomainError, SlotFull
 from bot.handlers import people
 from bot.handlers.common import (
     answer_query,
@@ -230,7 +230,7 @@ async def slot_chosen(update: Update, context: Context) -> int:
             d.db, point_code=draft(context)["point"], service=draft(context)["service"],
             start_at=start, now=d.now(),
         )  # fmt: skip
-    except booking_service.BookingError as error:
+    except BookingError as error:
         await reply(update, context, error.template, **error.context)
         return await _ask_day(update, context)
     draft(context)["start"] = start
@@ -254,7 +254,7 @@ async def confirmed(update: Update, context: Context) -> int:
     assert update.effective_chat is not None
     try:
         booking, freed = await _book_or_move(d, update.effective_chat.id, b)
-    except booking_service.SlotFull as error:
+    except SlotFull as error:
         await reply(update, context, error.template, **error.context)
         return await _ask_day(update, context)
     except DomainError as error:

@@ -19,10 +19,10 @@ import aiosqlite
 from bot.config import TIMEZONE
 from bot.db import transaction
 from bot.domain import ACTIVE_BOOKING_STATES, Booking
-from bot.errors import DomainError, NotAuthorized
+from bot.errors import BookingNotFound, DomainError, NotAuthorized, NotChangeable
 from bot.nik import mask_number
 from bot.services import outbox
-from bot.services.booking import CODE_ALPHABET, CODE_LENGTH, BookingNotFound, NotChangeable
+from bot.services.booking_rules import CODE_ALPHABET, CODE_LENGTH
 from bot.services.waitlist import Offer, offer_freed_place_in
 from bot.storage import audit, bookings, closures, point_settings, recordings, residents, users
 from bot.storage.service_points import get_service_point

@@ -22,7 +22,7 @@ from bot.db import transaction
 from bot.domain import DAMAGE_CAUSES, TICKET_KINDS, Ticket, TicketEvent
 from bot.errors import DomainError
 from bot.nik import mask_number
-from bot.services.booking import CODE_ALPHABET, CODE_LENGTH, new_code
+from bot.services.booking_rules import CODE_ALPHABET, CODE_LENGTH, new_code
 from bot.services.schedule import wib_day
 from bot.services.staffdesk import REASON_MAX, InvalidReason, NotStaff, WrongServicePoint
 from bot.storage import audit, destruction, tickets

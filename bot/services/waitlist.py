@@ -7,25 +7,25 @@ never offered that same slot again.
 
 from __future__ import annotations
 
+import random
 from datetime import date, datetime, timedelta
 
 import aiosqlite
 
 from bot.db import transaction
 from bot.domain import Booking
-from bot.services.booking import (
-    AlreadyBooked,
-    BookingNotFound,
-    OfferExpired,
-    OutsideWindow,
-    ServiceNotOffered,
-    book_held_place,
+from bot.errors import AlreadyBooked, BookingNotFound, OfferExpired, OutsideWindow
+from bot.services.booking_rules import (
+    insert_booking,
+    point_for,
+    require_person_may_book,
+    require_room,
+    require_slot,
 )
 from bot.services.schedule import (
     MIN_LEAD,
     booking_window,
     is_open,
-    offers_service,
     remaining_places,
     to_utc,
     wib_day,
@@ -39,6 +39,7 @@ __all__ = [
     "HOLD",
     "Offer",
     "WaitlistEntry",
+    "book_held_place",
     "chat_waitlist",
     "expire_offers",
     "join_waitlist",
@@ -78,9 +79,15 @@ async def join_waitlist(
                 db, current.id, from_states=_WAITING, to_state="cancelled"
             )
         return await store.insert_entry(
-            db, chat_id=chat_id, nik=nik, service=service, service_point=point_code,
-            first_day=first_day, last_day=last_day, now=now,
-        )  # fmt: skip
+            db,
+            chat_id=chat_id,
+            nik=nik,
+            service=service,
+            service_point=point_code,
+            first_day=first_day,
+            last_day=last_day,
+            now=now,
+        )
 
 
 async def leave_waitlist(db: aiosqlite.Connection, waitlist_id: int, *, chat_id: int) -> None:
@@ -131,6 +138,21 @@ async def take_offer(
         return booking
 
 
+async def book_held_place(
+    db: aiosqlite.Connection, offer: Offer, *, now: datetime, rng: random.Random | None = None
+) -> Booking:
+    """Book the place an open offer holds for its person; call inside a write transaction.
+    The booking rules apply, except the lead time and the place the offer itself holds."""
+    point = await point_for(db, offer.service_point, offer.service)
+    chat_id, nik, service, start = offer.chat_id, offer.nik, offer.service, offer.start_at
+    await require_slot(db, point, start, now=now, lead=False)
+    await require_person_may_book(db, chat_id=chat_id, nik=nik, service=service, now=now)
+    await require_room(db, point, start, now=now, ignore_offer=offer.id)
+    return await insert_booking(
+        db, point, chat_id=chat_id, nik=nik, service=service, start_at=start, now=now, rng=rng
+    )
+
+
 async def expire_offers(db: aiosqlite.Connection, *, now: datetime) -> list[Offer]:
     """End the holds that ran out, offer each place to the next in line; return the new offers."""
     async with transaction(db):
@@ -157,9 +179,7 @@ async def _check_wish(
     *,
     now: datetime,
 ) -> None:
-    point = await get_service_point(db, point_code)
-    if point is None or not offers_service(point, service):
-        raise ServiceNotOffered(service=service, point_code=point_code)
+    await point_for(db, point_code, service)
     first, last = booking_window(now)
     if not first <= first_day <= last_day <= last:
         raise OutsideWindow(day=last_day, last_day=last)
@@ -181,14 +201,24 @@ async def _hold(
 ) -> Offer:
     expires = to_utc(now) + HOLD
     offer_id = await store.insert_offer(
-        db, waitlist_id=entry.id, service_point=entry.service_point, start_at=start,
-        expires_at=expires, now=now,
-    )  # fmt: skip
+        db,
+        waitlist_id=entry.id,
+        service_point=entry.service_point,
+        start_at=start,
+        expires_at=expires,
+        now=now,
+    )
     await store.set_entry_state_if(db, entry.id, from_states=("waiting",), to_state="offered")
     return Offer(
-        offer_id, entry.id, entry.chat_id, entry.nik, entry.service, entry.service_point,
-        start, expires,
-    )  # fmt: skip
+        id=offer_id,
+        waitlist_id=entry.id,
+        chat_id=entry.chat_id,
+        nik=entry.nik,
+        service=entry.service,
+        service_point=entry.service_point,
+        start_at=start,
+        expires_at=expires,
+    )
 
 
 async def _open_offer(

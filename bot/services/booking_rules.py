@@ -1,0 +1,154 @@
+"""The rules every new booking passes, and its insert: shared by `booking` (book, reschedule)
+and `waitlist` (the place held for a person), so neither imports the other for them.
+
+Call them inside the write transaction that inserts, so capacity holds under any concurrency.
+"""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+from datetime import datetime, timedelta
+
+import aiosqlite
+
+from bot.domain import Booking
+from bot.errors import (
+    AlreadyBooked,
+    NoShowLimit,
+    OutsideWindow,
+    PointClosed,
+    ServiceNotOffered,
+    SlotFull,
+    TooManyBookings,
+    TooSoon,
+)
+from bot.services.opening_hours import parse_hours
+from bot.services.schedule import (
+    MIN_LEAD,
+    booking_window,
+    is_open,
+    offers_service,
+    remaining_places,
+    slot_starts,
+    to_utc,
+    wib_day,
+)
+from bot.storage import bookings
+from bot.storage.point_settings import get_auto_confirm
+from bot.storage.service_points import ServicePoint, get_service_point
+
+MAX_ACTIVE_PER_CHAT = 3
+NO_SHOW_LIMIT = 2
+NO_SHOW_WINDOW = timedelta(days=90)
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+CODE_LENGTH = 6
+_CODE_ATTEMPTS = 8
+_SYSTEM_RANDOM = random.SystemRandom()
+
+
+def new_code(rng: random.Random | None = None) -> str:
+    """A booking code: 6 characters that read aloud unambiguously (no 0/O, 1/I)."""
+    chooser = rng or _SYSTEM_RANDOM
+    return "".join(chooser.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+async def point_for(db: aiosqlite.Connection, point_code: str, service: str) -> ServicePoint:
+    """The point if it offers the service; else ServiceNotOffered."""
+    point = await get_service_point(db, point_code)
+    if point is None or not offers_service(point, service):
+        raise ServiceNotOffered(service=service, point_code=point_code)
+    return point
+
+
+async def require_slot(
+    db: aiosqlite.Connection,
+    point: ServicePoint,
+    start: datetime,
+    *,
+    now: datetime,
+    lead: bool = True,
+) -> None:
+    """In the window, at least MIN_LEAD ahead (if `lead`), on the grid of an open day."""
+    day = wib_day(start)
+    _, last = booking_window(now)
+    if start < to_utc(now) + (MIN_LEAD if lead else timedelta(0)):
+        raise TooSoon(start_at=start)
+    if day > last:
+        raise OutsideWindow(day=day, last_day=last)
+    hours = parse_hours(point.hours)
+    if start not in slot_starts(day, hours=hours) or not await is_open(db, point, day):
+        raise PointClosed(day=day, point_code=point.code)
+
+
+async def require_person_may_book(
+    db: aiosqlite.Connection, *, chat_id: int, nik: str, service: str, now: datetime
+) -> None:
+    """One active booking per person and service, three per chat, one after two no-shows."""
+    person = await bookings.person_bookings(db, nik, service, chat_id)
+    if person.active_id is not None:
+        existing = await bookings.get_booking(db, person.active_id)
+        mine = existing is not None and existing.chat_id == chat_id
+        raise AlreadyBooked(booking=existing if mine else None)
+    if person.for_chat >= MAX_ACTIVE_PER_CHAT:
+        raise TooManyBookings(limit=MAX_ACTIVE_PER_CHAT)
+    if person.for_nik == 0:
+        return
+    if await bookings.no_shows_since(db, nik, to_utc(now) - NO_SHOW_WINDOW) >= NO_SHOW_LIMIT:
+        raise NoShowLimit(limit=1, no_shows=NO_SHOW_LIMIT, days=NO_SHOW_WINDOW.days)
+
+
+async def require_room(
+    db: aiosqlite.Connection,
+    point: ServicePoint,
+    start: datetime,
+    *,
+    now: datetime,
+    ignore_offer: int | None = None,
+) -> None:
+    """A place left after active bookings and the places held by other open offers."""
+    if await remaining_places(db, point, start, now=now, ignore_offer=ignore_offer) <= 0:
+        raise SlotFull(point_code=point.code, start_at=start, next_free=[])
+
+
+async def initial_state(db: aiosqlite.Connection, point: ServicePoint) -> str:
+    """A new or moved booking is confirmed at once where the point auto-confirms."""
+    return "confirmed" if await get_auto_confirm(db, point.code) else "pending"
+
+
+async def insert_booking(
+    db: aiosqlite.Connection,
+    point: ServicePoint,
+    *,
+    chat_id: int,
+    nik: str,
+    service: str,
+    start_at: datetime,
+    now: datetime,
+    rng: random.Random | None,
+) -> Booking:
+    """Insert with the next queue number and a fresh code (retried on the rare collision)."""
+    day = wib_day(start_at)
+    number = await bookings.next_queue_number(db, point.code, day)
+    state = await initial_state(db, point)
+    for _ in range(_CODE_ATTEMPTS):
+        try:
+            return await bookings.insert_booking(
+                db,
+                code=new_code(rng),
+                chat_id=chat_id,
+                nik=nik,
+                service=service,
+                service_point=point.code,
+                start_at=start_at,
+                day=day,
+                queue_number=number,
+                state=state,
+                now=now,
+            )
+        except sqlite3.IntegrityError as error:
+            if "bookings.nik_ref" in str(error):
+                raise AlreadyBooked(booking=None) from error
+            if "bookings.code" not in str(error):
+                raise
+    raise RuntimeError("no unused booking code found")
