@@ -20,15 +20,15 @@ run: $(STAMP)
 PORT ?= 8080
 DEMO_RESIDENTS ?= 50000
 demo: $(STAMP)
-	$(BIN)/python -m bot.sandbox --port $(PORT) --count $(DEMO_RESIDENTS)
+	$(BIN)/python -m sandbox --port $(PORT) --count $(DEMO_RESIDENTS)
 
 migrate: $(STAMP)
 	$(BIN)/dukcapil-bot migrate
 
 lint: $(STAMP)
-	$(BIN)/ruff format --check bot tests benchmarks
-	$(BIN)/ruff check bot tests benchmarks
-	$(BIN)/mypy bot
+	$(BIN)/ruff format --check bot botapi sandbox tests benchmarks
+	$(BIN)/ruff check bot botapi sandbox tests benchmarks
+	$(BIN)/mypy bot botapi sandbox
 
 # Debian's chromium for tests/test_sandbox_browser.py: nothing to do when it is there; without
 # apt-get or root the browser test is skipped (pytest says why) instead of failing.

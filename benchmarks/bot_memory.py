@@ -33,12 +33,14 @@ from pathlib import Path
 
 from population import SECRET_KEY, prepared_database, working_copy  # benchmarks/ is on sys.path
 
-from bot.botapi import BotApiServer
-from bot.botapi.server import BotMessage, SimUser
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # botapi/ is not installed
+
 from bot.config import TIMEZONE
 from bot.crypto import Vault
 from bot.jobs.registry import all_jobs
 from bot.storage.outbox import ts
+from botapi import BotApiServer
+from botapi.server import BotMessage, SimUser
 
 REPO = Path(__file__).resolve().parent.parent
 TOKEN = "123456:BENCH-TOKEN"

@@ -32,13 +32,14 @@ from aiohttp import web
 from telegram.warnings import PTBUserWarning
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # botapi/ is not installed
 
 from population import SECRET_KEY, prepared_database, working_copy
 
 from bot import db as dbmod
 from bot.app import build_application
-from bot.botapi import BotApiServer
 from bot.config import Settings
+from botapi import BotApiServer
 
 TOKEN = "123456:TEST-TOKEN"
 FIRST_USER = 7_000_000_000

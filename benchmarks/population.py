@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import TextIO
 
 from bot import db as dbmod
+from bot.sample import write_sample
 from bot.services.importer import import_residents
-from bot.services.sample import write_sample
 from bot.storage.areas import sync_areas
 
 CACHE = Path("/tmp/dukcapil-bench")

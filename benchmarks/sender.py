@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing
+import sys
 import tempfile
 import time
 import warnings
@@ -25,12 +26,14 @@ from pathlib import Path
 import aiosqlite
 from telegram.warnings import PTBUserWarning
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # botapi/ is not installed
+
 from bot.app import build_application, prepare_database
-from bot.botapi import BotApiServer
 from bot.clock import SystemClock
 from bot.config import Settings
 from bot.jobs.sender import Sender
 from bot.services import outbox
+from botapi import BotApiServer
 
 TOKEN = "123456:TEST-TOKEN"
 FIRST_CHAT = 5_000_000

@@ -147,7 +147,7 @@ def _import(args: argparse.Namespace) -> int:
 
 
 def _sample(args: argparse.Namespace) -> int:
-    from bot.services.sample import write_sample
+    from bot.sample import write_sample
 
     if args.count <= 0:
         print("--count must be a positive number", file=sys.stderr)  # noqa: T201

@@ -15,13 +15,13 @@ from telegram.ext import Application
 
 from bot import db as dbmod
 from bot.app import build_application, prepare_database
-from bot.botapi import BotApiServer
 from bot.clock import FixedClock
 from bot.config import Settings
 from bot.nik import make_nik
 from bot.services.importer import import_residents
 from bot.services.roles import add_user
 from bot.storage.areas import sync_areas
+from botapi import BotApiServer
 
 pytest_plugins = ["tests.privacy_scan"]  # no NIK or KK number sent, logged or audited
 SECRET_KEY = "test-secret"  # the `db` fixture's and the `settings` fixture's SECRET_KEY

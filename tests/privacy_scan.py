@@ -40,7 +40,7 @@ from typing import Any
 import pytest
 
 import bot.nik
-from bot.botapi import Simulation, UploadedFile
+from botapi import Simulation, UploadedFile
 
 # 16 digits, written in one piece or in groups split by one space, dot or dash.
 NUMBER = re.compile(r"(?<![0-9])[0-9](?:[ .\-\u00a0\u2009\u202f]?[0-9]){15}(?![0-9])")

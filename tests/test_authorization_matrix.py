@@ -25,8 +25,6 @@ import pytest_asyncio
 from telegram.ext import BaseHandler, CallbackQueryHandler, ConversationHandler
 
 from bot.app import prepare_database
-from bot.botapi import BotApiServer
-from bot.botapi.server import FAKE_JPEG, BotMessage, SimChat, SimUser
 from bot.clock import FixedClock
 from bot.config import Settings
 from bot.db import transaction
@@ -39,6 +37,8 @@ from bot.services.schedule import slot_starts
 from bot.storage import point_settings
 from bot.storage.areas import plain_code as plain
 from bot.storage.residents import get_resident
+from botapi import BotApiServer
+from botapi.server import FAKE_JPEG, BotMessage, SimChat, SimUser
 from tests.conftest import (
     NOW,
     PEOPLE,

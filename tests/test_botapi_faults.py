@@ -14,8 +14,8 @@ from telegram import Bot
 from telegram.error import NetworkError, RetryAfter
 from telegram.warnings import PTBDeprecationWarning
 
-from bot.botapi import BotApiServer, Faults, SimUser
 from bot.ratelimit import retry_after_seconds
+from botapi import BotApiServer, Faults, SimUser
 
 TOKEN = "123456:TEST-TOKEN"
 GROUP_ID = -100500

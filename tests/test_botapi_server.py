@@ -25,8 +25,8 @@ from telegram import (
 from telegram.error import BadRequest, Forbidden, InvalidToken
 from telegram.ext import ApplicationBuilder, CallbackQueryHandler, CommandHandler, ContextTypes
 
-from bot.botapi import BotApiServer, SimUser
-from bot.botapi.html_check import HtmlError, html_to_text
+from botapi import BotApiServer, SimUser
+from botapi.html_check import HtmlError, html_to_text
 
 TOKEN = "123456:TEST-TOKEN"
 USER_ID = 1001

@@ -16,10 +16,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from telegram import Bot
 
-from bot.botapi import BotApiServer, SimUser
 from bot.jobs.sender import send_due
 from bot.services import outbox
 from bot.storage import outbox as store
+from botapi import BotApiServer, SimUser
 from tests.conftest import NOW, TOKEN
 
 T0 = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)  # 10:00 WIB, outside quiet hours

@@ -17,10 +17,10 @@ from bot import db as dbmod
 from bot.crypto import Vault, WrongKey
 from bot.jobs.registry import job_spec, run_planner, scheduled_at
 from bot.rendering import Renderer
+from bot.sample import write_sample
 from bot.services import tickets, waitlist
 from bot.services.importer import import_residents
 from bot.services.outbox import reminder_key
-from bot.services.sample import write_sample
 from bot.storage.residents import get_resident, list_household
 from tests.conftest import NOW, PEOPLE, SECRET_KEY, STAFF_ID, serve
 from tests.test_e2e_booking import book, data_of

@@ -35,7 +35,6 @@ from telegram import Update
 from telegram.ext import TypeHandler
 
 from bot import db as dbmod
-from bot.botapi.server import FAKE_JPEG
 from bot.domain import ACTIVE_BOOKING_STATES
 from bot.handlers.common import HANDED_ON
 from bot.nik import make_nik
@@ -45,6 +44,7 @@ from bot.services.directory import get_resident
 from bot.services.importer import import_residents
 from bot.services.links import link_chat
 from bot.services.roles import add_user
+from botapi.server import FAKE_JPEG
 from tests.conftest import HEADER, KK_SANTOSO, NOW, PEOPLE, Person
 
 EXAMPLES = 10  # each walks every state: ~300 steps

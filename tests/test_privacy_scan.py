@@ -21,7 +21,7 @@ import logging
 import sqlite3
 from contextlib import closing
 
-from bot.botapi import Simulation, default_spec
+from botapi import Simulation, default_spec
 
 NIK = "{NIK}"
 
@@ -58,7 +58,7 @@ import logging
 import sqlite3
 from contextlib import closing
 
-from bot.botapi import Simulation, default_spec
+from botapi import Simulation, default_spec
 from bot.nik import mask_number
 
 NIK = "{NIK}"

@@ -6,8 +6,8 @@ from itertools import islice
 import pytest
 
 from bot.nik import parse_nik
+from bot.sample import age_pyramid, generate_residents, write_sample
 from bot.services.importer import CSV_HEADER, import_residents
-from bot.services.sample import age_pyramid, generate_residents, write_sample
 from bot.storage.residents import count_residents
 
 TODAY = date(2026, 6, 15)

@@ -15,15 +15,15 @@ import pytest
 from bot.clock import FixedClock
 from bot.config import TIMEZONE
 from bot.jobs.registry import JobSpec
-from bot.sandbox import timetravel
-from bot.sandbox.clock import ClockError, SandboxClock
-from bot.sandbox.core import Sandbox
-from bot.sandbox.identities import identities, residents
-from bot.sandbox.tghtml import to_nodes
-from bot.sandbox.web import serving
+from bot.sample import generate_residents
 from bot.services.directory import get_resident, get_user
 from bot.services.links import chat_links
-from bot.services.sample import generate_residents
+from sandbox import timetravel
+from sandbox.clock import ClockError, SandboxClock
+from sandbox.core import Sandbox
+from sandbox.identities import identities, residents
+from sandbox.tghtml import to_nodes
+from sandbox.web import serving
 from tests.conftest import NOW
 
 ACT = {"X-Sandbox": "1"}

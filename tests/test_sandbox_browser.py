@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from bot.clock import FixedClock
-from bot.sandbox.core import Sandbox
-from bot.sandbox.web import serving
+from sandbox.core import Sandbox
+from sandbox.web import serving
 from tests.conftest import NOW
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -18,16 +18,16 @@ from typing import Any
 from telegram.ext import Application
 
 from bot.app import build_application
-from bot.botapi import SEND_METHODS, SimUser
-from bot.botapi.server import StoredFile, command_entities
 from bot.clock import Clock
 from bot.config import TIMEZONE, Settings
-from bot.sandbox.clock import ClockError, SandboxClock
-from bot.sandbox.events import JSON, EventLog, message_event, moment
-from bot.sandbox.identities import Identity, identities
-from bot.sandbox.simulation import SandboxServer
-from bot.sandbox.timetravel import MAX_JUMP, SlotRun, run_slots
-from bot.sandbox.world import prepare_world
+from botapi import SEND_METHODS, SimUser
+from botapi.server import StoredFile, command_entities
+from sandbox.clock import ClockError, SandboxClock
+from sandbox.events import JSON, EventLog, message_event, moment
+from sandbox.identities import Identity, identities
+from sandbox.simulation import SandboxServer
+from sandbox.timetravel import MAX_JUMP, SlotRun, run_slots
+from sandbox.world import prepare_world
 
 log = logging.getLogger(__name__)
 

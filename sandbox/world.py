@@ -11,12 +11,12 @@ import aiosqlite
 
 from bot.app import prepare_database
 from bot.config import TIMEZONE, Settings
-from bot.sandbox.identities import Identity, residents
+from bot.sample import write_sample
 from bot.services.directory import get_resident
 from bot.services.importer import CSV_HEADER, import_residents
 from bot.services.links import link_chat
 from bot.services.roles import add_user
-from bot.services.sample import write_sample
+from sandbox.identities import Identity, residents
 
 log = logging.getLogger(__name__)
 

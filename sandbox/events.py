@@ -10,7 +10,7 @@ from typing import Any
 from babel.dates import format_date
 
 from bot.config import TIMEZONE
-from bot.sandbox.tghtml import to_nodes
+from sandbox.tghtml import to_nodes
 
 JSON = dict[str, Any]
 

@@ -1,4 +1,4 @@
-"""`python -m bot.sandbox` (`make demo`): the whole service offline, in a browser."""
+"""`python -m sandbox` (`make demo`): the whole service offline, in a browser."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from datetime import datetime
 from pathlib import Path
 
 from bot.config import TIMEZONE
-from bot.sandbox.core import Sandbox
-from bot.sandbox.web import serving
+from sandbox.core import Sandbox
+from sandbox.web import serving
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -38,7 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m bot.sandbox", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--count", type=int, default=50_000, help="sample residents")

@@ -1,6 +1,6 @@
 // The sandbox page: one chat per identity, fed by server-sent events.
 // Every text is put in the page as text nodes; bot formatting arrives as a tree of allowed
-// nodes (see bot/sandbox/tghtml.py) and is rebuilt here element by element, never as HTML.
+// nodes (see sandbox/tghtml.py) and is rebuilt here element by element, never as HTML.
 "use strict";
 
 const T = {

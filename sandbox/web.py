@@ -13,8 +13,8 @@ from typing import Any
 from aiohttp import web
 
 from bot.config import TIMEZONE
-from bot.sandbox.clock import ClockError
-from bot.sandbox.core import Sandbox, SandboxError
+from sandbox.clock import ClockError
+from sandbox.core import Sandbox, SandboxError
 
 STATIC = Path(__file__).resolve().parent / "static"
 SANDBOX = web.AppKey("sandbox", Sandbox)

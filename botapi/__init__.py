@@ -1,7 +1,7 @@
 """A local Telegram Bot API server for tests: speaks the Bot API to a real PTB bot."""
 
-from bot.botapi.faults import SEND_METHODS, Faults, Limits
-from bot.botapi.server import (
+from botapi.faults import SEND_METHODS, Faults, Limits
+from botapi.server import (
     ApiError,
     ApiFailure,
     BotApiServer,
@@ -11,7 +11,7 @@ from bot.botapi.server import (
     Simulation,
     SimUser,
 )
-from bot.botapi.spec import ApiSpec, SpecError, UploadedFile, default_spec
+from botapi.spec import ApiSpec, SpecError, UploadedFile, default_spec
 
 __all__ = [
     "SEND_METHODS",

@@ -16,9 +16,9 @@ from typing import Any, ClassVar, Self
 
 from aiohttp import web
 
-from bot.botapi.faults import GATEWAY_PAGE, Drop, Faults, Flood, ServerError, flood_body
-from bot.botapi.html_check import HtmlError, html_to_text
-from bot.botapi.spec import ApiSpec, SpecError, UploadedFile, default_spec
+from botapi.faults import GATEWAY_PAGE, Drop, Faults, Flood, ServerError, flood_body
+from botapi.html_check import HtmlError, html_to_text
+from botapi.spec import ApiSpec, SpecError, UploadedFile, default_spec
 
 JSON = dict[str, Any]
 ScopeKey = tuple[Any, ...]

@@ -1,6 +1,6 @@
 """The project's local Bot API server, observed: every accepted call is reported to the sandbox.
 
-The server is the one the tests use (bot.botapi); the sandbox only swaps in a Simulation that
+The server is the one the tests use (botapi); the sandbox only swaps in a Simulation that
 tells an observer what the bot did after each successful call, so the page updates live.
 """
 
@@ -10,8 +10,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from bot.botapi import BotApiServer, Simulation
-from bot.botapi.spec import ApiSpec
+from botapi import BotApiServer, Simulation
+from botapi.spec import ApiSpec
 
 log = logging.getLogger(__name__)
 
