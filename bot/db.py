@@ -20,6 +20,11 @@ log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 BUSY_TIMEOUT_MS = 5000
+# A migration with this line rewrites values that must not survive in the file: it leaves the
+# header's user_version at REBUILD_PENDING, and `migrate` rebuilds the file (`rebuild_file`)
+# until one rebuild has finished (also after a crash between the migration and the rebuild).
+REBUILD_MARK = "-- rebuild-file"
+REBUILD_PENDING = 1
 
 
 async def connect(path: Path | str, secret_key: str) -> aiosqlite.Connection:
@@ -137,18 +142,57 @@ async def migrate(
     for path in migration_files(directory):
         if path.name in done:
             continue
+        script = path.read_text(encoding="utf-8")
         async with transaction(db):
-            for statement in _split_statements(path.read_text(encoding="utf-8")):
+            for statement in _split_statements(script):
                 await db.execute(statement)
             await db.execute(
                 "INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)",
                 (path.name, datetime.now(UTC).isoformat()),
             )
+            if REBUILD_MARK in script.splitlines():
+                await mark_rebuild_pending(db)
         log.info("applied migration %s", path.name)
         applied.append(path.name)
+    rows = list(await db.execute_fetchall("PRAGMA user_version"))
+    if rows[0][0] == REBUILD_PENDING:
+        await rebuild_file(db)
     if check:
         await check_key(db)
     return applied
+
+
+async def mark_rebuild_pending(db: aiosqlite.Connection) -> None:
+    """Inside a transaction that replaces values: the file is rebuilt after it (`migrate` does it
+    if the process stops before `rebuild_file` has)."""
+    await db.execute(f"PRAGMA user_version = {REBUILD_PENDING}")
+
+
+async def rebuild_file(db: aiosqlite.Connection) -> None:
+    """Write the database file anew from what it holds now, then empty the WAL into it.
+
+    secure_delete zeroes deleted cells, but a page rewritten in place keeps stale bytes in its
+    gaps, and the WAL keeps whole old pages: after values were replaced (sealed, re-sealed) the
+    old ones would survive there, and in every backup copied from the file. VACUUM rebuilds every
+    page from the live rows; the truncating checkpoint copies those pages into the file, cuts it
+    to its new size and the WAL to zero bytes. Outside a transaction; no other connection may be
+    reading (the bot is stopped, or this is its own start-up).
+    """
+    await db.execute("VACUUM")
+    await _checkpoint_truncate(db)
+    await db.execute("PRAGMA user_version = 0")  # done; the page it writes holds nothing old
+    await _checkpoint_truncate(db)
+    log.info("rebuilt the database file: no replaced value left in it or its WAL")
+
+
+async def _checkpoint_truncate(db: aiosqlite.Connection) -> None:
+    async with db.execute("PRAGMA wal_checkpoint(TRUNCATE)") as cursor:
+        row = await cursor.fetchone()
+    if row is None or row[0] != 0:
+        raise RuntimeError(
+            "another process held the database: its WAL may still hold replaced values;"
+            " stop every process using it and run `dukcapil-bot migrate`"
+        )
 
 
 class WrongSecretKey(RuntimeError):

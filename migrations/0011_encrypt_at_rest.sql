@@ -3,7 +3,10 @@
 --   *_sealed  AES-GCM of the value (random nonce), opened only to show it to someone allowed.
 -- Birth date, sex, marital status, area and recording status stay in clear for the jobs.
 -- ref_of(), seal() and key_fingerprint() are the connection's functions (bot.db.connect): this
--- migration converts the rows already stored, in its one transaction.
+-- migration converts the rows already stored, in its one transaction. The clear values it
+-- replaces would survive in the gaps of rewritten pages and in the WAL: the file is rebuilt
+-- after it (bot.db.rebuild_file).
+-- rebuild-file
 
 -- The children are converted before the parent exists in its new form; checked at COMMIT.
 PRAGMA defer_foreign_keys = ON;

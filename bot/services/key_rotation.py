@@ -1,8 +1,11 @@
 """Rotating SECRET_KEY: every NIK, KK number and name re-sealed, every lookup hash re-derived.
 
-One transaction: interrupted (killed, power cut, a full disk), the database is still wholly
-under the old key, and running the rotation again with the same new key finishes it. Run again
-after it finished, it changes nothing and says the database is under the new key already.
+One transaction, then the file is rebuilt (bot.db.rebuild_file): afterwards no value sealed
+with the old key is left in the database file or its WAL, nor in a backup made from it (backups
+made before still hold them, under the old key). Interrupted (killed, power cut, a full disk),
+the database is still wholly under the old key, and running the rotation again with the same new
+key finishes it. Run again after it finished, it changes nothing and says the database is under
+the new key already.
 """
 
 from __future__ import annotations
@@ -16,7 +19,14 @@ from pathlib import Path
 import aiosqlite
 
 from bot.crypto import Vault
-from bot.db import WrongSecretKey, install_vault, transaction, vault_of
+from bot.db import (
+    WrongSecretKey,
+    install_vault,
+    mark_rebuild_pending,
+    rebuild_file,
+    transaction,
+    vault_of,
+)
 from bot.storage import audit
 from bot.storage import vault as store
 
@@ -66,5 +76,7 @@ async def rotate_key(db: aiosqlite.Connection, new_secret: str, *, now: datetime
         residents = await store.reseal_everything(db, new.fingerprint, now=now)
         detail = f"from={old.fingerprint} to={new.fingerprint} residents={residents}"
         await audit.write_audit(db, None, "key:rotate", detail, now=now)
+        await mark_rebuild_pending(db)
     await install_vault(db, new)
+    await rebuild_file(db)  # no value sealed with the old key left in the file or its WAL
     return Rotation(old.fingerprint, new.fingerprint, residents)

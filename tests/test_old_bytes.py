@@ -1,0 +1,145 @@
+"""No old byte survives the encryption migration or a key rotation (issue 13, finding 2).
+
+`secure_delete` zeroes what is deleted, but not the gaps a rewritten page leaves behind: values
+in clear from before migration 0011, and values sealed with a rotated-out key, stayed in the
+file (and in every backup copied from it). Thousands of residents over many pages; every byte
+of the database, its WAL (as they lie on disk, the connection still open) and a backup made
+afterwards is searched.
+"""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from datetime import date
+from pathlib import Path
+
+import aiosqlite
+
+from bot import db as dbmod
+from bot.services import outbox
+from bot.services.backup import backup
+from bot.services.importer import import_residents
+from bot.services.key_rotation import rotate_key
+from bot.services.sample import write_sample
+from bot.storage.areas import sync_areas
+from bot.storage.residents import count_residents, get_resident
+from bot.storage.service_points import seed_service_points
+from tests.conftest import NOW, SECRET_KEY
+
+COUNT = 3_000
+WINDOW = 16  # bytes of each old value searched for: a random 16 bytes never occur by chance
+
+
+def _sample(path: Path) -> list[dict[str, str]]:
+    write_sample(path, COUNT, seed=13, today=date(2026, 11, 24))
+    with path.open(encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+async def _on_disk(db: aiosqlite.Connection, path: Path, tmp_path: Path) -> dict[str, bytes]:
+    """The database file and its WAL as they lie now, and a backup made now."""
+    wal = path.with_name(path.name + "-wal")
+    copy = tmp_path / "backup.sqlite3"
+    await backup(db, copy)
+    files = {"database": path, "wal": wal, "backup": copy}
+    return {name: _read(file) for name, file in files.items()}
+
+
+def _read(path: Path) -> bytes:
+    return path.read_bytes() if path.exists() else b""
+
+
+def _found(raw: bytes, needles: set[bytes]) -> int:
+    """How many windows of `raw` are one of the needles (all WINDOW bytes long)."""
+    return sum(raw[at : at + WINDOW] in needles for at in range(len(raw) - WINDOW + 1))
+
+
+async def test_no_clear_value_survives_the_encryption_migration(tmp_path):
+    path = tmp_path / "old.sqlite3"
+    old = tmp_path / "old-migrations"
+    old.mkdir()
+    for migration in dbmod.migration_files():
+        if migration.name < "0011":
+            shutil.copy(migration, old / migration.name)
+    people = _sample(tmp_path / "sample.csv")
+    db = await dbmod.connect(path, SECRET_KEY)
+    try:
+        await dbmod.migrate(db, old)
+        await sync_areas(db)
+        await seed_service_points(db)
+        await _store_in_clear(db, people)
+        await db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        needles = {p["nik"].encode() for p in people} | {p["no_kk"].encode() for p in people}
+        names = {p["nama"].encode() for p in people if len(p["nama"]) >= 8}
+        raw = path.read_bytes()
+        assert sum(n in raw for n in needles) > 4_000  # in clear before, over many pages
+        assert len(raw) > 200 * 4096
+
+        assert "0011_encrypt_at_rest.sql" in await dbmod.migrate(db)
+        assert await count_residents(db) == COUNT
+        assert (await get_resident(db, people[7]["nik"])).nama == people[7]["nama"]
+        files = await _on_disk(db, path, tmp_path)
+    finally:
+        await db.close()
+    for name, content in files.items():
+        digits = {content[at : at + 16] for at in range(len(content) - 15)}
+        assert [n for n in needles if n in digits] == [], name
+        assert [n for n in names if n in content] == [], name
+
+
+async def _store_in_clear(db: aiosqlite.Connection, people: list[dict[str, str]]) -> None:
+    """Residents as migrations 0001-0010 stored them, and rows naming them in other tables."""
+    stamp = NOW.isoformat()
+    await db.executemany(
+        "INSERT INTO residents (nik, no_kk, nama, tanggal_lahir, jenis_kelamin, status_kawin,"
+        " kode_desa, tanggal_rekam, status_nik, updated_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, nullif(?, ''), ?, ?)",
+        [(*p.values(), stamp) for p in people],
+    )
+    chats = [(chat, stamp) for chat in range(1, 501)]
+    await db.executemany("INSERT INTO chats (chat_id, created_at) VALUES (?, ?)", chats)
+    await db.executemany(
+        "INSERT INTO links (chat_id, kind, subject, consent_at) VALUES (?, 'household', ?, ?)",
+        [(chat, people[chat]["no_kk"], stamp) for chat, _ in chats],
+    )
+    await db.executemany(
+        "INSERT INTO outbox (idempotency_key, chat_id, kind, text, not_before, created_at,"
+        " updated_at) VALUES (?, ?, 'reminder', ?, ?, ?, ?)",
+        [
+            (f"k{chat}", chat, f"Halo {people[chat]['nama']}", stamp, stamp, stamp)
+            for chat, _ in chats
+        ],
+    )
+
+
+async def test_no_value_sealed_with_the_old_key_survives_a_rotation(db, tmp_path):
+    path = tmp_path / "test.sqlite3"
+    write_sample(tmp_path / "sample.csv", COUNT, seed=13, today=date(2026, 11, 24))
+    await seed_service_points(db)
+    assert (await import_residents(db, tmp_path / "sample.csv", now=NOW)).rejected == []
+    for chat in range(1, 301):
+        await outbox.enqueue(
+            db, key=f"k{chat}", chat_id=chat, kind="reminder", text="Halo " * 40, now=NOW
+        )
+    old = await _sealed_and_hashed(db)
+    assert len(old) > 3 * COUNT
+    await db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    assert _found(path.read_bytes(), old) > 3 * COUNT  # the search finds them before
+
+    await rotate_key(db, "a-new-secret-key-of-the-office-2027", now=NOW)
+    new = await _sealed_and_hashed(db)
+    assert not new & old
+    for name, content in (await _on_disk(db, path, tmp_path)).items():
+        assert _found(content, old) == 0, name
+        if name != "wal":
+            assert _found(content, new) > 3 * COUNT, name  # the new ones are there
+
+
+async def _sealed_and_hashed(db: aiosqlite.Connection) -> set[bytes]:
+    """The first WINDOW bytes of every sealed value and lookup hash in the database."""
+    rows = await db.execute_fetchall(
+        "SELECT nik_ref, kk_ref, nik_sealed, kk_sealed, nama_sealed FROM residents"
+        " UNION ALL SELECT text, NULL, NULL, NULL, NULL FROM outbox"
+    )
+    return {bytes(value[:WINDOW]) for row in rows for value in row if value is not None}
