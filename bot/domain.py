@@ -49,7 +49,10 @@ class Resident:
 
 DEFAULT_HOURS_TEXT = "mon-thu 08:00-14:30, fri 08:00-11:00"  # as in migration 0003
 SERVICES = ("rekam", "rusak", "hilang", "ambil")  # recording, damaged, lost, pick-up
-ACTIVE_BOOKING_STATES = ("pending", "confirmed", "checked_in")
+# A booking that holds its place and has not begun: its citizen may move, cancel or release it,
+# staff may confirm, reject or check it in, it is reminded of, and at day's end it is a no-show.
+HOLDING_STATES = ("pending", "confirmed")
+ACTIVE_BOOKING_STATES = (*HOLDING_STATES, "checked_in")
 
 
 @dataclass(frozen=True)

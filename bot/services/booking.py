@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import aiosqlite
 
 from bot.db import transaction
-from bot.domain import Booking
+from bot.domain import HOLDING_STATES, Booking
 from bot.errors import BookingNotFound, NotChangeable, OutsideWindow, PointClosed, SlotFull, TooSoon
 from bot.services import outbox
 from bot.services.booking_rules import (
@@ -32,7 +32,6 @@ from bot.storage import bookings
 from bot.storage.service_points import ServicePoint, get_service_point
 from bot.storage.waitlist import Offer
 
-CHANGEABLE_STATES = ("pending", "confirmed")  # a citizen may move, cancel or release these
 T = TypeVar("T")
 
 
@@ -115,7 +114,7 @@ async def still_coming(db: aiosqlite.Connection, booking_id: int, *, chat_id: in
     booking = await bookings.get_booking(db, booking_id)
     if booking is None or booking.chat_id != chat_id:
         raise BookingNotFound()
-    if booking.state not in CHANGEABLE_STATES:
+    if booking.state not in HOLDING_STATES:
         raise NotChangeable(state=booking.state)
     return booking
 
@@ -165,7 +164,7 @@ async def _changeable(
     booking = await bookings.get_booking(db, booking_id)
     if booking is None or booking.chat_id != chat_id:
         raise BookingNotFound()
-    if booking.state not in CHANGEABLE_STATES or booking.start_at <= to_utc(now):
+    if booking.state not in HOLDING_STATES or booking.start_at <= to_utc(now):
         raise NotChangeable(state=booking.state)
     return booking
 
@@ -211,9 +210,7 @@ async def _give_up(
 ) -> tuple[Booking, Offer | None]:
     """Cancel or release the chat's booking and offer its place to the waitlist."""
     booking = await _changeable(db, booking_id, chat_id=chat_id, now=now)
-    await bookings.set_state_if(
-        db, booking.id, from_states=CHANGEABLE_STATES, to_state=state, now=now
-    )
+    await bookings.set_state_if(db, booking.id, from_states=HOLDING_STATES, to_state=state, now=now)
     await _withdraw_reminders(db, booking, now=now)
     return await _reread(db, booking), await _offer_freed(db, booking, now=now)
 

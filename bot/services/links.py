@@ -8,10 +8,10 @@ from datetime import datetime
 import aiosqlite
 
 from bot.db import transaction, vault_of
-from bot.domain import Resident
+from bot.domain import HOLDING_STATES, Resident
 from bot.errors import DomainError
 from bot.services import outbox
-from bot.services.booking import CHANGEABLE_STATES, cancel, chat_bookings
+from bot.services.booking import cancel, chat_bookings
 from bot.services.lockout import WINDOW
 from bot.storage import attempts, chats, links
 from bot.storage.outbox import RESIDENT_KINDS
@@ -105,7 +105,7 @@ async def erase_chat(
     would reset the lockout."""
     offers = []
     for booking in await chat_bookings(db, chat_id):
-        if booking.state in CHANGEABLE_STATES and booking.start_at > now:
+        if booking.state in HOLDING_STATES and booking.start_at > now:
             _, offer = await cancel(db, booking.id, chat_id=chat_id, now=now)
             offers += [offer] if offer else []
     async with transaction(db):

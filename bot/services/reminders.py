@@ -21,7 +21,7 @@ from datetime import date, datetime, timedelta
 
 import aiosqlite
 
-from bot.domain import Booking
+from bot.domain import HOLDING_STATES, Booking
 from bot.services import outbox
 from bot.services.cycle import WAJIB_KTP_AGE, Cycle, age_on, birthday_at, cycle_in_force
 from bot.storage import bookings
@@ -31,7 +31,6 @@ from bot.storage.reminders import LinkedResident
 COUNTDOWN_DAYS = (30, 14, 7, 3, 1)  # reminders this many days before a deadline
 TEEN_LEAD = timedelta(days=30)  # the first teen reminder, before the 17th birthday
 DEACTIVATED_EVERY = 30  # days between reminders to a deactivated resident
-REMINDED_BOOKING_STATES = ("pending", "confirmed")  # still holding a place, not begun
 
 
 @dataclass(frozen=True)
@@ -209,7 +208,7 @@ async def bookings_to_remind(
 ) -> list[Booking]:
     """The day's bookings that still hold a place (pending/confirmed) and start later."""
     active = await bookings.list_active_between(db, None, day, day)
-    return [b for b in active if b.state in REMINDED_BOOKING_STATES and b.start_at > starting_after]
+    return [b for b in active if b.state in HOLDING_STATES and b.start_at > starting_after]
 
 
 def booking_reminder_key(booking: Booking, moment: str) -> str:
@@ -231,7 +230,15 @@ def _reminder(
     deactivated_on: date | None = None,
 ) -> Reminder:
     return Reminder(
-        kind=kind, chat_id=person.chat_id, nik=person.nik, name=person.nama, due=due,
-        today=today, turns_17_on=turns_17_on, deadline=deadline, deactivated_on=deactivated_on,
-        locale=person.locale, nik_ref=person.nik_ref,
-    )  # fmt: skip
+        kind=kind,
+        chat_id=person.chat_id,
+        nik=person.nik,
+        name=person.nama,
+        due=due,
+        today=today,
+        turns_17_on=turns_17_on,
+        deadline=deadline,
+        deactivated_on=deactivated_on,
+        locale=person.locale,
+        nik_ref=person.nik_ref,
+    )

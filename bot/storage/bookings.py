@@ -10,7 +10,7 @@ from typing import Any
 import aiosqlite
 
 from bot.db import vault_of
-from bot.domain import ACTIVE_BOOKING_STATES, Booking
+from bot.domain import ACTIVE_BOOKING_STATES, HOLDING_STATES, Booking
 from bot.storage.residents import opened_nik
 
 # The person is stored as the NIK's lookup hash (bot/crypto.py); the NIK is read opened from
@@ -22,7 +22,7 @@ _COLUMNS = (
 # What an INSERT returns: the NIK is the caller's (a subquery in RETURNING scans the residents).
 _INSERTED = _COLUMNS.replace(_NIK, "NULL")
 _ACTIVE = f"state IN ({', '.join(repr(s) for s in ACTIVE_BOOKING_STATES)})"
-_UNATTENDED = "state IN ('pending', 'confirmed')"
+_HOLDING = f"state IN ({', '.join(repr(s) for s in HOLDING_STATES)})"
 
 
 async def insert_booking(
@@ -101,7 +101,7 @@ async def list_unattended_until(db: aiosqlite.Connection, day: date) -> list[Boo
     """Pending and confirmed bookings at any point on or before the day (no-show candidates)."""
     return await _many(
         db,
-        f"SELECT {_COLUMNS} FROM bookings WHERE {_UNATTENDED} AND day <= ?"
+        f"SELECT {_COLUMNS} FROM bookings WHERE {_HOLDING} AND day <= ?"
         " ORDER BY day, service_point, queue_number",
         (day.isoformat(),),
     )
