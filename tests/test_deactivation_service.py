@@ -10,7 +10,7 @@ import pytest
 from bot.config import Settings
 from bot.db import vault_of
 from bot.errors import NotAuthorized
-from bot.handlers.deactivation import notifier, preview_text
+from bot.handlers.deactivation import notifier
 from bot.jobs.registry import job_spec, run_planner
 from bot.rendering import Renderer
 from bot.services import deactivation
@@ -21,6 +21,7 @@ from bot.services.roles import add_user
 from bot.storage import chats, links, recordings
 from bot.storage.deactivation import DesaRow
 from bot.storage.users import RoleUser
+from bot.views.deactivation import preview
 from tests.conftest import NOW, Person, write_population
 
 # Tuesday 24 November 2026: the last deadline was 30 April 2026 (cohort: 31 December 2025).
@@ -304,7 +305,7 @@ async def test_a_regency_wide_preview_fits_one_telegram_message(db, locale):
     desa = [DesaRow(*row, count=1000 + i) for i, row in enumerate(villages)]
     run = Run(1, cycle_ended_before(TODAY), "previewed", desa, sum(d.count for d in desa), NOW,
               None, None, None)  # fmt: skip
-    text = preview_text(Renderer(), locale, run)
+    text, _ = preview(Renderer(), locale, run)
     assert len(run.kecamatan) == 22
     assert len(text) < 4096
     assert all(k.name in text for k in run.kecamatan)

@@ -7,16 +7,15 @@ import csv
 from datetime import date
 
 import pytest
-from telegram.ext import CallbackContext
 
 from bot import db as dbmod
-from bot.handlers.notify import ask_still_coming
 from bot.nik import make_nik
 from bot.services.booking import book as book_service
 from bot.services.importer import import_residents
 from bot.services.schedule import free_slots
 from bot.storage.bookings import get_booking
 from bot.storage.service_points import get_service_point
+from bot.views.bookings import still_coming
 from tests.conftest import HEADER, NOW, PEOPLE, STAFF_ID
 from tests.test_e2e_booking import book, data_of, db_row
 
@@ -98,13 +97,16 @@ async def test_morning_question_buttons_keep_or_release(running_bot, botapi, set
     (booking_id,) = await db_row(settings, "SELECT id FROM bookings WHERE code = ?", code)
     conn = await dbmod.connect(settings.database_path, settings.secret_key)
     booking = await get_booking(conn, booking_id)
+    point = await get_service_point(conn, booking.service_point)
     await conn.close()
-    await ask_still_coming(CallbackContext(running_bot), booking)
+    # the question as the morning reminders job builds it (bot/jobs/reminders.py)
+    text, markup = still_coming(running_bot.bot_data["renderer"], "id", booking, point)
+    await running_bot.bot.send_message(booking.chat_id, text, reply_markup=markup)
     question = await user.next_message()
     assert "Masih akan datang" in question.text
     user.press(question, f"bk:coming:{booking_id}")
     assert "sampai jumpa" in (await user.next_message()).text
-    await ask_still_coming(CallbackContext(running_bot), booking)
+    await running_bot.bot.send_message(booking.chat_id, text, reply_markup=markup)
     again = await user.next_message()
     user.press(again, f"bk:release:{booking_id}")
     assert "dilepas" in (await user.next_message()).text

@@ -1,37 +1,23 @@
-"""What every handler needs beyond bot/context.py: one way to reply, edit and build a keyboard."""
+"""What every handler needs beyond bot/context.py: one way to reply and edit (keyboards are built
+by bot/views)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from telegram import ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import ForceReply, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 from telegram.ext import ConversationHandler
 
 from bot.context import Context, chat_locale, deps
 from bot.domain import RoleUser
 from bot.errors import DomainError
-from bot.rendering import Renderer
 from bot.services.roles import authorize
+from bot.views import Row, keyboard
 
 HTML = ParseMode.HTML
 # Ask for a typed answer; in a group with privacy mode on the bot still receives the reply.
 TYPED_ANSWER = ForceReply(selective=True)
-# One keyboard row: (label key in labels.j2, callback data) pairs.
-Row = list[tuple[str, str]]
-
-
-def keyboard(renderer: Renderer, locale: str, rows: list[Row]) -> InlineKeyboardMarkup:
-    """An inline keyboard whose labels come from the locale's labels template."""
-    return InlineKeyboardMarkup(
-        [
-            [
-                InlineKeyboardButton(renderer.label(locale, key), callback_data=data)
-                for key, data in row
-            ]
-            for row in rows
-        ]
-    )
 
 
 async def render(

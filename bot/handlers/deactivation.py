@@ -3,7 +3,7 @@ and the per-desa CSV. Buttons carry only the run's id; every press is re-checked
 
 from __future__ import annotations
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
+from telegram import InputFile, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot.config import Settings
@@ -15,42 +15,23 @@ from bot.handlers.common import (
     acting_role,
     callback_arg,
     chat_id_of,
-    keyboard,
     reply,
     row_id,
-    send_markup,
 )
 from bot.rendering import Renderer
 from bot.services import deactivation
 from bot.services.deactivation import Notice, Notifier, Run
+from bot.views import deactivation as views
 
 ACTION = "deaktivasi"  # the row of the roles table that guards every step here
-
-
-def preview_text(renderer: Renderer, locale: str, run: Run) -> str:
-    """The preview message: totals per kecamatan and the desa with the most."""
-    return renderer.render(
-        locale, "admin/deactivation_preview.html", run=run, top_desa=run.top_desa()
-    )
-
-
-def preview_markup(renderer: Renderer, locale: str, run: Run) -> InlineKeyboardMarkup | None:
-    """Approve (while nothing is applied and someone would be deactivated) and the CSV list."""
-    rows = []
-    if not run.applied and run.total:
-        rows.append([("dz_approve", f"dz:ask:{run.id}")])
-    if run.desa:
-        rows.append([("dz_csv", f"dz:csv:{run.id}")])
-    return keyboard(renderer, locale, rows) if rows else None
 
 
 def notifier(renderer: Renderer, settings: Settings) -> Notifier:
     """How a linked chat is told its resident's NIK was deactivated, with a booking button."""
 
     def compose(locale: str, notice: Notice) -> tuple[str, str | None]:
-        text = renderer.render(locale, "citizen/deactivated_notice.html", notice=notice)
-        markup = keyboard(renderer, locale, [[("book_recording", "bk:start:rekam")]])
-        return text, markup.to_json()
+        message = views.deactivated(renderer, locale, notice)
+        return message.text, message.keyboard_json()
 
     return Notifier(compose, settings.default_locale, settings.quiet_hours)
 
@@ -63,7 +44,7 @@ async def latest(update: Update, context: Context) -> None:
     d = deps(context)
     run = await deactivation.prepare_preview(d.db, day=d.today(), now=d.now())
     locale = await chat_locale(context, chat_id_of(update))
-    text, markup = preview_text(d.renderer, locale, run), preview_markup(d.renderer, locale, run)
+    text, markup = views.preview(d.renderer, locale, run)
     await context.bot.send_message(chat_id_of(update), text, parse_mode=HTML, reply_markup=markup)
 
 
@@ -79,17 +60,8 @@ async def ask(update: Update, context: Context) -> None:
     d = deps(context)
     count = await deactivation.count_now(d.db, run)
     locale = await chat_locale(context, chat_id_of(update))
-    markup = InlineKeyboardMarkup(
-        [
-            [InlineKeyboardButton(d.renderer.label(locale, "dz_confirm", count=count),
-                                  callback_data=f"dz:ok:{run.id}")],
-            [InlineKeyboardButton(d.renderer.label(locale, "dz_cancel"),
-                                  callback_data=f"dz:no:{run.id}")],
-        ]
-    )  # fmt: skip
-    await send_markup(
-        update, context, "admin/deactivation_confirm.html", markup, run=run, count=count
-    )
+    text, markup = views.confirm(d.renderer, locale, run, count)
+    await context.bot.send_message(chat_id_of(update), text, parse_mode=HTML, reply_markup=markup)
 
 
 async def approve(update: Update, context: Context) -> None:

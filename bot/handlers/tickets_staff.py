@@ -20,9 +20,10 @@ from bot.context import Context, chat_locale, deps
 from bot.domain import Ticket
 from bot.errors import DomainError
 from bot.handlers.common import HTML, TYPED_ANSWER, acting_role, callback_arg, reply, row_id
-from bot.handlers.notify import send_ticket_file, tell_citizen_ticket, ticket_buttons
+from bot.handlers.notify import send_ticket_file, tell_citizen_ticket
 from bot.services import destruction, tickets
 from bot.services.staffdesk import InvalidReason
+from bot.views.tickets import staff_card
 
 TYPING_REASON = 0
 STEPS: dict[str, Callable[..., Awaitable[Ticket]]] = {
@@ -174,8 +175,7 @@ async def _show(update: Update, context: Context, ticket: Ticket, *, done: bool 
     assert update.effective_chat is not None
     d = deps(context)
     locale = await chat_locale(context, update.effective_chat.id)
-    text = d.renderer.render(locale, "staff/ticket.html", t=ticket, done=done)
-    markup = ticket_buttons(d.renderer, locale, ticket)
+    text, markup = staff_card(d.renderer, locale, ticket, done=done)
     await context.bot.send_message(
         update.effective_chat.id, text, parse_mode=HTML, reply_markup=markup
     )

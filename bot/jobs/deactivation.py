@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from bot.handlers.deactivation import preview_markup, preview_text
 from bot.jobs.planning import JobRun
 from bot.services import deactivation, outbox
 from bot.services.roles import accounts_with_role
+from bot.views import deactivation as views
 
 
 async def plan_deactivation_preview(run: JobRun) -> int:
@@ -20,14 +20,9 @@ async def plan_deactivation_preview(run: JobRun) -> int:
     messages = []
     for chat_id in await accounts_with_role(run.db, "admin"):
         locale = await run.locale(chat_id)
-        markup = preview_markup(run.renderer, locale, prepared)
+        message = views.preview(run.renderer, locale, prepared)
+        key = f"deactivation-preview:{prepared.cycle.deadline.isoformat()}:{chat_id}"
         messages.append(
-            outbox.Planned(
-                key=f"deactivation-preview:{prepared.cycle.deadline.isoformat()}:{chat_id}",
-                chat_id=chat_id,
-                kind="staff",
-                text=preview_text(run.renderer, locale, prepared),
-                reply_markup_json=markup.to_json() if markup else None,
-            )
+            outbox.Planned(key, chat_id, "staff", message.text, message.keyboard_json())
         )
     return await outbox.enqueue_many(run.db, messages, now=run.now, quiet=run.quiet)

@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
-from bot.context import Context, deps
-from bot.handlers.notify import offer_place
+import secrets
+
+from bot.context import Context, chat_locale, deps
 from bot.jobs.planning import JobRun
 from bot.services import outbox, staffdesk
 from bot.services.directory import get_resident, get_service_point
 from bot.services.waitlist import expire_offers
+from bot.views import bookings, waitlist
 
 
 async def expire_waitlist_offers(context: Context) -> None:
     """Offers not taken within 10 minutes go to the next person waiting."""
     d = deps(context)
+    offers = []
     for offer in await expire_offers(d.db, now=d.now()):
-        await offer_place(context, offer)
+        locale = await chat_locale(context, offer.chat_id)
+        point = await get_service_point(d.db, offer.service_point)
+        message = waitlist.offer(d.renderer, locale, offer, point)
+        key = f"notice:offer:{offer.id}:{secrets.token_hex(8)}"  # as handlers' notices
+        offers.append(
+            outbox.Planned(key, offer.chat_id, "booking", message.text, message.keyboard_json())
+        )
+    if await outbox.enqueue_many(d.db, offers, now=d.now(), quiet=d.settings.quiet_hours):
+        _wake_sender(context)
 
 
 async def plan_no_show_sweep(run: JobRun) -> int:
@@ -24,10 +35,14 @@ async def plan_no_show_sweep(run: JobRun) -> int:
         locale = await run.locale(booking.chat_id)
         point = await get_service_point(run.db, booking.service_point)
         resident = await get_resident(run.db, booking.nik)
-        text = run.renderer.render(
-            locale, "citizen/booking_state.html", b=booking, point=point,
-            person=resident.nama if resident else "",
-        )  # fmt: skip
+        person = resident.nama if resident else ""
+        text, _ = bookings.changed(run.renderer, locale, booking, point, person=person)
         key = f"booking:{booking.id}:no-show"  # told in the morning: the sweep runs at 23:30
         notices.append(outbox.Planned(key, booking.chat_id, "reminder", text))
     return await outbox.enqueue_many(run.db, notices, now=run.now, quiet=run.quiet)
+
+
+def _wake_sender(context: Context) -> None:
+    sender = context.bot_data.get("sender")
+    if sender is not None:
+        sender.wake()

@@ -9,17 +9,16 @@ from __future__ import annotations
 
 from datetime import time, timedelta
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
-
 from bot.config import TIMEZONE
 from bot.domain import Booking
 from bot.jobs.planning import JobRun
 from bot.services import outbox, reminders
 from bot.services.directory import get_resident, get_service_point
 from bot.services.reminders import Reminder
+from bot.views import bookings
+from bot.views import reminders as views
 
 EVE_FROM = time(16, 0)  # a booking-reminders run from 16:00 WIB reminds of tomorrow's visits
-BOOK_RECORDING = "bk:start:rekam"  # the booking flow, service step skipped (also re-activates)
 
 
 async def plan_teen_reminders(run: JobRun) -> int:
@@ -56,20 +55,13 @@ async def _plan(run: JobRun, due: list[Reminder]) -> int:
     planned, markups = [], {}
     for reminder in due:
         locale = reminder.locale or await run.locale(reminder.chat_id)
-        template = f"citizen/reminder_{reminder.kind}.html"
-        text = run.renderer.render(locale, template, reminder=reminder)
+        text = views.reminder_text(run.renderer, locale, reminder)
         if locale not in markups:  # the same button for every reminder in one language
-            markups[locale] = _book_recording(run, locale)
+            markups[locale] = views.book_recording(run.renderer, locale).to_json()
         planned.append(
             outbox.Planned(reminder.key, reminder.chat_id, "reminder", text, markups[locale])
         )
     return await outbox.enqueue_many(run.db, planned, now=run.now, quiet=run.quiet)
-
-
-def _book_recording(run: JobRun, locale: str) -> str:
-    label = run.renderer.label(locale, "book_recording")
-    button = InlineKeyboardButton(label, callback_data=BOOK_RECORDING)
-    return InlineKeyboardMarkup([[button]]).to_json()
 
 
 async def _eve(run: JobRun, booking: Booking) -> outbox.Planned:
@@ -77,28 +69,16 @@ async def _eve(run: JobRun, booking: Booking) -> outbox.Planned:
     locale = await run.locale(booking.chat_id)
     point = await get_service_point(run.db, booking.service_point)
     resident = await get_resident(run.db, booking.nik)
-    text = run.renderer.render(
-        locale, "citizen/reminder_booking.html", b=booking, point=point,
-        person=resident.nama if resident else "",
-    )  # fmt: skip
+    person = resident.nama if resident else ""
+    text, _ = bookings.eve_reminder(run.renderer, locale, booking, point, person=person)
     key = reminders.booking_reminder_key(booking, "eve")
     return outbox.Planned(key, booking.chat_id, "booking", text)
 
 
 async def _morning(run: JobRun, booking: Booking) -> outbox.Planned:
-    """The morning question, as bot.handlers.notify.ask_still_coming asks it."""
+    """The morning question: still coming? Yes / release my place."""
     locale = await run.locale(booking.chat_id)
     point = await get_service_point(run.db, booking.service_point)
-    text = run.renderer.render(locale, "citizen/booking_still_coming.html", b=booking, point=point)
-    yes = run.renderer.label(locale, "still_coming_yes")
-    release = run.renderer.label(locale, "still_coming_release")
-    markup = InlineKeyboardMarkup(
-        [
-            [
-                InlineKeyboardButton(yes, callback_data=f"bk:coming:{booking.id}"),
-                InlineKeyboardButton(release, callback_data=f"bk:release:{booking.id}"),
-            ]
-        ]
-    )
+    message = bookings.still_coming(run.renderer, locale, booking, point)
     key = reminders.booking_reminder_key(booking, "morning")
-    return outbox.Planned(key, booking.chat_id, "booking", text, markup.to_json())
+    return outbox.Planned(key, booking.chat_id, "booking", message.text, message.keyboard_json())

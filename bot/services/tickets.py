@@ -47,6 +47,16 @@ MOVES: dict[str, tuple[str, ...]] = {
 _NUMBER_ATTEMPTS = 8
 
 
+def next_state(state: str) -> str | None:
+    """The state the staff's next step moves a ticket in `state` to (None once it is final)."""
+    return next((to for to, starts in MOVES.items() if to != "rejected" and state in starts), None)
+
+
+def can_reject(state: str) -> bool:
+    """Whether staff may still reject a ticket in `state`."""
+    return state in MOVES["rejected"]
+
+
 @dataclass(frozen=True)
 class Attachment:
     """A file the citizen sent: a Telegram photo or document."""

@@ -1,0 +1,71 @@
+"""Messages about a booking: to the citizen (confirmed, changed, reminded, asked in the morning)
+and to the staff of its point (a new booking to confirm)."""
+
+from __future__ import annotations
+
+from bot.domain import Booking, Resident, ServicePoint
+from bot.rendering import Renderer
+from bot.views import Message, keyboard
+
+REBOOK = "menu:antre"  # the booking flow from its start
+
+
+def confirmed(
+    renderer: Renderer, locale: str, booking: Booking, point: ServicePoint, *, moved: bool = False
+) -> Message:
+    """The booking is made (or moved): code, queue number, time, place, what to bring."""
+    text = renderer.render(
+        locale, "citizen/booking_confirmed.html", b=booking, point=point, moved=moved
+    )
+    return Message(text)
+
+
+def staff_pending(
+    renderer: Renderer, locale: str, booking: Booking, resident: Resident | None
+) -> Message:
+    """A new booking for the point's staff, with Confirm / Reject."""
+    text = renderer.render(locale, "staff/booking_pending.html", b=booking, resident=resident)
+    rows = [[("staff_confirm", f"st:ok:{booking.id}"), ("staff_reject", f"st:no:{booking.id}")]]
+    return Message(text, keyboard(renderer, locale, rows))
+
+
+def changed(
+    renderer: Renderer,
+    locale: str,
+    booking: Booking,
+    point: ServicePoint | None,
+    *,
+    person: str,
+    template: str = "citizen/booking_state.html",
+    **values: object,
+) -> Message:
+    """A change to the citizen's booking (confirmed, rejected, recorded, a no-show, cancelled by
+    a closure); a booking that ended without a visit gets a button to book again."""
+    text = renderer.render(locale, template, b=booking, point=point, person=person, **values)
+    if booking.state not in ("rejected", "cancelled"):
+        return Message(text)
+    return Message(text, keyboard(renderer, locale, [[("booking_rebook", REBOOK)]]))
+
+
+def eve_reminder(
+    renderer: Renderer, locale: str, booking: Booking, point: ServicePoint | None, *, person: str
+) -> Message:
+    """The evening before: time, place, queue number, code, what to bring."""
+    text = renderer.render(
+        locale, "citizen/reminder_booking.html", b=booking, point=point, person=person
+    )
+    return Message(text)
+
+
+def still_coming(
+    renderer: Renderer, locale: str, booking: Booking, point: ServicePoint | None
+) -> Message:
+    """The morning question: still coming? Yes / release my place."""
+    text = renderer.render(locale, "citizen/booking_still_coming.html", b=booking, point=point)
+    rows = [
+        [
+            ("still_coming_yes", f"bk:coming:{booking.id}"),
+            ("still_coming_release", f"bk:release:{booking.id}"),
+        ]
+    ]
+    return Message(text, keyboard(renderer, locale, rows))

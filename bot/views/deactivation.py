@@ -1,0 +1,47 @@
+"""Messages of the annual deactivation: the preview for the admins, the notice to linked chats."""
+
+from __future__ import annotations
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.rendering import Renderer
+from bot.services.deactivation import Notice, Run
+from bot.views import Message, keyboard
+from bot.views.reminders import book_recording
+
+
+def preview(renderer: Renderer, locale: str, run: Run) -> Message:
+    """Totals per kecamatan and the desa with the most; Approve (while nothing is applied and
+    someone would be deactivated) and the per-desa CSV."""
+    text = renderer.render(
+        locale, "admin/deactivation_preview.html", run=run, top_desa=run.top_desa()
+    )
+    rows = []
+    if not run.applied and run.total:
+        rows.append([("dz_approve", f"dz:ask:{run.id}")])
+    if run.desa:
+        rows.append([("dz_csv", f"dz:csv:{run.id}")])
+    return Message(text, keyboard(renderer, locale, rows) if rows else None)
+
+
+def deactivated(renderer: Renderer, locale: str, notice: Notice) -> Message:
+    """A linked resident's NIK was deactivated, with a button to book the recording."""
+    text = renderer.render(locale, "citizen/deactivated_notice.html", notice=notice)
+    return Message(text, book_recording(renderer, locale))
+
+
+def confirm(renderer: Renderer, locale: str, run: Run, count: int) -> Message:
+    """Before applying: how many would be deactivated today; Confirm (with the count) / Cancel."""
+    text = renderer.render(locale, "admin/deactivation_confirm.html", run=run, count=count)
+    confirm_label = renderer.label(locale, "dz_confirm", count=count)
+    markup = InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(confirm_label, callback_data=f"dz:ok:{run.id}")],
+            [
+                InlineKeyboardButton(
+                    renderer.label(locale, "dz_cancel"), callback_data=f"dz:no:{run.id}"
+                )
+            ],
+        ]
+    )
+    return Message(text, markup)

@@ -1,0 +1,13 @@
+"""Messages to people on the waitlist."""
+
+from __future__ import annotations
+
+from bot.domain import Offer, ServicePoint
+from bot.rendering import Renderer
+from bot.views import Message, keyboard
+
+
+def offer(renderer: Renderer, locale: str, offer: Offer, point: ServicePoint | None) -> Message:
+    """A freed place, held for the first person waiting, with a button to take it."""
+    text = renderer.render(locale, "citizen/waitlist_offer.html", offer=offer, point=point)
+    return Message(text, keyboard(renderer, locale, [[("waitlist_take", f"wl:take:{offer.id}")]]))
