@@ -17,11 +17,11 @@ from pathlib import Path
 import aiosqlite
 
 from bot import db as dbmod
+from bot.sample import write_sample
 from bot.services import outbox
 from bot.services.backup import backup
 from bot.services.importer import import_residents
 from bot.services.key_rotation import rotate_key
-from bot.services.sample import write_sample
 from bot.storage.areas import sync_areas
 from bot.storage.residents import count_residents, get_resident
 from bot.storage.service_points import seed_service_points
