@@ -74,8 +74,9 @@ def _parser() -> argparse.ArgumentParser:
         "new_key_file", type=Path, help="file with the new key; made with a fresh key if missing"
     )
     log = sub.add_parser("audit", help="print the audit log from a day (WIB) on")
-    log.add_argument("--since", required=True, type=_wib_moment,
-                     help="YYYY-MM-DD or YYYY-MM-DDTHH:MM, in WIB")  # fmt: skip
+    log.add_argument(
+        "--since", required=True, type=_wib_moment, help="YYYY-MM-DD or YYYY-MM-DDTHH:MM, in WIB"
+    )
     job = sub.add_parser("run-job", help="run one scheduled job now")
     job.add_argument("name", choices=JOB_NAMES)
     job.add_argument("--date", type=date.fromisoformat)
@@ -162,9 +163,13 @@ def _add_user(args: argparse.Namespace) -> int:
 
     async def work(conn: Connection) -> int:
         user = await add_user(
-            conn, args.telegram_id, args.role,
-            service_point=args.service_point, area=args.area, now=datetime.now(UTC),
-        )  # fmt: skip
+            conn,
+            args.telegram_id,
+            args.role,
+            service_point=args.service_point,
+            area=args.area,
+            now=datetime.now(UTC),
+        )
         print(f"registered {user.telegram_id} as {user.role}")  # noqa: T201
         return 0
 
@@ -183,9 +188,13 @@ def _invite(args: argparse.Namespace) -> int:
 
     async def work(conn: Connection) -> int:
         payload = await create_invite(
-            conn, args.role, service_point=args.service_point, area=args.area,
-            now=datetime.now(UTC), lifetime=timedelta(hours=args.hours),
-        )  # fmt: skip
+            conn,
+            args.role,
+            service_point=args.service_point,
+            area=args.area,
+            now=datetime.now(UTC),
+            lifetime=timedelta(hours=args.hours),
+        )
         username = await _bot_username(settings) or "<bot username>"
         print(f"https://t.me/{username}?start={payload}")  # noqa: T201
         print(  # noqa: T201
@@ -219,10 +228,14 @@ def _set_point(args: argparse.Namespace) -> int:
 
     async def work(conn: Connection) -> int:
         point = await update_point(
-            conn, args.code, capacity=args.capacity, hours=args.hours,
-            prints_cards=flag(args.prints_cards), active=flag(args.active),
+            conn,
+            args.code,
+            capacity=args.capacity,
+            hours=args.hours,
+            prints_cards=flag(args.prints_cards),
+            active=flag(args.active),
             now=datetime.now(UTC),
-        )  # fmt: skip
+        )
         printing = "yes" if point.prints_cards else "no"
         print(  # noqa: T201
             f"{point.code}: {point.slot_capacity} places per slot, hours {point.hours}, "
@@ -274,8 +287,11 @@ async def _deliver(conn: Connection, settings: Settings, *, now: datetime) -> in
         pacer = Pacer(settings.send_rate)
         limit = settings.send_rate or UNLIMITED_BATCH
         sent = 0
-        bot = Bot(settings.bot_token, base_url=settings.bot_api_url,
-                  base_file_url=settings.bot_api_file_url)  # fmt: skip
+        bot = Bot(
+            settings.bot_token,
+            base_url=settings.bot_api_url,
+            base_file_url=settings.bot_api_file_url,
+        )
         async with bot:
             while True:
                 claimed, delivered = await send_batch(
@@ -318,8 +334,10 @@ def _restore(args: argparse.Namespace) -> int:
     settings = Settings.from_env(require_token=False)
     with sender_lock(settings.database_path) as free:
         if not free:
-            print("restore refused: the bot is running on this database; stop it first",  # noqa: T201
-                  file=sys.stderr)  # fmt: skip
+            print(  # noqa: T201
+                "restore refused: the bot is running on this database; stop it first",
+                file=sys.stderr,
+            )
             return 2
         try:
             fingerprint = Vault.from_secret(settings.secret_key).fingerprint
@@ -375,8 +393,10 @@ def _rotate_key(args: argparse.Namespace) -> int:
 
     with sender_lock(settings.database_path) as free:
         if not free:
-            print("rotation refused: the bot is running on this database; stop it first",  # noqa: T201
-                  file=sys.stderr)  # fmt: skip
+            print(  # noqa: T201
+                "rotation refused: the bot is running on this database; stop it first",
+                file=sys.stderr,
+            )
             return 2
         return asyncio.run(go())
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 import csv
 import random
 from calendar import isleap
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from itertools import accumulate
 from pathlib import Path
 
-from bot.domain import Sex
+from bot.domain import Resident, Sex
 from bot.nik import make_nik
 from bot.services.importer import CSV_HEADER
 from bot.storage.areas import WILAYAH_CSV, plain_code
@@ -92,10 +92,32 @@ def generate_residents(count: int, *, seed: int, today: date) -> Iterator[dict[s
 
 def write_sample(path: Path, count: int, *, seed: int, today: date) -> None:
     """Write a synthetic SIAK export of `count` residents to `path`."""
+    rows = generate_residents(count, seed=seed, today=today)
+    write_export(path, (row.values() for row in rows))
+
+
+def write_export(path: Path, rows: Iterable[Iterable[str]]) -> None:
+    """Write a SIAK export to `path`: the importer's header line, then `rows`."""
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(CSV_HEADER)
-        writer.writerows(row.values() for row in generate_residents(count, seed=seed, today=today))
+        writer.writerows(rows)
+
+
+def export_row(resident: Resident) -> list[str]:
+    """One resident as a row of the SIAK export, in the importer's column order."""
+    recorded = resident.tanggal_rekam.isoformat() if resident.tanggal_rekam else ""
+    return [
+        resident.nik,
+        resident.no_kk,
+        resident.nama,
+        resident.tanggal_lahir.isoformat(),
+        resident.jenis_kelamin,
+        resident.status_kawin,
+        resident.kode_desa,
+        recorded,
+        resident.status_nik,
+    ]
 
 
 def age_pyramid(today: date) -> list[float]:

@@ -218,9 +218,14 @@ class Sandbox:
         """Log a message the person sent and return its event."""
         source = message.get("text") or message.get("caption")
         event = message_event(
-            message, sender="user", source=source, parse_mode=None, markup=None,
-            edited=False, at=self.clock.now(),
-        )  # fmt: skip
+            message,
+            sender="user",
+            source=source,
+            parse_mode=None,
+            markup=None,
+            edited=False,
+            at=self.clock.now(),
+        )
         return self.events.add(event)
 
     def _observe(self, method: str, params: JSON, result: Any) -> None:
@@ -231,11 +236,15 @@ class Sandbox:
                 stored = self.server.sim.messages[key]
                 self.events.add(
                     message_event(
-                        stored.message, sender="bot", source=stored.source,
-                        parse_mode=stored.parse_mode, markup=stored.markup,
-                        edited=method in EDIT_METHODS, at=self.clock.now(),
+                        stored.message,
+                        sender="bot",
+                        source=stored.source,
+                        parse_mode=stored.parse_mode,
+                        markup=stored.markup,
+                        edited=method in EDIT_METHODS,
+                        at=self.clock.now(),
                     )
-                )  # fmt: skip
+                )
         elif method == "deleteMessage":
             chat = self.server.sim.find_chat(params["chat_id"])
             if chat is not None and chat.id in self.by_id:

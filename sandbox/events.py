@@ -78,11 +78,16 @@ def message_event(
 ) -> JSON:
     """A chat message (the bot's or the user's) as the page draws it."""
     event: JSON = {
-        "type": "message", "chat_id": message["chat"]["id"],
-        "message_id": message["message_id"], "from": sender, "edited": edited,
-        "nodes": to_nodes(source, parse_mode), "media": media(message),
-        "reply_to": _reply_to(message.get("reply_to_message")), **moment(at),
-    }  # fmt: skip
+        "type": "message",
+        "chat_id": message["chat"]["id"],
+        "message_id": message["message_id"],
+        "from": sender,
+        "edited": edited,
+        "nodes": to_nodes(source, parse_mode),
+        "media": media(message),
+        "reply_to": _reply_to(message.get("reply_to_message")),
+        **moment(at),
+    }
     event.update(keyboards(markup))
     return event
 

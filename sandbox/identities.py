@@ -10,7 +10,7 @@ from datetime import date, timedelta
 
 from babel.dates import format_date
 
-from bot.domain import Sex
+from bot.domain import Resident, Sex
 from bot.nik import make_nik
 from bot.services.cycle import birthday_at
 
@@ -20,29 +20,6 @@ MINGGIRSARI = "35.05.10.2001"  # a desa of Kanigoro: the Santoso family and the 
 SRENGAT_DESA = "35.05.03.2001"
 SERIAL = 9001  # far above the sample generator's serials, so planted numbers never collide
 TEEN_LEAD = timedelta(days=31)  # the teen's 17th birthday, from the sandbox's first day
-
-
-@dataclass(frozen=True)
-class Resident:
-    """A planted row of the SIAK export."""
-
-    nik: str
-    no_kk: str
-    nama: str
-    tanggal_lahir: date
-    jenis_kelamin: Sex
-    status_kawin: str
-    kode_desa: str
-    tanggal_rekam: date | None = None
-    status_nik: str = "AKTIF"
-
-    def row(self) -> list[str]:
-        """The CSV row, in the importer's column order."""
-        recorded = self.tanggal_rekam.isoformat() if self.tanggal_rekam else ""
-        return [
-            self.nik, self.no_kk, self.nama, self.tanggal_lahir.isoformat(), self.jenis_kelamin,
-            self.status_kawin, self.kode_desa, recorded, self.status_nik,
-        ]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -65,13 +42,18 @@ class Identity:
         """What the page shows about this identity."""
         person = self.resident
         return {
-            "key": self.key, "user_id": self.user_id, "role": self.role,
+            "key": self.key,
+            "user_id": self.user_id,
+            "role": self.role,
             "name": " ".join(filter(None, (self.first_name, self.last_name))),
-            "nik": person.nik if person else None, "kk": person.no_kk if person else None,
+            "nik": person.nik if person else None,
+            "kk": person.no_kk if person else None,
             "born": person.tanggal_lahir.isoformat() if person else None,
-            "service_point": self.service_point, "area": self.area,
-            "story": self.story, "hint": self.hint,
-        }  # fmt: skip
+            "service_point": self.service_point,
+            "area": self.area,
+            "story": self.story,
+            "hint": self.hint,
+        }
 
 
 def _kk(kecamatan: str, issued: date, number: int) -> str:
@@ -79,10 +61,18 @@ def _kk(kecamatan: str, issued: date, number: int) -> str:
 
 
 def _resident(
-    nama: str, born: date, sex: Sex, number: int, kk: str, *, kawin: str = "BELUM KAWIN",
-    recorded: date | None = None, status: str = "AKTIF", kecamatan: str = KANIGORO,
+    nama: str,
+    born: date,
+    sex: Sex,
+    number: int,
+    kk: str,
+    *,
+    kawin: str = "BELUM KAWIN",
+    recorded: date | None = None,
+    status: str = "AKTIF",
+    kecamatan: str = KANIGORO,
     desa: str = MINGGIRSARI,
-) -> Resident:  # fmt: skip
+) -> Resident:
     nik = make_nik(kecamatan, born, sex, SERIAL + number)
     return Resident(nik, kk, nama, born, sex, kawin, desa, recorded, status)
 
@@ -92,27 +82,40 @@ def household(today: date) -> dict[str, Resident]:
     kk = _kk(KANIGORO, date(2010, 1, 4), 0)
     teen_born = birthday_at(today + TEEN_LEAD, -17)
     return {
-        "father": _resident("BUDI SANTOSO", date(1980, 5, 12), "L", 0, kk, kawin="KAWIN",
-                            recorded=date(2013, 3, 1)),
-        "parent": _resident("SRI WAHYUNI", date(1983, 8, 20), "P", 0, kk, kawin="KAWIN",
-                            recorded=date(2014, 1, 10)),
+        "father": _resident(
+            "BUDI SANTOSO", date(1980, 5, 12), "L", 0, kk, kawin="KAWIN", recorded=date(2013, 3, 1)
+        ),
+        "parent": _resident(
+            "SRI WAHYUNI", date(1983, 8, 20), "P", 0, kk, kawin="KAWIN", recorded=date(2014, 1, 10)
+        ),
         "teen": _resident("DEWI SANTOSO", teen_born, "P", 1, kk),
         "child": _resident("ADI SANTOSO", date(today.year - 11, 6, 1), "L", 1, kk),
-    }  # fmt: skip
+    }
 
 
 def others() -> dict[str, Resident]:
     """A deactivated NIK in Srengat and a damaged card in Kanigoro."""
     return {
         "deactivated": _resident(
-            "ANI LESTARI", date(2001, 3, 3), "P", 0, _kk(SRENGAT, date(2012, 2, 2), 1),
-            status="NONAKTIF", kecamatan=SRENGAT, desa=SRENGAT_DESA,
+            "ANI LESTARI",
+            date(2001, 3, 3),
+            "P",
+            0,
+            _kk(SRENGAT, date(2012, 2, 2), 1),
+            status="NONAKTIF",
+            kecamatan=SRENGAT,
+            desa=SRENGAT_DESA,
         ),
         "damaged": _resident(
-            "AGUS PRASETYO", date(1975, 9, 9), "L", 0, _kk(KANIGORO, date(2005, 7, 1), 2),
-            kawin="KAWIN", recorded=date(2012, 11, 5),
+            "AGUS PRASETYO",
+            date(1975, 9, 9),
+            "L",
+            0,
+            _kk(KANIGORO, date(2005, 7, 1), 2),
+            kawin="KAWIN",
+            recorded=date(2012, 11, 5),
         ),
-    }  # fmt: skip
+    }
 
 
 def residents(today: date) -> list[Resident]:

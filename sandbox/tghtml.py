@@ -13,10 +13,21 @@ from typing import Any
 Node = str | dict[str, Any]
 
 TAGS = {
-    "b": "b", "strong": "b", "i": "i", "em": "i", "u": "u", "ins": "u",
-    "s": "s", "strike": "s", "del": "s", "code": "code", "pre": "pre", "a": "a",
-    "blockquote": "blockquote", "tg-spoiler": "spoiler",
-}  # fmt: skip
+    "b": "b",
+    "strong": "b",
+    "i": "i",
+    "em": "i",
+    "u": "u",
+    "ins": "u",
+    "s": "s",
+    "strike": "s",
+    "del": "s",
+    "code": "code",
+    "pre": "pre",
+    "a": "a",
+    "blockquote": "blockquote",
+    "tg-spoiler": "spoiler",
+}
 SAFE_SCHEMES = ("http://", "https://", "tg://")
 
 

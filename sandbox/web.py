@@ -137,9 +137,12 @@ async def _upload(request: web.Request) -> web.Response:
     if not data:
         raise SandboxError("the file is empty")
     event = _sandbox(request).upload(
-        user_id, data, name=upload.filename or "file", mime_type=upload.content_type,
+        user_id,
+        data,
+        name=upload.filename or "file",
+        mime_type=upload.content_type,
         caption=caption if isinstance(caption, str) and caption.strip() else None,
-    )  # fmt: skip
+    )
     return web.json_response(event)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import logging
 from datetime import date, datetime
 from pathlib import Path
@@ -11,9 +10,9 @@ import aiosqlite
 
 from bot.app import prepare_database
 from bot.config import TIMEZONE, Settings
-from bot.sample import write_sample
+from bot.sample import export_row, write_export, write_sample
 from bot.services.directory import get_resident
-from bot.services.importer import CSV_HEADER, import_residents
+from bot.services.importer import import_residents
 from bot.services.links import link_chat
 from bot.services.roles import add_user
 from sandbox.identities import Identity, residents
@@ -56,10 +55,7 @@ async def prepare_world(
 
 def write_planted(path: Path, today: date) -> Path:
     """The planted residents as a SIAK export."""
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(CSV_HEADER)
-        writer.writerows(person.row() for person in residents(today))
+    write_export(path, map(export_row, residents(today)))
     return path
 
 
@@ -68,9 +64,13 @@ async def register(conn: aiosqlite.Connection, people: list[Identity], *, now: d
     for person in people:
         if person.role != "citizen":
             await add_user(
-                conn, person.user_id, person.role,
-                service_point=person.service_point, area=person.area, now=now,
-            )  # fmt: skip
+                conn,
+                person.user_id,
+                person.role,
+                service_point=person.service_point,
+                area=person.area,
+                now=now,
+            )
         for nik, whole_household in person.links:
             resident = await get_resident(conn, nik)
             assert resident is not None, "a planted resident is missing"
