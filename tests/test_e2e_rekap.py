@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 import pytest
 
 from bot.db import transaction
 from bot.storage import chats, links
 from tests.conftest import ADMIN_ID, NOW, OFFICIAL_ID, PEOPLE
-from tests.village import EVERYONE, EXTRA, plant
+from tests.village import EVERYONE, plant
 
 
 @pytest.fixture
@@ -44,13 +45,11 @@ async def test_the_official_gets_counts_and_the_outreach_list_of_their_area(bota
     assert document.message["document"]["file_name"] == "outreach-350510-2026-11-24.csv"
     assert "3 warga yang belum bisa dihubungi bot" in document.text
     rows = csv_rows(botapi, document)
-    assert rows[0] == ["nama", "nik", "tanggal_lahir", "desa", "status"]
+    assert rows[0] == ["nama", "tanggal_lahir", "desa", "keluarga", "status"]
     by_name = {row[0]: row for row in rows[1:]}
     assert set(by_name) == {"Siti Aminah", "Lia", "'=Bayu"}  # a formula stays text
-    siti = EXTRA["siti"]
     assert by_name["Siti Aminah"] == [
-        "Siti Aminah", f"{siti.nik[:4]}********{siti.nik[-4:]}", "1999-05-05", "Jatinom",
-        "wajib KTP belum rekam",
+        "Siti Aminah", "1999-05-05", "Jatinom", "1", "wajib KTP belum rekam",
     ]  # fmt: skip
     assert by_name["Lia"][4] == "berusia 17 tahun pada tahun ini, belum rekam"
     assert by_name["'=Bayu"][4] == "NIK nonaktif"
@@ -59,6 +58,26 @@ async def test_the_official_gets_counts_and_the_outreach_list_of_their_area(bota
         assert person.nik not in raw
     assert "Orang Talun" not in raw  # outside the area
     assert PEOPLE["turning17"].nama not in raw  # reachable through her family's chat
+
+
+def nik_candidates(row: list[str]) -> set[str]:
+    """The review's reconstruction: the kecamatan of the desa, the birth date (day + 40 for a
+    woman, either is tried) and the digits a masked NIK shows at its end."""
+    born = next((c for c in row if re.fullmatch(r"\d{4}-\d{2}-\d{2}", c)), None)
+    shown = [m.group(1) for c in row if (m := re.fullmatch(r"\d{4}\*+(\d{4})", c))]
+    if born is None or not shown:
+        return set()
+    year, month, day = born.split("-")
+    return {f"350510{d:02d}{month}{year[2:]}{shown[0]}" for d in (int(day), int(day) + 40)}
+
+
+async def test_no_nik_can_be_read_back_from_the_list(botapi, village):
+    _, rows = await _official_rows(botapi)
+    recovered = set().union(*(nik_candidates(row) for row in rows[1:]))
+    assert not recovered & {person.nik for person in EVERYONE.values()}
+    assert not any("nik" in column for column in rows[0])
+    for row in rows[1:]:
+        assert not any(re.search(r"\d{4}\*", cell) for cell in row)  # no NIK, even masked
 
 
 async def test_the_list_has_no_one_the_bot_can_reach(botapi, village):
@@ -98,8 +117,10 @@ async def test_the_admin_summary_covers_the_regency(botapi, village):
     assert "Rekap Kabupaten Blitar" in summary.text
     assert f"Penduduk: {len(EVERYONE)}" in summary.text
     document = await admin.next_message()
-    names = {row[0] for row in csv_rows(botapi, document)[1:]}
-    assert names == {"Siti Aminah", "Lia", "'=Bayu", "Orang Talun"}
+    families = {row[0]: row[3] for row in csv_rows(botapi, document)[1:]}
+    assert set(families) == {"Siti Aminah", "Lia", "'=Bayu", "Orang Talun"}
+    assert families["Siti Aminah"] == families["Lia"] == families["'=Bayu"]  # one KK
+    assert families["Orang Talun"] != families["Lia"]
 
 
 async def test_no_list_when_the_bot_reaches_everyone(botapi, running_bot, tmp_path):

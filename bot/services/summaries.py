@@ -13,14 +13,16 @@ import aiosqlite
 from bot.db import transaction
 from bot.domain import Area, RoleUser
 from bot.errors import NotAuthorized
-from bot.nik import mask_number
 from bot.services.cycle import WAJIB_KTP_AGE, Cycle, birthday_at, cycle_in_force
 from bot.storage import audit
 from bot.storage.areas import get_area
 from bot.storage.stats import Ages, AreaCounts, AreaGroups, area_counts, area_groups, outreach_rows
 
 REGENCY_CODE = "3505"
-OUTREACH_HEADER = ("nama", "nik", "tanggal_lahir", "desa", "status")
+# No NIK, masked or not: next to the birth date and desa a masked NIK is the NIK (its middle
+# digits are the birth date). Name, birth date, desa and family identify a resident to the
+# village official; `keluarga` numbers the families within the list (1, 2, ...).
+OUTREACH_HEADER = ("nama", "tanggal_lahir", "desa", "keluarga", "status")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet would run these as formulas
 
 
@@ -101,18 +103,18 @@ async def outreach_list(
     today: date,
     now: datetime,
 ) -> OutreachList:
-    """CSV of the residents to visit (the bot cannot reach them), NIKs masked; audited."""
+    """CSV of the residents to visit (the bot cannot reach them), without NIKs; audited."""
     code = area_code_for(user, "rekap")
     content = io.BytesIO()
     text = io.TextIOWrapper(content, encoding="utf-8", newline="", write_through=True)
     writer = csv.writer(text)
     writer.writerow(OUTREACH_HEADER)
+    families: dict[bytes, int] = {}  # KK lookup hash -> the family's number in this list
     rows = 0
     async for row in outreach_rows(db, code, ages=ages_on(today)):
+        family = families.setdefault(row.household, len(families) + 1)
         status = status_names[row.status]
-        writer.writerow(
-            [_cell(row.nama), mask_number(row.nik), row.tanggal_lahir, row.desa, status]
-        )
+        writer.writerow([_cell(row.nama), row.tanggal_lahir, row.desa, family, status])
         rows += 1
     text.detach()  # keep the BytesIO open after the wrapper goes
     content.seek(0)

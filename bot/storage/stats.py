@@ -83,10 +83,10 @@ class AreaGroups:
 
 @dataclass(frozen=True)
 class OutreachRow:
-    """One resident to visit: the NIK is masked before it leaves the service."""
+    """One resident to visit; no NIK or KK number, only the KK's lookup hash to group a family."""
 
     nama: str
-    nik: str
+    household: bytes  # the KK number's lookup hash: equal for members of one family
     tanggal_lahir: str
     desa: str
     status: str  # deactivated / turning17 / unrecorded
@@ -125,13 +125,13 @@ async def outreach_rows(
 ) -> AsyncIterator[OutreachRow]:
     """The residents of the area's groups that the bot cannot reach, by desa and name."""
     async with db.execute(
-        "SELECT unseal(r.nama_sealed) AS nama, unseal(r.nik_sealed) AS nik, r.tanggal_lahir,"
+        "SELECT unseal(r.nama_sealed) AS nama, r.kk_ref, r.tanggal_lahir,"
         " a.name,"
         f" CASE WHEN {DEACTIVATED} THEN 'deactivated'"
         f" WHEN {TURNING_17_UNRECORDED} THEN 'turning17' ELSE 'unrecorded' END"
         " FROM residents r JOIN areas a ON a.code = r.kode_desa"
         f" WHERE r.kode_desa >= :low AND r.kode_desa < :high AND {OUTREACH} AND NOT {REACHABLE}"
-        " ORDER BY r.kode_desa, nama, nik",
+        " ORDER BY r.kode_desa, nama, r.nik_ref",
         ages.params(code),
     ) as cursor:
         async for row in cursor:
