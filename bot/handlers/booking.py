@@ -25,6 +25,7 @@ from bot.handlers.common import (
     callback_arg,
     chat_id_of,
     hand_on,
+    refuse,
     reply,
     row_id,
     send_markup,
@@ -198,7 +199,7 @@ async def day_chosen(update: Update, context: Context) -> int:
         try:
             await booking_service.check_day(d.db, point, day, now=d.now())
         except DomainError as error:
-            await reply(update, context, error.template, **error.context)
+            await refuse(update, context, error)
         else:
             await reply(update, context, "citizen/booking_day_full.html", day=day)
         return await _ask_day(update, context)
@@ -231,7 +232,7 @@ async def slot_chosen(update: Update, context: Context) -> int:
             start_at=start, now=d.now(),
         )  # fmt: skip
     except BookingError as error:
-        await reply(update, context, error.template, **error.context)
+        await refuse(update, context, error)
         return await _ask_day(update, context)
     draft(context)["start"] = start
     point = await get_service_point(d.db, draft(context)["point"])
@@ -255,10 +256,10 @@ async def confirmed(update: Update, context: Context) -> int:
     try:
         booking, freed = await _book_or_move(d, update.effective_chat.id, b)
     except SlotFull as error:
-        await reply(update, context, error.template, **error.context)
+        await refuse(update, context, error)
         return await _ask_day(update, context)
     except DomainError as error:
-        await reply(update, context, error.template, **error.context)
+        await refuse(update, context, error)
         return ConversationHandler.END
     (context.user_data or {}).pop("booking", None)
     await announce_booking(context, booking, moved=b["mode"] == "move")
@@ -321,7 +322,7 @@ async def wait_until(update: Update, context: Context) -> int:
             point_code=b["point"], first_day=b["wait_from"], last_day=last, now=d.now(),
         )  # fmt: skip
     except DomainError as error:
-        await reply(update, context, error.template, **error.context)
+        await refuse(update, context, error)
         return ConversationHandler.END
     point = await get_service_point(d.db, b["point"])
     first = b["wait_from"]

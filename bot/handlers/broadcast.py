@@ -27,11 +27,12 @@ from bot.errors import DomainError
 from bot.handlers.common import (
     HTML,
     Row,
-    acting_role,
     answer_query,
     callback_arg,
     chat_id_of,
+    refuse,
     reply,
+    requires_role,
     stale,
 )
 from bot.rendering import LOCALES
@@ -51,19 +52,13 @@ def draft(context: Context) -> dict[str, Any]:
     return context.user_data.setdefault("broadcast", {})
 
 
-async def _author(update: Update, context: Context) -> RoleUser | None:
-    """The acting official or admin, checked again at every step; None ends the flow."""
-    user = await acting_role(update, context, "siaran")
-    if user is None:
-        (context.user_data or {}).pop("broadcast", None)
-    return user
+# Every step asks the guard again; a refusal drops the draft and ends the flow.
+by_author = requires_role("siaran", refused=END, drop="broadcast")
 
 
-async def begin(update: Update, context: Context) -> int:
+@by_author
+async def begin(update: Update, context: Context, user: RoleUser) -> int:
     """/siaran: today's count, the latest broadcasts' delivery figures, then the templates."""
-    user = await _author(update, context)
-    if user is None:
-        return END
     d = deps(context)
     assert context.user_data is not None
     context.user_data["broadcast"] = {}
@@ -79,12 +74,9 @@ async def begin(update: Update, context: Context) -> int:
     return CHOOSING
 
 
-async def template_chosen(update: Update, context: Context) -> int:
+@by_author
+async def template_chosen(update: Update, context: Context, user: RoleUser) -> int:
     """A template: the mobile day asks for its date, free text for the text."""
-    await answer_query(update)
-    user = await _author(update, context)
-    if user is None:
-        return END
     kind = callback_arg(update).removeprefix("t:")
     if kind not in TEMPLATES or context.user_data is None or "broadcast" not in context.user_data:
         return await stale(update, context)
@@ -101,42 +93,37 @@ async def template_chosen(update: Update, context: Context) -> int:
     return await _ask_audience(update, context, user)
 
 
-async def got_day(update: Update, context: Context) -> int:
+@by_author
+async def got_day(update: Update, context: Context, user: RoleUser) -> int:
     """The mobile recording day: today or later; a bad date is asked again."""
-    if await _author(update, context) is None:
-        return END
     try:
         day = broadcasts.parse_day(_typed(update), today=deps(context).today())
     except DomainError as error:
-        await reply(update, context, error.template, **error.context)
+        await refuse(update, context, error)
         return TYPING_DAY
     draft(context)["day"] = day.isoformat()
     await reply(update, context, "official/broadcast_ask_place.html", day=day)
     return TYPING_PLACE
 
 
-async def got_place(update: Update, context: Context) -> int:
+@by_author
+async def got_place(update: Update, context: Context, user: RoleUser) -> int:
     """Where the mobile recording happens."""
-    user = await _author(update, context)
-    if user is None:
-        return END
     try:
         draft(context)["place"] = broadcasts.check_place(_typed(update))
     except DomainError as error:
-        await reply(update, context, error.template, **error.context)
+        await refuse(update, context, error)
         return TYPING_PLACE
     return await _ask_audience(update, context, user)
 
 
-async def got_text(update: Update, context: Context) -> int:
+@by_author
+async def got_text(update: Update, context: Context, user: RoleUser) -> int:
     """Free text, at most MAX_TEXT characters; longer is refused with its length."""
-    user = await _author(update, context)
-    if user is None:
-        return END
     try:
         draft(context)["text"] = broadcasts.check_text(_typed(update))
     except DomainError as error:
-        await reply(update, context, error.template, **error.context)
+        await refuse(update, context, error)
         return TYPING_TEXT
     return await _ask_audience(update, context, user)
 
@@ -148,12 +135,9 @@ async def _ask_audience(update: Update, context: Context, user: RoleUser) -> int
     return CHOOSING
 
 
-async def audience_chosen(update: Update, context: Context) -> int:
+@by_author
+async def audience_chosen(update: Update, context: Context, user: RoleUser) -> int:
     """The preview (exactly what recipients read) and the recipient count; confirm or cancel."""
-    await answer_query(update)
-    user = await _author(update, context)
-    if user is None:
-        return END
     audience = callback_arg(update).removeprefix("a:")
     b = draft(context)
     if audience not in AUDIENCES or not _complete(b):
@@ -176,12 +160,9 @@ async def audience_chosen(update: Update, context: Context) -> int:
     return CHOOSING
 
 
-async def confirmed(update: Update, context: Context) -> int:
+@by_author
+async def confirmed(update: Update, context: Context, user: RoleUser) -> int:
     """Record the broadcast and queue its messages; the delivery report follows when done."""
-    await answer_query(update)
-    user = await _author(update, context)
-    if user is None:
-        return END
     b = draft(context)
     if "audience" not in b or not _complete(b):
         return await stale(update, context)
@@ -227,10 +208,10 @@ async def outside_flow(update: Update, context: Context) -> None:
     await stale(update, context)
 
 
-async def use_private(update: Update, context: Context) -> None:
+@requires_role("siaran", drop="broadcast")
+async def use_private(update: Update, context: Context, user: RoleUser) -> None:
     """/siaran in a group: after the role check, ask for a private chat."""
-    if await _author(update, context) is not None:
-        await reply(update, context, "official/use_private.html")
+    await reply(update, context, "official/use_private.html")
 
 
 async def _texts(context: Context, user: RoleUser, composed: Draft) -> dict[str, str]:
@@ -247,7 +228,7 @@ async def _texts(context: Context, user: RoleUser, composed: Draft) -> dict[str,
 
 
 async def _refused(update: Update, context: Context, error: DomainError) -> int:
-    await reply(update, context, error.template, **error.context)
+    await refuse(update, context, error)
     return END
 
 

@@ -17,7 +17,7 @@ from telegram.ext import (
 
 from bot.context import Context, Deps, deps
 from bot.errors import CheckLocked, DomainError, InvalidNik
-from bot.handlers.common import Row, callback_arg, edit, reply
+from bot.handlers.common import Row, callback_arg, edit, refuse, reply
 from bot.handlers.people import VERIFIED_FOR, burst_alert, check_limits
 from bot.services import links
 from bot.services.burst import ChecksSlowed
@@ -77,7 +77,7 @@ async def _take_nik(update: Update, context: Context, text: str) -> int:
     try:
         nik = check_nik_format(text, today=d.today())
     except DomainError as error:
-        await reply(update, context, error.template, **error.context)
+        await refuse(update, context, error)
         return ASKING_NIK
     if context.user_data is not None:
         context.user_data["check_nik"] = nik
@@ -95,15 +95,15 @@ async def _answer(update: Update, context: Context, nik: str, kk: str) -> int:
         )  # fmt: skip
     except CheckLocked as error:
         _forget_draft(context)
-        await reply(update, context, error.template, **error.context)
+        await refuse(update, context, error)
         return ConversationHandler.END
     except ChecksSlowed as error:  # a burst: the NIK is kept, the KK number is sent again
         if context.user_data is not None:
             context.user_data["check_nik"] = nik
-        await reply(update, context, error.template, **error.context)
+        await refuse(update, context, error)
         return ASKING_KK
     except InvalidNik as error:
-        await reply(update, context, error.template, **error.context)
+        await refuse(update, context, error)
         if not error.reason.startswith("kk_"):
             return ASKING_NIK
         if context.user_data is not None:
@@ -140,7 +140,7 @@ async def _allowed_to_check(update: Update, context: Context) -> bool:
     try:
         await ensure_not_locked(d.db, update.effective_user.id, check_limits(d), now=d.now())
     except CheckLocked as error:
-        await reply(update, context, error.template, **error.context)
+        await refuse(update, context, error)
         return False
     return True
 

@@ -3,7 +3,9 @@ by bot/views)."""
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar, cast
 
 from telegram import ForceReply, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
@@ -18,6 +20,9 @@ from bot.views import Row, keyboard
 HTML = ParseMode.HTML
 # Ask for a typed answer; in a group with privacy mode on the bot still receives the reply.
 TYPED_ANSWER = ForceReply(selective=True)
+T = TypeVar("T")
+# A handler of a role action: it gets the acting account, checked by `requires_role`.
+RoleAction = Callable[[Update, Context, RoleUser], Awaitable[T]]
 
 
 async def render(
@@ -111,6 +116,11 @@ def hand_on(update: Update, context: Context) -> int:
     return ConversationHandler.END
 
 
+async def refuse(update: Update, context: Context, error: DomainError) -> None:
+    """Say no in the domain error's own words (its template, filled from its context)."""
+    await reply(update, context, error.template, **error.context)
+
+
 async def acting_role(update: Update, context: Context, action: str) -> RoleUser | None:
     """The acting account if the roles table allows `action`; else a polite refusal and None."""
     assert update.effective_user is not None
@@ -118,5 +128,31 @@ async def acting_role(update: Update, context: Context, action: str) -> RoleUser
     try:
         return await authorize(d.db, update.effective_user.id, action, now=d.now())
     except DomainError as error:
-        await reply(update, context, error.template, **error.context)
+        await refuse(update, context, error)
         return None
+
+
+def requires_role(
+    action: str, *, refused: Any = None, drop: str | None = None
+) -> Callable[[RoleAction[T]], Callable[[Update, Context], Coroutine[Any, Any, T | None]]]:
+    """Guard a handler with the roles table's row `action`: a pressed button is acknowledged,
+    then the handler runs with the acting account as its third argument. Anyone else gets a
+    polite refusal, loses the draft `drop` in user_data (if named) and the handler returns
+    `refused` (ConversationHandler.END in a conversation step)."""
+
+    def decorate(
+        handler: RoleAction[T],
+    ) -> Callable[[Update, Context], Coroutine[Any, Any, T | None]]:
+        @functools.wraps(handler)
+        async def guarded(update: Update, context: Context) -> T | None:
+            await answer_query(update)
+            user = await acting_role(update, context, action)
+            if user is not None:
+                return await handler(update, context, user)
+            if drop is not None and context.user_data is not None:
+                context.user_data.pop(drop, None)
+            return cast(T | None, refused)
+
+        return guarded
+
+    return decorate

@@ -12,10 +12,11 @@ from bot.domain import RoleUser
 from bot.errors import DomainError
 from bot.handlers.common import (
     HTML,
-    acting_role,
     callback_arg,
     chat_id_of,
+    refuse,
     reply,
+    requires_role,
     row_id,
 )
 from bot.rendering import Renderer
@@ -36,11 +37,10 @@ def notifier(renderer: Renderer, settings: Settings) -> Notifier:
     return Notifier(compose, settings.default_locale, settings.quiet_hours)
 
 
-async def latest(update: Update, context: Context) -> None:
+@requires_role(ACTION)
+async def latest(update: Update, context: Context, admin: RoleUser) -> None:
     """/deaktivasi: the preview of the cycle whose deadline passed last (prepared now if the
     job has not yet), or what was applied, with its buttons."""
-    if await acting_role(update, context, ACTION) is None:
-        return
     d = deps(context)
     run = await deactivation.prepare_preview(d.db, day=d.today(), now=d.now())
     locale = await chat_locale(context, chat_id_of(update))
@@ -48,11 +48,11 @@ async def latest(update: Update, context: Context) -> None:
     await context.bot.send_message(chat_id_of(update), text, parse_mode=HTML, reply_markup=markup)
 
 
-async def ask(update: Update, context: Context) -> None:
+@requires_role(ACTION)
+async def ask(update: Update, context: Context, admin: RoleUser) -> None:
     """`dz:ask:<run>`: show today's count and ask for confirmation."""
-    admin = await _pressed_by_admin(update, context)
-    run = await _run(update, context) if admin else None
-    if admin is None or run is None:
+    run = await _run(update, context)
+    if run is None:
         return
     if run.applied:
         await _applied(update, context, admin, run, newly=False)
@@ -64,11 +64,9 @@ async def ask(update: Update, context: Context) -> None:
     await context.bot.send_message(chat_id_of(update), text, parse_mode=HTML, reply_markup=markup)
 
 
-async def approve(update: Update, context: Context) -> None:
+@requires_role(ACTION)
+async def approve(update: Update, context: Context, admin: RoleUser) -> None:
     """`dz:ok:<run>`: apply once; a second approval only says who applied it and when."""
-    admin = await _pressed_by_admin(update, context)
-    if admin is None:
-        return
     d = deps(context)
     try:
         approval = await deactivation.approve(
@@ -76,23 +74,23 @@ async def approve(update: Update, context: Context) -> None:
             notifier=notifier(d.renderer, d.settings),
         )  # fmt: skip
     except DomainError as error:
-        await reply(update, context, error.template, **error.context)
+        await refuse(update, context, error)
         return
     if approval.notices and (sender := context.bot_data.get("sender")) is not None:
         sender.wake()
     await _applied(update, context, admin, approval.run, approval.newly, approval.notices)
 
 
-async def cancel(update: Update, context: Context) -> None:
+@requires_role(ACTION)
+async def cancel(update: Update, context: Context, admin: RoleUser) -> None:
     """`dz:no:<run>`: nothing changes; the preview's button still works."""
-    if await _pressed_by_admin(update, context) is not None:
-        await reply(update, context, "admin/deactivation_cancelled.html")
+    await reply(update, context, "admin/deactivation_cancelled.html")
 
 
-async def per_desa_csv(update: Update, context: Context) -> None:
+@requires_role(ACTION)
+async def per_desa_csv(update: Update, context: Context, admin: RoleUser) -> None:
     """`dz:csv:<run>`: the full per-desa list of the preview as a CSV document."""
-    admin = await _pressed_by_admin(update, context)
-    run = await _run(update, context) if admin else None
+    run = await _run(update, context)
     if run is None:
         return
     d = deps(context)
@@ -105,13 +103,6 @@ async def per_desa_csv(update: Update, context: Context) -> None:
     )
 
 
-async def _pressed_by_admin(update: Update, context: Context) -> RoleUser | None:
-    """Acknowledge the press; the admin if the roles table allows it (else a refusal)."""
-    assert update.callback_query is not None
-    await update.callback_query.answer()
-    return await acting_role(update, context, ACTION)
-
-
 def _run_id(update: Update) -> int:
     raw = callback_arg(update).partition(":")[2]
     return row_id(raw)
@@ -122,7 +113,7 @@ async def _run(update: Update, context: Context) -> Run | None:
     try:
         return await deactivation.get_run(deps(context).db, _run_id(update))
     except DomainError as error:
-        await reply(update, context, error.template, **error.context)
+        await refuse(update, context, error)
         return None
 
 

@@ -7,7 +7,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filt
 
 from bot.context import Context, chat_locale, deps
 from bot.errors import DomainError
-from bot.handlers.common import HTML, callback_arg, edit, reply, row_id
+from bot.handlers.common import HTML, callback_arg, edit, refuse, reply, row_id
 from bot.handlers.notify import announce_booking, offer_place
 from bot.services import booking as booking_service
 from bot.services.directory import list_service_points
@@ -67,7 +67,7 @@ async def cancel(update: Update, context: Context) -> None:
             d.db, row_id(raw), chat_id=update.effective_chat.id, now=d.now()
         )
     except DomainError as error:
-        await reply(update, context, error.template, **error.context)
+        await refuse(update, context, error)
         return
     await edit(update, context, "citizen/booking_cancelled.html", b=booking)
     await offer_place(context, offer)
@@ -97,7 +97,7 @@ async def still_coming(update: Update, context: Context) -> None:
             d.db, booking_id, chat_id=chat_id, now=d.now()
         )
     except DomainError as error:
-        await reply(update, context, error.template, **error.context)
+        await refuse(update, context, error)
         return
     await edit(update, context, "citizen/booking_released.html", b=booking)
     await offer_place(context, offer)
@@ -112,7 +112,7 @@ async def take(update: Update, context: Context) -> None:
     try:
         booking = await take_offer(d.db, row_id(raw), chat_id=update.effective_chat.id, now=d.now())
     except DomainError as error:
-        await reply(update, context, error.template, **error.context)
+        await refuse(update, context, error)
         return
     await announce_booking(context, booking)
 

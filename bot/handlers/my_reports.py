@@ -7,7 +7,7 @@ from telegram.ext import Application, CommandHandler, filters
 
 from bot.context import Context, deps
 from bot.errors import DomainError
-from bot.handlers.common import reply
+from bot.handlers.common import refuse, reply
 from bot.services import tickets
 
 
@@ -20,7 +20,7 @@ async def show(update: Update, context: Context) -> None:
             number = " ".join(context.args)
             found = [await tickets.ticket_for_chat(d.db, number, update.effective_chat.id)]
         except DomainError as error:
-            await reply(update, context, error.template, **error.context)
+            await refuse(update, context, error)
             return
     else:
         found = await tickets.chat_tickets(d.db, update.effective_chat.id)

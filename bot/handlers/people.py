@@ -14,7 +14,7 @@ from telegram.ext import ConversationHandler
 from bot.context import Context, Deps, chat_locale, deps
 from bot.domain import Resident
 from bot.errors import CheckLocked, InvalidNik
-from bot.handlers.common import reply, row_id, send_markup
+from bot.handlers.common import refuse, reply, row_id, send_markup
 from bot.services.burst import BurstAlert, BurstReport, CheckLimits, ChecksSlowed
 from bot.services.directory import get_resident
 from bot.services.links import chat_links
@@ -91,13 +91,13 @@ async def verify(update: Update, context: Context, draft: dict[str, Any]) -> int
             limits=check_limits(d), alert=burst_alert(d), now=d.now(), today=d.today(),
         )  # fmt: skip
     except CheckLocked as error:
-        await reply(update, context, error.template, **error.context)
+        await refuse(update, context, error)
         return ConversationHandler.END
     except ChecksSlowed as error:  # the typed NIK stays in the draft: the KK is sent again
-        await reply(update, context, error.template, **error.context)
+        await refuse(update, context, error)
         return ASKING_KK
     except InvalidNik as error:
-        await reply(update, context, error.template, **error.context)
+        await refuse(update, context, error)
         return ASKING_KK if error.reason.startswith("kk_") else ASKING_NIK
     if status is None:
         await reply(update, context, "citizen/check_not_found.html")

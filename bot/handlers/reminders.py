@@ -7,7 +7,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filt
 
 from bot.context import Context, chat_locale, deps
 from bot.errors import DomainError
-from bot.handlers.common import callback_arg, reply, row_id
+from bot.handlers.common import callback_arg, refuse, reply, row_id
 from bot.rendering import Renderer
 from bot.services.links import LinkView, chat_links, toggle_reminders, unlink
 
@@ -36,7 +36,7 @@ async def change(update: Update, context: Context) -> None:
         else:  # `d`; anything else names no link (-1) and is answered as a stale button
             await unlink(d.db, chat_id, link_id, now=d.now())
     except DomainError as error:
-        await reply(update, context, error.template, **error.context)
+        await refuse(update, context, error)
         return
     await show(update, context)
 

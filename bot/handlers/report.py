@@ -26,6 +26,7 @@ from bot.handlers.common import (
     callback_arg,
     chat_id_of,
     hand_on,
+    refuse,
     reply,
     send_markup,
     stale,
@@ -79,7 +80,7 @@ async def described(update: Update, context: Context) -> int:
     try:
         draft(context)["description"] = tickets.check_description(update.message.text or "")
     except DomainError as error:
-        await reply(update, context, error.template, **error.context)
+        await refuse(update, context, error)
         return DESCRIBING
     return await _ask_person(update, context)
 
@@ -107,7 +108,7 @@ async def _ask_file(update: Update, context: Context) -> int:
         nik = draft(context)["nik"]
         await tickets.ensure_no_open_ticket(deps(context).db, nik, chat_id=update.effective_chat.id)
     except DomainError as error:
-        await reply(update, context, error.template, **error.context)
+        await refuse(update, context, error)
         return ConversationHandler.END
     return await _ask_for_file(update, context)
 
@@ -137,7 +138,7 @@ async def got_file(update: Update, context: Context) -> int:
     try:
         tickets.check_attachment(attachment)
     except DomainError as error:
-        await reply(update, context, error.template, **error.context)
+        await refuse(update, context, error)
         return ATTACHING
     draft(context)["attachment"] = attachment
     return await _ask_point(update, context)
@@ -229,7 +230,7 @@ async def confirmed(update: Update, context: Context) -> int:
             point_code=b["point"], now=d.now(),
         )  # fmt: skip
     except DomainError as error:
-        await reply(update, context, error.template, **error.context)
+        await refuse(update, context, error)
         return ConversationHandler.END
     (context.user_data or {}).pop("report", None)
     service = "hilang" if ticket.kind == "lost" else "rusak"

@@ -3,37 +3,20 @@ broadcast.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any
-
 from telegram import InputFile, Update
 from telegram.constants import ChatType
 from telegram.ext import Application, CommandHandler
 
 from bot.context import Context, chat_locale, deps
 from bot.domain import RoleUser
-from bot.handlers.common import HTML, acting_role, chat_id_of, reply
+from bot.handlers.common import HTML, chat_id_of, reply, requires_role
 from bot.services.summaries import REGENCY_CODE, Rekap, outreach_list, rekap, summarize_area
 from bot.services.ticket_stats import ticket_statistics
 
 OUTREACH_STATUSES = ("deactivated", "turning17", "unrecorded")
 
-RoleHandler = Callable[[Update, Context, RoleUser], Awaitable[None]]
 
-
-def guarded(
-    command: str, handler: RoleHandler
-) -> Callable[[Update, Context], Coroutine[Any, Any, None]]:
-    """Wrap a role command: the single guard decides, then the handler runs with the role."""
-
-    async def run(update: Update, context: Context) -> None:
-        user = await acting_role(update, context, command)
-        if user is not None:
-            await handler(update, context, user)
-
-    return run
-
-
+@requires_role("rekap")
 async def area_summary(update: Update, context: Context, user: RoleUser) -> None:
     """/rekap: the official's own area (the whole regency for an admin) per group, and the
     outreach list of those the bot cannot reach as a CSV document (private chats only)."""
@@ -63,6 +46,7 @@ async def _send_outreach_list(
     await context.bot.send_document(chat_id, document, caption=caption, parse_mode=HTML)
 
 
+@requires_role("statistik")
 async def statistics(update: Update, context: Context, user: RoleUser) -> None:
     """/statistik: regency-wide counts."""
     d = deps(context)
@@ -71,13 +55,7 @@ async def statistics(update: Update, context: Context, user: RoleUser) -> None:
     await reply(update, context, "admin/statistics.html", summary=summary, cards=cards)
 
 
-HANDLERS: dict[str, RoleHandler] = {
-    "rekap": area_summary,
-    "statistik": statistics,
-}
-
-
 def register(app: Application) -> None:
-    """Add every role command behind the guard."""
-    for command, handler in HANDLERS.items():
-        app.add_handler(CommandHandler(command, guarded(command, handler)))
+    """Add the officials' and admins' report commands (each guarded by the roles table)."""
+    app.add_handler(CommandHandler("rekap", area_summary))
+    app.add_handler(CommandHandler("statistik", statistics))

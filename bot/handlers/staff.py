@@ -15,9 +15,17 @@ from telegram.ext import (
 )
 
 from bot.context import Context, chat_locale, deps
-from bot.domain import Booking
+from bot.domain import Booking, RoleUser
 from bot.errors import DomainError
-from bot.handlers.common import HTML, TYPED_ANSWER, acting_role, callback_arg, reply, row_id
+from bot.handlers.common import (
+    HTML,
+    TYPED_ANSWER,
+    callback_arg,
+    refuse,
+    reply,
+    requires_role,
+    row_id,
+)
 from bot.handlers.notify import offer_place, tell_citizen
 from bot.services import staffdesk
 from bot.services.directory import get_service_point
@@ -26,11 +34,9 @@ TYPING_REASON = 0
 QUEUE_PAGE = 40  # lines per /hari_ini message, well under 4,096 characters
 
 
-async def today(update: Update, context: Context) -> None:
+@requires_role("hari_ini")
+async def today(update: Update, context: Context, staff: RoleUser) -> None:
     """/hari_ini: today's queue at my service point, by time and queue number, with states."""
-    staff = await acting_role(update, context, "hari_ini")
-    if staff is None:
-        return
     d = deps(context)
     entries = await staffdesk.today_queue(d.db, staff=staff, day=d.today())
     point = await get_service_point(d.db, staff.service_point or "")
@@ -43,11 +49,9 @@ async def today(update: Update, context: Context) -> None:
         )  # fmt: skip
 
 
-async def check_in(update: Update, context: Context) -> None:
+@requires_role("masuk")
+async def check_in(update: Update, context: Context, staff: RoleUser) -> None:
     """/masuk KODE: check a visitor in by booking code; then offer the outcome buttons."""
-    staff = await acting_role(update, context, "masuk")
-    if staff is None:
-        return
     if not context.args:
         await reply(update, context, "staff/check_in_usage.html")
         return
@@ -55,16 +59,14 @@ async def check_in(update: Update, context: Context) -> None:
     try:
         booking = await staffdesk.check_in(d.db, " ".join(context.args), staff=staff, now=d.now())
     except DomainError as error:
-        await reply(update, context, error.template, **error.context)
+        await refuse(update, context, error)
         return
     await _send_outcome_buttons(update, context, booking)
 
 
-async def no_show(update: Update, context: Context) -> None:
+@requires_role("tidak_hadir")
+async def no_show(update: Update, context: Context, staff: RoleUser) -> None:
     """/tidak_hadir KODE: the visitor did not come; the citizen is told."""
-    staff = await acting_role(update, context, "tidak_hadir")
-    if staff is None:
-        return
     if not context.args:
         await reply(update, context, "staff/no_show_usage.html")
         return
@@ -74,7 +76,7 @@ async def no_show(update: Update, context: Context) -> None:
             d.db, " ".join(context.args), staff=staff, now=d.now()
         )
     except DomainError as error:
-        await reply(update, context, error.template, **error.context)
+        await refuse(update, context, error)
         return
     await reply(update, context, "staff/done.html", b=booking)
     await tell_citizen(context, booking, "citizen/booking_state.html")
@@ -100,31 +102,23 @@ async def _send_outcome_buttons(update: Update, context: Context, booking: Booki
     )
 
 
-async def decide(update: Update, context: Context) -> None:
+@requires_role("hari_ini")
+async def decide(update: Update, context: Context, staff: RoleUser) -> None:
     """`st:ok:<id>` confirms a pending booking of my point; the citizen is told."""
-    assert update.callback_query is not None
-    await update.callback_query.answer()
-    staff = await acting_role(update, context, "hari_ini")
-    if staff is None:
-        return
     raw = callback_arg(update).removeprefix("ok:")
     d = deps(context)
     try:
         booking = await staffdesk.confirm(d.db, row_id(raw), staff=staff, now=d.now())
     except DomainError as error:
-        await reply(update, context, error.template, **error.context)
+        await refuse(update, context, error)
         return
     await reply(update, context, "staff/done.html", b=booking)
     await tell_citizen(context, booking, "citizen/booking_state.html")
 
 
-async def confirm_tomorrow(update: Update, context: Context) -> None:
+@requires_role("konfirmasi_besok")
+async def confirm_tomorrow(update: Update, context: Context, staff: RoleUser) -> None:
     """`st:all` or /konfirmasi_besok: confirm every pending booking of tomorrow."""
-    if update.callback_query:
-        await update.callback_query.answer()
-    staff = await acting_role(update, context, "konfirmasi_besok")
-    if staff is None:
-        return
     d = deps(context)
     day = d.today() + timedelta(days=1)
     confirmed = await staffdesk.confirm_all_for_day(d.db, staff=staff, day=day, now=d.now())
@@ -133,32 +127,27 @@ async def confirm_tomorrow(update: Update, context: Context) -> None:
         await tell_citizen(context, booking, "citizen/booking_state.html")
 
 
-async def ask_reason(update: Update, context: Context) -> int:
+@requires_role("hari_ini", refused=ConversationHandler.END)
+async def ask_reason(update: Update, context: Context, staff: RoleUser) -> int:
     """`st:no:<id>`: ask the staff member for the reason the citizen will read."""
-    assert update.callback_query is not None and context.user_data is not None
-    await update.callback_query.answer()
-    staff = await acting_role(update, context, "hari_ini")
-    if staff is None:
-        return ConversationHandler.END
+    assert context.user_data is not None
     raw = callback_arg(update).removeprefix("no:")
     d = deps(context)
     try:  # another point's booking is refused now, not after the reason is typed
         await staffdesk.own_booking(d.db, row_id(raw), staff=staff, action="reject", now=d.now())
     except DomainError as error:
-        await reply(update, context, error.template, **error.context)
+        await refuse(update, context, error)
         return ConversationHandler.END
     context.user_data["rejecting"] = raw
     await reply(update, context, "staff/ask_reason.html", markup=TYPED_ANSWER)
     return TYPING_REASON
 
 
-async def reject(update: Update, context: Context) -> int:
+@requires_role("hari_ini", refused=ConversationHandler.END)
+async def reject(update: Update, context: Context, staff: RoleUser) -> int:
     """The reason was typed: reject, tell the citizen, offer the place to the waitlist."""
     assert update.message is not None and context.user_data is not None
-    staff = await acting_role(update, context, "hari_ini")
     raw = str(context.user_data.get("rejecting", ""))
-    if staff is None:
-        return ConversationHandler.END
     d = deps(context)
     try:
         booking, offer = await staffdesk.reject(
@@ -166,11 +155,11 @@ async def reject(update: Update, context: Context) -> int:
             reason=update.message.text or "", now=d.now(),
         )  # fmt: skip
     except staffdesk.InvalidReason as error:  # let them type it again
-        await reply(update, context, error.template, **error.context)
+        await refuse(update, context, error)
         return TYPING_REASON
     except DomainError as error:
         context.user_data.pop("rejecting", None)
-        await reply(update, context, error.template, **error.context)
+        await refuse(update, context, error)
         return ConversationHandler.END
     context.user_data.pop("rejecting", None)
     await reply(update, context, "staff/done.html", b=booking)
@@ -179,29 +168,23 @@ async def reject(update: Update, context: Context) -> int:
     return ConversationHandler.END
 
 
-async def outcome(update: Update, context: Context) -> None:
+@requires_role("masuk")
+async def outcome(update: Update, context: Context, staff: RoleUser) -> None:
     """`st:out:<outcome>:<id>`: recorded, handed over or no-show."""
-    assert update.callback_query is not None
-    await update.callback_query.answer()
-    staff = await acting_role(update, context, "masuk")
-    if staff is None:
-        return
     kind, _, raw = callback_arg(update).removeprefix("out:").partition(":")
     d = deps(context)
     try:
         booking = await staffdesk.record_outcome(d.db, row_id(raw), kind, staff=staff, now=d.now())
     except DomainError as error:
-        await reply(update, context, error.template, **error.context)
+        await refuse(update, context, error)
         return
     await reply(update, context, "staff/done.html", b=booking)
     await tell_citizen(context, booking, "citizen/booking_state.html")
 
 
-async def close(update: Update, context: Context) -> None:
+@requires_role("tutup")
+async def close(update: Update, context: Context, admin: RoleUser) -> None:
     """/tutup KODE|semua YYYY-MM-DD YYYY-MM-DD alasan: close a point; bookings are cancelled."""
-    admin = await acting_role(update, context, "tutup")
-    if admin is None:
-        return
     args = list(context.args or [])
     try:
         point = None if args[0] == "semua" else args[0]
@@ -222,7 +205,7 @@ async def close(update: Update, context: Context) -> None:
             now=d.now(),
         )
     except DomainError as error:
-        await reply(update, context, error.template, **error.context)
+        await refuse(update, context, error)
         return
     place = await get_service_point(d.db, point) if point else None
     await reply(
@@ -238,11 +221,9 @@ async def close(update: Update, context: Context) -> None:
         await tell_citizen(context, booking, "citizen/booking_state.html")
 
 
-async def auto_confirm(update: Update, context: Context) -> None:
+@requires_role("autokonfirmasi")
+async def auto_confirm(update: Update, context: Context, admin: RoleUser) -> None:
     """/autokonfirmasi KODE on|off."""
-    admin = await acting_role(update, context, "autokonfirmasi")
-    if admin is None:
-        return
     args = list(context.args or [])
     if len(args) != 2 or args[1] not in ("on", "off"):
         await reply(update, context, "admin/auto_confirm_usage.html")
@@ -253,7 +234,7 @@ async def auto_confirm(update: Update, context: Context) -> None:
             d.db, admin=admin, point_code=args[0], on=args[1] == "on", now=d.now()
         )
     except DomainError as error:
-        await reply(update, context, error.template, **error.context)
+        await refuse(update, context, error)
         return
     await reply(update, context, "admin/auto_confirm_set.html", point=args[0], on=args[1] == "on")
 

@@ -13,7 +13,7 @@ from telegram.ext import (
 
 from bot.context import Context, deps
 from bot.handlers import language, locations, my_bookings, my_reports, reminders
-from bot.handlers.common import Row, callback_arg, reply
+from bot.handlers.common import Row, callback_arg, refuse, reply
 from bot.handlers.menus import publish_role_menu
 from bot.services.directory import get_user, note_chat
 from bot.services.invites import INVITE_PREFIX, InviteInvalid, claim
@@ -50,7 +50,7 @@ async def claim_invitation(update: Update, context: Context, payload: str) -> No
     try:
         user = await claim(d.db, payload, update.effective_user.id, now=d.now())
     except InviteInvalid as refusal:
-        await reply(update, context, refusal.template)
+        await refuse(update, context, refusal)
         return
     await reply(update, context, "citizen/invite_claimed.html", user=user)
     await _refresh_role_menu(update, context)

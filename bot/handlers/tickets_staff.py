@@ -17,9 +17,17 @@ from telegram.ext import (
 )
 
 from bot.context import Context, chat_locale, deps
-from bot.domain import Ticket
+from bot.domain import RoleUser, Ticket
 from bot.errors import DomainError
-from bot.handlers.common import HTML, TYPED_ANSWER, acting_role, callback_arg, reply, row_id
+from bot.handlers.common import (
+    HTML,
+    TYPED_ANSWER,
+    callback_arg,
+    refuse,
+    reply,
+    requires_role,
+    row_id,
+)
 from bot.handlers.notify import send_ticket_file, tell_citizen_ticket
 from bot.services import destruction, tickets
 from bot.services.staffdesk import InvalidReason
@@ -34,11 +42,9 @@ STEPS: dict[str, Callable[..., Awaitable[Ticket]]] = {
 }
 
 
-async def open_tickets(update: Update, context: Context) -> None:
+@requires_role("tiket")
+async def open_tickets(update: Update, context: Context, staff: RoleUser) -> None:
     """/tiket: open tickets of my service point, each with its next step."""
-    staff = await acting_role(update, context, "tiket")
-    if staff is None:
-        return
     d = deps(context)
     found = await tickets.open_tickets_for_point(d.db, staff=staff)
     await reply(update, context, "staff/tickets.html", tickets=found)
@@ -46,13 +52,9 @@ async def open_tickets(update: Update, context: Context) -> None:
         await _show(update, context, ticket)
 
 
-async def step(update: Update, context: Context) -> None:
+@requires_role("tiket")
+async def step(update: Update, context: Context, staff: RoleUser) -> None:
     """`tks:<v|p|r|h>:<id>`: verify, printed, ready for pick-up, handed over."""
-    assert update.callback_query is not None
-    await update.callback_query.answer()
-    staff = await acting_role(update, context, "tiket")
-    if staff is None:
-        return
     action, _, raw = callback_arg(update).partition(":")
     d = deps(context)
     try:
@@ -64,13 +66,10 @@ async def step(update: Update, context: Context) -> None:
     await tell_citizen_ticket(context, ticket)
 
 
-async def show_file(update: Update, context: Context) -> None:
+@requires_role("tiket")
+async def show_file(update: Update, context: Context, staff: RoleUser) -> None:
     """`tks:f:<id>`: send the ticket's photo or PDF to the staff member privately."""
-    assert update.callback_query is not None and update.effective_user is not None
-    await update.callback_query.answer()
-    staff = await acting_role(update, context, "tiket")
-    if staff is None:
-        return
+    assert update.effective_user is not None
     raw = callback_arg(update).removeprefix("f:")
     d = deps(context)
     try:
@@ -79,18 +78,15 @@ async def show_file(update: Update, context: Context) -> None:
         )
         await send_ticket_file(context, update.effective_user.id, ticket)
     except DomainError as error:
-        await reply(update, context, error.template, **error.context)
+        await refuse(update, context, error)
     except TelegramError:  # never opened a private chat with the bot
         await reply(update, context, "staff/open_private_first.html")
 
 
-async def ask_reason(update: Update, context: Context) -> int:
+@requires_role("tiket", refused=ConversationHandler.END)
+async def ask_reason(update: Update, context: Context, staff: RoleUser) -> int:
     """`tks:x:<id>`: ask for the reason the citizen will read."""
-    assert update.callback_query is not None and context.user_data is not None
-    await update.callback_query.answer()
-    staff = await acting_role(update, context, "tiket")
-    if staff is None:
-        return ConversationHandler.END
+    assert context.user_data is not None
     raw = callback_arg(update).removeprefix("x:")
     d = deps(context)
     try:
@@ -98,20 +94,18 @@ async def ask_reason(update: Update, context: Context) -> int:
             d.db, row_id(raw), staff=staff, action="rejected", now=d.now()
         )
     except DomainError as error:
-        await reply(update, context, error.template, **error.context)
+        await refuse(update, context, error)
         return ConversationHandler.END
     context.user_data["rejecting_ticket"] = raw
     await reply(update, context, "staff/ask_reason.html", markup=TYPED_ANSWER)
     return TYPING_REASON
 
 
-async def reject(update: Update, context: Context) -> int:
+@requires_role("tiket", refused=ConversationHandler.END)
+async def reject(update: Update, context: Context, staff: RoleUser) -> int:
     """The reason was typed: reject the ticket and tell the citizen."""
     assert update.message is not None and context.user_data is not None
     raw = str(context.user_data.get("rejecting_ticket", ""))
-    staff = await acting_role(update, context, "tiket")
-    if staff is None:
-        return ConversationHandler.END
     d = deps(context)
     try:
         ticket = await tickets.reject(
@@ -119,11 +113,11 @@ async def reject(update: Update, context: Context) -> int:
             reason=update.message.text or "", now=d.now(),
         )  # fmt: skip
     except InvalidReason as error:  # let them type it again
-        await reply(update, context, error.template, **error.context)
+        await refuse(update, context, error)
         return TYPING_REASON
     except DomainError as error:
         context.user_data.pop("rejecting_ticket", None)
-        await reply(update, context, error.template, **error.context)
+        await refuse(update, context, error)
         return ConversationHandler.END
     context.user_data.pop("rejecting_ticket", None)
     await _show(update, context, ticket, done=True)
@@ -138,11 +132,9 @@ async def cancel_reason(update: Update, context: Context) -> int:
     return ConversationHandler.END
 
 
-async def destroy(update: Update, context: Context) -> None:
+@requires_role("musnah")
+async def destroy(update: Update, context: Context, admin: RoleUser) -> None:
     """/musnah YYYY-MM-DD | metode | saksi [| nomor tiket ...]: record a destruction batch."""
-    admin = await acting_role(update, context, "musnah")
-    if admin is None:
-        return
     assert update.message is not None
     parts = [p.strip() for p in (update.message.text or "").partition(" ")[2].split("|")]
     if len(parts) < 3:
@@ -157,15 +149,14 @@ async def destroy(update: Update, context: Context) -> None:
             witnesses=witnesses, ticket_numbers=numbers, now=d.now(),
         )  # fmt: skip
     except DomainError as error:
-        await reply(update, context, error.template, **error.context)
+        await refuse(update, context, error)
         return
     await reply(update, context, "admin/destroyed.html", batch=batch)
 
 
-async def register_summary(update: Update, context: Context) -> None:
+@requires_role("daftar_musnah")
+async def register_summary(update: Update, context: Context, admin: RoleUser) -> None:
     """/daftar_musnah: cards waiting, destroyed per batch and per year."""
-    if await acting_role(update, context, "daftar_musnah") is None:
-        return
     summary = await destruction.destruction_summary(deps(context).db)
     await reply(update, context, "admin/destruction_register.html", register=summary)
 
@@ -183,7 +174,7 @@ async def _show(update: Update, context: Context, ticket: Ticket, *, done: bool 
 
 async def _refuse(update: Update, context: Context, error: Exception) -> None:
     if isinstance(error, DomainError):
-        await reply(update, context, error.template, **error.context)
+        await refuse(update, context, error)
     else:
         await reply(update, context, "citizen/error_stale_button.html")
 
