@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import os
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -35,7 +36,7 @@ async def connect(path: Path | str, secret_key: str) -> aiosqlite.Connection:
     value replaced or removed lingers in free pages.
     """
     if str(path) != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        make_private_file(Path(path))
     db = await aiosqlite.connect(str(path), isolation_level=None)
     await db.execute("PRAGMA journal_mode = WAL")
     await db.execute("PRAGMA foreign_keys = ON")
@@ -44,6 +45,22 @@ async def connect(path: Path | str, secret_key: str) -> aiosqlite.Connection:
     await db.execute("PRAGMA main.secure_delete = ON")  # temp holds only sealed data
     await install_vault(db, Vault.from_secret(secret_key))
     return db
+
+
+def make_private_dir(folder: Path) -> None:
+    """Create `folder` and its missing parents, each readable by the bot's user only (0700)."""
+    for missing in reversed([p for p in (folder, *folder.parents) if not p.exists()]):
+        missing.mkdir(mode=0o700, exist_ok=True)
+
+
+def make_private_file(path: Path) -> None:
+    """Create a database file 0600 before SQLite opens it (SQLite gives its -wal and -shm the
+    database's mode), and narrow an older installation's files (0644 before) to 0600."""
+    make_private_dir(path.parent)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    for file in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        if file.exists() and file.stat().st_mode & 0o077:
+            file.chmod(0o600)
 
 
 _vaults: WeakKeyDictionary[aiosqlite.Connection, Vault] = WeakKeyDictionary()

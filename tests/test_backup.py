@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
+import stat
 
+import pytest
+
+from bot import db as dbmod
 from bot.cli import main
+from bot.config import Settings
+from bot.crypto import Vault
 from bot.services import outbox
-from tests.conftest import NOW, PEOPLE
+from bot.services.backup import backup, restore
+from tests.conftest import NOW, PEOPLE, SECRET_KEY
 
 
 def count(path, table: str) -> int:
@@ -22,7 +30,6 @@ async def test_backup_while_the_bot_runs_and_restore_after_it_stopped(
     running_bot, settings, botapi, tmp_path, monkeypatch, capsys
 ):
     monkeypatch.setenv("DATABASE_PATH", str(settings.database_path))
-    monkeypatch.setenv("SECRET_KEY", settings.secret_key)
     monkeypatch.setenv("SECRET_KEY", settings.secret_key)
     db = running_bot.bot_data["db"]
     citizen = botapi.user(7801)
@@ -44,7 +51,7 @@ async def test_backup_while_the_bot_runs_and_restore_after_it_stopped(
     assert "Keep SECRET_KEY" in out
     assert count(copy, "residents") == len(PEOPLE)
     assert 0 <= count(copy, "outbox") <= 200  # one consistent moment of a database in use
-    assert not (copy.parent / (copy.name + ".partial")).exists()
+    assert [p.name for p in copy.parent.iterdir()] == [copy.name]  # no .partial, -wal, -shm
 
     assert await asyncio.to_thread(main, ["backup", str(copy)]) == 2  # never overwritten
     assert "exists already" in capsys.readouterr().err
@@ -61,7 +68,7 @@ async def test_backup_while_the_bot_runs_and_restore_after_it_stopped(
 
     # A backup is readable only with the SECRET_KEY it was sealed with: another is refused.
     monkeypatch.setenv("DATABASE_PATH", str(tmp_path / "third" / "dukcapil.sqlite3"))
-    monkeypatch.setenv("SECRET_KEY", "the key of another installation")
+    monkeypatch.setenv("SECRET_KEY", "the key of another installation, long enough")
     assert await asyncio.to_thread(main, ["restore", str(copy)]) == 2
     assert "set the SECRET_KEY that was in use" in capsys.readouterr().err
     assert not (tmp_path / "third" / "dukcapil.sqlite3").exists()
@@ -76,3 +83,62 @@ def test_restore_refuses_what_is_not_a_backup(tmp_path, monkeypatch, capsys):
     assert main(["restore", str(tmp_path / "missing.sqlite3")]) == 2
     assert "does not exist" in capsys.readouterr().err
     assert not (tmp_path / "db.sqlite3").exists()
+
+
+def mode(path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.fixture
+def usual_umask():
+    """022: what most servers run with, under which files are 0644 unless the bot says so."""
+    old = os.umask(0o022)
+    yield
+    os.umask(old)
+
+
+@pytest.mark.usefixtures("usual_umask")
+async def test_the_database_its_wal_and_backups_are_the_bots_alone(tmp_path):
+    folder = tmp_path / "var" / "bot"
+    path = folder / "dukcapil.sqlite3"
+    conn = await dbmod.connect(path, SECRET_KEY)
+    try:
+        await dbmod.migrate(conn)  # writes: the WAL and its index exist now
+        files = {p.name: mode(p) for p in folder.iterdir()}
+        assert files == {name: 0o600 for name in ("dukcapil.sqlite3", "dukcapil.sqlite3-wal",
+                                                    "dukcapil.sqlite3-shm")}  # fmt: skip
+        assert (mode(folder), mode(folder.parent)) == (0o700, 0o700)
+
+        copy = tmp_path / "copies" / "dukcapil-2026-11-24.sqlite3"
+        await backup(conn, copy)
+        assert {p.name: mode(p) for p in copy.parent.iterdir()} == {copy.name: 0o600}
+        assert mode(copy.parent) == 0o700  # no .partial, -wal or -shm left beside it
+    finally:
+        await conn.close()
+
+    restored = tmp_path / "elsewhere" / "dukcapil.sqlite3"
+    await restore(copy, restored, fingerprint=Vault.from_secret(SECRET_KEY).fingerprint)
+    assert {p.name: mode(p) for p in restored.parent.iterdir()} == {restored.name: 0o600}
+    assert mode(restored.parent) == 0o700
+
+
+@pytest.mark.usefixtures("usual_umask")
+async def test_an_older_installations_files_are_narrowed_to_the_bots_user(tmp_path):
+    path = tmp_path / "dukcapil.sqlite3"
+    old = sqlite3.connect(path)  # made 0644, as before
+    old.execute("PRAGMA journal_mode = WAL")
+    old.execute("CREATE TABLE t (x)")
+    assert mode(path) == 0o644
+    conn = await dbmod.connect(path, SECRET_KEY)
+    old.close()
+    await conn.close()
+    assert mode(path) == 0o600
+
+
+@pytest.mark.usefixtures("usual_umask")
+def test_the_generated_secret_key_sits_in_a_private_folder(tmp_path):
+    settings = Settings.from_env({"DATABASE_PATH": str(tmp_path / "var" / "db.sqlite3")},
+                                 require_token=False)  # fmt: skip
+    assert len(settings.secret_key) >= 32
+    assert mode(tmp_path / "var") == 0o700
+    assert mode(tmp_path / "var" / "secret.key") == 0o600

@@ -2,7 +2,8 @@
 
 SQLite's online backup API copies the database page by page; writers may go on, and the copy is
 one consistent moment. The copy holds what the database holds; SECRET_KEY (secret.key) is not in
-it and must be kept separately.
+it and must be kept separately. Copies are single files (no -wal beside them), readable by the
+bot's user only (0600, in folders it creates 0700).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import aiosqlite
+
+from bot.db import make_private_dir, make_private_file
 
 PAGES_PER_STEP = 1024  # copy in steps so the bot's writers are not held up for long
 
@@ -39,6 +42,9 @@ async def backup(db: aiosqlite.Connection, target: Path, *, overwrite: bool = Fa
     copy = sqlite3.connect(partial, check_same_thread=False)  # written from aiosqlite's thread
     try:
         await db.backup(copy, pages=PAGES_PER_STEP, sleep=0.0)
+        # The copy took the database's WAL mode: make it one file, or every reader of it
+        # (the check below included) would leave a -wal and -shm beside it.
+        await asyncio.to_thread(copy.execute, "PRAGMA journal_mode = DELETE")
     finally:
         copy.close()
     return await asyncio.to_thread(_finish, partial, target)
@@ -56,7 +62,7 @@ async def restore(source: Path, database_path: Path, *, fingerprint: str) -> Cop
             f"{source} is sealed with key {copy.fingerprint}, but SECRET_KEY is key {fingerprint};"
             " set the SECRET_KEY that was in use when the backup was made"
         )
-    await asyncio.to_thread(database_path.parent.mkdir, parents=True, exist_ok=True)
+    await asyncio.to_thread(make_private_file, database_path)
     async with aiosqlite.connect(source) as backup_db, aiosqlite.connect(database_path) as db:
         await backup_db.backup(db)
     return await asyncio.to_thread(check_copy, database_path)
@@ -65,18 +71,26 @@ async def restore(source: Path, database_path: Path, *, fingerprint: str) -> Cop
 def _prepare(target: Path, *, overwrite: bool) -> Path:
     if target.exists() and not overwrite:
         raise BackupRefused(f"{target} exists already; choose another name")
-    target.parent.mkdir(parents=True, exist_ok=True)
+    make_private_dir(target.parent)
     partial = target.with_name(target.name + ".partial")
-    partial.unlink(missing_ok=True)
+    for leftover in _with_journals(partial):  # of a copy cut short
+        leftover.unlink(missing_ok=True)
+    make_private_file(partial)
     return partial
 
 
 def _finish(partial: Path, target: Path) -> CopyReport:
     report = check_copy(partial)
     partial.replace(target)
+    for journal in _with_journals(partial)[1:]:
+        journal.unlink(missing_ok=True)
     return CopyReport(
         target, report.size_bytes, report.residents, report.migrations, report.fingerprint
     )
+
+
+def _with_journals(path: Path) -> list[Path]:
+    return [path, *(path.with_name(path.name + suffix) for suffix in ("-wal", "-shm", "-journal"))]
 
 
 def check_copy(path: Path) -> CopyReport:
