@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from population import csv_path  # benchmarks/ is on sys.path
+from population import SECRET_KEY, csv_path  # benchmarks/ is on sys.path
 
 REPO = Path(__file__).resolve().parent.parent
 TARGET_IMPORT_S, TARGET_REIMPORT_S, TARGET_PEAK_MB = 60, 90, 1024
@@ -29,7 +29,7 @@ TARGET_IMPORT_S, TARGET_REIMPORT_S, TARGET_PEAK_MB = 60, 90, 1024
 
 def import_once(csv: Path, database: Path) -> tuple[float, float, str]:
     """Run the command; (wall seconds, peak RSS in MiB, its last line of output)."""
-    env = {**os.environ, "DATABASE_PATH": str(database), "SECRET_KEY": "bench"}
+    env = {**os.environ, "DATABASE_PATH": str(database), "SECRET_KEY": SECRET_KEY}
     command = [sys.executable, "-m", "bot", "import-residents", str(csv)]
     started = time.perf_counter()
     with tempfile.TemporaryFile("w+") as log:

@@ -27,7 +27,8 @@ from bot.services.importer import import_residents
 from bot.storage.areas import sync_areas
 
 CACHE = Path("/tmp/dukcapil-bench")
-SECRET_KEY = "bench"  # every benchmark's SECRET_KEY: the cached databases are sealed with it
+# Every benchmark's SECRET_KEY (at least 32 characters): the cached databases are sealed with it.
+SECRET_KEY = "bench-key-0123456789abcdef0123456789"
 SAMPLE_DAY = date(2026, 11, 24)  # the generator's "today" (ages, recordings)
 BUILT_AT = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
 HOUSEHOLD_SHARE = 0.5  # of the links: a household (KK) rather than one NIK
@@ -44,7 +45,7 @@ def migrations_hash() -> str:
 
 def cache_path(count: int, seed: int = 1, *, links: int = 0) -> Path:
     """Where the database for these parameters is (or will be) cached."""
-    return CACHE / f"pop-{count}-s{seed}-l{links}-{migrations_hash()}.sqlite3"
+    return CACHE / f"pop-{count}-s{seed}-l{links}-k2-{migrations_hash()}.sqlite3"  # k2: the key
 
 
 def csv_path(count: int, seed: int = 1) -> Path:

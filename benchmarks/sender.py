@@ -24,6 +24,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 import aiosqlite
+from population import SECRET_KEY  # benchmarks/ is on sys.path
 from telegram.warnings import PTBUserWarning
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # botapi/ is not installed
@@ -64,7 +65,7 @@ async def measure(rate: int, messages: int, base_url: str, workdir: Path) -> tup
             "BOT_TOKEN": TOKEN,
             "BOT_API_URL": base_url,
             "DATABASE_PATH": str(workdir / "bench.sqlite3"),
-            "SECRET_KEY": "bench",
+            "SECRET_KEY": SECRET_KEY,
             "SEND_RATE": str(rate),
             "QUIET_HOURS": "off",
         }

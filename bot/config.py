@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import os
 import re
 import secrets
@@ -15,7 +13,11 @@ from zoneinfo import ZoneInfo
 
 from dotenv import dotenv_values
 
+from bot.crypto import webhook_secret
+from bot.db import make_private_dir
+
 DEFAULT_API_URL = "https://api.telegram.org/bot{token}"
+MIN_SECRET_KEY = 32  # characters; the generated key has 43 (32 random bytes)
 TIMEZONE = ZoneInfo("Asia/Jakarta")
 
 
@@ -50,9 +52,14 @@ class Settings:
 
     @classmethod
     def from_env(
-        cls, env: Mapping[str, str] | None = None, *, require_token: bool = True
+        cls,
+        env: Mapping[str, str] | None = None,
+        *,
+        require_token: bool = True,
+        weak_key_ok: bool = False,
     ) -> Settings:
-        """Build settings from `env` (default: `.env` overlaid by the process environment)."""
+        """Build settings from `env` (default: `.env` overlaid by the process environment).
+        `weak_key_ok` lets `rotate-key` replace a SECRET_KEY that is too short."""
         values = _environment() if env is None else dict(env)
         token = values.get("BOT_TOKEN", "").strip()
         if require_token and not token:
@@ -63,6 +70,9 @@ class Settings:
         database_path = Path(values.get("DATABASE_PATH") or "var/dukcapil.sqlite3")
         api_url = values.get("BOT_API_URL") or DEFAULT_API_URL
         secret_key = values.get("SECRET_KEY") or load_or_create_key(database_path)
+        if not weak_key_ok:
+            _check_key_length(secret_key)
+        webhook_url = values.get("WEBHOOK_URL", "")
         return cls(
             bot_token=token,
             bot_api_url=api_url,
@@ -78,10 +88,12 @@ class Settings:
             check_burst_delay=timedelta(
                 seconds=_positive_int(values, "CHECK_BURST_DELAY_SECONDS", 60)
             ),
-            webhook_url=values.get("WEBHOOK_URL", ""),
+            webhook_url=webhook_url,
             webhook_listen=values.get("WEBHOOK_LISTEN") or "127.0.0.1",
             webhook_port=_positive_int(values, "WEBHOOK_PORT", 8443),
-            webhook_secret=_webhook_secret(values.get("WEBHOOK_SECRET", ""), secret_key),
+            webhook_secret=_webhook_secret(values.get("WEBHOOK_SECRET", ""), secret_key)
+            if webhook_url
+            else "",
             send_rate=_whole_number(values, "SEND_RATE", 30),
             quiet_hours=_quiet_hours(values.get("QUIET_HOURS", "20:00-07:00")),
         )
@@ -100,7 +112,7 @@ def load_or_create_key(database_path: Path) -> str:
     key_path = database_path.parent / "secret.key"
     if key_path.exists():
         return key_path.read_text(encoding="utf-8").strip()
-    key_path.parent.mkdir(parents=True, exist_ok=True)
+    make_private_dir(key_path.parent)
     key = secrets.token_urlsafe(32)
     fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -123,11 +135,22 @@ def _positive_int(values: Mapping[str, str], name: str, default: int) -> int:
     return int(raw)
 
 
+def _check_key_length(secret_key: str) -> None:
+    if len(secret_key) < MIN_SECRET_KEY:
+        raise ConfigError(
+            f"SECRET_KEY is too short ({len(secret_key)} characters): it must be at least"
+            f" {MIN_SECRET_KEY} random characters. Make one with"
+            " `python3 -c 'import secrets; print(secrets.token_urlsafe(32))'`, or leave SECRET_KEY"
+            " unset to have one generated into secret.key. A database sealed with the short key:"
+            " `dukcapil-bot rotate-key NEW_KEY_FILE` moves it to a new key."
+        )
+
+
 def _webhook_secret(raw: str, secret_key: str) -> str:
     """WEBHOOK_SECRET as given, else derived from SECRET_KEY (1-256 of A-Z a-z 0-9 _ -)."""
     secret = raw.strip()
     if not secret:
-        return hmac.new(secret_key.encode(), b"telegram-webhook", hashlib.sha256).hexdigest()
+        return webhook_secret(secret_key)
     if not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", secret):
         raise ConfigError(
             "WEBHOOK_SECRET may hold only letters, digits, _ and -, at most 256 of them"

@@ -24,7 +24,8 @@ from bot.storage.areas import sync_areas
 from botapi import BotApiServer
 
 pytest_plugins = ["tests.privacy_scan"]  # no NIK or KK number sent, logged or audited
-SECRET_KEY = "test-secret"  # the `db` fixture's and the `settings` fixture's SECRET_KEY
+# The `db` fixture's and the `settings` fixture's SECRET_KEY (at least 32 characters).
+SECRET_KEY = "test-secret-of-the-suite-0123456789abcdef"
 
 
 @pytest.fixture

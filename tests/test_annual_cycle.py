@@ -38,7 +38,7 @@ from bot.services.schedule import free_slots
 from bot.storage import chats, links
 from bot.storage.residents import upsert_residents
 from bot.storage.service_points import get_service_point, seed_service_points
-from tests.conftest import TOKEN
+from tests.conftest import SECRET_KEY, TOKEN
 
 FIRST_DAY, LAST_DAY = date(2026, 11, 1), date(2027, 10, 31)
 DEACTIVATION_DAY = date(2027, 5, 10)  # the admin approves the annual deactivation at 07:30
@@ -232,7 +232,7 @@ class Simulation:
         self.chats = chat_list
         self.renderer = Renderer()
         self.settings = Settings.from_env(
-            {"BOT_TOKEN": TOKEN, "DATABASE_PATH": ":memory:", "SECRET_KEY": "t"}
+            {"BOT_TOKEN": TOKEN, "DATABASE_PATH": ":memory:", "SECRET_KEY": SECRET_KEY}
         )
         self.reach: dict[int, set[str]] = {}
         for chat in chat_list:

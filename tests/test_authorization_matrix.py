@@ -42,6 +42,7 @@ from botapi.server import FAKE_JPEG, BotMessage, SimChat, SimUser
 from tests.conftest import (
     NOW,
     PEOPLE,
+    SECRET_KEY,
     STAFF_ID,
     TOKEN,
     Person,
@@ -166,7 +167,7 @@ async def world_fixture(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterat
     async with BotApiServer(token=TOKEN) as server:
         settings = Settings.from_env(
             {
-                "BOT_TOKEN": TOKEN, "BOT_API_URL": server.base_url, "SECRET_KEY": "test-secret",
+                "BOT_TOKEN": TOKEN, "BOT_API_URL": server.base_url, "SECRET_KEY": SECRET_KEY,
                 "DATABASE_PATH": str(tmp / "bot.sqlite3"), "SEND_RATE": "0",
             }
         )  # fmt: skip

@@ -30,6 +30,7 @@ from tests.conftest import (
     KK_SANTOSO,
     NOW,
     PEOPLE,
+    SECRET_KEY,
     STAFF_ID,
     TOKEN,
     write_population,
@@ -123,7 +124,11 @@ async def test_a_burst_slows_a_fresh_account_and_alerts_each_admin_once(loaded):
 
 async def test_the_alert_holds_counts_and_times_never_a_number(loaded, tmp_path):
     """The real alert text (bot/handlers/people.py composes it from the admin template)."""
-    env = {"BOT_TOKEN": TOKEN, "DATABASE_PATH": str(tmp_path / "x.sqlite3"), "SECRET_KEY": "t"}
+    env = {
+        "BOT_TOKEN": TOKEN,
+        "DATABASE_PATH": str(tmp_path / "x.sqlite3"),
+        "SECRET_KEY": SECRET_KEY,
+    }
     deps = Deps(loaded, Settings.from_env(env), FixedClock(NOW), Renderer())
     await fail_from_many(loaded, LIMITS.burst_failures - 1)
     await check_status(
@@ -202,7 +207,11 @@ def test_the_time_shown_is_never_early():
 
 
 def test_settings_have_sensible_defaults_and_are_read(tmp_path):
-    base = {"BOT_TOKEN": TOKEN, "DATABASE_PATH": str(tmp_path / "x.sqlite3"), "SECRET_KEY": "t"}
+    base = {
+        "BOT_TOKEN": TOKEN,
+        "DATABASE_PATH": str(tmp_path / "x.sqlite3"),
+        "SECRET_KEY": SECRET_KEY,
+    }
     limits = CheckLimits.from_settings(Settings.from_env(base))
     assert limits == CheckLimits(5, 200, timedelta(minutes=10), timedelta(seconds=60))
     custom = Settings.from_env(
@@ -230,7 +239,7 @@ def settings(botapi, tmp_path) -> Settings:
             "BOT_TOKEN": TOKEN,
             "BOT_API_URL": botapi.base_url,
             "DATABASE_PATH": str(tmp_path / "bot.sqlite3"),
-            "SECRET_KEY": "test-secret",
+            "SECRET_KEY": SECRET_KEY,
             "SEND_RATE": "0",
             "CHECK_BURST_FAILURES": str(E2E_FAILURES),
             "CHECK_BURST_WINDOW_MINUTES": "10",

@@ -24,7 +24,7 @@ from bot.services import outbox
 from bot.storage.chats import ensure_chat
 from bot.storage.links import insert_link
 from bot.storage.residents import upsert_residents
-from tests.conftest import TOKEN
+from tests.conftest import SECRET_KEY, TOKEN
 
 RECIPIENTS = 10_000
 FIRST_CHAT = 6_000_000
@@ -68,7 +68,7 @@ async def start_bot(settings, log: Path) -> asyncio.subprocess.Process:
         "BOT_TOKEN": TOKEN,
         "BOT_API_URL": settings.bot_api_url,
         "DATABASE_PATH": str(settings.database_path),
-        "SECRET_KEY": "test-secret",
+        "SECRET_KEY": SECRET_KEY,
         "SEND_RATE": "0",
         "QUIET_HOURS": "off",
     }

@@ -22,7 +22,7 @@ from bot.storage import chats, links, recordings
 from bot.storage.deactivation import DesaRow
 from bot.storage.users import RoleUser
 from bot.views.deactivation import preview
-from tests.conftest import NOW, Person, write_population
+from tests.conftest import NOW, SECRET_KEY, Person, write_population
 
 # Tuesday 24 November 2026: the last deadline was 30 April 2026 (cohort: 31 December 2025).
 TODAY = date(2026, 11, 24)
@@ -58,7 +58,7 @@ PLANTED = dict(
     ]
 )
 COHORT = ("adult1", "adult2", "edge", "married_teen", "srengat1", "srengat2", "wonotirto")
-SETTINGS = Settings.from_env({"BOT_TOKEN": "1:x", "SECRET_KEY": "test-secret"})
+SETTINGS = Settings.from_env({"BOT_TOKEN": "1:x", "SECRET_KEY": SECRET_KEY})
 
 
 @pytest.fixture

@@ -15,11 +15,11 @@ from bot.services.importer import import_residents
 from bot.services.roles import add_user
 from bot.storage import bookings, chats, point_settings, tickets
 from bot.storage.service_points import get_service_point, seed_service_points
-from tests.conftest import NOW, Person, write_population
+from tests.conftest import NOW, SECRET_KEY, Person, write_population
 
 TODAY, YESTERDAY = date(2026, 11, 24), date(2026, 11, 23)  # Tuesday, Monday
 AT_SEVEN = datetime(2026, 11, 24, 0, 0, tzinfo=UTC)  # 07:00 WIB
-SETTINGS = Settings.from_env({"BOT_TOKEN": "1:x", "SECRET_KEY": "test-secret"})
+SETTINGS = Settings.from_env({"BOT_TOKEN": "1:x", "SECRET_KEY": SECRET_KEY})
 STAFF_KANIGORO, STAFF_KANIGORO_2, STAFF_WLINGI, STAFF_SRENGAT = 9001, 9007, 9005, 9006
 OFFICIAL, ADMIN, SRENGAT_GROUP = 9002, 9003, -100777
 

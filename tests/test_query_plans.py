@@ -28,7 +28,7 @@ from bot.services.broadcasts import Draft
 from bot.services.roles import add_user
 from bot.services.schedule import free_slots
 from bot.storage.service_points import get_service_point, seed_service_points
-from tests.conftest import ADMIN_ID, NOW, OFFICIAL_ID, PEOPLE, STAFF_ID, TOKEN
+from tests.conftest import ADMIN_ID, NOW, OFFICIAL_ID, PEOPLE, SECRET_KEY, STAFF_ID, TOKEN
 from tests.village import plant
 
 BIG_TABLES = ("residents", "outbox")  # grow with the regency and with every message sent
@@ -94,7 +94,7 @@ async def _book(db, nik, *, chat_id):
 
 def _settings(tmp_path):
     return Settings.from_env(
-        {"BOT_TOKEN": TOKEN, "DATABASE_PATH": str(tmp_path / "x.sqlite3"), "SECRET_KEY": "t"}
+        {"BOT_TOKEN": TOKEN, "DATABASE_PATH": str(tmp_path / "x.sqlite3"), "SECRET_KEY": SECRET_KEY}
     )
 
 

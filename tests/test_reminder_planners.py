@@ -22,7 +22,7 @@ from bot.storage import chats
 from bot.storage.links import list_links
 from bot.storage.residents import get_resident, upsert_residents
 from bot.storage.service_points import get_service_point, seed_service_points
-from tests.conftest import TOKEN
+from tests.conftest import SECRET_KEY, TOKEN
 
 NOW = datetime(2026, 11, 1, 3, 0, tzinfo=UTC)
 KK_A, KK_B, KK_C = "3505100101080001", "3505030202100002", "3505030303100003"
@@ -77,7 +77,7 @@ async def world(db, tmp_path):
     async with transaction(db):
         await chats.set_locale(db, TEEN_HOUSEHOLD, "en", now=NOW)
     settings = Settings.from_env(
-        {"BOT_TOKEN": TOKEN, "DATABASE_PATH": str(tmp_path / "x.sqlite3"), "SECRET_KEY": "t"}
+        {"BOT_TOKEN": TOKEN, "DATABASE_PATH": str(tmp_path / "x.sqlite3"), "SECRET_KEY": SECRET_KEY}
     )
     return db, Renderer(), settings
 
