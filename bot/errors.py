@@ -39,6 +39,38 @@ class NotAuthorized(DomainError):
     template = "citizen/error_not_authorized.html"
 
 
+class NotStaff(NotAuthorized):
+    """Only staff of a service point may act on its queue."""
+
+
+class NotAdmin(NotAuthorized):
+    """Only an admin may manage service points."""
+
+
+class WrongServicePoint(NotAuthorized):
+    """The booking or ticket belongs to another service point; nothing about it is revealed."""
+
+    template = "staff/error_wrong_point.html"
+
+
+class InvalidReason(DomainError):
+    """A rejection or closure reason must be 1-200 characters; context `max_length`."""
+
+    template = "staff/error_invalid_reason.html"
+
+
+class UnknownServicePoint(DomainError):
+    """No service point has this code; context `code`."""
+
+    template = "admin/error_unknown_point.html"
+
+
+class InvalidClosure(DomainError):
+    """Impossible closure dates; context `kind`: `order`, `past` or `too_long`."""
+
+    template = "admin/error_invalid_closure.html"
+
+
 class FileRefused(Exception):
     """A whole import file is refused (unreadable, not CSV, wrong header); nothing changed."""
 
@@ -114,3 +146,15 @@ class OfferExpired(BookingError):
     """The held place's 10 minutes are over, or the offer is no longer open."""
 
     kind = "offer_expired"
+
+
+class StaffBookingNotFound(BookingNotFound):
+    """No such booking (stale button, or a code no booking has); context `code` (None by id)."""
+
+    template = "staff/error_booking_not_found.html"
+
+
+class StaffNotChangeable(NotChangeable):
+    """The booking's state or day does not allow this; context `kind` (+ `state`, `day`)."""
+
+    template = "staff/error_not_changeable.html"

@@ -30,7 +30,7 @@ from bot.config import Settings
 from bot.db import transaction
 from bot.domain import Booking, RoleUser, Ticket
 from bot.services import booking as booking_service
-from bot.services import deactivation, links, staffdesk, tickets
+from bot.services import deactivation, frontdesk, links, tickets
 from bot.services.importer import import_residents
 from bot.services.roles import ROLE_COMMANDS, add_user
 from bot.services.schedule import slot_starts
@@ -125,7 +125,7 @@ class World:
         )  # fmt: skip
         if checked_in:
             desk = RoleUser(STAFF_ID, "staff", point, None)
-            return await staffdesk.check_in(self.db, made.code, staff=desk, now=NOW)
+            return await frontdesk.check_in(self.db, made.code, staff=desk, now=NOW)
         return made
 
     async def ticket(self, state: str = "reported", *, point: str = HOME_POINT) -> Ticket:

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from bot.errors import NotAdmin
 from bot.services.destruction import (
     Batch,
     CardsNotWaiting,
@@ -17,7 +18,6 @@ from bot.services.destruction import (
     parse_batch_date,
     record_batch,
 )
-from bot.services.staffdesk import NotAdmin
 from tests.conftest import NOW
 from tests.test_tickets_service import (
     ADMIN,

@@ -9,11 +9,11 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from bot.errors import InvalidReason, NotStaff, WrongServicePoint
 from bot.services import tickets
 from bot.services.destruction import destruction_summary
 from bot.services.importer import import_residents
 from bot.services.roles import add_user
-from bot.services.staffdesk import InvalidReason, NotStaff, WrongServicePoint
 from bot.services.ticket_stats import ticket_statistics
 from bot.services.tickets import (
     Attachment,

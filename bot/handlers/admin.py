@@ -9,7 +9,7 @@ from bot.context import Context, deps
 from bot.domain import RoleUser
 from bot.errors import DomainError
 from bot.handlers.common import refuse, reply, requires_role
-from bot.services import staffdesk
+from bot.services import staff_chats
 
 
 @requires_role("grup_petugas")
@@ -26,7 +26,7 @@ async def staff_group(update: Update, context: Context, admin: RoleUser) -> None
         await reply(update, context, "admin/staff_group_usage.html")
         return
     try:
-        await staffdesk.set_staff_chat(
+        await staff_chats.set_staff_chat(
             d.db, admin=admin, point_code=args[0], chat_id=group, now=d.now()
         )
     except DomainError as error:

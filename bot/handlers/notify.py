@@ -18,7 +18,7 @@ from bot.domain import Booking, Offer, Ticket
 from bot.handlers.common import HTML
 from bot.services import outbox
 from bot.services.directory import get_resident, get_service_point
-from bot.services.staffdesk import staff_recipients
+from bot.services.staff_chats import staff_recipients
 from bot.views import Message, bookings, tickets, waitlist
 
 

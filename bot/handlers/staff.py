@@ -16,7 +16,7 @@ from telegram.ext import (
 
 from bot.context import Context, chat_locale, deps
 from bot.domain import Booking, RoleUser
-from bot.errors import DomainError
+from bot.errors import DomainError, InvalidReason
 from bot.handlers.common import (
     HTML,
     TYPED_ANSWER,
@@ -27,7 +27,7 @@ from bot.handlers.common import (
     row_id,
 )
 from bot.handlers.notify import offer_place, tell_citizen
-from bot.services import staffdesk
+from bot.services import autoconfirm, closures, frontdesk
 from bot.services.directory import get_service_point
 
 TYPING_REASON = 0
@@ -38,7 +38,7 @@ QUEUE_PAGE = 40  # lines per /hari_ini message, well under 4,096 characters
 async def today(update: Update, context: Context, staff: RoleUser) -> None:
     """/hari_ini: today's queue at my service point, by time and queue number, with states."""
     d = deps(context)
-    entries = await staffdesk.today_queue(d.db, staff=staff, day=d.today())
+    entries = await frontdesk.today_queue(d.db, staff=staff, day=d.today())
     point = await get_service_point(d.db, staff.service_point or "")
     pages = [entries[i : i + QUEUE_PAGE] for i in range(0, len(entries), QUEUE_PAGE)] or [[]]
     for number, page in enumerate(pages, start=1):  # a full day does not fit one message
@@ -57,7 +57,7 @@ async def check_in(update: Update, context: Context, staff: RoleUser) -> None:
         return
     d = deps(context)
     try:
-        booking = await staffdesk.check_in(d.db, " ".join(context.args), staff=staff, now=d.now())
+        booking = await frontdesk.check_in(d.db, " ".join(context.args), staff=staff, now=d.now())
     except DomainError as error:
         await refuse(update, context, error)
         return
@@ -72,7 +72,7 @@ async def no_show(update: Update, context: Context, staff: RoleUser) -> None:
         return
     d = deps(context)
     try:
-        booking = await staffdesk.no_show_by_code(
+        booking = await frontdesk.no_show_by_code(
             d.db, " ".join(context.args), staff=staff, now=d.now()
         )
     except DomainError as error:
@@ -87,7 +87,7 @@ async def _send_outcome_buttons(update: Update, context: Context, booking: Booki
     d = deps(context)
     locale = await chat_locale(context, update.effective_chat.id)
     text = d.renderer.render(locale, "staff/checked_in.html", b=booking)
-    outcome = staffdesk.outcome_for(booking.service)
+    outcome = frontdesk.outcome_for(booking.service)
     buttons = [
         InlineKeyboardButton(
             d.renderer.label(locale, f"outcome_{outcome}"),
@@ -108,7 +108,7 @@ async def decide(update: Update, context: Context, staff: RoleUser) -> None:
     raw = callback_arg(update).removeprefix("ok:")
     d = deps(context)
     try:
-        booking = await staffdesk.confirm(d.db, row_id(raw), staff=staff, now=d.now())
+        booking = await frontdesk.confirm(d.db, row_id(raw), staff=staff, now=d.now())
     except DomainError as error:
         await refuse(update, context, error)
         return
@@ -121,7 +121,7 @@ async def confirm_tomorrow(update: Update, context: Context, staff: RoleUser) ->
     """`st:all` or /konfirmasi_besok: confirm every pending booking of tomorrow."""
     d = deps(context)
     day = d.today() + timedelta(days=1)
-    confirmed = await staffdesk.confirm_all_for_day(d.db, staff=staff, day=day, now=d.now())
+    confirmed = await frontdesk.confirm_all_for_day(d.db, staff=staff, day=day, now=d.now())
     await reply(update, context, "staff/confirmed_all.html", count=len(confirmed), day=day)
     for booking in confirmed:
         await tell_citizen(context, booking, "citizen/booking_state.html")
@@ -134,7 +134,7 @@ async def ask_reason(update: Update, context: Context, staff: RoleUser) -> int:
     raw = callback_arg(update).removeprefix("no:")
     d = deps(context)
     try:  # another point's booking is refused now, not after the reason is typed
-        await staffdesk.own_booking(d.db, row_id(raw), staff=staff, action="reject", now=d.now())
+        await frontdesk.own_booking(d.db, row_id(raw), staff=staff, action="reject", now=d.now())
     except DomainError as error:
         await refuse(update, context, error)
         return ConversationHandler.END
@@ -150,11 +150,11 @@ async def reject(update: Update, context: Context, staff: RoleUser) -> int:
     raw = str(context.user_data.get("rejecting", ""))
     d = deps(context)
     try:
-        booking, offer = await staffdesk.reject(
+        booking, offer = await frontdesk.reject(
             d.db, row_id(raw), staff=staff,
             reason=update.message.text or "", now=d.now(),
         )  # fmt: skip
-    except staffdesk.InvalidReason as error:  # let them type it again
+    except InvalidReason as error:  # let them type it again
         await refuse(update, context, error)
         return TYPING_REASON
     except DomainError as error:
@@ -174,7 +174,7 @@ async def outcome(update: Update, context: Context, staff: RoleUser) -> None:
     kind, _, raw = callback_arg(update).removeprefix("out:").partition(":")
     d = deps(context)
     try:
-        booking = await staffdesk.record_outcome(d.db, row_id(raw), kind, staff=staff, now=d.now())
+        booking = await frontdesk.record_outcome(d.db, row_id(raw), kind, staff=staff, now=d.now())
     except DomainError as error:
         await refuse(update, context, error)
         return
@@ -195,7 +195,7 @@ async def close(update: Update, context: Context, admin: RoleUser) -> None:
         return
     d = deps(context)
     try:
-        cancelled = await staffdesk.close_point(
+        cancelled = await closures.close_point(
             d.db,
             admin=admin,
             point_code=point,
@@ -230,7 +230,7 @@ async def auto_confirm(update: Update, context: Context, admin: RoleUser) -> Non
         return
     d = deps(context)
     try:
-        await staffdesk.set_auto_confirm(
+        await autoconfirm.set_auto_confirm(
             d.db, admin=admin, point_code=args[0], on=args[1] == "on", now=d.now()
         )
     except DomainError as error:

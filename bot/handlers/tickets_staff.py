@@ -18,7 +18,7 @@ from telegram.ext import (
 
 from bot.context import Context, chat_locale, deps
 from bot.domain import RoleUser, Ticket
-from bot.errors import DomainError
+from bot.errors import DomainError, InvalidReason
 from bot.handlers.common import (
     HTML,
     TYPED_ANSWER,
@@ -30,7 +30,6 @@ from bot.handlers.common import (
 )
 from bot.handlers.notify import send_ticket_file, tell_citizen_ticket
 from bot.services import destruction, tickets
-from bot.services.staffdesk import InvalidReason
 from bot.views.tickets import staff_card
 
 TYPING_REASON = 0

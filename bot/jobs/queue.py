@@ -6,8 +6,9 @@ import secrets
 
 from bot.context import Context, chat_locale, deps
 from bot.jobs.planning import JobRun
-from bot.services import outbox, staffdesk
+from bot.services import outbox
 from bot.services.directory import get_resident, get_service_point
+from bot.services.no_shows import sweep_no_shows
 from bot.services.waitlist import expire_offers
 from bot.views import bookings, waitlist
 
@@ -31,7 +32,7 @@ async def expire_waitlist_offers(context: Context) -> None:
 async def plan_no_show_sweep(run: JobRun) -> int:
     """At day's end, the day's unattended bookings become no-shows; the citizens are told."""
     notices = []
-    for booking in await staffdesk.sweep_no_shows(run.db, day=run.day, now=run.now):
+    for booking in await sweep_no_shows(run.db, day=run.day, now=run.now):
         locale = await run.locale(booking.chat_id)
         point = await get_service_point(run.db, booking.service_point)
         resident = await get_resident(run.db, booking.nik)

@@ -1,13 +1,22 @@
-"""Reading the audit log (it is written by the services that act; nobody can change it)."""
+"""The audit log: written by the services that act (nobody can change it), read by admins."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
 import aiosqlite
 
+from bot.db import transaction
+from bot.errors import DomainError
+from bot.nik import mask_number
 from bot.storage import audit
+from bot.storage.users import RoleUser
+
+_NUMBER = re.compile(r"\d{16}")  # a NIK or KK number typed into free text
 
 
 @dataclass(frozen=True)
@@ -26,3 +35,35 @@ async def audit_since(db: aiosqlite.Connection, since: datetime) -> list[AuditRe
         AuditRecord(datetime.fromisoformat(at), actor, action, detail)
         for at, actor, action, detail in await audit.list_audit(db, since=since)
     ]
+
+
+async def record_audit(
+    db: aiosqlite.Connection, actor: RoleUser | None, action: str, detail: str, *, now: datetime
+) -> None:
+    """Append one record by `actor` (None: the system), every NIK-like number in it masked."""
+    actor_id = actor.telegram_id if actor else None
+    masked = _NUMBER.sub(lambda m: mask_number(m.group()), detail)
+    await audit.write_audit(db, actor_id, action, masked, now=now)
+
+
+@asynccontextmanager
+async def audited(
+    db: aiosqlite.Connection,
+    actor: RoleUser | None,
+    action: str,
+    target: str | Callable[[], Awaitable[str]],
+    *,
+    now: datetime,
+) -> AsyncIterator[None]:
+    """One write transaction for a staff or admin action. A refusal (a DomainError) rolls it
+    back and is then recorded on its own, as `<action>:refused` with `target` and the error's
+    name; a callable `target` is asked only then (it may read what the action was about)."""
+    try:
+        async with transaction(db):
+            yield
+    except DomainError as error:
+        async with transaction(db):
+            label = target if isinstance(target, str) else await target()
+            detail = f"{label} refused={type(error).__name__}"
+            await record_audit(db, actor, f"{action}:refused", detail, now=now)
+        raise

@@ -7,20 +7,18 @@ any card that is not waiting is refused as a whole, in one transaction, so nothi
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 import aiosqlite
 
 from bot.config import TIMEZONE
-from bot.db import transaction
 from bot.errors import DomainError
+from bot.services.audit import audited, record_audit
 from bot.services.schedule import wib_day
-from bot.services.staffdesk import NotAdmin
+from bot.services.staff_actions import require_role
 from bot.services.tickets import normalize_number
-from bot.storage import audit, destruction
+from bot.storage import destruction
 from bot.storage.destruction import Batch
 from bot.storage.users import RoleUser
 
@@ -75,11 +73,12 @@ async def record_batch(
     """Record a destruction of every waiting card (None) or exactly the named tickets' cards."""
     numbers = None if ticket_numbers is None else _numbers(ticket_numbers)
     target = f"destroyed_on={destroyed_on.isoformat()} named={_count_label(numbers)}"
-    async with _action(db, admin, target, now=now):
-        user = _require_admin(admin)
+    async with audited(db, admin, "destruction:batch", target, now=now):
+        user = require_role(admin, "admin")
         batch_id = await _insert_batch(db, user, destroyed_on, method, witnesses, now=now)
         count = await _fill(db, batch_id, numbers, received_by=_day_end(destroyed_on))
-        await _audit(db, admin, "batch", f"batch={batch_id} {target} cards={count}", now=now)
+        detail = f"batch={batch_id} {target} cards={count}"
+        await record_audit(db, admin, "destruction:batch", detail, now=now)
         batch = await destruction.get_batch(db, batch_id)
     assert batch is not None
     return batch
@@ -105,13 +104,6 @@ def parse_batch_date(text: str) -> date:
 
 
 # --- the rules ---
-
-
-def _require_admin(user: RoleUser | None) -> RoleUser:
-    """The user if they are an admin; else staffdesk's NotAdmin."""
-    if user is None or user.role != "admin":
-        raise NotAdmin()
-    return user
 
 
 def _text(value: str, kind: str) -> str:
@@ -150,9 +142,13 @@ async def _insert_batch(
     method, witnesses = _text(method, "method"), _text(witnesses, "witnesses")
     _check_date(destroyed_on, now=now)
     return await destruction.insert_batch(
-        db, destroyed_on=destroyed_on, method=method, witnesses=witnesses,
-        created_by=user.telegram_id, now=now,
-    )  # fmt: skip
+        db,
+        destroyed_on=destroyed_on,
+        method=method,
+        witnesses=witnesses,
+        created_by=user.telegram_id,
+        now=now,
+    )
 
 
 def _day_end(day: date) -> datetime:
@@ -179,26 +175,3 @@ async def _fill(
     if count == 0:
         raise NothingToDestroy()
     return count
-
-
-@asynccontextmanager
-async def _action(
-    db: aiosqlite.Connection, actor: RoleUser | None, target: str, *, now: datetime
-) -> AsyncIterator[None]:
-    """One write transaction; a refusal rolls it back and is then audited on its own."""
-    try:
-        async with transaction(db):
-            yield
-    except DomainError as error:
-        async with transaction(db):
-            await _audit(
-                db, actor, "batch:refused", f"{target} refused={type(error).__name__}", now=now
-            )
-        raise
-
-
-async def _audit(
-    db: aiosqlite.Connection, actor: RoleUser | None, action: str, detail: str, *, now: datetime
-) -> None:
-    actor_id = actor.telegram_id if actor else None
-    await audit.write_audit(db, actor_id, f"destruction:{action}", detail, now=now)

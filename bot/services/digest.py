@@ -10,7 +10,7 @@ import aiosqlite
 
 from bot.domain import TICKET_STATES, ServicePoint
 from bot.services.cycle import WAJIB_KTP_AGE, Cycle, cycle_in_force
-from bot.services.staffdesk import staff_recipients
+from bot.services.staff_chats import staff_recipients
 from bot.storage import bookings, tickets
 from bot.storage import digest as store
 from bot.storage.service_points import list_service_points

@@ -11,21 +11,21 @@ from __future__ import annotations
 import random
 import re
 import sqlite3
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 import aiosqlite
 
 from bot.db import transaction
 from bot.domain import DAMAGE_CAUSES, TICKET_KINDS, Ticket, TicketEvent
-from bot.errors import DomainError
-from bot.nik import mask_number
+from bot.errors import DomainError, WrongServicePoint
+from bot.services.audit import audited, record_audit
 from bot.services.booking_rules import CODE_ALPHABET, CODE_LENGTH, new_code
 from bot.services.schedule import wib_day
-from bot.services.staffdesk import REASON_MAX, InvalidReason, NotStaff, WrongServicePoint
-from bot.storage import audit, destruction, tickets
+from bot.services.staff_actions import clean_reason, require_role
+from bot.storage import destruction, tickets
 from bot.storage.service_points import get_service_point
 from bot.storage.users import RoleUser
 
@@ -158,9 +158,17 @@ async def report(
     async with transaction(db):
         await _printing_point(db, point_code)
         ticket = await _insert(
-            db, chat_id=chat_id, nik=nik, kind=kind, cause=cause, description=text,
-            attachment=attachment, point_code=point_code, now=now, rng=rng,
-        )  # fmt: skip
+            db,
+            chat_id=chat_id,
+            nik=nik,
+            kind=kind,
+            cause=cause,
+            description=text,
+            attachment=attachment,
+            point_code=point_code,
+            now=now,
+            rng=rng,
+        )
         await tickets.insert_event(
             db, ticket.id, state="reported", actor_id=None, note=None, now=now
         )
@@ -216,7 +224,7 @@ async def ticket_for_step(
     async with _action(db, staff, action, ticket_id, now=now):
         ticket = await _own_ticket(db, ticket_id, staff)
         if action == "file":
-            await _audit(db, staff, "file_viewed", _label(ticket), now=now)
+            await record_audit(db, staff, "tickets:file_viewed", _label(ticket), now=now)
         return ticket
 
 
@@ -238,7 +246,8 @@ async def reject(
     """reported/verified → rejected with the reason (1-200 characters, else InvalidReason)."""
     async with _action(db, staff, "rejected", ticket_id, now=now):
         ticket = await _own_ticket(db, ticket_id, staff)
-        return await _move(db, ticket, "rejected", staff=staff, now=now, reason=_reason(reason))
+        text = clean_reason(reason)
+        return await _move(db, ticket, "rejected", staff=staff, now=now, reason=text)
 
 
 async def mark_printed(
@@ -266,7 +275,7 @@ async def open_tickets_for_point(
     db: aiosqlite.Connection, *, staff: RoleUser | None
 ) -> list[Ticket]:
     """The staff's own point's tickets not yet handed over or rejected, oldest first."""
-    point = _require_staff(staff).service_point or ""
+    point = require_role(staff, "staff").service_point or ""
     return await tickets.list_open_for_point(db, point)
 
 
@@ -324,12 +333,18 @@ async def _insert(
     for _ in range(_NUMBER_ATTEMPTS):
         try:
             return await tickets.insert_ticket(
-                db, number=f"{TICKET_PREFIX[kind]}-{new_code(rng)}", chat_id=chat_id, nik=nik,
-                kind=kind, cause=cause, description=description,
+                db,
+                number=f"{TICKET_PREFIX[kind]}-{new_code(rng)}",
+                chat_id=chat_id,
+                nik=nik,
+                kind=kind,
+                cause=cause,
+                description=description,
                 file_id=attachment.file_id if attachment else None,
                 file_type=attachment.file_type if attachment else None,
-                service_point=point_code, now=now,
-            )  # fmt: skip
+                service_point=point_code,
+                now=now,
+            )
         except sqlite3.IntegrityError as error:
             if "tickets.nik_ref" in str(error):
                 raise await _already_open(db, nik, chat_id) from error
@@ -352,28 +367,13 @@ async def _already_open(db: aiosqlite.Connection, nik: str, chat_id: int) -> Tic
 
 async def _own_ticket(db: aiosqlite.Connection, ticket_id: int, staff: RoleUser | None) -> Ticket:
     """The ticket if `staff` works at its point (NotStaff / TicketNotFound / WrongServicePoint)."""
-    point = _require_staff(staff).service_point
+    point = require_role(staff, "staff").service_point
     ticket = await tickets.get_ticket(db, ticket_id)
     if ticket is None:
         raise TicketNotFound()
     if ticket.service_point != point:
         raise WrongServicePoint()
     return ticket
-
-
-def _require_staff(user: RoleUser | None) -> RoleUser:
-    """The user if they are staff of a service point; else NotStaff."""
-    if user is None or user.role != "staff" or not user.service_point:
-        raise NotStaff()
-    return user
-
-
-def _reason(text: str) -> str:
-    """The trimmed reason, 1-200 characters; else staffdesk's InvalidReason."""
-    reason = " ".join(text.split())
-    if not 1 <= len(reason) <= REASON_MAX:
-        raise InvalidReason(max_length=REASON_MAX)
-    return reason
 
 
 # --- the writes ---
@@ -408,40 +408,21 @@ async def _move(
     await tickets.insert_event(db, ticket.id, state=to, actor_id=actor, note=reason, now=now)
     if to == "handed_over" and ticket.kind == "damaged":
         await destruction.insert_received_card(db, ticket.id, ticket.nik, now=now)
-    await _audit(db, staff, to, f"{_label(ticket)} {ticket.state}->{to}", reason=reason, now=now)
+    detail = f"{_label(ticket)} {ticket.state}->{to}" + (f" reason={reason}" if reason else "")
+    await record_audit(db, staff, f"tickets:{to}", detail, now=now)
     return await tickets.get_ticket(db, ticket.id) or ticket
 
 
-@asynccontextmanager
-async def _action(
+def _action(
     db: aiosqlite.Connection, actor: RoleUser | None, action: str, ticket_id: int, *, now: datetime
-) -> AsyncIterator[None]:
-    """One write transaction; a refusal rolls it back and is then audited on its own."""
-    try:
-        async with transaction(db):
-            yield
-    except DomainError as error:
-        async with transaction(db):
-            found = await tickets.get_ticket(db, ticket_id)
-            label = _label(found) if found else f"ticket={ticket_id}"
-            detail = f"{label} refused={type(error).__name__}"
-            await _audit(db, actor, f"{action}:refused", detail, now=now)
-        raise
+) -> AbstractAsyncContextManager[None]:
+    """`audit.audited` for a ticket: a refusal is recorded with the ticket's label if it exists."""
+    return audited(db, actor, f"tickets:{action}", partial(_target, db, ticket_id), now=now)
 
 
-async def _audit(
-    db: aiosqlite.Connection,
-    actor: RoleUser | None,
-    action: str,
-    detail: str,
-    *,
-    now: datetime,
-    reason: str | None = None,
-) -> None:
-    text = detail + (f" reason={reason}" if reason else "")
-    masked = re.sub(r"\d{16}", lambda m: mask_number(m.group()), text)
-    actor_id = actor.telegram_id if actor else None
-    await audit.write_audit(db, actor_id, f"tickets:{action}", masked, now=now)
+async def _target(db: aiosqlite.Connection, ticket_id: int) -> str:
+    found = await tickets.get_ticket(db, ticket_id)
+    return _label(found) if found else f"ticket={ticket_id}"
 
 
 def _label(ticket: Ticket) -> str:
