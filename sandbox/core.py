@@ -34,6 +34,13 @@ log = logging.getLogger(__name__)
 TEXT_LIMIT = 4096
 EDIT_METHODS = frozenset({"editMessageText", "editMessageCaption", "editMessageReplyMarkup"})
 PHOTO_TYPES = frozenset({"image/jpeg", "image/png"})
+# What a file is comes from its first bytes, never from the type the page's client declares.
+SIGNATURES = (
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"%PDF-", "application/pdf"),
+)
+UNKNOWN_TYPE = "application/octet-stream"
 
 
 class SandboxError(ValueError):
@@ -166,14 +173,17 @@ class Sandbox:
             raise SandboxError("that button is no longer there") from None
         self._queries[query_id] = user_id
 
-    def upload(
-        self, user_id: int, data: bytes, *, name: str, mime_type: str, caption: str | None
-    ) -> JSON:
-        """The identity sends a photo (JPEG/PNG) or any other file as a document."""
+    def upload(self, user_id: int, data: bytes, *, name: str, caption: str | None) -> JSON:
+        """The identity sends a photo (JPEG/PNG bytes) or any other file as a document, typed
+        by its content: a PDF as application/pdf, the rest as application/octet-stream. SVG
+        (an image that can carry script) is refused."""
         user = self._user(user_id)
-        if mime_type in PHOTO_TYPES:
+        kind = content_type(data)
+        if kind in PHOTO_TYPES:
             return self._said(user.send_photo(caption, data=data))
-        return self._said(user.send_document(name, mime_type, data=data, caption=caption))
+        if kind == UNKNOWN_TYPE and is_svg(data):
+            raise SandboxError("SVG images cannot be sent; send a JPEG or PNG photo or a PDF")
+        return self._said(user.send_document(name, kind, data=data, caption=caption))
 
     def share(self, user_id: int, *, contact: bool) -> JSON:
         """A reply-keyboard button that shares the person's contact or location."""
@@ -261,3 +271,13 @@ class Sandbox:
         elif method == "setMyCommands":
             scope = params.get("scope") or {}
             self.events.add({"type": "commands", "chat_id": scope.get("chat_id")})
+
+
+def content_type(data: bytes) -> str:
+    """The MIME type of `data` by its signature: PNG, JPEG or PDF, else application/octet-stream."""
+    return next((kind for magic, kind in SIGNATURES if data.startswith(magic)), UNKNOWN_TYPE)
+
+
+def is_svg(data: bytes) -> bool:
+    """Whether `data` looks like an SVG document (plain or behind an XML prolog)."""
+    return b"<svg" in data[:4096].lower()

@@ -10,17 +10,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from aiohttp import web
+from aiohttp import hdrs, web
 
 from bot.config import TIMEZONE
 from sandbox.clock import ClockError
-from sandbox.core import Sandbox, SandboxError
+from sandbox.core import PHOTO_TYPES, Sandbox, SandboxError, content_type
 
 STATIC = Path(__file__).resolve().parent / "static"
 SANDBOX = web.AppKey("sandbox", Sandbox)
 KEEP_ALIVE = 15.0  # seconds between comments on an idle event stream
 UPLOAD_LIMIT = 20 * 1024 * 1024
-IMAGE_SIGNATURES = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"))
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
@@ -32,12 +31,15 @@ SECURITY_HEADERS = {
 # Browsers only send a custom header cross-site after a CORS preflight, which this server
 # never grants: other web sites cannot act as the identities.
 ACTION_HEADER = "X-Sandbox"
+LOOPBACK_NAMES = ("127.0.0.1", "localhost")
+HOST_NAMES = web.AppKey("host_names", frozenset[str])
 
 
-def make_app(sandbox: Sandbox) -> web.Application:
-    """The aiohttp application serving the page for `sandbox`."""
+def make_app(sandbox: Sandbox, host: str = "127.0.0.1") -> web.Application:
+    """The aiohttp application serving the page for `sandbox` on `host` (its address)."""
     app = web.Application(client_max_size=UPLOAD_LIMIT, middlewares=[_guard])
     app[SANDBOX] = sandbox
+    app[HOST_NAMES] = frozenset({*LOOPBACK_NAMES, f"[{host}]" if ":" in host else host})
     app.on_response_prepare.append(_security_headers)
     app.router.add_get("/", _index)
     app.router.add_static("/static/", STATIC)
@@ -55,7 +57,9 @@ def make_app(sandbox: Sandbox) -> web.Application:
 
 @web.middleware
 async def _guard(request: web.Request, handler: Any) -> web.StreamResponse:
-    """Refuse cross-site actions; answer refusals as JSON."""
+    """Refuse other host names and cross-site actions; answer refusals as JSON."""
+    if request.headers.get(hdrs.HOST) not in _own_hosts(request):
+        return web.json_response({"error": "this server answers only as localhost"}, status=421)
     if request.method == "POST" and request.headers.get(ACTION_HEADER) != "1":
         return web.json_response({"error": f"missing {ACTION_HEADER} header"}, status=403)
     try:
@@ -63,6 +67,18 @@ async def _guard(request: web.Request, handler: Any) -> web.StreamResponse:
     except (SandboxError, ClockError) as error:
         return web.json_response({"error": str(error)}, status=400)
     return response
+
+
+def _own_hosts(request: web.Request) -> set[str]:
+    """The Host headers a browser sends for this server: its loopback names (and the address
+    it was told to serve on) with its port.
+
+    A web site that re-points its own name at 127.0.0.1 (DNS rebinding) reaches this port with
+    its name in Host, so it is not answered."""
+    sockname = request.transport.get_extra_info("sockname") if request.transport else None
+    if not sockname:
+        return set()
+    return {f"{name}:{sockname[1]}" for name in request.app[HOST_NAMES]}
 
 
 async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
@@ -140,7 +156,6 @@ async def _upload(request: web.Request) -> web.Response:
         user_id,
         data,
         name=upload.filename or "file",
-        mime_type=upload.content_type,
         caption=caption if isinstance(caption, str) and caption.strip() else None,
     )
     return web.json_response(event)
@@ -150,9 +165,12 @@ async def _file(request: web.Request) -> web.Response:
     stored = _sandbox(request).file(request.match_info["file_id"])
     if stored is None:
         raise web.HTTPNotFound()
-    image = next((kind for sig, kind in IMAGE_SIGNATURES if stored.data.startswith(sig)), None)
-    response = web.Response(body=stored.data, content_type=image or "application/octet-stream")
-    if image is None:  # never rendered by the browser: an uploaded page cannot run here
+    kind = content_type(stored.data)
+    image = kind in PHOTO_TYPES
+    response = web.Response(
+        body=stored.data, content_type=kind if image else "application/octet-stream"
+    )
+    if not image:  # never rendered by the browser: an uploaded page cannot run here
         name = re.sub(r"[^A-Za-z0-9._-]", "_", stored.file_name or stored.file_path.split("/")[-1])
         response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
@@ -212,7 +230,7 @@ async def _events(request: web.Request) -> web.StreamResponse:
 async def serving(sandbox: Sandbox, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
     """Start `sandbox` and its page (port 0: any free port); yield the page's address."""
     await sandbox.start()
-    runner = web.AppRunner(make_app(sandbox), access_log=None, shutdown_timeout=1.0)
+    runner = web.AppRunner(make_app(sandbox, host), access_log=None, shutdown_timeout=1.0)
     try:
         await runner.setup()
         site = web.TCPSite(runner, host, port)

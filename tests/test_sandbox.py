@@ -200,6 +200,76 @@ async def test_uploads_are_stored_and_never_served_as_a_page(sandbox, http, stre
     assert download.headers["X-Content-Type-Options"] == "nosniff"
 
 
+PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00"
+PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+SVG = b'<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
+
+
+def sent_by(world: Sandbox, chat_id: int) -> list[Any]:
+    """What the person of `chat_id` has sent the bot so far."""
+    messages = world.server.sim.messages.items()
+    return [m for (chat, _), m in messages if chat == chat_id and not m.from_bot]
+
+
+async def upload(http, url: str, data: bytes, *, filename: str, declared: str):
+    form = aiohttp.FormData()
+    form.add_field("file", data, filename=filename, content_type=declared)
+    return await http.post(f"{url}/api/chats/{DAMAGED}/files", data=form, headers=ACT)
+
+
+async def test_an_upload_is_typed_by_its_content_not_by_the_type_the_client_declares(sandbox, http):
+    _world, url = sandbox
+    photo = await upload(http, url, PNG, filename="ktp.bin", declared="application/octet-stream")
+    assert (await photo.json())["media"]["kind"] == "photo"
+    pdf = await upload(http, url, PDF, filename="surat.pdf", declared="text/plain")
+    assert (await pdf.json())["media"]["mime"] == "application/pdf"
+    page = await upload(
+        http, url, b"<html><script>x</script>", filename="a.pdf", declared="application/pdf"
+    )
+    assert (await page.json())["media"] | {"url": ""} == {
+        "kind": "document",
+        "url": "",
+        "name": "a.pdf",
+        "mime": "application/octet-stream",
+    }
+
+
+@pytest.mark.parametrize("declared", ["image/png", "image/svg+xml", "application/pdf"])
+async def test_an_svg_is_refused_whatever_type_it_claims(sandbox, http, declared):
+    world, url = sandbox
+    before = sent_by(world, DAMAGED)
+    refused = await upload(http, url, SVG, filename="ktp.png", declared=declared)
+    assert refused.status == 400
+    assert "SVG" in (await refused.json())["error"]
+    assert sent_by(world, DAMAGED) == before  # the bot was sent nothing
+
+
+@pytest.mark.parametrize(
+    "host", ["rebound.example.com:{port}", "127.0.0.1.nip.io:{port}", "127.0.0.1:1", ""]
+)
+async def test_a_request_under_another_host_name_is_refused(sandbox, http, host):
+    """DNS rebinding: a web page whose name now points at 127.0.0.1 sends its own name."""
+    world, url = sandbox
+    port = int(url.rsplit(":", 1)[1])
+    before = sent_by(world, TEEN)
+    headers = {"Host": host.format(port=port)}
+    page = await http.get(url, headers=headers)
+    state = await http.get(f"{url}/api/state", headers=headers)
+    sent = await http.post(
+        f"{url}/api/chats/{TEEN}/messages", json={"text": "/start"}, headers=ACT | headers
+    )
+    assert (page.status, state.status, sent.status) == (421, 421, 421)
+    assert sent_by(world, TEEN) == before
+
+
+@pytest.mark.parametrize("name", ["127.0.0.1", "localhost"])
+async def test_the_loopback_names_with_the_port_are_answered(sandbox, http, name):
+    _world, url = sandbox
+    port = int(url.rsplit(":", 1)[1])
+    page = await http.get(url, headers={"Host": f"{name}:{port}"})
+    assert page.status == 200
+
+
 async def test_actions_need_the_sandbox_header_and_a_known_identity(sandbox, http):
     _world, url = sandbox
     cross_site = await http.post(f"{url}/api/chats/{TEEN}/messages", json={"text": "/start"})
