@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from datetime import timedelta
 
 from telegram import Update
@@ -18,8 +17,8 @@ from telegram.ext import (
 from bot.context import Context, Deps, deps
 from bot.errors import CheckLocked, DomainError, InvalidNik
 from bot.handlers.common import Row, callback_arg, edit, refuse, reply
-from bot.handlers.people import VERIFIED_FOR, burst_alert, check_limits
-from bot.services import links
+from bot.handlers.people import burst_alert, check_limits
+from bot.services import links, verified
 from bot.services.burst import ChecksSlowed
 from bot.services.directory import get_resident
 from bot.services.lockout import ensure_not_locked
@@ -121,10 +120,7 @@ async def _answer(update: Update, context: Context, nik: str, kk: str) -> int:
 
 def _status_rows(context: Context, status: Status, d: Deps) -> list[Row]:
     """Buttons under a status answer; the verified NIK stays on the server behind a token."""
-    token = secrets.token_hex(4)
-    if context.user_data is not None:
-        verified = context.user_data.setdefault("verified", {})
-        verified[token] = (status.resident.nik, d.now())
+    token = verified.remember(context.user_data, status.resident.nik, now=d.now())
     rows: list[Row] = [
         [("link_nik", f"link:nik:{token}")],
         [("link_household", f"link:kk:{token}")],
@@ -190,11 +186,7 @@ async def consent(update: Update, context: Context) -> None:
 
 def _verified_nik(context: Context, token: str) -> str | None:
     """The NIK verified behind a button token, if still fresh."""
-    verified = (context.user_data or {}).get("verified", {})
-    entry = verified.get(token)
-    if entry is None or deps(context).now() - entry[1] > VERIFIED_FOR:
-        return None
-    return str(entry[0])
+    return verified.nik_for(context.user_data, token, now=deps(context).now())
 
 
 def register(app: Application) -> None:

@@ -68,11 +68,11 @@ async def ask(update: Update, context: Context, admin: RoleUser) -> None:
 async def approve(update: Update, context: Context, admin: RoleUser) -> None:
     """`dz:ok:<run>`: apply once; a second approval only says who applied it and when."""
     d = deps(context)
+    notify = notifier(d.renderer, d.settings)
     try:
         approval = await deactivation.approve(
-            d.db, _run_id(update), admin=admin, today=d.today(), now=d.now(),
-            notifier=notifier(d.renderer, d.settings),
-        )  # fmt: skip
+            d.db, _run_id(update), admin=admin, today=d.today(), now=d.now(), notifier=notify
+        )
     except DomainError as error:
         await refuse(update, context, error)
         return
@@ -120,10 +120,8 @@ async def _run(update: Update, context: Context) -> Run | None:
 async def _applied(
     update: Update, context: Context, admin: RoleUser, run: Run, newly: bool, notices: int = 0
 ) -> None:
-    await reply(
-        update, context, "admin/deactivation_applied.html",
-        run=run, newly=newly, notices=notices, me=admin.telegram_id,
-    )  # fmt: skip
+    values = {"run": run, "newly": newly, "notices": notices, "me": admin.telegram_id}
+    await reply(update, context, "admin/deactivation_applied.html", **values)
 
 
 def register(app: Application) -> None:

@@ -40,10 +40,7 @@ async def announce_booking(context: Context, booking: Booking, *, moved: bool = 
     caption = d.renderer.render(locale, "citizen/booking_qr_caption.txt", b=booking)
     await context.bot.send_photo(chat_id, qr_png(booking.code), caption=caption)
     address = d.renderer.render(locale, "citizen/venue_address.txt", point=point)
-    await context.bot.send_venue(
-        chat_id, latitude=point.latitude, longitude=point.longitude, title=point.name,
-        address=address,
-    )  # fmt: skip
+    await context.bot.send_venue(chat_id, point.latitude, point.longitude, point.name, address)
     if booking.state == "pending":
         await tell_staff_pending(context, booking)
 
@@ -64,10 +61,10 @@ async def tell_citizen(context: Context, booking: Booking, template: str, **valu
     locale = await chat_locale(context, booking.chat_id)
     point = await get_service_point(d.db, booking.service_point)
     resident = await get_resident(d.db, booking.nik)
+    person = resident.nama if resident else ""
     message = bookings.changed(
-        d.renderer, locale, booking, point, person=resident.nama if resident else "",
-        template=template, **values,
-    )  # fmt: skip
+        d.renderer, locale, booking, point, person=person, template=template, **values
+    )
     await notice(context, booking.chat_id, "booking", message, about=f"booking:{booking.id}")
 
 
@@ -79,11 +76,9 @@ async def notice(
     Each event is planned once, so the key only has to be unique (`about` says what it concerns).
     """
     d = deps(context)
-    await outbox.enqueue(
-        d.db, key=f"notice:{about}:{secrets.token_hex(8)}", chat_id=chat_id, kind=kind,
-        text=message.text, reply_markup_json=message.keyboard_json(), now=d.now(),
-        quiet=d.settings.quiet_hours,
-    )  # fmt: skip
+    key = f"notice:{about}:{secrets.token_hex(8)}"
+    planned = outbox.Planned(key, chat_id, kind, message.text, message.keyboard_json())
+    await outbox.enqueue_many(d.db, [planned], now=d.now(), quiet=d.settings.quiet_hours)
     sender = context.bot_data.get("sender")
     if sender is not None:
         sender.wake()

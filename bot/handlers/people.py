@@ -4,8 +4,6 @@ as /cek)."""
 
 from __future__ import annotations
 
-import secrets
-from datetime import timedelta
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -15,14 +13,14 @@ from bot.context import Context, Deps, chat_locale, deps
 from bot.domain import Resident
 from bot.errors import CheckLocked, InvalidNik
 from bot.handlers.common import refuse, reply, row_id, send_markup
+from bot.services import verified
 from bot.services.burst import BurstAlert, BurstReport, CheckLimits, ChecksSlowed
 from bot.services.directory import get_resident
 from bot.services.links import chat_links
-from bot.services.status import check_status
+from bot.services.status import Status, check_status
 
 # Conversation states shared by every flow that asks "for whom?".
 ASKING_NIK, ASKING_KK = 100, 101
-VERIFIED_FOR = timedelta(minutes=15)
 PEOPLE_SHOWN = 6
 
 
@@ -31,11 +29,9 @@ async def known_people(update: Update, context: Context) -> list[Resident]:
     assert update.effective_chat is not None
     d = deps(context)
     people = {r.nik: r for v in await chat_links(d.db, update.effective_chat.id) for r in v.people}
-    for nik, at in (context.user_data or {}).get("verified", {}).values():
-        if d.now() - at <= VERIFIED_FOR and nik not in people:
-            resident = await get_resident(d.db, nik)
-            if resident:
-                people[nik] = resident
+    for nik in verified.fresh_niks(context.user_data, now=d.now()):
+        if nik not in people and (resident := await get_resident(d.db, nik)):
+            people[nik] = resident
     return list(people.values())[:PEOPLE_SHOWN]
 
 
@@ -84,12 +80,9 @@ async def verify(update: Update, context: Context, draft: dict[str, Any]) -> int
     """Check the typed NIK + KK exactly like /cek: None when verified (draft["nik"] is set),
     else the state to go to."""
     assert update.message is not None and update.effective_user is not None
-    d = deps(context)
+    d, typed_nik = deps(context), draft.get("typed_nik", "")
     try:
-        status = await check_status(
-            d.db, update.effective_user.id, draft.get("typed_nik", ""), update.message.text or "",
-            limits=check_limits(d), alert=burst_alert(d), now=d.now(), today=d.today(),
-        )  # fmt: skip
+        status = await run_check(d, update.effective_user.id, typed_nik, update.message.text or "")
     except CheckLocked as error:
         await refuse(update, context, error)
         return ConversationHandler.END
@@ -103,9 +96,16 @@ async def verify(update: Update, context: Context, draft: dict[str, Any]) -> int
         await reply(update, context, "citizen/check_not_found.html")
         return ConversationHandler.END
     draft["nik"] = status.resident.nik
-    if context.user_data is not None:  # like /cek: reusable for 15 minutes (e.g. to book next)
-        context.user_data.setdefault("verified", {})[secrets.token_hex(4)] = (draft["nik"], d.now())
+    verified.remember(context.user_data, draft["nik"], now=d.now())  # like /cek: reusable
     return None
+
+
+async def run_check(d: Deps, user_id: int, nik_text: str, kk_text: str) -> Status | None:
+    """A status check by this account with the configured limits (see check_status)."""
+    limits, alert = check_limits(d), burst_alert(d)
+    return await check_status(
+        d.db, user_id, nik_text, kk_text, limits=limits, alert=alert, now=d.now(), today=d.today()
+    )
 
 
 def check_limits(d: Deps) -> CheckLimits:
@@ -118,9 +118,12 @@ def burst_alert(d: Deps) -> BurstAlert:
 
     def compose(locale: str, report: BurstReport) -> str:
         return d.renderer.render(
-            locale, "admin/check_burst.html",
-            count=report.failures, start=report.since, until=report.until,
-        )  # fmt: skip
+            locale,
+            "admin/check_burst.html",
+            count=report.failures,
+            start=report.since,
+            until=report.until,
+        )
 
     return BurstAlert(compose, d.settings.default_locale)
 

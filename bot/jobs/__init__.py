@@ -4,7 +4,9 @@ outbox; the sender (bot/jobs/sender.py) delivers it within Telegram's limits."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Coroutine
 from datetime import time, timedelta
+from typing import Any
 
 from telegram.ext import Application
 
@@ -21,33 +23,30 @@ OFFER_CHECK_EVERY = timedelta(seconds=30)
 # APScheduler drops a run that starts more than misfire_grace_time late (1 s by default): a busy
 # event loop must never silently lose a day's reminders, so a late run still runs, once.
 NEVER_DROP = {"misfire_grace_time": None, "coalesce": True}
+# Jobs that run every so often rather than at a time of day: (callback, interval, name).
+REPEATING = (
+    (expire_waitlist_offers, OFFER_CHECK_EVERY, "waitlist-offer-expiry"),
+    (send_broadcast_reports, REPORT_CHECK_EVERY, "broadcast-reports"),
+    (forget_stale_user_data, FORGET_EVERY, "forget-stale-user-data"),
+)
 
 
 def schedule_jobs(app: Application) -> None:
     """Put the recurring jobs on PTB's JobQueue (APScheduler), in WIB, and catch up."""
     assert app.job_queue is not None
-    app.job_queue.run_repeating(
-        expire_waitlist_offers, interval=OFFER_CHECK_EVERY, first=OFFER_CHECK_EVERY,
-        name="waitlist-offer-expiry", job_kwargs=NEVER_DROP,
-    )  # fmt: skip
-    app.job_queue.run_repeating(
-        send_broadcast_reports, interval=REPORT_CHECK_EVERY, first=REPORT_CHECK_EVERY,
-        name="broadcast-reports", job_kwargs=NEVER_DROP,
-    )  # fmt: skip
-    app.job_queue.run_repeating(
-        forget_stale_user_data, interval=FORGET_EVERY, first=FORGET_EVERY,
-        name="forget-stale-user-data", job_kwargs=NEVER_DROP,
-    )  # fmt: skip
+    for callback, every, name in REPEATING:
+        app.job_queue.run_repeating(
+            callback, interval=every, first=every, name=name, job_kwargs=NEVER_DROP
+        )
     for spec in all_jobs():
         for at in spec.times:
-            app.job_queue.run_daily(
-                _scheduled(spec, at), time=at.replace(tzinfo=TIMEZONE), name=spec.slot(at),
-                job_kwargs=NEVER_DROP,
-            )  # fmt: skip
+            wib = at.replace(tzinfo=TIMEZONE)
+            run = _scheduled(spec, at)
+            app.job_queue.run_daily(run, time=wib, name=spec.slot(at), job_kwargs=NEVER_DROP)
     app.job_queue.run_once(catch_up, when=0, name="catch-up", job_kwargs=NEVER_DROP)
 
 
-def _scheduled(spec: JobSpec, at: time):  # type: ignore[no-untyped-def]
+def _scheduled(spec: JobSpec, at: time) -> Callable[[Context], Coroutine[Any, Any, None]]:
     async def run(context: Context) -> None:
         await run_slot(context, spec, at)
 

@@ -1,41 +1,32 @@
-"""Keep the running bot's memory flat: forget what it holds in memory for people long gone.
+"""Keep the running bot flat: forget what it holds for people long gone.
 
 PTB keeps a `user_data` dict for every Telegram account that ever wrote to the bot, for the life
-of the process, and every /cek adds a verification there (the NIK behind a button token) that
-is only honoured for VERIFIED_FOR. Left alone that is about 1 KB per account, growing with every
-distinct citizen since the last restart. Every hour, expired verifications are dropped, and so
-is the whole entry of an account with nothing else left (a draft of a conversation in progress
-is kept).
+of the process, and every successful check keeps a verification there (bot/services/verified.py)
+that is only honoured for a quarter of an hour. Every hour, expired verifications are dropped,
+and so is the whole entry of an account with nothing else left (a draft of a conversation in
+progress is kept); the database forgets successful checks older than they are of use.
 """
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
-from datetime import datetime, timedelta
-from typing import Any
+import logging
+from datetime import timedelta
 
 from bot.context import Context, deps
-from bot.handlers.people import VERIFIED_FOR
+from bot.services import verified
+
+log = logging.getLogger(__name__)
 
 FORGET_EVERY = timedelta(hours=1)
 
 
 async def forget_stale_user_data(context: Context) -> None:
-    """Drop expired verifications, then the accounts whose user_data is left empty."""
-    application, now = context.application, deps(context).now()
+    """Drop expired verifications, the accounts whose user_data is left empty, and old
+    successful checks."""
+    application, d = context.application, deps(context)
     for user_id, data in list(application.user_data.items()):
-        forget_expired_verifications(data, now)
+        verified.forget_expired(data, now=d.now())
         if not data:
             application.drop_user_data(user_id)
-
-
-def forget_expired_verifications(data: MutableMapping[str, Any], now: datetime) -> None:
-    """Remove the verifications older than VERIFIED_FOR (nobody may use them any more)."""
-    verified = data.get("verified")
-    if not isinstance(verified, dict):
-        return
-    for token, (_nik, at) in list(verified.items()):
-        if now - at > VERIFIED_FOR:
-            del verified[token]
-    if not verified:
-        del data["verified"]
+    if forgotten := await verified.forget_old_checks(d.db, now=d.now()):
+        log.info("forgot %d successful checks older than %s", forgotten, verified.SUCCESS_KEPT)

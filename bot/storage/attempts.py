@@ -44,9 +44,11 @@ _GATE = (
 async def record_attempt(
     db: aiosqlite.Connection, user_id: int, *, succeeded: bool, now: datetime
 ) -> None:
-    """Write one attempt."""
+    """Write one attempt; a success writes over the account's previous one (only the latest
+    is kept, by a unique index)."""
     await db.execute(
-        "INSERT INTO check_attempts (user_id, at, succeeded) VALUES (?, ?, ?)",
+        "INSERT INTO check_attempts (user_id, at, succeeded) VALUES (?, ?, ?)"
+        " ON CONFLICT (user_id) WHERE succeeded = 1 DO UPDATE SET at = excluded.at",
         (user_id, now.isoformat(), int(succeeded)),
     )
 
@@ -129,3 +131,11 @@ async def delete_attempts(db: aiosqlite.Connection, user_id: int, *, keep_after:
         (user_id, keep_after.isoformat()),
     )
     await end_hold(db, user_id)
+
+
+async def delete_successes_before(db: aiosqlite.Connection, before: datetime) -> int:
+    """Forget successful attempts made before `before`; return how many."""
+    cursor = await db.execute(
+        "DELETE FROM check_attempts WHERE succeeded = 1 AND at < ?", (before.isoformat(),)
+    )
+    return cursor.rowcount
