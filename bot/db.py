@@ -109,6 +109,18 @@ async def transaction(db: aiosqlite.Connection) -> AsyncIterator[aiosqlite.Conne
         await db.execute("COMMIT")
 
 
+@asynccontextmanager
+async def large_cache(db: aiosqlite.Connection, *, kib: int) -> AsyncIterator[None]:
+    """A page cache of `kib` KiB for a bulk write, then the connection's previous one."""
+    async with db.execute("PRAGMA cache_size") as cursor:
+        row = await cursor.fetchone()
+    await db.execute(f"PRAGMA cache_size = -{int(kib)}")
+    try:
+        yield
+    finally:
+        await db.execute(f"PRAGMA cache_size = {int(row[0]) if row else -2000}")
+
+
 async def _begin_immediate(db: aiosqlite.Connection) -> None:
     """BEGIN IMMEDIATE, retried while a read on this same connection holds an old snapshot.
 

@@ -1,12 +1,12 @@
-"""Import a SIAK CSV export of residents: validate each row, upsert in one transaction."""
+"""Import a SIAK CSV export of residents: the CSV rules check each row; the rows are upserted in
+one transaction, with the storage's bulk-load tuning (`residents.bulk_load`, `db.large_cache`)."""
 
 from __future__ import annotations
 
 import asyncio
 import csv
 import re
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import lru_cache
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, BinaryIO
 import aiosqlite
 
 from bot.config import TIMEZONE
-from bot.db import transaction
+from bot.db import large_cache, transaction
 from bot.domain import MARITAL_STATUSES, NIK_STATUSES
 from bot.errors import FileRefused, InvalidNik
 from bot.nik import ParsedNik, describe_invalid, mask_number, parse_nik, sex_and_birth_warning
@@ -41,7 +41,6 @@ CSV_HEADER = (
     "status_nik",
 )
 BATCH_SIZE = 5000
-IMPORT_CACHE_KIB = 256 * 1024
 MAX_NAME_LENGTH = 100
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -78,44 +77,15 @@ async def import_residents(db: aiosqlite.Connection, path: Path, *, now: datetim
     try:
         checker = _RowChecker(today=_local_date(now), villages=await village_codes(db))
         report = ImportReport()
-        async with _large_cache(db), transaction(db):
-            fresh = await store.count_residents(db) == 0
-            async with _indexes_built_after(db, fresh=fresh):
-                await _import_batches(db, rows, checker, report, now, fresh=fresh)
+        async with (
+            large_cache(db, kib=store.BULK_LOAD_CACHE_KIB),
+            transaction(db),
+            store.bulk_load(db) as fresh,
+        ):
+            await _import_batches(db, rows, checker, report, now, fresh=fresh)
     finally:
         handle.close()
     return report
-
-
-@asynccontextmanager
-async def _large_cache(db: aiosqlite.Connection) -> AsyncIterator[None]:
-    """A page cache big enough for the residents' indexes while importing, then the old one.
-
-    A million-row import touches the NIK, KK, desa and birth-date B-trees all over; with
-    SQLite's default 2 MiB cache the writes take about twice as long.
-    """
-    async with db.execute("PRAGMA cache_size") as cursor:
-        row = await cursor.fetchone()
-    await db.execute(f"PRAGMA cache_size = -{IMPORT_CACHE_KIB}")
-    try:
-        yield
-    finally:
-        await db.execute(f"PRAGMA cache_size = {int(row[0]) if row else -2000}")
-
-
-@asynccontextmanager
-async def _indexes_built_after(db: aiosqlite.Connection, *, fresh: bool) -> AsyncIterator[None]:
-    """Into an empty table, load first and build the secondary indexes after, from sorted data:
-    much less work than keeping six B-trees up to date row by row. Same transaction, same
-    statements as the migrations made them: a failed import leaves them as they were."""
-    indexes = await store.secondary_indexes(db) if fresh else []
-    for name, _sql in indexes:
-        await store.drop_index(db, name)
-    yield
-    if fresh:
-        await store.load_staged(db)
-    for _name, sql in indexes:
-        await db.execute(sql)
 
 
 async def _import_batches(

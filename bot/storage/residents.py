@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
 from typing import cast
 
@@ -15,6 +16,10 @@ from bot.domain import Resident, Sex
 # nik, no_kk, nama, tanggal_lahir, jenis_kelamin, status_kawin, kode_desa (plain),
 # tanggal_rekam (ISO or None), status_nik; dates as ISO text. In clear: this module seals them.
 ResidentRow = tuple[str, str, str, str, str, str, str, str | None, str]
+
+# A million-row import touches the NIK, KK, desa and birth-date B-trees all over; with SQLite's
+# default 2 MiB page cache the writes take about twice as long (see `bot.db.large_cache`).
+BULK_LOAD_CACHE_KIB = 256 * 1024
 
 # NIK, KK number and name are stored sealed, NIK and KK also as lookup hashes (bot/crypto.py):
 # rows are found by `nik_ref = ref_of(?)` and opened with `unseal` only when read.
@@ -155,6 +160,26 @@ class _HouseholdKeys:
 
 def _first(item: tuple[bytes, bytes, ResidentRow]) -> bytes:
     return item[0]
+
+
+@asynccontextmanager
+async def bulk_load(db: aiosqlite.Connection) -> AsyncIterator[bool]:
+    """Prepare the caller's transaction for loading many residents; yield `fresh`, whether the
+    table was empty (then pass `fresh=True` to `upsert_residents`).
+
+    Into an empty table, load first and build the secondary indexes after, from sorted data:
+    much less work than keeping six B-trees up to date row by row. Same transaction, same
+    statements as the migrations made them: a failed import leaves them as they were.
+    """
+    fresh = await count_residents(db) == 0
+    indexes = await secondary_indexes(db) if fresh else []
+    for name, _sql in indexes:
+        await drop_index(db, name)
+    yield fresh
+    if fresh:
+        await load_staged(db)
+    for _name, sql in indexes:
+        await db.execute(sql)
 
 
 async def load_staged(db: aiosqlite.Connection) -> None:
