@@ -22,7 +22,12 @@ _EAST = (51, 52, 53, 61, 62, 63, 64, 65, 71, 72, 73, 74, 75, 76, 81, 82, 91, 92,
 PROVINCE_CODES = frozenset(str(code) for code in _SUMATRA_JAVA + _EAST)
 
 # Whitespace, dots and every kind of dash people type between groups of digits.
-_SEPARATORS = re.compile(r"[\s.\-\u2010-\u2015\u2212]+")
+_SEPARATOR_CHARS = r"[\s.\-\u2010-\u2015\u2212]"
+_SEPARATORS = re.compile(_SEPARATOR_CHARS + "+")
+# A NIK or KK number in free text, as people type it (`3505 1012 0905 0003`, `3505.10...`): 16
+# digits or more, maybe split by separators. Longer runs are masked whole: better a phone number
+# too many than a NIK with a digit added.
+_NUMBER_IN_TEXT = re.compile(rf"\d(?:{_SEPARATOR_CHARS}*\d){{{NUMBER_LENGTH - 1},}}")
 
 
 @dataclass(frozen=True)
@@ -64,6 +69,12 @@ def mask_number(value: str) -> str:
     if len(value) == NUMBER_LENGTH and _is_digits(value):
         return value[:4] + "*" * 8 + value[-4:]
     return "*" * len(value)
+
+
+def mask_numbers_in(text: str) -> str:
+    """Free text (a reason, a description, an audit detail) with every NIK- or KK-like
+    sequence masked, separators or not: `3505 1012 0905 0003` -> `3505********0003`."""
+    return _NUMBER_IN_TEXT.sub(lambda match: mask_number(normalize_number(match.group())), text)
 
 
 def make_nik(kecamatan_code: str, birth_date: date, sex: Sex, serial: int) -> str:

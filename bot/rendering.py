@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
@@ -12,10 +11,8 @@ from babel.numbers import format_decimal
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from bot.config import TIMEZONE
-from bot.nik import mask_number
+from bot.nik import mask_number, mask_numbers_in
 from bot.services.opening_hours import parse_hours
-
-_LONG_DIGITS = re.compile(r"\d{16}")
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 LOCALES = ("id", "en")
@@ -34,7 +31,7 @@ class Renderer:
             keep_trailing_newline=False,
         )
         self.env.filters["mask"] = mask_number
-        self.env.filters["redact"] = redact_numbers
+        self.env.filters["redact"] = mask_numbers_in
         self.env.filters["jam_buka"] = _format_hours
         self.env.filters["tanggal"] = _format_date
         self.env.filters["jam"] = _format_time
@@ -52,11 +49,6 @@ class Renderer:
         module = template.make_module({"locale": _locale(locale), **context})
         value = getattr(module, key)
         return str(value)
-
-
-def redact_numbers(text: str) -> str:
-    """Free text typed by someone (a reason, a description) with any NIK-like number masked."""
-    return _LONG_DIGITS.sub(lambda match: mask_number(match.group()), text)
 
 
 def _locale(locale: str) -> str:

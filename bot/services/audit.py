@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -12,11 +11,9 @@ import aiosqlite
 
 from bot.db import transaction
 from bot.errors import DomainError
-from bot.nik import mask_number
+from bot.nik import mask_numbers_in
 from bot.storage import audit
 from bot.storage.users import RoleUser
-
-_NUMBER = re.compile(r"\d{16}")  # a NIK or KK number typed into free text
 
 
 @dataclass(frozen=True)
@@ -42,8 +39,7 @@ async def record_audit(
 ) -> None:
     """Append one record by `actor` (None: the system), every NIK-like number in it masked."""
     actor_id = actor.telegram_id if actor else None
-    masked = _NUMBER.sub(lambda m: mask_number(m.group()), detail)
-    await audit.write_audit(db, actor_id, action, masked, now=now)
+    await audit.write_audit(db, actor_id, action, mask_numbers_in(detail), now=now)
 
 
 @asynccontextmanager

@@ -18,6 +18,7 @@ from bot.config import TIMEZONE
 from bot.db import transaction
 from bot.domain import Area, RoleUser
 from bot.errors import DomainError, NotAuthorized
+from bot.nik import mask_numbers_in
 from bot.services import outbox
 from bot.services.outbox import QUIET_HOURS, QuietHours, quiet_hours_end
 from bot.services.summaries import ages_on, area_code_for
@@ -151,18 +152,19 @@ def parse_day(text: str, *, today: date) -> date:
 
 
 def check_place(text: str) -> str:
-    """The place of a mobile recording day, trimmed; InvalidPlace if empty or too long."""
-    place = " ".join(text.split())
+    """The place of a mobile recording day, trimmed, NIK-like numbers masked; InvalidPlace if
+    empty or too long."""
+    place = mask_numbers_in(" ".join(text.split()))
     if not MIN_PLACE <= len(place) <= MAX_PLACE:
         raise InvalidPlace(min_len=MIN_PLACE, max_len=MAX_PLACE, length=len(place))
     return place
 
 
 def check_text(text: str) -> str:
-    """Free text as written; TextTooLong beyond MAX_TEXT characters."""
+    """Free text as written, NIK-like numbers masked; TextTooLong beyond MAX_TEXT characters."""
     if not text.strip() or len(text) > MAX_TEXT:
         raise TextTooLong(max_length=MAX_TEXT, length=len(text))
-    return text
+    return mask_numbers_in(text)
 
 
 async def quota(db: aiosqlite.Connection, user: RoleUser, *, now: datetime) -> Quota:

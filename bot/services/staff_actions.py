@@ -15,6 +15,7 @@ import aiosqlite
 
 from bot.domain import ACTIVE_BOOKING_STATES, Booking
 from bot.errors import InvalidReason, NotAdmin, NotStaff, StaffNotChangeable, WrongServicePoint
+from bot.nik import mask_numbers_in
 from bot.services import outbox
 from bot.services.audit import audited, record_audit
 from bot.storage import bookings
@@ -39,8 +40,8 @@ def own_point(staff: RoleUser | None, booking: Booking) -> Booking:
 
 
 def clean_reason(text: str) -> str:
-    """The trimmed reason, 1-200 characters; else InvalidReason."""
-    reason = " ".join(text.split())
+    """The trimmed reason, NIK-like numbers masked, 1-200 characters; else InvalidReason."""
+    reason = mask_numbers_in(" ".join(text.split()))
     if not 1 <= len(reason) <= REASON_MAX:
         raise InvalidReason(max_length=REASON_MAX)
     return reason

@@ -21,6 +21,7 @@ import aiosqlite
 from bot.db import transaction
 from bot.domain import DAMAGE_CAUSES, TICKET_KINDS, Ticket, TicketEvent
 from bot.errors import DomainError, WrongServicePoint
+from bot.nik import mask_numbers_in
 from bot.services.audit import audited, record_audit
 from bot.services.booking_rules import CODE_ALPHABET, CODE_LENGTH, new_code
 from bot.services.schedule import wib_day
@@ -301,8 +302,9 @@ def _checked_report(
 
 
 def _description(text: str | None, *, required: bool) -> str | None:
-    """The trimmed description (None if blank and not required); else InvalidDescription."""
-    trimmed = " ".join((text or "").split())
+    """The trimmed description, NIK-like numbers masked (None if blank and not required); else
+    InvalidDescription."""
+    trimmed = mask_numbers_in(" ".join((text or "").split()))
     if not trimmed and not required:
         return None
     if not DESCRIPTION_MIN <= len(trimmed) <= DESCRIPTION_MAX:

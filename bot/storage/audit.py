@@ -6,14 +6,16 @@ from datetime import datetime
 
 import aiosqlite
 
+from bot.nik import mask_numbers_in
+
 
 async def write_audit(
     db: aiosqlite.Connection, actor_id: int | None, action: str, detail: str, *, now: datetime
 ) -> None:
-    """Append one record."""
+    """Append one record; a NIK- or KK-like number in `detail` is masked (the log is kept)."""
     await db.execute(
         "INSERT INTO audit_log (at, actor_id, action, detail) VALUES (?, ?, ?, ?)",
-        (now.isoformat(), actor_id, action, detail),
+        (now.isoformat(), actor_id, action, mask_numbers_in(detail)),
     )
 
 
