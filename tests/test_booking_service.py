@@ -53,10 +53,19 @@ async def add_residents(db, count: int, *, first_serial: int = 100) -> list[str]
     """Plant `count` more residents of Kanigoro and return their NIKs."""
     niks = [make_nik("350510", date(1990, 1, 1), "L", first_serial + n) for n in range(count)]
     rows = [
-        (nik, "3505100101900001", f"Warga {n}", "1990-01-01", "L", "KAWIN", "3505102001", None,
-         "AKTIF")
+        (
+            nik,
+            "3505100101900001",
+            f"Warga {n}",
+            "1990-01-01",
+            "L",
+            "KAWIN",
+            "3505102001",
+            None,
+            "AKTIF",
+        )
         for n, nik in enumerate(niks)
-    ]  # fmt: skip
+    ]
     async with transaction(db):
         await upsert_residents(db, rows, now=NOW)
     return niks
@@ -93,10 +102,18 @@ async def active_rows(db) -> int:
 async def no_show(db, nik, *, at, service="rekam", number=1):
     """A past visit of the person that ended as no-show."""
     made = await bookings.insert_booking(
-        db, code=new_code(random.Random(number)), chat_id=77, nik=nik, service=service,
-        service_point="kanigoro", start_at=at, day=at.astimezone(TIMEZONE).date(),
-        queue_number=number, state="no_show", now=NOW,
-    )  # fmt: skip
+        db,
+        code=new_code(random.Random(number)),
+        chat_id=77,
+        nik=nik,
+        service=service,
+        service_point="kanigoro",
+        start_at=at,
+        day=at.astimezone(TIMEZONE).date(),
+        queue_number=number,
+        state="no_show",
+        now=NOW,
+    )
     return made
 
 
@@ -143,13 +160,25 @@ def test_codes_are_six_readable_characters():
 async def test_a_code_collision_is_retried(loaded):
     taken = new_code(random.Random(5))
     first = await svc.book(
-        loaded, chat_id=1, nik=RUDI, service="rekam", point_code="kanigoro",
-        start_at=wib(25, 9), now=NOW, rng=random.Random(5),
-    )  # fmt: skip
+        loaded,
+        chat_id=1,
+        nik=RUDI,
+        service="rekam",
+        point_code="kanigoro",
+        start_at=wib(25, 9),
+        now=NOW,
+        rng=random.Random(5),
+    )
     second = await svc.book(
-        loaded, chat_id=1, nik=ANI, service="rekam", point_code="kanigoro",
-        start_at=wib(25, 9), now=NOW, rng=random.Random(5),
-    )  # fmt: skip
+        loaded,
+        chat_id=1,
+        nik=ANI,
+        service="rekam",
+        point_code="kanigoro",
+        start_at=wib(25, 9),
+        now=NOW,
+        rng=random.Random(5),
+    )
     assert first.code == taken
     assert second.code != taken
 
@@ -231,13 +260,23 @@ async def test_christmas_is_closed(loaded):
 
 async def test_closure_closes_the_point_and_a_general_closure_every_point(loaded):
     await insert_closure(
-        loaded, service_point="kanigoro", first_day=date(2026, 11, 25),
-        last_day=date(2026, 11, 26), reason="Blangko habis", created_by=None, now=NOW,
-    )  # fmt: skip
+        loaded,
+        service_point="kanigoro",
+        first_day=date(2026, 11, 25),
+        last_day=date(2026, 11, 26),
+        reason="Blangko habis",
+        created_by=None,
+        now=NOW,
+    )
     await insert_closure(
-        loaded, service_point=None, first_day=date(2026, 11, 30), last_day=date(2026, 11, 30),
-        reason="Cuti bersama", created_by=None, now=NOW,
-    )  # fmt: skip
+        loaded,
+        service_point=None,
+        first_day=date(2026, 11, 30),
+        last_day=date(2026, 11, 30),
+        reason="Cuti bersama",
+        created_by=None,
+        now=NOW,
+    )
     for point, slot in [("kanigoro", wib(26, 9)), ("tla-wlingi", wib(30, 9))]:
         with pytest.raises(PointClosed):
             await book(loaded, point=point, at=slot)
@@ -401,8 +440,11 @@ async def test_reschedule_moves_with_a_new_number_and_back_to_pending(loaded):
     await bookings.set_state(loaded, made.id, "confirmed", now=NOW)
     moved = await svc.reschedule(loaded, made.id, chat_id=1, start_at=wib(26, 13), now=NOW)
     assert (moved.id, moved.code, moved.nik, moved.service) == (
-        made.id, made.code, RUDI, "rekam",
-    )  # fmt: skip
+        made.id,
+        made.code,
+        RUDI,
+        "rekam",
+    )
     assert (moved.day, moved.queue_number, moved.state) == (date(2026, 11, 26), 2, "pending")
     assert moved.start_at == wib(26, 13).astimezone(UTC)
     assert await bookings.count_active_in_slot(loaded, "kanigoro", made.start_at) == 0

@@ -46,9 +46,14 @@ async def received(desk):
 
 async def _batch(db, numbers=None, *, day=TODAY, admin=ADMIN, method="dibakar", witnesses="A, B"):
     return await record_batch(
-        db, admin=admin, destroyed_on=day, method=method, witnesses=witnesses,
-        ticket_numbers=numbers, now=NOW,
-    )  # fmt: skip
+        db,
+        admin=admin,
+        destroyed_on=day,
+        method=method,
+        witnesses=witnesses,
+        ticket_numbers=numbers,
+        now=NOW,
+    )
 
 
 async def _register(db):
@@ -72,9 +77,12 @@ async def test_a_batch_of_every_waiting_card(received):
     summary = await destruction_summary(db)
     assert summary == DestructionSummary(waiting=0, batches=[batch], per_year={2026: 3})
     assert await _audit_rows(db) == [
-        (ADMIN.telegram_id, "destruction:batch",
-         f"batch={batch.id} destroyed_on=2026-11-24 named=all_waiting cards=3"),
-    ]  # fmt: skip
+        (
+            ADMIN.telegram_id,
+            "destruction:batch",
+            f"batch={batch.id} destroyed_on=2026-11-24 named=all_waiting cards=3",
+        ),
+    ]
 
 
 async def test_a_batch_of_named_cards_only(received):
@@ -183,9 +191,12 @@ async def test_invalid_batch_details(received, changes, kind):
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("2026-11-20", date(2026, 11, 20)), ("20-11-2026", date(2026, 11, 20)),
-     (" 20/11/2026 ", date(2026, 11, 20))],
-)  # fmt: skip
+    [
+        ("2026-11-20", date(2026, 11, 20)),
+        ("20-11-2026", date(2026, 11, 20)),
+        (" 20/11/2026 ", date(2026, 11, 20)),
+    ],
+)
 def test_parse_batch_date(text, expected):
     assert parse_batch_date(text) == expected
 

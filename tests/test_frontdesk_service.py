@@ -50,9 +50,12 @@ async def test_confirm_moves_pending_to_confirmed_and_audits(desk):
     assert confirmed.state == "confirmed"
     rows = await audit_rows(desk, "confirmed")
     assert rows == [
-        (KANIGORO.telegram_id, "staffdesk:confirmed",
-         f"booking={booking.id} code={booking.code} point=kanigoro pending->confirmed"),
-    ]  # fmt: skip
+        (
+            KANIGORO.telegram_id,
+            "staffdesk:confirmed",
+            f"booking={booking.id} code={booking.code} point=kanigoro pending->confirmed",
+        ),
+    ]
 
 
 async def test_double_confirm_changes_nothing(desk):

@@ -47,9 +47,13 @@ async def prepare_desk(db, tmp_path):
     assert report.rejected == []
     for user in (KANIGORO, WLINGI, OFFICIAL, ADMIN):
         await add_user(
-            db, user.telegram_id, user.role,
-            service_point=user.service_point, area=user.area_code, now=NOW,
-        )  # fmt: skip
+            db,
+            user.telegram_id,
+            user.role,
+            service_point=user.service_point,
+            area=user.area_code,
+            now=NOW,
+        )
     return db
 
 
@@ -69,9 +73,16 @@ async def report_damaged(db, who="recorded", *, cause="peeling", chat=CHAT, now=
 async def report_lost(db, who="mother", *, attachment=PDF, chat=CHAT, now=NOW):
     """A lost-card report by `who` at Kanigoro."""
     return await tickets.report(
-        db, chat_id=chat, nik=PEOPLE[who].nik, kind="lost", cause="lost", description=None,
-        attachment=attachment, point_code="kanigoro", now=now,
-    )  # fmt: skip
+        db,
+        chat_id=chat,
+        nik=PEOPLE[who].nik,
+        kind="lost",
+        cause="lost",
+        description=None,
+        attachment=attachment,
+        point_code="kanigoro",
+        now=now,
+    )
 
 
 STEPS = {
@@ -145,9 +156,16 @@ async def test_lost_report_with_police_letter(desk):
 
 async def test_lost_report_cause_is_always_lost(desk):
     ticket = await tickets.report(
-        desk, chat_id=CHAT, nik=PEOPLE["mother"].nik, kind="lost", cause=None,
-        description=None, attachment=PHOTO, point_code="tla-wlingi", now=NOW,
-    )  # fmt: skip
+        desk,
+        chat_id=CHAT,
+        nik=PEOPLE["mother"].nik,
+        kind="lost",
+        cause=None,
+        description=None,
+        attachment=PHOTO,
+        point_code="tla-wlingi",
+        now=NOW,
+    )
     assert (ticket.cause, ticket.service_point) == ("lost", "tla-wlingi")
 
 
@@ -226,9 +244,16 @@ async def test_replacement_only_at_printing_points(desk, point):
 async def test_unknown_kind_or_cause_is_a_programming_error(desk):
     with pytest.raises(ValueError, match="kind"):
         await tickets.report(
-            desk, chat_id=CHAT, nik=PEOPLE["recorded"].nik, kind="stolen", cause="lost",
-            description=None, attachment=PDF, point_code="kanigoro", now=NOW,
-        )  # fmt: skip
+            desk,
+            chat_id=CHAT,
+            nik=PEOPLE["recorded"].nik,
+            kind="stolen",
+            cause="lost",
+            description=None,
+            attachment=PDF,
+            point_code="kanigoro",
+            now=NOW,
+        )
     with pytest.raises(ValueError, match="cause"):
         await report_damaged(desk, cause="lost")
 
@@ -264,9 +289,16 @@ async def test_number_collision_is_retried(desk):
 async def test_unknown_nik_is_refused_by_the_schema(desk):
     with pytest.raises(sqlite3.IntegrityError):
         await tickets.report(
-            desk, chat_id=CHAT, nik="3505100000000001", kind="damaged", cause="chip",
-            description=None, attachment=None, point_code="kanigoro", now=NOW,
-        )  # fmt: skip
+            desk,
+            chat_id=CHAT,
+            nik="3505100000000001",
+            kind="damaged",
+            cause="chip",
+            description=None,
+            attachment=None,
+            point_code="kanigoro",
+            now=NOW,
+        )
     assert await _count(desk, "tickets") == 0
 
 
@@ -331,10 +363,13 @@ async def test_every_legal_transition_records_an_event_and_an_audit_row(desk):
     rows = await _audit_rows(desk)
     previous = ("reported", *PATH[:-1])
     assert rows == [
-        (KANIGORO.telegram_id, f"tickets:{to}",
-         f"ticket={ticket.id} number={ticket.number} point=kanigoro {before}->{to}")
+        (
+            KANIGORO.telegram_id,
+            f"tickets:{to}",
+            f"ticket={ticket.id} number={ticket.number} point=kanigoro {before}->{to}",
+        )
         for before, to in zip(previous, PATH, strict=True)
-    ]  # fmt: skip
+    ]
     assert _no_full_nik(rows)
 
 
@@ -496,9 +531,16 @@ async def test_open_tickets_for_point_are_the_points_open_ones_oldest_first(desk
     await tickets.reject(desk, rejected.id, staff=KANIGORO, reason="x", now=NOW)
     await handed_over(desk, "unrecorded")
     await tickets.report(
-        desk, chat_id=CHAT, nik=PEOPLE["deactivated"].nik, kind="damaged", cause="chip",
-        description=None, attachment=None, point_code="tla-wlingi", now=NOW,
-    )  # fmt: skip
+        desk,
+        chat_id=CHAT,
+        nik=PEOPLE["deactivated"].nik,
+        kind="damaged",
+        cause="chip",
+        description=None,
+        attachment=None,
+        point_code="tla-wlingi",
+        now=NOW,
+    )
     opened = await tickets.open_tickets_for_point(desk, staff=KANIGORO)
     assert [t.id for t in opened] == [first.id, second.id]
     assert len(await tickets.open_tickets_for_point(desk, staff=WLINGI)) == 1

@@ -32,9 +32,15 @@ LATER = NOW + wl.HOLD
 
 async def join(db, nik, *, chat, first=date(2026, 11, 24), last=date(2026, 12, 7), now=NOW):
     return await wl.join_waitlist(
-        db, chat_id=chat, nik=nik, service="rekam", point_code=POINT, first_day=first,
-        last_day=last, now=now,
-    )  # fmt: skip
+        db,
+        chat_id=chat,
+        nik=nik,
+        service="rekam",
+        point_code=POINT,
+        first_day=first,
+        last_day=last,
+        now=now,
+    )
 
 
 @pytest.fixture
@@ -62,17 +68,24 @@ async def test_join_twice_is_the_same_entry_and_other_days_replace_it(loaded):
     other = await join(loaded, SRI, chat=4, last=date(2026, 11, 30))
     assert other != first
     assert (await entry_state(loaded, first), await entry_state(loaded, other)) == (
-        "cancelled", "waiting",
-    )  # fmt: skip
+        "cancelled",
+        "waiting",
+    )
     assert [e.id for e in await wl.chat_waitlist(loaded, 4)] == [other]
 
 
 async def test_join_refusals(loaded):
     with pytest.raises(ServiceNotOffered):
         await wl.join_waitlist(
-            loaded, chat_id=4, nik=SRI, service="rusak", point_code=POINT,
-            first_day=date(2026, 11, 25), last_day=date(2026, 11, 26), now=NOW,
-        )  # fmt: skip
+            loaded,
+            chat_id=4,
+            nik=SRI,
+            service="rusak",
+            point_code=POINT,
+            first_day=date(2026, 11, 25),
+            last_day=date(2026, 11, 26),
+            now=NOW,
+        )
     for first, last in [
         (date(2026, 11, 23), date(2026, 11, 26)),  # yesterday
         (date(2026, 11, 26), date(2026, 12, 8)),  # beyond the window
@@ -116,8 +129,11 @@ async def test_cancel_offers_the_place_which_is_held_then_taken(full):
     assert NINE.astimezone(UTC) not in [s.start_at for s in slots]
     taken = await wl.take_offer(db, offer.id, chat_id=4, now=NOW + timedelta(minutes=9))
     assert (taken.nik, taken.chat_id, taken.start_at, taken.state) == (
-        SRI, 4, NINE.astimezone(UTC), "pending",
-    )  # fmt: skip
+        SRI,
+        4,
+        NINE.astimezone(UTC),
+        "pending",
+    )
     assert await entry_state(db, entry) == "booked"
 
 

@@ -211,13 +211,25 @@ async def send(
     async with transaction(db):
         await ensure_quota(db, user, now=now)
         broadcast_id = await store.insert_broadcast(
-            db, author_id=user.telegram_id, area_code=code, audience=draft.audience,
-            template=draft.template, parameters=draft.parameters(), now=now,
-        )  # fmt: skip
+            db,
+            author_id=user.telegram_id,
+            area_code=code,
+            audience=draft.audience,
+            template=draft.template,
+            parameters=draft.parameters(),
+            now=now,
+        )
         count = await store.insert_messages(
-            db, broadcast_id, draft.audience, code=code, ages=ages, texts=texts,
-            default_locale=default_locale, not_before=held_until or now, now=now,
-        )  # fmt: skip
+            db,
+            broadcast_id,
+            draft.audience,
+            code=code,
+            ages=ages,
+            texts=texts,
+            default_locale=default_locale,
+            not_before=held_until or now,
+            now=now,
+        )
         if count == 0:  # the rollback takes the empty broadcast away again
             raise NoRecipients()
         await store.set_recipients(db, broadcast_id, count)
@@ -249,9 +261,15 @@ async def plan_report(
         if not await store.mark_reported(db, broadcast.id, now=now):
             return False
         await outbox_store.insert_message(
-            db, key=f"broadcast-report:{broadcast.id}", chat_id=broadcast.author_id,
-            kind="staff", text=text, reply_markup_json=None, not_before=now, now=now,
-        )  # fmt: skip
+            db,
+            key=f"broadcast-report:{broadcast.id}",
+            chat_id=broadcast.author_id,
+            kind="staff",
+            text=text,
+            reply_markup_json=None,
+            not_before=now,
+            now=now,
+        )
     return True
 
 
