@@ -15,7 +15,7 @@ import aiosqlite
 
 from bot.config import Settings
 from bot.rendering import Renderer
-from bot.storage.chats import get_locale
+from bot.services.directory import get_locale
 
 
 @dataclass(frozen=True)
