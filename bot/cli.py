@@ -52,11 +52,17 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--role", choices=("staff", "official", "admin"), required=True)
     add.add_argument("--service-point")
     add.add_argument("--area")
+    remove = sub.add_parser("remove-user", help="take a role away, with its command menu")
+    remove.add_argument("--telegram-id", type=int, required=True)
     invite = sub.add_parser("invite", help="print a one-time, expiring link that gives a role")
     invite.add_argument("--role", required=True, choices=("staff", "official", "admin"))
     invite.add_argument("--service-point")
     invite.add_argument("--area")
     invite.add_argument("--hours", type=int, default=72, help="how long the link is valid")
+    revoke = sub.add_parser("revoke-invite", help="make an invitation link unusable")
+    which = revoke.add_mutually_exclusive_group(required=True)
+    which.add_argument("link", nargs="?", help="the link as `invite` printed it (or its inv_ part)")
+    which.add_argument("--all", action="store_true", help="every invitation not used yet")
     point = sub.add_parser("set-point", help="change a service point's capacity, hours, printing")
     point.add_argument("code")
     point.add_argument("--capacity", type=int)
@@ -170,6 +176,67 @@ def _add_user(args: argparse.Namespace) -> int:
         return 0
 
     return _on_database(work, refused="not registered")
+
+
+def _remove_user(args: argparse.Namespace) -> int:
+    from bot.services.roles import remove_user
+
+    settings = Settings.from_env(require_token=False)
+
+    async def work(conn: Connection) -> int:
+        user = await remove_user(conn, args.telegram_id, actor=None, now=datetime.now(UTC))
+        print(f"removed the {user.role} role of {user.telegram_id}")  # noqa: T201
+        if not await _reset_menu(settings, user.telegram_id):
+            print(NO_MENU_RESET)  # noqa: T201
+        return 0
+
+    return _on_database(work, refused="not removed")
+
+
+async def _reset_menu(settings: Settings, telegram_id: int) -> bool:
+    """Drop the account's own command menu through the Bot API; False when it cannot."""
+    from telegram import Bot
+    from telegram.error import TelegramError
+
+    from bot.handlers.menus import reset_role_menu
+
+    if not settings.bot_token:
+        return False
+    try:
+        async with Bot(settings.bot_token, base_url=settings.bot_api_url) as bot:
+            await reset_role_menu(bot, telegram_id)
+    except TelegramError:
+        return False
+    return True
+
+
+def _revoke_invite(args: argparse.Namespace) -> int:
+    from bot.services.invites import revoke_invite, revoke_open_invites
+
+    async def work(conn: Connection) -> int:
+        now = datetime.now(UTC)
+        if args.all:
+            count = await revoke_open_invites(conn, actor=None, now=now)
+            print(f"revoked {count} unused invitation(s)")  # noqa: T201
+            return 0
+        done = await revoke_invite(conn, args.link, actor=None, now=now)
+        print(_REVOKED[done.outcome].format(role=done.role, by=done.claimed_by))  # noqa: T201
+        return 0 if done.outcome != "claimed" else 1
+
+    return _on_database(work, refused="not revoked")
+
+
+NO_MENU_RESET = (
+    "their command menu could not be reset now (no BOT_TOKEN, or the Bot API did not answer);"
+    " the bot refuses their role commands all the same"
+)
+_REVOKED = {
+    "revoked": "revoked: this {role} invitation can no longer be used",
+    "revoked_before": "this {role} invitation was revoked already",
+    "expired": "this {role} invitation had expired already; nothing to revoke",
+    "claimed": "this {role} invitation was used by {by}: to take the role away, run "
+    "`dukcapil-bot remove-user --telegram-id {by}`",
+}
 
 
 def _invite(args: argparse.Namespace) -> int:
@@ -416,7 +483,8 @@ def _audit(args: argparse.Namespace) -> int:
         for record in records:
             at = record.at.astimezone(TIMEZONE).strftime("%Y-%m-%d %H:%M:%S WIB")
             actor = "system" if record.actor_id is None else str(record.actor_id)
-            print(f"{at}  {actor:>12}  {record.action}  {record.detail}")  # noqa: T201
+            again = f" (+{record.repeats} more within the hour)" if record.repeats else ""
+            print(f"{at}  {actor:>12}  {record.action}  {record.detail}{again}")  # noqa: T201
         print(f"{len(records)} records since {args.since:%Y-%m-%d %H:%M} WIB")  # noqa: T201
         return 0
 
@@ -429,7 +497,9 @@ _COMMANDS = {
     "import-residents": _import,
     "sample-residents": _sample,
     "add-user": _add_user,
+    "remove-user": _remove_user,
     "invite": _invite,
+    "revoke-invite": _revoke_invite,
     "set-point": _set_point,
     "run-job": _run_job,
     "audit": _audit,

@@ -263,6 +263,15 @@ async def home_broadcasts(w: World, _: Any) -> Any:
     return await w.value("SELECT count(*) FROM broadcasts WHERE area_code = ?", plain(HOME_AREA))
 
 
+async def role_holder(w: World) -> int:
+    """A fresh staff account, the target of /cabut."""
+    return (await w.actor("staff")).id
+
+
+async def role_state(w: World, telegram_id: int) -> Any:
+    return await w.value("SELECT role FROM users WHERE telegram_id = ?", telegram_id)
+
+
 async def batches(w: World, _: Any) -> Any:
     return await w.value("SELECT count(*) FROM destruction_batches")
 
@@ -429,6 +438,7 @@ ACTIONS: list[Action] = [
            command("/musnah 2026-11-24 | dibakar | Ani, Budi"), batches),
     Action("cmd:daftar_musnah", "daftar_musnah", nothing, command("/daftar_musnah"), reads,
            allowed=says("Register pemusnahan")),
+    Action("cmd:cabut", "cabut", role_holder, command("/cabut {t}"), role_state),
     # broadcast buttons: forged presses with no /siaran in progress; allowed: the real flow
     Action("sr:t", "siaran", nothing, press("sr:t:invitation"), home_broadcasts,
            follow=siaran_until("sr:t:invitation"), allowed=says("Kirim ke siapa di Kanigoro"),

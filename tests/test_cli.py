@@ -141,3 +141,26 @@ def test_audit_prints_who_did_what_since_a_wib_day(env, capsys):
     with pytest.raises(SystemExit):
         main(["audit", "--since", "yesterday"])
     assert "is not a date" in capsys.readouterr().err
+
+
+def test_audit_prints_a_repeated_refusal_once_with_its_count(env, capsys):
+    import asyncio
+
+    from bot.app import prepare_database
+    from bot.config import Settings
+    from bot.errors import NotAuthorized
+    from bot.services.roles import authorize
+    from tests.conftest import NOW
+
+    async def hammer() -> None:
+        conn = await prepare_database(Settings.from_env(require_token=False))
+        for _ in range(3):
+            with pytest.raises(NotAuthorized):
+                await authorize(conn, 77, "rekap", now=NOW)
+        await conn.close()
+
+    asyncio.run(hammer())
+    assert main(["audit", "--since", "2026-11-24"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[-1] == "1 records since 2026-11-24 00:00 WIB"
+    assert out[0].endswith("77  command:rekap  refused (+2 more within the hour)")

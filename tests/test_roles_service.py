@@ -48,3 +48,31 @@ async def test_guard_matches_the_table_for_every_role(db, command):
     ) as cur:
         (audited,) = await cur.fetchone()
     assert audited == 4
+
+
+async def test_a_refused_command_repeated_adds_one_audit_row_per_hour(db):
+    from datetime import timedelta
+
+    from bot.services.audit import audit_since
+
+    for _ in range(100):  # a citizen hammering /rekap
+        with pytest.raises(NotAuthorized):
+            await authorize(db, 4, "rekap", now=NOW)
+    with pytest.raises(NotAuthorized):
+        await authorize(db, 4, "statistik", now=NOW)  # another command: its own row
+    with pytest.raises(NotAuthorized):
+        await authorize(db, 4, "rekap", now=NOW + timedelta(hours=1))  # the next hour
+    records = [(r.action, r.detail, r.repeats) for r in await audit_since(db, NOW)]
+    assert records == [
+        ("command:rekap", "refused", 99),
+        ("command:statistik", "refused", 0),
+        ("command:rekap", "refused", 0),
+    ]
+
+
+async def test_allowed_commands_are_each_audited(db):
+    await add_user(db, 3, "admin", service_point=None, area=None, now=NOW)
+    for _ in range(3):
+        await authorize(db, 3, "statistik", now=NOW)
+    async with db.execute("SELECT count(*) FROM audit_log WHERE action = 'command:statistik'") as c:
+        assert (await c.fetchone())[0] == 3

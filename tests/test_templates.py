@@ -54,6 +54,13 @@ TICKET = Ticket(
 )  # fmt: skip
 SAMPLE = {
     "user": RoleUser(9001, "staff", "kanigoro", None),
+    "accounts": [
+        RoleUser(9001, "staff", "kanigoro", None),
+        RoleUser(9002, "official", None, "3505"),
+    ],
+    "revocation": SimpleNamespace(role="official", outcome="claimed", claimed_by=9002),
+    "telegram_id": 9001,
+    "role": "admin",
     "s": Status(RESIDENT, "recorded", 17, date(2026, 1, 7), CYCLE),
     "reason": "length",
     "length": 15,

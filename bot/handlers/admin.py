@@ -1,15 +1,19 @@
-"""Admin settings of service points made from a chat: the staff group that gets new bookings."""
+"""Admin settings made from a chat: the staff group that gets new bookings, and /cabut, which
+takes a role or an unused invitation away."""
 
 from __future__ import annotations
 
 from telegram import Update
-from telegram.ext import Application, CommandHandler
+from telegram.ext import Application, CommandHandler, filters
 
 from bot.context import Context, deps
 from bot.domain import RoleUser
 from bot.errors import DomainError
 from bot.handlers.common import refuse, reply, requires_role
+from bot.handlers.menus import reset_role_menu
 from bot.services import staff_chats
+from bot.services.invites import revoke_invite
+from bot.services.roles import list_role_accounts, remove_user
 
 
 @requires_role("grup_petugas")
@@ -35,6 +39,34 @@ async def staff_group(update: Update, context: Context, admin: RoleUser) -> None
     await reply(update, context, "admin/staff_group_set.html", point=args[0], on=group is not None)
 
 
+@requires_role("cabut")
+async def revoke(update: Update, context: Context, admin: RoleUser) -> None:
+    """/cabut TELEGRAM_ID takes a role away (and its menu); /cabut LINK cancels an unused
+    invitation; /cabut alone says how, with the accounts that have a role."""
+    d, args = deps(context), list(context.args or [])
+    if len(args) != 1:
+        accounts = await list_role_accounts(d.db)
+        await reply(update, context, "admin/revoke_usage.html", accounts=accounts)
+        return
+    try:
+        await _revoke(update, context, admin, args[0])
+    except DomainError as error:
+        await refuse(update, context, error)
+
+
+async def _revoke(update: Update, context: Context, admin: RoleUser, target: str) -> None:
+    """A Telegram id loses its role; anything else is taken for an invitation's link."""
+    d = deps(context)
+    if target.isascii() and target.isdigit() and len(target) <= 15:
+        user = await remove_user(d.db, int(target), actor=admin, now=d.now())
+        await reset_role_menu(context.bot, user.telegram_id)
+        await reply(update, context, "admin/role_removed.html", user=user)
+    else:
+        revocation = await revoke_invite(d.db, target, actor=admin, now=d.now())
+        await reply(update, context, "admin/invite_revoked.html", revocation=revocation)
+
+
 def register(app: Application) -> None:
     """Add the admin's chat commands."""
     app.add_handler(CommandHandler("grup_petugas", staff_group))
+    app.add_handler(CommandHandler("cabut", revoke, filters=filters.ChatType.PRIVATE))

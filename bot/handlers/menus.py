@@ -55,3 +55,10 @@ async def publish_role_menu(bot: Bot, user: RoleUser, renderer: Renderer) -> Non
             scope=BotCommandScopeChat(user.telegram_id),
             language_code=language,
         )
+
+
+async def reset_role_menu(bot: Bot, telegram_id: int) -> None:
+    """The account has lost its role: drop its chat's own menu, so the citizens' one applies."""
+    for locale in LOCALES:
+        language = None if locale == "id" else locale
+        await bot.delete_my_commands(scope=BotCommandScopeChat(telegram_id), language_code=language)

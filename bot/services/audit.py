@@ -18,19 +18,21 @@ from bot.storage.users import RoleUser
 
 @dataclass(frozen=True)
 class AuditRecord:
-    """Who did what, when (UTC); `actor_id` is None for the system and the CLI."""
+    """Who did what, when (UTC); `actor_id` is None for the system and the CLI. `repeats`:
+    how many more times the same account was refused the same action within that hour."""
 
     at: datetime
     actor_id: int | None
     action: str
     detail: str
+    repeats: int = 0
 
 
 async def audit_since(db: aiosqlite.Connection, since: datetime) -> list[AuditRecord]:
     """Every record at or after `since`, oldest first."""
     return [
-        AuditRecord(datetime.fromisoformat(at), actor, action, detail)
-        for at, actor, action, detail in await audit.list_audit(db, since=since)
+        AuditRecord(datetime.fromisoformat(at), actor, action, detail, repeats)
+        for at, actor, action, detail, repeats in await audit.list_audit_counted(db, since=since)
     ]
 
 

@@ -29,11 +29,20 @@ ROLE_COMMANDS: dict[str, frozenset[str]] = {
     "musnah": frozenset({"admin"}),
     "daftar_musnah": frozenset({"admin"}),
     "deaktivasi": frozenset({"admin"}),
+    "cabut": frozenset({"admin"}),
 }
 
 
 class InvalidUser(DomainError):
     """add-user was given an impossible combination; the message says which."""
+
+
+class RemovalRefused(DomainError):
+    """`/cabut`: the account has no role (`kind` none), or is the admin's own (`kind` self:
+    an admin who wants to leave asks another admin or the operator)."""
+
+    template = "admin/revoke_error.html"
+    kind = "none"
 
 
 def commands_for_role(role: str) -> list[str]:
@@ -44,15 +53,24 @@ def commands_for_role(role: str) -> list[str]:
 async def authorize(
     db: aiosqlite.Connection, telegram_id: int, command: str, *, now: datetime
 ) -> RoleUser:
-    """The account's role if it may run `command`; else NotAuthorized. Both are audited."""
+    """The account's role if it may run `command`; else NotAuthorized. Both are audited, a
+    refusal once per account, command and hour (its repeats counted), so that nobody can fill
+    the audit log by repeating a command they may not run."""
     user = await users.get_user(db, telegram_id)
     allowed = user is not None and user.role in ROLE_COMMANDS[command]
     async with transaction(db):
-        outcome = "allowed" if allowed else "refused"
-        await audit.write_audit(db, telegram_id, f"command:{command}", outcome, now=now)
+        if allowed:
+            await audit.write_audit(db, telegram_id, f"command:{command}", "allowed", now=now)
+        else:
+            await audit.write_repeatable(db, telegram_id, f"command:{command}", "refused", now=now)
     if not allowed or user is None:
         raise NotAuthorized(command=command)
     return user
+
+
+async def list_role_accounts(db: aiosqlite.Connection) -> list[RoleUser]:
+    """Every account with a role, by Telegram id."""
+    return await users.list_users(db)
 
 
 async def accounts_with_role(db: aiosqlite.Connection, role: str) -> list[int]:
@@ -98,3 +116,26 @@ async def _validated(
         raise InvalidUser("officials need --area with a known Kemendagri code, e.g. 35.05.10.2001")
     plain_area = areas.plain_code(area) if role == "official" and area else None
     return RoleUser(telegram_id, role, point if role == "staff" else None, plain_area)
+
+
+async def remove_user(
+    db: aiosqlite.Connection, telegram_id: int, *, actor: RoleUser | None, now: datetime
+) -> RoleUser:
+    """Take the account's role away (someone who left); the role it had. Audited, with the
+    admin who did it (None: the operator's command line)."""
+    if actor is not None and actor.telegram_id == telegram_id:
+        raise RemovalRefused(
+            f"{telegram_id} is your own account", kind="self", telegram_id=telegram_id
+        )
+    async with transaction(db):
+        user = await users.delete_user(db, telegram_id)
+        if user is not None:
+            detail = f"telegram_id={telegram_id} role={user.role}"
+            await audit.write_audit(db, _id(actor), "remove-user", detail, now=now)
+    if user is None:
+        raise RemovalRefused(f"{telegram_id} has no role", telegram_id=telegram_id)
+    return user
+
+
+def _id(actor: RoleUser | None) -> int | None:
+    return actor.telegram_id if actor else None

@@ -19,6 +19,17 @@ async def upsert_user(db: aiosqlite.Connection, user: RoleUser, *, now: datetime
     )
 
 
+async def delete_user(db: aiosqlite.Connection, telegram_id: int) -> RoleUser | None:
+    """Remove the account's role; the role it had, or None when it had none."""
+    async with db.execute(
+        "DELETE FROM users WHERE telegram_id = ?"
+        " RETURNING telegram_id, role, service_point, area_code",
+        (telegram_id,),
+    ) as cursor:
+        row = await cursor.fetchone()
+    return RoleUser(*row) if row else None
+
+
 async def get_user(db: aiosqlite.Connection, telegram_id: int) -> RoleUser | None:
     """The account's role, or None for a citizen."""
     async with db.execute(
