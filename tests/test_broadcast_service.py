@@ -168,6 +168,18 @@ async def test_quiet_hours_hold_the_broadcast_until_morning(village):
     assert not_before == {outbox_store.ts(morning)}
 
 
+async def test_the_preview_counts_the_area_and_says_when_quiet_hours_hold_it(village):
+    day = await broadcasts.preview(village, OFFICIAL, "linked", now=NOW)  # 10:00 WIB
+    assert day.count == len(OFFICIAL_AUDIENCES["linked"])
+    assert day.area.code == "350510"
+    assert day.held_until is None
+    evening = datetime(2026, 11, 24, 14, 0, tzinfo=UTC)  # 21:00 WIB
+    night = await broadcasts.preview(village, OFFICIAL, "linked", now=evening)
+    assert night.held_until == datetime(2026, 11, 25, 0, 0, tzinfo=UTC)  # 07:00 WIB
+    unheld = await broadcasts.preview(village, OFFICIAL, "linked", now=evening, quiet=None)
+    assert unheld.held_until is None
+
+
 @pytest.mark.parametrize(
     ("typed", "expected"),
     [

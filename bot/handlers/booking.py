@@ -17,9 +17,10 @@ from telegram.ext import (
 )
 
 from bot.context import Context, Deps, chat_locale, deps
-from bot.domain import SERVICES, Booking
+from bot.domain import SERVICES, Booking, ServicePoint
 from bot.errors import BookingError, DomainError, SlotFull
-from bot.handlers import people
+from bot.handlers import people, waitlist
+from bot.handlers.booking_draft import CHOOSING, draft, drafted
 from bot.handlers.common import (
     answer_query,
     callback_arg,
@@ -33,23 +34,10 @@ from bot.handlers.common import (
 )
 from bot.handlers.notify import announce_booking, offer_place
 from bot.services import booking as booking_service
+from bot.services.booking_options import shortlisted_points
 from bot.services.directory import get_resident, get_service_point
-from bot.services.schedule import (
-    BOOKING_WINDOW_DAYS,
-    free_slots,
-    open_days,
-    points_for_service,
-)
-from bot.services.waitlist import Offer, join_waitlist
-
-CHOOSING = 0
-POINTS_SHOWN = 6
-
-
-def draft(context: Context) -> dict[str, Any]:
-    """The booking being put together (kept on the server, never in buttons)."""
-    assert context.user_data is not None
-    return context.user_data.setdefault("booking", {})
+from bot.services.schedule import free_slots, open_days
+from bot.services.waitlist import Offer
 
 
 async def begin(update: Update, context: Context) -> int:
@@ -114,7 +102,7 @@ async def _ask_point(update: Update, context: Context) -> int:
     d = deps(context)
     resident = await get_resident(d.db, draft(context)["nik"])
     assert resident is not None
-    points = await points_for_service(
+    points = await shortlisted_points(
         d.db, draft(context)["service"], home_kecamatan=resident.kode_desa[:6]
     )
     locale = await chat_locale(context, chat_id_of(update))
@@ -124,7 +112,7 @@ async def _ask_point(update: Update, context: Context) -> int:
                 d.renderer.label(locale, "map_pin", point=p), callback_data=f"bk:pt:{p.code}"
             )
         ]
-        for p in _shortlist(points)
+        for p in points
     ]
     await send_markup(
         update, context, "citizen/booking_choose_point.html", InlineKeyboardMarkup(buttons)
@@ -135,15 +123,9 @@ async def _ask_point(update: Update, context: Context) -> int:
 async def other_point(update: Update, context: Context) -> int:
     """Back from a full calendar to the list of service points."""
     await answer_query(update)
-    if not {"nik", "service"} <= draft(context).keys():
+    if not drafted(context, "nik", "service"):
         return await stale(update, context)
     return await _ask_point(update, context)
-
-
-def _shortlist(points: list[Any]) -> list[Any]:
-    """The nearest points, plus the Kanigoro office and the TLAs wherever they rank."""
-    nearest = points[:POINTS_SHOWN]
-    return nearest + [p for p in points[POINTS_SHOWN:] if p.kind in ("office", "tla")]
 
 
 async def point_chosen(update: Update, context: Context) -> int:
@@ -151,7 +133,7 @@ async def point_chosen(update: Update, context: Context) -> int:
     await answer_query(update)
     d = deps(context)
     point = await get_service_point(d.db, callback_arg(update).removeprefix("pt:"))
-    if point is None or not {"nik", "service"} <= draft(context).keys():
+    if point is None or not drafted(context, "nik", "service"):
         return await stale(update, context)
     draft(context)["point"] = point.code
     return await _ask_day(update, context)
@@ -176,8 +158,8 @@ async def _ask_day(update: Update, context: Context) -> int:
     ]
     grid = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
     if draft(context).get("mode") != "move":  # the waitlist, when the wanted days are full
-        waitlist = d.renderer.label(locale, "waitlist_join")
-        grid.append([InlineKeyboardButton(waitlist, callback_data="bk:wait")])
+        join = d.renderer.label(locale, "waitlist_join")
+        grid.append([InlineKeyboardButton(join, callback_data="bk:wait")])
     markup = InlineKeyboardMarkup(grid)
     await send_markup(update, context, "citizen/booking_choose_day.html", markup, point=point)
     return CHOOSING
@@ -195,14 +177,8 @@ async def day_chosen(update: Update, context: Context) -> int:
     if point is None:
         return await stale(update, context)
     slots = await free_slots(d.db, point, day, now=d.now())
-    if not slots:  # an old or stale calendar: say why (past, closed...) or that it is full
-        try:
-            await booking_service.check_day(d.db, point, day, now=d.now())
-        except DomainError as error:
-            await refuse(update, context, error)
-        else:
-            await reply(update, context, "citizen/booking_day_full.html", day=day)
-        return await _ask_day(update, context)
+    if not slots:  # an old or stale calendar
+        return await _no_slots(update, context, point, day)
     locale = await chat_locale(context, chat_id_of(update))
     buttons = [
         InlineKeyboardButton(
@@ -218,11 +194,23 @@ async def day_chosen(update: Update, context: Context) -> int:
     return CHOOSING
 
 
+async def _no_slots(update: Update, context: Context, point: ServicePoint, day: date) -> int:
+    """Say why the day has no slot (past, closed...) or that it is full; the calendar again."""
+    d = deps(context)
+    try:
+        await booking_service.check_day(d.db, point, day, now=d.now())
+    except DomainError as error:
+        await refuse(update, context, error)
+    else:
+        await reply(update, context, "citizen/booking_day_full.html", day=day)
+    return await _ask_day(update, context)
+
+
 async def slot_chosen(update: Update, context: Context) -> int:
     """Summarise and ask to confirm."""
     await answer_query(update)
     raw = callback_arg(update).removeprefix("slot:")
-    if not 0 <= row_id(raw) < 10**10 or not {"nik", "service", "point"} <= draft(context).keys():
+    if not 0 <= row_id(raw) < 10**10 or not drafted(context, "nik", "service", "point"):
         return await stale(update, context)
     d = deps(context)
     start = datetime.fromtimestamp(int(raw), tz=d.settings.tz)
@@ -288,79 +276,6 @@ async def declined(update: Update, context: Context) -> int:
     return ConversationHandler.END
 
 
-async def wait(update: Update, context: Context) -> int:
-    """`bk:wait`: join the waitlist; first ask from which day the person can come."""
-    await answer_query(update)
-    if not {"nik", "service", "point"} <= draft(context).keys():
-        return await stale(update, context)
-    today = deps(context).today()
-    return await _ask_range_day(update, context, "citizen/waitlist_from.html", "wf", today)
-
-
-async def wait_from(update: Update, context: Context) -> int:
-    """`bk:wf:<day>`: the first day; now ask until which day."""
-    await answer_query(update)
-    first = _window_day(context, callback_arg(update).removeprefix("wf:"))
-    if first is None or "point" not in draft(context):
-        return await stale(update, context)
-    draft(context)["wait_from"] = first
-    return await _ask_range_day(update, context, "citizen/waitlist_until.html", "wt", first)
-
-
-async def wait_until(update: Update, context: Context) -> int:
-    """`bk:wt:<day>`: join the waitlist for the chosen days."""
-    await answer_query(update)
-    d = deps(context)
-    b = draft(context)
-    last = _window_day(context, callback_arg(update).removeprefix("wt:"))
-    if last is None or not {"nik", "service", "point", "wait_from"} <= b.keys():
-        return await stale(update, context)
-    assert update.effective_chat is not None
-    try:
-        await join_waitlist(
-            d.db, chat_id=update.effective_chat.id, nik=b["nik"], service=b["service"],
-            point_code=b["point"], first_day=b["wait_from"], last_day=last, now=d.now(),
-        )  # fmt: skip
-    except DomainError as error:
-        await refuse(update, context, error)
-        return ConversationHandler.END
-    point = await get_service_point(d.db, b["point"])
-    first = b["wait_from"]
-    await reply(
-        update, context, "citizen/waitlist_joined.html", point=point, first=first, last=last
-    )
-    return ConversationHandler.END
-
-
-async def _ask_range_day(
-    update: Update, context: Context, template: str, prefix: str, first: date
-) -> int:
-    """A calendar of the days from `first` to the end of the booking window."""
-    d = deps(context)
-    locale = await chat_locale(context, chat_id_of(update))
-    last = d.today() + timedelta(days=BOOKING_WINDOW_DAYS - 1)
-    days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
-    buttons = [
-        InlineKeyboardButton(
-            d.renderer.label(locale, "range_day", day=day), callback_data=f"bk:{prefix}:{day}"
-        )
-        for day in days
-    ]
-    markup = InlineKeyboardMarkup([buttons[i : i + 3] for i in range(0, len(buttons), 3)])
-    await send_markup(update, context, template, markup)
-    return CHOOSING
-
-
-def _window_day(context: Context, raw: str) -> date | None:
-    """The day in the callback data if it lies in today's booking window."""
-    try:
-        day = date.fromisoformat(raw)
-    except ValueError:
-        return None
-    today = deps(context).today()
-    return day if today <= day < today + timedelta(days=BOOKING_WINDOW_DAYS) else None
-
-
 async def reschedule(update: Update, context: Context) -> int:
     """`jd:move:<id>` from /jadwal: the same flow from the day step."""
     await answer_query(update)
@@ -407,9 +322,7 @@ def register(app: Application) -> None:
         CallbackQueryHandler(slot_chosen, pattern=r"^bk:slot:"),
         CallbackQueryHandler(confirmed, pattern=r"^bk:ok$"),
         CallbackQueryHandler(declined, pattern=r"^bk:no$"),
-        CallbackQueryHandler(wait, pattern=r"^bk:wait$"),
-        CallbackQueryHandler(wait_from, pattern=r"^bk:wf:"),
-        CallbackQueryHandler(wait_until, pattern=r"^bk:wt:"),
+        *waitlist.steps(),
     ]
     conversation = ConversationHandler(
         entry_points=[

@@ -39,7 +39,6 @@ from bot.rendering import LOCALES
 from bot.services import broadcasts
 from bot.services.broadcasts import AUDIENCES, TEMPLATES, Draft
 from bot.services.cycle import cycle_in_force
-from bot.services.outbox import quiet_hours_end
 from bot.services.roles import authorize
 
 CHOOSING, TYPING_DAY, TYPING_PLACE, TYPING_TEXT = range(4)
@@ -143,8 +142,10 @@ async def audience_chosen(update: Update, context: Context, user: RoleUser) -> i
     if audience not in AUDIENCES or not _complete(b):
         return await stale(update, context)
     d = deps(context)
-    count = await broadcasts.count_recipients(d.db, user, audience, today=d.today())
-    if count == 0:
+    figures = await broadcasts.preview(
+        d.db, user, audience, now=d.now(), quiet=d.settings.quiet_hours
+    )
+    if figures.count == 0:
         await _refused(update, context, broadcasts.NoRecipients())
         return await _ask_audience(update, context, user)
     b["audience"] = audience
@@ -153,9 +154,8 @@ async def audience_chosen(update: Update, context: Context, user: RoleUser) -> i
     await context.bot.send_message(chat_id_of(update), texts[locale], parse_mode=HTML)
     rows: list[Row] = [[("broadcast_send", "sr:ok"), ("broadcast_cancel", "sr:no")]]
     await reply(
-        update, context, "official/broadcast_confirm.html", rows=rows, count=count,
-        audience=audience, area=await broadcasts.scope_area(d.db, user),
-        held_until=quiet_hours_end(d.now(), d.settings.quiet_hours),
+        update, context, "official/broadcast_confirm.html", rows=rows, audience=audience,
+        count=figures.count, area=figures.area, held_until=figures.held_until,
     )  # fmt: skip
     return CHOOSING
 

@@ -126,6 +126,16 @@ class Sent:
     held_until: datetime | None
 
 
+@dataclass(frozen=True)
+class Preview:
+    """What the author confirms: how many chats the audience reaches in which area, and when
+    the messages would go out (None: at once; else when the quiet hours end)."""
+
+    count: int
+    area: Area
+    held_until: datetime | None
+
+
 def scope_code(user: RoleUser) -> str:
     """The area an account may broadcast to: an official's own, the regency for an admin."""
     return area_code_for(user, "siaran")
@@ -189,6 +199,19 @@ async def count_recipients(
     """Distinct chats (reminders on, not blocked) the audience reaches in the author's area."""
     _check_audience(audience)
     return await store.count_recipients(db, scope_code(user), audience, ages=ages_on(today))
+
+
+async def preview(
+    db: aiosqlite.Connection,
+    user: RoleUser,
+    audience: str,
+    *,
+    now: datetime,
+    quiet: QuietHours = QUIET_HOURS,
+) -> Preview:
+    """The figures shown before the author confirms a broadcast to `audience` at `now`."""
+    count = await count_recipients(db, user, audience, today=now.astimezone(TIMEZONE).date())
+    return Preview(count, await scope_area(db, user), quiet_hours_end(now, quiet))
 
 
 async def send(
