@@ -36,9 +36,10 @@ class Settings:
     secret_key: str = field(repr=False)
     default_locale: str = "id"
     check_failures_per_hour: int = 5
-    # A regency-wide burst of failed checks (many accounts guessing NIK + KK) slows every check:
-    # bot/services/burst.py. A burst is this many failed checks, across all accounts, within
-    # the window; while it lasts each check waits `check_burst_delay` and admins are alerted.
+    # A regency-wide burst of failed checks (many accounts guessing NIK + KK) slows the new
+    # accounts that failed: bot/services/burst.py. A burst is this many failed checks, across
+    # all accounts, within the window; while it lasts each check of a new account that failed
+    # waits `check_burst_delay` and admins are alerted.
     check_burst_failures: int = 200
     check_burst_window: timedelta = timedelta(minutes=10)
     check_burst_delay: timedelta = timedelta(seconds=60)

@@ -1,5 +1,6 @@
-"""A regency-wide burst of failed status checks: every check is slowed, the admins are alerted
-once, and nothing about it tells an unknown NIK from a wrong KK.
+"""A regency-wide burst of failed status checks: new accounts that fail are slowed, fresh and
+trusted ones are not, the admins are alerted once, and nothing about it tells an unknown NIK from
+a wrong KK.
 
 The rule through the service (on a database), then end to end through the local Bot API server
 with a low threshold (8 failures in 10 minutes, 60 seconds' wait).
@@ -100,13 +101,14 @@ async def test_below_the_threshold_checks_are_not_slowed(loaded):
     assert await alerts(loaded) == []
 
 
-async def test_a_burst_slows_a_fresh_account_and_alerts_each_admin_once(loaded):
+async def test_a_burst_slows_a_new_account_that_failed_and_alerts_each_admin_once(loaded):
     await fail_from_many(loaded, LIMITS.burst_failures)
     assert [(chat, kind) for _, chat, kind in await alerts(loaded)] == [
         (ADMIN_ID, "staff"),
         (SECOND_ADMIN, "staff"),
     ]
-    with pytest.raises(ChecksSlowed) as slowed:
+    assert await check(loaded, 500, kk=KK_LESTARI) is None  # a fresh account: answered at once
+    with pytest.raises(ChecksSlowed) as slowed:  # it failed: its next check waits its turn
         await check(loaded, 500)
     assert slowed.value.context["until"] == NOW + timedelta(seconds=60)
     later = NOW + timedelta(seconds=30)
@@ -114,12 +116,33 @@ async def test_a_burst_slows_a_fresh_account_and_alerts_each_admin_once(loaded):
         await check(loaded, 500, now=later)
     assert again.value.context["until"] == NOW + timedelta(seconds=60)
     turn = NOW + timedelta(seconds=60)
-    assert await check(loaded, 500, now=turn) is not None
-    with pytest.raises(ChecksSlowed) as next_one:  # the turn was used: the next check waits
-        await check(loaded, 500, now=turn)
+    assert await check(loaded, 500, now=turn) is not None  # its turn came
+    with pytest.raises(ChecksSlowed) as next_one:  # one of the burst's accounts asks now
+        await check(loaded, 101, now=turn)
     assert next_one.value.context["until"] == turn + timedelta(seconds=60)
-    await fail_in_turn(loaded, 6, first_user=200, asked=turn)  # slowed, but still failing
+    await fail_in_turn(loaded, 6, first_user=200, asked=turn)  # still failing
     assert len(await alerts(loaded)) == 2  # still one alert per admin
+
+
+async def test_forty_throwaway_accounts_do_not_slow_honest_residents(loaded):
+    """The attack: enough failing accounts open a burst. A resident who has not failed, and
+    one who checked before (yesterday) and mistypes once, are answered at once."""
+    returning = 510
+    assert await check(loaded, returning, now=NOW - timedelta(days=1)) is not None
+    await fail_from_many(loaded, LIMITS.burst_failures)
+    assert await check(loaded, 501) is not None  # a fresh account, the right numbers
+    assert await check(loaded, returning, kk=KK_LESTARI) is None  # a typo
+    assert await check(loaded, returning) is not None  # at once: neither slowed nor locked
+    with pytest.raises(ChecksSlowed):  # the accounts that failed wait their turn
+        await check(loaded, 100)
+
+
+async def test_one_typo_during_a_burst_costs_a_minute_not_an_hour(loaded):
+    await fail_from_many(loaded, LIMITS.burst_failures)
+    assert await check(loaded, 520, kk=KK_LESTARI) is None  # a new account mistypes
+    with pytest.raises(ChecksSlowed) as slowed:
+        await check(loaded, 520)
+    assert await check(loaded, 520, now=slowed.value.context["until"]) is not None
 
 
 async def test_the_alert_holds_counts_and_times_never_a_number(loaded, tmp_path):
@@ -151,26 +174,27 @@ async def test_the_alert_holds_counts_and_times_never_a_number(loaded, tmp_path)
             assert number[-4:] not in text
 
 
-async def test_during_a_burst_an_account_may_fail_once_an_hour(loaded):
+async def test_during_a_burst_an_account_may_fail_twice_an_hour(loaded):
     await fail_from_many(loaded, LIMITS.burst_failures)
+    assert await check(loaded, 600, kk=KK_LESTARI) is None
     with pytest.raises(ChecksSlowed):
         await check(loaded, 600, kk=KK_LESTARI)
     turn = NOW + timedelta(seconds=60)
     assert await check(loaded, 600, kk=KK_LESTARI, now=turn) is None
     with pytest.raises(CheckLocked) as locked:
         await check(loaded, 600, now=turn + timedelta(seconds=61))
-    assert locked.value.context["until"] == turn + timedelta(hours=1)
+    assert locked.value.context["until"] == NOW + timedelta(hours=1)
 
 
 async def test_the_wait_starts_when_the_check_begins(loaded):
-    """/cek during a burst starts the account's wait: typing NIK and KK uses it up."""
-    await fail_from_many(loaded, LIMITS.burst_failures)
+    """/cek during a burst starts a slowed account's wait: typing NIK and KK uses it up."""
+    await fail_from_many(loaded, LIMITS.burst_failures, first_user=700)
     await ensure_not_locked(loaded, 700, LIMITS, now=NOW)
     assert await check(loaded, 700, now=NOW + timedelta(seconds=60)) is not None
 
 
 async def test_format_errors_are_told_before_the_wait(loaded):
-    await fail_from_many(loaded, LIMITS.burst_failures)
+    await fail_from_many(loaded, LIMITS.burst_failures, first_user=800)
     with pytest.raises(InvalidNik):
         await check(loaded, 800, kk="123")
 
@@ -181,18 +205,18 @@ async def test_the_burst_ends_one_window_after_the_failures_stop(loaded):
     await ensure_not_locked(loaded, 900, LIMITS, now=last - timedelta(seconds=60))
     assert await check(loaded, 900, kk=KK_LESTARI, now=last) is None
     with pytest.raises(ChecksSlowed):
-        await check(loaded, 901, now=NOW + timedelta(minutes=12))
-    assert await check(loaded, 902, now=last + timedelta(minutes=10, seconds=1)) is not None
+        await check(loaded, 100, now=NOW + timedelta(minutes=12))
+    assert await check(loaded, 101, now=last + timedelta(minutes=10, seconds=1)) is not None
 
 
 async def test_a_burst_that_flares_up_again_soon_is_the_same_burst(loaded):
     await fail_from_many(loaded, LIMITS.burst_failures)
     soon = NOW + timedelta(minutes=15)  # ended 5 minutes ago
-    assert await check(loaded, 1000, now=soon) is not None  # not slowed any more
+    assert await check(loaded, 100, now=soon) is not None  # not slowed any more
     await fail_from_many(loaded, LIMITS.burst_failures, first_user=1100, now=soon)
     assert len(await alerts(loaded)) == 2
     with pytest.raises(ChecksSlowed):
-        await check(loaded, 1000, now=soon)
+        await check(loaded, 101, now=soon)
     much_later = soon + timedelta(minutes=30)
     await fail_from_many(loaded, LIMITS.burst_failures, first_user=1200, now=much_later)
     keys = [key for key, _, _ in await alerts(loaded)]
@@ -266,20 +290,22 @@ async def test_a_burst_end_to_end(botapi, clock):
     assert f"{E2E_FAILURES} cek NIK + KK gagal" in alert.text
     assert SIXTEEN_DIGITS.search(alert.text) is None
 
-    fresh = botapi.user(2100)  # a fresh account, with the right numbers: it waits its turn
-    slowed = await one_shot(fresh, KNOWN.nik, KNOWN.kk)
+    fresh = botapi.user(2100)  # a fresh account, with the right numbers: answered at once
+    assert "AKTIF" in (await one_shot(fresh, KNOWN.nik, KNOWN.kk)).text
+    guesser = botapi.user(2000)  # one of the accounts that failed: it waits its turn
+    slowed = await one_shot(guesser, KNOWN.nik, KNOWN.kk)
     assert "layanan cek NIK sedang dibatasi" in slowed.text
     assert "mulai pukul <b>10.01 WIB</b>" in slowed.html
     assert "AKTIF" not in slowed.text
     staff.send_text("/hari_ini")  # staff are not held up by the burst
     assert "Antrean hari ini" in (await staff.next_message(timeout=2.0)).text
 
-    more = botapi.user(2101)  # the conversation: the wait starts at /cek
+    more = botapi.user(2001)  # the conversation: the wait starts at /cek
     more.send_text("/cek")
     assert "NIK" in (await more.next_message()).text
     clock.advance(timedelta(seconds=60))
-    fresh.send_text(KNOWN.kk)  # only the KK number is sent again: the NIK was kept
-    assert "AKTIF" in (await fresh.next_message()).text
+    guesser.send_text(KNOWN.kk)  # only the KK number is sent again: the NIK was kept
+    assert "AKTIF" in (await guesser.next_message()).text
     more.send_text(UNKNOWN_NIK)
     assert "KK" in (await more.next_message()).text
     more.send_text(KK_SANTOSO)
@@ -295,24 +321,30 @@ async def test_a_burst_end_to_end(botapi, clock):
 
 @pytest.mark.usefixtures("running_bot")
 async def test_unknown_nik_and_wrong_kk_read_the_same_byte_for_byte(botapi, clock):
-    """No oracle, also while a burst slows the checks: the same bytes either way."""
+    """No oracle, also while a burst slows the checks: the same bytes either way, for a fresh
+    account during the burst, for a slowed one, and when its turn comes."""
     normal = [
         await one_shot(botapi.user(3000), KNOWN.nik, KK_LESTARI),
         await one_shot(botapi.user(3001), UNKNOWN_NIK, KK_SANTOSO),
     ]
     for i in range(E2E_FAILURES):
         await one_shot(botapi.user(3100 + i), KNOWN.nik, KK_LESTARI)
-    waits = [
-        await one_shot(botapi.user(3200), KNOWN.nik, KK_LESTARI),
-        await one_shot(botapi.user(3201), UNKNOWN_NIK, KK_SANTOSO),
+    fresh = [
+        await one_shot(botapi.user(3300), KNOWN.nik, KK_LESTARI),
+        await one_shot(botapi.user(3301), UNKNOWN_NIK, KK_SANTOSO),
+    ]
+    waits = [  # the accounts that failed before: slowed now
+        await one_shot(botapi.user(3000), KNOWN.nik, KK_LESTARI),
+        await one_shot(botapi.user(3001), UNKNOWN_NIK, KK_SANTOSO),
     ]
     clock.advance(timedelta(seconds=60))
-    botapi.user(3200).send_text(KK_LESTARI)
-    botapi.user(3201).send_text(KK_SANTOSO)
-    during = [await botapi.user(3200).next_message(), await botapi.user(3201).next_message()]
-    for wrong_kk, unknown in (normal, waits, during):
+    botapi.user(3000).send_text(KK_LESTARI)
+    botapi.user(3001).send_text(KK_SANTOSO)
+    during = [await botapi.user(3000).next_message(), await botapi.user(3001).next_message()]
+    for wrong_kk, unknown in (normal, fresh, waits, during):
         assert wrong_kk.html.encode() == unknown.html.encode()
         assert wrong_kk.buttons == unknown.buttons
     assert "tidak ditemukan" in normal[0].text
+    assert fresh[0].html == normal[0].html
     assert "dibatasi" in waits[0].text
     assert during[0].html == normal[0].html

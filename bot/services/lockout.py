@@ -1,6 +1,6 @@
 """May this account check now? Failed status checks are limited per Telegram account (default
-5 per hour), and during a regency-wide burst of failures every check waits its turn
-(bot/services/burst.py)."""
+5 per hour), and during a regency-wide burst of failures a new account that failed waits its
+turn (bot/services/burst.py)."""
 
 from __future__ import annotations
 
@@ -36,8 +36,8 @@ async def admit(
     db: aiosqlite.Connection, user_id: int, limits: CheckLimits, *, now: datetime
 ) -> Admission:
     """Raise CheckLocked (with `until`) when the account used up its failed checks this hour
-    (one only during a burst). During a burst, start the account's wait if it has none: the
-    Admission says until when it waits."""
+    (two only during a burst). During a burst, start the wait of an account that is slowed if
+    it has none: the Admission says until when it waits."""
     gate = await read_gate(
         db, user_id, hour_ago=now - WINDOW, window_start=now - limits.burst_window
     )
@@ -45,8 +45,8 @@ async def admit(
     limit = limits.account_limit(burst_on=on)
     if len(gate.failures) >= limit:
         raise CheckLocked(until=gate.failures[-limit] + WINDOW)
-    if not on:
-        return Admission(gate, burst_on=False, wait_until=None)
+    if not on or not burst.slowed(gate):
+        return Admission(gate, burst_on=on, wait_until=None)
     turn = burst.turn_at(gate.hold, limits, now)
     if turn is None:
         async with transaction(db):

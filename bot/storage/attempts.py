@@ -26,6 +26,7 @@ class Gate:
     recent_failures: int  # failed attempts of every account since `window_start`
     burst: BurstRow | None  # the latest burst still on after `window_start`, if any
     hold: datetime | None  # when the account asked to check during a burst, if it did
+    last_success: datetime | None = None  # the account's latest successful check still kept
 
 
 # One trip to the database thread (it runs before every status check): the compound SELECT
@@ -38,6 +39,8 @@ _GATE = (
     " UNION ALL SELECT * FROM (SELECT 'burst', until, id, started_at FROM check_bursts"
     " WHERE until > :window_start ORDER BY until DESC LIMIT 1)"
     " UNION ALL SELECT 'hold', asked_at, NULL, NULL FROM check_holds WHERE user_id = :user"
+    " UNION ALL SELECT 'success', at, NULL, NULL FROM check_attempts"
+    " WHERE user_id = :user AND succeeded = 1"
 )
 
 
@@ -61,7 +64,7 @@ async def read_gate(
     window_start: datetime,
 ) -> Gate:
     """The account's recent failures, everyone's failures in the burst window, the latest
-    burst and the account's hold, in one statement."""
+    burst, the account's hold and its latest success, in one statement."""
     rows = await db.execute_fetchall(
         _GATE,
         {
@@ -71,7 +74,7 @@ async def read_gate(
         },
     )
     failures: list[datetime] = []
-    recent, burst, hold = 0, None, None
+    recent, burst, hold, success = 0, None, None, None
     for kind, at, number, started_at in rows:
         if kind == "failure":
             failures.append(datetime.fromisoformat(at))
@@ -81,9 +84,11 @@ async def read_gate(
             burst = BurstRow(
                 int(number), datetime.fromisoformat(started_at), datetime.fromisoformat(at)
             )
-        else:
+        elif kind == "hold":
             hold = datetime.fromisoformat(at)
-    return Gate(sorted(failures), recent, burst, hold)
+        else:
+            success = datetime.fromisoformat(at)  # one per account (a unique index)
+    return Gate(sorted(failures), recent, burst, hold, success)
 
 
 async def open_burst(
