@@ -146,12 +146,14 @@ async def test_erasing_a_chat_withdraws_and_blanks_its_messages(linked):
     await plan(db, "notice:sent", 601)
     [claimed] = await outbox.claim_due(db, now=NOW, limit=1)
     await outbox.mark_sent(db, claimed.id, 77, NOW)
+    ids = [(await store.get_message_by_key(db, key)).id for key in (waiting, "notice:sent")]
     await erase_chat(db, 601, 601, now=NOW)
-    for key, state in ((waiting, "withdrawn"), ("notice:sent", "sent")):
-        message = await store.get_message_by_key(db, key)
+    for message_id, state, key in ((ids[0], "withdrawn", "teen"), (ids[1], "sent", "notice")):
+        message = await store.get_message(db, message_id)
         assert message is not None
         assert (message.state, message.text, message.reply_markup_json) == (state, "-", None)
         assert teen.nama not in message.text
+        assert (message.chat_id, message.key) == (0, f"{key}:erased:{message_id}")
 
 
 async def test_a_nik_set_nonaktif_is_dated_by_the_wib_day(db):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from telegram import Update
+from telegram.constants import ChatType
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
 
 from bot.context import Context, chat_locale, deps
@@ -21,6 +22,9 @@ async def confirmed(update: Update, context: Context) -> None:
     """Erase (or keep) the chat's data."""
     assert update.callback_query is not None
     assert update.effective_chat is not None and update.effective_user is not None
+    if update.effective_chat.type != ChatType.PRIVATE:
+        await private_only(update, context)
+        return
     await update.callback_query.answer()
     if callback_arg(update) != "yes":
         await edit(update, context, "citizen/erase_kept.html")
@@ -33,6 +37,15 @@ async def confirmed(update: Update, context: Context) -> None:
     await edit(update, context, "citizen/erase_done.html", locale=locale)
     for offer in offers:
         await offer_place(context, offer)
+
+
+async def private_only(update: Update, context: Context) -> None:
+    """An erase button pressed in a group (a forged one: the bot offers it only in private):
+    nothing is erased, the presser alone reads why."""
+    assert update.callback_query is not None and update.effective_chat is not None
+    locale = await chat_locale(context, update.effective_chat.id)
+    text = deps(context).renderer.render(locale, "citizen/erase_private_only.txt")
+    await update.callback_query.answer(text, show_alert=True)
 
 
 def register(app: Application) -> None:

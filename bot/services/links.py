@@ -100,9 +100,10 @@ async def erase_chat(
 ) -> list[Offer]:
     """Remove what the bot holds about a chat: language, links, check history; its active
     bookings are cancelled (their places offered to the waitlist, returned) and its bookings,
-    waitlist entries and tickets no longer point at it; its queued messages are withdrawn and
-    the texts of all its messages blanked. Failed checks of the last hour stay, or erasing
-    would reset the lockout."""
+    waitlist entries and tickets no longer point at it; its queued messages are withdrawn, and
+    all its messages blanked and cut loose from the chat (no chat id, no key naming the chat or
+    the resident). Failed checks of the last hour stay, or erasing would reset the lockout:
+    an account id, a time and an outcome, nothing that leads to a resident."""
     offers = []
     for booking in await chat_bookings(db, chat_id):
         if booking.state in HOLDING_STATES and booking.start_at > now:

@@ -137,8 +137,9 @@ async def withdraw(db: aiosqlite.Connection, key_prefix: str, *, now: datetime) 
 
 
 async def forget_chat(db: aiosqlite.Connection, chat_id: int, *, now: datetime) -> None:
-    """The chat's data is erased: withdraw its queued messages, blank every text and button
-    (call inside the erasing transaction)."""
+    """The chat's data is erased: withdraw its queued messages, blank every text and button,
+    drop the chat id and the keys' chat and resident parts (call inside the erasing
+    transaction)."""
     await store.forget_chat(db, chat_id, now=now)
 
 

@@ -173,12 +173,30 @@ ERASED_TEXT = "-"  # what is left of an erased chat's message (the column may no
 
 
 async def forget_chat(db: aiosqlite.Connection, chat_id: int, *, now: datetime) -> None:
-    """Withdraw the chat's queued messages and blank the text and buttons of all of them."""
+    """Withdraw the chat's queued messages, blank the text and buttons of all of them, and cut
+    them loose from the chat: chat id 0, and a key without the chat id or the resident's ref
+    (`teen:<ref>:<chat>:<day>` joins back to the resident). The key keeps what counts the
+    office's records: the message's kind and, for a broadcast, which one (its delivery report).
+    """
+    async with db.execute(
+        "SELECT id, idempotency_key FROM outbox WHERE chat_id = ?", (chat_id,)
+    ) as cursor:
+        keys = [(_erased_key(key, message_id), message_id) async for message_id, key in cursor]
     await db.execute(
         "UPDATE outbox SET state = CASE WHEN state = 'queued' THEN 'withdrawn' ELSE state END,"
-        " text = seal(?), reply_markup = NULL, updated_at = ? WHERE chat_id = ?",
+        " text = seal(?), reply_markup = NULL, updated_at = ?, chat_id = 0 WHERE chat_id = ?",
         (ERASED_TEXT, ts(now), chat_id),
     )
+    await db.executemany("UPDATE outbox SET idempotency_key = ? WHERE id = ?", keys)
+    await db.execute("DELETE FROM blocked_chats WHERE chat_id = ?", (chat_id,))
+
+
+def _erased_key(key: str, message_id: int) -> str:
+    """`broadcast:<id>:erased:<message>` in a broadcast, else `<kind>:erased:<message>`."""
+    kind, _, rest = key.partition(":")
+    if kind == "broadcast":
+        return f"{kind}:{rest.partition(':')[0]}:erased:{message_id}"
+    return f"{kind}:erased:{message_id}"
 
 
 async def count_queued(db: aiosqlite.Connection) -> int:

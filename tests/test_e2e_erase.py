@@ -1,0 +1,105 @@
+"""/hapus_data leaves no path from the chat to the resident it was linked to, and erases only
+in a private chat."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from bot.db import transaction, vault_of
+from bot.jobs.registry import job_spec, run_planner, scheduled_at
+from bot.rendering import Renderer
+from bot.services.booking import book
+from bot.services.schedule import slot_starts
+from bot.storage import chats
+from bot.storage.outbox import RESIDENT_REF_BYTES
+from tests.conftest import NOW, PEOPLE
+
+CHAT = 770_123_456  # long enough that no timestamp, code or hash holds its digits by chance
+DEWI = PEOPLE["turning17"]  # turns 17 on 15 December 2026: her reminder is planned that day
+# A row naming the account may stay here: failed checks of the last hour, for the lockout
+# (erasing must not reset it). Its columns are checked below: nothing in it leads further.
+LOCKOUT = {"check_attempts": {"id", "user_id", "at", "succeeded"}}
+
+
+async def tables_and_columns(db) -> dict[str, list[str]]:
+    """Every table of the database (from sqlite_master) with its columns."""
+    query = "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+    tables = [name for (name,) in await db.execute_fetchall(query)]
+    return {
+        table: [row[1] for row in await db.execute_fetchall(f'PRAGMA table_info("{table}")')]
+        for table in tables
+    }
+
+
+async def cells_holding(db, value: int | str) -> set[str]:
+    """`table.column` of every cell equal to `value` or, as text, containing it."""
+    found = set()
+    for table, columns in (await tables_and_columns(db)).items():
+        for column in columns:
+            query = (
+                f'SELECT count(*) FROM "{table}" WHERE "{column}" = ?'
+                f' OR (typeof("{column}") = \'text\' AND instr("{column}", ?) > 0)'
+            )
+            [(count,)] = await db.execute_fetchall(query, (value, str(value)))
+            if count:
+                found.add(f"{table}.{column}")
+    return found
+
+
+async def linked_with_a_reminder_and_a_booking(botapi, db, settings):
+    user = botapi.user(CHAT)
+    user.send_text(f"/cek {DEWI.nik} {'3505' + '0' * 12}")  # a failed check first
+    await user.next_message()
+    user.send_text(f"/cek {DEWI.nik} {DEWI.kk}")
+    status = await user.next_message()
+    user.press(status, next(d for _, d in status.buttons if d.startswith("link:nik:")))
+    consent = await user.next_message()
+    user.press(consent, next(d for _, d in consent.buttons if d.startswith("consent:nik:")))
+    await user.next_message()
+    day = date(2026, 12, 15)
+    spec = job_spec("teen-reminders")
+    at = spec.times[0]
+    await run_planner(spec, at, db=db, renderer=Renderer(), settings=settings, day=day,
+                      now=scheduled_at(day, at))  # fmt: skip
+    await book(db, chat_id=CHAT, nik=DEWI.nik, service="rekam", point_code="kanigoro",
+               start_at=slot_starts(date(2026, 11, 26))[0], now=NOW)  # fmt: skip
+    return user
+
+
+async def test_after_an_erase_no_table_leads_from_the_chat_to_the_resident(
+    running_bot, botapi, settings
+):
+    db = running_bot.bot_data["db"]
+    user = await linked_with_a_reminder_and_a_booking(botapi, db, settings)
+    stand_in = vault_of(db).ref(DEWI.nik)[:RESIDENT_REF_BYTES].hex()  # the reminder key's
+    assert {"outbox.idempotency_key", "links.chat_id"} <= await cells_holding(db, CHAT)
+    assert "outbox.idempotency_key" in await cells_holding(db, stand_in)
+
+    user.send_text("/hapus_data")
+    confirm = await user.next_message()
+    user.press(confirm, "erase:yes")
+    assert "sudah dihapus" in (await user.next_message()).text
+
+    columns = await tables_and_columns(db)
+    left = await cells_holding(db, CHAT)
+    assert left <= {f"{table}.user_id" for table in LOCKOUT}, left
+    for table, kept in LOCKOUT.items():
+        assert set(columns[table]) == kept  # an account id, a time, an outcome: no way further
+    assert await cells_holding(db, stand_in) == set()  # no reminder key joins back to her
+
+
+async def test_the_erase_button_does_nothing_in_a_group(running_bot, botapi):
+    db = running_bot.bot_data["db"]
+    group = botapi.group(-770_999, "Warga RT 3")
+    async with transaction(db):
+        await chats.set_locale(db, group.id, "en", now=NOW)  # something the group holds
+    member = botapi.user(7701)
+    member.send_text("/cek", chat=group)
+    answer = await group.next_message()  # the bot's "use a private chat" message
+    query = member.press(answer, "erase:yes", raw=True)  # a forged erase button
+    await group.no_message(within=0.3)
+    assert botapi.sim.query_answered(query)
+    [alert] = member.callback_answers
+    assert alert["show_alert"] is True
+    assert "private chat" in alert["text"]
+    assert await chats.get_locale(db, group.id) == "en"  # nothing erased
