@@ -6,9 +6,11 @@ from telegram.ext import Application
 
 from bot.handlers import (
     admin,
+    area_reports,
     booking,
     broadcast,
     check,
+    closures,
     deactivation,
     delivery,
     edits,
@@ -20,7 +22,6 @@ from bot.handlers import (
     my_reports,
     reminders,
     report,
-    roles,
     staff,
     start,
     tickets_staff,
@@ -36,6 +37,7 @@ def register(app: Application) -> None:
         edits,  # before every flow: an edited message is never a step's answer
         group,
         admin,
+        closures,
         staff,
         tickets_staff,
         broadcast,  # before check: typed free text may hold digits that look like a NIK
@@ -45,7 +47,7 @@ def register(app: Application) -> None:
         my_bookings,
         my_reports,
     ]
-    modules += [language, locations, reminders, erase, roles, deactivation, start]
+    modules += [language, locations, reminders, erase, area_reports, deactivation, start]
     for module in modules:
         module.register(app)
     app.add_error_handler(on_error)

@@ -1,5 +1,5 @@
-"""Admin settings made from a chat: the staff group that gets new bookings, and /cabut, which
-takes a role or an unused invitation away."""
+"""Admin settings made from a chat: the staff group that gets new bookings, a point's
+auto-confirm, and /cabut, which takes a role or an unused invitation away."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from bot.domain import RoleUser
 from bot.errors import DomainError
 from bot.handlers.common import refuse, reply, requires_role
 from bot.handlers.menus import reset_role_menu
-from bot.services import staff_chats
+from bot.services import autoconfirm, staff_chats
 from bot.services.invites import revoke_invite
 from bot.services.roles import list_role_accounts, remove_user
 
@@ -37,6 +37,24 @@ async def staff_group(update: Update, context: Context, admin: RoleUser) -> None
         await refuse(update, context, error)
         return
     await reply(update, context, "admin/staff_group_set.html", point=args[0], on=group is not None)
+
+
+@requires_role("autokonfirmasi")
+async def auto_confirm(update: Update, context: Context, admin: RoleUser) -> None:
+    """/autokonfirmasi KODE on|off."""
+    args = list(context.args or [])
+    if len(args) != 2 or args[1] not in ("on", "off"):
+        await reply(update, context, "admin/auto_confirm_usage.html")
+        return
+    d = deps(context)
+    try:
+        await autoconfirm.set_auto_confirm(
+            d.db, admin=admin, point_code=args[0], on=args[1] == "on", now=d.now()
+        )
+    except DomainError as error:
+        await refuse(update, context, error)
+        return
+    await reply(update, context, "admin/auto_confirm_set.html", point=args[0], on=args[1] == "on")
 
 
 @requires_role("cabut")
@@ -69,4 +87,5 @@ async def _revoke(update: Update, context: Context, admin: RoleUser, target: str
 def register(app: Application) -> None:
     """Add the admin's chat commands."""
     app.add_handler(CommandHandler("grup_petugas", staff_group))
+    app.add_handler(CommandHandler("autokonfirmasi", auto_confirm))
     app.add_handler(CommandHandler("cabut", revoke, filters=filters.ChatType.PRIVATE))

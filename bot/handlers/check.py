@@ -92,22 +92,8 @@ async def _answer(update: Update, context: Context, nik: str, kk: str) -> int:
             d.db, update.effective_user.id, nik, kk,
             limits=check_limits(d), alert=burst_alert(d), now=d.now(), today=d.today(),
         )  # fmt: skip
-    except CheckLocked as error:
-        _forget_draft(context)
-        await refuse(update, context, error)
-        return ConversationHandler.END
-    except ChecksSlowed as error:  # a burst: the NIK is kept, the KK number is sent again
-        if context.user_data is not None:
-            context.user_data["check_nik"] = nik
-        await refuse(update, context, error)
-        return ASKING_KK
-    except InvalidNik as error:
-        await refuse(update, context, error)
-        if not error.reason.startswith("kk_"):
-            return ASKING_NIK
-        if context.user_data is not None:
-            context.user_data["check_nik"] = nik
-        return ASKING_KK
+    except (CheckLocked, ChecksSlowed, InvalidNik) as error:
+        return await _refused(update, context, nik, error)
     _forget_draft(context)
     if status is None:
         await reply(update, context, "citizen/check_not_found.html")
@@ -116,6 +102,20 @@ async def _answer(update: Update, context: Context, nik: str, kk: str) -> int:
         update, context, "citizen/status.html", rows=_status_rows(context, status, d), s=status
     )
     return ConversationHandler.END
+
+
+async def _refused(update: Update, context: Context, nik: str, error: DomainError) -> int:
+    """Say why, then the next step: a lock ends the check; a burst or a wrong KK number asks for
+    the KK number again (the NIK is kept); a wrong NIK asks for the NIK again."""
+    await refuse(update, context, error)
+    if isinstance(error, CheckLocked):
+        _forget_draft(context)
+        return ConversationHandler.END
+    if isinstance(error, InvalidNik) and not error.reason.startswith("kk_"):
+        return ASKING_NIK
+    if context.user_data is not None:
+        context.user_data["check_nik"] = nik
+    return ASKING_KK
 
 
 def _status_rows(context: Context, status: Status, d: Deps) -> list[Row]:

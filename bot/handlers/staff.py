@@ -1,8 +1,9 @@
-"""Staff at a service point: today's queue, confirm/reject, check-in, outcomes; admins: closures."""
+"""Staff at a service point: today's queue, confirm/reject, check-in, outcomes (admins close
+points in closures.py and set auto-confirm in admin.py)."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import (
@@ -27,7 +28,7 @@ from bot.handlers.common import (
     row_id,
 )
 from bot.handlers.notify import offer_place, tell_citizen
-from bot.services import autoconfirm, closures, frontdesk
+from bot.services import frontdesk
 from bot.services.directory import get_service_point
 
 TYPING_REASON = 0
@@ -182,63 +183,6 @@ async def outcome(update: Update, context: Context, staff: RoleUser) -> None:
     await tell_citizen(context, booking, "citizen/booking_state.html")
 
 
-@requires_role("tutup")
-async def close(update: Update, context: Context, admin: RoleUser) -> None:
-    """/tutup KODE|semua YYYY-MM-DD YYYY-MM-DD alasan: close a point; bookings are cancelled."""
-    args = list(context.args or [])
-    try:
-        point = None if args[0] == "semua" else args[0]
-        first, last = date.fromisoformat(args[1]), date.fromisoformat(args[2])
-        reason = " ".join(args[3:])
-    except (IndexError, ValueError):
-        await reply(update, context, "admin/close_usage.html")
-        return
-    d = deps(context)
-    try:
-        cancelled = await closures.close_point(
-            d.db,
-            admin=admin,
-            point_code=point,
-            first_day=first,
-            last_day=last,
-            reason=reason,
-            now=d.now(),
-        )
-    except DomainError as error:
-        await refuse(update, context, error)
-        return
-    place = await get_service_point(d.db, point) if point else None
-    await reply(
-        update,
-        context,
-        "admin/closed.html",
-        point=place,
-        first=first,
-        last=last,
-        count=len(cancelled),
-    )
-    for booking in cancelled:
-        await tell_citizen(context, booking, "citizen/booking_state.html")
-
-
-@requires_role("autokonfirmasi")
-async def auto_confirm(update: Update, context: Context, admin: RoleUser) -> None:
-    """/autokonfirmasi KODE on|off."""
-    args = list(context.args or [])
-    if len(args) != 2 or args[1] not in ("on", "off"):
-        await reply(update, context, "admin/auto_confirm_usage.html")
-        return
-    d = deps(context)
-    try:
-        await autoconfirm.set_auto_confirm(
-            d.db, admin=admin, point_code=args[0], on=args[1] == "on", now=d.now()
-        )
-    except DomainError as error:
-        await refuse(update, context, error)
-        return
-    await reply(update, context, "admin/auto_confirm_set.html", point=args[0], on=args[1] == "on")
-
-
 async def cancel_reason(update: Update, context: Context) -> int:
     """/batal while typing a reason."""
     if context.user_data is not None:
@@ -262,8 +206,6 @@ def register(app: Application) -> None:
     app.add_handler(CommandHandler("masuk", check_in))
     app.add_handler(CommandHandler("tidak_hadir", no_show))
     app.add_handler(CommandHandler("konfirmasi_besok", confirm_tomorrow))
-    app.add_handler(CommandHandler("tutup", close))
-    app.add_handler(CommandHandler("autokonfirmasi", auto_confirm))
     app.add_handler(CallbackQueryHandler(decide, pattern=r"^st:ok:"))
     app.add_handler(CallbackQueryHandler(confirm_tomorrow, pattern=r"^st:all$"))
     app.add_handler(CallbackQueryHandler(outcome, pattern=r"^st:out:"))

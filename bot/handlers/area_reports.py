@@ -1,5 +1,5 @@
-"""Officials' /rekap, admins' /statistik (staff commands are in staff.py, /siaran in
-broadcast.py)."""
+"""Area reports: officials' /rekap of their own area (with the outreach list), admins'
+/statistik of the whole regency."""
 
 from __future__ import annotations
 
