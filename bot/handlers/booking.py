@@ -212,24 +212,35 @@ async def slot_chosen(update: Update, context: Context) -> int:
     raw = callback_arg(update).removeprefix("slot:")
     if not 0 <= row_id(raw) < 10**10 or not drafted(context, "nik", "service", "point"):
         return await stale(update, context)
-    d = deps(context)
+    d, b = deps(context), draft(context)
     start = datetime.fromtimestamp(int(raw), tz=d.settings.tz)
     try:  # a slot list shown a while ago: the slot may have filled, passed or closed since
         await booking_service.check_slot(
-            d.db, point_code=draft(context)["point"], service=draft(context)["service"],
-            start_at=start, now=d.now(),
-        )  # fmt: skip
+            d.db, point_code=b["point"], service=b["service"], start_at=start, now=d.now()
+        )
     except BookingError as error:
         await refuse(update, context, error)
         return await _ask_day(update, context)
-    draft(context)["start"] = start
-    point = await get_service_point(d.db, draft(context)["point"])
-    resident = await get_resident(d.db, draft(context)["nik"])
+    b["start"] = start
+    return await _ask_confirm(update, context)
+
+
+async def _ask_confirm(update: Update, context: Context) -> int:
+    """The summary of the draft, with Confirm / Cancel."""
+    d, b = deps(context), draft(context)
+    point = await get_service_point(d.db, b["point"])
+    resident = await get_resident(d.db, b["nik"])
     rows = [[("booking_confirm", "bk:ok"), ("booking_cancel", "bk:no")]]
     await reply(
-        update, context, "citizen/booking_summary.html", rows=rows,
-        service=draft(context)["service"], point=point, start=start, resident=resident,
-    )  # fmt: skip
+        update,
+        context,
+        "citizen/booking_summary.html",
+        rows=rows,
+        service=b["service"],
+        point=point,
+        start=b["start"],
+        resident=resident,
+    )
     return CHOOSING
 
 
@@ -262,9 +273,14 @@ async def _book_or_move(d: Deps, chat_id: int, b: dict[str, Any]) -> tuple[Booki
             d.db, b["booking_id"], chat_id=chat_id, start_at=b["start"], now=d.now()
         )
     booking = await booking_service.book(
-        d.db, chat_id=chat_id, nik=b["nik"], service=b["service"],
-        point_code=b["point"], start_at=b["start"], now=d.now(),
-    )  # fmt: skip
+        d.db,
+        chat_id=chat_id,
+        nik=b["nik"],
+        service=b["service"],
+        point_code=b["point"],
+        start_at=b["start"],
+        now=d.now(),
+    )
     return booking, None
 
 
@@ -288,9 +304,12 @@ async def reschedule(update: Update, context: Context) -> int:
         return await stale(update, context)
     old = match[0]
     context.user_data["booking"] = {
-        "mode": "move", "booking_id": old.id, "nik": old.nik,
-        "service": old.service, "point": old.service_point,
-    }  # fmt: skip
+        "mode": "move",
+        "booking_id": old.id,
+        "nik": old.nik,
+        "service": old.service,
+        "point": old.service_point,
+    }
     return await _ask_day(update, context)
 
 

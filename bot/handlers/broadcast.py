@@ -64,10 +64,14 @@ async def begin(update: Update, context: Context, user: RoleUser) -> int:
     quota = await broadcasts.quota(d.db, user, now=d.now())
     rows: list[Row] = [[(f"broadcast_{t}", f"sr:t:{t}")] for t in TEMPLATES]
     await reply(
-        update, context, "official/broadcast_start.html", rows=rows if quota.left != 0 else None,
-        area=await broadcasts.scope_area(d.db, user), quota=quota,
+        update,
+        context,
+        "official/broadcast_start.html",
+        rows=rows if quota.left != 0 else None,
+        area=await broadcasts.scope_area(d.db, user),
+        quota=quota,
         recent=await broadcasts.recent(d.db, user),
-    )  # fmt: skip
+    )
     if quota.left == 0:
         return await _refused(update, context, broadcasts.LimitReached(**_limit(quota)))
     return CHOOSING
@@ -149,14 +153,18 @@ async def audience_chosen(update: Update, context: Context, user: RoleUser) -> i
         await _refused(update, context, broadcasts.NoRecipients())
         return await _ask_audience(update, context, user)
     b["audience"] = audience
-    locale = await chat_locale(context, chat_id_of(update))
-    texts = await _texts(context, user, _draft(b))
-    await context.bot.send_message(chat_id_of(update), texts[locale], parse_mode=HTML)
+    await _show_message(update, context, user, _draft(b))
     rows: list[Row] = [[("broadcast_send", "sr:ok"), ("broadcast_cancel", "sr:no")]]
     await reply(
-        update, context, "official/broadcast_confirm.html", rows=rows, audience=audience,
-        count=figures.count, area=figures.area, held_until=figures.held_until,
-    )  # fmt: skip
+        update,
+        context,
+        "official/broadcast_confirm.html",
+        rows=rows,
+        audience=audience,
+        count=figures.count,
+        area=figures.area,
+        held_until=figures.held_until,
+    )
     return CHOOSING
 
 
@@ -170,9 +178,14 @@ async def confirmed(update: Update, context: Context, user: RoleUser) -> int:
     composed = _draft(b)
     try:
         sent = await broadcasts.send(
-            d.db, user, composed, await _texts(context, user, composed),
-            default_locale=d.settings.default_locale, now=d.now(), quiet=d.settings.quiet_hours,
-        )  # fmt: skip
+            d.db,
+            user,
+            composed,
+            await _texts(context, user, composed),
+            default_locale=d.settings.default_locale,
+            now=d.now(),
+            quiet=d.settings.quiet_hours,
+        )
     except DomainError as error:
         return await _refused(update, context, error)
     (context.user_data or {}).pop("broadcast", None)
@@ -212,6 +225,13 @@ async def outside_flow(update: Update, context: Context) -> None:
 async def use_private(update: Update, context: Context, user: RoleUser) -> None:
     """/siaran in a group: after the role check, ask for a private chat."""
     await reply(update, context, "official/use_private.html")
+
+
+async def _show_message(update: Update, context: Context, user: RoleUser, composed: Draft) -> None:
+    """The message exactly as recipients read it, in the author's language."""
+    locale = await chat_locale(context, chat_id_of(update))
+    texts = await _texts(context, user, composed)
+    await context.bot.send_message(chat_id_of(update), texts[locale], parse_mode=HTML)
 
 
 async def _texts(context: Context, user: RoleUser, composed: Draft) -> dict[str, str]:

@@ -89,9 +89,15 @@ async def _answer(update: Update, context: Context, nik: str, kk: str) -> int:
     assert update.effective_user is not None
     try:
         status = await check_status(
-            d.db, update.effective_user.id, nik, kk,
-            limits=check_limits(d), alert=burst_alert(d), now=d.now(), today=d.today(),
-        )  # fmt: skip
+            d.db,
+            update.effective_user.id,
+            nik,
+            kk,
+            limits=check_limits(d),
+            alert=burst_alert(d),
+            now=d.now(),
+            today=d.today(),
+        )
     except (CheckLocked, ChecksSlowed, InvalidNik) as error:
         return await _refused(update, context, nik, error)
     _forget_draft(context)

@@ -59,9 +59,12 @@ async def edit(update: Update, context: Context, template: str, **options: Any) 
     text, markup = await render(context, chat_id, template, **options)
     assert not isinstance(markup, ForceReply)  # an edited message keeps inline buttons only
     await context.bot.edit_message_text(
-        text, chat_id=chat_id, message_id=query.message.message_id,
-        parse_mode=HTML, reply_markup=markup,
-    )  # fmt: skip
+        text,
+        chat_id=chat_id,
+        message_id=query.message.message_id,
+        parse_mode=HTML,
+        reply_markup=markup,
+    )
 
 
 def chat_id_of(update: Update) -> int:

@@ -16,8 +16,8 @@ from telegram.ext import (
     filters,
 )
 
-from bot.context import Context, chat_locale, deps
-from bot.domain import DAMAGE_CAUSES
+from bot.context import Context, Deps, chat_locale, deps
+from bot.domain import DAMAGE_CAUSES, Ticket
 from bot.errors import DomainError
 from bot.handlers import people
 from bot.handlers.common import (
@@ -209,9 +209,16 @@ async def point_chosen(update: Update, context: Context) -> int:
     rows: list[Row] = [[("report_send", "tk:ok"), ("booking_cancel", "tk:no")]]
     b = draft(context)
     await reply(
-        update, context, "citizen/report_summary.html", rows=rows, point=point, resident=resident,
-        cause=b["cause"], description=b.get("description"), attached=b["attachment"] is not None,
-    )  # fmt: skip
+        update,
+        context,
+        "citizen/report_summary.html",
+        rows=rows,
+        point=point,
+        resident=resident,
+        cause=b["cause"],
+        description=b.get("description"),
+        attached=b["attachment"] is not None,
+    )
     return CHOOSING
 
 
@@ -222,13 +229,8 @@ async def confirmed(update: Update, context: Context) -> int:
     b = draft(context)
     if "point" not in b:
         return await stale(update, context)
-    assert update.effective_chat is not None
     try:
-        ticket = await tickets.report(
-            d.db, chat_id=update.effective_chat.id, nik=b["nik"], kind=b["kind"],
-            cause=b["cause"], description=b.get("description"), attachment=b["attachment"],
-            point_code=b["point"], now=d.now(),
-        )  # fmt: skip
+        ticket = await _file(d, chat_id_of(update), b)
     except DomainError as error:
         await refuse(update, context, error)
         return ConversationHandler.END
@@ -239,6 +241,21 @@ async def confirmed(update: Update, context: Context) -> int:
     await reply(update, context, "citizen/report_filed.html", rows=rows, t=ticket, point=point)
     await tell_staff_ticket(context, ticket)
     return ConversationHandler.END
+
+
+async def _file(d: Deps, chat_id: int, b: dict[str, Any]) -> Ticket:
+    """File the drafted report as a ticket of this chat."""
+    return await tickets.report(
+        d.db,
+        chat_id=chat_id,
+        nik=b["nik"],
+        kind=b["kind"],
+        cause=b["cause"],
+        description=b.get("description"),
+        attachment=b["attachment"],
+        point_code=b["point"],
+        now=d.now(),
+    )
 
 
 async def declined(update: Update, context: Context) -> int:

@@ -45,9 +45,16 @@ async def today(update: Update, context: Context, staff: RoleUser) -> None:
     for number, page in enumerate(pages, start=1):  # a full day does not fit one message
         rows = [[("staff_confirm_tomorrow", "st:all")]] if number == len(pages) else None
         await reply(
-            update, context, "staff/today.html", rows=rows, point=point, today=d.today(),
-            entries=page, page=number, pages=len(pages),
-        )  # fmt: skip
+            update,
+            context,
+            "staff/today.html",
+            rows=rows,
+            point=point,
+            today=d.today(),
+            entries=page,
+            page=number,
+            pages=len(pages),
+        )
 
 
 @requires_role("masuk")
@@ -152,9 +159,8 @@ async def reject(update: Update, context: Context, staff: RoleUser) -> int:
     d = deps(context)
     try:
         booking, offer = await frontdesk.reject(
-            d.db, row_id(raw), staff=staff,
-            reason=update.message.text or "", now=d.now(),
-        )  # fmt: skip
+            d.db, row_id(raw), staff=staff, reason=update.message.text or "", now=d.now()
+        )
     except InvalidReason as error:  # let them type it again
         await refuse(update, context, error)
         return TYPING_REASON

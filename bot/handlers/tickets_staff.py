@@ -108,9 +108,8 @@ async def reject(update: Update, context: Context, staff: RoleUser) -> int:
     d = deps(context)
     try:
         ticket = await tickets.reject(
-            d.db, row_id(raw), staff=staff,
-            reason=update.message.text or "", now=d.now(),
-        )  # fmt: skip
+            d.db, row_id(raw), staff=staff, reason=update.message.text or "", now=d.now()
+        )
     except InvalidReason as error:  # let them type it again
         await refuse(update, context, error)
         return TYPING_REASON
@@ -144,9 +143,14 @@ async def destroy(update: Update, context: Context, admin: RoleUser) -> None:
     d = deps(context)
     try:
         batch = await destruction.record_batch(
-            d.db, admin=admin, destroyed_on=destruction.parse_batch_date(parts[0]), method=method,
-            witnesses=witnesses, ticket_numbers=numbers, now=d.now(),
-        )  # fmt: skip
+            d.db,
+            admin=admin,
+            destroyed_on=destruction.parse_batch_date(parts[0]),
+            method=method,
+            witnesses=witnesses,
+            ticket_numbers=numbers,
+            now=d.now(),
+        )
     except DomainError as error:
         await refuse(update, context, error)
         return

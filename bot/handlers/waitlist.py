@@ -9,7 +9,7 @@ from typing import Any
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, ConversationHandler
 
-from bot.context import Context, chat_locale, deps
+from bot.context import Context, Deps, chat_locale, deps
 from bot.errors import DomainError
 from bot.handlers.booking_draft import CHOOSING, draft, drafted
 from bot.handlers.common import (
@@ -48,25 +48,34 @@ async def wait_from(update: Update, context: Context) -> int:
 async def wait_until(update: Update, context: Context) -> int:
     """`bk:wt:<day>`: join the waitlist for the chosen days."""
     await answer_query(update)
-    d = deps(context)
-    b = draft(context)
     last = _window_day(context, callback_arg(update).removeprefix("wt:"))
     if last is None or not drafted(context, "nik", "service", "point", "wait_from"):
         return await stale(update, context)
     try:
-        await join_waitlist(
-            d.db, chat_id=chat_id_of(update), nik=b["nik"], service=b["service"],
-            point_code=b["point"], first_day=b["wait_from"], last_day=last, now=d.now(),
-        )  # fmt: skip
+        await _join(deps(context), chat_id_of(update), draft(context), last)
     except DomainError as error:
         await refuse(update, context, error)
         return ConversationHandler.END
-    point = await get_service_point(d.db, b["point"])
+    point = await get_service_point(deps(context).db, draft(context)["point"])
+    first = draft(context)["wait_from"]
     await reply(
-        update, context, "citizen/waitlist_joined.html",
-        point=point, first=b["wait_from"], last=last,
-    )  # fmt: skip
+        update, context, "citizen/waitlist_joined.html", point=point, first=first, last=last
+    )
     return ConversationHandler.END
+
+
+async def _join(d: Deps, chat_id: int, b: dict[str, Any], last: date) -> None:
+    """Join the waitlist of the drafted point for the drafted service and days."""
+    await join_waitlist(
+        d.db,
+        chat_id=chat_id,
+        nik=b["nik"],
+        service=b["service"],
+        point_code=b["point"],
+        first_day=b["wait_from"],
+        last_day=last,
+        now=d.now(),
+    )
 
 
 async def _ask_range_day(
