@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import Update
 from telegram.ext import ConversationHandler
 
 from bot.context import Context, Deps, chat_locale, deps
@@ -18,6 +18,7 @@ from bot.services.burst import BurstAlert, BurstReport, CheckLimits, ChecksSlowe
 from bot.services.directory import get_resident
 from bot.services.links import chat_links
 from bot.services.status import Status, check_status
+from bot.views.people import choose_person
 
 # Conversation states shared by every flow that asks "for whom?".
 ASKING_NIK, ASKING_KK = 100, 101
@@ -42,14 +43,9 @@ async def ask_person(
     people = await known_people(update, context)
     draft["people"] = [r.nik for r in people]
     assert update.effective_chat is not None
-    renderer = deps(context).renderer
     locale = await chat_locale(context, update.effective_chat.id)
-    rows = [
-        [_button(renderer.label(locale, "person", resident=r), f"{prefix}:who:{i}")]
-        for i, r in enumerate(people)
-    ]
-    rows.append([_button(renderer.label(locale, "person_new"), f"{prefix}:who:new")])
-    await send_markup(update, context, template, InlineKeyboardMarkup(rows))
+    markup = choose_person(deps(context).renderer, locale, people, prefix=prefix)
+    await send_markup(update, context, template, markup)
 
 
 async def choose(
@@ -126,7 +122,3 @@ def burst_alert(d: Deps) -> BurstAlert:
         )
 
     return BurstAlert(compose, d.settings.default_locale)
-
-
-def _button(label: str, data: str) -> InlineKeyboardButton:
-    return InlineKeyboardButton(label, callback_data=data)
