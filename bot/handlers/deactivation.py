@@ -126,7 +126,7 @@ async def _applied(
 
 def register(app: Application) -> None:
     """Add the deactivation command and its buttons."""
-    app.add_handler(CommandHandler(ACTION, latest))
+    app.add_handler(CommandHandler("deaktivasi", latest))
     app.add_handler(CallbackQueryHandler(ask, pattern=r"^dz:ask:"))
     app.add_handler(CallbackQueryHandler(approve, pattern=r"^dz:ok:"))
     app.add_handler(CallbackQueryHandler(cancel, pattern=r"^dz:no:"))
