@@ -86,8 +86,13 @@ async def _status(db, key):
 
 async def _approve(db, run_id, admin=ADMIN, *, now=NOW, today=TODAY):
     return await deactivation.approve(
-        db, run_id, admin=admin, today=today, now=now, notifier=notifier(Renderer(), SETTINGS),
-    )  # fmt: skip
+        db,
+        run_id,
+        admin=admin,
+        today=today,
+        now=now,
+        notifier=notifier(Renderer(), SETTINGS),
+    )
 
 
 async def _outbox(db, prefix=""):
@@ -205,8 +210,11 @@ async def test_a_second_approval_does_nothing(town):
 
 async def test_only_an_admin_may_approve(town):
     run = await deactivation.prepare_preview(town, day=TODAY, now=NOW)
-    for user in (None, RoleUser(9001, "staff", "kanigoro", None),
-                 RoleUser(9002, "official", None, "3505100000")):  # fmt: skip
+    for user in (
+        None,
+        RoleUser(9001, "staff", "kanigoro", None),
+        RoleUser(9002, "official", None, "3505100000"),
+    ):
         with pytest.raises(NotAuthorized):
             await _approve(town, run.id, user)
     assert not (await deactivation.get_run(town, run.id)).applied
@@ -303,8 +311,17 @@ async def test_a_regency_wide_preview_fits_one_telegram_message(db, locale):
     ) as cur:
         villages = await cur.fetchall()
     desa = [DesaRow(*row, count=1000 + i) for i, row in enumerate(villages)]
-    run = Run(1, cycle_ended_before(TODAY), "previewed", desa, sum(d.count for d in desa), NOW,
-              None, None, None)  # fmt: skip
+    run = Run(
+        1,
+        cycle_ended_before(TODAY),
+        "previewed",
+        desa,
+        sum(d.count for d in desa),
+        NOW,
+        None,
+        None,
+        None,
+    )
     text, _ = preview(Renderer(), locale, run)
     assert len(run.kecamatan) == 22
     assert len(text) < 4096
@@ -315,9 +332,14 @@ async def test_a_regency_wide_preview_fits_one_telegram_message(db, locale):
 async def _run_job(db, day, *, job="deactivation-preview", at=time(9, 0)):
     moment = datetime.combine(day, at, tzinfo=SETTINGS.tz).astimezone(UTC)
     return await run_planner(
-        job_spec(job), at, db=db, renderer=Renderer(), settings=SETTINGS,
-        day=day, now=moment,
-    )  # fmt: skip
+        job_spec(job),
+        at,
+        db=db,
+        renderer=Renderer(),
+        settings=SETTINGS,
+        day=day,
+        now=moment,
+    )
 
 
 async def test_the_job_sends_the_preview_to_every_admin_once(town):
@@ -330,8 +352,9 @@ async def test_the_job_sends_the_preview_to_every_admin_once(town):
         ("deactivation-preview:2026-04-30:9004", 9004, "staff"),
     ]
     (run_id,) = [row[0] async for row in await town.execute("SELECT id FROM deactivation_runs")]
-    buttons = [b["callback_data"] for row in json.loads(planned[0][4])["inline_keyboard"]
-               for b in row]  # fmt: skip
+    buttons = [
+        b["callback_data"] for row in json.loads(planned[0][4])["inline_keyboard"] for b in row
+    ]
     assert buttons == [f"dz:ask:{run_id}", f"dz:csv:{run_id}"]
     assert "Minggirsari" in planned[0][3]
     assert "<b>7</b>" in planned[0][3]

@@ -75,9 +75,14 @@ async def test_a_full_day_queue_is_split_for_staff(running_bot, botapi, settings
         niks = [row[0] for row in await cur.fetchall()]
     for n, nik in enumerate(niks):
         await book_service(
-            conn, chat_id=20_000 + n, nik=nik, service="rekam", point_code="kanigoro",
-            start_at=slots[n // 10].start_at, now=NOW,
-        )  # fmt: skip
+            conn,
+            chat_id=20_000 + n,
+            nik=nik,
+            service="rekam",
+            point_code="kanigoro",
+            start_at=slots[n // 10].start_at,
+            now=NOW,
+        )
     await conn.close()
     staff = botapi.user(STAFF_ID)
     staff.send_text("/hari_ini")

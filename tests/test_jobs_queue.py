@@ -22,9 +22,14 @@ async def _book_today(settings, who="unrecorded"):
     point = await get_service_point(conn, "kanigoro")
     slot = (await free_slots(conn, point, NOW.date(), now=NOW))[0]
     booking = await book(
-        conn, chat_id=8001, nik=PEOPLE[who].nik, service="rekam",
-        point_code="kanigoro", start_at=slot.start_at, now=NOW,
-    )  # fmt: skip
+        conn,
+        chat_id=8001,
+        nik=PEOPLE[who].nik,
+        service="rekam",
+        point_code="kanigoro",
+        start_at=slot.start_at,
+        now=NOW,
+    )
     await conn.close()
     return booking
 

@@ -104,13 +104,20 @@ async def outbox_rows(db, prefix=""):
         rows = await cursor.fetchall()
     return [
         {
-            "key": key, "chat": chat, "kind": kind, "text": text, "state": state,
-            "buttons": [b["callback_data"] for row in json.loads(markup)["inline_keyboard"]
-                        for b in row] if markup else [],
+            "key": key,
+            "chat": chat,
+            "kind": kind,
+            "text": text,
+            "state": state,
+            "buttons": [
+                b["callback_data"] for row in json.loads(markup)["inline_keyboard"] for b in row
+            ]
+            if markup
+            else [],
             "not_before": datetime.fromisoformat(not_before),
         }
         for key, chat, kind, text, markup, not_before, state in rows
-    ]  # fmt: skip
+    ]
 
 
 def days(first: date, last: date) -> list[date]:
@@ -141,8 +148,12 @@ def chats_of(rows):
 async def test_teens_are_reminded_before_on_and_monthly_after_their_17th_birthday(world):
     planned = await plan_days(world, "teen-reminders", date(2026, 11, 1), date(2027, 2, 20))
 
-    assert sorted(planned) == [date(2026, 11, 15), date(2026, 12, 15), date(2027, 1, 15),
-                               date(2027, 2, 15)]  # fmt: skip
+    assert sorted(planned) == [
+        date(2026, 11, 15),
+        date(2026, 12, 15),
+        date(2027, 1, 15),
+        date(2027, 2, 15),
+    ]
     for rows in planned.values():
         assert chats_of(rows) == sorted(TEEN_CHATS)  # one each; never the chat that switched off
         for row in rows:
@@ -164,8 +175,14 @@ async def test_teens_are_reminded_before_on_and_monthly_after_their_17th_birthda
 async def test_teens_get_the_countdown_and_nothing_after_their_deadline(world):
     planned = await plan_days(world, "teen-reminders", date(2027, 3, 28), date(2027, 5, 20))
 
-    assert sorted(planned) == [date(2027, 3, 31), date(2027, 4, 15), date(2027, 4, 16),
-                               date(2027, 4, 23), date(2027, 4, 27), date(2027, 4, 29)]  # fmt: skip
+    assert sorted(planned) == [
+        date(2027, 3, 31),
+        date(2027, 4, 15),
+        date(2027, 4, 16),
+        date(2027, 4, 23),
+        date(2027, 4, 27),
+        date(2027, 4, 29),
+    ]
     last = {row["chat"]: row["text"] for row in planned[date(2027, 4, 29)]}
     assert "besok" in last[TEEN_NIK]
     assert "tomorrow" in last[TEEN_HOUSEHOLD]
@@ -196,8 +213,13 @@ async def test_unrecorded_wajib_ktp_residents_get_the_countdown_but_never_with_a
     world,
 ):
     deadline = await plan_days(world, "deadline-reminders", date(2027, 3, 1), date(2027, 5, 10))
-    countdown = [date(2027, 3, 31), date(2027, 4, 16), date(2027, 4, 23), date(2027, 4, 27),
-                 date(2027, 4, 29)]  # fmt: skip
+    countdown = [
+        date(2027, 3, 31),
+        date(2027, 4, 16),
+        date(2027, 4, 23),
+        date(2027, 4, 27),
+        date(2027, 4, 29),
+    ]
 
     assert sorted(deadline) == countdown
     for day, rows in deadline.items():
@@ -250,9 +272,13 @@ async def test_the_deactivation_notice_and_the_day_0_reminder_are_one_message(wo
     )
     notice_time = scheduled_at(DEACTIVATED_ON, time(7, 45))
     assert await outbox.enqueue(
-        db, key=key, chat_id=HOUSEHOLD_B, kind="reminder", text="NIK dinonaktifkan",
+        db,
+        key=key,
+        chat_id=HOUSEHOLD_B,
+        kind="reminder",
+        text="NIK dinonaktifkan",
         now=notice_time,
-    )  # fmt: skip
+    )
     assert await plan(world, "deactivated-reminders", DEACTIVATED_ON) == 0
     assert [row["key"] for row in await outbox_rows(db)] == [key]
 
@@ -289,9 +315,14 @@ async def _book(db, who, day, *, chat, now, index=0):
     point = await get_service_point(db, "kanigoro")
     slot = (await free_slots(db, point, day, now=now))[index]
     return await booking_service.book(
-        db, chat_id=chat, nik=NIK[who], service="rekam", point_code="kanigoro",
-        start_at=slot.start_at, now=now,
-    )  # fmt: skip
+        db,
+        chat_id=chat,
+        nik=NIK[who],
+        service="rekam",
+        point_code="kanigoro",
+        start_at=slot.start_at,
+        now=now,
+    )
 
 
 async def test_bookings_are_reminded_the_evening_before_and_asked_in_the_morning(world):
