@@ -92,7 +92,8 @@ async def _try(conn: dbmod.aiosqlite.Connection, nik: str, n: int, start: dateti
 async def _residents(conn: dbmod.aiosqlite.Connection, count: int, seed: int) -> list[str]:
     """`count` active residents of the population, spread over it."""
     rows = await conn.execute_fetchall(
-        "SELECT unseal(nik_sealed) AS nik FROM residents WHERE status_nik = 'AKTIF'"
+        "SELECT unseal(nik_sealed, 'residents.nik_sealed', nik_ref) AS nik FROM residents"
+        " WHERE status_nik = 'AKTIF'"
         " AND (CAST(substr(nik, 7) AS INTEGER) + ?) % 97 = 0 LIMIT ?",
         (seed, count),
     )

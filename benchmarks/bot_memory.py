@@ -88,21 +88,26 @@ def pick_people(path: Path, checks: int, seed: int) -> tuple[list[tuple[str, str
     rng = random.Random(seed)
     vault = Vault.from_secret(SECRET_KEY)
     with sqlite3.connect(path) as conn:
-        picked: list[tuple[str, str]] = []
-        for n, row in enumerate(conn.execute("SELECT nik_sealed, kk_sealed FROM residents")):
+        picked: list[tuple[bytes, bytes, bytes]] = []
+        query = "SELECT nik_sealed, kk_sealed, nik_ref FROM residents"
+        for n, row in enumerate(conn.execute(query)):
             if n < checks:  # reservoir sampling: one pass, uniform
                 picked.append(row)
             elif (slot := rng.randrange(n + 1)) < checks:
                 picked[slot] = row
-        born_by = (datetime.now(TIMEZONE).date() - timedelta(days=18 * 366)).isoformat()
+        born_by = datetime.now(TIMEZONE).year - 19  # adult by its whole year
         booker = conn.execute(
-            "SELECT nik_sealed, kk_sealed FROM residents WHERE tanggal_rekam IS NULL"
-            " AND status_nik = 'AKTIF' AND tanggal_lahir BETWEEN '2000-01-01' AND ?"
-            " ORDER BY tanggal_lahir DESC LIMIT 1",
+            "SELECT nik_sealed, kk_sealed, nik_ref FROM residents WHERE tanggal_rekam IS NULL"
+            " AND status_nik = 'AKTIF' AND tahun_lahir BETWEEN 2000 AND ?"
+            " ORDER BY tahun_lahir DESC LIMIT 1",
             (born_by,),
         ).fetchone()
-    opened = [(vault.open(nik), vault.open(kk)) for nik, kk in picked]
-    return opened, vault.open(booker[0]), vault.open(booker[1])
+    opened = [_open(vault, *row) for row in picked]
+    return (opened, *_open(vault, *booker))
+
+
+def _open(vault: Vault, nik: bytes, kk: bytes, ref: bytes) -> tuple[str, str]:
+    return vault.open(nik, "residents.nik_sealed", ref), vault.open(kk, "residents.kk_sealed", ref)
 
 
 def seed_yesterday(path: Path) -> int:

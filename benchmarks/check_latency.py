@@ -148,7 +148,8 @@ async def _sample(path: Path, count: int, seed: int) -> list[tuple[str, str, boo
     conn = await dbmod.connect(path, SECRET_KEY)
     try:
         rows = await conn.execute_fetchall(
-            "SELECT unseal(nik_sealed) AS nik, unseal(kk_sealed) FROM residents"
+            "SELECT unseal(nik_sealed, 'residents.nik_sealed', nik_ref) AS nik,"
+            " unseal(kk_sealed, 'residents.kk_sealed', nik_ref) FROM residents"
             " WHERE (CAST(substr(nik, 7) AS INTEGER) + ?) % 389 = 0",
             (seed,),
         )

@@ -33,7 +33,9 @@ async def measure(database: Path) -> tuple[float, int]:
     conn = await dbmod.connect(database, SECRET_KEY)
     try:
         await dbmod.migrate(conn)
-        async with conn.execute("SELECT unseal(nik_sealed) FROM residents LIMIT 1") as cursor:
+        async with conn.execute(
+            "SELECT unseal(nik_sealed, 'residents.nik_sealed', nik_ref) FROM residents LIMIT 1"
+        ) as cursor:
             row = await cursor.fetchone()
         assert row is not None
         started = time.perf_counter()

@@ -6,8 +6,14 @@ must still cost a lot per guess), then HKDF splits it into the sealing key and t
 The lookup hash is deterministic, so equal numbers match (joins, unique indexes); a sealed value
 is not (a fresh random nonce each time), so it says nothing, not even which rows are equal.
 
+Each sealed value is bound to its place, the table and column, and to its row (AES-GCM
+associated data): moved into another row or column by someone who can write to the file, it no
+longer opens (WrongKey), so the bot never shows one person's data as another's.
+
 A connection opened by `bot.db.connect` has the vault's functions for SQL:
-`nik_ref(number)` (the lookup hash; used for KK numbers too), `seal(text)`, `unseal(blob)`.
+`ref_of(number)` (the lookup hash; used for KK numbers too), `seal(text, place, row)`,
+`unseal(blob, place, row)`; `place` is 'table.column', `row` the row's stable identifier (a
+resident's `nik_ref`, a message's `chat_id`).
 """
 
 from __future__ import annotations
@@ -27,12 +33,14 @@ from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 NONCE_BYTES = 12
 REF_BYTES = 32  # HMAC-SHA256, untruncated
 # Bound to every sealed value: a blob sealed by another program or format version won't open.
-_AAD = b"dukcapil-bot/sealed/v1"
+_AAD = b"dukcapil-bot/sealed/v2"
+_AAD_V1 = b"dukcapil-bot/sealed/v1"  # before migration 0013: not bound to a place or row
 _SALT = b"dukcapil-bot/secret-key/v1"
 
 
 class WrongKey(Exception):
-    """A sealed value did not open: it was sealed under another key, or it was altered."""
+    """A sealed value did not open: sealed under another key, altered, or moved from the place
+    or row it was sealed for."""
 
 
 @dataclass(frozen=True)
@@ -56,17 +64,33 @@ class Vault:
         """The lookup hash of a NIK or KK number."""
         return hmac.digest(self.ref_key, number.encode(), "sha256")
 
-    def seal(self, text: str) -> bytes:
-        """nonce || AES-GCM ciphertext and tag of the text."""
+    def seal(self, text: str, place: str, row: Row) -> bytes:
+        """nonce || AES-GCM ciphertext and tag of the text, bound to `place` ('table.column')
+        and `row` (the row's stable identifier)."""
         nonce = _NONCES.take()
-        return nonce + self._aead.encrypt(nonce, text.encode(), _AAD)
+        return nonce + self._aead.encrypt(nonce, text.encode(), _bound(place, row))
 
-    def open(self, blob: bytes) -> str:
-        """The text a `seal` blob holds; WrongKey when it is not ours."""
+    def open(self, blob: bytes, place: str, row: Row) -> str:
+        """The text a `seal` blob holds; WrongKey when it is not ours, or not sealed for this
+        place and row."""
+        return self._open(blob, _bound(place, row))
+
+    def open_v1(self, blob: bytes) -> str:
+        """A value sealed before migration 0013 (bound to nothing): for that migration only."""
+        return self._open(blob, _AAD_V1)
+
+    def seal_v1(self, text: str) -> bytes:
+        """Sealed as before migration 0013: for migration 0011, which runs before it."""
+        nonce = _NONCES.take()
+        return nonce + self._aead.encrypt(nonce, text.encode(), _AAD_V1)
+
+    def _open(self, blob: bytes, aad: bytes) -> str:
         try:
-            return self._aead.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], _AAD).decode()
+            return self._aead.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], aad).decode()
         except InvalidTag as error:
-            raise WrongKey("a sealed value did not open with this SECRET_KEY") from error
+            raise WrongKey(
+                "a sealed value did not open: another SECRET_KEY, or altered or moved in the file"
+            ) from error
 
     @property
     def _aead(self) -> AESGCM:
@@ -77,11 +101,27 @@ class Vault:
     def sql_ref(self, number: str | None) -> bytes | None:
         return None if number is None else self.ref(number)
 
-    def sql_seal(self, text: str | None) -> bytes | None:
-        return None if text is None else self.seal(text)
+    def sql_seal(self, text: str | None, place: str, row: Row) -> bytes | None:
+        return None if text is None else self.seal(text, place, row)
 
-    def sql_open(self, blob: bytes | None) -> str | None:
-        return None if blob is None else self.open(blob)
+    def sql_open(self, blob: bytes | None, place: str, row: Row) -> str | None:
+        return None if blob is None else self.open(blob, place, row)
+
+    def sql_seal_v1(self, text: str | None) -> bytes | None:
+        return None if text is None else self.seal_v1(text)
+
+    def sql_open_v1(self, blob: bytes | None) -> str | None:
+        return None if blob is None else self.open_v1(blob)
+
+
+Row = bytes | int | str
+
+
+def _bound(place: str, row: Row) -> bytes:
+    """The associated data of a value sealed for `place` in `row` (NUL-separated: no place
+    holds a NUL, and the row's identifier comes last)."""
+    key = row if isinstance(row, bytes) else str(row).encode()
+    return b"\0".join((_AAD, place.encode(), key))
 
 
 class _NoncePool:

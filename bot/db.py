@@ -32,8 +32,8 @@ async def connect(path: Path | str, secret_key: str) -> aiosqlite.Connection:
     """Open a connection in WAL mode with foreign keys and a busy timeout; we own transactions.
 
     The connection gets the vault of `secret_key` (bot/crypto.py) as SQL functions: `ref_of`,
-    `seal`, `unseal`, `key_fingerprint`. Deleted content is overwritten (secure_delete), so no
-    value replaced or removed lingers in free pages.
+    `seal(text, place, row)`, `unseal(blob, place, row)`, `key_fingerprint`. Deleted content is
+    overwritten (secure_delete); `rebuild_file` clears what a rewritten page keeps.
     """
     if str(path) != ":memory:":
         make_private_file(Path(path))
@@ -69,8 +69,8 @@ _vaults: WeakKeyDictionary[aiosqlite.Connection, Vault] = WeakKeyDictionary()
 async def install_vault(db: aiosqlite.Connection, vault: Vault, *, prefix: str = "") -> None:
     """Give the connection the vault's SQL functions (`prefix` names a second vault's set)."""
     await db.create_function(f"{prefix}ref_of", 1, vault.sql_ref, deterministic=True)
-    await db.create_function(f"{prefix}seal", 1, vault.sql_seal)
-    await db.create_function(f"{prefix}unseal", 1, vault.sql_open, deterministic=True)
+    await db.create_function(f"{prefix}seal", 3, vault.sql_seal)
+    await db.create_function(f"{prefix}unseal", 3, vault.sql_open, deterministic=True)
     await db.create_function(
         f"{prefix}key_fingerprint", 0, lambda: vault.fingerprint, deterministic=True
     )
@@ -78,6 +78,9 @@ async def install_vault(db: aiosqlite.Connection, vault: Vault, *, prefix: str =
         _vaults[db] = vault
         # Migration 0011 only: the unkeyed stand-in for a NIK that outbox keys held before.
         await db.create_function("legacy_outbox_ref", 1, _legacy_outbox_ref, deterministic=True)
+        # Migrations 0011 and 0013 only: values sealed bound to no place or row.
+        await db.create_function("seal_v1", 1, vault.sql_seal_v1)
+        await db.create_function("unseal_v1", 1, vault.sql_open_v1, deterministic=True)
 
 
 def _legacy_outbox_ref(nik: str | None) -> str | None:

@@ -2,7 +2,7 @@
 --   *_ref     HMAC-SHA256 of the number under a key from SECRET_KEY: the lookup and join column;
 --   *_sealed  AES-GCM of the value (random nonce), opened only to show it to someone allowed.
 -- Birth date, sex, marital status, area and recording status stay in clear for the jobs.
--- ref_of(), seal() and key_fingerprint() are the connection's functions (bot.db.connect): this
+-- ref_of(), seal_v1() and key_fingerprint() are the connection's functions (bot.db.connect): this
 -- migration converts the rows already stored, in its one transaction. The clear values it
 -- replaces would survive in the gaps of rewritten pages and in the WAL: the file is rebuilt
 -- after it (bot.db.rebuild_file).
@@ -43,8 +43,8 @@ UPDATE links SET subject_ref = ref_of(subject_ref);
 -- Sealed into a holding table, then back into `residents` created anew: inserting the parent
 -- rows under the table's own name is what resolves the children's deferred references.
 CREATE TABLE residents_sealing AS
-SELECT ref_of(nik_ref) AS nik_ref, ref_of(no_kk) AS kk_ref, seal(nik_ref) AS nik_sealed,
-       seal(no_kk) AS kk_sealed, seal(nama) AS nama_sealed, tanggal_lahir, jenis_kelamin,
+SELECT ref_of(nik_ref) AS nik_ref, ref_of(no_kk) AS kk_ref, seal_v1(nik_ref) AS nik_sealed,
+       seal_v1(no_kk) AS kk_sealed, seal_v1(nama) AS nama_sealed, tanggal_lahir, jenis_kelamin,
        status_kawin, kode_desa, tanggal_rekam, status_nik, updated_at, deactivated_on
 FROM residents;
 DROP TABLE residents;
@@ -90,7 +90,7 @@ BEGIN
 END;
 
 -- Rendered messages name the resident: the outbox keeps them sealed too.
-UPDATE outbox SET text = seal(text);
+UPDATE outbox SET text = seal_v1(text);
 
 -- Which key the database is sealed with (a short public fingerprint, never the key): a bot
 -- started with another SECRET_KEY refuses to run instead of finding nobody.

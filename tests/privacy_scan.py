@@ -153,9 +153,14 @@ class PrivacyScan:
                     columns = [c for c in existing if wanted is None or c in wanted]
                     if not columns:
                         continue
-                    query = f"SELECT rowid, {', '.join(columns)} FROM {table}"
-                    for rowid, *values in conn.execute(query):
-                        text = " | ".join(_readable(v) for v in values)
+                    # A sealed value is bound to its row (bot/crypto.py): a message to its chat.
+                    bound = "chat_id" if "chat_id" in existing else "rowid"
+                    query = f"SELECT rowid, {bound}, {', '.join(columns)} FROM {table}"
+                    for rowid, row, *values in conn.execute(query):
+                        places = (f"{table}.{column}" for column in columns)
+                        text = " | ".join(
+                            _readable(v, p, row) for v, p in zip(values, places, strict=True)
+                        )
                         self.output(text, f"{table} row {rowid} of {shown}", f"{table} rows")
         except sqlite3.Error as error:
             self.notes.append(f"could not read {shown}: {error}")
@@ -454,7 +459,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     _scan(config).stop()
 
 
-def _readable(value: object) -> str:
+def _readable(value: object, place: str, row: object) -> str:
     """A column's value as text; a sealed one (outbox texts) opened with the tests' SECRET_KEY,
     so what the bot would send is scanned too. One sealed under another key stays unread."""
     if value is None:
@@ -463,8 +468,13 @@ def _readable(value: object) -> str:
         from bot.crypto import Vault, WrongKey
         from tests.conftest import SECRET_KEY
 
+        vault = Vault.from_secret(SECRET_KEY)
         try:
-            return Vault.from_secret(SECRET_KEY).open(value)
+            return vault.open(value, place, row)  # type: ignore[arg-type]
+        except (WrongKey, ValueError):
+            pass
+        try:
+            return vault.open_v1(value)  # a database stopped before migration 0013
         except (WrongKey, ValueError):
             return ""
     return str(value)

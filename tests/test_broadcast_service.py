@@ -42,7 +42,7 @@ async def _send(db, user=OFFICIAL, audience="linked", *, now=NOW, template="invi
 
 async def _messages(db, broadcast_id):
     async with db.execute(
-        "SELECT chat_id, kind, unseal(text), state, not_before FROM outbox"
+        "SELECT chat_id, kind, unseal(text, 'outbox.text', chat_id), state, not_before FROM outbox"
         " WHERE idempotency_key LIKE ? ORDER BY chat_id",
         (f"broadcast:{broadcast_id}:%",),
     ) as cursor:

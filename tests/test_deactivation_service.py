@@ -97,7 +97,8 @@ async def _approve(db, run_id, admin=ADMIN, *, now=NOW, today=TODAY):
 
 async def _outbox(db, prefix=""):
     async with db.execute(
-        "SELECT idempotency_key, chat_id, kind, unseal(text), reply_markup, not_before FROM outbox"
+        "SELECT idempotency_key, chat_id, kind, unseal(text, 'outbox.text', chat_id),"
+        " reply_markup, not_before FROM outbox"
         " WHERE idempotency_key LIKE ? ORDER BY idempotency_key",
         (prefix + "%",),
     ) as cur:

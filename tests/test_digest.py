@@ -110,7 +110,9 @@ async def _digest_job(db, day=TODAY, now=AT_SEVEN):
 
 
 async def _planned(db) -> dict[int, tuple[str, str, str]]:
-    async with db.execute("SELECT chat_id, idempotency_key, kind, unseal(text) FROM outbox") as cur:
+    async with db.execute(
+        "SELECT chat_id, idempotency_key, kind, unseal(text, 'outbox.text', chat_id) FROM outbox"
+    ) as cur:
         return {chat: (key, kind, text) for chat, key, kind, text in await cur.fetchall()}
 
 

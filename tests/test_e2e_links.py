@@ -15,8 +15,10 @@ async def links_in_db(settings) -> list[tuple]:
     # The subject is stored as its lookup hash; read back opened from the residents it names.
     subject = (
         "CASE kind"
-        " WHEN 'nik' THEN (SELECT unseal(nik_sealed) FROM residents WHERE nik_ref = subject_ref)"
-        " ELSE (SELECT unseal(kk_sealed) FROM residents WHERE kk_ref = subject_ref LIMIT 1) END"
+        " WHEN 'nik' THEN (SELECT unseal(nik_sealed, 'residents.nik_sealed', nik_ref)"
+        "   FROM residents WHERE nik_ref = subject_ref)"
+        " ELSE (SELECT unseal(kk_sealed, 'residents.kk_sealed', nik_ref)"
+        "   FROM residents WHERE kk_ref = subject_ref LIMIT 1) END"
     )
     async with conn.execute(f"SELECT chat_id, kind, {subject}, reminders_on FROM links") as cur:
         rows = await cur.fetchall()

@@ -70,7 +70,8 @@ async def test_a_full_day_queue_is_split_for_staff(running_bot, botapi, settings
     point = await get_service_point(conn, "kanigoro")
     slots = await free_slots(conn, point, NOW.date(), now=NOW)
     async with conn.execute(
-        "SELECT unseal(nik_sealed) FROM residents WHERE unseal(nama_sealed) LIKE 'Warga %'"
+        "SELECT unseal(nik_sealed, 'residents.nik_sealed', nik_ref) FROM residents"
+        " WHERE unseal(nama_sealed, 'residents.nama_sealed', nik_ref) LIKE 'Warga %'"
     ) as cur:
         niks = [row[0] for row in await cur.fetchall()]
     for n, nik in enumerate(niks):

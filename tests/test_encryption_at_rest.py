@@ -188,13 +188,19 @@ async def test_another_secret_key_is_refused_not_silently_empty(db, tmp_path):
 
 def test_sealed_values_differ_each_time_and_open_only_with_their_key():
     vault, other = Vault.from_secret("one"), Vault.from_secret("two")
-    first, second = vault.seal("3505101512090003"), vault.seal("3505101512090003")
+    nik, place, row = "3505101512090003", "residents.nik_sealed", b"row"
+    first, second = vault.seal(nik, place, row), vault.seal(nik, place, row)
     assert first != second  # a fresh nonce: equal values are not visible as equal
-    assert vault.open(first) == vault.open(second) == "3505101512090003"
-    assert vault.ref("3505101512090003") == vault.ref("3505101512090003")
-    assert vault.ref("3505101512090003") != other.ref("3505101512090003")
+    assert vault.open(first, place, row) == vault.open(second, place, row) == nik
+    assert vault.ref(nik) == vault.ref(nik)
+    assert vault.ref(nik) != other.ref(nik)
     with pytest.raises(WrongKey):
-        other.open(first)
+        other.open(first, place, row)
     tampered = first[:-1] + bytes([first[-1] ^ 1])
     with pytest.raises(WrongKey):
-        vault.open(tampered)
+        vault.open(tampered, place, row)
+    # Bound to its place and row: elsewhere it does not open (issue 13, finding 16).
+    with pytest.raises(WrongKey):
+        vault.open(first, place, b"another row")
+    with pytest.raises(WrongKey):
+        vault.open(first, "residents.kk_sealed", row)

@@ -584,7 +584,9 @@ INVARIANTS = {
     "two open tickets for one person": """
         SELECT nik_ref, count(*) FROM tickets WHERE state NOT IN ('handed_over', 'rejected')
         GROUP BY nik_ref HAVING count(*) > 1""",
-    "outbox message without text": "SELECT id FROM outbox WHERE trim(unseal(text)) = ''",
+    "outbox message without text": (
+        "SELECT id FROM outbox WHERE trim(unseal(text, 'outbox.text', chat_id)) = ''"
+    ),
 }
 
 

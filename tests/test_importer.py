@@ -97,7 +97,9 @@ async def test_happy_path_and_upsert_on_reimport(db, csv_file):
     child = await get_resident(db, CHILD)
     assert child is not None
     assert child.nama == "DIMAS PRATAMA"
-    async with db.execute("SELECT unseal(nik_sealed), updated_at FROM residents") as cursor:
+    async with db.execute(
+        "SELECT unseal(nik_sealed, 'residents.nik_sealed', nik_ref), updated_at FROM residents"
+    ) as cursor:
         stamps = dict(await cursor.fetchall())
     assert stamps[CHILD] == LATER.isoformat()
     assert stamps[FATHER] == NOW.isoformat()  # unchanged rows are not rewritten

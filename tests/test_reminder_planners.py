@@ -96,7 +96,8 @@ async def plan(world, job, day, *, at=None, now=None):
 async def outbox_rows(db, prefix=""):
     """Every outbox message (key, chat, kind, text, buttons, not_before, state) in key order."""
     async with db.execute(
-        "SELECT idempotency_key, chat_id, kind, unseal(text), reply_markup, not_before, state"
+        "SELECT idempotency_key, chat_id, kind, unseal(text, 'outbox.text', chat_id),"
+        " reply_markup, not_before, state"
         " FROM outbox"
         " WHERE idempotency_key LIKE ? ORDER BY idempotency_key",
         (f"{prefix}%",),

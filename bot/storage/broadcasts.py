@@ -131,7 +131,8 @@ async def insert_messages(
         "INSERT INTO outbox (idempotency_key, chat_id, kind, text, state, not_before,"
         " created_at, updated_at)"
         " SELECT 'broadcast:' || :id || ':' || chat_id, chat_id, 'broadcast',"
-        f" seal(CASE locale {choices} ELSE :default END), 'queued', :not_before, :now, :now"
+        f" seal(CASE locale {choices} ELSE :default END, 'outbox.text', chat_id), 'queued',"
+        " :not_before, :now, :now"
         f" FROM ({_recipients_sql(audience, code)}) ORDER BY chat_id",
         params,
     )

@@ -13,9 +13,11 @@ from datetime import UTC, date, datetime
 
 import aiosqlite
 
+from bot.storage.residents import born, opened
+
 _COHORT = (
     "r.tanggal_rekam IS NULL AND r.status_nik = 'AKTIF'"
-    " AND (r.tanggal_lahir <= :born_by OR r.status_kawin <> 'BELUM KAWIN')"
+    f" AND ({born('<=', 'born_by')} OR r.status_kawin <> 'BELUM KAWIN')"
 )
 _RUN_COLUMNS = (
     "id, deadline, cohort_date, state, counts, total, previewed_at, approved_by, applied_at,"
@@ -85,7 +87,7 @@ async def cohort_linked_chats(db: aiosqlite.Connection, *, born_by: date) -> lis
     """Chats with reminders on, linked to a cohort member by NIK or by household (KK), with the
     chat's language. The links drive the loop (CROSS JOIN): far fewer than the residents."""
     locale = "(SELECT c.locale FROM chats AS c WHERE c.chat_id = l.chat_id)"
-    person = f"l.chat_id, unseal(r.nik_sealed), unseal(r.nama_sealed), {locale}, r.nik_ref"
+    person = f"l.chat_id, {opened('nik_sealed')}, {opened('nama_sealed')}, {locale}, r.nik_ref"
     async with db.execute(
         f"SELECT {person} FROM links l CROSS JOIN residents r"
         " ON l.kind = 'nik' AND l.subject_ref = r.nik_ref"

@@ -7,6 +7,8 @@ from datetime import date
 
 import aiosqlite
 
+from bot.storage.residents import born_between
+
 
 async def booking_states_on(db: aiosqlite.Connection, day: date) -> dict[str, int]:
     """Bookings at every point for the WIB day, counted per state; absent states are left out."""
@@ -32,9 +34,9 @@ async def recordings_on(db: aiosqlite.Connection, day: date) -> int:
 async def recorded_among_born(db: aiosqlite.Connection, first: date, last: date) -> tuple[int, int]:
     """(residents born between the dates inclusive, how many of them have recorded)."""
     async with db.execute(
-        "SELECT count(*), count(tanggal_rekam) FROM residents"
-        " WHERE tanggal_lahir >= ? AND tanggal_lahir <= ?",
-        (first.isoformat(), last.isoformat()),
+        "SELECT count(*), count(tanggal_rekam) FROM residents r"
+        f" WHERE {born_between('first', 'last')}",
+        {"first": first.isoformat(), "last": last.isoformat()},
     ) as cursor:
         row = await cursor.fetchone()
     return (int(row[0]), int(row[1])) if row else (0, 0)

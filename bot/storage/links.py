@@ -8,14 +8,15 @@ import aiosqlite
 
 from bot.db import vault_of
 from bot.domain import Link
-from bot.storage.residents import opened_nik
+from bot.storage.residents import opened, opened_nik
 
 # The subject is stored as its lookup hash (bot/crypto.py) and read back opened from the
 # resident it names: the NIK's owner, or any member of the household.
 _COLUMNS = (
     "id, chat_id, kind, CASE kind"
     f" WHEN 'nik' THEN {opened_nik('subject_ref')}"
-    " ELSE (SELECT unseal(r.kk_sealed) FROM residents r WHERE r.kk_ref = subject_ref LIMIT 1) END,"
+    f" ELSE (SELECT {opened('kk_sealed')} FROM residents r WHERE r.kk_ref = subject_ref LIMIT 1)"
+    " END,"
     " reminders_on"
 )
 

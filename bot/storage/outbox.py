@@ -17,10 +17,13 @@ OUTBOX_KINDS = ("reminder", "broadcast", "staff", "reply", "booking")
 # the first bytes of the NIK's lookup hash, in hex (services.outbox.reminder_key).
 RESIDENT_KINDS = ("teen", "deadline", "deactivated")
 RESIDENT_REF_BYTES = 12
+# The text is sealed bound to its chat (bot/crypto.py): moved to another chat's row, it does not
+# open, so no one's message can be redirected to someone else by editing the file.
+OPENED_TEXT = "unseal(text, 'outbox.text', chat_id)"
 
 _COLUMNS = (
-    "id, idempotency_key, chat_id, kind, unseal(text), reply_markup, state, attempts, not_before,"
-    " telegram_message_id, error"
+    f"id, idempotency_key, chat_id, kind, {OPENED_TEXT}, reply_markup, state, attempts,"
+    " not_before, telegram_message_id, error"
 )
 
 
@@ -55,7 +58,7 @@ async def insert_message(
     """Queue a message (born 'blocked' for a blocked chat); False if the key already exists."""
     cursor = await db.execute(
         "INSERT INTO outbox (idempotency_key, chat_id, kind, text, reply_markup, state, error,"
-        " not_before, created_at, updated_at) VALUES (?, ?, ?, seal(?), ?,"
+        " not_before, created_at, updated_at) VALUES (?, ?, ?, seal(?, 'outbox.text', ?), ?,"
         " CASE WHEN EXISTS (SELECT 1 FROM blocked_chats WHERE chat_id = ?)"
         " THEN 'blocked' ELSE 'queued' END,"
         " CASE WHEN EXISTS (SELECT 1 FROM blocked_chats WHERE chat_id = ?)"
@@ -66,6 +69,7 @@ async def insert_message(
             chat_id,
             kind,
             text,
+            chat_id,
             reply_markup_json,
             chat_id,
             chat_id,
@@ -184,7 +188,8 @@ async def forget_chat(db: aiosqlite.Connection, chat_id: int, *, now: datetime) 
         keys = [(_erased_key(key, message_id), message_id) async for message_id, key in cursor]
     await db.execute(
         "UPDATE outbox SET state = CASE WHEN state = 'queued' THEN 'withdrawn' ELSE state END,"
-        " text = seal(?), reply_markup = NULL, updated_at = ?, chat_id = 0 WHERE chat_id = ?",
+        " text = seal(?, 'outbox.text', 0), reply_markup = NULL, updated_at = ?, chat_id = 0"
+        " WHERE chat_id = ?",
         (ERASED_TEXT, ts(now), chat_id),
     )
     await db.executemany("UPDATE outbox SET idempotency_key = ? WHERE id = ?", keys)

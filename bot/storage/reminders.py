@@ -11,14 +11,17 @@ carries the chat's language, so a planner renders thousands of reminders without
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 
 import aiosqlite
 
+from bot.storage.residents import born, born_between, opened
+
 _SELECT = (
-    "SELECT l.chat_id, unseal(r.nik_sealed), unseal(r.nama_sealed), r.tanggal_lahir,"
+    f"SELECT l.chat_id, {opened('nik_sealed')}, {opened('nama_sealed')},"
+    f" {opened('lahir_sealed')},"
     " r.status_kawin, r.deactivated_on,"
     " (SELECT c.locale FROM chats AS c WHERE c.chat_id = l.chat_id), r.nik_ref"
     " FROM links AS l CROSS JOIN residents AS r ON {on}"  # CROSS JOIN: links drive the loop
@@ -48,9 +51,10 @@ async def linked_unrecorded_teens(
     """Linked unmarried residents, AKTIF and not recorded, born between the days (inclusive)."""
     where = (
         f"{_UNRECORDED_ACTIVE} AND r.status_kawin = 'BELUM KAWIN'"
-        " AND r.tanggal_lahir BETWEEN ? AND ?"
+        f" AND {born_between('born_from', 'born_until')}"
     )
-    return await _linked(db, where, (born_from.isoformat(), born_until.isoformat()))
+    days = {"born_from": born_from.isoformat(), "born_until": born_until.isoformat()}
+    return await _linked(db, where, days)
 
 
 async def linked_unrecorded_wajib(
@@ -58,8 +62,11 @@ async def linked_unrecorded_wajib(
 ) -> list[LinkedResident]:
     """Linked residents, AKTIF and not recorded, who are married or ever married, or unmarried
     and born before the day."""
-    where = f"{_UNRECORDED_ACTIVE} AND (r.status_kawin <> 'BELUM KAWIN' OR r.tanggal_lahir < ?)"
-    return await _linked(db, where, (unmarried_born_before.isoformat(),))
+    where = (
+        f"{_UNRECORDED_ACTIVE}"
+        f" AND (r.status_kawin <> 'BELUM KAWIN' OR {born('<', 'unmarried_born_before')})"
+    )
+    return await _linked(db, where, {"unmarried_born_before": unmarried_born_before.isoformat()})
 
 
 async def linked_deactivated(
@@ -68,18 +75,18 @@ async def linked_deactivated(
     """Linked residents NONAKTIF and not recorded, deactivated `every_days`·k days (k ≥ 0)
     before some day between `since` and `today`."""
     where = (
-        "r.status_nik = 'NONAKTIF' AND r.tanggal_rekam IS NULL AND r.deactivated_on <= ?"
-        " AND CAST(julianday(?) - julianday(r.deactivated_on) AS INTEGER) % ? <= ?"
+        "r.status_nik = 'NONAKTIF' AND r.tanggal_rekam IS NULL AND r.deactivated_on <= :today"
+        " AND CAST(julianday(:today) - julianday(r.deactivated_on) AS INTEGER) % :every <= :late"
     )
-    day = today.isoformat()
-    return await _linked(db, where, (day, day, every_days, (today - since).days))
+    params = {"today": today.isoformat(), "every": every_days, "late": (today - since).days}
+    return await _linked(db, where, params)
 
 
 async def _linked(
-    db: aiosqlite.Connection, where: str, params: Sequence[object]
+    db: aiosqlite.Connection, where: str, params: Mapping[str, object]
 ) -> list[LinkedResident]:
     query = " UNION ".join(_SELECT.format(kind=k, on=on, where=where) for k, on in _REACH)
-    async with db.execute(f"{query} ORDER BY 1, 2", (*params, *params)) as cursor:
+    async with db.execute(f"{query} ORDER BY 1, 2", params) as cursor:
         return [_linked_resident(row) async for row in cursor]
 
 

@@ -21,28 +21,59 @@ ResidentRow = tuple[str, str, str, str, str, str, str, str | None, str]
 # default 2 MiB page cache the writes take about twice as long (see `bot.db.large_cache`).
 BULK_LOAD_CACHE_KIB = 256 * 1024
 
-# NIK, KK number and name are stored sealed, NIK and KK also as lookup hashes (bot/crypto.py):
-# rows are found by `nik_ref = ref_of(?)` and opened with `unseal` only when read.
+# NIK, KK number, name and birth date are stored sealed, NIK and KK also as lookup hashes
+# (bot/crypto.py): rows are found by `nik_ref = ref_of(?)` and opened only when read. Each sealed
+# value is bound to its column and to the row's nik_ref. Of the birth date only the year is in
+# clear: with the exact date, sex and desa a NIK is one of a few candidates (issue 13).
+_SEALED = ["nik_sealed", "kk_sealed", "nama_sealed", "lahir_sealed"]
 _CLEAR = [
-    "tanggal_lahir",
+    "tahun_lahir",
     "jenis_kelamin",
     "status_kawin",
     "kode_desa",
     "tanggal_rekam",
     "status_nik",
 ]
-_COLUMNS = f"unseal(nik_sealed), unseal(kk_sealed), unseal(nama_sealed), {', '.join(_CLEAR)}"
-_INSERT = (
-    "INSERT INTO residents (nik_ref, kk_ref, nik_sealed, kk_sealed, nama_sealed,"
-    f" {', '.join(_CLEAR)}, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
+
+
+def opened(column: str, alias: str = "r") -> str:
+    """SQL for the sealed `column` of the residents row `alias`, in clear."""
+    return f"unseal({alias}.{column}, 'residents.{column}', {alias}.nik_ref)"
+
+
+def born(op: str, day: str, alias: str = "r") -> str:
+    """SQL comparing (`op`: <, <=, >, >=) the resident's birth date with the ISO date in the
+    named parameter `:day`. Years compare in clear; the sealed date is opened only for those
+    born in that date's year. A CASE, so it opens nothing more in a SELECT list either."""
+    assert op in ("<", "<=", ">", ">=")
+    year = f"CAST(substr(:{day}, 1, 4) AS INTEGER)"
+    return (
+        f"(CASE WHEN {alias}.tahun_lahir <> {year} THEN {alias}.tahun_lahir {op} {year}"
+        f" ELSE {opened('lahir_sealed', alias)} {op} :{day} END)"
+    )
+
+
+def born_between(first: str, last: str, alias: str = "r") -> str:
+    """SQL: born between the dates in `:first` and `:last` (inclusive); the years first, so a
+    WHERE can use the index residents_birth."""
+    years = f"CAST(substr(:{first}, 1, 4) AS INTEGER) AND CAST(substr(:{last}, 1, 4) AS INTEGER)"
+    return (
+        f"({alias}.tahun_lahir BETWEEN {years}"
+        f" AND {born('>=', first, alias)} AND {born('<=', last, alias)})"
+    )
+
+
+_COLUMNS = ", ".join([*(opened(column) for column in _SEALED), *_CLEAR[1:]])
+_STAGE_COLUMNS = ", ".join(["nik_ref", "kk_ref", *_SEALED, *_CLEAR, "updated_at"])
+_INSERT = f"INSERT INTO residents ({_STAGE_COLUMNS}) VALUES ({', '.join('?' * (len(_CLEAR) + 7))})"
 # Rows whose data did not change are left alone (their updated_at too): re-importing an
 # unchanged export rewrites nothing, and rewriting indexed columns is what makes updates slow.
-# The name is compared opened: its sealed form differs every time it is sealed.
+# Name and birth date are compared opened: a sealed form differs every time it is sealed.
 _UPDATE = (
-    f"UPDATE residents SET (kk_ref, kk_sealed, nama_sealed, {', '.join(_CLEAR)}, updated_at)"
-    " = (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) WHERE nik_ref = ?"
-    f" AND (kk_ref, unseal(nama_sealed), {', '.join(_CLEAR)}) IS NOT (?, ?, ?, ?, ?, ?, ?, ?)"
+    f"UPDATE residents AS r SET (kk_ref, {', '.join(_SEALED[1:])}, {', '.join(_CLEAR)},"
+    f" updated_at) = ({', '.join('?' * (len(_CLEAR) + 5))}) WHERE nik_ref = ?"
+    f" AND (kk_ref, {opened('nama_sealed')}, {opened('lahir_sealed')}, {', '.join(_CLEAR[1:])})"
+    f" IS NOT ({', '.join('?' * (len(_CLEAR) + 2))})"
 )
 # Well below SQLite's limit on host parameters (999 before 3.32).
 _CHUNK = 900
@@ -50,22 +81,19 @@ _CHUNK = 900
 # moves them into `residents` in lookup-hash order at once. Batch by batch, rows keyed by a
 # random-looking hash would land all over the clustered B-tree, one page miss per row.
 _STAGED = "temp.residents_import"
-_STAGE_COLUMNS = (
-    f"nik_ref, kk_ref, nik_sealed, kk_sealed, nama_sealed, {', '.join(_CLEAR)}, updated_at"
-)
 
 
 def opened_nik(ref_column: str) -> str:
     """SQL for the NIK, in clear, of the resident whose lookup hash is in `ref_column` (a column
     of another table: bookings, waitlist, tickets and links point at residents by hash)."""
-    return f"(SELECT unseal(r.nik_sealed) FROM residents r WHERE r.nik_ref = {ref_column})"
+    return f"(SELECT {opened('nik_sealed')} FROM residents r WHERE r.nik_ref = {ref_column})"
 
 
 async def get_resident(db: aiosqlite.Connection, nik: str) -> Resident | None:
     """The resident with this NIK, or None."""
     rows = list(
         await db.execute_fetchall(
-            f"SELECT {_COLUMNS} FROM residents WHERE nik_ref = ?", (vault_of(db).ref(nik),)
+            f"SELECT {_COLUMNS} FROM residents r WHERE nik_ref = ?", (vault_of(db).ref(nik),)
         )
     )
     return _resident(rows[0]) if rows else None
@@ -74,7 +102,7 @@ async def get_resident(db: aiosqlite.Connection, nik: str) -> Resident | None:
 async def list_household(db: aiosqlite.Connection, no_kk: str) -> list[Resident]:
     """Everyone on this KK, oldest first."""
     async with db.execute(
-        f"SELECT {_COLUMNS} FROM residents WHERE kk_ref = ?",
+        f"SELECT {_COLUMNS} FROM residents r WHERE kk_ref = ?",
         (vault_of(db).ref(no_kk),),
     ) as cursor:
         people = [_resident(row) async for row in cursor]
@@ -104,29 +132,23 @@ async def upsert_residents(
     """
     vault = vault_of(db)
     stamp = _utc(now).isoformat()
-    seal = vault.seal
-    kk = _HouseholdKeys(vault)
+    kk_refs = _HouseholdRefs(vault)
     if fresh:
         # The table was empty when the import began (and its NIKs are distinct): nothing can
         # exist yet, so the rows are staged for `load_staged`.
         await db.execute(f"CREATE TABLE IF NOT EXISTS {_STAGED} ({_STAGE_COLUMNS})")
-        marks = ", ".join("?" * (6 + len(_CLEAR)))
         await db.executemany(
-            f"INSERT INTO {_STAGED} VALUES ({marks})",
-            [
-                (vault.ref(row[0]), kk.of(row[1])[0], seal(row[0]), kk.of(row[1])[1],
-                 seal(row[2]), *row[3:], stamp)
-                for row in rows
-            ],
-        )  # fmt: skip
+            f"INSERT INTO {_STAGED} VALUES ({', '.join('?' * (len(_CLEAR) + 7))})",
+            [_stored(vault, vault.ref(row[0]), kk_refs.of(row[1]), row, stamp) for row in rows],
+        )
         return len(rows)
     # In lookup-hash order: neighbouring pages of the clustered B-tree.
-    keyed = sorted(((vault.ref(row[0]), kk.of(row[1])[0], row) for row in rows), key=_first)
+    keyed = sorted(((vault.ref(row[0]), kk_refs.of(row[1]), row) for row in rows), key=_first)
     existing = await existing_refs(db, [ref for ref, _, _ in keyed])
     await db.executemany(
         _INSERT,
         [
-            (nik_ref, kk_ref, seal(row[0]), kk.of(row[1])[1], seal(row[2]), *row[3:], stamp)
+            _stored(vault, nik_ref, kk_ref, row, stamp)
             for nik_ref, kk_ref, row in keyed
             if nik_ref not in existing
         ],
@@ -134,7 +156,7 @@ async def upsert_residents(
     await db.executemany(
         _UPDATE,
         [
-            (kk_ref, kk.of(row[1])[1], seal(row[2]), *row[3:], stamp, nik_ref, kk_ref, *row[2:])
+            (kk_ref, *_sealed(vault, nik_ref, row), stamp, nik_ref, kk_ref, *row[2:])
             for nik_ref, kk_ref, row in keyed
             if nik_ref in existing
         ],
@@ -142,19 +164,39 @@ async def upsert_residents(
     return len(rows) - len(existing)
 
 
-class _HouseholdKeys:
-    """A KK number's lookup hash and sealed form, made once per household in a batch (its
-    members are listed together). One sealed form for the household tells nothing the shared
-    lookup hash does not."""
+def _stored(
+    vault: Vault, nik_ref: bytes, kk_ref: bytes, row: ResidentRow, stamp: str
+) -> tuple[object, ...]:
+    """The row as stored (`_STAGE_COLUMNS`)."""
+    nik = vault.seal(row[0], "residents.nik_sealed", nik_ref)
+    return (nik_ref, kk_ref, nik, *_sealed(vault, nik_ref, row), stamp)
+
+
+def _sealed(vault: Vault, nik_ref: bytes, row: ResidentRow) -> tuple[object, ...]:
+    """KK number, name and birth date sealed for this row, the birth year, the rest in clear."""
+    _, no_kk, nama, lahir, *clear = row
+    seal = vault.seal
+    return (
+        seal(no_kk, "residents.kk_sealed", nik_ref),
+        seal(nama, "residents.nama_sealed", nik_ref),
+        seal(lahir, "residents.lahir_sealed", nik_ref),
+        int(lahir[:4]),
+        *clear,
+    )
+
+
+class _HouseholdRefs:
+    """A KK number's lookup hash, made once per household in a batch (its members are listed
+    together)."""
 
     def __init__(self, vault: Vault) -> None:
         self._vault = vault
-        self._made: dict[str, tuple[bytes, bytes]] = {}
+        self._made: dict[str, bytes] = {}
 
-    def of(self, number: str) -> tuple[bytes, bytes]:
+    def of(self, number: str) -> bytes:
         made = self._made.get(number)
         if made is None:
-            made = self._made[number] = (self._vault.ref(number), self._vault.seal(number))
+            made = self._made[number] = self._vault.ref(number)
         return made
 
 

@@ -17,12 +17,13 @@ from typing import Any
 import aiosqlite
 
 from bot.domain import AreaCounts
+from bot.storage.residents import born, born_between, opened
 
 UNRECORDED_WAJIB = (
     "(r.tanggal_rekam IS NULL AND r.status_nik = 'AKTIF'"
-    " AND (r.tanggal_lahir <= :adult OR r.status_kawin <> 'BELUM KAWIN'))"
+    f" AND ({born('<=', 'adult')} OR r.status_kawin <> 'BELUM KAWIN'))"
 )
-TURNING_17 = "(r.tanggal_lahir >= :teen_from AND r.tanggal_lahir <= :teen_to)"
+TURNING_17 = born_between("teen_from", "teen_to")
 TURNING_17_UNRECORDED = f"({TURNING_17} AND r.tanggal_rekam IS NULL)"
 DEACTIVATED = "(r.status_nik = 'NONAKTIF')"
 # The bot can reach the resident: a link (theirs or their household's) with reminders on, to a
@@ -125,7 +126,7 @@ async def outreach_rows(
 ) -> AsyncIterator[OutreachRow]:
     """The residents of the area's groups that the bot cannot reach, by desa and name."""
     async with db.execute(
-        "SELECT unseal(r.nama_sealed) AS nama, r.kk_ref, r.tanggal_lahir,"
+        f"SELECT {opened('nama_sealed')} AS nama, r.kk_ref, {opened('lahir_sealed')},"
         " a.name,"
         f" CASE WHEN {DEACTIVATED} THEN 'deactivated'"
         f" WHEN {TURNING_17_UNRECORDED} THEN 'turning17' ELSE 'unrecorded' END"
@@ -146,18 +147,17 @@ async def area_counts(
     async with db.execute(
         "SELECT count(*),"
         " sum(tanggal_rekam IS NULL AND status_nik = 'AKTIF'"
-        "     AND (tanggal_lahir <= ? OR status_kawin <> 'BELUM KAWIN')),"
+        f"     AND ({born('<=', 'adult')} OR status_kawin <> 'BELUM KAWIN')),"
         " sum(tanggal_rekam IS NULL AND status_nik = 'AKTIF' AND status_kawin = 'BELUM KAWIN'"
-        "     AND tanggal_lahir > ? AND tanggal_lahir <= ?),"
+        f"     AND {born('>', 'adult')} AND {born('<=', 'cohort')}),"
         " sum(status_nik = 'NONAKTIF')"
-        " FROM residents WHERE kode_desa >= ? AND kode_desa < ?",
-        (
-            adult_born_by.isoformat(),
-            adult_born_by.isoformat(),
-            cohort_born_by.isoformat(),
-            low,
-            high,
-        ),
+        " FROM residents r WHERE kode_desa >= :low AND kode_desa < :high",
+        {
+            "adult": adult_born_by.isoformat(),
+            "cohort": cohort_born_by.isoformat(),
+            "low": low,
+            "high": high,
+        },
     ) as cursor:
         row = await cursor.fetchone()
     assert row is not None

@@ -11,17 +11,19 @@ from datetime import UTC, datetime
 
 import aiosqlite
 
-from bot.storage.outbox import RESIDENT_KINDS, RESIDENT_REF_BYTES
+from bot.storage.outbox import OPENED_TEXT, RESIDENT_KINDS, RESIDENT_REF_BYTES
+from bot.storage.residents import opened
 
 RESIDENT_REF_HEX = 2 * RESIDENT_REF_BYTES
 
 _RESEAL = (
     # Old lookup hash -> new one, for the NIKs and for the KK numbers.
     "CREATE TEMP TABLE nik_map (old BLOB PRIMARY KEY, new BLOB NOT NULL) WITHOUT ROWID",
-    "INSERT INTO nik_map SELECT nik_ref, new_ref_of(unseal(nik_sealed)) FROM residents",
+    f"INSERT INTO nik_map SELECT nik_ref, new_ref_of({opened('nik_sealed')}) FROM residents r",
     "CREATE TEMP TABLE kk_map (old BLOB PRIMARY KEY, new BLOB NOT NULL) WITHOUT ROWID",
-    "INSERT INTO kk_map SELECT kk_ref, new_ref_of(unseal(min(kk_sealed))) FROM residents"
-    " GROUP BY kk_ref",
+    # One member per household (a bare column of the row min() chose) gives its KK number.
+    f"INSERT INTO kk_map SELECT kk_ref, new_ref_of({opened('kk_sealed')}) FROM"
+    " (SELECT kk_ref, min(nik_ref) AS nik_ref, kk_sealed FROM residents GROUP BY kk_ref) r",
     # The children point at the new hashes before the residents carry them: foreign keys are
     # checked at COMMIT. A row whose resident is gone keeps its hash (nothing to re-derive it).
     "PRAGMA defer_foreign_keys = ON",
@@ -33,11 +35,15 @@ _RESEAL = (
     "UPDATE links SET subject_ref = coalesce(CASE kind"
     " WHEN 'nik' THEN (SELECT new FROM nik_map WHERE old = links.subject_ref)"
     " ELSE (SELECT new FROM kk_map WHERE old = links.subject_ref) END, subject_ref)",
-    "UPDATE residents SET"
-    " nik_ref = (SELECT new FROM nik_map WHERE old = residents.nik_ref),"
-    " kk_ref = (SELECT new FROM kk_map WHERE old = residents.kk_ref),"
-    " nik_sealed = new_seal(unseal(nik_sealed)), kk_sealed = new_seal(unseal(kk_sealed)),"
-    " nama_sealed = new_seal(unseal(nama_sealed))",
+    # Each sealed value is bound to its row's nik_ref (bot/crypto.py): opened under the old one,
+    # sealed under the new one.
+    "UPDATE residents AS r SET (nik_ref, kk_ref, nik_sealed, kk_sealed, nama_sealed, lahir_sealed)"
+    " = (SELECT n.new, k.new,"
+    + ", ".join(
+        f"new_seal({opened(column)}, 'residents.{column}', n.new)"
+        for column in ("nik_sealed", "kk_sealed", "nama_sealed", "lahir_sealed")
+    )
+    + " FROM nik_map n, kk_map k WHERE n.old = r.nik_ref AND k.old = r.kk_ref)",
     # Reminder keys hold a prefix of the NIK's hash: they follow it, so a reminder planned
     # before the rotation is still recognised (withdrawn, not sent twice) after it.
     "CREATE TEMP TABLE key_map (old TEXT PRIMARY KEY, new TEXT NOT NULL) WITHOUT ROWID",
@@ -49,7 +55,7 @@ _RESEAL = (
     f" WHERE m.old = substr(idempotency_key, instr(idempotency_key, ':') + 1, {RESIDENT_REF_HEX})"
     f" AND substr(idempotency_key, 1, instr(idempotency_key, ':') - 1)"
     f" IN ({', '.join(repr(kind) for kind in RESIDENT_KINDS)})",
-    "UPDATE outbox SET text = new_seal(unseal(text))",
+    f"UPDATE outbox SET text = new_seal({OPENED_TEXT}, 'outbox.text', chat_id)",
     "DROP TABLE temp.nik_map",
     "DROP TABLE temp.kk_map",
     "DROP TABLE temp.key_map",
