@@ -34,7 +34,7 @@ NONCE_BYTES = 12
 REF_BYTES = 32  # HMAC-SHA256, untruncated
 # Bound to every sealed value: a blob sealed by another program or format version won't open.
 _AAD = b"dukcapil-bot/sealed/v2"
-_AAD_V1 = b"dukcapil-bot/sealed/v1"  # before migration 0013: not bound to a place or row
+_AAD_V1 = b"dukcapil-bot/sealed/v1"  # before migration 0015: not bound to a place or row
 _SALT = b"dukcapil-bot/secret-key/v1"
 
 
@@ -76,11 +76,11 @@ class Vault:
         return self._open(blob, _bound(place, row))
 
     def open_v1(self, blob: bytes) -> str:
-        """A value sealed before migration 0013 (bound to nothing): for that migration only."""
+        """A value sealed before migration 0015 (bound to nothing): for that migration only."""
         return self._open(blob, _AAD_V1)
 
     def seal_v1(self, text: str) -> bytes:
-        """Sealed as before migration 0013: for migration 0011, which runs before it."""
+        """Sealed as before migration 0015: for migration 0011, which runs before it."""
         nonce = _NONCES.take()
         return nonce + self._aead.encrypt(nonce, text.encode(), _AAD_V1)
 

@@ -78,7 +78,7 @@ async def install_vault(db: aiosqlite.Connection, vault: Vault, *, prefix: str =
         _vaults[db] = vault
         # Migration 0011 only: the unkeyed stand-in for a NIK that outbox keys held before.
         await db.create_function("legacy_outbox_ref", 1, _legacy_outbox_ref, deterministic=True)
-        # Migrations 0011 and 0013 only: values sealed bound to no place or row.
+        # Migrations 0011 and 0015 only: values sealed bound to no place or row.
         await db.create_function("seal_v1", 1, vault.sql_seal_v1)
         await db.create_function("unseal_v1", 1, vault.sql_open_v1, deterministic=True)
 

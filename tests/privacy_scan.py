@@ -474,7 +474,7 @@ def _readable(value: object, place: str, row: object) -> str:
         except (WrongKey, ValueError):
             pass
         try:
-            return vault.open_v1(value)  # a database stopped before migration 0013
+            return vault.open_v1(value)  # a database stopped before migration 0015
         except (WrongKey, ValueError):
             return ""
     return str(value)
