@@ -44,13 +44,16 @@ def database_texts(path) -> list[tuple[str, str]]:
     try:
         tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
         for table in tables:
-            for row in conn.execute(f'SELECT * FROM "{table}"'):
+            cursor = conn.execute(f'SELECT * FROM "{table}"')
+            names = [column[0] for column in cursor.description]
+            for row in cursor:
                 for value in row:
                     if isinstance(value, str):
                         found.append((table, value))
                     elif isinstance(value, bytes) and table == "outbox":
+                        chat = row[names.index("chat_id")]  # a text is sealed for its chat
                         with contextlib.suppress(WrongKey):
-                            found.append((table, vault.open(value)))
+                            found.append((table, vault.open(value, "outbox.text", chat)))
     finally:
         conn.close()
     return found

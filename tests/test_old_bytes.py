@@ -23,6 +23,7 @@ from bot.services.backup import backup
 from bot.services.importer import import_residents
 from bot.services.key_rotation import rotate_key
 from bot.storage.areas import sync_areas
+from bot.storage.outbox import get_message_by_key as outbox_message
 from bot.storage.residents import count_residents, get_resident
 from bot.storage.service_points import seed_service_points
 from tests.conftest import NOW, SECRET_KEY
@@ -143,3 +144,60 @@ async def _sealed_and_hashed(db: aiosqlite.Connection) -> set[bytes]:
         " UNION ALL SELECT text, NULL, NULL, NULL, NULL FROM outbox"
     )
     return {bytes(value[:WINDOW]) for row in rows for value in row if value is not None}
+
+
+async def test_migration_0015_seals_birth_dates_and_binds_every_value(tmp_path):
+    """Residents and messages sealed by 0011 (bound to nothing), birth dates in clear: after
+    0015 all of them open bound to their row, and neither the old sealed values nor an exact
+    birth date are left in the file, its WAL or a backup (issue 13, findings 2, 3 and 16)."""
+    path = tmp_path / "old.sqlite3"
+    old = tmp_path / "old-migrations"
+    old.mkdir()
+    for migration in dbmod.migration_files():
+        if migration.name < "0015":
+            shutil.copy(migration, old / migration.name)
+    people = _sample(tmp_path / "sample.csv")
+    db = await dbmod.connect(path, SECRET_KEY)
+    try:
+        await dbmod.migrate(db, old)
+        await sync_areas(db)
+        await db.executemany(
+            "INSERT INTO residents (nik_ref, kk_ref, nik_sealed, kk_sealed, nama_sealed,"
+            " tanggal_lahir, jenis_kelamin, status_kawin, kode_desa, tanggal_rekam, status_nik,"
+            " updated_at) VALUES (ref_of(:nik), ref_of(:no_kk), seal_v1(:nik), seal_v1(:no_kk),"
+            " seal_v1(:nama), :tanggal_lahir, :jenis_kelamin, :status_kawin, :kode_desa,"
+            " nullif(:tanggal_rekam, ''), :status_nik, :now)",
+            [p | {"now": NOW.isoformat()} for p in people],
+        )
+        stamp = NOW.isoformat()
+        await db.executemany(
+            "INSERT INTO outbox (idempotency_key, chat_id, kind, text, not_before, created_at,"
+            " updated_at) VALUES (?, ?, 'reminder', seal_v1(?), ?, ?, ?)",
+            [(f"k{n}", n, f"Halo {p['nama']}", stamp, stamp, stamp) for n, p in enumerate(people)],
+        )
+        rows = await db.execute_fetchall(
+            "SELECT nik_sealed, kk_sealed, nama_sealed FROM residents"
+            " UNION ALL SELECT text, NULL, NULL FROM outbox"
+        )
+        v1 = {bytes(value[:WINDOW]) for row in rows for value in row if value is not None}
+        clear = {
+            value for row in await db.execute_fetchall(
+                "SELECT tanggal_rekam, deactivated_on, updated_at FROM residents"
+            ) for value in row
+        }  # fmt: skip
+        births = {p["tanggal_lahir"].encode() for p in people if p["tanggal_lahir"] not in clear}
+        await db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        assert sum(b in path.read_bytes() for b in births) > 2_000  # in clear before
+
+        assert await dbmod.migrate(db) == ["0015_seal_birth_dates.sql"]
+        for person in people[::97]:
+            resident = await get_resident(db, person["nik"])
+            assert (resident.nama, resident.no_kk) == (person["nama"], person["no_kk"])
+            assert resident.tanggal_lahir.isoformat() == person["tanggal_lahir"]
+        assert (await outbox_message(db, "k7")).text == f"Halo {people[7]['nama']}"
+        files = await _on_disk(db, path, tmp_path)
+    finally:
+        await db.close()
+    for name, content in files.items():
+        assert _found(content, v1) == 0, name
+        assert [b for b in births if b in content] == [], name
