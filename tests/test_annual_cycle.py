@@ -43,12 +43,28 @@ from tests.conftest import SECRET_KEY, TOKEN
 FIRST_DAY, LAST_DAY = date(2026, 11, 1), date(2027, 10, 31)
 DEACTIVATION_DAY = date(2027, 5, 10)  # the admin approves the annual deactivation at 07:30
 COHORT, DEADLINE = date(2026, 12, 31), date(2027, 4, 30)
-DOWN_DAYS = {date(2026, 12, 15), date(2026, 12, 16), date(2027, 3, 31), date(2027, 4, 29),
-             date(2027, 6, 9), date(2027, 8, 20), date(2027, 8, 21), date(2027, 8, 22)}  # fmt: skip
-LATE_DAYS = {date(2026, 11, 15), date(2027, 1, 15), date(2027, 4, 16), date(2027, 6, 8),
-             date(2027, 9, 15)}  # fmt: skip  # the reminder jobs only run at 21:30
-REMINDER_JOBS = (("teen-reminders", time(8, 0)), ("deadline-reminders", time(8, 15)),
-                 ("deactivated-reminders", time(8, 30)))  # fmt: skip
+DOWN_DAYS = {
+    date(2026, 12, 15),
+    date(2026, 12, 16),
+    date(2027, 3, 31),
+    date(2027, 4, 29),
+    date(2027, 6, 9),
+    date(2027, 8, 20),
+    date(2027, 8, 21),
+    date(2027, 8, 22),
+}
+LATE_DAYS = {
+    date(2026, 11, 15),
+    date(2027, 1, 15),
+    date(2027, 4, 16),
+    date(2027, 6, 8),
+    date(2027, 9, 15),
+}  # the reminder jobs only run at 21:30
+REMINDER_JOBS = (
+    ("teen-reminders", time(8, 0)),
+    ("deadline-reminders", time(8, 15)),
+    ("deactivated-reminders", time(8, 30)),
+)
 LATE = time(21, 30)
 CATCH_UP = 7
 DESAS = ("3505102001", "3505032001")
@@ -76,8 +92,17 @@ class Resident:
         rekam = self.recorded.isoformat() if self.recorded else None
         status = "AKTIF" if self.active else "NONAKTIF"
         desa = DESAS[int(self.kk[-1]) % 2]
-        return (self.nik, self.kk, self.name, self.birth.isoformat(), self.sex, kawin, desa,
-                rekam, status)  # fmt: skip
+        return (
+            self.nik,
+            self.kk,
+            self.name,
+            self.birth.isoformat(),
+            self.sex,
+            kawin,
+            desa,
+            rekam,
+            status,
+        )
 
 
 @dataclass
@@ -262,9 +287,14 @@ class Simulation:
 
     async def plan(self, job: str, at: time, day: date) -> int:
         return await run_planner(
-            job_spec(job), at, db=self.db, renderer=self.renderer, settings=self.settings,
-            day=day, now=self.now(),
-        )  # fmt: skip
+            job_spec(job),
+            at,
+            db=self.db,
+            renderer=self.renderer,
+            settings=self.settings,
+            day=day,
+            now=self.now(),
+        )
 
     async def reminder_jobs(self, day: date, *, late: bool) -> None:
         for job, at in REMINDER_JOBS:
@@ -291,11 +321,13 @@ class Simulation:
                 continue
             start_day = visit.start_at.astimezone(TIMEZONE).date()
             if evening and start_day == day + timedelta(days=1):
-                self.expected_bookings.append((visit.chat_id, "eve", visit.booking_id,
-                                               visit.start_at, now))  # fmt: skip
+                self.expected_bookings.append(
+                    (visit.chat_id, "eve", visit.booking_id, visit.start_at, now)
+                )
             if not evening and start_day == day and visit.start_at > now:
-                self.expected_bookings.append((visit.chat_id, "morning", visit.booking_id,
-                                               visit.start_at, now))  # fmt: skip
+                self.expected_bookings.append(
+                    (visit.chat_id, "morning", visit.booking_id, visit.start_at, now)
+                )
         await self.plan("booking-reminders", at, day)
         await self.drain()
 
@@ -342,9 +374,12 @@ class Simulation:
             slots = await self.free(point, day + timedelta(days=5), now)
             if slots:
                 moved = await booking_service.reschedule(
-                    self.db, visit.booking_id, chat_id=chat.chat_id,
-                    start_at=slots[-1].start_at, now=now,
-                )  # fmt: skip
+                    self.db,
+                    visit.booking_id,
+                    chat_id=chat.chat_id,
+                    start_at=slots[-1].start_at,
+                    now=now,
+                )
                 visit.start_at = moved.start_at
 
     async def free(self, point, first: date, now: datetime):
@@ -360,9 +395,14 @@ class Simulation:
             return None
         try:
             booking = await booking_service.book(
-                self.db, chat_id=chat_id, nik=nik, service="rekam", point_code="kanigoro",
-                start_at=slots[0].start_at, now=now,
-            )  # fmt: skip
+                self.db,
+                chat_id=chat_id,
+                nik=nik,
+                service="rekam",
+                point_code="kanigoro",
+                start_at=slots[0].start_at,
+                now=now,
+            )
         except BookingError:
             return None  # e.g. the person still holds an earlier visit
         visit = Visit(booking.id, chat_id, booking.start_at)
@@ -443,8 +483,9 @@ async def _compare(db, sim: Simulation, users) -> None:
             moment = datetime.fromtimestamp(message.message["date"], TIMEZONE)
             if kind == "booking":
                 _, booking_id, which, start = key.split(":", 3)
-                received_bookings.append((chat_id, which, int(booking_id),
-                                          datetime.fromisoformat(start), moment))  # fmt: skip
+                received_bookings.append(
+                    (chat_id, which, int(booking_id), datetime.fromisoformat(start), moment)
+                )
                 continue
             rule, ref, key_chat, due = key.split(":")
             nik = ref_to_nik[ref]
@@ -463,8 +504,9 @@ async def _compare(db, sim: Simulation, users) -> None:
     assert max(per_person_day.values()) == 1  # never two reminders about one person a day
     # The morning question at 06:30 and the eve reminder at 16:00, for the visits as they
     # stood then: none for a cancelled visit, a moved one only for its new time.
-    expected_bookings = [(c, w, b, s, m.astimezone(TIMEZONE)) for c, w, b, s, m in
-                         sim.expected_bookings]  # fmt: skip
+    expected_bookings = [
+        (c, w, b, s, m.astimezone(TIMEZONE)) for c, w, b, s, m in sim.expected_bookings
+    ]
     assert sorted(received_bookings) == sorted(expected_bookings)
 
     # The year covered what it is meant to prove.

@@ -69,10 +69,16 @@ STALE = "tidak berlaku"
 
 # Residents to book for and report for: one person can hold one booking and one open ticket.
 EXTRA = [
-    _person(f"Warga Uji {n}", date(1990, 1, 1) + timedelta(days=n), "L",
-            kk=f"3505100202{n:06d}", serial=300 + n, rekam="2015-01-01")
+    _person(
+        f"Warga Uji {n}",
+        date(1990, 1, 1) + timedelta(days=n),
+        "L",
+        kk=f"3505100202{n:06d}",
+        serial=300 + n,
+        rekam="2015-01-01",
+    )
     for n in range(1, 401)
-]  # fmt: skip
+]
 
 ROLE_OF = {
     "citizen": None,
@@ -109,9 +115,13 @@ class World:
             point = HOME_POINT if kind == "staff" else OTHER_POINT
             area = HOME_AREA if kind == "official" else OTHER_AREA
             await add_user(
-                self.db, telegram_id, role, service_point=point if role == "staff" else None,
-                area=area if role == "official" else None, now=NOW,
-            )  # fmt: skip
+                self.db,
+                telegram_id,
+                role,
+                service_point=point if role == "staff" else None,
+                area=area if role == "official" else None,
+                now=NOW,
+            )
         return self.botapi.user(telegram_id)
 
     async def booking(
@@ -120,9 +130,14 @@ class World:
         """A pending booking (at the home point) for a fresh resident and chat."""
         chat = self.botapi.user(next(self.ids))
         made = await booking_service.book(
-            self.db, chat_id=chat.id, nik=next(self.residents).nik, service="rekam",
-            point_code=point, start_at=start, now=NOW,
-        )  # fmt: skip
+            self.db,
+            chat_id=chat.id,
+            nik=next(self.residents).nik,
+            service="rekam",
+            point_code=point,
+            start_at=start,
+            now=NOW,
+        )
         if checked_in:
             desk = RoleUser(STAFF_ID, "staff", point, None)
             return await frontdesk.check_in(self.db, made.code, staff=desk, now=NOW)
@@ -133,10 +148,16 @@ class World:
         chat = self.botapi.user(next(self.ids))
         photo = self.botapi.sim.register_file(FAKE_JPEG, "photos", ".jpg", "image/jpeg")
         ticket = await tickets.report(
-            self.db, chat_id=chat.id, nik=next(self.residents).nik, kind="damaged",
-            cause="peeling", description=None, point_code=point, now=NOW,
+            self.db,
+            chat_id=chat.id,
+            nik=next(self.residents).nik,
+            kind="damaged",
+            cause="peeling",
+            description=None,
+            point_code=point,
+            now=NOW,
             attachment=tickets.Attachment(photo.file_id, "photo", "image/jpeg", len(FAKE_JPEG)),
-        )  # fmt: skip
+        )
         steps = [tickets.verify, tickets.mark_printed, tickets.mark_ready, tickets.hand_over]
         order = ["reported", "verified", "printed", "ready", "handed_over"]
         for step in steps[: order.index(state)]:
@@ -167,10 +188,13 @@ async def world_fixture(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterat
     async with BotApiServer(token=TOKEN) as server:
         settings = Settings.from_env(
             {
-                "BOT_TOKEN": TOKEN, "BOT_API_URL": server.base_url, "SECRET_KEY": SECRET_KEY,
-                "DATABASE_PATH": str(tmp / "bot.sqlite3"), "SEND_RATE": "0",
+                "BOT_TOKEN": TOKEN,
+                "BOT_API_URL": server.base_url,
+                "SECRET_KEY": SECRET_KEY,
+                "DATABASE_PATH": str(tmp / "bot.sqlite3"),
+                "SEND_RATE": "0",
             }
-        )  # fmt: skip
+        )
         conn = await prepare_database(settings)
         people = [*PEOPLE.values(), *EXTRA]
         report = await import_residents(conn, write_population(tmp / "siak.csv", people), now=NOW)

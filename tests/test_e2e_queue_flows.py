@@ -70,9 +70,14 @@ async def fill(settings, person: Person, start: datetime, *, chat_id: int, now=N
     """Book a place through the service, as another citizen would."""
     async with connection(settings) as conn:
         return await booking_service.book(
-            conn, chat_id=chat_id, nik=person.nik, service="rekam", point_code=SRENGAT,
-            start_at=start, now=now,
-        )  # fmt: skip
+            conn,
+            chat_id=chat_id,
+            nik=person.nik,
+            service="rekam",
+            point_code=SRENGAT,
+            start_at=start,
+            now=now,
+        )
 
 
 @pytest.fixture
@@ -94,12 +99,19 @@ async def srengat_full(settings, world) -> None:
     """Srengat is open only on Friday 27 November within the window, and every place is taken;
     the 08.00 place is held by chat 7101, the others by chats 8001..8005."""
     async with connection(settings) as conn, transaction(conn):
-        for first, last in ((date(2026, 11, 24), date(2026, 11, 26)),
-                            (date(2026, 11, 30), date(2026, 12, 7))):  # fmt: skip
+        for first, last in (
+            (date(2026, 11, 24), date(2026, 11, 26)),
+            (date(2026, 11, 30), date(2026, 12, 7)),
+        ):
             await insert_closure(
-                conn, service_point=SRENGAT, first_day=first, last_day=last,
-                reason="renovasi", created_by=ADMIN_ID, now=NOW,
-            )  # fmt: skip
+                conn,
+                service_point=SRENGAT,
+                first_day=first,
+                last_day=last,
+                reason="renovasi",
+                created_by=ADMIN_ID,
+                now=NOW,
+            )
     for n, start in enumerate(FRIDAY_SLOTS):
         await fill(settings, EXTRA[n], start, chat_id=7101 if n == 0 else 8000 + n)
 
@@ -261,9 +273,10 @@ async def test_expired_offer_goes_to_the_next_in_line(botapi, settings, srengat_
     second.press(second_offer, data_of(second_offer, "wl:take:"))
     assert "Antrean Anda tercatat" in (await second.next_message()).text
     assert await rows(
-        settings, "SELECT chat_id, day FROM bookings WHERE start_at = ? AND state = 'pending'",
+        settings,
+        "SELECT chat_id, day FROM bookings WHERE start_at = ? AND state = 'pending'",
         iso(FRIDAY_SLOTS[0]),
-    ) == [(7202, "2026-11-27")]  # fmt: skip
+    ) == [(7202, "2026-11-27")]
     assert await one(
         settings,
         "SELECT count(*) FROM bookings WHERE nik_ref = ref_of(?)",
@@ -360,8 +373,9 @@ async def test_auto_confirm_skips_the_staff(botapi, settings, bot):
     admin = botapi.user(ADMIN_ID)
     admin.send_text("/autokonfirmasi kanigoro on")
     assert "Konfirmasi otomatis untuk kanigoro: aktif" in (await admin.next_message()).text
-    assert await one(settings, "SELECT auto_confirm FROM service_points WHERE code = ?",
-                     "kanigoro") == (1,)  # fmt: skip
+    assert await one(
+        settings, "SELECT auto_confirm FROM service_points WHERE code = ?", "kanigoro"
+    ) == (1,)
     _, confirmation, _, _ = await book(botapi, 7310, "unrecorded")
     assert "Status: dikonfirmasi" in confirmation.text
     await staff.no_message(within=0.3)
