@@ -78,7 +78,8 @@ def _own_hosts(request: web.Request) -> set[str]:
     sockname = request.transport.get_extra_info("sockname") if request.transport else None
     if not sockname:
         return set()
-    return {f"{name}:{sockname[1]}" for name in request.app[HOST_NAMES]}
+    port, names = sockname[1], request.app[HOST_NAMES]  # browsers leave out port 80
+    return {f"{name}:{port}" for name in names} | (set(names) if port == 80 else set())
 
 
 async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
