@@ -19,21 +19,12 @@ from bot.services.destruction import (
     record_batch,
 )
 from tests.conftest import NOW
-from tests.test_tickets_service import (
-    ADMIN,
-    KANIGORO,
-    OFFICIAL,
-    handed_over,
-    prepare_desk,
-    report_damaged,
-)
+from tests.desk import ADMIN, KANIGORO, OFFICIAL, desk
+from tests.test_tickets_service import handed_over, report_damaged
+
+__all__ = ["desk"]  # the fixture
 
 TODAY = date(2026, 11, 24)  # NOW in WIB
-
-
-@pytest.fixture
-async def desk(db, tmp_path):
-    return await prepare_desk(db, tmp_path)
 
 
 @pytest.fixture

@@ -12,8 +12,6 @@ import pytest
 from bot.errors import InvalidReason, NotStaff, WrongServicePoint
 from bot.services import tickets
 from bot.services.destruction import destruction_summary
-from bot.services.importer import import_residents
-from bot.services.roles import add_user
 from bot.services.ticket_stats import ticket_statistics
 from bot.services.tickets import (
     Attachment,
@@ -25,41 +23,17 @@ from bot.services.tickets import (
     TicketNotChangeable,
     TicketNotFound,
 )
-from bot.storage.service_points import seed_service_points
 from bot.storage.users import RoleUser
-from tests.conftest import NOW, PEOPLE, write_population
+from tests.conftest import NOW, PEOPLE
+from tests.desk import ADMIN, CHAT, KANIGORO, OFFICIAL, WLINGI, desk
 
-KANIGORO = RoleUser(101, "staff", "kanigoro", None)
-WLINGI = RoleUser(102, "staff", "tla-wlingi", None)
-OFFICIAL = RoleUser(103, "official", None, "3505102001")
-ADMIN = RoleUser(104, "admin", None, None)
-CHAT, OTHER_CHAT = 5000, 5001
+__all__ = ["desk"]  # the fixture
+
+OTHER_CHAT = CHAT + 1
 MB = 1024 * 1024
 PHOTO = Attachment("photo-file-id", "photo", None, 2 * MB)
 PDF = Attachment("pdf-file-id", "document", "application/pdf", 300_000)
 NUMBER = re.compile(r"^K[RH]-[ABCDEFGHJKLMNPQRSTUVWXYZ23456789]{6}$")
-
-
-async def prepare_desk(db, tmp_path):
-    """Service points, the planted residents, and one account of each role."""
-    await seed_service_points(db)
-    report = await import_residents(db, write_population(tmp_path / "siak.csv"), now=NOW)
-    assert report.rejected == []
-    for user in (KANIGORO, WLINGI, OFFICIAL, ADMIN):
-        await add_user(
-            db,
-            user.telegram_id,
-            user.role,
-            service_point=user.service_point,
-            area=user.area_code,
-            now=NOW,
-        )
-    return db
-
-
-@pytest.fixture
-async def desk(db, tmp_path):
-    return await prepare_desk(db, tmp_path)
 
 
 async def report_damaged(db, who="recorded", *, cause="peeling", chat=CHAT, now=NOW, **extra):
