@@ -60,7 +60,10 @@ def make_private_file(path: Path) -> None:
     os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
     for file in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
         if file.exists() and file.stat().st_mode & 0o077:
-            file.chmod(0o600)
+            try:
+                file.chmod(0o600)
+            except PermissionError:  # another user's file: say so, the bot may still use it
+                log.warning("%s can be read by other users; make it 0600", file)
 
 
 _vaults: WeakKeyDictionary[aiosqlite.Connection, Vault] = WeakKeyDictionary()
