@@ -19,9 +19,10 @@ import aiosqlite
 
 from bot.db import transaction
 from bot.domain import RoleUser
-from bot.errors import DomainError, NotAuthorized
+from bot.errors import DomainError
 from bot.services.cycle import WAJIB_KTP_AGE, Cycle, birthday_at
 from bot.services.outbox import HELD_IN_QUIET_HOURS, QuietHours, quiet_hours_end, reminder_key
+from bot.services.staff_actions import require_role
 from bot.storage import audit
 from bot.storage import deactivation as store
 from bot.storage import outbox as outbox_store
@@ -180,8 +181,7 @@ async def approve(
     notifier: Notifier,
 ) -> Approval:
     """Apply the run once: NONAKTIF for the still-unrecorded cohort, audit, linked notices."""
-    if admin is None or admin.role != "admin":
-        raise NotAuthorized()
+    admin = require_role(admin, "admin")
     async with transaction(db):
         run = await get_run(db, run_id)
         if run.applied:
