@@ -19,16 +19,18 @@ resident's `nik_ref`, a message's `chat_id`).
 from __future__ import annotations
 
 import hmac
+import logging
 import os
-import threading
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+
+log = logging.getLogger(__name__)
 
 NONCE_BYTES = 12
 REF_BYTES = 32  # HMAC-SHA256, untruncated
@@ -92,9 +94,9 @@ class Vault:
                 "a sealed value did not open: another SECRET_KEY, or altered or moved in the file"
             ) from error
 
-    @property
+    @cached_property
     def _aead(self) -> AESGCM:
-        return _aesgcm(self.seal_key)
+        return AESGCM(self.seal_key)
 
     # The SQL functions: NULL in, NULL out, so optional columns need no special case.
 
@@ -105,7 +107,16 @@ class Vault:
         return None if text is None else self.seal(text, place, row)
 
     def sql_open(self, blob: bytes | None, place: str, row: Row) -> str | None:
-        return None if blob is None else self.open(blob, place, row)
+        if blob is None:
+            return None
+        try:
+            return self.open(blob, place, row)
+        except WrongKey:
+            # SQLite reports only "user-defined function raised exception": say where.
+            log.error(
+                "a sealed value in %s did not open: another key, or edited in the file", place
+            )
+            raise
 
     def sql_seal_v1(self, text: str | None) -> bytes | None:
         return None if text is None else self.seal_v1(text)
@@ -121,27 +132,37 @@ def _bound(place: str, row: Row) -> bytes:
     """The associated data of a value sealed for `place` in `row` (NUL-separated: no place
     holds a NUL, and the row's identifier comes last)."""
     key = row if isinstance(row, bytes) else str(row).encode()
-    return b"\0".join((_AAD, place.encode(), key))
+    return _place_prefix(place) + key
+
+
+@lru_cache(maxsize=64)
+def _place_prefix(place: str) -> bytes:
+    return b"\0".join((_AAD, place.encode(), b""))
 
 
 class _NoncePool:
     """Random 96-bit nonces, read from the OS in bulk: one getrandom call per 4,096 seals
-    instead of one per seal (an import seals millions). Thread-safe (the event loop and the
-    database thread both seal), and refilled in a forked child so it never reuses its parent's.
+    instead of one per seal (an import seals millions). Thread-safe without a lock (the event
+    loop and the database thread both seal): `list.pop` is atomic, and two threads refilling at
+    once only both read fresh random bytes. Emptied in a forked child, so it never reuses its
+    parent's nonces.
     """
 
     def __init__(self, count: int = 4096) -> None:
-        self._lock = threading.Lock()
-        self._size = count * NONCE_BYTES
-        self._buffer, self._at, self._pid = b"", 0, 0
+        self._count = count
+        self._pool: list[bytes] = []
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=self._pool.clear)
 
     def take(self) -> bytes:
-        with self._lock:
-            if self._at >= len(self._buffer) or self._pid != os.getpid():
-                self._buffer, self._at, self._pid = os.urandom(self._size), 0, os.getpid()
-            start = self._at
-            self._at += NONCE_BYTES
-            return self._buffer[start : start + NONCE_BYTES]
+        try:
+            return self._pool.pop()
+        except IndexError:
+            fresh = os.urandom(self._count * NONCE_BYTES)
+            self._pool.extend(
+                fresh[at : at + NONCE_BYTES] for at in range(0, len(fresh), NONCE_BYTES)
+            )
+            return self.take()
 
 
 _NONCES = _NoncePool()
@@ -165,8 +186,3 @@ def _derive(secret_key: str) -> Vault:
         for info in (b"dukcapil-bot/aes-gcm", b"dukcapil-bot/hmac-sha256")
     )
     return Vault(seal_key, ref_key)
-
-
-@lru_cache(maxsize=8)
-def _aesgcm(key: bytes) -> AESGCM:
-    return AESGCM(key)

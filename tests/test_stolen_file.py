@@ -105,7 +105,7 @@ def _nik(kecamatan: str, born: date, sex: str, serial: int) -> str:
     return f"{kecamatan}{day:02d}{born:%m%y}{serial:04d}"
 
 
-async def test_a_sealed_value_moved_to_another_row_does_not_open(db, tmp_path):
+async def test_a_sealed_value_moved_to_another_row_does_not_open(db, tmp_path, caplog):
     assert (
         await import_residents(db, write_population(tmp_path / "p.csv"), now=NOW)
     ).rejected == []
@@ -137,5 +137,7 @@ async def test_a_sealed_value_moved_to_another_row_does_not_open(db, tmp_path):
             await get_resident(db, person.nik)
     with pytest.raises(sqlite3.OperationalError, match="user-defined function"):
         await get_message_by_key(db, "b")
+    assert "a sealed value in residents.nik_sealed did not open" in caplog.text
+    assert "a sealed value in outbox.text did not open" in caplog.text
     assert (await get_message_by_key(db, "a")).text == f"Hai {teen.nama}"  # in place: opens
     assert (await get_resident(db, PEOPLE["mother"].nik)).nama == PEOPLE["mother"].nama
