@@ -7,6 +7,7 @@ from datetime import date, datetime
 
 import pytest
 
+from bot.domain import RoleUser
 from bot.services import outbox
 from bot.services.booking import book
 from bot.services.importer import import_residents
@@ -15,7 +16,6 @@ from bot.services.schedule import free_slots, open_days, wib_day
 from bot.storage import outbox as outbox_store
 from bot.storage.bookings import get_booking
 from bot.storage.service_points import get_service_point, seed_service_points
-from bot.storage.users import RoleUser
 from tests.conftest import NOW, PEOPLE, write_population
 
 KANIGORO = RoleUser(101, "staff", "kanigoro", None)

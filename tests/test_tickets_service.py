@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from bot.domain import RoleUser
 from bot.errors import InvalidReason, NotStaff, WrongServicePoint
 from bot.services import tickets
 from bot.services.destruction import destruction_summary
@@ -23,7 +24,6 @@ from bot.services.tickets import (
     TicketNotChangeable,
     TicketNotFound,
 )
-from bot.storage.users import RoleUser
 from tests.conftest import NOW, PEOPLE
 from tests.desk import ADMIN, CHAT, KANIGORO, OFFICIAL, WLINGI, desk
 

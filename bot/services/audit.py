@@ -10,10 +10,10 @@ from datetime import datetime
 import aiosqlite
 
 from bot.db import transaction
+from bot.domain import RoleUser
 from bot.errors import DomainError
 from bot.nik import mask_numbers_in
 from bot.storage import audit
-from bot.storage.users import RoleUser
 
 
 @dataclass(frozen=True)

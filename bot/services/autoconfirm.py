@@ -7,10 +7,10 @@ from datetime import datetime
 
 import aiosqlite
 
+from bot.domain import RoleUser
 from bot.errors import UnknownServicePoint
 from bot.services.staff_actions import audit_desk, desk_action, require_role
 from bot.storage import point_settings
-from bot.storage.users import RoleUser
 
 
 async def set_auto_confirm(

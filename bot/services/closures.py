@@ -10,7 +10,7 @@ from datetime import date, datetime
 
 import aiosqlite
 
-from bot.domain import ACTIVE_BOOKING_STATES, Booking
+from bot.domain import ACTIVE_BOOKING_STATES, Booking, RoleUser
 from bot.errors import InvalidClosure, UnknownServicePoint
 from bot.services.schedule import wib_day
 from bot.services.staff_actions import (
@@ -22,7 +22,6 @@ from bot.services.staff_actions import (
 )
 from bot.storage import bookings, closures
 from bot.storage.service_points import get_service_point
-from bot.storage.users import RoleUser
 
 CLOSURE_MAX_DAYS = 366
 

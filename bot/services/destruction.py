@@ -13,6 +13,7 @@ from datetime import date, datetime, time, timedelta
 import aiosqlite
 
 from bot.config import TIMEZONE
+from bot.domain import RoleUser
 from bot.errors import DomainError
 from bot.services.audit import audited, record_audit
 from bot.services.schedule import wib_day
@@ -20,7 +21,6 @@ from bot.services.staff_actions import require_role
 from bot.services.tickets import normalize_number
 from bot.storage import destruction
 from bot.storage.destruction import Batch
-from bot.storage.users import RoleUser
 
 TEXT_MAX = 200
 DATE_FORMATS = ("%Y-%m-%d", "%d-%m-%Y", "%d/%m/%Y")

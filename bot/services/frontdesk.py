@@ -15,7 +15,7 @@ from datetime import date, datetime
 
 import aiosqlite
 
-from bot.domain import HOLDING_STATES, Booking
+from bot.domain import HOLDING_STATES, Booking, RoleUser
 from bot.errors import StaffBookingNotFound, StaffNotChangeable
 from bot.nik import mask_number
 from bot.services.booking_rules import CODE_ALPHABET, CODE_LENGTH
@@ -29,7 +29,6 @@ from bot.services.staff_actions import (
 )
 from bot.services.waitlist import Offer, offer_freed_place_in
 from bot.storage import bookings, recordings, residents
-from bot.storage.users import RoleUser
 
 CODE_PREFIX = "DUKCAPIL:"
 # The states each outcome may follow.

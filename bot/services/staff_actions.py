@@ -13,13 +13,12 @@ from datetime import datetime
 
 import aiosqlite
 
-from bot.domain import ACTIVE_BOOKING_STATES, Booking
+from bot.domain import ACTIVE_BOOKING_STATES, Booking, RoleUser
 from bot.errors import InvalidReason, NotAdmin, NotStaff, StaffNotChangeable, WrongServicePoint
 from bot.nik import mask_numbers_in
 from bot.services import outbox
 from bot.services.audit import audited, record_audit
 from bot.storage import bookings
-from bot.storage.users import RoleUser
 
 REASON_MAX = 200
 _AUDIT = "staffdesk"

@@ -19,7 +19,7 @@ from functools import partial
 import aiosqlite
 
 from bot.db import transaction
-from bot.domain import DAMAGE_CAUSES, TICKET_KINDS, Ticket, TicketEvent
+from bot.domain import DAMAGE_CAUSES, TICKET_KINDS, RoleUser, Ticket, TicketEvent
 from bot.errors import DomainError, WrongServicePoint
 from bot.nik import mask_numbers_in
 from bot.services.audit import audited, record_audit
@@ -28,7 +28,6 @@ from bot.services.schedule import wib_day
 from bot.services.staff_actions import clean_reason, require_role
 from bot.storage import destruction, tickets
 from bot.storage.service_points import get_service_point
-from bot.storage.users import RoleUser
 
 MAX_FILE_BYTES = 10 * 1024 * 1024
 MAX_FILE_MB = MAX_FILE_BYTES // (1024 * 1024)
