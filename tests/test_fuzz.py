@@ -62,7 +62,7 @@ COMMANDS = (
     "start", "bantuan", "batal", "cek", "antre", "jadwal", "lapor", "laporan", "pengingat",
     "lokasi", "bahasa", "hapus_data", "hari_ini", "masuk", "tidak_hadir", "konfirmasi_besok",
     "tiket", "musnah", "daftar_musnah", "rekap", "statistik", "siaran", "deaktivasi", "tutup",
-    "autokonfirmasi", "grup_petugas", "tidakada",
+    "autokonfirmasi", "grup_petugas", "cabut", "tidakada",
 )  # fmt: skip
 # Every callback prefix the bot handles: forged data in each one's format reaches its handler.
 PREFIXES = (
