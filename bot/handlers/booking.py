@@ -42,8 +42,7 @@ from bot.services.waitlist import Offer
 
 async def begin(update: Update, context: Context) -> int:
     """`/antre`, the menu button, or a status answer's button: choose the service."""
-    if update.callback_query:
-        await update.callback_query.answer()
+    await answer_query(update)
     assert context.user_data is not None
     context.user_data.pop("report", None)  # one flow at a time
     context.user_data["booking"] = {"mode": "new"}

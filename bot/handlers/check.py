@@ -16,7 +16,7 @@ from telegram.ext import (
 
 from bot.context import Context, Deps, deps
 from bot.errors import CheckLocked, DomainError, InvalidNik
-from bot.handlers.common import Row, callback_arg, edit, refuse, reply
+from bot.handlers.common import Row, answer_query, callback_arg, edit, refuse, reply
 from bot.handlers.people import burst_alert, check_limits
 from bot.services import links, verified
 from bot.services.burst import ChecksSlowed
@@ -30,8 +30,7 @@ NIK_PATTERN = r"^\s*\d[\d .\-]{14,30}\d\s*$"
 
 async def begin(update: Update, context: Context) -> int:
     """Entry: `/cek`, `/cek NIK`, `/cek NIK KK`, the menu button, a deep link or a typed NIK."""
-    if update.callback_query:
-        await update.callback_query.answer()
+    await answer_query(update)
     args = [] if update.callback_query or _is_deep_link(update) else list(context.args or [])
     if update.message and not update.message.text.startswith("/"):  # type: ignore[union-attr]
         args = [update.message.text or ""]

@@ -48,8 +48,7 @@ def draft(context: Context) -> dict[str, Any]:
 
 async def begin(update: Update, context: Context) -> int:
     """`/lapor` or the menu button: what happened to the card?"""
-    if update.callback_query:
-        await update.callback_query.answer()
+    await answer_query(update)
     assert context.user_data is not None
     context.user_data.pop("booking", None)  # one flow at a time
     context.user_data["report"] = {}
