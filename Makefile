@@ -30,7 +30,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check bot botapi sandbox tests benchmarks
 	$(BIN)/mypy bot botapi sandbox
 
-# Debian's chromium for tests/test_sandbox_browser.py: nothing to do when it is there; without
+# Debian's chromium for tests/sandbox/test_browser.py: nothing to do when it is there; without
 # apt-get or root the browser test is skipped (pytest says why) instead of failing.
 BROWSER_PACKAGES := chromium fonts-noto-color-emoji
 browser:

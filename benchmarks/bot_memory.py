@@ -170,7 +170,7 @@ def button(message: BotMessage, prefix: str) -> str:
 
 
 async def book(user: SimUser, nik: str, kk: str) -> bool:
-    """Verify with /cek, then walk /antre to the confirmation (as tests/test_e2e_booking.py)."""
+    """Verify with /cek, then walk /antre to the confirmation (as tests/e2e/test_booking.py)."""
     await check(user, nik, kk)
     user.send_text("/antre")
     services = await user.next_message(timeout=REPLY_TIMEOUT)

@@ -137,7 +137,7 @@ def settings(botapi: BotApiServer, tmp_path: Path) -> Settings:
             "DATABASE_PATH": str(tmp_path / "bot.sqlite3"),
             "SECRET_KEY": SECRET_KEY,
             # Behaviour tests run without Telegram's pacing (1 message a second per chat would
-            # only slow them down); tests/test_ratelimit.py and the delivery tests pace.
+            # only slow them down); tests/delivery/test_pacer.py and the delivery tests pace.
             "SEND_RATE": "0",
         }
     )

@@ -1,4 +1,6 @@
-"""End to end: what tests/test_fuzz.py found, each pinned down by the input that found it."""
+"""End to end: an edited message is never a step's answer, and an over-long answer is asked for
+again at once. Each was found by tests/e2e/test_fuzz.py and is pinned down by the input
+that found it."""
 
 from __future__ import annotations
 

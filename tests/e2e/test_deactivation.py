@@ -10,7 +10,7 @@ import pytest
 from bot.jobs.registry import job_spec, run_planner, scheduled_at
 from bot.services.roles import add_user
 from tests.conftest import ADMIN_ID, NOW, OFFICIAL_ID, PEOPLE, STAFF_ID
-from tests.test_e2e_links import data_of, link_with_consent
+from tests.e2e.test_links import data_of, link_with_consent
 
 TODAY = NOW.date()  # Tuesday 24 November 2026: the 30 April 2026 deadline has passed
 OTHER_ADMIN = 9004

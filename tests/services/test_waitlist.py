@@ -21,7 +21,7 @@ from bot.services.schedule import free_slots
 from bot.storage import waitlist as store
 from bot.storage.service_points import get_service_point
 from tests.conftest import NOW
-from tests.test_booking_service import ANI, BUDI, DEWI, RUDI, SRI, book, loaded, wib
+from tests.services.test_booking import ANI, BUDI, DEWI, RUDI, SRI, book, loaded, wib
 
 __all__ = ["loaded"]  # the fixture, shared with the booking tests
 

@@ -20,7 +20,7 @@ from bot.services.destruction import (
 )
 from tests.conftest import NOW
 from tests.desk import ADMIN, KANIGORO, OFFICIAL, desk
-from tests.test_tickets_service import handed_over, report_damaged
+from tests.services.test_tickets import handed_over, report_damaged
 
 __all__ = ["desk"]  # the fixture
 

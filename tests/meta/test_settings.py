@@ -11,7 +11,7 @@ import pytest
 
 from bot.config import ConfigError, Settings, derive_file_url
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def test_token_is_required_for_run(tmp_path):
@@ -66,7 +66,7 @@ def test_invalid_values_fail_fast(tmp_path, name, value):
 
 
 def test_every_setting_is_documented_in_readme():
-    source = (Path(__file__).resolve().parent.parent / "bot" / "config.py").read_text()
+    source = (Path(__file__).resolve().parents[2] / "bot" / "config.py").read_text()
     names = set(re.findall(r'"([A-Z][A-Z_]{3,})"', source))
     readme = README.read_text()
     assert names

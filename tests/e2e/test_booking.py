@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot import db as dbmod
-from tests.conftest import ADMIN_ID, PEOPLE, STAFF_ID
+from tests.conftest import ADMIN_ID, NOW, PEOPLE, STAFF_ID
 
 pytestmark = pytest.mark.usefixtures("running_bot")
 
@@ -125,7 +125,6 @@ async def test_check_in_and_recorded_reactivates_a_deactivated_nik(botapi, setti
 async def test_staff_of_another_point_cannot_confirm(botapi, settings):
     from bot.app import prepare_database
     from bot.services.roles import add_user
-    from tests.conftest import NOW
 
     conn = await prepare_database(settings)
     await add_user(conn, 9010, "staff", service_point="tla-wlingi", area=None, now=NOW)
@@ -237,3 +236,20 @@ async def test_confirming_twice_books_once(botapi, settings):
         settings, "SELECT count(*) FROM bookings WHERE nik_ref = ref_of(?)", person.nik
     )
     assert count == 1
+
+
+async def test_booking_for_someone_verified_on_the_way(running_bot, botapi, settings):
+    person = PEOPLE["unrecorded"]
+    user = botapi.user(7401)
+    user.send_text("/antre")
+    services = await user.next_message()
+    user.press(services, "bk:svc:rekam")
+    people = await user.next_message()
+    user.press(people, "bk:who:new")
+    assert "NIK" in (await user.next_message()).text
+    user.send_text(person.nik)  # must not start /cek
+    assert "Kartu Keluarga" in (await user.next_message()).text
+    user.send_text(person.kk)
+    points = await user.next_message()
+    assert "Pilih tempat layanan" in points.text
+    assert data_of(points, "bk:pt:")

@@ -20,7 +20,7 @@ from sandbox.web import serving
 from tests.conftest import NOW
 
 CHROMIUM = Path("/usr/bin/chromium")
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 README_SHOT = ROOT / "docs" / "sandbox.png"
 CHROMIUM_ARGS = [

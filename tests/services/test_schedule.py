@@ -28,7 +28,7 @@ from bot.storage import waitlist as waitlist_store
 from bot.storage.closures import closed_days, insert_closure
 from bot.storage.service_points import get_service_point, list_service_points
 from tests.conftest import NOW
-from tests.test_booking_service import RUDI, add_residents, book, loaded, wib
+from tests.services.test_booking import RUDI, add_residents, book, loaded, wib
 
 __all__ = ["loaded"]  # the fixture, shared with the booking tests
 

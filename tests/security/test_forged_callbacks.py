@@ -20,7 +20,7 @@ from bot.services.schedule import slot_starts
 from bot.services.waitlist import join_waitlist
 from bot.storage.residents import get_resident
 from tests.conftest import NOW, PEOPLE, STAFF_ID
-from tests.test_authorization_matrix import (  # noqa: F401  (the module's own `world`)
+from tests.security.test_authorization_matrix import (  # noqa: F401  (the module's own `world`)
     EXTRA,
     OTHER_POINT,
     REFUSED,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from tests.conftest import PEOPLE
-from tests.test_e2e_booking import db_row
+from tests.e2e.test_booking import db_row
 
 
 def data_of(message, prefix: str) -> str:

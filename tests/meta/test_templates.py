@@ -264,7 +264,7 @@ def _content_lines_losing_their_break(path: Path) -> list[int]:
 
 def test_a_line_of_text_ending_in_a_tag_keeps_its_line_break():
     """`Layanan: {% include ... %}` needs `+%}`, or the next line is glued on ('NIKNama:')."""
-    root = Path(__file__).resolve().parent.parent / "templates"
+    root = Path(__file__).resolve().parents[2] / "templates"
     glued = {
         str(path.relative_to(root)): lines
         for path in sorted(root.rglob("*"))

@@ -13,6 +13,7 @@ from bot.services.schedule import slot_starts
 from bot.storage import chats
 from bot.storage.outbox import RESIDENT_REF_BYTES
 from tests.conftest import NOW, PEOPLE
+from tests.e2e.test_booking import db_row
 
 CHAT = 770_123_456  # long enough that no timestamp, code or hash holds its digits by chance
 DEWI = PEOPLE["turning17"]  # turns 17 on 15 December 2026: her reminder is planned that day
@@ -103,3 +104,22 @@ async def test_the_erase_button_does_nothing_in_a_group(running_bot, botapi):
     assert alert["show_alert"] is True
     assert "private chat" in alert["text"]
     assert await chats.get_locale(db, group.id) == "en"  # nothing erased
+
+
+async def test_erasing_a_chat_cancels_its_bookings_and_keeps_the_lockout(
+    running_bot, botapi, settings
+):
+    user, confirmation, _, _ = await book(botapi, 7402, "unrecorded")
+    code = confirmation.html.split("<code>")[1].split("</code>")[0]
+    known = PEOPLE["recorded"]
+    for _ in range(5):
+        user.send_text(f"/cek {known.nik} {PEOPLE['unrecorded'].kk}")
+        await user.next_message()
+    user.send_text("/hapus_data")
+    ask = await user.next_message()
+    user.press(ask, "erase:yes")
+    assert "sudah dihapus" in (await user.next_message()).text
+    state, chat = await db_row(settings, "SELECT state, chat_id FROM bookings WHERE code = ?", code)
+    assert (state, chat) == ("cancelled", 0)
+    user.send_text(f"/cek {known.nik} {known.kk}")
+    assert "coba lagi pukul" in (await user.next_message()).text  # erasing is no way around it

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import ADMIN_ID, STAFF_ID
-from tests.test_e2e_booking import book, data_of
+from tests.e2e.test_booking import book, data_of
 
 pytestmark = pytest.mark.usefixtures("running_bot")
 

@@ -30,7 +30,7 @@ RECIPIENTS = 10_000
 FIRST_CHAT = 6_000_000
 KILL_AFTER = 3_100  # sendMessage calls the server has answered before the kill: mid-batch
 TEXT = "<b>Perekaman e-KTP keliling</b> Sabtu di balai desa. Bawa KK asli."
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 async def prepare(settings) -> list[int]:

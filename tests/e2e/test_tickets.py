@@ -6,7 +6,7 @@ import pytest
 
 from bot import db as dbmod
 from tests.conftest import ADMIN_ID, PEOPLE, STAFF_ID
-from tests.test_e2e_booking import data_of
+from tests.e2e.test_booking import data_of
 
 pytestmark = pytest.mark.usefixtures("running_bot")
 

@@ -19,8 +19,8 @@ from bot.nik import mask_number, mask_numbers_in
 from bot.services.broadcasts import check_place, check_text
 from bot.storage.audit import write_audit
 from tests.conftest import ADMIN_ID, NOW, PEOPLE, SECRET_KEY, STAFF_ID
-from tests.test_e2e_booking import book, data_of
-from tests.test_e2e_tickets import report
+from tests.e2e.test_booking import book, data_of
+from tests.e2e.test_tickets import report
 
 WHO = PEOPLE["recorded"]
 

@@ -10,7 +10,7 @@ from bot.handlers.tickets_staff import STEPS
 from bot.rendering import Renderer
 from bot.services import tickets
 from bot.views.tickets import staff_buttons
-from tests.test_templates import TICKET
+from tests.meta.test_templates import TICKET
 
 
 def callbacks(markup) -> list[str]:

@@ -30,7 +30,7 @@ from bot.storage.service_points import get_service_point, seed_service_points
 from bot.storage.tickets import get_open_ticket
 from tests.conftest import NOW, PEOPLE, SECRET_KEY, write_population
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 NEW_KEY = "a-new-secret-key-of-the-office-2027"
 TEEN, MOTHER, RUDI = PEOPLE["turning17"], PEOPLE["mother"], PEOPLE["unrecorded"]
 CHAT = 4242

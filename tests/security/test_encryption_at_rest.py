@@ -23,8 +23,8 @@ from bot.services.importer import import_residents
 from bot.services.outbox import reminder_key
 from bot.storage.residents import get_resident, list_household
 from tests.conftest import NOW, PEOPLE, SECRET_KEY, STAFF_ID, serve
-from tests.test_e2e_booking import book, data_of
-from tests.test_e2e_links import link_with_consent
+from tests.e2e.test_booking import book, data_of
+from tests.e2e.test_links import link_with_consent
 
 
 def _needles(people: list[tuple[str, str, str]]) -> dict[bytes, str]:

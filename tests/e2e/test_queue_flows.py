@@ -3,6 +3,7 @@ bad input while booking, and WIB/UTC dates, through the local Bot API server."""
 
 from __future__ import annotations
 
+import csv
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, timedelta
@@ -17,13 +18,18 @@ from bot.config import TIMEZONE as WIB
 from bot.db import transaction
 from bot.errors import SlotFull
 from bot.jobs.queue import expire_waitlist_offers
+from bot.nik import make_nik
 from bot.services import booking as booking_service
+from bot.services.booking import book as book_service
 from bot.services.importer import import_residents
-from bot.services.schedule import slot_starts
+from bot.services.schedule import free_slots, slot_starts
+from bot.storage.bookings import get_booking
 from bot.storage.closures import insert_closure
 from bot.storage.service_points import get_service_point
+from bot.views.bookings import still_coming
 from tests.conftest import (
     ADMIN_ID,
+    HEADER,
     NOW,
     PEOPLE,
     STAFF_ID,
@@ -31,7 +37,7 @@ from tests.conftest import (
     _person,
     write_population,
 )
-from tests.test_e2e_booking import book
+from tests.e2e.test_booking import book, db_row
 
 SRENGAT = "kec-srengat"  # a kecamatan office: lowered to 1 place per slot below
 FRIDAY = date(2026, 11, 27)  # the only open day at Srengat in the "full" world: 6 slots
@@ -619,3 +625,68 @@ async def test_dates_are_wib_dates(
         today = await staff.next_message()
         assert "Rabu, 25 November 2026" in today.text
         assert code_of(confirmation) in today.text
+
+
+async def test_a_full_day_queue_is_split_for_staff(running_bot, botapi, settings, tmp_path):
+    conn = await dbmod.connect(settings.database_path, settings.secret_key)
+    path = tmp_path / "many.csv"
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(HEADER.split(","))
+        for n in range(70):
+            nik = make_nik("350510", date(1990, 1, 1 + n % 28), "L", 100 + n)
+            row = [nik, "3505100101900099", f"Warga {n}", date(1990, 1, 1 + n % 28).isoformat()]
+            writer.writerow([*row, "L", "KAWIN", "35.05.10.2001", "", "AKTIF"])
+    await import_residents(conn, path, now=NOW)
+    point = await get_service_point(conn, "kanigoro")
+    slots = await free_slots(conn, point, NOW.date(), now=NOW)
+    async with conn.execute(
+        "SELECT unseal(nik_sealed, 'residents.nik_sealed', nik_ref) FROM residents"
+        " WHERE unseal(nama_sealed, 'residents.nama_sealed', nik_ref) LIKE 'Warga %'"
+    ) as cur:
+        niks = [row[0] for row in await cur.fetchall()]
+    for n, nik in enumerate(niks):
+        await book_service(
+            conn,
+            chat_id=20_000 + n,
+            nik=nik,
+            service="rekam",
+            point_code="kanigoro",
+            start_at=slots[n // 10].start_at,
+            now=NOW,
+        )
+    await conn.close()
+    staff = botapi.user(STAFF_ID)
+    staff.send_text("/hari_ini")
+    first = await staff.next_message()
+    second = await staff.next_message()
+    assert "(1/2)" in first.text
+    assert "(2/2)" in second.text
+    assert all(len(m.text) <= 4096 for m in (first, second))
+    assert data_of(second, "st:all")
+    times = [line.split()[1] for line in first.text.splitlines() if line[:1].isdigit()]
+    assert times == sorted(times)
+
+
+async def test_morning_question_buttons_keep_or_release(running_bot, botapi, settings):
+    user, confirmation, _, _ = await book(botapi, 7403, "unrecorded")
+    code = confirmation.html.split("<code>")[1].split("</code>")[0]
+    (booking_id,) = await db_row(settings, "SELECT id FROM bookings WHERE code = ?", code)
+    conn = await dbmod.connect(settings.database_path, settings.secret_key)
+    booking = await get_booking(conn, booking_id)
+    point = await get_service_point(conn, booking.service_point)
+    await conn.close()
+    # the question as the morning reminders job builds it (bot/jobs/reminders.py)
+    text, markup = still_coming(running_bot.bot_data["renderer"], "id", booking, point)
+    await running_bot.bot.send_message(booking.chat_id, text, reply_markup=markup)
+    question = await user.next_message()
+    assert "Masih akan datang" in question.text
+    user.press(question, f"bk:coming:{booking_id}")
+    assert "sampai jumpa" in (await user.next_message()).text
+    await running_bot.bot.send_message(booking.chat_id, text, reply_markup=markup)
+    again = await user.next_message()
+    user.press(again, f"bk:release:{booking_id}")
+    assert "dilepas" in (await user.next_message()).text
+    assert tuple(await db_row(settings, "SELECT state FROM bookings WHERE id = ?", booking_id)) == (
+        "released",
+    )

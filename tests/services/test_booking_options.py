@@ -13,7 +13,7 @@ from bot.services.booking_options import (
     window_days,
 )
 from bot.services.schedule import points_for_service
-from tests.test_booking_service import loaded, wib
+from tests.services.test_booking import loaded, wib
 
 __all__ = ["loaded"]  # the fixture
 

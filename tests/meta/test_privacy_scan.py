@@ -13,7 +13,7 @@ import pytest
 
 pytest_plugins = ["pytester"]
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 NIK = "3505101205800001"  # a literal of a test module: part of the sample
 
 LEAKY = f'''

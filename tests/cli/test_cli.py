@@ -13,7 +13,7 @@ from bot.cli import main
 from bot.jobs.registry import JOB_NAMES, job_spec
 from tests.conftest import PEOPLE, write_population
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
