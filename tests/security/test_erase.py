@@ -13,6 +13,7 @@ from bot.services.schedule import slot_starts
 from bot.storage import chats
 from bot.storage.outbox import RESIDENT_REF_BYTES
 from tests.conftest import NOW, PEOPLE
+from tests.e2e.test_booking import book as book_in_chat
 from tests.e2e.test_booking import db_row
 
 CHAT = 770_123_456  # long enough that no timestamp, code or hash holds its digits by chance
@@ -109,7 +110,7 @@ async def test_the_erase_button_does_nothing_in_a_group(running_bot, botapi):
 async def test_erasing_a_chat_cancels_its_bookings_and_keeps_the_lockout(
     running_bot, botapi, settings
 ):
-    user, confirmation, _, _ = await book(botapi, 7402, "unrecorded")
+    user, confirmation, _, _ = await book_in_chat(botapi, 7402, "unrecorded")
     code = confirmation.html.split("<code>")[1].split("</code>")[0]
     known = PEOPLE["recorded"]
     for _ in range(5):
