@@ -36,6 +36,11 @@ TICKET_PREFIX = {"damaged": "KR", "lost": "KH"}
 DESCRIPTION_MIN, DESCRIPTION_MAX = 3, 200
 LOST_CAUSE = "lost"
 FILE_TYPES = ("photo", "document")
+# A document is taken when it is a PDF or a photo format a phone makes; an SVG (a script can
+# ride in it) or any other image type is refused.
+DOCUMENT_TYPES = frozenset(
+    {"application/pdf", "image/jpeg", "image/png", "image/webp", "image/heic", "image/heif"}
+)
 # The states each staff step may start from.
 MOVES: dict[str, tuple[str, ...]] = {
     "verified": ("reported",),
@@ -121,12 +126,10 @@ class TicketNotChangeable(TicketError):
 
 
 def check_attachment(attachment: Attachment) -> None:
-    """A photo, or a PDF/image document, of at most 10 MB; else InvalidAttachment."""
+    """A photo, or a PDF or photo document, of at most 10 MB; else InvalidAttachment."""
     mime = (attachment.mime_type or "").lower()
     is_document = attachment.file_type == "document"
-    if attachment.file_type not in FILE_TYPES or (
-        is_document and mime != "application/pdf" and not mime.startswith("image/")
-    ):
+    if attachment.file_type not in FILE_TYPES or (is_document and mime not in DOCUMENT_TYPES):
         raise InvalidAttachment(kind="file_type", max_mb=MAX_FILE_MB)
     if attachment.size is not None and attachment.size > MAX_FILE_BYTES:
         raise InvalidAttachment(kind="file_size", max_mb=MAX_FILE_MB)

@@ -166,10 +166,21 @@ async def test_lost_report_without_police_letter_is_refused(desk):
             "file_type",
         ),
         (Attachment("d", "document", None, 40_000), "file_type"),
+        (Attachment("s", "document", "image/svg+xml", 2_000), "file_type"),
+        (Attachment("g", "document", "image/gif", 2_000), "file_type"),
         (Attachment("p", "document", "application/pdf", 10 * MB + 1), "file_size"),
         (Attachment("p", "photo", None, 10 * MB + 1), "file_size"),
     ],
-    ids=["video", "video-as-document", "docx", "no-mime", "pdf-10mb+1", "photo-10mb+1"],
+    ids=[
+        "video",
+        "video-as-document",
+        "docx",
+        "no-mime",
+        "svg",
+        "gif",
+        "pdf-10mb+1",
+        "photo-10mb+1",
+    ],
 )
 async def test_bad_attachments_are_refused_and_nothing_is_stored(desk, attachment, kind):
     with pytest.raises(InvalidAttachment) as caught:
