@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import time, timedelta
 
 from bot.config import TIMEZONE
+from bot.db import vault_of
 from bot.domain import Booking
 from bot.jobs.planning import JobRun
 from bot.services import outbox, reminders
@@ -52,14 +53,15 @@ async def plan_booking_reminders(run: JobRun) -> int:
 
 async def _plan(run: JobRun, due: list[Reminder]) -> int:
     """Render and queue each reminder; the chat's language comes with it (thousands a day)."""
-    planned, markups = [], {}
+    planned, markups, vault = [], {}, vault_of(run.db)
     for reminder in due:
         locale = reminder.locale or await run.locale(reminder.chat_id)
         text = views.reminder_text(run.renderer, locale, reminder)
         if locale not in markups:  # the same button for every reminder in one language
             markups[locale] = views.book_recording(run.renderer, locale).to_json()
+        key, markup = reminder.key(vault), markups[locale]
         planned.append(
-            outbox.Planned(reminder.key, reminder.chat_id, "reminder", text, markups[locale])
+            outbox.Planned(key, reminder.chat_id, "reminder", text, markup, plan=reminder.plan)
         )
     return await outbox.enqueue_many(run.db, planned, now=run.now, quiet=run.quiet)
 

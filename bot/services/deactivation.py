@@ -17,11 +17,17 @@ from datetime import date, datetime
 
 import aiosqlite
 
-from bot.db import transaction
+from bot.db import transaction, vault_of
 from bot.domain import RoleUser
 from bot.errors import DomainError
 from bot.services.cycle import WAJIB_KTP_AGE, Cycle, birthday_at
-from bot.services.outbox import HELD_IN_QUIET_HOURS, QuietHours, quiet_hours_end, reminder_key
+from bot.services.outbox import (
+    HELD_IN_QUIET_HOURS,
+    QuietHours,
+    quiet_hours_end,
+    reminder_key,
+    reminder_plan,
+)
 from bot.services.staff_actions import require_role
 from bot.storage import audit
 from bot.storage import deactivation as store
@@ -209,13 +215,15 @@ async def _plan_notices(
     """Queue the notices inside the caller's transaction, keyed as the day-0 deactivated
     reminder is, so that job never sends the same notice again."""
     held = quiet_hours_end(now, notifier.quiet) if NOTICE_KIND in HELD_IN_QUIET_HOURS else None
-    planned = 0
+    planned, vault = 0, vault_of(db)
     for notice in notices:
         locale = notice.locale or notifier.default_locale
         text, markup = notifier.compose(locale, notice)
+        about = ("deactivated", notice.nik_ref, notice.chat_id, today)
         planned += await outbox_store.insert_message(
             db,
-            key=reminder_key("deactivated", notice.nik_ref, notice.chat_id, today),
+            key=reminder_key(vault, *about),
+            plan=reminder_plan(*about),
             chat_id=notice.chat_id,
             kind=NOTICE_KIND,
             text=text,

@@ -14,11 +14,8 @@ from bot.services import outbox
 from bot.services.booking import cancel, chat_bookings
 from bot.services.lockout import WINDOW
 from bot.storage import attempts, chats, links
-from bot.storage.outbox import RESIDENT_KINDS
 from bot.storage.residents import get_resident, list_household
 from bot.storage.waitlist import Offer
-
-REMINDER_KINDS = RESIDENT_KINDS  # the reminders about a linked resident
 
 
 class LinkNotFound(DomainError):
@@ -89,10 +86,8 @@ async def _withdraw_reminders(db: aiosqlite.Connection, link: links.Link, *, now
         niks = [person.nik for person in await list_household(db, link.subject)]
     else:
         niks = [link.subject]
-    for nik in niks:
-        ref = outbox.resident_ref(vault_of(db).ref(nik))
-        for kind in REMINDER_KINDS:
-            await outbox.withdraw(db, f"{kind}:{ref}:{link.chat_id}:", now=now)
+    vault = vault_of(db)
+    await outbox.withdraw_about(db, link.chat_id, [vault.ref(nik) for nik in niks], now=now)
 
 
 async def erase_chat(

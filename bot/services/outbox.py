@@ -15,9 +15,10 @@ from datetime import UTC, date, datetime, time, timedelta
 import aiosqlite
 
 from bot.config import TIMEZONE
+from bot.crypto import Vault
 from bot.db import transaction
 from bot.storage import outbox as store
-from bot.storage.outbox import OUTBOX_KINDS, OUTBOX_STATES, OutboxMessage
+from bot.storage.outbox import OUTBOX_KINDS, OUTBOX_STATES, PLAN_HASHED, OutboxMessage
 
 __all__ = [
     "HELD_IN_QUIET_HOURS",
@@ -41,11 +42,12 @@ __all__ = [
     "quiet_hours_end",
     "record_outcomes",
     "reminder_key",
+    "reminder_plan",
     "requeue_in_flight",
-    "resident_ref",
     "unblock_chat",
     "unblock_chat_if_blocked",
     "withdraw",
+    "withdraw_about",
 ]
 
 MAX_ATTEMPTS = 8  # with backoff capped at a minute: a Bot API outage of ~3 minutes is survived
@@ -74,18 +76,21 @@ class Planned:
     kind: str
     text: str
     reply_markup_json: str | None = None
+    plan: str | None = None  # a reminder about a resident: its reminder_plan
 
 
-def resident_ref(nik_ref: bytes) -> str:
-    """A short stand-in for a resident in idempotency keys, from the NIK's keyed lookup hash
-    (bot/crypto.py): keys never hold a NIK, and cannot be turned back into one without
-    SECRET_KEY."""
-    return nik_ref[: store.RESIDENT_REF_BYTES].hex()
+def reminder_plan(kind: str, nik_ref: bytes, chat_id: int, due: date) -> str:
+    """What one reminder about a resident (by lookup hash) to a chat for a due day stands for;
+    stored sealed only (a teen's due day is their birthday)."""
+    return f"{nik_ref.hex()}:{kind}:{chat_id}:{due.isoformat()}"
 
 
-def reminder_key(kind: str, nik_ref: bytes, chat_id: int, due: date) -> str:
-    """The one key of a reminder about a resident (by lookup hash) to a chat for a due day."""
-    return f"{kind}:{resident_ref(nik_ref)}:{chat_id}:{due.isoformat()}"
+def reminder_key(vault: Vault, kind: str, nik_ref: bytes, chat_id: int, due: date) -> str:
+    """The one key of that reminder: `<kind>:<keyed hash of its plan>`, so that the key shows
+    no resident, chat nor day, and cannot be matched against guesses without SECRET_KEY (the
+    key rotation re-derives it the same way, bot/storage/vault.py)."""
+    plan = reminder_plan(kind, nik_ref, chat_id, due)
+    return f"{kind}:{vault.ref(PLAN_HASHED + plan).hex()}"
 
 
 async def enqueue(
@@ -98,9 +103,10 @@ async def enqueue(
     reply_markup_json: str | None = None,
     now: datetime,
     quiet: QuietHours = QUIET_HOURS,
+    plan: str | None = None,
 ) -> bool:
     """Plan a message once per key; False when the key was already planned."""
-    planned = Planned(key, chat_id, kind, text, reply_markup_json)
+    planned = Planned(key, chat_id, kind, text, reply_markup_json, plan)
     return await enqueue_many(db, [planned], now=now, quiet=quiet) == 1
 
 
@@ -127,6 +133,7 @@ async def enqueue_many(
                 reply_markup_json=message.reply_markup_json,
                 not_before=held_until if message.kind in HELD_IN_QUIET_HOURS else now,
                 now=now,
+                plan=message.plan,
             )
     return added
 
@@ -134,6 +141,13 @@ async def enqueue_many(
 async def withdraw(db: aiosqlite.Connection, key_prefix: str, *, now: datetime) -> int:
     """Withdraw the queued messages whose key starts with `key_prefix` (call in a transaction)."""
     return await store.withdraw(db, key_prefix, now=now)
+
+
+async def withdraw_about(
+    db: aiosqlite.Connection, chat_id: int, nik_refs: list[bytes], *, now: datetime
+) -> int:
+    """Withdraw the chat's queued reminders about these residents (call in a transaction)."""
+    return await store.withdraw_about(db, chat_id, nik_refs, now=now)
 
 
 async def forget_chat(db: aiosqlite.Connection, chat_id: int, *, now: datetime) -> None:

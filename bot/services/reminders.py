@@ -21,6 +21,7 @@ from datetime import date, datetime, timedelta
 
 import aiosqlite
 
+from bot.crypto import Vault
 from bot.domain import HOLDING_STATES, Booking
 from bot.services import outbox
 from bot.services.cycle import WAJIB_KTP_AGE, Cycle, age_on, birthday_at, cycle_in_force
@@ -47,12 +48,16 @@ class Reminder:
     deadline: date | None = None
     deactivated_on: date | None = None
     locale: str | None = None  # the chat's language, as the query found it
-    nik_ref: bytes = b""  # the NIK's lookup hash, which the outbox key holds instead of the NIK
+    nik_ref: bytes = b""  # the NIK's lookup hash: the outbox plan holds it instead of the NIK
+
+    def key(self, vault: Vault) -> str:
+        """The outbox key: one message per kind, resident, chat and due point."""
+        return outbox.reminder_key(vault, self.kind, self.nik_ref, self.chat_id, self.due)
 
     @property
-    def key(self) -> str:
-        """The outbox key: one message per kind, resident, chat and due point."""
-        return outbox.reminder_key(self.kind, self.nik_ref, self.chat_id, self.due)
+    def plan(self) -> str:
+        """What the key stands for, sealed beside it in the outbox."""
+        return outbox.reminder_plan(self.kind, self.nik_ref, self.chat_id, self.due)
 
     @property
     def days_left(self) -> int:

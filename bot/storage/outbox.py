@@ -13,10 +13,17 @@ import aiosqlite
 
 OUTBOX_STATES = ("queued", "sending", "sent", "blocked", "failed", "withdrawn")
 OUTBOX_KINDS = ("reminder", "broadcast", "staff", "reply", "booking")
-# Reminders about one resident are keyed `<kind>:<resident ref>:<chat>:<due day>`, the ref being
-# the first bytes of the NIK's lookup hash, in hex (services.outbox.reminder_key).
+# Reminders about one resident are keyed `<kind>:<keyed hash of their plan>`: the plan (the NIK's
+# lookup hash, kind, chat, due day) is kept sealed beside it, for re-keying after a key rotation
+# and for withdrawing them by resident (services.outbox.reminder_key). A teen's due days are
+# their birthday: the key shows neither, and once the reminder is done its row is cut loose
+# from the chat and its times blurred to the month (_BLUR).
 RESIDENT_KINDS = ("teen", "deadline", "deactivated")
-RESIDENT_REF_BYTES = 12
+PLAN = "outbox.plan"  # where a reminder's plan is sealed, bound to the row's key
+OPENED_PLAN = f"unseal(plan, '{PLAN}', idempotency_key)"
+PLAN_HASHED = "outbox:"  # the key hashes this prefix and the plan (apart from NIKs' hashes)
+REF_HEX = 64  # the plan starts with the resident's lookup hash, in hex
+FINISHED = ("sent", "blocked", "failed", "withdrawn")
 # The text is sealed bound to its chat (bot/crypto.py): moved to another chat's row, it does not
 # open, so no one's message can be redirected to someone else by editing the file.
 OPENED_TEXT = "unseal(text, 'outbox.text', chat_id)"
@@ -54,16 +61,18 @@ async def insert_message(
     reply_markup_json: str | None,
     not_before: datetime,
     now: datetime,
+    plan: str | None = None,
 ) -> bool:
-    """Queue a message (born 'blocked' for a blocked chat); False if the key already exists."""
+    """Queue a message (born 'blocked' for a blocked chat); False if the key already exists.
+    A reminder about a resident comes with its `plan`, sealed beside it."""
     cursor = await db.execute(
         "INSERT INTO outbox (idempotency_key, chat_id, kind, text, reply_markup, state, error,"
-        " not_before, created_at, updated_at) VALUES (?, ?, ?, seal(?, 'outbox.text', ?), ?,"
+        " not_before, created_at, updated_at, plan) VALUES (?, ?, ?, seal(?, 'outbox.text', ?), ?,"
         " CASE WHEN EXISTS (SELECT 1 FROM blocked_chats WHERE chat_id = ?)"
         " THEN 'blocked' ELSE 'queued' END,"
         " CASE WHEN EXISTS (SELECT 1 FROM blocked_chats WHERE chat_id = ?)"
         " THEN 'chat blocked the bot' END,"
-        " ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING",
+        f" ?, ?, ?, seal(?, '{PLAN}', ?)) ON CONFLICT (idempotency_key) DO NOTHING",
         (
             key,
             chat_id,
@@ -76,8 +85,12 @@ async def insert_message(
             ts(not_before),
             ts(now),
             ts(now),
+            plan,
+            key,
         ),
     )
+    if plan is not None and cursor.rowcount == 1:
+        await _blur(db, "idempotency_key = ?", (key,))  # born blocked: done already
     return cursor.rowcount == 1
 
 
@@ -129,6 +142,7 @@ async def set_sent(
         " WHERE id = ?",
         (telegram_message_id, ts(now), message_id),
     )
+    await _blur(db, "id = ?", (message_id,))
 
 
 async def set_requeued(
@@ -161,6 +175,7 @@ async def set_final(
         "UPDATE outbox SET state = ?, error = ?, updated_at = ? WHERE id = ?",
         (state, error, ts(now), message_id),
     )
+    await _blur(db, "id = ?", (message_id,))
 
 
 async def withdraw(db: aiosqlite.Connection, key_prefix: str, *, now: datetime) -> int:
@@ -173,14 +188,50 @@ async def withdraw(db: aiosqlite.Connection, key_prefix: str, *, now: datetime) 
     return cursor.rowcount
 
 
+async def withdraw_about(
+    db: aiosqlite.Connection, chat_id: int, nik_refs: list[bytes], *, now: datetime
+) -> int:
+    """Withdraw the chat's still-queued reminders about these residents; return how many."""
+    if not nik_refs:
+        return 0
+    marks = ", ".join("?" * len(nik_refs))
+    about = f"substr({OPENED_PLAN}, 1, {REF_HEX}) IN ({marks})"
+    where = f"chat_id = ? AND state = 'queued' AND plan IS NOT NULL AND {about}"
+    params = (chat_id, *(ref.hex() for ref in nik_refs))
+    cursor = await db.execute(
+        f"UPDATE outbox SET state = 'withdrawn', updated_at = ? WHERE {where}", (ts(now), *params)
+    )
+    await _blur(db, "chat_id = ? AND state = 'withdrawn'", (chat_id,))
+    return cursor.rowcount
+
+
+def _month(column: str) -> str:
+    """SQL for the first instant of the month of a timestamp column (same fixed width)."""
+    return f"{column} = substr({column}, 1, 7) || '-01T00:00:00.000000+00:00'"
+
+
+# A done reminder about a resident keeps its key (planning it again stays a no-op) and its
+# outcome, but not its chat, text, buttons nor day: a teen's reminders fall on their birthday.
+_BLUR = (
+    "UPDATE outbox SET chat_id = 0, text = seal('-', 'outbox.text', 0), reply_markup = NULL, "
+    + ", ".join(_month(column) for column in ("not_before", "created_at", "updated_at"))
+    + f" WHERE plan IS NOT NULL AND chat_id <> 0 AND state IN {FINISHED!r} AND "
+)
+
+
+async def _blur(db: aiosqlite.Connection, where: str, params: tuple[object, ...]) -> None:
+    """Cut the done reminders about residents among the rows `where` selects loose."""
+    await db.execute(_BLUR + where, params)
+
+
 ERASED_TEXT = "-"  # what is left of an erased chat's message (the column may not be empty)
 
 
 async def forget_chat(db: aiosqlite.Connection, chat_id: int, *, now: datetime) -> None:
     """Withdraw the chat's queued messages, blank the text and buttons of all of them, and cut
-    them loose from the chat: chat id 0, and a key without the chat id or the resident's ref
-    (`teen:<ref>:<chat>:<day>` joins back to the resident). The key keeps what counts the
-    office's records: the message's kind and, for a broadcast, which one (its delivery report).
+    them loose from the chat: chat id 0, no plan, and a key without the chat id or the
+    resident's hash. The key keeps what counts the office's records: the message's kind and,
+    for a broadcast, which one (its delivery report).
     """
     async with db.execute(
         "SELECT id, idempotency_key FROM outbox WHERE chat_id = ?", (chat_id,)
@@ -188,7 +239,8 @@ async def forget_chat(db: aiosqlite.Connection, chat_id: int, *, now: datetime) 
         keys = [(_erased_key(key, message_id), message_id) async for message_id, key in cursor]
     await db.execute(
         "UPDATE outbox SET state = CASE WHEN state = 'queued' THEN 'withdrawn' ELSE state END,"
-        " text = seal(?, 'outbox.text', 0), reply_markup = NULL, updated_at = ?, chat_id = 0"
+        " text = seal(?, 'outbox.text', 0), reply_markup = NULL, updated_at = ?, chat_id = 0,"
+        " plan = NULL"
         " WHERE chat_id = ?",
         (ERASED_TEXT, ts(now), chat_id),
     )
@@ -212,17 +264,19 @@ async def count_queued(db: aiosqlite.Connection) -> int:
 
 
 async def block_chat(db: aiosqlite.Connection, chat_id: int, *, now: datetime) -> None:
-    """Remember the chat as blocked and close its queued messages as 'blocked'."""
+    """Remember the chat as blocked (since the month: the day may be a teen's birthday, the
+    reminder that met the block) and close its queued messages as 'blocked'."""
     await db.execute(
         "INSERT INTO blocked_chats (chat_id, blocked_at) VALUES (?, ?)"
         " ON CONFLICT (chat_id) DO NOTHING",
-        (chat_id, ts(now)),
+        (chat_id, ts(now.replace(day=1, hour=0, minute=0, second=0, microsecond=0))),
     )
     await db.execute(
         "UPDATE outbox SET state = 'blocked', error = 'chat blocked the bot', updated_at = ?"
         " WHERE chat_id = ? AND state = 'queued'",
         (ts(now), chat_id),
     )
+    await _blur(db, "chat_id = ? AND state = 'blocked'", (chat_id,))
 
 
 async def unblock_chat(db: aiosqlite.Connection, chat_id: int) -> bool:

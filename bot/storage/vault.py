@@ -11,10 +11,8 @@ from datetime import UTC, datetime
 
 import aiosqlite
 
-from bot.storage.outbox import OPENED_TEXT, RESIDENT_KINDS, RESIDENT_REF_BYTES
+from bot.storage.outbox import OPENED_PLAN, OPENED_TEXT, PLAN, PLAN_HASHED, REF_HEX
 from bot.storage.residents import opened
-
-RESIDENT_REF_HEX = 2 * RESIDENT_REF_BYTES
 
 _RESEAL = (
     # Old lookup hash -> new one, for the NIKs and for the KK numbers.
@@ -44,21 +42,23 @@ _RESEAL = (
         for column in ("nik_sealed", "kk_sealed", "nama_sealed", "lahir_sealed")
     )
     + " FROM nik_map n, kk_map k WHERE n.old = r.nik_ref AND k.old = r.kk_ref)",
-    # Reminder keys hold a prefix of the NIK's hash: they follow it, so a reminder planned
-    # before the rotation is still recognised (withdrawn, not sent twice) after it.
-    "CREATE TEMP TABLE key_map (old TEXT PRIMARY KEY, new TEXT NOT NULL) WITHOUT ROWID",
-    f"INSERT OR IGNORE INTO key_map SELECT lower(hex(substr(old, 1, {RESIDENT_REF_HEX // 2}))),"
-    f" lower(hex(substr(new, 1, {RESIDENT_REF_HEX // 2}))) FROM nik_map",
-    "UPDATE outbox SET idempotency_key = substr(idempotency_key, 1, instr(idempotency_key, ':'))"
-    f" || m.new || substr(idempotency_key, instr(idempotency_key, ':') + {RESIDENT_REF_HEX + 1})"
-    " FROM key_map m"
-    f" WHERE m.old = substr(idempotency_key, instr(idempotency_key, ':') + 1, {RESIDENT_REF_HEX})"
-    f" AND substr(idempotency_key, 1, instr(idempotency_key, ':') - 1)"
-    f" IN ({', '.join(repr(kind) for kind in RESIDENT_KINDS)})",
+    # A reminder's key is a keyed hash of its sealed plan, which starts with the resident's
+    # hash: both are re-derived, so a reminder planned before the rotation is still recognised
+    # (withdrawn, not sent twice) after it. A plan whose resident is gone is dropped.
+    "CREATE TEMP TABLE ref_hex (old TEXT PRIMARY KEY, new TEXT NOT NULL) WITHOUT ROWID",
+    "INSERT INTO ref_hex SELECT lower(hex(old)), lower(hex(new)) FROM nik_map",
+    f"CREATE TEMP TABLE plan_map AS SELECT id, plan, substr(key, 1, instr(key, ':'))"
+    f" || lower(hex(new_ref_of('{PLAN_HASHED}' || plan))) AS key FROM"
+    f" (SELECT o.id, o.key, m.new || substr(o.plan, {REF_HEX + 1}) AS plan FROM"
+    f" (SELECT id, idempotency_key AS key, {OPENED_PLAN} AS plan FROM outbox"
+    f" WHERE plan IS NOT NULL) o LEFT JOIN ref_hex m ON m.old = substr(o.plan, 1, {REF_HEX}))",
+    "UPDATE outbox SET idempotency_key = coalesce(p.key, idempotency_key),"
+    f" plan = new_seal(p.plan, '{PLAN}', p.key) FROM plan_map p WHERE outbox.id = p.id",
     f"UPDATE outbox SET text = new_seal({OPENED_TEXT}, 'outbox.text', chat_id)",
     "DROP TABLE temp.nik_map",
     "DROP TABLE temp.kk_map",
-    "DROP TABLE temp.key_map",
+    "DROP TABLE temp.ref_hex",
+    "DROP TABLE temp.plan_map",
 )
 
 

@@ -114,9 +114,11 @@ async def linked(db, tmp_path):
 
 
 async def held_reminder(db, teen, chat_id, kind="teen"):
-    key = outbox.reminder_key(kind, vault_of(db).ref(teen.nik), chat_id, date(2026, 11, 24))
+    about = (kind, vault_of(db).ref(teen.nik), chat_id, date(2026, 11, 24))
+    key = outbox.reminder_key(vault_of(db), *about)
     await outbox.enqueue(db, key=key, chat_id=chat_id, kind="reminder", text=f"Hai {teen.nama}",
-                         now=datetime(2026, 11, 24, 14, 0, tzinfo=UTC))  # fmt: skip  # 21:00 WIB
+                         now=datetime(2026, 11, 24, 14, 0, tzinfo=UTC),  # 21:00 WIB
+                         plan=outbox.reminder_plan(*about))  # fmt: skip
     return key
 
 

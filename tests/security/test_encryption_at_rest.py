@@ -166,7 +166,8 @@ async def test_a_database_from_before_encryption_is_converted_in_place(tmp_path)
         ("household", person.kk)
     ]
     assert (await get_message(conn, 1)).text == f"Halo {person.nama}"
-    key = reminder_key("deadline", dbmod.vault_of(conn).ref(person.nik), 1, date(2027, 4, 1))
+    vault = dbmod.vault_of(conn)
+    key = reminder_key(vault, "deadline", vault.ref(person.nik), 1, date(2027, 4, 1))
     assert (await get_message(conn, 2)).key == key  # still recognised: withdrawn, not doubled
     async with conn.execute("PRAGMA foreign_key_check") as cursor:
         assert await cursor.fetchall() == []

@@ -56,10 +56,10 @@ async def _fill(db, tmp_path):
         db, chat_id=CHAT, nik=MOTHER.nik, kind="damaged", cause="peeling", description=None,
         attachment=None, point_code="kanigoro", now=NOW,
     )  # fmt: skip
-    key = outbox.reminder_key("teen", dbmod.vault_of(db).ref(TEEN.nik), CHAT, DUE)
-    await outbox.enqueue(
-        db, key=key, chat_id=CHAT, kind="reminder", text=f"Hai {TEEN.nama}", now=NOW
-    )
+    about = ("teen", dbmod.vault_of(db).ref(TEEN.nik), CHAT, DUE)
+    key = outbox.reminder_key(dbmod.vault_of(db), *about)
+    await outbox.enqueue(db, key=key, chat_id=CHAT, kind="reminder", text=f"Hai {TEEN.nama}",
+                         now=NOW, plan=outbox.reminder_plan(*about))  # fmt: skip
     return booking.code
 
 
@@ -72,7 +72,8 @@ async def _assert_readable(db, code: str) -> None:
     assert [(link.kind, link.subject) for link in await list_links(db, CHAT)] == [
         ("household", TEEN.kk)
     ]
-    key = outbox.reminder_key("teen", dbmod.vault_of(db).ref(TEEN.nik), CHAT, DUE)
+    vault = dbmod.vault_of(db)
+    key = outbox.reminder_key(vault, "teen", vault.ref(TEEN.nik), CHAT, DUE)
     message = await get_message_by_key(db, key)
     assert message is not None
     assert message.text == f"Hai {TEEN.nama}"

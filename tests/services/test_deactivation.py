@@ -239,7 +239,9 @@ async def test_linked_chats_get_one_notice_per_resident(town):
     approval = await _approve(town, run.id)
     assert approval.notices == 4
     expected = sorted(
-        reminder_key("deactivated", vault_of(town).ref(PLANTED[key].nik), chat, TODAY)
+        reminder_key(
+            vault_of(town), "deactivated", vault_of(town).ref(PLANTED[key].nik), chat, TODAY
+        )
         for key, chat in (("adult1", 501), ("srengat1", 502), ("srengat2", 502), ("adult1", 505))
     )
     planned = await _outbox(town)

@@ -97,7 +97,7 @@ async def outbox_rows(db, prefix=""):
     """Every outbox message (key, chat, kind, text, buttons, not_before, state) in key order."""
     async with db.execute(
         "SELECT idempotency_key, chat_id, kind, unseal(text, 'outbox.text', chat_id),"
-        " reply_markup, not_before, state"
+        " reply_markup, not_before, state, unseal(plan, 'outbox.plan', idempotency_key)"
         " FROM outbox"
         " WHERE idempotency_key LIKE ? ORDER BY idempotency_key",
         (f"{prefix}%",),
@@ -116,8 +116,9 @@ async def outbox_rows(db, prefix=""):
             if markup
             else [],
             "not_before": datetime.fromisoformat(not_before),
+            "due": plan.rsplit(":", 1)[1] if plan else None,  # a resident's reminder's due day
         }
-        for key, chat, kind, text, markup, not_before, state in rows
+        for key, chat, kind, text, markup, not_before, state, plan in rows
     ]
 
 
@@ -268,9 +269,8 @@ async def test_deactivated_residents_are_reminded_on_the_day_and_every_30_days(w
 
 async def test_the_deactivation_notice_and_the_day_0_reminder_are_one_message(world):
     db = world[0]
-    key = outbox.reminder_key(
-        "deactivated", vault_of(db).ref(NIK["deactivated"]), HOUSEHOLD_B, DEACTIVATED_ON
-    )
+    about = ("deactivated", vault_of(db).ref(NIK["deactivated"]), HOUSEHOLD_B, DEACTIVATED_ON)
+    key = outbox.reminder_key(vault_of(db), *about)
     notice_time = scheduled_at(DEACTIVATED_ON, time(7, 45))
     assert await outbox.enqueue(
         db,
@@ -279,6 +279,7 @@ async def test_the_deactivation_notice_and_the_day_0_reminder_are_one_message(wo
         kind="reminder",
         text="NIK dinonaktifkan",
         now=notice_time,
+        plan=outbox.reminder_plan(*about),
     )
     assert await plan(world, "deactivated-reminders", DEACTIVATED_ON) == 0
     assert [row["key"] for row in await outbox_rows(db)] == [key]
@@ -294,19 +295,19 @@ async def test_after_missed_days_only_the_latest_due_point_is_planned_once(world
     # under the birthday's key, written for today.
     assert await plan(world, "teen-reminders", date(2026, 12, 17)) == 3
     rows = await outbox_rows(db, "teen:")
-    assert {row["key"].rsplit(":", 1)[1] for row in rows} == {"2026-12-15"}
+    assert {row["due"] for row in rows} == {"2026-12-15"}
     assert all("sudah berusia 17 tahun" in r["text"] for r in rows if r["chat"] == TEEN_NIK)
     assert await plan(world, "teen-reminders", date(2026, 12, 18)) == 0
 
     assert await plan(world, "deadline-reminders", date(2027, 4, 20)) == 0
     assert await plan(world, "deadline-reminders", date(2027, 4, 28)) == 2  # 23 and 27 missed
-    due = {row["key"].rsplit(":", 1)[1] for row in await outbox_rows(db, "deadline:")}
+    due = {row["due"] for row in await outbox_rows(db, "deadline:")}
     assert due == {"2027-04-27"}
 
     assert await plan(world, "deactivated-reminders", date(2027, 6, 1)) == 0
     assert await plan(world, "deactivated-reminders", date(2027, 6, 4)) == 1  # 2 June missed
     (row,) = await outbox_rows(db, "deactivated:")
-    assert row["key"].endswith(":2027-06-02")
+    assert row["due"] == "2027-06-02"
 
 
 # --- bookings ---

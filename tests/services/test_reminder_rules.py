@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import calendar
+from dataclasses import replace
 from datetime import date, timedelta
 
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bot.crypto import Vault
 from bot.services.cycle import Cycle, birthday_at, cycle_in_force
 from bot.services.reminders import (
     Reminder,
@@ -22,6 +24,7 @@ from bot.services.reminders import (
     teen_due,
     teen_due_points,
 )
+from tests.conftest import SECRET_KEY
 
 CYCLE_2026 = Cycle(date(2026, 12, 31), date(2027, 4, 30))
 births = st.dates(min_value=date(1990, 1, 1), max_value=date(2015, 12, 31))
@@ -136,8 +139,12 @@ def test_reminder_stage_and_days_left():
     assert teen(date(2026, 12, 15)).stage == "birthday"
     assert teen(date(2027, 1, 15)).stage == "after"
     assert teen(date(2027, 4, 23)).days_left == 7
-    assert teen(date(2027, 4, 23)).key.startswith("teen:")
-    assert "x" not in teen(date(2027, 4, 23)).key.split(":")[1]
+    vault = Vault.from_secret(SECRET_KEY)
+    reminder = replace(teen(date(2027, 4, 23)), nik_ref=bytes(range(32)), chat_id=4242)
+    kind, opaque = reminder.key(vault).split(":")  # no resident, chat nor day in the key
+    assert (kind, len(opaque)) == ("teen", 64)
+    assert reminder.plan == f"{bytes(range(32)).hex()}:teen:4242:2027-04-23"  # kept sealed
+    assert all(part not in opaque for part in ("0001020304", "4242", "2027", "04-23"))
 
 
 @given(births)
