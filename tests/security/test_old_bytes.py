@@ -189,7 +189,7 @@ async def test_migration_0015_seals_birth_dates_and_binds_every_value(tmp_path):
         await db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         assert sum(b in path.read_bytes() for b in births) > 2_000  # in clear before
 
-        assert await dbmod.migrate(db) == ["0015_seal_birth_dates.sql"]
+        assert (await dbmod.migrate(db))[0] == "0015_seal_birth_dates.sql"
         for person in people[::97]:
             resident = await get_resident(db, person["nik"])
             assert (resident.nama, resident.no_kk) == (person["nama"], person["no_kk"])

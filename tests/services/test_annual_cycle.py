@@ -33,7 +33,6 @@ from bot.jobs.sender import send_due
 from bot.nik import make_nik
 from bot.rendering import Renderer
 from bot.services import booking as booking_service
-from bot.services.outbox import resident_ref
 from bot.services.schedule import free_slots
 from bot.storage import chats, links
 from bot.storage.residents import upsert_residents
@@ -468,12 +467,18 @@ async def test_a_year_of_reminders_matches_the_rules(db, botapi, bot):
 
 async def _compare(db, sim: Simulation, users) -> None:
     async with db.execute(
-        "SELECT chat_id, telegram_message_id, idempotency_key, kind, state FROM outbox"
+        "SELECT chat_id, telegram_message_id, idempotency_key, kind, state,"
+        " unseal(plan, 'outbox.plan', idempotency_key) FROM outbox"
     ) as cursor:
         rows = await cursor.fetchall()
-    assert {state for *_, state in rows} <= {"sent", "withdrawn"}  # nothing lost or stuck
-    by_message = {(chat, message_id): (key, kind) for chat, message_id, key, kind, _ in rows}
-    ref_to_nik = {resident_ref(vault_of(db).ref(nik)): nik for nik in sim.people}
+    assert {state for *_, state, _ in rows} <= {"sent", "withdrawn"}  # nothing lost or stuck
+    # A done reminder about a resident keeps no chat: its sealed plan names it (ref:kind:chat:due).
+    assert {chat for chat, *_, plan in rows if plan} == {0}
+    by_message = {
+        (int(plan.split(":")[2]) if plan else chat, message_id): (plan or key, kind)
+        for chat, message_id, key, kind, _, plan in rows
+    }
+    ref_to_nik = {vault_of(db).ref(nik).hex(): nik for nik in sim.people}
 
     received, received_bookings = [], []
     for chat_id, user in users.items():
@@ -487,7 +492,7 @@ async def _compare(db, sim: Simulation, users) -> None:
                     (chat_id, which, int(booking_id), datetime.fromisoformat(start), moment)
                 )
                 continue
-            rule, ref, key_chat, due = key.split(":")
+            ref, rule, key_chat, due = key.split(":")
             nik = ref_to_nik[ref]
             assert int(key_chat) == chat_id
             assert time(7, 0) <= moment.time() < time(20, 0), f"{key} sent in quiet hours"
