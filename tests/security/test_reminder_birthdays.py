@@ -11,9 +11,10 @@ import re
 import shutil
 import sqlite3
 from collections import Counter, defaultdict
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
+from bot import db as dbmod
 from bot.config import Settings
 from bot.db import transaction, vault_of
 from bot.jobs.registry import job_spec, run_planner, scheduled_at
@@ -21,10 +22,14 @@ from bot.nik import make_nik
 from bot.rendering import Renderer
 from bot.services import outbox
 from bot.services.backup import backup
+from bot.services.importer import import_residents
+from bot.services.key_rotation import rotate_key
 from bot.services.links import link_chat
+from bot.storage.areas import sync_areas
+from bot.storage.outbox import get_message, get_message_by_key
 from bot.storage.residents import get_resident, upsert_residents
 from bot.storage.service_points import seed_service_points
-from tests.conftest import NOW, SECRET_KEY, TOKEN
+from tests.conftest import NOW, PEOPLE, SECRET_KEY, TOKEN, write_population
 
 TEENS = 60
 DESAS = ("3505102001", "3505032001")  # two kecamatan
@@ -119,3 +124,108 @@ def _birth_dates_from_the_outbox(path: Path) -> dict[bytes, str]:
             continue
         guesses[ref] = f"{born.day + (40 if sex == 'P' else 0):02d}{born:%m%y}"
     return guesses
+
+
+async def test_an_upgraded_database_keeps_its_reminders_and_forgets_their_day(tmp_path):
+    """Migration 0016 on keys of the old form: each is re-derived (planning it again is still a
+    no-op), a done one is cut loose from its chat and day, and no old key is left in the file."""
+    path, old = tmp_path / "old.sqlite3", tmp_path / "old-migrations"
+    old.mkdir()
+    for migration in dbmod.migration_files():
+        if migration.name < "0016":
+            shutil.copy(migration, old / migration.name)
+    conn = await dbmod.connect(path, SECRET_KEY)
+    try:
+        await dbmod.migrate(conn, old)
+        await sync_areas(conn)
+        await seed_service_points(conn)
+        report = await import_residents(conn, write_population(tmp_path / "p.csv"), now=NOW)
+        assert report.rejected == []
+        vault = dbmod.vault_of(conn)
+        teen, adult = vault.ref(PEOPLE["turning17"].nik), vault.ref(PEOPLE["unrecorded"].nik)
+        birthday = PEOPLE["turning17"].born.replace(year=PEOPLE["turning17"].born.year + 17)
+        stamp = f"{birthday.isoformat()}T01:00:00.000000+00:00"
+        old_keys = {
+            "sent": f"teen:{teen[:12].hex()}:701:{birthday.isoformat()}",
+            "queued": f"deadline:{adult[:12].hex()}:701:2027-04-27",
+            "gone": f"teen:{bytes(12).hex()}:702:{birthday.isoformat()}",
+            "erased": "teen:erased:9",
+            "broadcast": "broadcast:1:701",
+        }
+        for name, key in old_keys.items():
+            state = "queued" if name == "queued" else "sent"
+            chat = 0 if name == "erased" else int(key.split(":")[2]) if name != "broadcast" else 701
+            await conn.execute(
+                "INSERT INTO outbox (idempotency_key, chat_id, kind, text, state,"
+                " telegram_message_id, not_before, created_at, updated_at)"
+                " VALUES (?, ?, 'reminder', seal(?, 'outbox.text', ?), ?, ?, ?, ?, ?)",
+                (key, chat, f"Hai {name}", chat, state, None if state == "queued" else 5,
+                 stamp, stamp, stamp),
+            )  # fmt: skip
+        await conn.execute(
+            "INSERT INTO blocked_chats (chat_id, blocked_at) VALUES (703, ?)", (stamp,)
+        )
+        ids = {name: (await get_message_by_key(conn, key)).id for name, key in old_keys.items()}
+
+        assert await dbmod.migrate(conn) == ["0016_opaque_reminder_keys.sql"]
+        month = f"{birthday:%Y-%m}-01T00:00:00.000000+00:00"
+        sent = await get_message(conn, ids["sent"])
+        assert sent.key == outbox.reminder_key(vault, "teen", teen, 701, birthday)
+        assert (sent.chat_id, sent.text, sent.state, sent.not_before.isoformat()) == (
+            0, "-", "sent", datetime.fromisoformat(month).isoformat(),
+        )  # fmt: skip
+        queued = await get_message(conn, ids["queued"])
+        assert queued.key == outbox.reminder_key(vault, "deadline", adult, 701, date(2027, 4, 27))
+        assert (queued.chat_id, queued.text, queued.state) == (701, "Hai queued", "queued")
+        gone = await get_message(conn, ids["gone"])
+        assert (gone.key, gone.chat_id) == (f"teen:gone:{ids['gone']}", 0)
+        for name in ("erased", "broadcast"):
+            assert (await get_message(conn, ids[name])).key == old_keys[name]
+        assert (await get_message(conn, ids["broadcast"])).chat_id == 701
+        rows = await conn.execute_fetchall("SELECT blocked_at FROM blocked_chats")
+        assert [row[0] for row in rows] == [month]
+        # Planned again (the same day re-run), the delivered reminder is not sent twice.
+        about = ("teen", teen, 701, birthday)
+        assert not await outbox.enqueue(
+            conn, key=outbox.reminder_key(vault, *about), chat_id=701, kind="reminder",
+            text="Hai", now=NOW, plan=outbox.reminder_plan(*about),
+        )  # fmt: skip
+        await conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        on_disk = path.read_bytes() + _read(path.with_name(path.name + "-wal"))
+        for name in ("sent", "queued", "gone"):
+            assert old_keys[name].encode() not in on_disk
+    finally:
+        await conn.close()
+
+
+def _read(path: Path) -> bytes:
+    return path.read_bytes() if path.exists() else b""
+
+
+async def test_a_delivered_reminder_is_still_recognised_after_a_key_rotation(db, tmp_path):
+    """rotate-key re-derives every reminder key from its sealed plan, done ones too: the same
+    reminder planned again under the new key is not sent twice."""
+    await seed_service_points(db)
+    report = await import_residents(db, write_population(tmp_path / "p.csv"), now=NOW)
+    assert report.rejected == []
+    due = date(2026, 12, 15)
+    about = ("teen", dbmod.vault_of(db).ref(PEOPLE["turning17"].nik), 4242, due)
+    key = outbox.reminder_key(dbmod.vault_of(db), *about)
+    plan = outbox.reminder_plan(*about)
+    assert await outbox.enqueue(
+        db, key=key, chat_id=4242, kind="reminder", text="Hai", now=NOW, plan=plan
+    )
+    (message,) = await outbox.claim_due(db, now=NOW, limit=10, quiet=None)
+    await outbox.mark_sent(db, message.id, 5, NOW)
+    assert (await get_message(db, message.id)).chat_id == 0  # cut loose once delivered
+
+    await rotate_key(db, "a-new-secret-key-of-the-office-2027", now=NOW)
+    vault = dbmod.vault_of(db)
+    about = ("teen", vault.ref(PEOPLE["turning17"].nik), 4242, due)
+    new_key = outbox.reminder_key(vault, *about)
+    assert new_key != key
+    assert (await get_message(db, message.id)).key == new_key
+    assert not await outbox.enqueue(
+        db, key=new_key, chat_id=4242, kind="reminder", text="Hai", now=NOW,
+        plan=outbox.reminder_plan(*about),
+    )  # fmt: skip
