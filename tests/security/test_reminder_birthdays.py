@@ -24,7 +24,7 @@ from bot.services import outbox
 from bot.services.backup import backup
 from bot.services.importer import import_residents
 from bot.services.key_rotation import rotate_key
-from bot.services.links import link_chat
+from bot.services.links import erase_chat, link_chat
 from bot.storage.areas import sync_areas
 from bot.storage.outbox import get_message, get_message_by_key
 from bot.storage.residents import get_resident, upsert_residents
@@ -229,3 +229,32 @@ async def test_a_delivered_reminder_is_still_recognised_after_a_key_rotation(db,
         db, key=new_key, chat_id=4242, kind="reminder", text="Hai", now=NOW,
         plan=outbox.reminder_plan(*about),
     )  # fmt: skip
+
+
+async def test_erasing_a_chat_forgets_the_plans_of_its_delivered_reminders(db, tmp_path):
+    """A delivered reminder keeps no chat in clear, but its sealed plan names the chat and the
+    resident: /hapus_data finds it by that plan, drops the plan and rewrites the key."""
+    await seed_service_points(db)
+    report = await import_residents(db, write_population(tmp_path / "p.csv"), now=NOW)
+    assert report.rejected == []
+    teen = await get_resident(db, PEOPLE["turning17"].nik)
+    ref, due = dbmod.vault_of(db).ref(teen.nik), date(2026, 12, 15)
+    for chat in (4242, 4343):
+        await link_chat(db, chat, teen, household=False, now=NOW)
+        about = ("teen", ref, chat, due)
+        key = outbox.reminder_key(dbmod.vault_of(db), *about)
+        plan = outbox.reminder_plan(*about)
+        await outbox.enqueue(
+            db, key=key, chat_id=chat, kind="reminder", text="Hai", now=NOW, plan=plan
+        )
+    for message in await outbox.claim_due(db, now=NOW, limit=10, quiet=None):
+        await outbox.mark_sent(db, message.id, 5, NOW)
+
+    await erase_chat(db, 4242, 4242, now=NOW)
+    rows = await db.execute_fetchall(
+        "SELECT id, idempotency_key, unseal(plan, 'outbox.plan', idempotency_key) FROM outbox"
+    )
+    assert [plan for *_, plan in rows if plan] == [f"{ref.hex()}:teen:4343:{due}"]
+    assert [key for message_id, key, plan in rows if not plan] == [
+        f"teen:erased:{message_id}" for message_id, _, plan in rows if not plan
+    ]
