@@ -172,6 +172,12 @@ async def _plan_alert(
     for chat_id in await accounts_with_role(db, "admin"):
         locale = await get_locale(db, chat_id) or alert.default_locale
         await outbox_store.insert_message(
-            db, key=f"check-burst:{burst.id}:{chat_id}", chat_id=chat_id, kind="staff",
-            text=alert.compose(locale, report), reply_markup_json=None, not_before=now, now=now,
-        )  # fmt: skip
+            db,
+            key=f"check-burst:{burst.id}:{chat_id}",
+            chat_id=chat_id,
+            kind="staff",
+            text=alert.compose(locale, report),
+            reply_markup_json=None,
+            not_before=now,
+            now=now,
+        )
