@@ -19,6 +19,7 @@ from bot.ratelimit import PacedRateLimiter, Pacer
 from bot.rendering import Renderer
 from bot.storage.areas import sync_areas
 from bot.storage.service_points import seed_service_points
+from bot.update_lines import ChatLines
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,8 @@ def build_application(
         # (sendVenue), which the Bot API spec does not allow. Texts pass parse_mode=HTML.
         .defaults(Defaults(tzinfo=settings.tz))
         .rate_limiter(PacedRateLimiter(pacer, max_retries=3))
+        # Chats side by side, each in order: one chat's wait never holds another's answer.
+        .concurrent_updates(ChatLines())
         .post_init(_post_init)
         .post_stop(_post_stop)
         .post_shutdown(_post_shutdown)

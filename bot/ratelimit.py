@@ -5,6 +5,13 @@ group; past that it answers 429 with `retry_after`. One `Pacer` keeps that budge
 process. Replies to a person (interactive) take the next free moment at once; the outbox sender
 (background) only takes a moment that is free now, never reserving ahead, so a reply pressed in
 the middle of a broadcast waits at most one interval, not behind the broadcast.
+
+A 429 holds the chat it answered, and only that chat, for its `retry_after`: one chat past its
+own limit (a group past 20 a minute, a person flooding their own chat) says nothing about the
+others. 429s for several chats within a few seconds mean the bot as a whole is over Telegram's
+limit: then the outbox pauses for the `retry_after`, and replies to people wait at most a second.
+A wait only ever holds the task that sends (other chats' updates run beside it, see
+bot/update_lines.py); nothing here takes a lock.
 """
 
 from __future__ import annotations
@@ -31,10 +38,15 @@ GROUP_MESSAGES = 20  # per GROUP_WINDOW to one group
 # which one request may reach Telegram later than the next never put 31 into one second.
 SPACING_MARGIN = 1.015
 _PRUNE_AT = 50_000  # forget per-chat bookkeeping older than needed beyond this many chats
+# 429s for this many different chats within FLOOD_SIGNAL_WINDOW: the whole bot is over the limit.
+FLOOD_SIGNAL_CHATS = 3
+FLOOD_SIGNAL_WINDOW = 5.0  # seconds
+MAX_REPLY_PAUSE = 1.0  # seconds a flood signal of the whole bot may delay a reply to a person
 
 
 class Pacer:
-    """The process's sending budget. `rate` messages/second overall; 0 lifts the limits."""
+    """The process's sending budget. `rate` messages/second overall; 0 lifts the limits (a 429
+    is still honoured)."""
 
     def __init__(
         self,
@@ -49,19 +61,45 @@ class Pacer:
         self._next_any = 0.0  # the next free moment overall
         self._next_chat: dict[int, float] = {}  # private chats: next free moment (background)
         self._group_sent: dict[int, deque[float]] = {}  # groups: moments of the last sends
-        self._paused_until = 0.0  # after a 429: nobody sends until then
+        self._held: dict[int, float] = {}  # chats answered 429: nothing goes to them until then
+        self._floods: deque[tuple[float, int | None]] = deque()  # recent 429s: (moment, chat)
+        self._outbox_paused_until = 0.0  # after a flood signal of the whole bot
+        self._replies_paused_until = 0.0  # the same, at most MAX_REPLY_PAUSE ahead
 
     @property
     def limited(self) -> bool:
         return self.rate > 0
 
-    def pause(self, seconds: float) -> None:
-        """Telegram asked us to wait (429 retry_after): hold every send that long."""
-        self._paused_until = max(self._paused_until, self._clock() + seconds)
-        log.warning("Telegram flood control: pausing all sends for %.1f s", seconds)
+    def flooded(self, chat_id: int | None, seconds: float) -> None:
+        """Telegram answered a send to `chat_id` with 429, `retry_after` = `seconds`.
+
+        That chat waits `seconds`. 429s for FLOOD_SIGNAL_CHATS different chats (or one for a call
+        without a chat) within FLOOD_SIGNAL_WINDOW mean the whole bot is over the limit: then the
+        outbox pauses `seconds`, and replies to people at most MAX_REPLY_PAUSE."""
+        now = self._clock()
+        if chat_id is not None:
+            self._held[chat_id] = max(self._held.get(chat_id, 0.0), now + seconds)
+            if len(self._held) > _PRUNE_AT:
+                self._prune(now)
+        self._floods.append((now, chat_id))
+        while self._floods[0][0] < now - FLOOD_SIGNAL_WINDOW:
+            self._floods.popleft()
+        chats = {chat for _moment, chat in self._floods}
+        if chat_id is not None and len(chats) < FLOOD_SIGNAL_CHATS:
+            log.warning("Telegram flood control: holding one chat for %.1f s", seconds)
+            return
+        self._outbox_paused_until = max(self._outbox_paused_until, now + seconds)
+        pause = min(seconds, MAX_REPLY_PAUSE)
+        self._replies_paused_until = max(self._replies_paused_until, now + pause)
+        log.warning("Telegram flood control of the whole bot: outbox paused %.1f s", seconds)
 
     async def acquire(self, chat_id: int | None, *, background: bool) -> None:
-        """Wait until a message to `chat_id` may go, and take that moment from the budget."""
+        """Wait until a message to `chat_id` may go, and take that moment from the budget.
+
+        A reply waits for a flood signal of the whole bot once, at most MAX_REPLY_PAUSE: a signal
+        that comes again while it waits does not push it further back."""
+        if not background and (pause := self._replies_paused_until - self._clock()) > 0:
+            await self._sleep(pause)
         while (wait := self._wait(chat_id, background=background)) > 0:
             await self._sleep(wait)
         now = self._clock()
@@ -73,20 +111,24 @@ class Pacer:
             await self._sleep(moment - now)
 
     def chat_wait(self, chat_id: int) -> float:
-        """Seconds until a background message to this chat is allowed by its own limit."""
-        if not self.limited:
-            return 0.0
+        """Seconds until a background message to this chat is allowed by its own limit (and by
+        a 429 it was answered)."""
         now = self._clock()
+        held = self._held.get(chat_id, 0.0) - now
+        if not self.limited:
+            return max(0.0, held)
         if chat_id < 0:
             sent = self._group_sent.get(chat_id)
             if sent and len(sent) >= GROUP_MESSAGES:
-                return max(0.0, sent[0] + GROUP_WINDOW - now)
-            return 0.0
-        return max(0.0, self._next_chat.get(chat_id, 0.0) - now)
+                return max(0.0, held, sent[0] + GROUP_WINDOW - now)
+            return max(0.0, held)
+        return max(0.0, held, self._next_chat.get(chat_id, 0.0) - now)
 
     def _wait(self, chat_id: int | None, *, background: bool) -> float:
         now = self._clock()
-        wait = self._paused_until - now
+        wait = self._outbox_paused_until - now if background else 0.0
+        if chat_id is not None:
+            wait = max(wait, self._held.get(chat_id, 0.0) - now)
         if not self.limited:
             return wait
         if background:  # only a moment that is free now: replies must find the next one free
@@ -109,11 +151,12 @@ class Pacer:
             sent.append(moment)
         elif background:
             self._next_chat[chat_id] = moment + PRIVATE_INTERVAL
-        if len(self._next_chat) + len(self._group_sent) > _PRUNE_AT:
+        if len(self._next_chat) + len(self._group_sent) + len(self._held) > _PRUNE_AT:
             self._prune(moment)
 
     def _prune(self, now: float) -> None:
         self._next_chat = {c: t for c, t in self._next_chat.items() if t > now}
+        self._held = {c: t for c, t in self._held.items() if t > now}
         self._group_sent = {
             c: sent for c, sent in self._group_sent.items() if sent[-1] + GROUP_WINDOW > now
         }
@@ -126,8 +169,9 @@ class PacedRateLimiter(BaseRateLimiter[dict[str, Any]]):
     """PTB's hook around every Bot API call: replies go through the shared `Pacer`.
 
     Calls made with `rate_limit_args={"paced": True}` (the outbox sender, which paced itself)
-    are not paced again; a 429 on them pauses everything and is raised for the sender to record.
-    An interactive call that meets a 429 pauses everything and is retried up to `max_retries`.
+    are not paced again; a 429 on them holds their chat and is raised for the sender to record.
+    An interactive call that meets a 429 holds its chat and is retried up to `max_retries`,
+    waiting in its own chat's line only.
     """
 
     def __init__(self, pacer: Pacer, *, max_retries: int = 3) -> None:
@@ -157,7 +201,7 @@ class PacedRateLimiter(BaseRateLimiter[dict[str, Any]]):
             try:
                 return await callback(*args, **kwargs)
             except RetryAfter as error:
-                self.pacer.pause(retry_after_seconds(error))
+                self.pacer.flooded(_chat_id(data), retry_after_seconds(error))
                 if paced_already or attempt == self.max_retries:
                     raise
         raise AssertionError("unreachable")  # pragma: no cover

@@ -140,7 +140,7 @@ async def _send_one(bot: Bot, message: OutboxMessage, pacer: Pacer | None) -> Ou
     except RetryAfter as error:
         seconds = retry_after_seconds(error)
         if pacer is not None:
-            pacer.pause(seconds)
+            pacer.flooded(message.chat_id, seconds)
         return Outcome("retry", error=str(error), delay=timedelta(seconds=seconds))
     except BadRequest as error:  # a subclass of NetworkError: check it first
         return Outcome("failed", error=str(error))

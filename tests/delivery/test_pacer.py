@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.ratelimit import GROUP_MESSAGES, SPACING_MARGIN, Pacer
+from bot.ratelimit import (
+    FLOOD_SIGNAL_CHATS,
+    GROUP_MESSAGES,
+    MAX_REPLY_PAUSE,
+    SPACING_MARGIN,
+    Pacer,
+)
 
 
 class FakeTime:
@@ -73,17 +79,45 @@ async def test_background_never_reserves_ahead_of_replies():
     assert round(fake.now, 6) == round(2 * step, 6)  # reply at one step, background after it
 
 
-async def test_flood_control_pauses_everyone():
+async def test_a_429_holds_its_chat_only():
     p, fake = pacer(30)
-    p.pause(7)
+    p.flooded(1, 7)
+    await p.acquire(2, background=False)
+    await p.acquire(3, background=True)
+    assert fake.now < 0.1  # other chats, replies and outbox alike, go on
     await p.acquire(1, background=False)
     assert fake.now == 7.0
+    assert p.chat_wait(1) == 0.0
 
 
-async def test_rate_zero_lifts_the_limits_but_not_a_pause():
+async def test_the_outbox_holds_back_a_chat_answered_429():
+    p, fake = pacer(30)
+    p.flooded(-100, 40)
+    assert p.chat_wait(-100) == 40.0  # the sender puts its messages back for 40 s
+    assert p.chat_wait(5) == 0.0
+
+
+async def test_429s_for_several_chats_pause_the_outbox_and_delay_replies_a_second_at_most():
+    p, fake = pacer(30)
+    for chat in range(1, FLOOD_SIGNAL_CHATS + 1):
+        p.flooded(chat, 10)
+    await p.acquire(999, background=False)
+    assert fake.now == MAX_REPLY_PAUSE
+    await p.acquire(998, background=True)
+    assert fake.now == 10.0
+
+
+async def test_a_429_without_a_chat_is_a_signal_of_the_whole_bot():
+    p, fake = pacer(30)
+    p.flooded(None, 5)
+    await p.acquire(998, background=True)
+    assert fake.now == 5.0
+
+
+async def test_rate_zero_lifts_the_limits_but_not_a_429():
     p, fake = pacer(0)
     await moments(p, fake, [5] * 100 + [-100] * 100, background=True)
     assert fake.now == 0.0
-    p.pause(3)
+    p.flooded(5, 3)
     await p.acquire(5, background=True)
     assert fake.now == 3.0
