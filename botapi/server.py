@@ -61,6 +61,9 @@ _LANGUAGE_CODE = re.compile(r"[a-z]{2}")
 _BOT_COMMAND = re.compile(r"(?<![\w/])/[A-Za-z0-9_]{1,32}(?:@[A-Za-z0-9_]{3,32})?")
 
 
+NOT_A_MEMBER = "Forbidden: bot is not a member of the group chat"
+
+
 class ApiFailure(Exception):
     """A Bot API call that Telegram would answer with ok=false."""
 
@@ -316,7 +319,12 @@ class SimChat:
 
 
 class SimGroup(SimChat):
-    """A group chat the bot is a member of."""
+    """A group chat the bot is a member of (until it leaves: leaveChat)."""
+
+    def __init__(self, sim: Simulation, chat: JSON) -> None:
+        """The group, with the bot in it."""
+        super().__init__(sim, chat)
+        self.member = True
 
 
 class SimUser(SimChat):
@@ -535,6 +543,7 @@ class Simulation:
             "setChatMenuButton": self.set_chat_menu_button,
             "getFile": self.get_file,
             "getChat": self.get_chat,
+            "leaveChat": self.leave_chat,
         }
 
     # ----- the world, as tests (or a sandbox) shape it -----
@@ -614,7 +623,8 @@ class Simulation:
         """A user writes in a chat: store the message and queue a `message` update."""
         message = self._new_message(chat, {"from": dict(user.user), **content})
         self.messages[message_key(message)] = StoredMessage(message)
-        self.push_update("message", message)
+        if not isinstance(chat, SimGroup) or chat.member:  # a group the bot left: not for it
+            self.push_update("message", message)
         return copy.deepcopy(message)
 
     def callback_query(self, user: SimUser, stored: StoredMessage, data: str) -> str:
@@ -791,7 +801,19 @@ class Simulation:
         chat = self.chat_for(chat_id)
         if isinstance(chat, SimUser) and chat.blocked:
             raise ApiFailure(403, "Forbidden: bot was blocked by the user")
+        if isinstance(chat, SimGroup) and not chat.member:
+            raise ApiFailure(403, NOT_A_MEMBER)
         return chat
+
+    def leave_chat(self, params: JSON) -> bool:
+        """The bot leaves a group; it receives and may send nothing there any more."""
+        chat = self.chat_for(params["chat_id"])
+        if not isinstance(chat, SimGroup):
+            raise bad_request("chat member status can't be changed in private chats")
+        if not chat.member:
+            raise ApiFailure(403, NOT_A_MEMBER)
+        chat.member = False
+        return True
 
     def get_chat(self, params: JSON) -> JSON:
         """ChatFullInfo of a known chat."""

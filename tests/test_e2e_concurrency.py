@@ -15,7 +15,8 @@ import pytest
 
 from bot.ratelimit import MAX_REPLY_PAUSE
 from bot.services import outbox
-from tests.conftest import NOW, PEOPLE
+from bot.services.group_gate import ANSWER_EVERY, LEAVE_AFTER
+from tests.conftest import ADMIN_ID, NOW, OFFICIAL_ID, PEOPLE
 
 pytestmark = pytest.mark.usefixtures("running_bot")
 
@@ -110,3 +111,42 @@ async def test_a_429_in_the_outbox_holds_its_chat_only(running_bot, botapi):
         await asyncio.sleep(0.02)
     assert await answered_within(botapi.user(7859), "/bantuan") < PROMPT
     assert sorted(len(p.inbox) for p in people) == [0, 1, 1]
+
+
+# --- An ordinary group is answered once every few minutes, never waited for ---
+
+
+async def test_an_ordinary_group_gets_one_answer_every_few_minutes_and_is_left_if_it_insists(
+    botapi, clock
+):
+    attacker = botapi.user(7860)
+    group = botapi.group(-100786, title="Grup Penyerang")
+    attacker.send_text("/cek", chat=group)
+    assert "chat pribadi" in (await group.next_message()).text
+    for text in ["/cek", "/rekap", "3505101205800001"] * 3:  # dropped, never waited for
+        attacker.send_text(text, chat=group)
+    await group.no_message(within=0.5)
+    clock.advance(ANSWER_EVERY)
+    attacker.send_text("/cek", chat=group)  # a new period: one answer again
+    assert "chat pribadi" in (await group.next_message()).text
+    for _ in range(LEAVE_AFTER):
+        attacker.send_text("/cek", chat=group)
+    assert "bot keluar dari grup" in (await group.next_message()).text
+    await asyncio.sleep(0.2)
+    assert not group.member  # leaveChat
+    assert len(group.inbox) == 3
+
+
+async def test_staff_groups_and_people_with_a_role_are_answered_as_always(botapi):
+    admin, citizen = botapi.user(ADMIN_ID), botapi.user(7861)
+    staff_group = botapi.group(-100787, title="Petugas Kanigoro")
+    admin.send_text("/grup_petugas kanigoro", chat=staff_group)
+    assert "dikirim ke grup ini" in (await staff_group.next_message()).text
+    for _ in range(3):
+        citizen.send_text("/cek", chat=staff_group)
+        assert "chat pribadi" in (await staff_group.next_message()).text
+    ordinary = botapi.group(-100788, title="Grup Warga")
+    official = botapi.user(OFFICIAL_ID)
+    for _ in range(3):
+        official.send_text("/rekap", chat=ordinary)
+        assert "chat pribadi" in (await ordinary.next_message()).text

@@ -1,15 +1,62 @@
-"""Group chats: never answer a status there; point people to a private chat."""
+"""Group chats: never answer a status there; point people to a private chat. An ordinary group
+(not a staff group) gets at most one answer every few minutes (bot/services/group_gate.py)."""
 
 from __future__ import annotations
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.ext import Application, CommandHandler, MessageHandler, filters
+from telegram.constants import ChatType
+from telegram.ext import (
+    Application,
+    ApplicationHandlerStop,
+    CommandHandler,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
 
 from bot.context import Context, chat_locale, deps
 from bot.handlers.check import NIK_PATTERN
-from bot.handlers.common import HTML
+from bot.handlers.common import HTML, reply
+from bot.services.group_gate import GroupGate, Verdict, is_exempt
 
 SIXTEEN_DIGITS = r"(?<!\d)\d{16}(?!\d)"
+GATE = "group_gate"  # bot_data: the GroupGate
+# Before even the once-only check (bot/handlers/delivery.py): a dropped request costs no write.
+GUARD = -3
+GROUPS = (ChatType.GROUP, ChatType.SUPERGROUP)
+
+
+async def guard(update: Update, context: Context) -> None:
+    """A request from an ordinary group: answer it, drop it, or leave the group. The answer is
+    never waited for: a group Telegram would make us wait for is dropped instead."""
+    chat, user = update.effective_chat, update.effective_user
+    if chat is None or chat.type not in GROUPS or not wants_answer(update, context):
+        return
+    d = deps(context)
+    if await is_exempt(d.db, chat.id, user.id if user else None):
+        return
+    can_send = context.bot_data["pacer"].chat_wait(chat.id) == 0
+    verdict = context.bot_data[GATE].decide(chat.id, now=d.now(), can_send=can_send)
+    if verdict is Verdict.ANSWER:
+        return
+    if verdict is Verdict.LEAVE:
+        if can_send:
+            await reply(update, context, "citizen/group_leaving.html")
+        await context.bot.leave_chat(chat.id)
+    raise ApplicationHandlerStop
+
+
+def wants_answer(update: Update, context: Context) -> bool:
+    """Whether a handler would take the update (an edit in a group is taken, never answered)."""
+    if update.edited_message is not None:
+        return False
+    handlers = context.application.handlers
+    return any(
+        handler.check_update(update) not in (None, False)
+        for group, in_group in handlers.items()
+        if group >= 0
+        for handler in in_group
+    )
 
 
 async def go_private(update: Update, context: Context) -> None:
@@ -28,7 +75,9 @@ async def go_private(update: Update, context: Context) -> None:
 
 
 def register(app: Application) -> None:
-    """Add the group guard before everything else."""
+    """Add the group guards before everything else."""
+    app.bot_data[GATE] = GroupGate()
+    app.add_handler(TypeHandler(Update, guard), group=GUARD)
     groups = filters.ChatType.GROUPS
     looks_like_nik = filters.Regex(SIXTEEN_DIGITS) | filters.Regex(NIK_PATTERN)
     app.add_handler(CommandHandler("cek", go_private, filters=groups))

@@ -38,3 +38,11 @@ async def get_staff_chat(db: aiosqlite.Connection, point_code: str) -> int | Non
     ) as cursor:
         row = await cursor.fetchone()
     return int(row[0]) if row and row[0] is not None else None
+
+
+async def is_staff_chat(db: aiosqlite.Connection, chat_id: int) -> bool:
+    """Whether the chat is some service point's staff group."""
+    rows = await db.execute_fetchall(
+        "SELECT 1 FROM service_points WHERE staff_chat_id = ? LIMIT 1", (chat_id,)
+    )
+    return bool(list(rows))

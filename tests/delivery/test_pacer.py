@@ -91,7 +91,7 @@ async def test_a_429_holds_its_chat_only():
 
 
 async def test_the_outbox_holds_back_a_chat_answered_429():
-    p, fake = pacer(30)
+    p, _fake = pacer(30)
     p.flooded(-100, 40)
     assert p.chat_wait(-100) == 40.0  # the sender puts its messages back for 40 s
     assert p.chat_wait(5) == 0.0

@@ -22,6 +22,7 @@ from bot.storage.residents import get_resident
 from tests.conftest import NOW, PEOPLE, STAFF_ID
 from tests.security.test_authorization_matrix import (  # noqa: F401  (the module's own `world`)
     EXTRA,
+    HOME_POINT,
     OTHER_POINT,
     REFUSED,
     STALE,
@@ -345,6 +346,9 @@ async def test_a_staff_group_member_without_the_role(world: World):
     presser's own role decides, not the chat the button is in."""
     booking = await world.booking()
     group = world.botapi.group(-next(world.ids), "Petugas Kanigoro")
+    admin = await world.actor("admin")
+    admin.send_text(f"/grup_petugas {HOME_POINT}", chat=group)  # a staff group: never limited
+    assert "dikirim ke grup ini" in (await group.next_message()).text
     member = await world.actor("citizen")
     member.send_text("/hari_ini", chat=group)
     message = await group.next_message()
