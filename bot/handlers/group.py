@@ -43,6 +43,10 @@ async def guard(update: Update, context: Context) -> None:
         if can_send:
             await reply(update, context, "citizen/group_leaving.html")
         await context.bot.leave_chat(chat.id)
+    elif update.callback_query is not None:  # the presser alone reads why: nothing in the group
+        locale = await chat_locale(context, chat.id)
+        text = d.renderer.render(locale, "citizen/group_busy_alert.txt")
+        await update.callback_query.answer(text, show_alert=True)
     raise ApplicationHandlerStop
 
 

@@ -1,4 +1,6 @@
-"""End to end: one chat's flood or wait never holds another chat's answer (issue 13, finding 1).
+"""End to end: one chat's flood or wait never holds another chat's answer (issue 13, findings 1
+and 6): updates run side by side across chats and in order within one; a 429 holds its own chat;
+an ordinary group gets one answer every few minutes and is left if it insists.
 
 The bot paces as in production (`SEND_RATE=30`) and the local Bot API server enforces Telegram's
 limits, so a flood meets the same walls as on Telegram: 20 messages a minute to a group, one a
