@@ -82,9 +82,14 @@ async def measure(count: int, seed: int, attempts: int, rounds: int, workdir: Pa
 async def _try(conn: dbmod.aiosqlite.Connection, nik: str, n: int, start: datetime) -> object:
     try:
         return await book(
-            conn, chat_id=50_000 + n, nik=nik, service="rekam", point_code="kanigoro",
-            start_at=start, now=NOW,
-        )  # fmt: skip
+            conn,
+            chat_id=50_000 + n,
+            nik=nik,
+            service="rekam",
+            point_code="kanigoro",
+            start_at=start,
+            now=NOW,
+        )
     except Exception as error:  # a refusal is an answer, not a failure: counted as not booked
         return error
 

@@ -125,11 +125,16 @@ def seed_yesterday(path: Path) -> int:
 
 async def start_bot(env: dict[str, str], log: Path) -> asyncio.subprocess.Process:
     """`python -m bot run` in its own process group."""
+    command = (sys.executable, "-m", "bot", "run")
     with log.open("ab") as out:
         return await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", "run",
-            cwd=REPO, env=env, stdout=out, stderr=out, start_new_session=True,
-        )  # fmt: skip
+            *command,
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=out,
+            start_new_session=True,
+        )
 
 
 async def until(condition: Callable[[], Awaitable[bool] | bool], within: float, what: str) -> None:
@@ -186,10 +191,14 @@ async def book(user: SimUser, nik: str, kk: str) -> bool:
 
 async def run_job(env: dict[str, str], day: str) -> tuple[int, str]:
     """`dukcapil-bot run-job teen-reminders --date day` against the bot's database."""
+    command = (sys.executable, "-m", "bot", "run-job", "teen-reminders", "--date", day)
     job = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "run-job", "teen-reminders", "--date", day,
-        cwd=REPO, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-    )  # fmt: skip
+        *command,
+        cwd=REPO,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
     output, _ = await job.communicate()
     text = output.decode(errors="replace")
     planned = sum(int(n) for n in re.findall(r": (\d+) new messages planned", text))

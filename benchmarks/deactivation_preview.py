@@ -49,9 +49,14 @@ async def measure(database: Path) -> dict[str, float]:
         )
         started = time.perf_counter()
         planned = await run_planner(
-            spec, at, db=conn, renderer=renderer, settings=settings, day=DAY,
+            spec,
+            at,
+            db=conn,
+            renderer=renderer,
+            settings=settings,
+            day=DAY,
             now=scheduled_at(DAY, at),
-        )  # fmt: skip
+        )
         preview_s = time.perf_counter() - started
         run = await deactivation.prepare_preview(conn, day=DAY, now=scheduled_at(DAY, at))
         started = time.perf_counter()
@@ -60,17 +65,26 @@ async def measure(database: Path) -> dict[str, float]:
         approved_at = datetime.combine(DAY, at, tzinfo=settings.tz).replace(hour=10)
         started = time.perf_counter()
         approval = await deactivation.approve(
-            conn, run.id, admin=admin, today=DAY, now=approved_at,
+            conn,
+            run.id,
+            admin=admin,
+            today=DAY,
+            now=approved_at,
             notifier=notifier(renderer, settings),
-        )  # fmt: skip
+        )
         apply_s = time.perf_counter() - started
     finally:
         await conn.close()
     return {
-        "preview_s": preview_s, "cohort": run.total, "desa": len(run.desa),
-        "admin_messages": planned, "count_s": count_s, "apply_s": apply_s,
-        "deactivated": approval.run.applied_count or 0, "notices": approval.notices,
-    }  # fmt: skip
+        "preview_s": preview_s,
+        "cohort": run.total,
+        "desa": len(run.desa),
+        "admin_messages": planned,
+        "count_s": count_s,
+        "apply_s": apply_s,
+        "deactivated": approval.run.applied_count or 0,
+        "notices": approval.notices,
+    }
 
 
 def main() -> None:

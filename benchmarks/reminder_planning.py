@@ -62,9 +62,14 @@ async def plan_day(database: Path, day: date) -> list[JobTime]:
             at = spec.times[0]
             started = time.perf_counter()
             planned = await run_planner(
-                spec, at, db=conn, renderer=renderer, settings=settings, day=day,
+                spec,
+                at,
+                db=conn,
+                renderer=renderer,
+                settings=settings,
+                day=day,
                 now=scheduled_at(day, at),
-            )  # fmt: skip
+            )
             times.append(JobTime(name, time.perf_counter() - started, planned))
     finally:
         await conn.close()

@@ -80,9 +80,13 @@ def accepts(script: Path, option: str) -> bool:
     """Whether the script's --help mentions `option` (older scripts take positional args)."""
     try:
         help_text = subprocess.run(
-            [sys.executable, str(script), "--help"], cwd=REPO, capture_output=True,
-            text=True, timeout=120, check=False,
-        ).stdout  # fmt: skip
+            [sys.executable, str(script), "--help"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        ).stdout
     except subprocess.TimeoutExpired:
         return False
     return option in help_text

@@ -25,8 +25,9 @@ KK_BAYU = "3505100404960004"
 KK_OUTSIDE = "3505030505970005"
 
 
-def _resident(nama, born, sex, kk, serial, *, desa=KANIGORO_2, rekam="", status="AKTIF",
-              kawin="BELUM KAWIN"):  # fmt: skip
+def _resident(
+    nama, born, sex, kk, serial, *, desa=KANIGORO_2, rekam="", status="AKTIF", kawin="BELUM KAWIN"
+):
     nik = make_nik(desa.replace(".", "")[:6], born, sex, serial)
     return Person(nik, kk, nama, born, sex, kawin, desa, rekam, status)
 

@@ -36,8 +36,9 @@ async def test_backup_while_the_bot_runs_and_restore_after_it_stopped(
 
     async def keep_writing() -> None:  # the bot goes on working during the copy
         for n in range(200):
-            await outbox.enqueue(db, key=f"during:{n}", chat_id=citizen.id, kind="staff",
-                                 text=f"Pesan {n}", now=NOW)  # fmt: skip
+            await outbox.enqueue(
+                db, key=f"during:{n}", chat_id=citizen.id, kind="staff", text=f"Pesan {n}", now=NOW
+            )
             await asyncio.sleep(0)
 
     copy = tmp_path / "copies" / "dukcapil-2026-11-24.sqlite3"
@@ -105,8 +106,10 @@ async def test_the_database_its_wal_and_backups_are_the_bots_alone(tmp_path):
     try:
         await dbmod.migrate(conn)  # writes: the WAL and its index exist now
         files = {p.name: mode(p) for p in folder.iterdir()}
-        assert files == {name: 0o600 for name in ("dukcapil.sqlite3", "dukcapil.sqlite3-wal",
-                                                    "dukcapil.sqlite3-shm")}  # fmt: skip
+        assert files == {
+            name: 0o600
+            for name in ("dukcapil.sqlite3", "dukcapil.sqlite3-wal", "dukcapil.sqlite3-shm")
+        }
         assert (mode(folder), mode(folder.parent)) == (0o700, 0o700)
 
         copy = tmp_path / "copies" / "dukcapil-2026-11-24.sqlite3"
@@ -137,8 +140,9 @@ async def test_an_older_installations_files_are_narrowed_to_the_bots_user(tmp_pa
 
 @pytest.mark.usefixtures("usual_umask")
 def test_the_generated_secret_key_sits_in_a_private_folder(tmp_path):
-    settings = Settings.from_env({"DATABASE_PATH": str(tmp_path / "var" / "db.sqlite3")},
-                                 require_token=False)  # fmt: skip
+    settings = Settings.from_env(
+        {"DATABASE_PATH": str(tmp_path / "var" / "db.sqlite3")}, require_token=False
+    )
     assert len(settings.secret_key) >= 32
     assert mode(tmp_path / "var") == 0o700
     assert mode(tmp_path / "var" / "secret.key") == 0o600

@@ -97,9 +97,14 @@ def test_run_job_knows_every_job_of_the_brief_and_no_other(env, capsys):
     for name in JOB_NAMES:
         job_spec(name)  # each name of the brief has a planner and a time of day
     assert set(JOB_NAMES) == {
-        "teen-reminders", "deadline-reminders", "deactivated-reminders", "booking-reminders",
-        "no-show-sweep", "deactivation-preview", "daily-digest",
-    }  # fmt: skip
+        "teen-reminders",
+        "deadline-reminders",
+        "deactivated-reminders",
+        "booking-reminders",
+        "no-show-sweep",
+        "deactivation-preview",
+        "daily-digest",
+    }
     with pytest.raises(SystemExit):
         main(["run-job", "no-such-job"])
     assert "invalid choice: 'no-such-job'" in capsys.readouterr().err

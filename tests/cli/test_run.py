@@ -17,11 +17,14 @@ async def test_run_serves_the_bot_until_interrupted(botapi, tmp_path):
         "BOT_API_URL": botapi.base_url,
         "DATABASE_PATH": str(tmp_path / "run.sqlite3"),
     }
+    command = (sys.executable, "-m", "bot", "run")
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "run",
-        env=env, cwd=tmp_path,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
+        *command,
+        env=env,
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     try:
         user = botapi.user(6001)
         user.send_text("/start")

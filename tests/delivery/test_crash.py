@@ -46,11 +46,11 @@ async def _plan(conn: aiosqlite.Connection) -> list[int]:
     now = datetime.now(UTC)  # the bot runs on the real clock
     chats = [FIRST_CHAT + n for n in range(RECIPIENTS)]
     residents = []
+    kk, married = "3505100101900099", ("KAWIN", "3505102001", "2015-01-01", "AKTIF")
     for n in range(RECIPIENTS):
         born = date(1970 + n % 30, 1 + n % 12, 1 + n % 28)
         nik = make_nik("350510", born, "L", 1 + n % 9999)
-        residents.append((nik, "3505100101900099", f"WARGA {n}", born.isoformat(), "L",
-                          "KAWIN", "3505102001", "2015-01-01", "AKTIF"))  # fmt: skip
+        residents.append((nik, kk, f"WARGA {n}", born.isoformat(), "L", *married))
     async with dbmod.transaction(conn):
         await upsert_residents(conn, residents, now=now)
         for chat_id, resident in zip(chats, residents, strict=True):
@@ -72,11 +72,16 @@ async def start_bot(settings, log: Path) -> asyncio.subprocess.Process:
         "SEND_RATE": "0",
         "QUIET_HOURS": "off",
     }
+    command = (sys.executable, "-m", "bot", "run")
     with log.open("ab") as out:
         return await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", "run",
-            cwd=REPO, env=env, stdout=out, stderr=out, start_new_session=True,
-        )  # fmt: skip
+            *command,
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=out,
+            start_new_session=True,
+        )
 
 
 async def states(path: Path) -> Counter[str]:

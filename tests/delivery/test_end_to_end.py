@@ -26,9 +26,15 @@ BOOK_BUTTON = '{"inline_keyboard": [[{"text": "Pesan", "callback_data": "bk:star
 
 async def plan(db, key, chat_id, *, kind="reminder", text=None, now=NOW):
     return await outbox.enqueue(
-        db, key=key, chat_id=chat_id, kind=kind, text=text or f"Pengingat <b>{key}</b>",
-        reply_markup_json=BOOK_BUTTON, now=now, quiet=None,
-    )  # fmt: skip
+        db,
+        key=key,
+        chat_id=chat_id,
+        kind=kind,
+        text=text or f"Pengingat <b>{key}</b>",
+        reply_markup_json=BOOK_BUTTON,
+        now=now,
+        quiet=None,
+    )
 
 
 async def state_of(db, key):
@@ -104,9 +110,14 @@ async def _book_today(settings):
     point = await get_service_point(conn, "kanigoro")
     slot = (await free_slots(conn, point, NOW.date(), now=NOW))[0]
     booking = await book(
-        conn, chat_id=7301, nik=PEOPLE["unrecorded"].nik, service="rekam",
-        point_code="kanigoro", start_at=slot.start_at, now=NOW,
-    )  # fmt: skip
+        conn,
+        chat_id=7301,
+        nik=PEOPLE["unrecorded"].nik,
+        service="rekam",
+        point_code="kanigoro",
+        start_at=slot.start_at,
+        now=NOW,
+    )
     await conn.close()
     return booking
 
@@ -151,11 +162,15 @@ async def test_a_fresh_installation_does_not_replay_the_day(running_bot, botapi)
 async def test_daily_jobs_are_scheduled_in_wib_and_never_dropped_when_late(running_bot):
     jobs = {job.name: job for job in running_bot.job_queue.jobs()}
     expected = {
-        "teen-reminders": (1, 0), "deadline-reminders": (1, 15),
-        "deactivated-reminders": (1, 30), "booking-reminders@06:30": (23, 30),
-        "booking-reminders@16:00": (9, 0), "no-show-sweep": (16, 30),
-        "deactivation-preview": (2, 0), "daily-digest": (0, 0),
-    }  # fmt: skip
+        "teen-reminders": (1, 0),
+        "deadline-reminders": (1, 15),
+        "deactivated-reminders": (1, 30),
+        "booking-reminders@06:30": (23, 30),
+        "booking-reminders@16:00": (9, 0),
+        "no-show-sweep": (16, 30),
+        "deactivation-preview": (2, 0),
+        "daily-digest": (0, 0),
+    }
     for name, utc_time in expected.items():
         next_run = jobs[name].next_t.astimezone(UTC)
         assert (next_run.hour, next_run.minute) == utc_time, name

@@ -29,8 +29,9 @@ async def bot(botapi):
 
 
 async def plan(db, key, chat_id, *, kind="staff"):
-    await outbox.enqueue(db, key=key, chat_id=chat_id, kind=kind, text=f"Pesan {key}",
-                         now=NOW, quiet=None)  # fmt: skip
+    await outbox.enqueue(
+        db, key=key, chat_id=chat_id, kind=kind, text=f"Pesan {key}", now=NOW, quiet=None
+    )
 
 
 async def states(db, prefix):
@@ -89,9 +90,8 @@ async def test_the_bot_waits_for_run_job_to_finish_sending(settings, population,
         assert mine
         async with serve(settings, clock) as app:
             await citizen.no_message(within=1.5)  # neither re-queued nor sent alongside
-            assert [s for _, s, _ in await states(app.bot_data["db"], "r:")] == [
-                "sending", "queued",
-            ]  # fmt: skip
+            found = [s for _, s, _ in await states(app.bot_data["db"], "r:")]
+            assert found == ["sending", "queued"]
     async with serve(settings, clock) as app:  # the lock is free now
         texts = {(await citizen.next_message()).text for _ in range(2)}
         assert texts == {"Pesan r:in-flight", "Pesan r:next"}
@@ -116,9 +116,15 @@ async def linked(db, tmp_path):
 async def held_reminder(db, teen, chat_id, kind="teen"):
     about = (kind, vault_of(db).ref(teen.nik), chat_id, date(2026, 11, 24))
     key = outbox.reminder_key(vault_of(db), *about)
-    await outbox.enqueue(db, key=key, chat_id=chat_id, kind="reminder", text=f"Hai {teen.nama}",
-                         now=datetime(2026, 11, 24, 14, 0, tzinfo=UTC),  # 21:00 WIB
-                         plan=outbox.reminder_plan(*about))  # fmt: skip
+    await outbox.enqueue(
+        db,
+        key=key,
+        chat_id=chat_id,
+        kind="reminder",
+        text=f"Hai {teen.nama}",
+        now=datetime(2026, 11, 24, 14, 0, tzinfo=UTC),  # 21:00 WIB
+        plan=outbox.reminder_plan(*about),
+    )
     return key
 
 
@@ -162,8 +168,8 @@ async def test_a_nik_set_nonaktif_is_dated_by_the_wib_day(db):
     from bot.storage.areas import sync_areas
 
     await sync_areas(db)
-    row = (PEOPLE["unrecorded"].nik, PEOPLE["unrecorded"].kk, "Sari", "1990-01-01", "P",
-           "KAWIN", "3505102001", None, "AKTIF")  # fmt: skip
+    rudi = PEOPLE["unrecorded"]
+    row = (rudi.nik, rudi.kk, "Sari", "1990-01-01", "P", "KAWIN", "3505102001", None, "AKTIF")
     async with dbmod.transaction(db):
         await upsert_residents(db, [row], now=NOW)
     early_morning = datetime(2026, 11, 24, 23, 30, tzinfo=UTC)  # 06:30 WIB on 25 November

@@ -166,9 +166,13 @@ async def test_the_limit_is_checked_again_at_confirmation(botapi, village):
     for minute in range(3):  # meanwhile, three broadcasts from another device
         draft = Draft("deadline", "linked")
         await broadcasts.send(
-            village, OFFICIAL, draft, {"id": "x", "en": "x"}, default_locale="id",
+            village,
+            OFFICIAL,
+            draft,
+            {"id": "x", "en": "x"},
+            default_locale="id",
             now=NOW.replace(minute=minute),
-        )  # fmt: skip
+        )
     official.press(confirm, "sr:ok")
     assert "batas 3 siaran per hari" in (await official.next_message()).text
     async with village.execute("SELECT count(*) FROM broadcasts") as cursor:

@@ -19,9 +19,14 @@ RUDI = PEOPLE["unrecorded"]  # wajib KTP on 31 December 2025, never recorded: th
 
 async def run_job(app, name: str, at: time) -> int:
     planned = await run_planner(
-        job_spec(name), at, db=app.bot_data["db"], renderer=app.bot_data["renderer"],
-        settings=app.bot_data["settings"], day=TODAY, now=scheduled_at(TODAY, at),
-    )  # fmt: skip
+        job_spec(name),
+        at,
+        db=app.bot_data["db"],
+        renderer=app.bot_data["renderer"],
+        settings=app.bot_data["settings"],
+        day=TODAY,
+        now=scheduled_at(TODAY, at),
+    )
     app.bot_data["sender"].wake()
     return planned
 

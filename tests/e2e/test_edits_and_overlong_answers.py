@@ -38,9 +38,14 @@ async def conn(settings):
 async def test_an_edit_in_a_staff_group_is_not_taken_as_a_rejection_reason(botapi, conn):
     botapi.user(7802)
     booking = await book(
-        conn, chat_id=7802, nik=PEOPLE["turning17"].nik, service="rekam", point_code="kanigoro",
-        start_at=datetime(2026, 11, 24, 6, tzinfo=UTC), now=NOW,
-    )  # fmt: skip
+        conn,
+        chat_id=7802,
+        nik=PEOPLE["turning17"].nik,
+        service="rekam",
+        point_code="kanigoro",
+        start_at=datetime(2026, 11, 24, 6, tzinfo=UTC),
+        now=NOW,
+    )
     staff = botapi.user(STAFF_ID)
     group = botapi.group(-100780, title="Petugas Kanigoro")
     said = staff.send_text("/hari_ini", chat=group)

@@ -48,9 +48,8 @@ async def test_the_official_gets_counts_and_the_outreach_list_of_their_area(bota
     assert rows[0] == ["nama", "tanggal_lahir", "desa", "keluarga", "status"]
     by_name = {row[0]: row for row in rows[1:]}
     assert set(by_name) == {"Siti Aminah", "Lia", "'=Bayu"}  # a formula stays text
-    assert by_name["Siti Aminah"] == [
-        "Siti Aminah", "1999-05-05", "Jatinom", "1", "wajib KTP belum rekam",
-    ]  # fmt: skip
+    siti = by_name["Siti Aminah"]
+    assert siti == ["Siti Aminah", "1999-05-05", "Jatinom", "1", "wajib KTP belum rekam"]
     assert by_name["Lia"][4] == "berusia 17 tahun pada tahun ini, belum rekam"
     assert by_name["'=Bayu"][4] == "NIK nonaktif"
     raw = "\n".join(",".join(row) for row in rows)

@@ -87,9 +87,14 @@ async def _book(db, nik, *, chat_id):
     tomorrow = NOW.date() + timedelta(days=1)
     (slot, *_) = await free_slots(db, point, tomorrow, now=NOW)
     await booking_service.book(
-        db, chat_id=chat_id, nik=nik, service="rekam", point_code="kanigoro",
-        start_at=slot.start_at, now=NOW,
-    )  # fmt: skip
+        db,
+        chat_id=chat_id,
+        nik=nik,
+        service="rekam",
+        point_code="kanigoro",
+        start_at=slot.start_at,
+        now=NOW,
+    )
 
 
 def _settings(tmp_path):
@@ -115,9 +120,14 @@ async def _run_jobs(db, tracer, settings):
         for at in spec.times:
             tracer.step = name
             await run_planner(
-                spec, at, db=db, renderer=renderer, settings=settings, day=day,
+                spec,
+                at,
+                db=db,
+                renderer=renderer,
+                settings=settings,
+                day=day,
                 now=scheduled_at(day, at),
-            )  # fmt: skip
+            )
     return renderer
 
 
@@ -128,17 +138,28 @@ async def _run_services(db, tracer, settings, renderer):
     await _book(db, PEOPLE["unrecorded"].nik, chat_id=105)
     tracer.step = "citizen-ticket"
     await tickets.report(
-        db, chat_id=102, nik=PEOPLE["recorded"].nik, kind="damaged", cause="peeling",
-        description=None, attachment=None, point_code="kanigoro", now=NOW,
-    )  # fmt: skip
+        db,
+        chat_id=102,
+        nik=PEOPLE["recorded"].nik,
+        kind="damaged",
+        cause="peeling",
+        description=None,
+        attachment=None,
+        point_code="kanigoro",
+        now=NOW,
+    )
     tracer.step = "deactivation-apply"
     (run_id,) = [row[0] for row in await db.execute_fetchall("SELECT id FROM deactivation_runs")]
     run = await deactivation.get_run(db, run_id)
     await deactivation.count_now(db, run)
     await deactivation.approve(
-        db, run_id, admin=ADMIN, today=AFTER_DEADLINE, now=scheduled_at(AFTER_DEADLINE, time(10)),
+        db,
+        run_id,
+        admin=ADMIN,
+        today=AFTER_DEADLINE,
+        now=scheduled_at(AFTER_DEADLINE, time(10)),
         notifier=notifier(renderer, settings),
-    )  # fmt: skip
+    )
     texts = {"id": "Halo", "en": "Hello"}
     for user in (DESA_OFFICIAL, OFFICIAL, ADMIN):
         for n, audience in enumerate(broadcasts.AUDIENCES):
@@ -146,9 +167,13 @@ async def _run_services(db, tracer, settings, renderer):
             await broadcasts.count_recipients(db, user, audience, today=NOW.date())
             with suppress(broadcasts.NoRecipients):  # a day each: officials send three a day
                 await broadcasts.send(
-                    db, user, Draft("free", audience, text="Halo"), texts,
-                    default_locale="id", now=NOW + timedelta(days=n),
-                )  # fmt: skip
+                    db,
+                    user,
+                    Draft("free", audience, text="Halo"),
+                    texts,
+                    default_locale="id",
+                    now=NOW + timedelta(days=n),
+                )
     tracer.step = "broadcast-reports"
     await broadcasts.finished_unreported(db)
     tracer.step = "outbox-claim"
@@ -207,6 +232,9 @@ async def test_every_job_ran_queries_against_the_residents(traced, tmp_path):
     await _run_jobs(db, tracer, settings)
     touching = {step for sql, step in tracer.statements.items() if "residents" in sql}
     assert {
-        "teen-reminders", "deadline-reminders", "deactivated-reminders", "deactivation-preview",
+        "teen-reminders",
+        "deadline-reminders",
+        "deactivated-reminders",
+        "deactivation-preview",
         "daily-digest",
-    } <= touching  # fmt: skip
+    } <= touching

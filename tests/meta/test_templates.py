@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from types import SimpleNamespace
@@ -44,14 +45,36 @@ POINT = ServicePoint(
     "kanigoro", "Kantor Dispendukcapil", "office", "350510", "Kanigoro", -8.1, 112.2, 10, True
 )
 BOOKING = Booking(
-    1, "K7PX2M", 1001, RESIDENT.nik, "rekam", "kanigoro",
-    datetime(2026, 11, 25, 1, 0, tzinfo=UTC), date(2026, 11, 25), 3, "pending", "<kartu> habis",
-)  # fmt: skip
+    id=1,
+    code="K7PX2M",
+    chat_id=1001,
+    nik=RESIDENT.nik,
+    service="rekam",
+    service_point="kanigoro",
+    start_at=datetime(2026, 11, 25, 1, 0, tzinfo=UTC),
+    day=date(2026, 11, 25),
+    queue_number=3,
+    state="pending",
+    reason="<kartu> habis",
+)
 NOW_SAMPLE = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
 TICKET = Ticket(
-    1, "KR-7PX2M", 1001, RESIDENT.nik, "damaged", "other", "retak <di> tengah", "FILEID", "photo",
-    "kanigoro", "ready", "Foto <kabur>", date(2026, 12, 24), NOW_SAMPLE, NOW_SAMPLE,
-)  # fmt: skip
+    id=1,
+    number="KR-7PX2M",
+    chat_id=1001,
+    nik=RESIDENT.nik,
+    kind="damaged",
+    cause="other",
+    description="retak <di> tengah",
+    file_id="FILEID",
+    file_type="photo",
+    service_point="kanigoro",
+    state="ready",
+    reason="Foto <kabur>",
+    ready_until=date(2026, 12, 24),
+    created_at=NOW_SAMPLE,
+    updated_at=NOW_SAMPLE,
+)
 SAMPLE = {
     "user": RoleUser(9001, "staff", "kanigoro", None),
     "accounts": [
@@ -142,9 +165,7 @@ SAMPLE = {
 
 # /rekap and /siaran (templates/*/official/)
 _KANIGORO = Area("350510", "35.05.10", "kecamatan", "Kanigoro", "3505")
-_BROADCAST = Broadcast(
-    7, 9002, "350510", "turning17", "mobile", {}, 120, NOW_SAMPLE, None
-)  # fmt: skip
+_BROADCAST = Broadcast(7, 9002, "350510", "turning17", "mobile", {}, 120, NOW_SAMPLE, None)
 SAMPLE.update(
     rekap=Rekap(
         _KANIGORO,
@@ -166,8 +187,17 @@ SAMPLE.update(
 
 # the annual deactivation and the daily digest (deactivation samples)
 _DESA = [DesaRow("350510", "Kanigoro", "3505102001", "Minggirsari <x>", 3)]
-_RUN = Run(7, Cycle(date(2025, 12, 31), date(2026, 4, 30)), "applied", _DESA, 3, NOW_SAMPLE,
-           9003, NOW_SAMPLE, 3)  # fmt: skip
+_RUN = Run(
+    id=7,
+    cycle=Cycle(date(2025, 12, 31), date(2026, 4, 30)),
+    state="applied",
+    desa=_DESA,
+    total=3,
+    previewed_at=NOW_SAMPLE,
+    approved_by=9003,
+    applied_at=NOW_SAMPLE,
+    applied_count=3,
+)
 _DAY = Bookings({"recorded": 2, "handed_over": 1, "no_show": 1, "pending": 2, "cancelled": 1})
 SAMPLE.update(
     run=_RUN,
@@ -237,10 +267,7 @@ def test_templates_dir_is_in_repo():
 
 @pytest.mark.parametrize("locale", LOCALES)
 def test_typed_reasons_never_show_a_full_nik(locale):
-    booking = Booking(
-        1, "K7PX2M", 1001, RESIDENT.nik, "rekam", "kanigoro", BOOKING.start_at, BOOKING.day, 3,
-        "rejected", f"NIK {RESIDENT.nik} tidak cocok",
-    )  # fmt: skip
+    booking = replace(BOOKING, state="rejected", reason=f"NIK {RESIDENT.nik} tidak cocok")
     text = Renderer().render(
         locale, "citizen/booking_state.html", b=booking, point=POINT, person="Siti"
     )

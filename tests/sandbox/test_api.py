@@ -169,8 +169,9 @@ async def test_pressing_a_button_sends_the_callback_through_the_server(sandbox, 
     assert (await stream.until(from_bot(DAMAGED, "Untuk siapa")))["from"] == "bot"
     gone = await http.post(
         f"{url}/api/chats/{DAMAGED}/press",
-        json={"message_id": services["message_id"], "data": "no-such-button"}, headers=ACT,
-    )  # fmt: skip
+        json={"message_id": services["message_id"], "data": "no-such-button"},
+        headers=ACT,
+    )
     assert gone.status == 400
 
 

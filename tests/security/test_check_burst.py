@@ -155,9 +155,15 @@ async def test_the_alert_holds_counts_and_times_never_a_number(loaded, tmp_path)
     deps = Deps(loaded, Settings.from_env(env), FixedClock(NOW), Renderer())
     await fail_from_many(loaded, LIMITS.burst_failures - 1)
     await check_status(
-        loaded, 301, UNKNOWN_NIK, KK_SANTOSO, limits=LIMITS, alert=burst_alert(deps),
-        now=NOW, today=TODAY,
-    )  # fmt: skip
+        loaded,
+        301,
+        UNKNOWN_NIK,
+        KK_SANTOSO,
+        limits=LIMITS,
+        alert=burst_alert(deps),
+        now=NOW,
+        today=TODAY,
+    )
     texts = []
     for key, _, _ in await alerts(loaded):  # read through the outbox (its text may be sealed)
         message = await outbox.get_message_by_key(loaded, key)

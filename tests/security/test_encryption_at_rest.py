@@ -69,21 +69,39 @@ async def test_no_nik_kk_or_name_in_the_database_file_or_its_wal(
         assert "dikonfirmasi" in (await staff.next_message()).text
         # A damaged card reported and handed over (received for destruction), a waitlist entry.
         ticket = await tickets.report(
-            db, chat_id=6103, nik=PEOPLE["recorded"].nik, kind="damaged", cause="peeling",
-            description=None, attachment=None, point_code="kanigoro", now=NOW,
-        )  # fmt: skip
+            db,
+            chat_id=6103,
+            nik=PEOPLE["recorded"].nik,
+            kind="damaged",
+            cause="peeling",
+            description=None,
+            attachment=None,
+            point_code="kanigoro",
+            now=NOW,
+        )
         assert ticket.nik == PEOPLE["recorded"].nik
         await waitlist.join_waitlist(
-            db, chat_id=6104, nik=PEOPLE["mother"].nik, service="rusak", point_code="kanigoro",
-            first_day=date(2026, 11, 25), last_day=date(2026, 11, 30), now=NOW,
-        )  # fmt: skip
+            db,
+            chat_id=6104,
+            nik=PEOPLE["mother"].nik,
+            service="rusak",
+            point_code="kanigoro",
+            first_day=date(2026, 11, 25),
+            last_day=date(2026, 11, 30),
+            now=NOW,
+        )
         # The teen reminder names the resident: its text waits in the outbox.
         spec = job_spec("teen-reminders")
         day = date(2026, 12, 15)
         await run_planner(
-            spec, spec.times[0], db=db, renderer=Renderer(), settings=settings, day=day,
+            spec,
+            spec.times[0],
+            db=db,
+            renderer=Renderer(),
+            settings=settings,
+            day=day,
             now=scheduled_at(day, spec.times[0]),
-        )  # fmt: skip
+        )
         async with db.execute("SELECT count(*) FROM outbox WHERE kind = 'reminder'") as cursor:
             assert (await cursor.fetchone())[0] >= 1
         # Copied as it lies on disk while the bot runs: nothing checkpointed on purpose.

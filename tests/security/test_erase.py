@@ -60,10 +60,18 @@ async def linked_with_a_reminder_and_a_booking(botapi, db, settings):
     day = date(2026, 12, 15)
     spec = job_spec("teen-reminders")
     at = spec.times[0]
-    await run_planner(spec, at, db=db, renderer=Renderer(), settings=settings, day=day,
-                      now=scheduled_at(day, at))  # fmt: skip
-    await book(db, chat_id=CHAT, nik=DEWI.nik, service="rekam", point_code="kanigoro",
-               start_at=slot_starts(date(2026, 11, 26))[0], now=NOW)  # fmt: skip
+    await run_planner(
+        spec, at, db=db, renderer=Renderer(), settings=settings, day=day, now=scheduled_at(day, at)
+    )
+    await book(
+        db,
+        chat_id=CHAT,
+        nik=DEWI.nik,
+        service="rekam",
+        point_code="kanigoro",
+        start_at=slot_starts(date(2026, 11, 26))[0],
+        now=NOW,
+    )
     return user
 
 

@@ -90,8 +90,9 @@ async def test_numbers_typed_with_spaces_never_reach_a_notice_a_row_or_the_audit
 
     # A citizen describes the damage with their NIK in groups; staff reject it quoting the KK.
     description = f"retak, NIK {grouped(WHO.nik, ' ')}"
-    user, _filed = await report(botapi, 7401, "recorded", "other", attach="skip",
-                               description=description)  # fmt: skip
+    user, _filed = await report(
+        botapi, 7401, "recorded", "other", attach="skip", description=description
+    )
     notice = await staff.next_message()
     assert mask_number(WHO.nik) in notice.text
     staff.press(notice, data_of(notice, "tks:x:"))

@@ -49,17 +49,36 @@ async def _fill(db, tmp_path):
     point = await get_service_point(db, "kanigoro")
     slot = (await free_slots(db, point, date(2026, 11, 25), now=NOW))[0]
     booking = await book_service(
-        db, chat_id=CHAT, nik=RUDI.nik, service="rekam", point_code="kanigoro",
-        start_at=slot.start_at, now=NOW,
-    )  # fmt: skip
+        db,
+        chat_id=CHAT,
+        nik=RUDI.nik,
+        service="rekam",
+        point_code="kanigoro",
+        start_at=slot.start_at,
+        now=NOW,
+    )
     await tickets.report(
-        db, chat_id=CHAT, nik=MOTHER.nik, kind="damaged", cause="peeling", description=None,
-        attachment=None, point_code="kanigoro", now=NOW,
-    )  # fmt: skip
+        db,
+        chat_id=CHAT,
+        nik=MOTHER.nik,
+        kind="damaged",
+        cause="peeling",
+        description=None,
+        attachment=None,
+        point_code="kanigoro",
+        now=NOW,
+    )
     about = ("teen", dbmod.vault_of(db).ref(TEEN.nik), CHAT, DUE)
     key = outbox.reminder_key(dbmod.vault_of(db), *about)
-    await outbox.enqueue(db, key=key, chat_id=CHAT, kind="reminder", text=f"Hai {TEEN.nama}",
-                         now=NOW, plan=outbox.reminder_plan(*about))  # fmt: skip
+    await outbox.enqueue(
+        db,
+        key=key,
+        chat_id=CHAT,
+        kind="reminder",
+        text=f"Hai {TEEN.nama}",
+        now=NOW,
+        plan=outbox.reminder_plan(*about),
+    )
     return booking.code
 
 
@@ -151,10 +170,14 @@ def test_the_command_makes_the_key_file_and_a_second_run_says_it_is_done(env, ca
     assert "SECRET_KEY does not match" in capsys.readouterr().err
     # As its own process: refused, and it ends (no connection left open keeps it alive).
     refused = subprocess.run(
-        [sys.executable, "-m", "bot", "migrate"], capture_output=True, text=True, timeout=60,
+        [sys.executable, "-m", "bot", "migrate"],
+        capture_output=True,
+        text=True,
+        timeout=60,
         env={**os.environ, "DATABASE_PATH": str(env / "cli.sqlite3"), "SECRET_KEY": SECRET_KEY},
-        cwd=ROOT, check=False,
-    )  # fmt: skip
+        cwd=ROOT,
+        check=False,
+    )
     assert refused.returncode == 2
     assert "SECRET_KEY does not match" in refused.stderr
     assert "Traceback" not in refused.stderr

@@ -181,10 +181,12 @@ async def test_migration_0015_seals_birth_dates_and_binds_every_value(tmp_path):
         )
         v1 = {bytes(value[:WINDOW]) for row in rows for value in row if value is not None}
         clear = {
-            value for row in await db.execute_fetchall(
+            value
+            for row in await db.execute_fetchall(
                 "SELECT tanggal_rekam, deactivated_on, updated_at FROM residents"
-            ) for value in row
-        }  # fmt: skip
+            )
+            for value in row
+        }
         births = {p["tanggal_lahir"].encode() for p in people if p["tanggal_lahir"] not in clear}
         await db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         assert sum(b in path.read_bytes() for b in births) > 2_000  # in clear before

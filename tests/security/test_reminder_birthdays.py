@@ -154,14 +154,14 @@ async def test_an_upgraded_database_keeps_its_reminders_and_forgets_their_day(tm
         }
         for name, key in old_keys.items():
             state = "queued" if name == "queued" else "sent"
+            message_id = None if state == "queued" else 5  # Telegram's id once sent
             chat = 0 if name == "erased" else int(key.split(":")[2]) if name != "broadcast" else 701
             await conn.execute(
                 "INSERT INTO outbox (idempotency_key, chat_id, kind, text, state,"
                 " telegram_message_id, not_before, created_at, updated_at)"
                 " VALUES (?, ?, 'reminder', seal(?, 'outbox.text', ?), ?, ?, ?, ?, ?)",
-                (key, chat, f"Hai {name}", chat, state, None if state == "queued" else 5,
-                 stamp, stamp, stamp),
-            )  # fmt: skip
+                (key, chat, f"Hai {name}", chat, state, message_id, stamp, stamp, stamp),
+            )
         await conn.execute(
             "INSERT INTO blocked_chats (chat_id, blocked_at) VALUES (703, ?)", (stamp,)
         )
@@ -172,8 +172,11 @@ async def test_an_upgraded_database_keeps_its_reminders_and_forgets_their_day(tm
         sent = await get_message(conn, ids["sent"])
         assert sent.key == outbox.reminder_key(vault, "teen", teen, 701, birthday)
         assert (sent.chat_id, sent.text, sent.state, sent.not_before.isoformat()) == (
-            0, "-", "sent", datetime.fromisoformat(month).isoformat(),
-        )  # fmt: skip
+            0,
+            "-",
+            "sent",
+            datetime.fromisoformat(month).isoformat(),
+        )
         queued = await get_message(conn, ids["queued"])
         assert queued.key == outbox.reminder_key(vault, "deadline", adult, 701, date(2027, 4, 27))
         assert (queued.chat_id, queued.text, queued.state) == (701, "Hai queued", "queued")
@@ -187,9 +190,14 @@ async def test_an_upgraded_database_keeps_its_reminders_and_forgets_their_day(tm
         # Planned again (the same day re-run), the delivered reminder is not sent twice.
         about = ("teen", teen, 701, birthday)
         assert not await outbox.enqueue(
-            conn, key=outbox.reminder_key(vault, *about), chat_id=701, kind="reminder",
-            text="Hai", now=NOW, plan=outbox.reminder_plan(*about),
-        )  # fmt: skip
+            conn,
+            key=outbox.reminder_key(vault, *about),
+            chat_id=701,
+            kind="reminder",
+            text="Hai",
+            now=NOW,
+            plan=outbox.reminder_plan(*about),
+        )
         await conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         on_disk = path.read_bytes() + _read(path.with_name(path.name + "-wal"))
         for name in ("sent", "queued", "gone"):
@@ -226,9 +234,14 @@ async def test_a_delivered_reminder_is_still_recognised_after_a_key_rotation(db,
     assert new_key != key
     assert (await get_message(db, message.id)).key == new_key
     assert not await outbox.enqueue(
-        db, key=new_key, chat_id=4242, kind="reminder", text="Hai", now=NOW,
+        db,
+        key=new_key,
+        chat_id=4242,
+        kind="reminder",
+        text="Hai",
+        now=NOW,
         plan=outbox.reminder_plan(*about),
-    )  # fmt: skip
+    )
 
 
 async def test_erasing_a_chat_forgets_the_plans_of_its_delivered_reminders(db, tmp_path):

@@ -38,9 +38,10 @@ async def test_a_stolen_file_or_backup_gives_back_under_one_percent_of_niks(db, 
     assert (await import_residents(db, tmp_path / "sample.csv", now=NOW)).rejected == []
     # The truth, to score the attacker: which NIK each row (by its lookup hash) holds.
     vault = dbmod.vault_of(db)
-    truth = {vault.ref(row["nik"]): row["nik"] for row in generate_residents(
-        POPULATION, seed=3, today=today
-    )}  # fmt: skip
+    truth = {
+        vault.ref(row["nik"]): row["nik"]
+        for row in generate_residents(POPULATION, seed=3, today=today)
+    }
     stolen = tmp_path / "stolen"
     stolen.mkdir()
     for suffix in ("", "-wal"):  # the file and its WAL as they lie on disk, the bot running

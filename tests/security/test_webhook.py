@@ -52,16 +52,22 @@ def test_the_secret_is_derived_from_secret_key_unless_given(tmp_path):
 def test_the_derived_secret_costs_a_guesser_the_key_stretching(tmp_path):
     """Before: HMAC-SHA256(SECRET_KEY, "telegram-webhook"), one cheap hash per guessed key. Now
     HKDF of the scrypt-stretched key: no cheap function of the key gives it."""
-    env = {"BOT_TOKEN": TOKEN, "DATABASE_PATH": str(tmp_path / "x.sqlite3"),
-           "WEBHOOK_URL": "https://bot.example/hook", "SECRET_KEY": KEY_ONE}  # fmt: skip
+    env = {
+        "BOT_TOKEN": TOKEN,
+        "DATABASE_PATH": str(tmp_path / "x.sqlite3"),
+        "WEBHOOK_URL": "https://bot.example/hook",
+        "SECRET_KEY": KEY_ONE,
+    }
     secret = Settings.from_env(env).webhook_secret
     cheap = [hmac.new(KEY_ONE.encode(), b"telegram-webhook", hashlib.sha256).hexdigest()]
-    cheap += [hashlib.sha256(KEY_ONE.encode() + info).hexdigest()
-              for info in (b"", b"telegram-webhook")]  # fmt: skip
+    cheap += [
+        hashlib.sha256(KEY_ONE.encode() + info).hexdigest() for info in (b"", b"telegram-webhook")
+    ]
     assert secret not in cheap
     stretched = Vault.from_secret(KEY_ONE).ref_key
-    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
-                info=b"dukcapil-bot/telegram-webhook")  # fmt: skip
+    hkdf = HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=None, info=b"dukcapil-bot/telegram-webhook"
+    )
     assert secret == hkdf.derive(stretched).hex()
 
 
@@ -124,12 +130,14 @@ def start_update(citizen_id: int, update_id: int = 1) -> dict:
     return {
         "update_id": update_id,
         "message": {
-            "message_id": update_id, "date": 0, "text": "/start",
+            "message_id": update_id,
+            "date": 0,
+            "text": "/start",
             "chat": {"id": citizen_id, "type": "private"},
             "from": {"id": citizen_id, "is_bot": False, "first_name": "Warga"},
             "entities": [{"type": "bot_command", "offset": 0, "length": 6}],
         },
-    }  # fmt: skip
+    }
 
 
 async def test_a_webhook_request_without_the_secret_token_is_refused(

@@ -15,9 +15,15 @@ from bot.storage.residents import born, born_between
 from tests.conftest import NOW, Person, write_population
 
 BIRTHS = [
-    date(2008, 12, 30), date(2008, 12, 31), date(2009, 1, 1), date(2009, 1, 2),
-    date(2009, 6, 15), date(2009, 12, 31), date(2010, 1, 1), date(2012, 2, 29),
-]  # fmt: skip
+    date(2008, 12, 30),
+    date(2008, 12, 31),
+    date(2009, 1, 1),
+    date(2009, 1, 2),
+    date(2009, 6, 15),
+    date(2009, 12, 31),
+    date(2010, 1, 1),
+    date(2012, 2, 29),
+]
 DAYS = [b + timedelta(days=d) for b in BIRTHS for d in (-1, 0, 1)] + [date(1990, 5, 5)]
 OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
 
@@ -25,10 +31,19 @@ OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
 @pytest.fixture
 async def births(db, tmp_path):
     people = [
-        Person(make_nik("350510", b, "L", n + 1), "3505100101080001", f"Warga {n}", b, "L",
-               "BELUM KAWIN", "35.05.10.2001", "", "AKTIF")
+        Person(
+            nik=make_nik("350510", b, "L", n + 1),
+            kk="3505100101080001",
+            nama=f"Warga {n}",
+            born=b,
+            sex="L",
+            kawin="BELUM KAWIN",
+            desa="35.05.10.2001",
+            rekam="",
+            status="AKTIF",
+        )
         for n, b in enumerate(BIRTHS)
-    ]  # fmt: skip
+    ]
     report = await import_residents(db, write_population(tmp_path / "p.csv", people), now=NOW)
     assert report.rejected == []
     return db

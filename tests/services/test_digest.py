@@ -87,16 +87,32 @@ async def office(db, tmp_path):
     for number, (who, service, point, day, state) in enumerate(BOOKINGS, start=1):
         start = datetime.combine(day, time(1, 0), tzinfo=UTC)  # 08:00 WIB
         await bookings.insert_booking(
-            db, code=f"CODE{number:02d}", chat_id=700, nik=RESIDENTS[who].nik, service=service,
-            service_point=point, start_at=start, day=day, queue_number=number, state=state,
+            db,
+            code=f"CODE{number:02d}",
+            chat_id=700,
+            nik=RESIDENTS[who].nik,
+            service=service,
+            service_point=point,
+            start_at=start,
+            day=day,
+            queue_number=number,
+            state=state,
             now=NOW - timedelta(days=7),
-        )  # fmt: skip
+        )
     for number, (who, point, steps) in enumerate(TICKETS, start=1):
         ticket = await tickets.insert_ticket(
-            db, number=f"KR-{number:05d}", chat_id=700, nik=RESIDENTS[who].nik, kind="damaged",
-            cause="peeling", description=None, file_id=None, file_type=None,
-            service_point=point, now=NOW - timedelta(days=7),
-        )  # fmt: skip
+            db,
+            number=f"KR-{number:05d}",
+            chat_id=700,
+            nik=RESIDENTS[who].nik,
+            kind="damaged",
+            cause="peeling",
+            description=None,
+            file_id=None,
+            file_type=None,
+            service_point=point,
+            now=NOW - timedelta(days=7),
+        )
         for step in steps:
             await db.execute("UPDATE tickets SET state = ? WHERE id = ?", (step, ticket.id))
     return db
@@ -104,9 +120,14 @@ async def office(db, tmp_path):
 
 async def _digest_job(db, day=TODAY, now=AT_SEVEN):
     return await run_planner(
-        job_spec("daily-digest"), time(7, 0), db=db, renderer=Renderer(), settings=SETTINGS,
-        day=day, now=now,
-    )  # fmt: skip
+        job_spec("daily-digest"),
+        time(7, 0),
+        db=db,
+        renderer=Renderer(),
+        settings=SETTINGS,
+        day=day,
+        now=now,
+    )
 
 
 async def _planned(db) -> dict[int, tuple[str, str, str]]:
@@ -132,8 +153,13 @@ async def test_the_regency_digest(office):
     assert found.today.count("pending", "confirmed") == 4
     assert found.recordings == 3  # t1, a1, a2 recorded on 23 November
     assert found.tickets == {
-        "reported": 1, "verified": 1, "printed": 0, "ready": 1, "handed_over": 1, "rejected": 0,
-    }  # fmt: skip
+        "reported": 1,
+        "verified": 1,
+        "printed": 0,
+        "ready": 1,
+        "handed_over": 1,
+        "rejected": 0,
+    }
     assert (found.teens.year, found.teens.total, found.teens.recorded) == (2026, 4, 1)
     assert found.teens.percent == 25.0
 
@@ -180,8 +206,8 @@ async def test_admins_get_the_regency_digest(office):
 async def test_the_digest_is_planned_once_a_day(office):
     assert await _digest_job(office) == 5
     assert await _digest_job(office, now=AT_SEVEN + timedelta(hours=1)) == 0
-    assert await _digest_job(office, day=TODAY + timedelta(days=1),
-                             now=AT_SEVEN + timedelta(days=1)) == 5  # fmt: skip
+    tomorrow = TODAY + timedelta(days=1)
+    assert await _digest_job(office, day=tomorrow, now=AT_SEVEN + timedelta(days=1)) == 5
 
 
 async def test_nobody_to_tell_plans_nothing(db):

@@ -37,13 +37,14 @@ def _row(name, born, sex, serial, *, kk, kawin="BELUM KAWIN", rekam=None, status
 
 ROWS = {
     "teen": _row("Dewi Santoso", date(2009, 12, 15), "P", 3, kk=KK_A),  # 17 on 15 Dec 2026
-    "father": _row("Budi Santoso", date(1980, 5, 12), "L", 1, kk=KK_A, kawin="KAWIN",
-                   rekam="2013-03-01"),
+    "father": _row(
+        "Budi Santoso", date(1980, 5, 12), "L", 1, kk=KK_A, kawin="KAWIN", rekam="2013-03-01"
+    ),
     "child": _row("Adi Santoso", date(2014, 6, 1), "L", 4, kk=KK_A),
     "adult": _row("Rudi Lestari", date(2000, 2, 10), "L", 5, kk=KK_B),  # never recorded
     "deactivated": _row("Ani Lestari", date(2006, 3, 3), "P", 6, kk=KK_B, status="NONAKTIF"),
     "bride": _row("Sari Wulandari", date(2010, 3, 1), "P", 7, kk=KK_C, kawin="KAWIN"),  # 16
-}  # fmt: skip
+}
 NIK = {key: row[0] for key, row in ROWS.items()}
 NAME = {key: row[2] for key, row in ROWS.items()}
 DEACTIVATED_ON = date(2027, 5, 3)

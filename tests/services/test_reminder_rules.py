@@ -112,10 +112,18 @@ def test_deadline_subjects_leave_the_cycles_teens_to_the_teen_rule():
 
 def test_deactivated_every_30_days():
     deactivated = date(2027, 5, 3)
-    due = [d for d in _days(date(2027, 5, 1), date(2027, 8, 31))
-           if deactivated_due(deactivated, since=d, today=d)]  # fmt: skip
-    assert due == [date(2027, 5, 3), date(2027, 6, 2), date(2027, 7, 2), date(2027, 8, 1),
-                   date(2027, 8, 31)]  # fmt: skip
+    due = [
+        d
+        for d in _days(date(2027, 5, 1), date(2027, 8, 31))
+        if deactivated_due(deactivated, since=d, today=d)
+    ]
+    assert due == [
+        date(2027, 5, 3),
+        date(2027, 6, 2),
+        date(2027, 7, 2),
+        date(2027, 8, 1),
+        date(2027, 8, 31),
+    ]
     assert deactivated_due(deactivated, since=date(2027, 5, 30), today=date(2027, 6, 5)) == date(
         2027, 6, 2
     )
@@ -131,9 +139,15 @@ def test_teen_reminders_stop_at_the_teens_deadline():
 def test_reminder_stage_and_days_left():
     def teen(today):
         return Reminder(
-            "teen", 1, "x", "Dewi", today, today,
-            turns_17_on=date(2026, 12, 15), deadline=date(2027, 4, 30),
-        )  # fmt: skip
+            kind="teen",
+            chat_id=1,
+            nik="x",
+            name="Dewi",
+            due=today,
+            today=today,
+            turns_17_on=date(2026, 12, 15),
+            deadline=date(2027, 4, 30),
+        )
 
     assert teen(date(2026, 11, 15)).stage == "before"
     assert teen(date(2026, 12, 15)).stage == "birthday"

@@ -47,9 +47,14 @@ async def point(db, code="kanigoro"):
 
 async def close(db, code, first, last=None, reason="Gangguan jaringan"):
     await insert_closure(
-        db, service_point=code, first_day=first, last_day=last or first, reason=reason,
-        created_by=None, now=NOW,
-    )  # fmt: skip
+        db,
+        service_point=code,
+        first_day=first,
+        last_day=last or first,
+        reason=reason,
+        created_by=None,
+        now=NOW,
+    )
 
 
 # --- the grid ---
@@ -64,9 +69,8 @@ def test_monday_has_13_slots_from_0800_to_1400_wib():
 
 def test_friday_has_6_slots_until_1030_wib():
     starts = slot_starts(FRIDAY)
-    assert [s.astimezone(TIMEZONE).strftime("%H:%M") for s in starts] == [
-        "08:00", "08:30", "09:00", "09:30", "10:00", "10:30",
-    ]  # fmt: skip
+    times = [s.astimezone(TIMEZONE).strftime("%H:%M") for s in starts]
+    assert times == ["08:00", "08:30", "09:00", "09:30", "10:00", "10:30"]
 
 
 def test_weekend_has_no_slots():
@@ -251,13 +255,23 @@ async def test_free_slots_count_bookings_and_held_offers(loaded):
     nine = utc(wib(25, 9))
     await book(loaded, RUDI, point="kec-kanigoro", at=nine)
     entry = await waitlist_store.insert_entry(
-        loaded, chat_id=9, nik=RUDI, service="rekam", service_point="kec-kanigoro",
-        first_day=date(2026, 11, 25), last_day=date(2026, 11, 25), now=NOW,
-    )  # fmt: skip
+        loaded,
+        chat_id=9,
+        nik=RUDI,
+        service="rekam",
+        service_point="kec-kanigoro",
+        first_day=date(2026, 11, 25),
+        last_day=date(2026, 11, 25),
+        now=NOW,
+    )
     await waitlist_store.insert_offer(
-        loaded, waitlist_id=entry, service_point="kec-kanigoro", start_at=nine,
-        expires_at=NOW + timedelta(minutes=10), now=NOW,
-    )  # fmt: skip
+        loaded,
+        waitlist_id=entry,
+        service_point="kec-kanigoro",
+        start_at=nine,
+        expires_at=NOW + timedelta(minutes=10),
+        now=NOW,
+    )
     slots = await free_slots(loaded, kecamatan, date(2026, 11, 25), now=NOW)
     assert slots[:3] == [Slot(utc(wib(25, 8)), 3), Slot(utc(wib(25, 8, 30)), 3), Slot(nine, 1)]
     expired = NOW + timedelta(minutes=10)
