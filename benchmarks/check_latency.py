@@ -289,9 +289,11 @@ def main() -> None:
     parser.add_argument("--checks", type=int, default=1_000, help="checks in all")
     parser.add_argument("--bursts", type=int, default=10, help="bursts of --users at once")
     parser.add_argument(
-        "--think", type=float, default=1.0,
+        "--think",
+        type=float,
+        default=1.0,
         help="mean pause (s) between a user's answer and next check; 0: flat out",
-    )  # fmt: skip
+    )
     args = parser.parse_args()
     warnings.filterwarnings("ignore", "If 'per_message=False'", PTBUserWarning)  # as in pytest
     with tempfile.TemporaryDirectory() as folder:

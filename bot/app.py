@@ -78,9 +78,12 @@ async def _post_init(app: Application) -> None:
     db = app.bot_data["db"] = await prepare_database(settings)
     await publish_command_menus(app.bot, db, app.bot_data["renderer"])
     sender = Sender(
-        app.bot, db, app.bot_data["clock"], pacer=app.bot_data["pacer"],
+        app.bot,
+        db,
+        app.bot_data["clock"],
+        pacer=app.bot_data["pacer"],
         quiet=settings.quiet_hours,
-    )  # fmt: skip
+    )
     app.bot_data["sender"] = sender
     sender.start(settings.database_path)
     schedule_jobs(app)

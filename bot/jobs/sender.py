@@ -145,8 +145,9 @@ async def _send_one(bot: Bot, message: OutboxMessage, pacer: Pacer | None) -> Ou
     except BadRequest as error:  # a subclass of NetworkError: check it first
         return Outcome("failed", error=str(error))
     except NetworkError as error:  # timeouts, dropped connections, 5xx
-        return Outcome("retry", error=str(error) or type(error).__name__,
-                       delay=backoff(message.attempts))  # fmt: skip
+        return Outcome(
+            "retry", error=str(error) or type(error).__name__, delay=backoff(message.attempts)
+        )
     except (TelegramError, ValueError) as error:
         log.warning("outbox message %s failed: %s", message.id, error)
         return Outcome("failed", error=str(error) or type(error).__name__)
@@ -247,8 +248,9 @@ class Sender:
                 await asyncio.sleep(IDLE_POLL)
         in_flight = await outbox.requeue_in_flight(self.db)
         if in_flight:
-            log.warning("re-queued %d outbox messages that were being sent at the last stop",
-                        in_flight)  # fmt: skip
+            log.warning(
+                "re-queued %d outbox messages that were being sent at the last stop", in_flight
+            )
 
     async def _run(self, database_path: Path | None) -> None:
         await self._take_over(database_path)
@@ -256,9 +258,13 @@ class Sender:
             self._wake.clear()
             try:
                 handled, _sent = await send_batch(
-                    self.bot, self.db, now=self.clock.now(), limit=self.batch,
-                    pacer=self.pacer, quiet=self.quiet,
-                )  # fmt: skip
+                    self.bot,
+                    self.db,
+                    now=self.clock.now(),
+                    limit=self.batch,
+                    pacer=self.pacer,
+                    quiet=self.quiet,
+                )
             except Exception:  # the loop must outlive any one bad batch
                 log.exception("outbox sender: a batch failed; retrying shortly")
                 handled = 0

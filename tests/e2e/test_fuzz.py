@@ -428,9 +428,14 @@ class Fuzz:
         )
         start = first + timedelta(minutes=30 * (self.seeded % slots))
         return await booking_service.book(
-            self.conn, chat_id=self.next_id, nik=person.nik, service="rekam",
-            point_code=STAFF_POINT, start_at=start, now=NOW,
-        )  # fmt: skip
+            self.conn,
+            chat_id=self.next_id,
+            nik=person.nik,
+            service="rekam",
+            point_code=STAFF_POINT,
+            start_at=start,
+            now=NOW,
+        )
 
     async def _open_ticket(self, person: Any) -> Any:
         self.next_id += 1
@@ -438,9 +443,16 @@ class Fuzz:
         photo = self.botapi.sim.register_file(FAKE_JPEG, "photos", ".jpg", "image/jpeg")
         attachment = tickets.Attachment(photo.file_id, "photo", "image/jpeg", len(FAKE_JPEG))
         return await tickets.report(
-            self.conn, chat_id=self.next_id, nik=person.nik, kind="damaged", cause="chip",
-            description=None, attachment=attachment, point_code=STAFF_POINT, now=NOW,
-        )  # fmt: skip
+            self.conn,
+            chat_id=self.next_id,
+            nik=person.nik,
+            kind="damaged",
+            cause="chip",
+            description=None,
+            attachment=attachment,
+            point_code=STAFF_POINT,
+            now=NOW,
+        )
 
     # --- steps
 

@@ -98,9 +98,15 @@ async def test_another_chats_waitlist_offer(world: World):
     held = [await world.booking(start, point=OTHER_POINT) for _ in range(6)]  # the slot is full
     waiting = await world.actor("citizen")
     await join_waitlist(
-        world.db, chat_id=waiting.id, nik=next(world.residents).nik, service="rekam",
-        point_code=OTHER_POINT, first_day=start.date(), last_day=start.date(), now=NOW,
-    )  # fmt: skip
+        world.db,
+        chat_id=waiting.id,
+        nik=next(world.residents).nik,
+        service="rekam",
+        point_code=OTHER_POINT,
+        first_day=start.date(),
+        last_day=start.date(),
+        now=NOW,
+    )
     _, offer = await booking_service.cancel(world.db, held[0].id, chat_id=held[0].chat_id, now=NOW)
     assert offer is not None
     assert offer.chat_id == waiting.id
@@ -161,8 +167,10 @@ async def test_ticket_button_with_another_points_ticket(world: World, step: str)
     assert WRONG_POINT in await forge(world, staff, f"tks:{step}:{ticket.id}")
     assert await snapshot(world) == before
     refusals = [a for a in await world.audit_after(mark) if a[0] == staff.id]
-    assert any(action.endswith(":refused") and f"ticket={ticket.id}" in detail
-               for _, action, detail in refusals), refusals  # fmt: skip
+    assert any(
+        action.endswith(":refused") and f"ticket={ticket.id}" in detail
+        for _, action, detail in refusals
+    ), refusals
 
 
 # --- an edited role, point or area inside the data ---
@@ -227,8 +235,9 @@ async def test_an_official_of_another_area_broadcasts_only_to_their_own(world: W
 # --- random bytes, over-long and malformed data ---
 
 _rng = random.Random(6)
-RANDOM = ["".join(chr(_rng.randrange(1, 0x2FF)) for _ in range(_rng.randrange(1, 40)))
-          for _ in range(12)]  # fmt: skip
+RANDOM = [
+    "".join(chr(_rng.randrange(1, 0x2FF)) for _ in range(_rng.randrange(1, 40))) for _ in range(12)
+]
 MALFORMED = [
     " ", "\x00", "\x00\xff\xfe", ":", "::::", "st", "st:", "st:ok:", "st:ok:-1", "st:ok:+5",
     "st:ok:1.0", "st:ok:²", "st:ok:١٢", "st:ok:" + "9" * 40, "st:no:²", "st:out::",

@@ -103,9 +103,14 @@ async def test_a_429_in_the_outbox_holds_its_chat_only(running_bot, botapi):
     botapi.faults.flood(retry_after=20, times=1)  # one of the three meets it
     for person in people:
         await outbox.enqueue(
-            db, key=f"notice:{person.id}", chat_id=person.id, kind="reply",
-            text="Pemberitahuan", now=NOW, quiet=None,
-        )  # fmt: skip
+            db,
+            key=f"notice:{person.id}",
+            chat_id=person.id,
+            kind="reply",
+            text="Pemberitahuan",
+            now=NOW,
+            quiet=None,
+        )
     running_bot.bot_data["sender"].wake()
     started = time.monotonic()
     while sum(len(p.inbox) for p in people) < 2:
