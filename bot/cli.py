@@ -329,7 +329,25 @@ async def _plan_and_deliver(name: str, day: date, settings: Settings, conn: Conn
         print(f"{spec.slot(at)} {day.isoformat()}: {planned} new messages planned")  # noqa: T201
     # Delivered as of now: a message planned for a later moment waits for it (and for the bot),
     # and reminders held by quiet hours stay held, whatever day was planned.
-    return await _deliver(conn, settings, now=datetime.now(UTC))
+    result = await _deliver(conn, settings, now=datetime.now(UTC))
+    print(await _queue_report(conn))  # noqa: T201
+    return result
+
+
+async def _queue_report(conn: Connection) -> str:
+    """What stays queued and when it goes out, e.g. after planning a day in the future."""
+    from bot.services.outbox import queued_span
+
+    count, first, last = await queued_span(conn)
+    if not count or first is None or last is None:
+        return "queued: no messages"
+    start, end = (_wib_text(moment) for moment in (first, last))
+    when = f"at {start}" if start == end else f"from {start} to {end}"
+    return f"queued: {count} messages, to go out {when} WIB"
+
+
+def _wib_text(moment: datetime) -> str:
+    return moment.astimezone(TIMEZONE).strftime("%Y-%m-%d %H:%M")
 
 
 async def _deliver(conn: Connection, settings: Settings, *, now: datetime) -> int:
@@ -338,7 +356,6 @@ async def _deliver(conn: Connection, settings: Settings, *, now: datetime) -> in
 
     from bot.jobs.sender import UNLIMITED_BATCH, send_batch, sender_lock
     from bot.ratelimit import Pacer
-    from bot.services.outbox import count_queued
 
     with sender_lock(settings.database_path) as mine:
         if not mine:
@@ -364,9 +381,6 @@ async def _deliver(conn: Connection, settings: Settings, *, now: datetime) -> in
                 if not claimed:
                     break
         print(f"delivered {sent} messages")  # noqa: T201
-        waiting = await count_queued(conn)
-        if waiting:
-            print(f"{waiting} messages wait for their time (quiet hours or a later moment)")  # noqa: T201
     return 0
 
 

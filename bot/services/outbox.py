@@ -39,6 +39,7 @@ __all__ = [
     "mark_failed",
     "mark_retry",
     "mark_sent",
+    "queued_span",
     "quiet_hours_end",
     "record_outcomes",
     "reminder_key",
@@ -160,6 +161,11 @@ async def forget_chat(db: aiosqlite.Connection, chat_id: int, *, now: datetime) 
 async def count_queued(db: aiosqlite.Connection) -> int:
     """How many messages wait in the queue."""
     return await store.count_queued(db)
+
+
+async def queued_span(db: aiosqlite.Connection) -> tuple[int, datetime | None, datetime | None]:
+    """How many messages wait in the queue, and the first and last moment they may go out."""
+    return await store.queued_span(db)
 
 
 def quiet_hours_end(now: datetime, quiet: QuietHours = QUIET_HOURS) -> datetime | None:

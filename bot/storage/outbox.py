@@ -272,6 +272,17 @@ async def count_queued(db: aiosqlite.Connection) -> int:
     return int(row[0]) if row else 0
 
 
+async def queued_span(db: aiosqlite.Connection) -> tuple[int, datetime | None, datetime | None]:
+    """How many messages are queued, and the earliest and latest moment they may go out."""
+    async with db.execute(
+        "SELECT count(*), min(not_before), max(not_before) FROM outbox WHERE state = 'queued'"
+    ) as cursor:
+        row = await cursor.fetchone()
+    if not row or not row[0]:
+        return 0, None, None
+    return int(row[0]), datetime.fromisoformat(row[1]), datetime.fromisoformat(row[2])
+
+
 async def block_chat(db: aiosqlite.Connection, chat_id: int, *, now: datetime) -> None:
     """Remember the chat as blocked (since the month: the day may be a teen's birthday, the
     reminder that met the block) and close its queued messages as 'blocked'."""

@@ -169,3 +169,12 @@ def test_audit_prints_a_repeated_refusal_once_with_its_count(env, capsys):
     out = capsys.readouterr().out.splitlines()
     assert out[-1] == "1 records since 2026-11-24 00:00 WIB"
     assert out[0].endswith("77  command:rekap  refused (+2 more within the hour)")
+
+
+def test_run_job_for_a_future_day_says_how_many_are_queued_and_when(env, capsys):
+    assert main(["add-user", "--telegram-id", "13", "--role", "admin"]) == 0
+    capsys.readouterr()
+    assert main(["run-job", "daily-digest", "--date", "2030-01-08"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert "daily-digest 2030-01-08: 1 new messages planned" in out
+    assert out[-1] == "queued: 1 messages, to go out at 2030-01-08 07:00 WIB"

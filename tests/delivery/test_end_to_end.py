@@ -197,7 +197,7 @@ async def test_run_job_delivers_itself_when_no_bot_runs(
     out = capsys.readouterr().out
     assert "no-show-sweep 2026-11-24: 1 new messages planned" in out
     assert "delivered 0 messages" in out
-    assert "1 messages wait for their time" in out  # quiet hours: not at night
+    assert "queued: 1 messages, to go out at 2026-11-25 07:00 WIB" in out  # not at night
     await citizen.no_message(within=0.2)
 
     assert await asyncio.to_thread(run_job, MORNING + timedelta(hours=1)) == 0  # 08:00 WIB
