@@ -1,4 +1,8 @@
-"""The morning digest: each service point's day for its staff, the regency's for the admins."""
+"""The morning digest: each service point's day for its staff, the regency's for the admins.
+
+It goes out on opening days only (a point's own hours, Indonesian holidays, closures), and its
+"yesterday" is the previous opening day, so Friday's outcomes reach staff on Monday.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ import aiosqlite
 
 from bot.domain import TICKET_STATES, ServicePoint
 from bot.services.cycle import WAJIB_KTP_AGE, Cycle, cycle_in_force
+from bot.services.schedule import is_open, last_open_day_before
 from bot.services.staff_chats import staff_recipients
 from bot.storage import bookings, tickets
 from bot.storage import digest as store
@@ -17,6 +22,7 @@ from bot.storage.service_points import list_service_points
 
 SERVED = ("recorded", "handed_over")
 DROPPED = ("cancelled", "rejected", "released")
+ACTIVE = ("pending", "confirmed", "checked_in")
 
 
 @dataclass(frozen=True)
@@ -34,16 +40,27 @@ class Bookings:
         """Visits that ended with a recording or a card handed over."""
         return self.count(*SERVED)
 
+    @property
+    def active(self) -> int:
+        """Bookings still to be served: pending, confirmed or checked in."""
+        return self.count(*ACTIVE)
+
 
 @dataclass(frozen=True)
 class PointDigest:
     """A service point's yesterday and today, and its damaged/lost card tickets."""
 
     point: ServicePoint
+    last_day: date  # the previous opening day, which "yesterday" is about
     yesterday: Bookings
     today: Bookings
     tickets_open: int
     tickets_ready: int
+
+    @property
+    def is_empty(self) -> bool:
+        """Nothing happened on the last opening day, nothing is booked today, no open ticket."""
+        return not (self.yesterday.count() or self.today.active or self.tickets_open)
 
 
 @dataclass(frozen=True)
@@ -64,12 +81,24 @@ class TeenRate:
 class RegencyDigest:
     """The whole regency: bookings, no-shows and recordings yesterday, tickets, teens."""
 
+    last_day: date  # the previous opening day anywhere, which "yesterday" is about
     yesterday: Bookings
     today: Bookings
-    recordings: int
-    tickets: dict[str, int]  # every ticket state, in TICKET_STATES order; zeros included
+    recordings: int  # dated from `last_day` to yesterday
+    tickets: dict[str, int]  # ticket states with at least one ticket, in TICKET_STATES order
     teens: TeenRate
     cycle: Cycle
+
+    @property
+    def is_empty(self) -> bool:
+        """Every figure is zero: the digest says "nothing new" in one line."""
+        return not (
+            self.yesterday.count()
+            or self.recordings
+            or self.today.active
+            or self.tickets
+            or self.teens.total
+        )
 
 
 def yesterday_of(day: date) -> date:
@@ -78,11 +107,13 @@ def yesterday_of(day: date) -> date:
 
 
 async def point_digest(db: aiosqlite.Connection, point: ServicePoint, *, day: date) -> PointDigest:
-    """Yesterday's outcomes, today's bookings and the open tickets at one point."""
+    """The last opening day's outcomes, today's bookings and the open tickets at one point."""
     open_tickets = await tickets.list_open_for_point(db, point.code)
+    last_day = await last_open_day_before(db, point, day) or yesterday_of(day)
     return PointDigest(
         point=point,
-        yesterday=await _point_day(db, point.code, yesterday_of(day)),
+        last_day=last_day,
+        yesterday=await _point_day(db, point.code, last_day),
         today=await _point_day(db, point.code, day),
         tickets_open=len(open_tickets),
         tickets_ready=sum(t.state == "ready" for t in open_tickets),
@@ -95,20 +126,29 @@ async def regency_digest(db: aiosqlite.Connection, *, day: date) -> RegencyDiges
     year = cycle.cohort_date.year - WAJIB_KTP_AGE  # born that year: 17 by the cohort date
     total, recorded = await store.recorded_among_born(db, date(year, 1, 1), date(year, 12, 31))
     ticket_counts = await store.ticket_states(db)
+    last_days = [await last_open_day_before(db, p, day) for p in await list_service_points(db)]
+    last_day = max((d for d in last_days if d), default=yesterday_of(day))
     return RegencyDigest(
-        yesterday=Bookings(await store.booking_states_on(db, yesterday_of(day))),
+        last_day=last_day,
+        yesterday=Bookings(await store.booking_states_on(db, last_day)),
         today=Bookings(await store.booking_states_on(db, day)),
-        recordings=await store.recordings_on(db, yesterday_of(day)),
-        tickets={state: ticket_counts.get(state, 0) for state in TICKET_STATES},
+        recordings=await store.recordings_between(db, last_day, yesterday_of(day)),
+        tickets={s: ticket_counts[s] for s in TICKET_STATES if ticket_counts.get(s)},
         teens=TeenRate(cycle.cohort_date.year, total, recorded),
         cycle=cycle,
     )
 
 
-async def staff_chats(db: aiosqlite.Connection) -> dict[int, list[ServicePoint]]:
-    """Each staff chat (a point's staff group, else its staff members) and the points it serves."""
+async def open_points(db: aiosqlite.Connection, day: date) -> list[ServicePoint]:
+    """The service points open on the day: only they get a digest."""
+    return [point for point in await list_service_points(db) if await is_open(db, point, day)]
+
+
+async def staff_chats(db: aiosqlite.Connection, *, day: date) -> dict[int, list[ServicePoint]]:
+    """Each staff chat (a point's staff group, else its staff members) and the points it serves
+    that are open on the day."""
     chats: dict[int, list[ServicePoint]] = {}
-    for point in await list_service_points(db):
+    for point in await open_points(db, day):
         for chat_id in await staff_recipients(db, point.code):
             chats.setdefault(chat_id, []).append(point)
     return chats

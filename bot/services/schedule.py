@@ -91,6 +91,14 @@ async def is_open(db: aiosqlite.Connection, point: ServicePoint, day: date) -> b
     return day in await _open_days_between(db, point, day, day)
 
 
+async def last_open_day_before(
+    db: aiosqlite.Connection, point: ServicePoint, day: date
+) -> date | None:
+    """The point's latest opening day in the fortnight before `day`, if any."""
+    days = await _open_days_between(db, point, day - timedelta(days=BOOKING_WINDOW_DAYS), day)
+    return max((d for d in days if d < day), default=None)
+
+
 async def open_days(
     db: aiosqlite.Connection, point: ServicePoint, *, now: datetime
 ) -> list[OpenDay]:

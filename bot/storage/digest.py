@@ -22,10 +22,11 @@ async def ticket_states(db: aiosqlite.Connection) -> dict[str, int]:
     return await _per_state(db, "SELECT state, count(*) FROM tickets GROUP BY state")
 
 
-async def recordings_on(db: aiosqlite.Connection, day: date) -> int:
-    """Residents whose e-KTP recording is dated `day`."""
+async def recordings_between(db: aiosqlite.Connection, first: date, last: date) -> int:
+    """Residents whose e-KTP recording is dated between the days inclusive."""
     async with db.execute(
-        "SELECT count(*) FROM residents WHERE tanggal_rekam = ?", (day.isoformat(),)
+        "SELECT count(*) FROM residents WHERE tanggal_rekam BETWEEN ? AND ?",
+        (first.isoformat(), last.isoformat()),
     ) as cursor:
         row = await cursor.fetchone()
     return int(row[0]) if row else 0

@@ -206,8 +206,10 @@ SAMPLE.update(
     notices=2,
     me=9003,
     notice=Notice(1001, RESIDENT.nik, RESIDENT.nama, _RUN.cycle),
-    desks=[PointDigest(POINT, _DAY, _DAY, tickets_open=2, tickets_ready=1)],
-    d=RegencyDigest(_DAY, _DAY, 3, {"reported": 1, "ready": 2}, TeenRate(2026, 40, 4), CYCLE),
+    desks=[PointDigest(POINT, date(2026, 11, 20), _DAY, _DAY, tickets_open=2, tickets_ready=1)],
+    d=RegencyDigest(
+        date(2026, 11, 20), _DAY, _DAY, 3, {"reported": 1, "ready": 2}, TeenRate(2026, 40, 4), CYCLE
+    ),
 )
 
 
