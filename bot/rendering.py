@@ -36,6 +36,7 @@ class Renderer:
         self.env.filters["tanggal"] = _format_date
         self.env.filters["jam"] = _format_time
         self.env.filters["tanggal_pendek"] = _format_short_date
+        self.env.filters["tanggal_ketik"] = _format_typed_date
         self.env.filters["angka"] = _format_number
 
     def render(self, locale: str, name: str, **context: Any) -> str:
@@ -67,6 +68,11 @@ def _format_short_date(value: date | datetime, locale: str = "id") -> str:
     if isinstance(value, datetime):
         value = value.astimezone(TIMEZONE).date()
     return format_date(value, "EEE d/M", locale=_locale(locale))
+
+
+def _format_typed_date(value: date, locale: str = "id") -> str:
+    """`14 Mei 2025`: a date as a person types it, with the month's name."""
+    return format_date(value, "d MMMM y", locale=_locale(locale))
 
 
 def _format_time(value: datetime | time) -> str:

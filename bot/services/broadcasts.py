@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
 import aiosqlite
+from babel.dates import get_month_names
 
 from bot.config import TIMEZONE
 from bot.db import transaction
@@ -36,6 +37,14 @@ MIN_PLACE = 3
 MAX_DAYS_AHEAD = 366
 RECENT = 3  # broadcasts shown with their delivery figures when /siaran opens
 _DATE = re.compile(r"^\s*(\d{1,2})\s*[-/. ]\s*(\d{1,2})\s*[-/. ]\s*(\d{4})\s*$")
+_NAMED_DATE = re.compile(r"^\s*(\d{1,2})[-/. ]*([^\W\d_]+)\.?[-/., ]*(\d{4})\s*$")
+# Month names in Indonesian and English, and the old spellings still typed; an abbreviation is
+# any unambiguous start of at least three letters ("Des", "Sept", "Agu").
+_MONTH_NAMES = {
+    name.casefold(): number
+    for locale in ("id", "en")
+    for number, name in get_month_names("wide", locale=locale).items()
+} | {"pebruari": 2, "agt": 8, "ags": 8, "nopember": 11}
 
 
 class BroadcastError(DomainError):
@@ -150,15 +159,34 @@ async def scope_area(db: aiosqlite.Connection, user: RoleUser) -> Area:
 
 
 def parse_day(text: str, *, today: date) -> date:
-    """`DD-MM-YYYY` (or with `/`, `.` or spaces): today or later, at most a year ahead."""
-    match = _DATE.match(text)
+    """`DD-MM-YYYY` (or with `/`, `.` or spaces) or `15 Desember 2026` / `15 Dec 2026`: today or
+    later, at most a year ahead. InvalidDay's `problem` says what is wrong: the format, the
+    calendar (31-02), or the range."""
+    numbers = _day_month_year(text)
+    if numbers is None:
+        raise InvalidDay(problem="format", today=today, max_days=MAX_DAYS_AHEAD)
     try:
-        day = date(int(match[3]), int(match[2]), int(match[1])) if match else None
+        day = date(numbers[2], numbers[1], numbers[0])
     except ValueError:
-        day = None
-    if day is None or day < today or day > today + timedelta(days=MAX_DAYS_AHEAD):
-        raise InvalidDay(today=today, max_days=MAX_DAYS_AHEAD)
+        raise InvalidDay(problem="calendar", today=today, max_days=MAX_DAYS_AHEAD) from None
+    if day < today or day > today + timedelta(days=MAX_DAYS_AHEAD):
+        raise InvalidDay(problem="range", today=today, max_days=MAX_DAYS_AHEAD)
     return day
+
+
+def _day_month_year(text: str) -> tuple[int, int, int] | None:
+    if match := _DATE.match(text):
+        return int(match[1]), int(match[2]), int(match[3])
+    if (match := _NAMED_DATE.match(text)) and (month := _month_number(match[2])):
+        return int(match[1]), month, int(match[3])
+    return None
+
+
+def _month_number(word: str) -> int | None:
+    """The month a name or its unambiguous start (3 letters or more) stands for, else None."""
+    word = word.casefold()
+    months = {n for name, n in _MONTH_NAMES.items() if len(word) >= 3 and name.startswith(word)}
+    return months.pop() if len(months) == 1 else None
 
 
 def check_place(text: str) -> str:

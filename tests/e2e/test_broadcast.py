@@ -192,17 +192,42 @@ async def test_free_text_over_a_thousand_characters_is_refused(botapi, village):
     assert "sr:a:linked" in [data for _, data in audiences.buttons]
 
 
-@pytest.mark.parametrize("typed", ["23-11-2026", "31-13-2026", "minggu depan"])
-async def test_a_bad_or_past_date_is_refused(botapi, village, typed):
+@pytest.mark.parametrize(
+    ("typed", "told"),
+    [
+        ("23-11-2026", "tanggal itu tidak bisa dipakai"),
+        ("31-13-2026", "tanggal itu tidak ada di kalender"),
+        ("minggu depan", "tanggal itu tidak terbaca"),
+    ],
+)
+async def test_a_bad_or_past_date_is_refused(botapi, village, typed, told):
     official = botapi.user(OFFICIAL_ID)
     official.send_text("/siaran")
     official.press(await official.next_message(), "sr:t:mobile")
     await official.next_message()
     official.send_text(typed)
     refusal = await official.next_message()
-    assert "tanggal itu tidak bisa dipakai" in refusal.text
+    assert told in refusal.text
     official.send_text("24-11-2026")  # today is fine
     assert "Di mana tempatnya?" in (await official.next_message()).text
+
+
+async def test_a_date_with_the_months_name_is_read_and_an_unreadable_one_gets_the_format(
+    botapi, village
+):
+    official = botapi.user(OFFICIAL_ID)
+    official.send_text("/siaran")
+    official.press(await official.next_message(), "sr:t:mobile")
+    assert "misalnya 24 November 2026" in (await official.next_message()).text
+    official.send_text("15 Desemberr 2026")
+    refusal = (await official.next_message()).text
+    assert "tanggal itu tidak terbaca" in refusal
+    assert "format HH-BB-TTTT, misalnya 24-11-2026" in refusal
+    assert "nama bulan, misalnya 24 November 2026" in refusal
+    official.send_text("15 Desember 2026")
+    assert (
+        "Perekaman keliling pada Selasa, 15 Desember 2026" in (await official.next_message()).text
+    )
 
 
 @pytest.mark.parametrize("user_id", [3001, STAFF_ID])

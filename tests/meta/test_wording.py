@@ -79,3 +79,21 @@ def test_a_new_tickets_attachment_is_said_to_be_behind_its_button(locale, said):
         locale, "staff/ticket_new.html", t=replace(TICKET, file_id=None), resident=RESIDENT
     )
     assert "📎" not in without
+
+
+@pytest.mark.parametrize(
+    ("locale", "unreadable"),
+    [("id", "format HH-BB-TTTT"), ("en", "as DD-MM-YYYY")],
+)
+def test_an_unreadable_broadcast_date_is_told_the_formats(locale, unreadable):
+    renderer = Renderer()
+    context = {"kind": "date", "today": date(2026, 11, 24), "max_days": 366}
+    told = {
+        problem: renderer.render(
+            locale, "official/broadcast_error.html", problem=problem, **context
+        )
+        for problem in ("format", "calendar", "range")
+    }
+    assert len(set(told.values())) == 3  # each problem in its own words
+    assert unreadable in told["format"]
+    assert "24 November 2026" in told["format"]

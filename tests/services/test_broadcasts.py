@@ -194,11 +194,44 @@ def test_mobile_day_accepts_today_or_later(typed, expected):
 
 
 @pytest.mark.parametrize(
-    "typed", ["23-11-2026", "31-02-2027", "besok", "2026-12-01", "1-12-26", "", "01-01-2028"]
+    ("typed", "expected"),
+    [
+        ("15 Desember 2026", date(2026, 12, 15)),
+        ("15 Des 2026", date(2026, 12, 15)),
+        ("15 des. 2026", date(2026, 12, 15)),
+        ("1 Mei 2027", date(2027, 5, 1)),
+        ("5-Agu-2027", date(2027, 8, 5)),
+        ("17 Agt 2027", date(2027, 8, 17)),
+        ("30 Nopember 2026", date(2026, 11, 30)),
+        ("15 December, 2026", date(2026, 12, 15)),
+        ("3 Sept 2027", date(2027, 9, 3)),
+        ("24 okt 2027", date(2027, 10, 24)),
+    ],
 )
-def test_mobile_day_refuses_past_impossible_or_unreadable_dates(typed):
-    with pytest.raises(broadcasts.InvalidDay):
+def test_mobile_day_accepts_indonesian_and_english_month_names(typed, expected):
+    assert broadcasts.parse_day(typed, today=TODAY) == expected
+
+
+@pytest.mark.parametrize(
+    ("typed", "problem"),
+    [
+        ("23-11-2026", "range"),
+        ("01-01-2028", "range"),
+        ("23 November 2026", "range"),
+        ("31-02-2027", "calendar"),
+        ("30 Februari 2027", "calendar"),
+        ("besok", "format"),
+        ("2026-12-01", "format"),
+        ("1-12-26", "format"),
+        ("", "format"),
+        ("15 Ju 2027", "format"),  # June or July?
+        ("15 Desemberan 2026", "format"),
+    ],
+)
+def test_mobile_day_refuses_past_impossible_or_unreadable_dates(typed, problem):
+    with pytest.raises(broadcasts.InvalidDay) as refused:
         broadcasts.parse_day(typed, today=TODAY)
+    assert refused.value.context["problem"] == problem
 
 
 def test_free_text_is_limited_to_a_thousand_characters():
