@@ -179,6 +179,7 @@ def _add_user(args: argparse.Namespace) -> int:
 
 
 def _remove_user(args: argparse.Namespace) -> int:
+    from bot.services.directory import get_locale
     from bot.services.roles import remove_user
 
     settings = Settings.from_env(require_token=False)
@@ -186,25 +187,28 @@ def _remove_user(args: argparse.Namespace) -> int:
     async def work(conn: Connection) -> int:
         user = await remove_user(conn, args.telegram_id, actor=None, now=datetime.now(UTC))
         print(f"removed the {user.role} role of {user.telegram_id}")  # noqa: T201
-        if not await _reset_menu(settings, user.telegram_id):
+        locale = await get_locale(conn, user.telegram_id)
+        if not await _reset_menu(settings, user.telegram_id, locale):
             print(NO_MENU_RESET)  # noqa: T201
         return 0
 
     return _on_database(work, refused="not removed")
 
 
-async def _reset_menu(settings: Settings, telegram_id: int) -> bool:
-    """Drop the account's own command menu through the Bot API; False when it cannot."""
+async def _reset_menu(settings: Settings, telegram_id: int, locale: str | None) -> bool:
+    """Drop the account's own command menu through the Bot API (or give it the citizens' menu
+    in the chat's language); False when it cannot."""
     from telegram import Bot
     from telegram.error import TelegramError
 
     from bot.handlers.menus import reset_role_menu
+    from bot.rendering import Renderer
 
     if not settings.bot_token:
         return False
     try:
         async with Bot(settings.bot_token, base_url=settings.bot_api_url) as bot:
-            await reset_role_menu(bot, telegram_id)
+            await reset_role_menu(bot, telegram_id, Renderer(), locale)
     except TelegramError:
         return False
     return True

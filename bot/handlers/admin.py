@@ -12,6 +12,7 @@ from bot.errors import DomainError
 from bot.handlers.common import refuse, reply, requires_role
 from bot.handlers.menus import reset_role_menu
 from bot.services import autoconfirm, staff_chats
+from bot.services.directory import get_locale
 from bot.services.invites import revoke_invite
 from bot.services.roles import list_role_accounts, remove_user
 
@@ -77,7 +78,8 @@ async def _revoke(update: Update, context: Context, admin: RoleUser, target: str
     d = deps(context)
     if target.isascii() and target.isdigit() and len(target) <= 15:
         user = await remove_user(d.db, int(target), actor=admin, now=d.now())
-        await reset_role_menu(context.bot, user.telegram_id)
+        locale = await get_locale(d.db, user.telegram_id)
+        await reset_role_menu(context.bot, user.telegram_id, d.renderer, locale)
         await reply(update, context, "admin/role_removed.html", user=user)
     else:
         revocation = await revoke_invite(d.db, target, actor=admin, now=d.now())

@@ -7,8 +7,9 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filt
 
 from bot.context import Context, deps
 from bot.handlers.common import callback_arg, edit, reply
+from bot.handlers.menus import publish_chat_menu
 from bot.rendering import LOCALES
-from bot.services.directory import remember_language
+from bot.services.directory import get_user, remember_language
 
 
 async def choose(update: Update, context: Context) -> None:
@@ -18,7 +19,7 @@ async def choose(update: Update, context: Context) -> None:
 
 
 async def chosen(update: Update, context: Context) -> None:
-    """Remember the language and confirm in it."""
+    """Remember the language, confirm in it and give the chat its command menu in it."""
     assert update.callback_query is not None and update.effective_chat is not None
     await update.callback_query.answer()
     locale = callback_arg(update)
@@ -28,6 +29,11 @@ async def chosen(update: Update, context: Context) -> None:
     d = deps(context)
     await remember_language(d.db, update.effective_chat.id, locale, now=d.now())
     await edit(update, context, "citizen/language_set.html")
+    chat = update.effective_chat
+    if chat.type == chat.PRIVATE:
+        user = await get_user(d.db, chat.id)
+        role = user.role if user is not None else None
+        await publish_chat_menu(context.bot, chat.id, role, locale, d.renderer)
 
 
 def register(app: Application) -> None:

@@ -15,7 +15,7 @@ from bot.context import Context, deps
 from bot.handlers import language, locations, my_bookings, my_reports, reminders
 from bot.handlers.common import Row, callback_arg, refuse, reply
 from bot.handlers.menus import publish_role_menu
-from bot.services.directory import get_user, note_chat
+from bot.services.directory import get_locale, get_user, note_chat
 from bot.services.invites import INVITE_PREFIX, InviteInvalid, claim
 
 MENU_ROWS: list[Row] = [
@@ -97,7 +97,8 @@ async def _refresh_role_menu(update: Update, context: Context) -> None:
     user = await get_user(d.db, update.effective_user.id)
     if user is not None:
         await note_chat(d.db, user.telegram_id, locale=d.settings.default_locale, now=d.now())
-        await publish_role_menu(context.bot, user, d.renderer)
+        locale = await get_locale(d.db, user.telegram_id)
+        await publish_role_menu(context.bot, user, d.renderer, locale)
 
 
 MENU_ACTIONS = {
