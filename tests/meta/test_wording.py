@@ -97,3 +97,11 @@ def test_an_unreadable_broadcast_date_is_told_the_formats(locale, unreadable):
     assert len(set(told.values())) == 3  # each problem in its own words
     assert unreadable in told["format"]
     assert "24 November 2026" in told["format"]
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_the_welcome_names_booking_and_reporting_a_card(locale):
+    """The two services people come for are in the first message they read."""
+    text = (TEMPLATES_DIR / locale / "citizen" / "welcome.html").read_text(encoding="utf-8")
+    assert "/antre" in text
+    assert "/lapor" in text
