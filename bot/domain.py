@@ -79,8 +79,17 @@ class Booking:
 
 TICKET_KINDS = ("damaged", "lost")
 DAMAGE_CAUSES = ("peeling", "chip", "printing", "other")
-# reported → verified → printed → ready → handed_over, or rejected (from reported/verified).
-TICKET_STATES = ("reported", "verified", "printed", "ready", "handed_over", "rejected")
+# reported → verified → printed → ready → handed_over, or rejected (from reported/verified);
+# ready → not_collected after the pick-up deadline (still open: it may be handed over).
+TICKET_STATES = (
+    "reported",
+    "verified",
+    "printed",
+    "ready",
+    "not_collected",
+    "handed_over",
+    "rejected",
+)
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from bot.config import TIMEZONE, Settings
 from bot.db import transaction
 from bot.jobs.deactivation import plan_deactivation_preview
 from bot.jobs.digest import plan_daily_digest
+from bot.jobs.pickup import plan_card_pickup
 from bot.jobs.planning import JobRun, Planner
 from bot.jobs.queue import plan_no_show_sweep
 from bot.jobs.reminders import (
@@ -51,6 +52,7 @@ JOBS = (
     JobSpec("no-show-sweep", (time(23, 30),), plan_no_show_sweep),
     JobSpec("deactivation-preview", (time(9, 0),), plan_deactivation_preview),
     JobSpec("daily-digest", (time(7, 0),), plan_daily_digest),
+    JobSpec("card-pickup", (time(8, 45),), plan_card_pickup),
 )
 JOB_NAMES = tuple(spec.name for spec in JOBS)
 _BY_NAME = {spec.name: spec for spec in JOBS}

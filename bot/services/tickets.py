@@ -1,6 +1,7 @@
 """Damaged and lost e-KTP cards: the citizen's report and the staff's steps to a free replacement.
 
-reported → verified → printed → ready → handed_over, or rejected from reported/verified.
+reported → verified → printed → ready → handed_over, or rejected from reported/verified. A card
+not picked up by its deadline (`ready_until`) becomes not_collected; staff may still hand it over.
 Each staff step is a conditional update in one write transaction (a second tap or a stale button
 changes nothing and raises TicketNotChangeable), appends a ticket_events row and is audited
 with the actor and the ticket number, never a full NIK; refusals are audited too.
@@ -13,7 +14,7 @@ import re
 import sqlite3
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from functools import partial
 
 import aiosqlite
@@ -32,6 +33,8 @@ from bot.storage.service_points import get_service_point
 MAX_FILE_BYTES = 10 * 1024 * 1024
 MAX_FILE_MB = MAX_FILE_BYTES // (1024 * 1024)
 PICK_UP_DAYS = 30
+PICK_UP_REMINDERS = (7, 1)  # days before the pick-up deadline the citizen is reminded
+NOT_COLLECTED = "not_collected"
 TICKET_PREFIX = {"damaged": "KR", "lost": "KH"}
 DESCRIPTION_MIN, DESCRIPTION_MAX = 3, 200
 LOST_CAUSE = "lost"
@@ -47,7 +50,7 @@ MOVES: dict[str, tuple[str, ...]] = {
     "rejected": ("reported", "verified"),
     "printed": ("verified",),
     "ready": ("printed",),
-    "handed_over": ("ready",),
+    "handed_over": ("ready", NOT_COLLECTED),
 }
 _NUMBER_ATTEMPTS = 8
 
@@ -270,7 +273,7 @@ async def mark_ready(
 async def hand_over(
     db: aiosqlite.Connection, ticket_id: int, *, staff: RoleUser | None, now: datetime
 ) -> Ticket:
-    """ready → handed_over; a damaged card handed in now waits for destruction."""
+    """ready or not_collected → handed_over; a damaged card handed in now waits for destruction."""
     return await _step(db, ticket_id, "handed_over", staff=staff, now=now)
 
 
@@ -280,6 +283,60 @@ async def open_tickets_for_point(
     """The staff's own point's tickets not yet handed over or rejected, oldest first."""
     point = require_role(staff, "staff").service_point or ""
     return await tickets.list_open_for_point(db, point)
+
+
+# --- the pick-up deadline (the card-pickup job) ---
+
+
+@dataclass(frozen=True)
+class PickUpReminder:
+    """A ready card whose deadline is `days_left` days away: the citizen is reminded."""
+
+    ticket: Ticket
+    days_left: int
+
+
+async def pick_up_reminders(
+    db: aiosqlite.Connection, *, since: date, day: date
+) -> list[PickUpReminder]:
+    """Ready cards reaching a reminder point (7 or 1 days before the deadline) on a day from
+    `since` to `day` whose deadline is still to come; a card with both points in that span is
+    reminded of the nearer one only."""
+    found: dict[int, PickUpReminder] = {}
+    for days in sorted(PICK_UP_REMINDERS, reverse=True):  # the nearer point overwrites
+        # after a missed run, never a reminder for a deadline that is today or already past
+        first = max(since + timedelta(days=days), day + timedelta(days=1))
+        last = day + timedelta(days=days)
+        for ticket in await tickets.list_by_deadline(db, "ready", first, last):
+            found[ticket.id] = PickUpReminder(ticket, days)
+    return [found[ticket_id] for ticket_id in sorted(found)]
+
+
+async def expire_pick_ups(
+    db: aiosqlite.Connection, *, since: date, day: date, now: datetime
+) -> list[Ticket]:
+    """Ready cards whose deadline is before `day` become not_collected (a conditional update,
+    an event and an audit record by the system each); return them with the cards that became
+    not_collected since `since` (a run cut short before its notices went out is completed)."""
+    moved: dict[int, Ticket] = {}
+    yesterday = day - timedelta(days=1)
+    for ticket in await tickets.list_by_deadline(db, "ready", date.min, yesterday):
+        async with transaction(db):
+            changed = await tickets.set_state_if(
+                db, ticket.id, from_states=("ready",), to_state=NOT_COLLECTED, now=now
+            )
+            if not changed:
+                continue
+            await tickets.insert_event(
+                db, ticket.id, state=NOT_COLLECTED, actor_id=None, note=None, now=now
+            )
+            detail = f"{_label(ticket)} ready->{NOT_COLLECTED} until={ticket.ready_until}"
+            await record_audit(db, None, f"tickets:{NOT_COLLECTED}", detail, now=now)
+        moved[ticket.id] = await tickets.get_ticket(db, ticket.id) or ticket
+    first = since - timedelta(days=1)
+    for ticket in await tickets.list_by_deadline(db, NOT_COLLECTED, first, yesterday):
+        moved.setdefault(ticket.id, ticket)
+    return [moved[ticket_id] for ticket_id in sorted(moved)]
 
 
 # --- the rules ---

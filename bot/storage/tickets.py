@@ -90,6 +90,17 @@ async def list_open_for_point(db: aiosqlite.Connection, service_point: str) -> l
     return await _many(db, query, (service_point,))
 
 
+async def list_by_deadline(
+    db: aiosqlite.Connection, state: str, first: date, last: date
+) -> list[Ticket]:
+    """Tickets in `state` whose pick-up deadline is from `first` to `last` (both included)."""
+    query = (
+        f"SELECT {_COLUMNS} FROM tickets WHERE state = ?"
+        " AND ready_until BETWEEN ? AND ? ORDER BY id"
+    )
+    return await _many(db, query, (state, first.isoformat(), last.isoformat()))
+
+
 async def set_state_if(
     db: aiosqlite.Connection,
     ticket_id: int,

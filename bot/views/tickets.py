@@ -49,3 +49,12 @@ def staff_card(renderer: Renderer, locale: str, ticket: Ticket, *, done: bool = 
     """A ticket shown to staff (in /tiket, or after a step), with its next step."""
     text = renderer.render(locale, "staff/ticket.html", t=ticket, done=done)
     return Message(text, staff_buttons(renderer, locale, ticket))
+
+
+def pick_up_reminder(
+    renderer: Renderer, locale: str, ticket: Ticket, point: ServicePoint | None, days_left: int
+) -> str:
+    """The card waits at the office: `days_left` days left to pick it up."""
+    return renderer.render(
+        locale, "citizen/ticket_pickup_reminder.html", t=ticket, point=point, days_left=days_left
+    )

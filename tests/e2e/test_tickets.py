@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
+from telegram.ext import CallbackContext
 
 from bot import db as dbmod
+from bot.jobs import run_slot
+from bot.jobs.registry import job_spec, scheduled_at
 from tests.conftest import ADMIN_ID, PEOPLE, STAFF_ID
 from tests.e2e.test_booking import data_of
 
@@ -370,3 +375,35 @@ async def test_an_open_report_is_said_before_any_upload(botapi, settings):
     assert "Masih ada laporan" in refused.text
     assert ticket_number(filed) in refused.text
     assert len(await rows(settings, "SELECT * FROM tickets")) == 1
+
+
+async def test_card_not_collected_by_its_deadline_told_and_in_the_staff_list(
+    running_bot, botapi, settings, clock
+):
+    staff = botapi.user(STAFF_ID)
+    user, filed = await report(botapi, 7311, "recorded", "peeling")
+    number = ticket_number(filed)
+    current = await staff.next_message()
+    for prefix in ("tks:v:", "tks:p:", "tks:r:"):
+        current = await staff_step(staff, current, prefix)
+        await user.next_message()
+    spec = job_spec("card-pickup")
+    (at,) = spec.times
+    clock.at = scheduled_at(date(2026, 12, 17), at)  # a week before the deadline (24 December)
+    assert await run_slot(CallbackContext(running_bot), spec, at) == 1
+    reminder = await user.next_message()
+    assert number in reminder.text
+    assert "24 Desember 2026" in reminder.text
+    clock.at = scheduled_at(date(2026, 12, 25), at)  # the day after the deadline
+    assert await run_slot(CallbackContext(running_bot), spec, at) == 1
+    notice = await user.next_message()
+    assert "belum diambil" in notice.text
+    assert "datanglah pada jam layanan" in notice.text
+    assert [r[0] for r in await rows(settings, "SELECT state FROM tickets")] == ["not_collected"]
+    staff.send_text("/tiket")
+    assert "1" in (await staff.next_message()).text
+    card = await staff.next_message()
+    assert number in card.text
+    assert "belum diambil" in card.text
+    await staff_step(staff, card, "tks:h:")  # the citizen comes after all: handed over
+    assert "diserahkan" in (await user.next_message()).text

@@ -206,6 +206,7 @@ SAMPLE.update(
     notices=2,
     me=9003,
     notice=Notice(1001, RESIDENT.nik, RESIDENT.nama, _RUN.cycle),
+    days_left=7,
     desks=[PointDigest(POINT, date(2026, 11, 20), _DAY, _DAY, tickets_open=2, tickets_ready=1)],
     d=RegencyDigest(
         date(2026, 11, 20), _DAY, _DAY, 3, {"reported": 1, "ready": 2}, TeenRate(2026, 40, 4), CYCLE
