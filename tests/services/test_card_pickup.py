@@ -4,17 +4,24 @@ staff see it in their list with the hand-over still possible."""
 
 from __future__ import annotations
 
+import shutil
 from datetime import date, timedelta
 
 import pytest
 
+from bot import db as dbmod
 from bot.config import Settings
 from bot.db import transaction
 from bot.jobs.registry import JOB_NAMES, job_spec, run_planner, scheduled_at
 from bot.rendering import Renderer
 from bot.services import tickets
+from bot.services.importer import import_residents
+from bot.services.roles import add_user
 from bot.storage import chats
-from tests.conftest import PEOPLE, SECRET_KEY, TOKEN
+from bot.storage import tickets as ticket_store
+from bot.storage.areas import sync_areas
+from bot.storage.service_points import seed_service_points
+from tests.conftest import NOW, PEOPLE, SECRET_KEY, TOKEN, write_population
 from tests.desk import CHAT, KANIGORO, desk
 from tests.services.test_reminder_planners import outbox_rows
 from tests.services.test_tickets import advance, report_damaged, report_lost
@@ -150,3 +157,43 @@ async def test_a_lost_card_notice_names_the_police_report(desk, tmp_path):
     (notice,) = await outbox_rows(desk, "ticket:")
     assert "belum diambil" in notice["text"]
     assert "surat keterangan kehilangan" in notice["text"]
+
+
+async def test_migration_0017_keeps_every_ticket_event_and_received_card(tmp_path):
+    before = tmp_path / "before"
+    before.mkdir()
+    for path in dbmod.migration_files():
+        if path.name < "0017":
+            shutil.copy(path, before / path.name)
+    conn = await dbmod.connect(tmp_path / "old.sqlite3", SECRET_KEY)
+    try:
+        await dbmod.migrate(conn, before)
+        await sync_areas(conn)
+        await seed_service_points(conn)
+        await import_residents(conn, write_population(tmp_path / "siak.csv"), now=NOW)
+        await add_user(
+            conn, KANIGORO.telegram_id, "staff", service_point="kanigoro", area=None, now=NOW
+        )
+        done = await advance(conn, await report_damaged(conn, "recorded"), "handed_over")
+        ready = await advance(conn, await report_lost(conn, "mother"), "ready")
+        counts = [await _count(conn, t) for t in ("tickets", "ticket_events", "received_cards")]
+        assert counts == [2, 9, 1]
+        assert await dbmod.migrate(conn) == ["0017_ticket_not_collected.sql"]
+        assert [await _count(conn, t) for t in ("tickets", "ticket_events", "received_cards")] == (
+            counts
+        )
+        assert (await tickets.staff_ticket(conn, done.id, staff=KANIGORO)).state == "handed_over"
+        async with transaction(conn):
+            assert await ticket_store.set_state_if(
+                conn, ready.id, from_states=("ready",), to_state="not_collected", now=NOW
+            )
+        async with conn.execute("PRAGMA foreign_key_check") as cursor:
+            assert await cursor.fetchall() == []
+    finally:
+        await conn.close()
+
+
+async def _count(db, table):
+    async with db.execute(f"SELECT count(*) FROM {table}") as cursor:
+        (n,) = await cursor.fetchone()
+    return n
