@@ -21,7 +21,9 @@ async def plan_card_pickup(run: JobRun) -> int:
         ticket = due.ticket
         locale = await run.locale(ticket.chat_id)
         point = await get_service_point(run.db, ticket.service_point)
-        text = views.pick_up_reminder(run.renderer, locale, ticket, point, due.days_left)
+        assert ticket.ready_until is not None  # a ready ticket has its deadline
+        left = (ticket.ready_until - run.day).days  # after a missed run, fewer than the point's
+        text = views.pick_up_reminder(run.renderer, locale, ticket, point, left)
         key = f"ticket:{ticket.id}:pickup-{due.days_left}"
         planned.append(outbox.Planned(key, ticket.chat_id, "reminder", text))
     for ticket in await expire_pick_ups(run.db, since=run.since, day=run.day, now=run.now):

@@ -290,7 +290,7 @@ async def open_tickets_for_point(
 
 @dataclass(frozen=True)
 class PickUpReminder:
-    """A ready card whose deadline is `days_left` days away: the citizen is reminded."""
+    """A ready card reaching the reminder point `days_left` days before its deadline."""
 
     ticket: Ticket
     days_left: int
