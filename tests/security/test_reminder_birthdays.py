@@ -167,7 +167,9 @@ async def test_an_upgraded_database_keeps_its_reminders_and_forgets_their_day(tm
         )
         ids = {name: (await get_message_by_key(conn, key)).id for name, key in old_keys.items()}
 
-        assert await dbmod.migrate(conn) == ["0016_opaque_reminder_keys.sql"]
+        assert (await dbmod.migrate(conn))[:1] == [
+            "0016_opaque_reminder_keys.sql"
+        ]  # and later ones
         month = f"{birthday:%Y-%m}-01T00:00:00.000000+00:00"
         sent = await get_message(conn, ids["sent"])
         assert sent.key == outbox.reminder_key(vault, "teen", teen, 701, birthday)

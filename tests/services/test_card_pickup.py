@@ -178,7 +178,7 @@ async def test_migration_0017_keeps_every_ticket_event_and_received_card(tmp_pat
         ready = await advance(conn, await report_lost(conn, "mother"), "ready")
         counts = [await _count(conn, t) for t in ("tickets", "ticket_events", "received_cards")]
         assert counts == [2, 9, 1]
-        assert await dbmod.migrate(conn) == ["0017_ticket_not_collected.sql"]
+        assert (await dbmod.migrate(conn))[:1] == ["0017_ticket_not_collected.sql"]
         assert [await _count(conn, t) for t in ("tickets", "ticket_events", "received_cards")] == (
             counts
         )
