@@ -482,8 +482,14 @@ async def test_get_updates_times_out_empty_and_honours_limit_and_allowed_updates
 async def test_stopping_the_server_ends_pending_long_polls(
     http: aiohttp.ClientSession, server: BotApiServer
 ) -> None:
+    polls_before = server.sim._poll_generation
     poll = asyncio.create_task(raw_call(http, server, "getUpdates", data={"timeout": "30"}))
-    await asyncio.sleep(0.05)
+    # Wait until the long poll is really pending (a fixed short sleep lost the race under load).
+    for _ in range(500):
+        if server.sim._poll_generation > polls_before:
+            break
+        await asyncio.sleep(0.01)
+    assert server.sim._poll_generation > polls_before
     started = time.monotonic()
     await server.stop()
     status, body = await asyncio.wait_for(poll, 2)
