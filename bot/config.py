@@ -47,6 +47,7 @@ class Settings:
     webhook_listen: str = "127.0.0.1"
     webhook_port: int = 8443
     webhook_secret: str = field(default="", repr=False)  # Telegram's secret token header
+    recording_min_age: int = 16  # who may book a recording (or is or was married)
     send_rate: int = 30  # messages/second overall; 0 lifts Telegram's limits (paid broadcasts)
     quiet_hours: tuple[time, time] | None = (time(20, 0), time(7, 0))  # WIB; None: none
     tz: ZoneInfo = TIMEZONE
@@ -95,6 +96,7 @@ class Settings:
             webhook_secret=_webhook_secret(values.get("WEBHOOK_SECRET", ""), secret_key)
             if webhook_url
             else "",
+            recording_min_age=_positive_int(values, "RECORDING_MIN_AGE", 16),
             send_rate=_whole_number(values, "SEND_RATE", 30),
             quiet_hours=_quiet_hours(values.get("QUIET_HOURS", "20:00-07:00")),
         )

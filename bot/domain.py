@@ -46,6 +46,16 @@ class Resident:
         """Whether the NIK is active."""
         return self.status_nik == "AKTIF"
 
+    @property
+    def ever_married(self) -> bool:
+        """Married, divorced or widowed: wajib KTP at any age."""
+        return self.status_kawin != "BELUM KAWIN"
+
+    def age_on(self, day: date) -> int:
+        """Completed years of age on `day`."""
+        birth = self.tanggal_lahir
+        return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
+
 
 DEFAULT_HOURS_TEXT = "mon-thu 08:00-14:30, fri 08:00-11:00"  # as in migration 0003
 SERVICES = ("rekam", "rusak", "hilang", "ambil")  # recording, damaged, lost, pick-up

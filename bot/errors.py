@@ -130,6 +130,14 @@ class NoShowLimit(BookingError):
     kind = "no_show_limit"
 
 
+class RecordingNotAllowed(BookingError):
+    """A recording visit is for someone not yet recorded who is at least RECORDING_MIN_AGE or
+    is or was married. `kind`: `too_young` (context `age`, `min_age`, `from_day`) or
+    `already_recorded` (context `recorded_on`); the latter is offered the replacement services."""
+
+    kind = "too_young"
+
+
 class BookingNotFound(BookingError):
     """No such booking for this chat (another chat's booking is never revealed)."""
 

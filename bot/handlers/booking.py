@@ -18,7 +18,7 @@ from telegram.ext import (
 
 from bot.context import Context, Deps, chat_locale, deps
 from bot.domain import SERVICES, Booking, ServicePoint
-from bot.errors import BookingError, DomainError, SlotFull
+from bot.errors import BookingError, DomainError, RecordingNotAllowed, SlotFull
 from bot.handlers import people, waitlist
 from bot.handlers.booking_draft import CHOOSING, draft, drafted
 from bot.handlers.common import (
@@ -38,6 +38,8 @@ from bot.services.booking_options import shortlisted_points
 from bot.services.directory import get_resident, get_service_point
 from bot.services.schedule import free_slots, open_days
 from bot.services.waitlist import Offer
+
+REPLACEMENTS = ("rusak", "hilang")  # what a recorded person is offered instead of a recording
 
 
 async def begin(update: Update, context: Context) -> int:
@@ -83,7 +85,7 @@ async def person_chosen(update: Update, context: Context) -> int:
     await answer_query(update)
     choice = callback_arg(update).removeprefix("who:")
     state = await people.choose(update, context, draft(context), choice)
-    return state if state is not None else await _ask_point(update, context)
+    return state if state is not None else await _person_fits(update, context)
 
 
 async def got_nik(update: Update, context: Context) -> int:
@@ -94,7 +96,29 @@ async def got_nik(update: Update, context: Context) -> int:
 async def got_kk(update: Update, context: Context) -> int:
     """Verify NIK + KK exactly like /cek (same lockout, same answer when wrong)."""
     state = await people.verify(update, context, draft(context))
-    return state if state is not None else await _ask_point(update, context)
+    return state if state is not None else await _person_fits(update, context)
+
+
+async def _person_fits(update: Update, context: Context) -> int:
+    """The chosen person may have the service (a recording: old enough, not yet recorded); if
+    not, say why and offer what fits (the recorded: the replacement services)."""
+    d, b = deps(context), draft(context)
+    try:
+        await booking_service.check_person(
+            d.db,
+            nik=b["nik"],
+            service=b["service"],
+            now=d.now(),
+            min_age=d.settings.recording_min_age,
+        )
+    except RecordingNotAllowed as error:
+        (context.user_data or {}).pop("booking", None)
+        rows = []
+        if error.context["kind"] == "already_recorded":
+            rows = [[(f"service_{s}", f"bk:start:{s}")] for s in REPLACEMENTS]
+        await reply(update, context, error.template, rows=rows, **error.context)
+        return ConversationHandler.END
+    return await _ask_point(update, context)
 
 
 async def _ask_point(update: Update, context: Context) -> int:
@@ -279,6 +303,7 @@ async def _book_or_move(d: Deps, chat_id: int, b: dict[str, Any]) -> tuple[Booki
         point_code=b["point"],
         start_at=b["start"],
         now=d.now(),
+        min_age=d.settings.recording_min_age,
     )
     return booking, None
 

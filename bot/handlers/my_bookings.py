@@ -110,7 +110,13 @@ async def take(update: Update, context: Context) -> None:
     raw = callback_arg(update).removeprefix("take:")
     d = deps(context)
     try:
-        booking = await take_offer(d.db, row_id(raw), chat_id=update.effective_chat.id, now=d.now())
+        booking = await take_offer(
+            d.db,
+            row_id(raw),
+            chat_id=update.effective_chat.id,
+            now=d.now(),
+            min_age=d.settings.recording_min_age,
+        )
     except DomainError as error:
         await refuse(update, context, error)
         return

@@ -75,6 +75,7 @@ async def _join(d: Deps, chat_id: int, b: dict[str, Any], last: date) -> None:
         first_day=b["wait_from"],
         last_day=last,
         now=d.now(),
+        min_age=d.settings.recording_min_age,
     )
 
 

@@ -19,11 +19,13 @@ from bot.domain import HOLDING_STATES, Booking
 from bot.errors import BookingNotFound, NotChangeable, OutsideWindow, PointClosed, SlotFull, TooSoon
 from bot.services import outbox
 from bot.services.booking_rules import (
+    RECORDING_MIN_AGE,
     initial_state,
     insert_booking,
     point_for,
     require_person_may_book,
     require_room,
+    require_service_fits,
     require_slot,
 )
 from bot.services.schedule import booking_window, is_open, next_free_slots, to_utc, wib_day
@@ -45,13 +47,18 @@ async def book(
     start_at: datetime,
     now: datetime,
     rng: random.Random | None = None,
+    min_age: int = RECORDING_MIN_AGE,
 ) -> Booking:
-    """Book a visit; every rule is checked in the same write transaction as the insert."""
+    """Book a visit; every rule is checked in the same write transaction as the insert.
+    `min_age` is the setting RECORDING_MIN_AGE (who may book a recording)."""
     start = to_utc(start_at)
 
     async def work() -> Booking:
         point = await point_for(db, point_code, service)
         await require_slot(db, point, start, now=now)
+        await require_service_fits(
+            db, nik=nik, service=service, day=wib_day(start), min_age=min_age
+        )
         await require_person_may_book(db, chat_id=chat_id, nik=nik, service=service, now=now)
         await require_room(db, point, start, now=now)
         return await insert_booking(
@@ -117,6 +124,19 @@ async def still_coming(db: aiosqlite.Connection, booking_id: int, *, chat_id: in
     if booking.state not in HOLDING_STATES:
         raise NotChangeable(state=booking.state)
     return booking
+
+
+async def check_person(
+    db: aiosqlite.Connection,
+    *,
+    nik: str,
+    service: str,
+    now: datetime,
+    min_age: int = RECORDING_MIN_AGE,
+) -> None:
+    """Raise what `book` would raise for the person and service today (RecordingNotAllowed:
+    too young, or already recorded); quiet if they fit. Read only, for the person step."""
+    await require_service_fits(db, nik=nik, service=service, day=wib_day(now), min_age=min_age)
 
 
 async def check_slot(

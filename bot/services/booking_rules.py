@@ -8,21 +8,23 @@ from __future__ import annotations
 
 import random
 import sqlite3
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import aiosqlite
 
-from bot.domain import Booking
+from bot.domain import Booking, Resident
 from bot.errors import (
     AlreadyBooked,
     NoShowLimit,
     OutsideWindow,
     PointClosed,
+    RecordingNotAllowed,
     ServiceNotOffered,
     SlotFull,
     TooManyBookings,
     TooSoon,
 )
+from bot.services.cycle import birthday_at
 from bot.services.opening_hours import parse_hours
 from bot.services.schedule import (
     MIN_LEAD,
@@ -36,6 +38,7 @@ from bot.services.schedule import (
 )
 from bot.storage import bookings
 from bot.storage.point_settings import get_auto_confirm
+from bot.storage.residents import get_resident
 from bot.storage.service_points import ServicePoint, get_service_point
 
 MAX_ACTIVE_PER_CHAT = 3
@@ -45,6 +48,9 @@ CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 6
 _CODE_ATTEMPTS = 8
 _SYSTEM_RANDOM = random.SystemRandom()
+# Recording may start at 16 (the card is printed at 17); the setting RECORDING_MIN_AGE.
+RECORDING_MIN_AGE = 16
+RECORDING = "rekam"
 
 
 def new_code(rng: random.Random | None = None) -> str:
@@ -96,6 +102,33 @@ async def require_person_may_book(
         return
     if await bookings.no_shows_since(db, nik, to_utc(now) - NO_SHOW_WINDOW) >= NO_SHOW_LIMIT:
         raise NoShowLimit(limit=1, no_shows=NO_SHOW_LIMIT, days=NO_SHOW_WINDOW.days)
+
+
+def require_may_record(resident: Resident, day: date, *, min_age: int = RECORDING_MIN_AGE) -> None:
+    """A recording visit on `day` is for someone not yet recorded who is then at least `min_age`
+    or is or was married; else RecordingNotAllowed saying why."""
+    if resident.tanggal_rekam is not None:
+        raise RecordingNotAllowed(kind="already_recorded", recorded_on=resident.tanggal_rekam)
+    age = resident.age_on(day)
+    if age < min_age and not resident.ever_married:
+        from_day = birthday_at(resident.tanggal_lahir, min_age)
+        raise RecordingNotAllowed(kind="too_young", age=age, min_age=min_age, from_day=from_day)
+
+
+async def require_service_fits(
+    db: aiosqlite.Connection,
+    *,
+    nik: str,
+    service: str,
+    day: date,
+    min_age: int = RECORDING_MIN_AGE,
+) -> None:
+    """The service fits the person on `day`: for now, who may book a recording."""
+    if service != RECORDING:
+        return
+    resident = await get_resident(db, nik)
+    if resident is not None:
+        require_may_record(resident, day, min_age=min_age)
 
 
 async def require_room(

@@ -16,10 +16,12 @@ from bot.db import transaction
 from bot.domain import Booking
 from bot.errors import AlreadyBooked, BookingNotFound, OfferExpired, OutsideWindow
 from bot.services.booking_rules import (
+    RECORDING_MIN_AGE,
     insert_booking,
     point_for,
     require_person_may_book,
     require_room,
+    require_service_fits,
     require_slot,
 )
 from bot.services.schedule import (
@@ -63,6 +65,7 @@ async def join_waitlist(
     first_day: date,
     last_day: date,
     now: datetime,
+    min_age: int = RECORDING_MIN_AGE,
 ) -> int:
     """Wait for a freed place at the point between the days; return the entry's id.
 
@@ -71,6 +74,7 @@ async def join_waitlist(
     """
     async with transaction(db):
         await _check_wish(db, nik, service, point_code, first_day, last_day, now=now)
+        await require_service_fits(db, nik=nik, service=service, day=first_day, min_age=min_age)
         current = await store.current_entry(db, nik, service)
         if current and current.wish == (point_code, first_day, last_day):
             return current.id
@@ -125,12 +129,17 @@ async def offer_freed_place_in(
 
 
 async def take_offer(
-    db: aiosqlite.Connection, offer_id: int, *, chat_id: int, now: datetime
+    db: aiosqlite.Connection,
+    offer_id: int,
+    *,
+    chat_id: int,
+    now: datetime,
+    min_age: int = RECORDING_MIN_AGE,
 ) -> Booking:
     """Book the place held for this chat; OfferExpired once the hold has run out."""
     async with transaction(db):
         offer = await _open_offer(db, offer_id, chat_id=chat_id, now=now)
-        booking = await book_held_place(db, offer, now=now)
+        booking = await book_held_place(db, offer, now=now, min_age=min_age)
         await store.set_offer_state_if(db, offer.id, from_state="open", to_state="taken")
         await store.set_entry_state_if(
             db, offer.waitlist_id, from_states=("offered",), to_state="booked"
@@ -139,13 +148,19 @@ async def take_offer(
 
 
 async def book_held_place(
-    db: aiosqlite.Connection, offer: Offer, *, now: datetime, rng: random.Random | None = None
+    db: aiosqlite.Connection,
+    offer: Offer,
+    *,
+    now: datetime,
+    rng: random.Random | None = None,
+    min_age: int = RECORDING_MIN_AGE,
 ) -> Booking:
     """Book the place an open offer holds for its person; call inside a write transaction.
     The booking rules apply, except the lead time and the place the offer itself holds."""
     point = await point_for(db, offer.service_point, offer.service)
     chat_id, nik, service, start = offer.chat_id, offer.nik, offer.service, offer.start_at
     await require_slot(db, point, start, now=now, lead=False)
+    await require_service_fits(db, nik=nik, service=service, day=wib_day(start), min_age=min_age)
     await require_person_may_book(db, chat_id=chat_id, nik=nik, service=service, now=now)
     await require_room(db, point, start, now=now, ignore_offer=offer.id)
     return await insert_booking(

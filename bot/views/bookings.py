@@ -24,7 +24,10 @@ def staff_pending(
     renderer: Renderer, locale: str, booking: Booking, resident: Resident | None
 ) -> Message:
     """A new booking for the point's staff, with Confirm / Reject."""
-    text = renderer.render(locale, "staff/booking_pending.html", b=booking, resident=resident)
+    age = resident.age_on(booking.day) if resident else None
+    text = renderer.render(
+        locale, "staff/booking_pending.html", b=booking, resident=resident, age=age
+    )
     rows = [[("staff_confirm", f"st:ok:{booking.id}"), ("staff_reject", f"st:no:{booking.id}")]]
     return Message(text, keyboard(renderer, locale, rows))
 

@@ -253,3 +253,58 @@ async def test_booking_for_someone_verified_on_the_way(running_bot, botapi, sett
     points = await user.next_message()
     assert "Pilih tempat layanan" in points.text
     assert data_of(points, "bk:pt:")
+
+
+async def choose_person_for(botapi, user_id: int, who: str, service: str = "rekam"):
+    """Verify with /cek, start /antre for the service and pick the person: the answer."""
+    person = PEOPLE[who]
+    user = botapi.user(user_id)
+    user.send_text(f"/cek {person.nik} {person.kk}")
+    await user.next_message()
+    user.send_text("/antre")
+    services = await user.next_message()
+    user.press(services, f"bk:svc:{service}")
+    people = await user.next_message()
+    user.press(people, data_of(people, "bk:who:0"))
+    return user, await user.next_message()
+
+
+async def test_a_child_is_told_why_there_is_no_recording_for_them(botapi, settings):
+    _, answer = await choose_person_for(botapi, 7020, "child")  # 12 years old
+    assert "Perekaman e-KTP baru bisa mulai umur 16 tahun" in answer.text
+    assert "baru berumur 12 tahun" in answer.text
+    assert "1 Juni 2030" in answer.text
+    assert not [data for _, data in answer.buttons if data.startswith("bk:pt:")]
+    assert await db_row(settings, "SELECT count(*) FROM bookings") == (0,)
+
+
+async def test_a_child_is_told_in_english_too(botapi):
+    user = botapi.user(7021)
+    user.send_text("/bahasa")
+    user.press(await user.next_message(), "lang:en")
+    await user.next_message()
+    _, answer = await choose_person_for(botapi, 7021, "child")
+    assert "e-KTP recording starts at age 16" in answer.text
+    assert "This person is 12" in answer.text
+
+
+async def test_a_recorded_person_is_offered_the_replacement_services(botapi):
+    user, answer = await choose_person_for(botapi, 7022, "recorded")
+    assert "sudah rekam e-KTP (1 Maret 2013)" in answer.text
+    assert "/lapor" in answer.text
+    assert [data for _, data in answer.buttons] == ["bk:start:rusak", "bk:start:hilang"]
+    user.press(answer, "bk:start:rusak")
+    people = await user.next_message()
+    user.press(people, data_of(people, "bk:who:0"))
+    points = await user.next_message()
+    assert data_of(points, "bk:pt:kanigoro")
+
+
+async def test_staff_notice_shows_age_and_recording_status(botapi):
+    staff = botapi.user(STAFF_ID)
+    await book(botapi, 7023, "unrecorded", day="2026-11-25")
+    pending = await staff.next_message()
+    assert "Umur 18 tahun · belum rekam e-KTP" in pending.text
+    await book(botapi, 7024, "recorded", "rusak", day="2026-11-25")
+    pending = await staff.next_message()
+    assert "Umur 46 tahun, sudah/pernah menikah · sudah rekam e-KTP (1 Maret 2013)" in pending.text

@@ -362,7 +362,7 @@ async def test_confirm_all_of_tomorrow_by_command_and_button(botapi, settings, b
         (7303, "pending"),
     ]
 
-    another, *_ = await book(botapi, 7304, "child", "rekam", day="2026-11-25")
+    another, *_ = await book(botapi, 7304, "child", "rusak", day="2026-11-25")
     await staff.next_message()
     staff.send_text("/hari_ini")
     today = await staff.next_message()

@@ -28,6 +28,7 @@ def test_defaults(tmp_path):
     assert settings.check_burst_window == timedelta(minutes=10)
     assert settings.check_burst_delay == timedelta(seconds=60)
     assert settings.default_locale == "id"
+    assert settings.recording_min_age == 16
     assert "1:A" not in repr(settings)
 
 
@@ -57,6 +58,7 @@ def test_secret_key_is_generated_once_with_mode_0600(tmp_path):
         ("CHECK_BURST_DELAY_SECONDS", "1m"),
         ("DEFAULT_LOCALE", "fr"),
         ("WEBHOOK_PORT", "0"),
+        ("RECORDING_MIN_AGE", "enam belas"),
     ],
 )
 def test_invalid_values_fail_fast(tmp_path, name, value):

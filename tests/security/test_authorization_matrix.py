@@ -79,6 +79,18 @@ EXTRA = [
     )
     for n in range(1, 401)
 ]
+# Residents to book a recording for: not yet recorded and 16, so not wajib KTP (and not
+# deactivated) before the cycle ending 30 April 2027, but old enough to record.
+TEENS = [
+    _person(
+        f"Remaja Uji {n}",
+        date(2010, 1, 1) + timedelta(days=n % 300),
+        "P",
+        kk=f"3505100303{n:06d}",
+        serial=300 + n,
+    )
+    for n in range(1, 401)
+]
 
 ROLE_OF = {
     "citizen": None,
@@ -102,6 +114,7 @@ class World:
     clock: FixedClock
     ids: Iterator[int] = field(default_factory=lambda: itertools.count(40_000))
     residents: Iterator[Person] = field(default_factory=lambda: iter(EXTRA))
+    teens: Iterator[Person] = field(default_factory=lambda: iter(TEENS))
 
     @property
     def db(self) -> Any:
@@ -132,7 +145,7 @@ class World:
         made = await booking_service.book(
             self.db,
             chat_id=chat.id,
-            nik=next(self.residents).nik,
+            nik=next(self.teens).nik,
             service="rekam",
             point_code=point,
             start_at=start,
@@ -196,7 +209,7 @@ async def world_fixture(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterat
             }
         )
         conn = await prepare_database(settings)
-        people = [*PEOPLE.values(), *EXTRA]
+        people = [*PEOPLE.values(), *EXTRA, *TEENS]
         report = await import_residents(conn, write_population(tmp / "siak.csv", people), now=NOW)
         assert report.rejected == []
         async with transaction(conn):

@@ -26,6 +26,7 @@ from tests.security.test_authorization_matrix import (  # noqa: F401  (the modul
     OTHER_POINT,
     REFUSED,
     STALE,
+    TEENS,
     WRONG_POINT,
     World,
     world_fixture,
@@ -100,7 +101,7 @@ async def test_another_chats_waitlist_offer(world: World):
     await join_waitlist(
         world.db,
         chat_id=waiting.id,
-        nik=next(world.residents).nik,
+        nik=next(world.teens).nik,
         service="rekam",
         point_code=OTHER_POINT,
         first_day=start.date(),
@@ -269,7 +270,7 @@ async def test_random_and_malformed_data(world: World, kind: str):
 async def test_malformed_data_inside_the_booking_flow(world: World):
     """Inside /antre the steps read ids and timestamps from the data: '²', huge numbers and
     an out-of-range person index are stale buttons, not crashes."""
-    person = EXTRA[-1]
+    person = TEENS[-1]
     user = await world.actor("citizen")
     user.send_text(f"/cek {person.nik} {person.kk}")
     await user.next_message()

@@ -22,6 +22,7 @@ from bot.errors import (
     NotChangeable,
     OutsideWindow,
     PointClosed,
+    RecordingNotAllowed,
     ServiceNotOffered,
     SlotFull,
     TooManyBookings,
@@ -42,6 +43,9 @@ from tests.conftest import NOW, PEOPLE, SECRET_KEY, write_population
 # NOW is Tuesday 24 November 2026, 10:00 WIB.
 RUDI, ANI, BUDI = PEOPLE["unrecorded"].nik, PEOPLE["deactivated"].nik, PEOPLE["recorded"].nik
 SRI, DEWI = PEOPLE["mother"].nik, PEOPLE["turning17"].nik
+ADI = PEOPLE["child"].nik
+# Two more adults not yet recorded (Budi and Sri are recorded: no recording visit for them).
+EKO, TINI = (make_nik("350510", date(1990, 1, 1), "L", serial) for serial in (50, 51))
 
 
 def wib(day: int, hour: int, minute: int = 0, *, month: int = 11) -> datetime:
@@ -76,6 +80,7 @@ async def prepare(db, tmp_path):
     await seed_service_points(db)
     report = await import_residents(db, write_population(tmp_path / "people.csv"), now=NOW)
     assert report.rejected == []
+    assert await add_residents(db, 2, first_serial=50) == [EKO, TINI]
     return db
 
 
@@ -132,8 +137,8 @@ async def test_book_stores_the_visit_in_utc_with_the_wib_day(loaded):
 async def test_queue_numbers_count_per_point_and_day(loaded):
     first = await book(loaded, RUDI, chat=1, at=wib(25, 13))
     second = await book(loaded, ANI, chat=2, at=wib(25, 8))
-    other_day = await book(loaded, BUDI, chat=3, at=wib(26, 8))
-    other_point = await book(loaded, SRI, chat=4, point="tla-srengat")
+    other_day = await book(loaded, EKO, chat=3, at=wib(26, 8))
+    other_point = await book(loaded, TINI, chat=4, point="tla-srengat")
     numbers = [b.queue_number for b in (first, second, other_day, other_point)]
     assert numbers == [1, 2, 1, 1]
 
@@ -303,10 +308,10 @@ async def test_replacement_services_at_printing_points(loaded):
 
 
 async def test_slot_full_names_the_next_free_slots(loaded):
-    for chat, nik in enumerate((RUDI, ANI, BUDI)):
+    for chat, nik in enumerate((RUDI, ANI, EKO)):
         await book(loaded, nik, chat=chat, point="kec-kanigoro", at=wib(25, 9))
     with pytest.raises(SlotFull) as caught:
-        await book(loaded, SRI, chat=9, point="kec-kanigoro", at=wib(25, 9))
+        await book(loaded, TINI, chat=9, point="kec-kanigoro", at=wib(25, 9))
     context = caught.value.context
     assert context["kind"] == "full"
     assert [s.start_at for s in context["next_free"]] == [
@@ -337,6 +342,75 @@ async def test_one_active_booking_per_person_and_service(loaded):
     assert mine.value.context == {"kind": "already_booked", "booking": first}
     assert other_chat.value.context["booking"] is None  # another chat's booking is not shown
     assert (await book(loaded, RUDI, chat=1, service="rusak")).service == "rusak"
+
+
+async def plant(db, birth: date, *, serial: int, kawin="BELUM KAWIN", rekam=None) -> str:
+    """One more resident of Kanigoro born on `birth`; return the NIK."""
+    nik = make_nik("350510", birth, "L", serial)
+    row = (nik, "3505100101900001", "Warga", birth.isoformat(), "L", kawin, "3505102001", rekam)
+    async with transaction(db):
+        await upsert_residents(db, [(*row, "AKTIF")], now=NOW)
+    return nik
+
+
+async def test_recording_is_refused_to_an_eleven_year_old(loaded):
+    child = await plant(loaded, date(2015, 3, 1), serial=60)
+    with pytest.raises(RecordingNotAllowed) as refused:
+        await book(loaded, child)
+    assert refused.value.context == {
+        "kind": "too_young",
+        "age": 11,
+        "min_age": 16,
+        "from_day": date(2031, 3, 1),
+    }
+    with pytest.raises(RecordingNotAllowed):
+        await book(loaded, ADI)  # 12
+    assert await active_rows(loaded) == 0
+    assert (await book(loaded, child, service="rusak")).service == "rusak"  # other services: yes
+
+
+async def test_recording_is_refused_to_someone_already_recorded(loaded):
+    with pytest.raises(RecordingNotAllowed) as refused:
+        await book(loaded, BUDI)
+    assert refused.value.context == {"kind": "already_recorded", "recorded_on": date(2013, 3, 1)}
+    with pytest.raises(RecordingNotAllowed):
+        await svc.check_person(loaded, nik=SRI, service="rekam", now=NOW)
+    assert await active_rows(loaded) == 0
+    assert (await book(loaded, BUDI, service="hilang")).service == "hilang"
+
+
+async def test_recording_from_sixteen_on_the_day_of_the_visit(loaded):
+    assert (await book(loaded, DEWI)).service == "rekam"  # 16 since 15 December 2025
+    sixteen_on_26th = await plant(loaded, date(2010, 11, 26), serial=61)
+    with pytest.raises(RecordingNotAllowed) as refused:
+        await book(loaded, sixteen_on_26th, chat=2, at=wib(25, 9))
+    assert refused.value.context["age"] == 15
+    assert refused.value.context["from_day"] == date(2026, 11, 26)
+    made = await book(loaded, sixteen_on_26th, chat=2, at=wib(26, 9))
+    assert made.day == date(2026, 11, 26)
+
+
+async def test_a_married_fifteen_year_old_may_book_a_recording(loaded):
+    married = await plant(loaded, date(2011, 6, 1), serial=62, kawin="KAWIN")
+    divorced = await plant(loaded, date(2011, 6, 2), serial=63, kawin="CERAI HIDUP")
+    assert (await book(loaded, married, chat=1)).service == "rekam"
+    assert (await book(loaded, divorced, chat=2)).service == "rekam"
+
+
+async def test_the_minimum_age_is_a_setting(loaded):
+    with pytest.raises(RecordingNotAllowed) as refused:
+        await svc.book(
+            loaded,
+            chat_id=1,
+            nik=DEWI,
+            service="rekam",
+            point_code="kanigoro",
+            start_at=wib(25, 9),
+            now=NOW,
+            min_age=17,
+        )
+    assert refused.value.context["min_age"] == 17
+    await svc.check_person(loaded, nik=DEWI, service="rekam", now=NOW, min_age=16)
 
 
 async def test_double_confirm_exists_once(loaded):
@@ -371,12 +445,12 @@ async def test_double_confirm_on_two_connections_exists_once(loaded, tmp_path):
 
 
 async def test_at_most_three_active_bookings_per_chat(loaded):
-    for nik in (RUDI, ANI, BUDI):
+    for nik in (RUDI, ANI, EKO):
         await book(loaded, nik, chat=5)
     with pytest.raises(TooManyBookings) as caught:
-        await book(loaded, SRI, chat=5)
+        await book(loaded, TINI, chat=5)
     assert caught.value.context == {"kind": "too_many", "limit": 3}
-    assert (await book(loaded, SRI, chat=6)).chat_id == 6
+    assert (await book(loaded, TINI, chat=6)).chat_id == 6
 
 
 async def test_two_no_shows_allow_one_active_booking(loaded):
@@ -399,12 +473,12 @@ async def test_old_or_single_no_shows_do_not_limit(loaded):
 
 
 async def test_cancel_frees_the_place_at_once(loaded):
-    made = [await book(loaded, nik, point="kec-kanigoro") for nik in (RUDI, ANI, BUDI)]
+    made = [await book(loaded, nik, point="kec-kanigoro") for nik in (RUDI, ANI, EKO)]
     with pytest.raises(SlotFull):
-        await book(loaded, SRI, chat=2, point="kec-kanigoro")
+        await book(loaded, TINI, chat=2, point="kec-kanigoro")
     cancelled, offer = await svc.cancel(loaded, made[0].id, chat_id=1, now=NOW)
     assert (cancelled.state, offer) == ("cancelled", None)
-    assert (await book(loaded, SRI, chat=2, point="kec-kanigoro")).state == "pending"
+    assert (await book(loaded, TINI, chat=2, point="kec-kanigoro")).state == "pending"
 
 
 async def test_cancel_twice_or_someone_elses(loaded):
@@ -466,7 +540,7 @@ async def test_reschedule_to_the_same_slot_changes_nothing(loaded):
 
 async def test_reschedule_validates_the_new_slot(loaded):
     made = await book(loaded, RUDI, point="kec-kanigoro")
-    for nik in (ANI, BUDI, SRI):
+    for nik in (ANI, EKO, TINI):
         await book(loaded, nik, chat=2, point="kec-kanigoro", at=wib(26, 9))
     with pytest.raises(SlotFull) as full:
         await svc.reschedule(loaded, made.id, chat_id=1, start_at=wib(26, 9), now=NOW)
@@ -490,9 +564,9 @@ async def test_release_from_the_morning_question(loaded):
 async def test_chat_bookings_upcoming_first_then_newest(loaded):
     late = await book(loaded, RUDI, at=wib(30, 9))
     soon = await book(loaded, ANI, at=wib(25, 9))
-    old = await book(loaded, BUDI, at=wib(26, 9))
+    old = await book(loaded, EKO, at=wib(26, 9))
     await svc.cancel(loaded, old.id, chat_id=1, now=NOW)
-    older = await book(loaded, SRI, at=wib(25, 10))
+    older = await book(loaded, TINI, at=wib(25, 10))
     await svc.release(loaded, older.id, chat_id=1, now=NOW)
     listed = await svc.chat_bookings(loaded, 1)
     assert [b.id for b in listed] == [soon.id, late.id, old.id, older.id]
@@ -505,12 +579,12 @@ async def test_chat_bookings_upcoming_first_then_newest(loaded):
 async def test_person_bookings_counts_only_active_bookings(loaded):
     mine = await book(loaded, RUDI, chat=1)
     await book(loaded, ANI, chat=1, at=wib(26, 9))
-    gone = await book(loaded, BUDI, chat=1, at=wib(27, 9))
+    gone = await book(loaded, EKO, chat=1, at=wib(27, 9))
     await svc.cancel(loaded, gone.id, chat_id=1, now=NOW)
     await no_show(loaded, RUDI, at=wib(9, 9, month=11), number=7)
     person = await bookings.person_bookings(loaded, RUDI, "rekam", 1)
     assert person == bookings.PersonBookings(active_id=mine.id, for_chat=2, for_nik=1)
-    other = await bookings.person_bookings(loaded, BUDI, "rekam", 2)
+    other = await bookings.person_bookings(loaded, EKO, "rekam", 2)
     assert other == bookings.PersonBookings(active_id=None, for_chat=0, for_nik=0)
     assert (await bookings.person_bookings(loaded, RUDI, "rusak", 1)).active_id is None
 

@@ -11,6 +11,7 @@ from bot.errors import (
     BookingNotFound,
     OfferExpired,
     OutsideWindow,
+    RecordingNotAllowed,
     ServiceNotOffered,
     SlotFull,
     TooManyBookings,
@@ -21,7 +22,7 @@ from bot.services.schedule import free_slots
 from bot.storage import waitlist as store
 from bot.storage.service_points import get_service_point
 from tests.conftest import NOW
-from tests.services.test_booking import ANI, BUDI, DEWI, RUDI, SRI, book, loaded, wib
+from tests.services.test_booking import ADI, ANI, BUDI, DEWI, EKO, RUDI, TINI, book, loaded, wib
 
 __all__ = ["loaded"]  # the fixture, shared with the booking tests
 
@@ -48,7 +49,7 @@ async def full(loaded):
     """Wednesday 09:00 at the Kanigoro kecamatan office is full (chats 1, 2, 3)."""
     made = [
         await book(loaded, nik, chat=chat, point=POINT, at=NINE)
-        for chat, nik in ((1, RUDI), (2, ANI), (3, BUDI))
+        for chat, nik in ((1, RUDI), (2, ANI), (3, EKO))
     ]
     return loaded, made
 
@@ -63,9 +64,9 @@ async def entry_state(db, entry_id):
 
 
 async def test_join_twice_is_the_same_entry_and_other_days_replace_it(loaded):
-    first = await join(loaded, SRI, chat=4)
-    assert await join(loaded, SRI, chat=4) == first
-    other = await join(loaded, SRI, chat=4, last=date(2026, 11, 30))
+    first = await join(loaded, TINI, chat=4)
+    assert await join(loaded, TINI, chat=4) == first
+    other = await join(loaded, TINI, chat=4, last=date(2026, 11, 30))
     assert other != first
     assert (await entry_state(loaded, first), await entry_state(loaded, other)) == (
         "cancelled",
@@ -79,7 +80,7 @@ async def test_join_refusals(loaded):
         await wl.join_waitlist(
             loaded,
             chat_id=4,
-            nik=SRI,
+            nik=TINI,
             service="rusak",
             point_code=POINT,
             first_day=date(2026, 11, 25),
@@ -92,15 +93,22 @@ async def test_join_refusals(loaded):
         (date(2026, 11, 27), date(2026, 11, 26)),  # backwards
     ]:
         with pytest.raises(OutsideWindow):
-            await join(loaded, SRI, chat=4, first=first, last=last)
-    await book(loaded, SRI, chat=4, point=POINT)
+            await join(loaded, TINI, chat=4, first=first, last=last)
+    await book(loaded, TINI, chat=4, point=POINT)
     with pytest.raises(AlreadyBooked):
-        await join(loaded, SRI, chat=4)
+        await join(loaded, TINI, chat=4)
+
+
+async def test_who_may_not_book_a_recording_may_not_wait_for_one(loaded):
+    for nik, kind in [(ADI, "too_young"), (BUDI, "already_recorded")]:
+        with pytest.raises(RecordingNotAllowed) as refused:
+            await join(loaded, nik, chat=4)
+        assert refused.value.context["kind"] == kind
 
 
 async def test_leave_only_your_own_entry(full):
     db, made = full
-    entry = await join(db, SRI, chat=4)
+    entry = await join(db, TINI, chat=4)
     with pytest.raises(BookingNotFound):
         await wl.leave_waitlist(db, entry, chat_id=5)
     await wl.leave_waitlist(db, entry, chat_id=4)
@@ -114,11 +122,11 @@ async def test_leave_only_your_own_entry(full):
 
 async def test_cancel_offers_the_place_which_is_held_then_taken(full):
     db, made = full
-    entry = await join(db, SRI, chat=4)
+    entry = await join(db, TINI, chat=4)
     cancelled, offer = await svc.cancel(db, made[0].id, chat_id=1, now=NOW)
     assert cancelled.state == "cancelled"
     assert offer == wl.Offer(
-        offer.id, entry, 4, SRI, "rekam", POINT, NINE.astimezone(UTC), NOW + wl.HOLD
+        offer.id, entry, 4, TINI, "rekam", POINT, NINE.astimezone(UTC), NOW + wl.HOLD
     )
     assert await entry_state(db, entry) == "offered"
     with pytest.raises(SlotFull):  # nobody else can snipe the held place
@@ -129,7 +137,7 @@ async def test_cancel_offers_the_place_which_is_held_then_taken(full):
     assert NINE.astimezone(UTC) not in [s.start_at for s in slots]
     taken = await wl.take_offer(db, offer.id, chat_id=4, now=NOW + timedelta(minutes=9))
     assert (taken.nik, taken.chat_id, taken.start_at, taken.state) == (
-        SRI,
+        TINI,
         4,
         NINE.astimezone(UTC),
         "pending",
@@ -139,7 +147,7 @@ async def test_cancel_offers_the_place_which_is_held_then_taken(full):
 
 async def test_only_the_offered_chat_takes_it_and_only_once(full):
     db, made = full
-    await join(db, SRI, chat=4)
+    await join(db, TINI, chat=4)
     _, offer = await svc.cancel(db, made[0].id, chat_id=1, now=NOW)
     assert offer is not None
     with pytest.raises(BookingNotFound):
@@ -153,7 +161,7 @@ async def test_only_the_offered_chat_takes_it_and_only_once(full):
 
 async def test_a_held_place_is_not_offered_twice(full):
     db, made = full
-    await join(db, SRI, chat=4)
+    await join(db, TINI, chat=4)
     await join(db, DEWI, chat=5)
     _, offer = await svc.cancel(db, made[0].id, chat_id=1, now=NOW)
     assert offer is not None
@@ -166,7 +174,7 @@ async def test_a_held_place_is_not_offered_twice(full):
 
 async def test_expiry_passes_the_place_to_the_next_in_line(full):
     db, made = full
-    first = await join(db, SRI, chat=4)
+    first = await join(db, TINI, chat=4)
     second = await join(db, DEWI, chat=5)
     _, offer = await svc.cancel(db, made[0].id, chat_id=1, now=NOW)
     assert await wl.expire_offers(db, now=LATER - timedelta(seconds=1)) == []
@@ -182,17 +190,17 @@ async def test_expiry_passes_the_place_to_the_next_in_line(full):
 
 async def test_expiry_with_nobody_left_frees_the_place_for_everyone(full):
     db, made = full
-    await join(db, SRI, chat=4)
+    await join(db, TINI, chat=4)
     await svc.cancel(db, made[0].id, chat_id=1, now=NOW)
     with pytest.raises(SlotFull):
         await book(db, DEWI, chat=6, point=POINT, at=NINE, now=LATER - timedelta(seconds=1))
-    assert await wl.expire_offers(db, now=LATER) == []  # SRI was offered this slot already
+    assert await wl.expire_offers(db, now=LATER) == []  # TINI was offered this slot already
     assert (await book(db, DEWI, chat=6, point=POINT, at=NINE, now=LATER)).nik == DEWI
 
 
 async def test_an_offer_is_void_once_the_person_left_the_waitlist(full):
     db, made = full
-    entry = await join(db, SRI, chat=4)
+    entry = await join(db, TINI, chat=4)
     _, offer = await svc.cancel(db, made[0].id, chat_id=1, now=NOW)
     await wl.leave_waitlist(db, entry, chat_id=4)
     with pytest.raises(OfferExpired):
@@ -202,7 +210,7 @@ async def test_an_offer_is_void_once_the_person_left_the_waitlist(full):
 async def test_who_is_skipped(full):
     """Entries for other days and people who booked meanwhile are passed over."""
     db, made = full
-    await join(db, SRI, chat=4, first=date(2026, 11, 26))
+    await join(db, TINI, chat=4, first=date(2026, 11, 26))
     await join(db, DEWI, chat=5)
     await book(db, DEWI, chat=5, point=POINT, at=wib(30, 9))
     _, offer = await svc.cancel(db, made[0].id, chat_id=1, now=NOW)
@@ -210,7 +218,7 @@ async def test_who_is_skipped(full):
 
 
 async def test_no_offer_less_than_an_hour_ahead(loaded):
-    await join(loaded, SRI, chat=4)
+    await join(loaded, TINI, chat=4)
     slot = wib(25, 8, 30)
     assert await wl.offer_freed_place(loaded, POINT, slot, now=wib(25, 7, 31)) is None
     offer = await wl.offer_freed_place(loaded, POINT, slot, now=wib(25, 7, 30))
@@ -219,7 +227,7 @@ async def test_no_offer_less_than_an_hour_ahead(loaded):
 
 
 async def test_expire_offers_retires_waiting_entries_whose_days_passed(loaded):
-    entry = await join(loaded, SRI, chat=4, last=date(2026, 11, 25))
+    entry = await join(loaded, TINI, chat=4, last=date(2026, 11, 25))
     await wl.expire_offers(loaded, now=wib(26, 0, 1))
     assert await entry_state(loaded, entry) == "expired"
 
@@ -229,7 +237,7 @@ async def test_expire_offers_retires_waiting_entries_whose_days_passed(loaded):
 
 async def test_release_from_the_morning_question_offers_the_place(full):
     db, made = full
-    await join(db, SRI, chat=4)
+    await join(db, TINI, chat=4)
     morning = wib(25, 6)
     released, offer = await svc.release(db, made[2].id, chat_id=3, now=morning)
     assert released.state == "released"
@@ -241,7 +249,7 @@ async def test_release_from_the_morning_question_offers_the_place(full):
 
 async def test_reschedule_offers_the_old_place(full):
     db, made = full
-    await join(db, SRI, chat=4)
+    await join(db, TINI, chat=4)
     moved, offer = await svc.reschedule_with_offer(
         db, made[1].id, chat_id=2, start_at=wib(26, 9), now=NOW
     )
@@ -252,7 +260,7 @@ async def test_reschedule_offers_the_old_place(full):
 
 async def test_a_taker_still_obeys_the_chat_limit(full):
     db, made = full
-    await join(db, SRI, chat=1)
+    await join(db, TINI, chat=1)
     for nik in (DEWI, ANI):
         await book(db, nik, chat=1, service="ambil", point="kanigoro")
     _, offer = await svc.cancel(db, made[0].id, chat_id=1, now=NOW)
