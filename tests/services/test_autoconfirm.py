@@ -15,7 +15,7 @@ __all__ = ["desk"]  # the fixture
 async def test_auto_confirm_makes_new_bookings_confirmed(desk):
     await set_auto_confirm(desk, admin=ADMIN, point_code="kanigoro", on=True, now=NOW)
     assert (await book_at(desk, "unrecorded")).state == "confirmed"
-    assert (await book_at(desk, "child", point="tla-wlingi", chat=CHAT + 1)).state == "pending"
+    assert (await book_at(desk, "turning17", point="tla-wlingi", chat=CHAT + 1)).state == "pending"
     await set_auto_confirm(desk, admin=ADMIN, point_code="kanigoro", on=False, now=NOW)
     assert (await book_at(desk, "deactivated")).state == "pending"
     assert [r[2] for r in await audit_rows(desk, "auto_confirm")] == [

@@ -38,7 +38,7 @@ async def test_closure_cancels_bookings_and_blocks_new_ones(desk):
     first = await book_at(desk, "unrecorded", day=day)
     second = await book_at(desk, "deactivated", day=day)
     await frontdesk.confirm(desk, second.id, staff=KANIGORO, now=NOW)
-    elsewhere = await book_at(desk, "child", point="tla-wlingi", day=day, chat=CHAT + 1)
+    elsewhere = await book_at(desk, "turning17", point="tla-wlingi", day=day, chat=CHAT + 1)
     cancelled = await close_point(
         desk,
         admin=ADMIN,
@@ -66,7 +66,7 @@ async def test_closure_cancels_bookings_and_blocks_new_ones(desk):
 async def test_closing_every_point(desk):
     day = wib_day(await slot(desk, "kanigoro"))
     here = await book_at(desk, "unrecorded", day=day)
-    there = await book_at(desk, "child", point="tla-wlingi", day=day, chat=CHAT + 1)
+    there = await book_at(desk, "turning17", point="tla-wlingi", day=day, chat=CHAT + 1)
     cancelled = await close_point(
         desk,
         admin=ADMIN,

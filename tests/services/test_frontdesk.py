@@ -175,7 +175,7 @@ async def test_confirm_all_for_day_confirms_only_my_points_pending(desk):
     second = await book_at(desk, "deactivated", day=day)
     cancelled = await book_at(desk, "turning17", day=day)
     await frontdesk.reject(desk, cancelled.id, staff=KANIGORO, reason="x", now=NOW)
-    elsewhere = await book_at(desk, "child", point="tla-wlingi", day=day, chat=CHAT + 1)
+    elsewhere = await book_at(desk, "turning17", point="tla-wlingi", day=day, chat=CHAT + 1)
     confirmed = await frontdesk.confirm_all_for_day(desk, staff=KANIGORO, day=day, now=NOW)
     assert [b.id for b in confirmed] == [first.id, second.id]
     assert {b.state for b in confirmed} == {"confirmed"}
@@ -187,7 +187,7 @@ async def test_today_queue_in_queue_order_with_names_and_states(desk):
     first = await book_at(desk, "unrecorded")
     second = await book_at(desk, "deactivated")
     await frontdesk.confirm(desk, second.id, staff=KANIGORO, now=NOW)
-    await book_at(desk, "child", point="tla-wlingi", chat=CHAT + 1)
+    await book_at(desk, "turning17", point="tla-wlingi", chat=CHAT + 1)
     queue = await frontdesk.today_queue(desk, staff=KANIGORO, day=TODAY)
     assert [(e.booking.id, e.booking.state, e.name) for e in queue] == [
         (first.id, "pending", "Rudi Lestari"),
