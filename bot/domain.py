@@ -147,6 +147,7 @@ class ServicePoint:
     slot_capacity: int
     prints_cards: bool
     hours: str = DEFAULT_HOURS_TEXT  # see bot.services.opening_hours
+    contact: str = ""  # phone or WhatsApp number for questions; empty: ask at the place
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""/start, /bantuan, the menu buttons, features still to come, and input nobody expected."""
+"""/start, /bantuan, the menu buttons, common questions, and input nobody expected."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from bot.context import Context, deps
 from bot.handlers import language, locations, my_bookings, my_reports, reminders
 from bot.handlers.common import Row, callback_arg, refuse, reply
 from bot.handlers.menus import publish_role_menu
-from bot.services.directory import get_locale, get_user, note_chat
+from bot.services.directory import get_locale, get_user, list_service_points, note_chat
+from bot.services.faq import match_topic
 from bot.services.invites import INVITE_PREFIX, InviteInvalid, claim
 
 MENU_ROWS: list[Row] = [
@@ -64,6 +65,14 @@ async def help_command(update: Update, context: Context) -> None:
 async def cancel_nothing(update: Update, context: Context) -> None:
     """/batal outside any step."""
     await reply(update, context, "citizen/nothing_to_cancel.html")
+
+
+async def question(update: Update, context: Context) -> None:
+    """Free text outside any step: the answer to a common question, else whom to ask and when."""
+    assert update.effective_message is not None and update.effective_message.text is not None
+    topic = match_topic(update.effective_message.text) or "contact"
+    points = await list_service_points(deps(context).db)
+    await reply(update, context, f"citizen/faq_{topic}.html", points=points)
 
 
 async def unknown(update: Update, context: Context) -> None:
@@ -118,5 +127,6 @@ def register(app: Application) -> None:
     app.add_handler(CommandHandler("bantuan", help_command, filters=private))
     app.add_handler(CommandHandler("batal", cancel_nothing, filters=private))
     app.add_handler(CallbackQueryHandler(menu_button, pattern=r"^menu:"))
+    app.add_handler(MessageHandler(private & filters.TEXT & ~filters.COMMAND, question))
     app.add_handler(MessageHandler(private, unknown))
     app.add_handler(CallbackQueryHandler(stale_button))

@@ -12,7 +12,8 @@ from bot.domain import ServicePoint
 DEFAULTS_CSV = Path(__file__).resolve().parent.parent / "data" / "service_points.csv"
 
 _SEED_COLUMNS = (
-    "code, name, kind, kecamatan_code, address, latitude, longitude, slot_capacity, prints_cards"
+    "code, name, kind, kecamatan_code, address, latitude, longitude, slot_capacity, prints_cards,"
+    " contact"
 )
 _COLUMNS = _SEED_COLUMNS + ", hours"
 
@@ -22,7 +23,7 @@ async def seed_service_points(db: aiosqlite.Connection, path: Path = DEFAULTS_CS
     with path.open(encoding="utf-8", newline="") as handle:
         rows = [tuple(row.values()) for row in csv.DictReader(handle)]
     await db.executemany(
-        f"INSERT INTO service_points ({_SEED_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        f"INSERT INTO service_points ({_SEED_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         " ON CONFLICT (code) DO NOTHING",
         rows,
     )
@@ -46,9 +47,9 @@ async def get_service_point(db: aiosqlite.Connection, code: str) -> ServicePoint
 
 
 def _point(row: aiosqlite.Row) -> ServicePoint:
-    code, name, kind, kecamatan, address, lat, lon, capacity, prints, hours = row
+    code, name, kind, kecamatan, address, lat, lon, capacity, prints, contact, hours = row
     return ServicePoint(
-        code, name, kind, kecamatan, address, lat, lon, capacity, bool(prints), hours
+        code, name, kind, kecamatan, address, lat, lon, capacity, bool(prints), hours, contact
     )
 
 
