@@ -18,7 +18,7 @@ from bot.jobs.sender import Sender
 from bot.ratelimit import PacedRateLimiter, Pacer
 from bot.rendering import Renderer
 from bot.storage.areas import sync_areas
-from bot.storage.service_points import seed_service_points
+from bot.storage.service_points import seed_contacts, seed_service_points
 from bot.update_lines import ChatLines
 
 log = logging.getLogger(__name__)
@@ -67,6 +67,7 @@ async def prepare_database(settings: Settings) -> dbmod.aiosqlite.Connection:
         async with dbmod.transaction(conn):
             await sync_areas(conn)
             await seed_service_points(conn)
+            await seed_contacts(conn)
     except BaseException:
         await conn.close()  # its thread would keep the process alive (another SECRET_KEY)
         raise

@@ -12,20 +12,29 @@ from bot.domain import ServicePoint
 DEFAULTS_CSV = Path(__file__).resolve().parent.parent / "data" / "service_points.csv"
 
 _SEED_COLUMNS = (
-    "code, name, kind, kecamatan_code, address, latitude, longitude, slot_capacity, prints_cards,"
-    " contact"
+    "code, name, kind, kecamatan_code, address, latitude, longitude, slot_capacity, prints_cards"
 )
-_COLUMNS = _SEED_COLUMNS + ", hours"
+_COLUMNS = _SEED_COLUMNS + ", contact, hours"
 
 
 async def seed_service_points(db: aiosqlite.Connection, path: Path = DEFAULTS_CSV) -> None:
     """Insert the default service points that are missing; an admin's later edits are kept."""
     with path.open(encoding="utf-8", newline="") as handle:
-        rows = [tuple(row.values()) for row in csv.DictReader(handle)]
+        rows = list(csv.DictReader(handle))
+    columns = [name.strip() for name in _SEED_COLUMNS.split(",")]
     await db.executemany(
-        f"INSERT INTO service_points ({_SEED_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        f"INSERT INTO service_points ({_SEED_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
         " ON CONFLICT (code) DO NOTHING",
-        rows,
+        [tuple(row[name] for name in columns) for row in rows],
+    )
+
+
+async def seed_contacts(db: aiosqlite.Connection, path: Path = DEFAULTS_CSV) -> None:
+    """Fill the contact of each default service point that has none yet (migration 0017)."""
+    with path.open(encoding="utf-8", newline="") as handle:
+        rows = [(row["contact"], row["code"]) for row in csv.DictReader(handle)]
+    await db.executemany(
+        "UPDATE service_points SET contact = ? WHERE code = ? AND contact = ''", rows
     )
 
 

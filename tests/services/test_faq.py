@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.services.faq import match_topic
-from bot.storage.service_points import get_service_point, seed_service_points
+from bot.storage.service_points import get_service_point, seed_contacts, seed_service_points
 
 
 @pytest.mark.parametrize(
@@ -43,3 +43,13 @@ async def test_service_points_carry_a_contact_seeded_empty(db):
     point = await get_service_point(db, "kanigoro")
     assert point is not None
     assert point.contact == "0342 000"
+
+
+async def test_contacts_from_the_data_file_fill_only_empty_ones(db, tmp_path):
+    await seed_service_points(db)
+    await db.execute("UPDATE service_points SET contact = 'set by hand' WHERE code = 'tla-wlingi'")
+    data = tmp_path / "points.csv"
+    data.write_text("code,contact\nkanigoro,0342 111\ntla-wlingi,0342 222\n", encoding="utf-8")
+    await seed_contacts(db, data)
+    assert (await get_service_point(db, "kanigoro")).contact == "0342 111"
+    assert (await get_service_point(db, "tla-wlingi")).contact == "set by hand"
