@@ -30,7 +30,7 @@ async def seed_service_points(db: aiosqlite.Connection, path: Path = DEFAULTS_CS
 
 
 async def seed_contacts(db: aiosqlite.Connection, path: Path = DEFAULTS_CSV) -> None:
-    """Fill the contact of each default service point that has none yet (migration 0017)."""
+    """Fill the contact of each default service point that has none yet (migration 0018)."""
     with path.open(encoding="utf-8", newline="") as handle:
         rows = [(row["contact"], row["code"]) for row in csv.DictReader(handle)]
     await db.executemany(
