@@ -162,8 +162,10 @@ async def test_a_lost_card_notice_names_the_police_report(desk, tmp_path):
 async def test_migration_0017_keeps_every_ticket_event_and_received_card(tmp_path):
     before = tmp_path / "before"
     before.mkdir()
+    # Every migration but 0017: the storage code this test calls to fill the old database reads
+    # the columns of later migrations (0018's service point contact), which do not touch tickets.
     for path in dbmod.migration_files():
-        if path.name < "0017":
+        if not path.name.startswith("0017"):
             shutil.copy(path, before / path.name)
     conn = await dbmod.connect(tmp_path / "old.sqlite3", SECRET_KEY)
     try:
