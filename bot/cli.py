@@ -14,7 +14,7 @@ from pathlib import Path
 from aiosqlite import Connection
 
 from bot.config import TIMEZONE, ConfigError, Settings
-from bot.db import WrongSecretKey
+from bot.db import DatabaseNewer, WrongSecretKey
 from bot.errors import DomainError, FileRefused
 from bot.jobs.registry import JOB_NAMES
 
@@ -31,7 +31,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as error:
         print(f"configuration error: {error}", file=sys.stderr)  # noqa: T201
         return 2
-    except WrongSecretKey as error:  # `run` with another key than the database's
+    except (WrongSecretKey, DatabaseNewer) as error:  # `run` on a database it must not touch
         print(f"refused: {error}", file=sys.stderr)  # noqa: T201
         return 2
 

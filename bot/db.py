@@ -170,9 +170,12 @@ async def migrate(
 ) -> list[str]:
     """Apply pending migrations, each atomically with its record; return the names applied.
 
-    Then refuse a SECRET_KEY other than the database's (`check`; off only for `rotate-key`).
+    Refuse a database that a newer version of the bot has migrated (DatabaseNewer), before
+    changing anything; then a SECRET_KEY other than the database's (`check`; off only for
+    `rotate-key`).
     """
     done = await applied_migrations(db)
+    refuse_unknown_migrations(done, migration_files(directory))
     applied = []
     for path in migration_files(directory):
         if path.name in done:
@@ -195,6 +198,22 @@ async def migrate(
     if check:
         await check_key(db)
     return applied
+
+
+class DatabaseNewer(RuntimeError):
+    """The database has migrations this version of the bot does not know."""
+
+
+def refuse_unknown_migrations(applied: set[str], known: list[Path]) -> None:
+    """Refuse to run on a database a newer version migrated: its code may rely on tables and
+    rules this one would break (an upgrade rolled back without its backup)."""
+    unknown = sorted(applied - {path.name for path in known})
+    if unknown:
+        raise DatabaseNewer(
+            f"the database was migrated by a newer version of the bot ({', '.join(unknown)}"
+            " unknown to this one). Run that version again, or restore the backup made before"
+            " the upgrade (`dukcapil-bot restore FILE`); this version does not run on it."
+        )
 
 
 async def mark_rebuild_pending(db: aiosqlite.Connection) -> None:
