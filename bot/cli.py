@@ -314,9 +314,15 @@ def _set_point(args: argparse.Namespace) -> int:
 
 
 def _run_job(args: argparse.Namespace) -> int:
+    from bot.services.backup import BackupFailed
+
     settings = Settings.from_env(require_token=False)
     day = args.date or datetime.now(TIMEZONE).date()
-    return _on_database(partial(_plan_and_deliver, args.name, day, settings), refused="not run")
+    try:
+        return _on_database(partial(_plan_and_deliver, args.name, day, settings), refused="not run")
+    except BackupFailed as error:  # recorded for /metrics and the alerts already
+        print(f"{error} ({error.__cause__})", file=sys.stderr)  # noqa: T201
+        return 1
 
 
 async def _plan_and_deliver(name: str, day: date, settings: Settings, conn: Connection) -> int:

@@ -50,6 +50,7 @@ class Settings:
     recording_min_age: int = 16  # who may book a recording (or is or was married)
     send_rate: int = 30  # messages/second overall; 0 lifts Telegram's limits (paid broadcasts)
     quiet_hours: tuple[time, time] | None = (time(20, 0), time(7, 0))  # WIB; None: none
+    backup_dir: Path = Path("var/backups")  # the nightly copies (bot/jobs/backup.py)
     tz: ZoneInfo = TIMEZONE
 
     @classmethod
@@ -99,6 +100,7 @@ class Settings:
             recording_min_age=_positive_int(values, "RECORDING_MIN_AGE", 16),
             send_rate=_whole_number(values, "SEND_RATE", 30),
             quiet_hours=_quiet_hours(values.get("QUIET_HOURS", "20:00-07:00")),
+            backup_dir=Path(values.get("BACKUP_DIR") or "var/backups"),
         )
 
 

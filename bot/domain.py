@@ -224,3 +224,21 @@ class AreaCounts:
     turning_17: int
     deactivated: int
     linked_chats: int
+
+
+@dataclass(frozen=True)
+class BackupStatus:
+    """The nightly backup as /metrics and the alerts see it (times in UTC; None: never)."""
+
+    last_success: datetime | None
+    last_file: str | None  # the newest copy's file name
+    last_size_bytes: int | None
+    last_failure: datetime | None
+    last_error: str | None  # the class of the last failure's error, e.g. "PermissionError"
+
+    @property
+    def failing(self) -> bool:
+        """The latest run failed (no success since the last failure)."""
+        if self.last_failure is None:
+            return False
+        return self.last_success is None or self.last_failure > self.last_success

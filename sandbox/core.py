@@ -79,6 +79,7 @@ class Sandbox:
                 "BOT_TOKEN": self.server.token,
                 "BOT_API_URL": self.server.base_url,
                 "DATABASE_PATH": str(self.data_dir / "sandbox.sqlite3"),
+                "BACKUP_DIR": str(self.data_dir / "backups"),
                 "SEND_RATE": "0",
             }
         )

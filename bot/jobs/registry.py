@@ -1,8 +1,8 @@
 """Every scheduled job by name: when it runs (WIB) and the planner that does its work.
 
 A planner (see bot/jobs/planning.py) writes what it decides on to the outbox and returns how
-many messages it planned. The same planner serves the JobQueue, the start-up catch-up and
-`dukcapil-bot run-job NAME --date D`.
+many messages it planned (the backup writes a copy instead and plans none). The same planner
+serves the JobQueue, the start-up catch-up and `dukcapil-bot run-job NAME --date D`.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import aiosqlite
 
 from bot.config import TIMEZONE, Settings
 from bot.db import transaction
+from bot.jobs.backup import run_backup
 from bot.jobs.deactivation import plan_deactivation_preview
 from bot.jobs.digest import plan_daily_digest
 from bot.jobs.pickup import plan_card_pickup
@@ -53,6 +54,7 @@ JOBS = (
     JobSpec("deactivation-preview", (time(9, 0),), plan_deactivation_preview),
     JobSpec("daily-digest", (time(7, 0),), plan_daily_digest),
     JobSpec("card-pickup", (time(8, 45),), plan_card_pickup),
+    JobSpec("backup", (time(2, 0),), run_backup),  # after the no-show sweep, at night
 )
 JOB_NAMES = tuple(spec.name for spec in JOBS)
 _BY_NAME = {spec.name: spec for spec in JOBS}

@@ -4,24 +4,41 @@ SQLite's online backup API copies the database page by page; writers may go on, 
 one consistent moment. The copy holds what the database holds; SECRET_KEY (secret.key) is not in
 it and must be kept separately. Copies are single files (no -wal beside them), readable by the
 bot's user only (0600, in folders it creates 0700).
+
+The nightly job (bot/jobs/backup.py) writes `dukcapil-YYYY-MM-DD.sqlite3` into BACKUP_DIR,
+keeps 7 daily and 4 weekly copies (`to_keep`) and records each outcome; `last_backup` reads it
+back for /metrics and the alerts.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import re
 import sqlite3
 from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
 
 import aiosqlite
 
-from bot.db import make_private_dir, make_private_file
+from bot.db import make_private_dir, make_private_file, transaction
+from bot.domain import BackupStatus
+from bot.storage import backup_runs
+
+log = logging.getLogger(__name__)
 
 PAGES_PER_STEP = 1024  # copy in steps so the bot's writers are not held up for long
+KEEP_DAILY, KEEP_WEEKLY = 7, 4
+NIGHTLY_NAME = re.compile(r"dukcapil-(\d{4}-\d{2}-\d{2})\.sqlite3")  # other files are left alone
 
 
 class BackupRefused(Exception):
     """The backup or restore cannot be done as asked; the message says why (for the CLI)."""
+
+
+class BackupFailed(Exception):
+    """The nightly backup wrote no copy; the failure is recorded, the cause is chained."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +83,67 @@ async def restore(source: Path, database_path: Path, *, fingerprint: str) -> Cop
     async with aiosqlite.connect(source) as backup_db, aiosqlite.connect(database_path) as db:
         await backup_db.backup(db)
     return await asyncio.to_thread(check_copy, database_path)
+
+
+async def nightly_backup(
+    db: aiosqlite.Connection, database_path: Path, folder: Path, *, day: date, now: datetime
+) -> CopyReport:
+    """Write and check `day`'s copy into `folder` (replacing one of the same day), delete the
+    copies `to_keep` no longer keeps, and record the outcome in `db`.
+
+    The copy is read through a connection of its own, so the bot's queries go on meanwhile.
+    """
+    target = folder / f"dukcapil-{day.isoformat()}.sqlite3"
+    try:
+        async with aiosqlite.connect(database_path) as source:
+            report = await backup(source, target, overwrite=True)
+    except Exception as error:
+        async with transaction(db):
+            await backup_runs.record_failure(db, error=type(error).__name__, now=now)
+        raise BackupFailed(f"backup into {folder} failed: {type(error).__name__}") from error
+    async with transaction(db):
+        await backup_runs.record_success(
+            db, file=target.name, size_bytes=report.size_bytes, now=now
+        )
+    for old in await asyncio.to_thread(prune, folder):
+        log.info("deleted old backup %s", old.name)
+    return report
+
+
+async def last_backup(db: aiosqlite.Connection) -> BackupStatus:
+    """When the nightly backup last succeeded and last failed (and why), for /metrics and alerts."""
+    return await backup_runs.last_outcomes(db)
+
+
+def prune(folder: Path) -> list[Path]:
+    """Delete the nightly copies in `folder` that `to_keep` does not keep; return them."""
+    copies = {}
+    for path in folder.iterdir():
+        if match := NIGHTLY_NAME.fullmatch(path.name):
+            copies[date.fromisoformat(match[1])] = path
+    keep = to_keep(list(copies))
+    gone = [path for day, path in sorted(copies.items()) if day not in keep]
+    for path in gone:
+        path.unlink()
+    return gone
+
+
+def to_keep(days: list[date], *, daily: int = KEEP_DAILY, weekly: int = KEEP_WEEKLY) -> set[date]:
+    """The copies to keep, by day: the `daily` newest, then the newest of each of the `weekly`
+    calendar weeks (Monday to Sunday) before them, as borg's and restic's prune rules count
+    (a week whose newest copy is kept as a daily one does not count as one of the weeklies)."""
+    newest_first = sorted(set(days), reverse=True)
+    keep = set(newest_first[:daily])
+    seen_weeks, weeklies = set(), 0
+    for day in newest_first:
+        week = day.isocalendar()[:2]
+        if week in seen_weeks or weeklies == weekly:
+            continue
+        seen_weeks.add(week)
+        if day not in keep:
+            keep.add(day)
+            weeklies += 1
+    return keep
 
 
 def _prepare(target: Path, *, overwrite: bool) -> Path:

@@ -146,3 +146,24 @@ def test_the_generated_secret_key_sits_in_a_private_folder(tmp_path):
     assert len(settings.secret_key) >= 32
     assert mode(tmp_path / "var") == 0o700
     assert mode(tmp_path / "var" / "secret.key") == 0o600
+
+
+def test_run_job_backup_writes_todays_copy_and_a_failure_exits_1(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)  # BACKUP_DIR's default is var/backups, under the working folder
+    monkeypatch.setenv("DATABASE_PATH", str(tmp_path / "var" / "dukcapil.sqlite3"))
+    monkeypatch.delenv("BACKUP_DIR", raising=False)
+    monkeypatch.delenv("BOT_TOKEN", raising=False)
+    assert main(["run-job", "backup", "--date", "2026-11-24"]) == 0
+    assert "backup 2026-11-24: 0 new messages planned" in capsys.readouterr().out
+    copies = tmp_path / "var" / "backups"
+    assert [p.name for p in copies.iterdir()] == ["dukcapil-2026-11-24.sqlite3"]
+    assert mode(copies / "dukcapil-2026-11-24.sqlite3") == 0o600
+
+    (tmp_path / "not-a-folder").write_text("a file where the folder should be")
+    monkeypatch.setenv("BACKUP_DIR", str(tmp_path / "not-a-folder"))
+    assert main(["run-job", "backup", "--date", "2026-11-25"]) == 1
+    assert "backup into" in capsys.readouterr().err
+    conn = sqlite3.connect(tmp_path / "var" / "dukcapil.sqlite3")
+    rows = conn.execute("SELECT ok, file, error FROM backup_runs ORDER BY id").fetchall()
+    conn.close()
+    assert rows == [(1, "dukcapil-2026-11-24.sqlite3", None), (0, None, "NotADirectoryError")]

@@ -105,6 +105,7 @@ def test_run_job_knows_every_job_of_the_brief_and_no_other(env, capsys):
         "deactivation-preview",
         "daily-digest",
         "card-pickup",
+        "backup",
     }
     with pytest.raises(SystemExit):
         main(["run-job", "no-such-job"])

@@ -354,6 +354,7 @@ def test_slots_between_are_in_time_order_and_exclusive_of_the_start():
     names = [spec.slot(at) for _moment, spec, at in found]
     assert (names[0], names[-1]) == ("deadline-reminders", "teen-reminders")
     assert names.count("booking-reminders@06:30") == 1
+    assert "backup" not in names  # a jump copies no demo database
 
 
 def test_sandbox_clock_ticks_with_its_base_and_only_jumps_forward():
