@@ -43,6 +43,7 @@ class Renderer:
         self.env.filters["tanggal_pendek"] = _format_short_date
         self.env.filters["tanggal_ketik"] = _format_typed_date
         self.env.filters["angka"] = _format_number
+        self.env.filters["nama_pendek"] = _short_name
 
     def render(self, locale: str, name: str, **context: Any) -> str:
         """Render `templates/<locale>/<name>` with `context`; surrounding whitespace trimmed."""
@@ -96,6 +97,13 @@ def _format_time(value: datetime | time) -> str:
 def _format_number(value: int, locale: str = "id") -> str:
     """`1.261.699` in Indonesian, `1,261,699` in English."""
     return format_decimal(value, locale=_locale(locale))
+
+
+def _short_name(name: str) -> str:
+    """`Joko Hartono Putra` -> `Joko H. P.`: enough to tell a household's members apart in a
+    list or a question, without writing out the whole name."""
+    first, *rest = name.split() or [""]
+    return " ".join([first, *(f"{part[0]}." for part in rest)])
 
 
 def _format_hours(text: str, locale: str = "id") -> str:

@@ -19,7 +19,7 @@ from telegram.ext import (
 from bot.context import Context, Deps, chat_locale, deps
 from bot.domain import SERVICES, Booking, ServicePoint
 from bot.errors import BookingError, DomainError, RecordingNotAllowed, SlotFull
-from bot.handlers import people, waitlist
+from bot.handlers import my_bookings, people, waitlist
 from bot.handlers.booking_draft import CHOOSING, draft, drafted
 from bot.handlers.common import (
     answer_query,
@@ -100,8 +100,16 @@ async def got_kk(update: Update, context: Context) -> int:
 
 
 async def _person_fits(update: Update, context: Context) -> int:
-    """The chosen person may have the service (a recording: old enough, not yet recorded); if
-    not, say why and offer what fits (the recorded: the replacement services)."""
+    """The chosen person may have the service: on to the service points; else the end."""
+    if await _person_refused(update, context):
+        return ConversationHandler.END
+    return await _ask_point(update, context)
+
+
+async def _person_refused(update: Update, context: Context) -> bool:
+    """Whether the drafted person may not have the service (a recording: too young, already
+    recorded); if so, say why, offer what fits (the recorded: the replacement services) and
+    drop the draft."""
     d, b = deps(context), draft(context)
     try:
         await booking_service.check_person(
@@ -117,8 +125,8 @@ async def _person_fits(update: Update, context: Context) -> int:
         if error.context["kind"] == "already_recorded":
             rows = [[(f"service_{s}", f"bk:start:{s}")] for s in REPLACEMENTS]
         await reply(update, context, error.template, rows=rows, **error.context)
-        return ConversationHandler.END
-    return await _ask_point(update, context)
+        return True
+    return False
 
 
 async def _ask_point(update: Update, context: Context) -> int:
@@ -253,7 +261,9 @@ async def _ask_confirm(update: Update, context: Context) -> int:
     d, b = deps(context), draft(context)
     point = await get_service_point(d.db, b["point"])
     resident = await get_resident(d.db, b["nik"])
-    rows = [[("booking_confirm", "bk:ok"), ("booking_cancel", "bk:no")]]
+    moving = b.get("moving")  # rescheduling: the booking as it is, named in the question
+    confirm = "booking_move_confirm" if moving else "booking_confirm"
+    rows = [[(confirm, "bk:ok"), ("booking_cancel", "bk:no")]]
     await reply(
         update,
         context,
@@ -263,6 +273,7 @@ async def _ask_confirm(update: Update, context: Context) -> int:
         point=point,
         start=b["start"],
         resident=resident,
+        moving=moving,
     )
     return CHOOSING
 
@@ -285,6 +296,8 @@ async def confirmed(update: Update, context: Context) -> int:
         return ConversationHandler.END
     (context.user_data or {}).pop("booking", None)
     await announce_booking(context, booking, moved=b["mode"] == "move")
+    if b["mode"] == "move":
+        await my_bookings.refresh(context, booking.chat_id)
     await offer_place(context, freed)
     return ConversationHandler.END
 
@@ -293,7 +306,12 @@ async def _book_or_move(d: Deps, chat_id: int, b: dict[str, Any]) -> tuple[Booki
     """A new booking, or the moved one with the waitlist offer of its old place."""
     if b["mode"] == "move":
         return await booking_service.reschedule_with_offer(
-            d.db, b["booking_id"], chat_id=chat_id, start_at=b["start"], now=d.now()
+            d.db,
+            b["booking_id"],
+            chat_id=chat_id,
+            start_at=b["start"],
+            now=d.now(),
+            min_age=d.settings.recording_min_age,
         )
     booking = await booking_service.book(
         d.db,
@@ -333,7 +351,12 @@ async def reschedule(update: Update, context: Context) -> int:
         "nik": old.nik,
         "service": old.service,
         "point": old.service_point,
+        "moving": old,
     }
+    if update.callback_query and update.callback_query.message:  # the /jadwal list to refresh
+        context.user_data[my_bookings.LISTING] = update.callback_query.message.message_id
+    if await _person_refused(update, context):  # e.g. recorded elsewhere since booking
+        return ConversationHandler.END
     return await _ask_day(update, context)
 
 

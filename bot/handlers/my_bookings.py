@@ -2,58 +2,103 @@
 
 from __future__ import annotations
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import Update
+from telegram.error import BadRequest
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
 
 from bot.context import Context, chat_locale, deps
+from bot.domain import HOLDING_STATES
 from bot.errors import DomainError
-from bot.handlers.common import HTML, callback_arg, edit, refuse, reply, row_id
-from bot.handlers.notify import announce_booking, offer_place
+from bot.handlers.common import (
+    HTML,
+    answer_query,
+    callback_arg,
+    chat_id_of,
+    edit,
+    refuse,
+    reply,
+    row_id,
+)
+from bot.handlers.notify import announce_booking, offer_place, send_qr
 from bot.services import booking as booking_service
-from bot.services.directory import list_service_points
+from bot.services.booking import Listed
+from bot.services.directory import get_service_point, list_service_points
 from bot.services.waitlist import take_offer
+from bot.views import Message
+from bot.views.bookings import listing
 
-PAST_SHOWN = 5  # finished or cancelled bookings listed under the active ones
+LISTING = "jadwal"  # user_data: the /jadwal message to refresh after a change made from it
 
 
 async def show(update: Update, context: Context) -> None:
-    """List the chat's bookings; active ones get Reschedule / Cancel buttons."""
-    assert update.effective_chat is not None
+    """List the chat's bookings, numbered, with whose each is; see views.bookings.listing."""
+    chat_id = chat_id_of(update)
+    text, markup = await _listing(context, chat_id)
+    sent = await context.bot.send_message(chat_id, text, parse_mode=HTML, reply_markup=markup)
+    if context.user_data is not None:
+        context.user_data[LISTING] = sent.message_id
+
+
+async def refresh(context: Context, chat_id: int) -> None:
+    """Edit the /jadwal message a change was started from into the list as it is now."""
+    message_id = (context.user_data or {}).get(LISTING)
+    if message_id is None:
+        return
+    text, markup = await _listing(context, chat_id)
+    try:
+        await context.bot.edit_message_text(
+            text, chat_id=chat_id, message_id=message_id, parse_mode=HTML, reply_markup=markup
+        )
+    except BadRequest:  # deleted by the person, or unchanged
+        return
+
+
+async def _listing(context: Context, chat_id: int) -> Message:
     d = deps(context)
-    every = await booking_service.chat_bookings(d.db, update.effective_chat.id)
-    bookings = [b for b in every if b.active] + [b for b in every if not b.active][:PAST_SHOWN]
+    listed = await booking_service.listed_bookings(d.db, chat_id)
     points = {p.code: p for p in await list_service_points(d.db)}
-    locale = await chat_locale(context, update.effective_chat.id)
-    rows = [
-        [
-            _button(d.renderer.label(locale, "booking_move", number=i), f"jd:move:{b.id}"),
-            _button(d.renderer.label(locale, "booking_drop", number=i), f"jd:cancel:{b.id}"),
-        ]
-        for i, b in enumerate(bookings, start=1)
-        if b.active and b.state != "checked_in"
-    ]
-    text = d.renderer.render(locale, "citizen/bookings.html", bookings=bookings, places=points)
-    markup = InlineKeyboardMarkup(rows) if rows else None
-    await context.bot.send_message(
-        update.effective_chat.id, text, parse_mode=HTML, reply_markup=markup
-    )
+    return listing(d.renderer, await chat_locale(context, chat_id), listed, points)
 
 
-def _button(label: str, data: str) -> InlineKeyboardButton:
-    return InlineKeyboardButton(label, callback_data=data)
+async def _own(update: Update, context: Context, prefix: str) -> Listed | None:
+    """The chat's listed booking a /jadwal button names (and remember that message to
+    refresh); None, after saying the choice is stale, for any other."""
+    booking_id = row_id(callback_arg(update).removeprefix(prefix))
+    listed = await booking_service.listed_bookings(deps(context).db, chat_id_of(update))
+    found = next((i for i in listed if i.booking.id == booking_id and i.booking.active), None)
+    if found is None:
+        await reply(update, context, "citizen/error_stale_button.html")
+    elif update.callback_query and update.callback_query.message and context.user_data is not None:
+        context.user_data[LISTING] = update.callback_query.message.message_id
+    return found
 
 
 async def ask_cancel(update: Update, context: Context) -> None:
-    """Confirm before cancelling (only one of the chat's own active bookings)."""
-    assert update.callback_query is not None and update.effective_chat is not None
-    await update.callback_query.answer()
-    booking_id = row_id(callback_arg(update).removeprefix("cancel:"))
-    mine = await booking_service.chat_bookings(deps(context).db, update.effective_chat.id)
-    if not any(b.id == booking_id and b.active for b in mine):
-        await reply(update, context, "citizen/error_stale_button.html")
+    """Confirm before cancelling, naming the booking: code, person, service, time, place."""
+    await answer_query(update)
+    item = await _own(update, context, "cancel:")
+    if item is None or item.booking.state not in HOLDING_STATES:
         return
-    rows = [[("booking_cancel_yes", f"jd:drop:{booking_id}"), ("booking_cancel_no", "jd:keep")]]
-    await reply(update, context, "citizen/booking_cancel_confirm.html", rows=rows)
+    b = item.booking
+    point = await get_service_point(deps(context).db, b.service_point)
+    rows = [[("booking_cancel_yes", f"jd:drop:{b.id}"), ("booking_cancel_no", "jd:keep")]]
+    await reply(
+        update,
+        context,
+        "citizen/booking_cancel_confirm.html",
+        rows=rows,
+        b=b,
+        owner=item.person,
+        point=point,
+    )
+
+
+async def send_qr_again(update: Update, context: Context) -> None:
+    """`jd:qr:<id>`: the booking's QR code again, for the counter's scanner."""
+    await answer_query(update)
+    item = await _own(update, context, "qr:")
+    if item is not None:
+        await send_qr(context, item.booking, await chat_locale(context, chat_id_of(update)))
 
 
 async def cancel(update: Update, context: Context) -> None:
@@ -70,6 +115,7 @@ async def cancel(update: Update, context: Context) -> None:
         await refuse(update, context, error)
         return
     await edit(update, context, "citizen/booking_cancelled.html", b=booking)
+    await refresh(context, booking.chat_id)
     await offer_place(context, offer)
 
 
@@ -129,5 +175,6 @@ def register(app: Application) -> None:
     app.add_handler(CallbackQueryHandler(ask_cancel, pattern=r"^jd:cancel:"))
     app.add_handler(CallbackQueryHandler(cancel, pattern=r"^jd:drop:"))
     app.add_handler(CallbackQueryHandler(keep, pattern=r"^jd:keep$"))
+    app.add_handler(CallbackQueryHandler(send_qr_again, pattern=r"^jd:qr:"))
     app.add_handler(CallbackQueryHandler(still_coming, pattern=r"^bk:(coming|release):"))
     app.add_handler(CallbackQueryHandler(take, pattern=r"^wl:take:"))

@@ -37,12 +37,17 @@ async def announce_booking(context: Context, booking: Booking, *, moved: bool = 
     assert point is not None
     text, _ = bookings.confirmed(d.renderer, locale, booking, point, moved=moved)
     await context.bot.send_message(chat_id, text, parse_mode=HTML)
-    caption = d.renderer.render(locale, "citizen/booking_qr_caption.txt", b=booking)
-    await context.bot.send_photo(chat_id, qr_png(booking.code), caption=caption)
+    await send_qr(context, booking, locale)
     address = d.renderer.render(locale, "citizen/venue_address.txt", point=point)
     await context.bot.send_venue(chat_id, point.latitude, point.longitude, point.name, address)
     if booking.state == "pending":
         await tell_staff_pending(context, booking)
+
+
+async def send_qr(context: Context, booking: Booking, locale: str) -> None:
+    """The booking's QR code, captioned with its code and queue number."""
+    caption = deps(context).renderer.render(locale, "citizen/booking_qr_caption.txt", b=booking)
+    await context.bot.send_photo(booking.chat_id, qr_png(booking.code), caption=caption)
 
 
 async def tell_staff_pending(context: Context, booking: Booking) -> None:

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import random
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TypeVar
 
 import aiosqlite
 
 from bot.db import transaction
-from bot.domain import HOLDING_STATES, Booking
+from bot.domain import HOLDING_STATES, Booking, Resident
 from bot.errors import BookingNotFound, NotChangeable, OutsideWindow, PointClosed, SlotFull, TooSoon
 from bot.services import outbox
 from bot.services.booking_rules import (
@@ -31,10 +32,21 @@ from bot.services.booking_rules import (
 from bot.services.schedule import booking_window, is_open, next_free_slots, to_utc, wib_day
 from bot.services.waitlist import offer_freed_place_in
 from bot.storage import bookings
+from bot.storage.residents import get_resident
 from bot.storage.service_points import ServicePoint, get_service_point
 from bot.storage.waitlist import Offer
 
 T = TypeVar("T")
+PAST_SHOWN = 5  # finished or cancelled bookings listed under the active ones
+
+
+@dataclass(frozen=True)
+class Listed:
+    """A booking as /jadwal lists it: its number, the booking, and whose it is."""
+
+    number: int  # its place among the chat's bookings in the order they were made: stable
+    booking: Booking
+    person: Resident | None
 
 
 async def book(
@@ -69,20 +81,34 @@ async def book(
 
 
 async def reschedule(
-    db: aiosqlite.Connection, booking_id: int, *, chat_id: int, start_at: datetime, now: datetime
+    db: aiosqlite.Connection,
+    booking_id: int,
+    *,
+    chat_id: int,
+    start_at: datetime,
+    now: datetime,
+    min_age: int = RECORDING_MIN_AGE,
 ) -> Booking:
     """Move the chat's booking to another slot (see reschedule_with_offer)."""
     moved, _ = await reschedule_with_offer(
-        db, booking_id, chat_id=chat_id, start_at=start_at, now=now
+        db, booking_id, chat_id=chat_id, start_at=start_at, now=now, min_age=min_age
     )
     return moved
 
 
 async def reschedule_with_offer(
-    db: aiosqlite.Connection, booking_id: int, *, chat_id: int, start_at: datetime, now: datetime
+    db: aiosqlite.Connection,
+    booking_id: int,
+    *,
+    chat_id: int,
+    start_at: datetime,
+    now: datetime,
+    min_age: int = RECORDING_MIN_AGE,
 ) -> tuple[Booking, Offer | None]:
     """Move the booking to a new slot (new queue number, pending again or auto-confirmed);
-    return it and the waitlist offer of the old place, which the caller must send."""
+    return it and the waitlist offer of the old place, which the caller must send. The person
+    must still fit the service on the new day, as for a new booking (a recording: not recorded
+    meanwhile, old enough then)."""
     start = to_utc(start_at)
 
     async def work() -> tuple[Booking, Offer | None]:
@@ -91,6 +117,10 @@ async def reschedule_with_offer(
             return booking, None
         point = await point_for(db, booking.service_point, booking.service)
         await require_slot(db, point, start, now=now)
+        day = wib_day(start)
+        await require_service_fits(
+            db, nik=booking.nik, service=booking.service, day=day, min_age=min_age
+        )
         await require_room(db, point, start, now=now)
         await _move(db, booking, point, start, now=now)
         await _withdraw_reminders(db, booking, now=now)  # reminded of the new time only
@@ -172,6 +202,18 @@ async def check_day(
 async def chat_bookings(db: aiosqlite.Connection, chat_id: int) -> list[Booking]:
     """The chat's bookings: active ones soonest first, then the rest newest first."""
     return await bookings.list_chat_bookings(db, chat_id)
+
+
+async def listed_bookings(db: aiosqlite.Connection, chat_id: int) -> list[Listed]:
+    """The chat's active bookings and its PAST_SHOWN latest others, in the order they were made,
+    each numbered by that order: a booking keeps its number when it is moved or another one is
+    cancelled, so "#2" on a button means the same booking as in the list shown before."""
+    every = await bookings.list_chat_bookings(db, chat_id)
+    number = {b.id: n for n, b in enumerate(sorted(every, key=lambda b: b.id), start=1)}
+    shown = [b for b in every if b.active] + [b for b in every if not b.active][:PAST_SHOWN]
+    people = {nik: await get_resident(db, nik) for nik in {b.nik for b in shown}}
+    listed = [Listed(number[b.id], b, people[b.nik]) for b in shown]
+    return sorted(listed, key=lambda item: item.number)
 
 
 # --- the rules ---

@@ -3,8 +3,13 @@ and to the staff of its point (a new booking to confirm)."""
 
 from __future__ import annotations
 
-from bot.domain import Booking, Resident, ServicePoint
+from collections.abc import Sequence
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.domain import HOLDING_STATES, Booking, Resident, ServicePoint
 from bot.rendering import Renderer
+from bot.services.booking import Listed
 from bot.views import Message, keyboard
 
 REBOOK = "menu:antre"  # the booking flow from its start
@@ -18,6 +23,29 @@ def confirmed(
         locale, "citizen/booking_confirmed.html", b=booking, point=point, moved=moved
     )
     return Message(text)
+
+
+def listing(
+    renderer: Renderer, locale: str, listed: Sequence[Listed], points: dict[str, ServicePoint]
+) -> Message:
+    """/jadwal: each booking numbered, whose it is; one that still holds its place gets Move,
+    Cancel and its QR code again, one checked in its QR code."""
+    text = renderer.render(locale, "citizen/bookings.html", listed=listed, places=points)
+    rows = [_listing_row(renderer, locale, item) for item in listed if item.booking.active]
+    return Message(text, InlineKeyboardMarkup(rows) if rows else None)
+
+
+def _listing_row(renderer: Renderer, locale: str, item: Listed) -> list[InlineKeyboardButton]:
+    number, booking_id = item.number, item.booking.id
+    keys = ("booking_move", "booking_drop") if item.booking.state in HOLDING_STATES else ()
+    actions = {"booking_move": "move", "booking_drop": "cancel", "booking_qr": "qr"}
+    return [
+        InlineKeyboardButton(
+            renderer.label(locale, key, number=number),
+            callback_data=f"jd:{actions[key]}:{booking_id}",
+        )
+        for key in (*keys, "booking_qr")
+    ]
 
 
 def staff_pending(

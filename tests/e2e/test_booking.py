@@ -153,6 +153,9 @@ async def test_jadwal_cancel_frees_the_place(botapi, settings):
     ask = await user.next_message()
     user.press(ask, data_of(ask, "jd:drop:"))
     assert "dibatalkan" in (await user.next_message()).text
+    refreshed = await user.next_message()  # the /jadwal list, edited
+    assert (refreshed.method, refreshed.message_id) == ("editMessageText", listing.message_id)
+    assert "dibatalkan" in refreshed.text
     user.press(ask, data_of(ask, "jd:drop:"), raw=True)  # the same button again
     assert "tidak bisa diubah" in (await user.next_message()).text
     (active,) = await db_row(settings, "SELECT count(*) FROM bookings WHERE state = 'pending'")

@@ -104,6 +104,7 @@ SAMPLE = {
     "b": BOOKING,
     "booking": BOOKING,
     "bookings": [BOOKING],
+    "listed": [SimpleNamespace(number=2, booking=BOOKING, person=RESIDENT)],
     "moved": False,
     "resident": RESIDENT,
     "age": 17,
@@ -147,6 +148,8 @@ SAMPLE = {
         destroyed_on=date(2026, 11, 24), method="dibakar", witnesses="Budi", card_count=3
     ),
     "person": "Siti <Aminah>",
+    "owner": RESIDENT,  # whose booking (a Resident, shortened: citizen/booking_cancel_confirm)
+    "moving": BOOKING,  # the booking being moved (citizen/booking_summary)
     "reminder": Reminder(
         "teen",
         1001,
