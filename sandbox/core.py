@@ -9,6 +9,7 @@ does through the observed simulation, as events in one log.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 from datetime import datetime
@@ -19,7 +20,7 @@ from telegram.ext import Application
 
 from bot.app import build_application
 from bot.clock import Clock
-from bot.config import TIMEZONE, Settings
+from bot.config import Settings
 from botapi import SEND_METHODS, SimUser
 from botapi.server import StoredFile, command_entities
 from sandbox.clock import ClockError, SandboxClock
@@ -41,6 +42,7 @@ SIGNATURES = (
     (b"%PDF-", "application/pdf"),
 )
 UNKNOWN_TYPE = "application/octet-stream"
+TICK = 1.0  # seconds between looks at the clock, which the page sees move minute by minute
 
 
 class SandboxError(ValueError):
@@ -61,7 +63,7 @@ class Sandbox:
     ) -> None:
         self.data_dir, self.count, self.seed = data_dir, count, seed
         self.clock = SandboxClock(start, base=base_clock)
-        self.people = identities(self.clock.now().astimezone(TIMEZONE).date())
+        self.people = identities(self.clock.now())
         self.by_id = {person.user_id: person for person in self.people}
         self.session = secrets.token_hex(8)  # a reloaded page notices a restarted sandbox
         self.events = EventLog()
@@ -69,6 +71,8 @@ class Sandbox:
         self.app: Application | None = None
         self._queries: dict[str, int] = {}  # callback query id -> chat that pressed
         self._jumping = asyncio.Lock()
+        self._shown: JSON = moment(self.clock.now())  # the clock the page was last told
+        self._ticker: asyncio.Task[None] | None = None
 
     # --- life cycle ---
 
@@ -104,10 +108,15 @@ class Sandbox:
             )
         for person in self.people:  # everyone has opened the bot once, as in real life
             self.send_text(person.user_id, "/start")
+        self._ticker = asyncio.create_task(self._tick(), name="sandbox-clock")
 
     async def stop(self) -> None:
         """Stop the bot, then the server; readers of the event log are released."""
         self.events.close()
+        if self._ticker is not None:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
         app, self.app = self.app, None
         if app is not None:
             assert app.updater is not None and app.post_shutdown is not None
@@ -206,10 +215,20 @@ class Sandbox:
             )
             if sender := data.get("sender"):
                 sender.wake()
+            self._shown = moment(to)
             self.events.add(
-                {"type": "clock", "clock": moment(to), "runs": [r.as_json() for r in runs]}
+                {"type": "clock", "clock": self._shown, "runs": [r.as_json() for r in runs]}
             )
             return runs
+
+    async def _tick(self) -> None:
+        """Tell the page each new minute of the clock, which runs on between jumps."""
+        while True:
+            await asyncio.sleep(TICK)
+            now = moment(self.clock.now())
+            if now["local"] != self._shown["local"]:
+                self._shown = now
+                self.events.add({"type": "tick", "clock": now})
 
     # --- the simulation's side ---
 

@@ -10,6 +10,7 @@ from typing import Any
 from babel.dates import format_date
 
 from bot.config import TIMEZONE
+from sandbox.clock import FIELD_FORMAT
 from sandbox.tghtml import to_nodes
 
 JSON = dict[str, Any]
@@ -59,6 +60,7 @@ def moment(at: datetime) -> JSON:
     return {
         "at": at.isoformat(),
         "local": local.strftime("%Y-%m-%dT%H:%M"),
+        "field": local.strftime(FIELD_FORMAT),  # as the jump field shows and takes it
         "time": local.strftime("%H.%M"),
         "day": {
             loc: format_date(local.date(), "EEEE, d MMMM y", locale=loc) for loc in ("id", "en")

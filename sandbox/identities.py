@@ -1,23 +1,30 @@
 """The people a sandbox visitor can be: planted residents with their NIK and KK, and role users.
 
-Dates are relative to the sandbox's first day, so the teen always turns 17 next month.
+Dates are relative to the sandbox's first moment, so the teen always turns 17 next month, Ani
+was deactivated in the last annual deactivation and the admin's hint names the next preview
+(sandbox/story.py). Every planted citizen lives in Kecamatan Kanigoro, and the two staff work
+at the first points their bookings and reports are offered: the Kanigoro kecamatan office
+(recording) and the Dispendukcapil office (replacement cards).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from babel.dates import format_date
 
+from bot.config import TIMEZONE
 from bot.domain import Resident, Sex
 from bot.nik import make_nik
 from bot.services.cycle import birthday_at
+from sandbox.story import last_deactivation, next_preview
 
 KANIGORO = "350510"  # Kecamatan Kanigoro, where the office is
-SRENGAT = "350503"
 MINGGIRSARI = "35.05.10.2001"  # a desa of Kanigoro: the Santoso family and the official's area
-SRENGAT_DESA = "35.05.03.2001"
+PAPUNGAN = "35.05.10.2005"  # another desa of Kanigoro: Ani
+RECORDING_POINT = "kec-kanigoro"  # the first point offered to Kanigoro residents for recording
+OFFICE = "kanigoro"  # the first point offered to them for a replacement card
 SERIAL = 9001  # far above the sample generator's serials, so planted numbers never collide
 TEEN_LEAD = timedelta(days=31)  # the teen's 17th birthday, from the sandbox's first day
 
@@ -94,17 +101,16 @@ def household(today: date) -> dict[str, Resident]:
 
 
 def others() -> dict[str, Resident]:
-    """A deactivated NIK in Srengat and a damaged card in Kanigoro."""
+    """A deactivated NIK and a damaged card, both in Kanigoro."""
     return {
         "deactivated": _resident(
             "ANI LESTARI",
             date(2001, 3, 3),
             "P",
             0,
-            _kk(SRENGAT, date(2012, 2, 2), 1),
+            _kk(KANIGORO, date(2012, 2, 2), 1),
             status="NONAKTIF",
-            kecamatan=SRENGAT,
-            desa=SRENGAT_DESA,
+            desa=PAPUNGAN,
         ),
         "damaged": _resident(
             "AGUS PRASETYO",
@@ -123,14 +129,24 @@ def residents(today: date) -> list[Resident]:
     return [*household(today).values(), *others().values()]
 
 
-def identities(today: date) -> list[Identity]:
+def _day(day: date) -> dict[str, str]:
+    return {loc: format_date(day, "d MMMM y", locale=loc) for loc in ("id", "en")}
+
+
+def _moment(at: datetime) -> dict[str, str]:
+    """`at` as the jump field takes it: "1 Mei 2027 09.00" / "1 May 2027 09:00"."""
+    local = at.astimezone(TIMEZONE)
+    day = _day(local.date())
+    return {"id": f"{day['id']} {local:%H.%M}", "en": f"{day['en']} {local:%H:%M}"}
+
+
+def identities(now: datetime) -> list[Identity]:
     """The prepared identities, in the order the page lists them."""
-    family, rest = household(today), others()
+    family, rest = household(now.astimezone(TIMEZONE).date()), others()
     teen = family["teen"]
-    turns = {
-        loc: format_date(birthday_at(teen.tanggal_lahir, 17), "d MMMM y", locale=loc)
-        for loc in ("id", "en")
-    }
+    turns = _day(birthday_at(teen.tanggal_lahir, 17))
+    deactivated = _day(last_deactivation(now).applied_on)
+    preview = _moment(next_preview(now))
     return [
         Identity(
             "teen", 1001, "Dewi", "Santoso", "citizen", resident=teen,
@@ -142,8 +158,10 @@ def identities(today: date) -> list[Identity]:
         Identity(
             "deactivated", 1002, "Ani", "Lestari", "citizen", resident=rest["deactivated"],
             links=((rest["deactivated"].nik, False),),
-            story={"id": "NIK-nya dinonaktifkan karena belum rekam; pengingat sudah aktif.",
-                   "en": "Her NIK was deactivated for not recording; reminders are on."},
+            story={"id": f"NIK-nya dinonaktifkan pada {deactivated['id']} karena belum rekam;"
+                         " pengingat datang setiap 30 hari.",
+                   "en": f"Her NIK was deactivated on {deactivated['en']} for not recording;"
+                         " a reminder comes every 30 days."},
             hint={"id": "Cek status dengan /cek, lalu /antre untuk rekam dan aktif kembali.",
                   "en": "Check with /cek, then /antre to record and re-activate."},
         ),
@@ -157,7 +175,7 @@ def identities(today: date) -> list[Identity]:
         ),
         Identity(
             "damaged", 1004, "Agus", "Prasetyo", "citizen", resident=rest["damaged"],
-            story={"id": "KTP-el miliknya rusak (chip tidak terbaca).",
+            story={"id": "e-KTP miliknya rusak (chip tidak terbaca).",
                    "en": "His e-KTP card is damaged (chip unreadable)."},
             hint={"id": "Cek NIK dengan /cek, lalu laporkan dengan /lapor; ikuti di /laporan.",
                   "en": "Check the NIK with /cek, then report with /lapor; follow it in /laporan."},
@@ -170,17 +188,30 @@ def identities(today: date) -> list[Identity]:
                   "en": "See the village /rekap and send a /siaran to linked residents."},
         ),
         Identity(
-            "staff", 9001, "Petugas", "Kanigoro", "staff", service_point="kanigoro",
-            story={"id": "Petugas di Kantor Dispendukcapil Kanigoro.",
-                   "en": "Staff at the Dispendukcapil office in Kanigoro."},
+            "staff", 9001, "Petugas", "Kec. Kanigoro", "staff", service_point=RECORDING_POINT,
+            story={"id": "Petugas perekaman di Kantor Kecamatan Kanigoro, tempat pertama yang"
+                         " ditawarkan kepada warga Kanigoro untuk rekam e-KTP.",
+                   "en": "Recording staff at the Kanigoro kecamatan office, the first place"
+                         " offered to Kanigoro's residents for e-KTP recording."},
             hint={"id": "Konfirmasi antrean baru, /hari_ini, lalu /masuk KODE pada hari kunjungan.",
                   "en": "Confirm new bookings, /hari_ini, then /masuk CODE on the visit's day."},
+        ),
+        Identity(
+            "office", 9004, "Petugas", "Dinas", "staff", service_point=OFFICE,
+            story={"id": "Petugas di Kantor Dispendukcapil di Kanigoro: penggantian e-KTP rusak"
+                         " atau hilang, dan pengambilan kartu.",
+                   "en": "Staff at the Dispendukcapil office in Kanigoro: replacing damaged or"
+                         " lost cards, and card pick-up."},
+            hint={"id": "Laporan e-KTP rusak dan antrean penggantian: /tiket, /hari_ini.",
+                  "en": "Damaged-card reports and replacement bookings: /tiket, /hari_ini."},
         ),
         Identity(
             "admin", 9003, "Kepala", "Bidang", "admin",
             story={"id": "Kepala bidang: petugas, layanan, deaktivasi tahunan, statistik.",
                    "en": "Head of section: staff, services, annual deactivation, statistics."},
-            hint={"id": "Coba /statistik; majukan waktu ke 1 Mei untuk pratinjau deaktivasi.",
-                  "en": "Try /statistik; move time to 1 May for the deactivation preview."},
+            hint={"id": f"/statistik, lalu lompat ke {preview['id']} untuk pratinjau"
+                        " deaktivasi tahunan.",
+                  "en": f"/statistik, then jump to {preview['en']} for the annual"
+                        " deactivation preview."},
         ),
     ]  # fmt: skip

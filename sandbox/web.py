@@ -12,8 +12,7 @@ from typing import Any
 
 from aiohttp import hdrs, web
 
-from bot.config import TIMEZONE
-from sandbox.clock import ClockError
+from sandbox.clock import ClockError, parse_moment
 from sandbox.core import PHOTO_TYPES, Sandbox, SandboxError, content_type
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -188,15 +187,10 @@ async def _jump(request: web.Request) -> web.Response:
 
 
 def _target(body: dict[str, Any], now: datetime) -> datetime:
-    """`{"days": n}`, `{"hours": n}` or `{"to": "YYYY-MM-DDTHH:MM"}` (WIB) as a UTC instant."""
+    """`{"days": n}`, `{"hours": n}` or `{"to": "1/5/2027 09.00"}` (WIB, see `parse_moment`)
+    as a UTC instant."""
     if isinstance(body.get("to"), str):
-        try:
-            moment = datetime.fromisoformat(body["to"])
-        except ValueError:
-            raise ClockError("give the date as YYYY-MM-DDTHH:MM") from None
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=TIMEZONE)
-        return moment.astimezone(UTC)
+        return parse_moment(body["to"], now=now).astimezone(UTC)
     days, hours = body.get("days", 0), body.get("hours", 0)
     if not isinstance(days, int) or not isinstance(hours, int) or days < 0 or hours < 0:
         raise ClockError("days and hours are whole numbers, 0 or more")

@@ -1,4 +1,5 @@
-"""The sandbox's database: a sample population, the planted identities, their roles and links."""
+"""The sandbox's database: a sample population, the planted identities, their roles and links,
+and the last annual deactivation on record (sandbox/story.py)."""
 
 from __future__ import annotations
 
@@ -10,12 +11,14 @@ import aiosqlite
 
 from bot.app import prepare_database
 from bot.config import TIMEZONE, Settings
+from bot.domain import Resident
 from bot.sample import export_row, write_export, write_sample
 from bot.services.directory import get_resident
 from bot.services.importer import import_residents
 from bot.services.links import link_chat
 from bot.services.roles import add_user
 from sandbox.identities import Identity, residents
+from sandbox.story import Deactivation, last_deactivation, record_deactivation
 
 log = logging.getLogger(__name__)
 
@@ -44,18 +47,40 @@ async def prepare_world(
         write_sample(sample, count, seed=seed, today=today)
         report = await import_residents(conn, sample, now=now)
         log.info("sample population: %s", report.summary())
-        planted = write_planted(database_path.with_name("planted-residents.csv"), today)
-        report = await import_residents(conn, planted, now=now)
-        if report.rejected:
-            raise RuntimeError(f"planted residents rejected: {report.rejected}")
+        done = last_deactivation(now)
+        await import_planted(conn, database_path.parent, today, now=now, deactivated=done)
         await register(conn, people, now=now)
+        admin = next(person.user_id for person in people if person.role == "admin")
+        await record_deactivation(conn, done, admin_id=admin)
     finally:
         await conn.close()
 
 
-def write_planted(path: Path, today: date) -> Path:
-    """The planted residents as a SIAK export."""
-    write_export(path, map(export_row, residents(today)))
+async def import_planted(
+    conn: aiosqlite.Connection,
+    folder: Path,
+    today: date,
+    *,
+    now: datetime,
+    deactivated: Deactivation,
+) -> None:
+    """Import the planted residents; a NONAKTIF one as of the day the last deactivation was
+    applied, the day the database records as the one its NIK became NONAKTIF."""
+    planted = residents(today)
+    batches = (
+        ([p for p in planted if p.active], now),
+        ([p for p in planted if not p.active], deactivated.applied),
+    )
+    for number, (batch, moment) in enumerate(batches):
+        path = write_planted(folder / f"planted-residents-{number}.csv", batch)
+        report = await import_residents(conn, path, now=moment)
+        if report.rejected:
+            raise RuntimeError(f"planted residents rejected: {report.rejected}")
+
+
+def write_planted(path: Path, planted: list[Resident]) -> Path:
+    """Planted residents as a SIAK export."""
+    write_export(path, map(export_row, planted))
     return path
 
 

@@ -97,6 +97,7 @@ function handle(event) {
     return event.alert ? showAlert(event.text) : toast(event.text);
   }
   if (event.type === "clock") { state.clock = event.clock; state.lastRuns = event.runs; renderClock(); renderRuns(); }
+  if (event.type === "tick") { state.clock = event.clock; renderClock(); }
   if (event.type === "commands" && !$("menu").hidden) openMenu();
 }
 
@@ -294,7 +295,7 @@ function renderClock() {
   if (!state.clock) return;
   $("clock-day").textContent = state.clock.day[state.lang];
   $("clock-time").textContent = state.clock.time;
-  $("jump-to").value = state.clock.local;
+  if (document.activeElement !== $("jump-to")) $("jump-to").value = state.clock.field;  // not while typing
 }
 
 function renderRuns() {
@@ -406,7 +407,9 @@ async function start() {
   $("plus-hour").addEventListener("click", () => jump({ hours: 1 }));
   $("plus-day").addEventListener("click", () => jump({ days: 1 }));
   $("plus-week").addEventListener("click", () => jump({ days: 7 }));
-  $("jump").addEventListener("click", () => { if ($("jump-to").value) jump({ to: $("jump-to").value }); });
+  const jumpTo = () => { if ($("jump-to").value.trim()) jump({ to: $("jump-to").value }); };
+  $("jump").addEventListener("click", jumpTo);
+  $("jump-to").addEventListener("keydown", (event) => { if (event.key === "Enter") { event.preventDefault(); jumpTo(); } });
   $("lang").addEventListener("click", () => {
     state.lang = state.lang === "id" ? "en" : "id";
     localStorage.setItem("sandbox-lang", state.lang);

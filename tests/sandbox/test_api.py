@@ -16,10 +16,11 @@ from bot.clock import FixedClock
 from bot.config import TIMEZONE
 from bot.jobs.registry import JobSpec
 from bot.sample import generate_residents
+from bot.services.booking_options import shortlisted_points
 from bot.services.directory import get_resident, get_user
 from bot.services.links import chat_links
 from sandbox import timetravel
-from sandbox.clock import ClockError, SandboxClock
+from sandbox.clock import ClockError, SandboxClock, parse_moment
 from sandbox.core import Sandbox
 from sandbox.identities import identities, residents
 from sandbox.tghtml import to_nodes
@@ -27,13 +28,14 @@ from sandbox.web import serving
 from tests.conftest import NOW
 
 ACT = {"X-Sandbox": "1"}
-TEEN, DEACTIVATED, PARENT, DAMAGED, OFFICIAL, STAFF, ADMIN = (
+TEEN, DEACTIVATED, PARENT, DAMAGED, OFFICIAL, STAFF, OFFICE, ADMIN = (
     1001,
     1002,
     1003,
     1004,
     9002,
     9001,
+    9004,
     9003,
 )
 
@@ -102,7 +104,16 @@ async def test_identities_are_listed_with_nik_kk_and_roles(sandbox, http):
     world, url = sandbox
     state = await (await http.get(f"{url}/api/state")).json()
     cards = {card["key"]: card for card in state["identities"]}
-    assert list(cards) == ["teen", "deactivated", "parent", "damaged", "official", "staff", "admin"]
+    assert list(cards) == [
+        "teen",
+        "deactivated",
+        "parent",
+        "damaged",
+        "official",
+        "staff",
+        "office",
+        "admin",
+    ]
     assert state["clock"]["day"]["id"] == "Selasa, 24 November 2026"
     db = world.app.bot_data["db"]
     teen = await get_resident(db, cards["teen"]["nik"])
@@ -114,7 +125,8 @@ async def test_identities_are_listed_with_nik_kk_and_roles(sandbox, http):
     assert deactivated is not None
     assert deactivated.status_nik == "NONAKTIF"
     staff, official = await get_user(db, STAFF), await get_user(db, OFFICIAL)
-    assert (staff.role, staff.service_point) == ("staff", "kanigoro")
+    assert (staff.role, staff.service_point) == ("staff", "kec-kanigoro")
+    assert (await get_user(db, OFFICE)).service_point == "kanigoro"
     assert (official.role, official.area_code) == ("official", "3505102001")
     assert (await get_user(db, ADMIN)).role == "admin"
     household = await chat_links(db, PARENT)
@@ -136,7 +148,7 @@ def test_planted_numbers_never_collide_with_the_sample():
     assert len({p.nik for p in planted}) == 6
     assert not {p.nik for p in planted} & {row["nik"] for row in sample}
     assert not {p.no_kk for p in planted} & {row["no_kk"] for row in sample}
-    cards = [card for card in identities(today) if card.resident]
+    cards = [card for card in identities(NOW) if card.resident]
     assert {card.resident for card in cards} <= set(planted)
 
 
@@ -387,3 +399,97 @@ def test_telegram_html_becomes_safe_nodes():
     assert {"t": "blockquote", "c": ["q"]} in nodes
     assert to_nodes("<b>plain</b>", None) == ["<b>plain</b>"]
     assert to_nodes('<tg-emoji emoji-id="1">👍</tg-emoji>', "HTML") == ["👍"]
+
+
+# --- the story agrees with its hints ---
+
+
+def card_of(world: Sandbox, user_id: int) -> dict[str, Any]:
+    return world.identity(user_id).card()
+
+
+async def test_the_first_point_offered_to_each_citizen_has_a_demo_staff_member(sandbox):
+    """Dewi's walk-through books at the first point offered: its staff must be someone to be."""
+    world, _url = sandbox
+    db = world.app.bot_data["db"]
+    staffed = {p.service_point for p in world.people if p.role == "staff"}
+    for person in world.people:
+        if (resident := person.resident) is None:
+            continue
+        service = "rusak" if resident.recorded else "rekam"  # what the person's hint leads to
+        home = (await get_resident(db, resident.nik)).kode_desa[:6]
+        first = (await shortlisted_points(db, service, home_kecamatan=home))[0]
+        assert first.code in staffed, (person.key, service, first.code)
+
+
+async def test_the_first_day_sends_no_deactivation_preview_and_the_hinted_moment_does(
+    sandbox, http, stream
+):
+    world, url = sandbox
+    assert "lompat ke 1 Mei 2027 09.00 " in card_of(world, ADMIN)["hint"]["id"]
+    day = await post(http, f"{url}/api/clock", {"days": 1})
+    preview = [run for run in day["runs"] if run["slot"] == "deactivation-preview"]
+    assert [(run["day"], run["planned"]) for run in preview] == [("2026-11-25", 0)]
+    hinted = await post(http, f"{url}/api/clock", {"to": "1 Mei 2027 09.00"})
+    assert hinted["clock"]["day"]["id"] == "Sabtu, 1 Mei 2027"
+    preview = [run for run in hinted["runs"] if run["slot"] == "deactivation-preview"]
+    assert [run["planned"] for run in preview if run["day"] != "2027-05-01"] == [0] * 156
+    assert (preview[-1]["day"], preview[-1]["planned"]) == ("2027-05-01", 1)
+    sent = await stream.until(from_bot(ADMIN, "Pratinjau penonaktifan NIK tahunan"))
+    assert "batas perekaman Jumat, 30 April 2027" in text_of(sent["nodes"])
+
+
+async def test_ani_was_deactivated_in_the_last_annual_deactivation_not_on_the_first_day(
+    sandbox, http, stream
+):
+    world, url = sandbox
+    assert "dinonaktifkan pada 7 Mei 2026 " in card_of(world, DEACTIVATED)["story"]["id"]
+    moved = await post(http, f"{url}/api/clock", {"days": 30})  # a 30-day reminder falls in it
+    ran = [
+        (run["day"], run["planned"])
+        for run in moved["runs"]
+        if run["slot"] == "deactivated-reminders"
+    ]
+    assert [day for day, planned in ran if planned] == ["2026-12-03"]  # 7 May + 7 * 30 days
+    reminder = await stream.until(from_bot(DEACTIVATED, "NONAKTIF"))
+    assert "NONAKTIF sejak Kamis, 7 Mei 2026." in text_of(reminder["nodes"])
+
+
+def test_no_hint_repeats_the_label_the_page_puts_before_it():
+    labels = {"id": "Coba", "en": "Try"}  # app.js: T.id.try, T.en.try, shown as "Coba: <hint>"
+    script = (Path(__file__).parents[2] / "sandbox" / "static" / "app.js").read_text()
+    assert all(f'try: "{label}"' in script for label in labels.values())
+    for person in identities(NOW):
+        for locale, label in labels.items():
+            assert person.hint[locale].split()[0] != label, (person.key, person.hint[locale])
+
+
+async def test_the_clock_shown_runs_on_between_jumps(sandbox, stream):
+    world, _url = sandbox
+    world.clock.base.advance(timedelta(minutes=5))
+    tick = await stream.until(lambda event: event["type"] == "tick")
+    assert (tick["clock"]["time"], tick["clock"]["field"]) == ("10.05", "24/11/2026 10.05")
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("1/5/2027 09.00", (2027, 5, 1, 9, 0)),
+        ("01-05-2027 9:00", (2027, 5, 1, 9, 0)),
+        (" 1 Mei 2027  pukul 09.00 ", (2027, 5, 1, 9, 0)),
+        ("Sabtu, 1 Mei 2027", (2027, 5, 1, 10, 0)),  # the time of day stays
+        ("17 agu 2027 07.30", (2027, 8, 17, 7, 30)),
+        ("1 May 2027 09:00", (2027, 5, 1, 9, 0)),
+        ("2026-11-27T07:30", (2026, 11, 27, 7, 30)),
+    ],
+)
+def test_the_jump_field_takes_indonesian_dates(typed, expected):
+    assert parse_moment(typed, now=NOW) == datetime(*expected, tzinfo=TIMEZONE)
+
+
+@pytest.mark.parametrize(
+    "typed", ["05/01/2027 25.00", "31/2/2027", "1 Mai 2027", "2027-13-01", "besok", "1/5/27"]
+)
+def test_the_jump_field_refuses_what_is_no_date(typed):
+    with pytest.raises(ClockError):
+        parse_moment(typed, now=NOW)
