@@ -1,9 +1,9 @@
 """Consistent copies of the database while the bot runs, and putting one back.
 
-SQLite's online backup API copies the database page by page; writers may go on, and the copy is
-one consistent moment. The copy holds what the database holds; SECRET_KEY (secret.key) is not in
-it and must be kept separately. Copies are single files (no -wal beside them), readable by the
-bot's user only (0600, in folders it creates 0700).
+SQLite's online backup API copies the database from one read snapshot: writers go on, and the
+copy is one consistent moment. The copy holds what the database holds; SECRET_KEY (secret.key)
+is not in it and must be kept separately. Copies are single files (no -wal beside them),
+readable by the bot's user only (0600, in folders it creates 0700).
 
 The nightly job (bot/jobs/backup.py) writes `dukcapil-YYYY-MM-DD.sqlite3` into BACKUP_DIR,
 keeps 7 daily and 4 weekly copies (`to_keep`) and records each outcome; `last_backup` reads it
@@ -28,7 +28,10 @@ from bot.storage import backup_runs
 
 log = logging.getLogger(__name__)
 
-PAGES_PER_STEP = 1024  # copy in steps so the bot's writers are not held up for long
+# In one step: a copy made step by step starts over whenever another connection writes between
+# two steps, so under a busy bot it ended only when the writes stopped. The one step reads one
+# WAL snapshot, which holds no writer up (the WAL only grows until the copy is done).
+ALL_PAGES = -1
 KEEP_DAILY, KEEP_WEEKLY = 7, 4
 NIGHTLY_NAME = re.compile(r"dukcapil-(\d{4}-\d{2}-\d{2})\.sqlite3")  # other files are left alone
 
@@ -58,7 +61,7 @@ async def backup(db: aiosqlite.Connection, target: Path, *, overwrite: bool = Fa
     partial = await asyncio.to_thread(_prepare, target, overwrite=overwrite)
     copy = sqlite3.connect(partial, check_same_thread=False)  # written from aiosqlite's thread
     try:
-        await db.backup(copy, pages=PAGES_PER_STEP, sleep=0.0)
+        await db.backup(copy, pages=ALL_PAGES)
         # The copy took the database's WAL mode: make it one file, or every reader of it
         # (the check below included) would leave a -wal and -shm beside it.
         await asyncio.to_thread(copy.execute, "PRAGMA journal_mode = DELETE")
@@ -130,8 +133,8 @@ def prune(folder: Path) -> list[Path]:
 
 def to_keep(days: list[date], *, daily: int = KEEP_DAILY, weekly: int = KEEP_WEEKLY) -> set[date]:
     """The copies to keep, by day: the `daily` newest, then the newest of each of the `weekly`
-    calendar weeks (Monday to Sunday) before them, as borg's and restic's prune rules count
-    (a week whose newest copy is kept as a daily one does not count as one of the weeklies)."""
+    calendar weeks (Monday to Sunday) before them, as `borg prune` counts: a week whose newest
+    copy is kept as a daily one does not count as one of the weeklies."""
     newest_first = sorted(set(days), reverse=True)
     keep = set(newest_first[:daily])
     seen_weeks, weeklies = set(), 0

@@ -6,6 +6,7 @@ import asyncio
 import os
 import sqlite3
 import stat
+import threading
 
 import pytest
 
@@ -167,3 +168,38 @@ def test_run_job_backup_writes_todays_copy_and_a_failure_exits_1(tmp_path, monke
     rows = conn.execute("SELECT ok, file, error FROM backup_runs ORDER BY id").fetchall()
     conn.close()
     assert rows == [(1, "dukcapil-2026-11-24.sqlite3", None), (0, None, "NotADirectoryError")]
+
+
+async def test_a_copy_under_constant_writes_is_one_moment_not_a_copy_started_over(tmp_path):
+    """SQLite's backup copied step by step starts over whenever another connection writes
+    between two steps: under a busy bot it ended only once the writes stopped."""
+    path, writes = tmp_path / "busy.sqlite3", 20_000
+    conn = await dbmod.connect(path, SECRET_KEY)
+    try:
+        await dbmod.migrate(conn)
+        await conn.execute("CREATE TABLE ballast (b BLOB)")  # 16 MB: many steps of 1024 pages
+        await conn.execute(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 4000)"
+            " INSERT INTO ballast SELECT randomblob(4000) FROM n"
+        )
+        await conn.execute("CREATE TABLE ticks (n INTEGER)")
+        writing = threading.Event()
+
+        def another_process_writes() -> None:
+            other = sqlite3.connect(path, isolation_level=None)
+            other.execute("PRAGMA synchronous = OFF")  # a commit every few microseconds
+            for n in range(writes):
+                other.execute("INSERT INTO ticks VALUES (?)", (n,))
+                if n == 100:
+                    writing.set()
+            other.close()
+
+        writer = threading.Thread(target=another_process_writes)
+        writer.start()
+        await asyncio.to_thread(writing.wait)
+        copy = tmp_path / "copy.sqlite3"
+        await backup(conn, copy)
+        await asyncio.to_thread(writer.join)
+    finally:
+        await conn.close()
+    assert 100 <= count(copy, "ticks") < writes  # a moment during the writes, not after them
