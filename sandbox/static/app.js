@@ -261,6 +261,26 @@ function renderPeople() {
     if (unread) item.append(el("span", { class: "badge" }, unread));
     nav.append(item);
   }
+  renderPeopleToggle();
+}
+
+// At phone size the identities fold into this one line: who you are, and how many unread.
+function renderPeopleToggle() {
+  const person = state.people.find((p) => p.user_id === state.current);
+  const toggle = $("people-toggle");
+  toggle.replaceChildren();
+  if (!person) return;
+  const unread = [...state.unread.values()].reduce((sum, n) => sum + n, 0);
+  toggle.append(el("div", { class: `avatar role-${person.role}` }, person.name[0]),
+    el("div", { class: "who" }, el("div", { class: "name" }, person.name), el("div", { class: "role" }, roleLabel(person.role))));
+  if (unread) toggle.append(el("span", { class: "badge" }, unread));
+  toggle.append(el("span", { class: "fold", "aria-hidden": "true" }, $("sidebar").classList.contains("open") ? "▴" : "▾"));
+}
+
+function foldPeople(open) {
+  $("sidebar").classList.toggle("open", open);
+  $("people-toggle").setAttribute("aria-expanded", String(open));
+  renderPeopleToggle();
 }
 
 function field(label, value, copy) {
@@ -328,7 +348,8 @@ function choose(userId) {
   state.current = userId;
   state.unread.delete(userId);
   history.replaceState(null, "", `#${userId}`);
-  $("menu").hidden = true;
+  closeMenu();
+  foldPeople(false);
   renderPeople(); renderCard(); renderChat();
   $("text").focus();
 }
@@ -339,8 +360,19 @@ async function send(text) {
   await post(`/api/chats/${state.current}/messages`, body);
 }
 
+// The menu's commands come from a request; one that answers after the menu was closed (a send,
+// a click elsewhere) or asked again is dropped, so a closed menu never reopens by itself.
+let menuRequest = 0;
+
+function closeMenu() {
+  menuRequest += 1;
+  $("menu").hidden = true;
+}
+
 async function openMenu() {
+  const request = ++menuRequest;
   const commands = await (await fetch(`/api/chats/${state.current}/commands`)).json();
+  if (request !== menuRequest) return;
   const prefix = $("text").value.startsWith("/") ? $("text").value.slice(1).toLowerCase() : "";
   const menu = $("menu");
   menu.replaceChildren();
@@ -348,7 +380,7 @@ async function openMenu() {
   if (!shown.length) menu.append(el("div", { class: "empty" }, t("no_commands")));
   for (const command of shown) {
     menu.append(el("button", { type: "button", class: "command", dataset: { command: command.command }, onclick: async () => {
-      menu.hidden = true; $("text").value = ""; await send(`/${command.command}`);
+      closeMenu(); $("text").value = ""; await send(`/${command.command}`);
     } }, el("span", { class: "name" }, `/${command.command}`), el("span", { class: "desc" }, command.description)));
   }
   menu.hidden = false;
@@ -388,11 +420,16 @@ async function start() {
     event.preventDefault();
     const text = $("text").value;
     if (!text.trim()) return;
-    $("text").value = ""; $("menu").hidden = true;
+    $("text").value = ""; closeMenu();
     try { await send(text); } catch { $("text").value = text; }
   });
-  $("text").addEventListener("input", () => { if ($("text").value.startsWith("/")) openMenu(); else $("menu").hidden = true; });
-  $("menu-button").addEventListener("click", () => ($("menu").hidden ? openMenu() : ($("menu").hidden = true)));
+  $("text").addEventListener("input", () => ($("text").value.startsWith("/") ? openMenu() : closeMenu()));
+  $("menu-button").addEventListener("click", () => ($("menu").hidden ? openMenu() : closeMenu()));
+  document.addEventListener("click", (event) => {
+    if (!event.target.closest("#menu, #menu-button, #text")) closeMenu();
+  });
+  document.addEventListener("keydown", (event) => { if (event.key === "Escape") closeMenu(); });
+  $("people-toggle").addEventListener("click", () => foldPeople(!$("sidebar").classList.contains("open")));
   $("attach").addEventListener("click", () => $("file").click());
   $("file").addEventListener("change", async () => {
     const file = $("file").files[0];

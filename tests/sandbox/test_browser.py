@@ -7,9 +7,12 @@ to docs/sandbox.png.
 
 from __future__ import annotations
 
+import asyncio
 import os
+import re
 import shutil
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -24,6 +27,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 README_SHOT = ROOT / "docs" / "sandbox.png"
+PHONE = (390, 844)
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -57,16 +61,16 @@ def sandbox_url(running: tuple[Sandbox, str]) -> str:
     return running[1]
 
 
-@pytest.fixture
-async def page(tmp_path: Path) -> AsyncIterator[playwright.Page]:
-    """A page of a fresh headless chromium profile."""
+@asynccontextmanager
+async def browser_page(profile: Path, width: int, height: int) -> AsyncIterator[playwright.Page]:
+    """A page of a fresh headless chromium profile with a viewport of that size."""
     async with playwright.async_playwright() as driver:
         context = await driver.chromium.launch_persistent_context(
-            str(tmp_path / "profile"),
+            str(profile),
             executable_path=str(CHROMIUM),
             headless=True,
             args=CHROMIUM_ARGS,
-            viewport={"width": 1280, "height": 860},
+            viewport={"width": width, "height": height},
             locale="id-ID",
             timezone_id="Asia/Jakarta",
         )
@@ -74,6 +78,20 @@ async def page(tmp_path: Path) -> AsyncIterator[playwright.Page]:
             yield context.pages[0] if context.pages else await context.new_page()
         finally:
             await context.close()
+
+
+@pytest.fixture
+async def page(tmp_path: Path) -> AsyncIterator[playwright.Page]:
+    """A desktop-sized page."""
+    async with browser_page(tmp_path / "profile", 1280, 860) as page:
+        yield page
+
+
+@pytest.fixture
+async def phone(tmp_path: Path) -> AsyncIterator[playwright.Page]:
+    """A page the size of a phone's screen (390 x 844 CSS pixels)."""
+    async with browser_page(tmp_path / "profile", *PHONE) as page:
+        yield page
 
 
 def last_bot_message(page: playwright.Page) -> playwright.Locator:
@@ -163,3 +181,114 @@ async def test_the_header_clock_runs_on_and_the_jump_field_speaks_indonesian(pag
     await field.fill("1 Desember 2026 08.00")
     await field.press("Enter")
     await expect(page.locator("#clock-day")).to_have_text("Selasa, 1 Desember 2026")
+
+
+# How far the page reaches: its scrolling width, and the elements that end right of the screen.
+MEASURE = """() => ({
+    width: document.documentElement.scrollWidth,
+    overflowing: [...document.querySelectorAll("body *")]
+        .filter((node) => node.getBoundingClientRect().right > window.innerWidth + 0.5)
+        .map((node) => node.id || node.className || node.tagName),
+})"""
+
+
+async def assert_fits_the_screen(page: playwright.Page) -> None:
+    width, height = PHONE
+    assert await page.evaluate(MEASURE) == {"width": width, "overflowing": []}
+    send_button = await page.locator("#send").bounding_box()
+    assert send_button is not None
+    assert send_button["x"] >= 0
+    assert send_button["x"] + send_button["width"] <= width
+    assert send_button["y"] + send_button["height"] <= height
+    await expect(page.locator("#send")).to_be_in_viewport(ratio=1)
+
+
+async def test_at_phone_size_the_page_is_as_wide_as_the_screen_and_the_chat_gets_most_of_it(
+    phone, sandbox_url
+):
+    page = phone
+    await page.goto(sandbox_url)
+    await expect(last_bot_message(page)).to_be_visible()
+    await assert_fits_the_screen(page)
+    messages = await page.locator("#messages").bounding_box()
+    assert messages is not None
+    assert messages["height"] > PHONE[1] * 0.6
+    toggle = page.locator("#people-toggle")
+    await expect(toggle).to_contain_text("Dewi")  # the identities folded into one line
+    await expect(page.locator('.person[data-key="teen"]')).to_be_hidden()
+    await screenshot(page, "4-phone")
+
+    await toggle.click()  # unfolded, the list of identities and the card fit too
+    await expect(page.locator('.person[data-key="staff"]')).to_be_visible()
+    await assert_fits_the_screen(page)
+    staff = page.locator('.person[data-key="staff"]')
+    name = await staff.locator(".name").inner_text()
+    await staff.click()
+    await expect(staff).to_be_hidden()
+    await expect(toggle.locator(".name")).to_have_text(name)
+
+    await send(page, "/bantuan " + "x" * 120)  # a long word in the chat does not widen it
+    await expect(page.locator(".msg.user").last).to_contain_text("xxxx")
+    await page.click("#menu-button")
+    await expect(page.locator("#menu .command").first).to_be_visible()
+    await expect(page.locator("#menu")).to_be_in_viewport(ratio=1)
+    await assert_fits_the_screen(page)
+
+
+# Counts the command lists the page has received and acted on: the count moves in a task queued
+# after the response was handed to the page's code, so once it moves the menu has been drawn or
+# left closed.
+COUNT_MENU_LOADS = """
+window.menuLoads = 0;
+const realFetch = window.fetch;
+window.fetch = async (...args) => {
+    const response = await realFetch(...args);
+    if (String(args[0]).endsWith("/commands")) {
+        const json = response.json.bind(response);
+        response.json = async () => {
+            const data = await json();
+            setTimeout(() => (window.menuLoads += 1));
+            return data;
+        };
+    }
+    return response;
+};
+"""
+
+
+async def test_the_menu_stays_closed_after_sending_and_closes_on_a_click_outside(page, sandbox_url):
+    await page.add_init_script(COUNT_MENU_LOADS)
+    loop = asyncio.get_running_loop()
+    held: asyncio.Future[playwright.Route] | None = None
+    requests = 0
+
+    async def commands(route: playwright.Route) -> None:
+        nonlocal held, requests
+        requests += 1
+        if held is not None and not held.done():
+            held.set_result(route)  # answered later, by the test
+        else:
+            await route.continue_()
+
+    await page.route("**/api/chats/*/commands", commands)
+    await page.goto(sandbox_url)
+    await expect(last_bot_message(page)).to_be_visible()
+    menu = page.locator("#menu")
+    await page.click("#menu-button")
+    await expect(menu.locator('[data-command="bantuan"]')).to_be_visible()
+
+    held = loop.create_future()
+    await page.fill("#text", "/bantuan")  # typing a command asks for the menu again
+    route = await held
+    await page.click("#send")  # sending closes the menu before the commands arrive
+    await expect(menu).to_be_hidden()
+    await route.continue_()
+    # A function, not an expression: the page's CSP forbids the eval() an expression needs.
+    await page.wait_for_function("(n) => window.menuLoads >= n", arg=requests)
+    await expect(page.locator(".msg.user").last).to_have_text(re.compile("/bantuan"))
+    await expect(menu).to_be_hidden()
+
+    await page.click("#menu-button")
+    await expect(menu.locator('[data-command="bantuan"]')).to_be_visible()
+    await page.click("#card h3")  # anywhere outside the menu
+    await expect(menu).to_be_hidden()
