@@ -15,6 +15,8 @@ from bot.handlers.menus import publish_command_menus
 from bot.http import AiohttpRequest
 from bot.jobs import schedule_jobs
 from bot.jobs.sender import Sender
+from bot.metrics import Metrics
+from bot.ops import instrument_handlers, start_ops
 from bot.ratelimit import PacedRateLimiter, Pacer
 from bot.rendering import Renderer
 from bot.storage.areas import sync_areas
@@ -25,10 +27,16 @@ log = logging.getLogger(__name__)
 
 
 def build_application(
-    settings: Settings, *, request: BaseRequest | None = None, clock: Clock | None = None
+    settings: Settings,
+    *,
+    request: BaseRequest | None = None,
+    clock: Clock | None = None,
+    serve_ops: bool = False,
 ) -> Application:
-    """Build the bot with its settings; `request` replaces the HTTP layer in tests."""
-    pacer = Pacer(settings.send_rate)  # one sending budget for replies and the outbox sender
+    """Build the bot with its settings; `request` replaces the HTTP layer in tests.
+    `serve_ops`: serve /healthz, /readyz and /metrics on OPS_LISTEN (`run` does)."""
+    pacer = Pacer(settings.send_rate)
+    metrics = Metrics()  # one sending budget for replies and the outbox sender
     builder = (
         ApplicationBuilder()
         .token(settings.bot_token)
@@ -48,14 +56,21 @@ def build_application(
         builder = builder.request(request).get_updates_request(request)
     else:  # aiohttp: fast under a broadcast; long polls too (on httpx, 50 users checking at
         # once spent a third of the bot's CPU polling)
-        builder = builder.request(AiohttpRequest()).get_updates_request(
-            AiohttpRequest(connections=1)
+        builder = builder.request(AiohttpRequest(observer=metrics.telegram_call))
+        builder = builder.get_updates_request(
+            AiohttpRequest(connections=1, observer=metrics.telegram_call)
         )
     app = builder.build()
     app.bot_data.update(
-        settings=settings, clock=clock or SystemClock(), renderer=Renderer(), pacer=pacer
+        settings=settings,
+        clock=clock or SystemClock(),
+        renderer=Renderer(),
+        pacer=pacer,
+        metrics=metrics,
+        serve_ops=serve_ops,
     )
     register(app)
+    instrument_handlers(app, metrics)
     return app
 
 
@@ -88,6 +103,8 @@ async def _post_init(app: Application) -> None:
     app.bot_data["sender"] = sender
     sender.start(settings.database_path)
     schedule_jobs(app)
+    if app.bot_data["serve_ops"]:
+        app.bot_data["ops"] = await start_ops(app, settings)
     log.info("bot ready as @%s", app.bot.username)
 
 
@@ -100,6 +117,9 @@ async def _post_stop(app: Application) -> None:
 
 async def _post_shutdown(app: Application) -> None:
     await _post_stop(app)
+    ops = app.bot_data.pop("ops", None)
+    if ops is not None:
+        await ops.cleanup()
     conn = app.bot_data.pop("db", None)
     if conn is not None:
         await conn.close()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, date, datetime
@@ -13,19 +12,21 @@ from pathlib import Path
 
 from aiosqlite import Connection
 
-from bot.config import TIMEZONE, ConfigError, Settings
+from bot.config import TIMEZONE, ConfigError, Settings, log_format
 from bot.db import DatabaseNewer, WrongSecretKey
 from bot.errors import DomainError, FileRefused
 from bot.jobs.registry import JOB_NAMES
+from bot.logs import setup_logging
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse the command line and run one command; return the exit code."""
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # its lines would carry the token
+    try:
+        setup_logging(log_format())
+    except ConfigError as error:
+        print(f"configuration error: {error}", file=sys.stderr)  # noqa: T201
+        return 2
     try:
         return int(args.func(args))
     except ConfigError as error:
@@ -95,7 +96,7 @@ def _run(args: argparse.Namespace) -> int:
     from bot.app import build_application
 
     settings = Settings.from_env()
-    app = build_application(settings)
+    app = build_application(settings, serve_ops=True)
     if settings.webhook_url:  # bot/webhook.py: the secret checked, big bodies refused
         from bot.webhook import run_webhook
 

@@ -19,6 +19,7 @@ from bot.db import make_private_dir
 DEFAULT_API_URL = "https://api.telegram.org/bot{token}"
 MIN_SECRET_KEY = 32  # characters; the generated key has 43 (32 random bytes)
 TIMEZONE = ZoneInfo("Asia/Jakarta")
+LOG_FORMATS = ("text", "json")
 
 
 class ConfigError(Exception):
@@ -51,6 +52,10 @@ class Settings:
     send_rate: int = 30  # messages/second overall; 0 lifts Telegram's limits (paid broadcasts)
     quiet_hours: tuple[time, time] | None = (time(20, 0), time(7, 0))  # WIB; None: none
     backup_dir: Path = Path("var/backups")  # the nightly copies (bot/jobs/backup.py)
+    # /healthz, /readyz, /metrics (bot/ops.py); None: not served. Served by `run` only.
+    ops_listen: tuple[str, int] | None = ("127.0.0.1", 9108)
+    ops_telegram_grace: timedelta = timedelta(minutes=2)  # /readyz: Telegram may fail this long
+    log_format: str = "text"
     tz: ZoneInfo = TIMEZONE
 
     @classmethod
@@ -101,7 +106,17 @@ class Settings:
             send_rate=_whole_number(values, "SEND_RATE", 30),
             quiet_hours=_quiet_hours(values.get("QUIET_HOURS", "20:00-07:00")),
             backup_dir=Path(values.get("BACKUP_DIR") or "var/backups"),
+            ops_listen=_listen(values.get("OPS_LISTEN", "127.0.0.1:9108")),
+            ops_telegram_grace=timedelta(
+                seconds=_positive_int(values, "OPS_TELEGRAM_GRACE_SECONDS", 120)
+            ),
+            log_format=log_format(values),
         )
+
+
+def log_format(values: Mapping[str, str] | None = None) -> str:
+    """LOG_FORMAT: `text` (readable lines, the default) or `json` (one object a line)."""
+    return _choice(_environment() if values is None else values, "LOG_FORMAT", "text", LOG_FORMATS)
 
 
 def derive_file_url(api_url: str) -> str:
@@ -186,6 +201,18 @@ def _quiet_hours(raw: str) -> tuple[time, time] | None:
     if start == end:
         raise ConfigError("QUIET_HOURS must start and end at different times, or be 'off'")
     return start, end
+
+
+def _listen(raw: str) -> tuple[str, int] | None:
+    """`127.0.0.1:9108` -> ("127.0.0.1", 9108); `[::1]:9108` for IPv6; `off` -> None."""
+    text = raw.strip()
+    if text.lower() in ("off", "none", ""):
+        return None
+    host, _, port = text.rpartition(":")
+    host = host.strip("[]")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"OPS_LISTEN must look like 127.0.0.1:9108 or be 'off', got {raw!r}")
+    return host, int(port)
 
 
 def _choice(values: Mapping[str, str], name: str, default: str, allowed: tuple[str, ...]) -> str:

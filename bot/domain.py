@@ -242,3 +242,14 @@ class BackupStatus:
         if self.last_failure is None:
             return False
         return self.last_success is None or self.last_failure > self.last_success
+
+
+@dataclass(frozen=True)
+class JobHealth:
+    """How a scheduled job last ended; `last_error` is an exception's class name."""
+
+    job: str
+    last_success_at: datetime | None
+    last_failure_at: datetime | None
+    last_error: str | None
+    failures: int

@@ -10,6 +10,7 @@ are uploaded; timeouts become `TimedOut` and connection failures `NetworkError`.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import aiohttp
 from telegram._utils.defaultvalue import DefaultValue
@@ -21,14 +22,23 @@ CONNECT_TIMEOUT = 5.0
 READ_TIMEOUT = 5.0
 WRITE_TIMEOUT = 5.0
 MEDIA_WRITE_TIMEOUT = 20.0
+# Told of every call's end: the URL, the HTTP status (None: no answer) and the failure's class.
+Observer = Callable[[str, int | None, str | None], None]
 
 
 class AiohttpRequest(BaseRequest):
     """A PTB request layer on one aiohttp ClientSession with up to `connections` connections."""
 
-    def __init__(self, *, connections: int = 256, read_timeout: float = READ_TIMEOUT) -> None:
+    def __init__(
+        self,
+        *,
+        connections: int = 256,
+        read_timeout: float = READ_TIMEOUT,
+        observer: Observer | None = None,
+    ) -> None:
         self._connections = connections
         self._read_timeout = read_timeout
+        self._observer = observer
         self._session: aiohttp.ClientSession | None = None
 
     @property
@@ -74,11 +84,19 @@ class AiohttpRequest(BaseRequest):
                 async with self._session.request(
                     method, url, data=_body(request_data), timeout=timeout
                 ) as response:
-                    return response.status, await response.read()
+                    answer = response.status, await response.read()
         except TimeoutError as error:
+            self._observe(url, None, "TimedOut")
             raise TimedOut from error
         except aiohttp.ClientError as error:
+            self._observe(url, None, type(error).__name__)
             raise NetworkError(f"aiohttp.{type(error).__name__}: {error}") from error
+        self._observe(url, answer[0], None)
+        return answer
+
+    def _observe(self, url: str, status: int | None, error: str | None) -> None:
+        if self._observer is not None:
+            self._observer(url, status, error)
 
 
 def _body(request_data: RequestData | None) -> aiohttp.FormData | dict[str, str] | None:

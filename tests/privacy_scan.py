@@ -7,10 +7,12 @@ For the whole session it gathers
   people), every number `bot.nik.make_nik` built, every number in a CSV file the tests wrote (the
   SIAK exports, generated populations included) and every number a simulated user typed;
 - the *outputs*: every log record (message and exception text; the `bot` loggers from DEBUG,
-  every other logger from INFO, the level the bot runs at), every request any local Bot API
-  server received (texts, buttons, captions, uploaded files such as CSV downloads) and the rows
-  of `audit_log` and the texts, errors and keys of `outbox` in every SQLite file of the tests'
-  temporary directories.
+  every other logger from INFO, the level the bot runs at), as a text line and as the JSON line
+  LOG_FORMAT=json writes (bot/logs.py), what a test's `dukcapil-bot` subprocess wrote to its
+  stdout and stderr (handed over with the `scan_process_output` fixture), every request any
+  local Bot API server received (texts, buttons, captions, uploaded files such as CSV downloads)
+  and the rows of `audit_log` and the texts, errors and keys of `outbox` in every SQLite file of
+  the tests' temporary directories.
 
 At the end of the session the run fails if a sample number is in an output, whether written
 in one piece or in groups (`3505 1012 0580 0001`); the report masks it and says where it was
@@ -40,6 +42,7 @@ from typing import Any
 import pytest
 
 import bot.nik
+from bot.logs import JsonFormatter
 from botapi import Simulation, UploadedFile
 
 # 16 digits, written in one piece or in groups split by one space, dot or dash.
@@ -236,18 +239,22 @@ class PrivacyScan:
 
 
 class _ScanHandler(logging.Handler):
-    """Every log record, as the text a log line would carry (the traceback included)."""
+    """Every log record, as the text a log line would carry (the traceback included), and as
+    the JSON line of LOG_FORMAT=json (with the update id and handler it carries)."""
 
     def __init__(self, scan: PrivacyScan) -> None:
         super().__init__(logging.NOTSET)
         self.scan = scan
         self.setFormatter(logging.Formatter("%(message)s"))
+        self.json = JsonFormatter()
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
             text = self.format(record)
         except Exception:  # a broken format string is still a line someone would read
             text = f"{record.msg} {record.args!r}"
+        with contextlib.suppress(Exception):  # the text above has the message already
+            text = f"{text}\n{self.json.format(record)}"
         self.scan.output(text, f"log record {record.name} {record.levelname}", "log records")
 
 
@@ -414,6 +421,18 @@ def _privacy_scan_files(request: pytest.FixtureRequest, tmp_path_factory: pytest
     yield
     if tmp_path is not None:
         scan.scan_tree(tmp_path, request.node.nodeid)
+
+
+@pytest.fixture
+def scan_process_output(request: pytest.FixtureRequest) -> Callable[[str, str], None]:
+    """`scan_process_output(text, where)`: what a subprocess of the test wrote (its log lines,
+    text or JSON) is an output too."""
+    scan = _scan(request.config)
+
+    def scan_text(text: str, where: str) -> None:
+        scan.output(text, where, "process output")
+
+    return scan_text
 
 
 @pytest.hookimpl(tryfirst=True)

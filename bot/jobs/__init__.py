@@ -16,6 +16,7 @@ from bot.jobs.broadcasts import REPORT_CHECK_EVERY, send_broadcast_reports
 from bot.jobs.housekeeping import FORGET_EVERY, forget_stale_user_data
 from bot.jobs.queue import expire_waitlist_offers
 from bot.jobs.registry import JobSpec, all_jobs, missed_slots, run_planner
+from bot.services.health import record_job_outcome
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ def schedule_jobs(app: Application) -> None:
     assert app.job_queue is not None
     for callback, every, name in REPEATING:
         app.job_queue.run_repeating(
-            callback, interval=every, first=every, name=name, job_kwargs=NEVER_DROP
+            _watched(callback, name), interval=every, first=every, name=name, job_kwargs=NEVER_DROP
         )
     for spec in all_jobs():
         for at in spec.times:
@@ -44,6 +45,24 @@ def schedule_jobs(app: Application) -> None:
             run = _scheduled(spec, at)
             app.job_queue.run_daily(run, time=wib, name=spec.slot(at), job_kwargs=NEVER_DROP)
     app.job_queue.run_once(catch_up, when=0, name="catch-up", job_kwargs=NEVER_DROP)
+
+
+def _watched(
+    callback: Callable[[Context], Coroutine[Any, Any, None]], name: str
+) -> Callable[[Context], Coroutine[Any, Any, None]]:
+    """The repeating job, its outcome recorded for /metrics and the admins' alert."""
+
+    async def run(context: Context) -> None:
+        d = deps(context)
+        try:
+            await callback(context)
+        except Exception as error:
+            await record_job_outcome(d.db, name, now=d.now(), error=error)
+            raise
+        await record_job_outcome(d.db, name, now=d.now())
+
+    run.__name__ = callback.__name__
+    return run
 
 
 def _scheduled(spec: JobSpec, at: time) -> Callable[[Context], Coroutine[Any, Any, None]]:

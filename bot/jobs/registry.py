@@ -27,7 +27,8 @@ from bot.jobs.reminders import (
     plan_teen_reminders,
 )
 from bot.rendering import Renderer
-from bot.storage import job_runs
+from bot.services.health import record_job_outcome
+from bot.storage import job_health, job_runs
 
 CATCH_UP_DAYS = 7  # a bot down longer than this does not replay older countdown points
 
@@ -92,9 +93,14 @@ async def run_planner(
     if last is not None and last < day:
         since = max(last + timedelta(days=1), day - timedelta(days=CATCH_UP_DAYS))
     run = JobRun(db=db, renderer=renderer, settings=settings, day=day, now=now, since=since)
-    planned = await spec.plan(run)
+    try:
+        planned = await spec.plan(run)
+    except Exception as error:  # recorded for /metrics and the admins' alert, then raised
+        await record_job_outcome(db, slot, now=now, error=error)
+        raise
     async with transaction(db):
         await job_runs.record(db, slot, day, planned=planned, now=now)
+        await job_health.record_success(db, slot, now=now)
     return planned
 
 

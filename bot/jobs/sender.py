@@ -15,6 +15,7 @@ import fcntl
 import itertools
 import json
 import logging
+import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -49,6 +50,7 @@ MAX_INLINE_WAIT = 1.0  # seconds a batch may wait for one chat; longer goes back
 RECORD_RETRY_CAP = 10.0  # seconds between attempts to record a batch's outcomes
 UNLIMITED_BATCH = 50  # claimed at once with limits off: also the most re-sent after a crash
 IDLE_POLL = 1.0  # seconds between looks at an empty outbox (planners also wake the sender)
+HEARTBEAT_BOUND = 300.0  # seconds without a turn of the loop after which /healthz says stuck
 
 
 async def send_due(
@@ -216,6 +218,7 @@ class Sender:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._lock = contextlib.ExitStack()
+        self._beat = time.monotonic()  # the loop's last turn
 
     def start(self, database_path: Path | None = None) -> None:
         """Start draining in the background, once it holds the database's sender lock."""
@@ -231,6 +234,11 @@ class Sender:
             self._task = None
         self._lock.close()
 
+    def alive(self) -> bool:
+        """Whether the loop runs and has turned within HEARTBEAT_BOUND (a batch, or a wait)."""
+        running = self._task is not None and not self._task.done()
+        return running and time.monotonic() - self._beat < HEARTBEAT_BOUND
+
     def wake(self) -> None:
         """New messages were planned: look at the outbox now."""
         self._wake.set()
@@ -245,6 +253,7 @@ class Sender:
                 if not waited:
                     log.warning("another process is sending for this database; waiting for it")
                     waited = True
+                self._beat = time.monotonic()
                 await asyncio.sleep(IDLE_POLL)
         in_flight = await outbox.requeue_in_flight(self.db)
         if in_flight:
@@ -255,6 +264,7 @@ class Sender:
     async def _run(self, database_path: Path | None) -> None:
         await self._take_over(database_path)
         while True:
+            self._beat = time.monotonic()
             self._wake.clear()
             try:
                 handled, _sent = await send_batch(

@@ -30,6 +30,14 @@ def test_logs_a_nik():
     logging.getLogger("bot.handlers.check").info("checked NIK %s", NIK)
 
 
+def test_logs_under_a_handler_named_with_a_nik():
+    from bot.logs import HANDLER
+
+    HANDLER.set(f"check.{{NIK}}")  # only the JSON line (LOG_FORMAT=json) carries the handler
+    logging.getLogger("bot.handlers.check").info("checked")
+    HANDLER.set(None)
+
+
 def test_sends_a_kk_read_from_a_csv(tmp_path):
     kk = "".join(["3505", "1001", "0108", "0009"])  # sample only because the CSV holds it
     (tmp_path / "siak.csv").write_text(f"nik,no_kk\\n{{NIK}},{{kk}}\\n")
@@ -107,7 +115,7 @@ def run(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tests: str):
 def test_a_leak_in_a_log_a_request_an_audit_row_or_a_traceback_fails_the_run(pytester, monkeypatch):
     result = run(pytester, monkeypatch, LEAKY)
     output = result.stdout.str()
-    result.assert_outcomes(passed=4)  # every test passed, yet the run fails:
+    result.assert_outcomes(passed=5)  # every test passed, yet the run fails:
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     assert "3 full NIK or KK number(s) of the test data were sent, logged or audited" in output
     result.stdout.fnmatch_lines(
@@ -118,6 +126,8 @@ def test_a_leak_in_a_log_a_request_an_audit_row_or_a_traceback_fails_the_run(pyt
             "3505********0001 (*):",
             "*log record bot.handlers.check INFO, in test_sample.py::test_logs_a_nik",
             "*checked NIK 3505********0001*",
+            "*log record bot.handlers.check INFO, in *::test_logs_under_a_handler_named_with_a_nik",
+            '*"handler": "check.3505********0001"*',
             "*log record telegram.ext.Application ERROR, in *::test_logs_an_exception_carrying*",
             "*LookupError: no resident 3505********0001*",
             "3505********0002 (typed by a simulated user):",
@@ -125,7 +135,7 @@ def test_a_leak_in_a_log_a_request_an_audit_row_or_a_traceback_fails_the_run(pyt
             "*| check | 3505********0002*",
             "NIK/KK leak scan: * looked for in 1 Bot API requests, 1 audit_log rows, "
             "1 databases, * log records: 3 leaked",
-            "*4 passed, 3 NIK/KK leaks*",
+            "*5 passed, 3 NIK/KK leaks*",
         ]
     )
     for number in (NIK, "3505101205800002", "3505100101080009", "3505 1001 0108 0009"):

@@ -29,7 +29,19 @@ def test_defaults(tmp_path):
     assert settings.check_burst_delay == timedelta(seconds=60)
     assert settings.default_locale == "id"
     assert settings.recording_min_age == 16
+    assert settings.ops_listen == ("127.0.0.1", 9108)
+    assert settings.ops_telegram_grace == timedelta(minutes=2)
+    assert settings.log_format == "text"
     assert "1:A" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("off", None), ("0.0.0.0:9200", ("0.0.0.0", 9200)), ("[::1]:9108", ("::1", 9108))],
+)
+def test_ops_listen(tmp_path, raw, expected):
+    env = {"BOT_TOKEN": "1:A", "DATABASE_PATH": str(tmp_path / "d.sqlite3"), "OPS_LISTEN": raw}
+    assert Settings.from_env(env).ops_listen == expected
 
 
 def test_file_url_is_derived_from_the_api_url():
@@ -59,6 +71,10 @@ def test_secret_key_is_generated_once_with_mode_0600(tmp_path):
         ("DEFAULT_LOCALE", "fr"),
         ("WEBHOOK_PORT", "0"),
         ("RECORDING_MIN_AGE", "enam belas"),
+        ("OPS_LISTEN", "9108"),
+        ("OPS_LISTEN", "localhost:99999"),
+        ("OPS_TELEGRAM_GRACE_SECONDS", "0"),
+        ("LOG_FORMAT", "xml"),
     ],
 )
 def test_invalid_values_fail_fast(tmp_path, name, value):
