@@ -18,6 +18,7 @@ from bot.app import build_application, prepare_database
 from bot.clock import FixedClock
 from bot.config import Settings
 from bot.nik import make_nik
+from bot.services.directory import note_chat
 from bot.services.importer import import_residents
 from bot.services.roles import add_user
 from bot.storage.areas import sync_areas
@@ -179,7 +180,10 @@ async def serve(settings: Settings, clock: FixedClock) -> AsyncIterator[Applicat
 @pytest.fixture
 async def running_bot(settings, population, clock, botapi):
     """The real Application, polling the local Bot API server over HTTP."""
+    conn = await dbmod.connect(settings.database_path, settings.secret_key)
     for role_user in (STAFF_ID, OFFICIAL_ID, ADMIN_ID):
         botapi.user(role_user)  # they have opened a chat with the bot
+        await note_chat(conn, role_user, locale="id", now=NOW)  # and the bot knows it
+    await conn.close()
     async with serve(settings, clock) as app:
         yield app

@@ -10,12 +10,17 @@ import pytest
 from bot.domain import RoleUser
 from bot.services import outbox
 from bot.services.booking import book
+from bot.services.directory import note_chat
 from bot.services.importer import import_residents
 from bot.services.roles import add_user
 from bot.services.schedule import free_slots, open_days, wib_day
 from bot.storage import outbox as outbox_store
 from bot.storage.bookings import get_booking
-from bot.storage.service_points import get_service_point, seed_service_points
+from bot.storage.service_points import (
+    get_service_point,
+    list_service_points,
+    seed_service_points,
+)
 from tests.conftest import NOW, PEOPLE, write_population
 
 KANIGORO = RoleUser(101, "staff", "kanigoro", None)
@@ -41,7 +46,16 @@ async def desk(db, tmp_path):
             area=user.area_code,
             now=NOW,
         )
+        await note_chat(db, user.telegram_id, locale="id", now=NOW)  # they have opened the bot
     return db
+
+
+async def staff_at_every_point(db, *, first_id: int = 700) -> None:
+    """A staff member who has opened the bot at every service point: new bookings wait for
+    them ("pending"), as they do wherever someone can confirm (else they start confirmed)."""
+    for n, point in enumerate(await list_service_points(db)):
+        await add_user(db, first_id + n, "staff", service_point=point.code, area=None, now=NOW)
+        await note_chat(db, first_id + n, locale="id", now=NOW)
 
 
 async def slot(db, point_code: str, *, day: date | None = None) -> datetime:

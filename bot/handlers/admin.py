@@ -1,17 +1,19 @@
 """Admin settings made from a chat: the staff group that gets new bookings, a point's
-auto-confirm, and /cabut, which takes a role or an unused invitation away."""
+auto-confirm, and /cabut, which takes a role or an unused invitation away; and the confirmation
+of a booking staff left unconfirmed (the escalation's button, or /konfirmasi KODE)."""
 
 from __future__ import annotations
 
 from telegram import Update
-from telegram.ext import Application, CommandHandler, filters
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
 
 from bot.context import Context, deps
 from bot.domain import RoleUser
 from bot.errors import DomainError
-from bot.handlers.common import refuse, reply, requires_role
+from bot.handlers.common import callback_arg, refuse, reply, requires_role, row_id
 from bot.handlers.menus import reset_role_menu
-from bot.services import autoconfirm, staff_chats
+from bot.handlers.notify import tell_citizen
+from bot.services import autoconfirm, escalation, staff_chats
 from bot.services.directory import get_locale
 from bot.services.invites import revoke_invite
 from bot.services.roles import list_role_accounts, remove_user
@@ -58,6 +60,38 @@ async def auto_confirm(update: Update, context: Context, admin: RoleUser) -> Non
     await reply(update, context, "admin/auto_confirm_set.html", point=args[0], on=args[1] == "on")
 
 
+@requires_role("konfirmasi")
+async def confirm_by_code(update: Update, context: Context, admin: RoleUser) -> None:
+    """/konfirmasi KODE: confirm a pending booking at any point; the citizen is told."""
+    if not context.args:
+        await reply(update, context, "admin/confirm_usage.html")
+        return
+    d = deps(context)
+    try:
+        booking = await escalation.confirm_code(
+            d.db, " ".join(context.args), admin=admin, now=d.now()
+        )
+    except DomainError as error:
+        await refuse(update, context, error)
+        return
+    await reply(update, context, "staff/done.html", b=booking)
+    await tell_citizen(context, booking, "citizen/booking_state.html")
+
+
+@requires_role("konfirmasi")
+async def confirm_escalated(update: Update, context: Context, admin: RoleUser) -> None:
+    """`esc:ok:<id>`, on the message of a booking still unconfirmed the day before."""
+    raw = callback_arg(update).removeprefix("ok:")
+    d = deps(context)
+    try:
+        booking = await escalation.confirm(d.db, row_id(raw), admin=admin, now=d.now())
+    except DomainError as error:
+        await refuse(update, context, error)
+        return
+    await reply(update, context, "staff/done.html", b=booking)
+    await tell_citizen(context, booking, "citizen/booking_state.html")
+
+
 @requires_role("cabut")
 async def revoke(update: Update, context: Context, admin: RoleUser) -> None:
     """/cabut TELEGRAM_ID takes a role away (and its menu); /cabut LINK cancels an unused
@@ -90,4 +124,6 @@ def register(app: Application) -> None:
     """Add the admin's chat commands."""
     app.add_handler(CommandHandler("grup_petugas", staff_group))
     app.add_handler(CommandHandler("autokonfirmasi", auto_confirm))
+    app.add_handler(CommandHandler("konfirmasi", confirm_by_code))
+    app.add_handler(CallbackQueryHandler(confirm_escalated, pattern=r"^esc:ok:"))
     app.add_handler(CommandHandler("cabut", revoke, filters=filters.ChatType.PRIVATE))

@@ -37,7 +37,7 @@ from bot.services.schedule import (
     wib_day,
 )
 from bot.storage import bookings
-from bot.storage.point_settings import get_auto_confirm
+from bot.storage.point_settings import starts_confirmed
 from bot.storage.residents import get_resident
 from bot.storage.service_points import ServicePoint, get_service_point
 
@@ -145,8 +145,10 @@ async def require_room(
 
 
 async def initial_state(db: aiosqlite.Connection, point: ServicePoint) -> str:
-    """A new or moved booking is confirmed at once where the point auto-confirms."""
-    return "confirmed" if await get_auto_confirm(db, point.code) else "pending"
+    """A new or moved booking is confirmed at once where the point auto-confirms, or where no
+    staff member could be told of it (none registered, none has opened the bot, or the staff
+    chat blocked it): a booking nobody can confirm would otherwise wait "pending" for ever."""
+    return "confirmed" if await starts_confirmed(db, point.code) else "pending"
 
 
 async def insert_booking(

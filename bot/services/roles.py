@@ -25,6 +25,7 @@ ROLE_COMMANDS: dict[str, frozenset[str]] = {
     "statistik": frozenset({"admin"}),
     "tutup": frozenset({"admin"}),
     "autokonfirmasi": frozenset({"admin"}),
+    "konfirmasi": frozenset({"admin"}),
     "grup_petugas": frozenset({"admin"}),
     "musnah": frozenset({"admin"}),
     "daftar_musnah": frozenset({"admin"}),

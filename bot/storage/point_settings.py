@@ -46,3 +46,22 @@ async def is_staff_chat(db: aiosqlite.Connection, chat_id: int) -> bool:
         "SELECT 1 FROM service_points WHERE staff_chat_id = ? LIMIT 1", (chat_id,)
     )
     return bool(list(rows))
+
+
+async def starts_confirmed(db: aiosqlite.Connection, point_code: str) -> bool:
+    """Whether a new booking at the point needs no staff to confirm it: the point auto-confirms,
+    or no notice would reach anyone. A notice reaches the point's staff group if one is set and
+    has not blocked the bot, else each staff member of the point who has opened the bot (a chat
+    row) and not blocked it (as `services.staff_chats.staff_recipients` sends them)."""
+    rows = list(
+        await db.execute_fetchall(
+            "SELECT sp.auto_confirm OR NOT CASE WHEN sp.staff_chat_id IS NOT NULL"
+            " THEN sp.staff_chat_id NOT IN (SELECT chat_id FROM blocked_chats)"
+            " ELSE EXISTS (SELECT 1 FROM users u JOIN chats c ON c.chat_id = u.telegram_id"
+            "  WHERE u.role = 'staff' AND u.service_point = sp.code"
+            "  AND u.telegram_id NOT IN (SELECT chat_id FROM blocked_chats)) END"
+            " FROM service_points sp WHERE sp.code = ?",
+            (point_code,),
+        )
+    )
+    return bool(rows and rows[0][0])

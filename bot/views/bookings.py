@@ -100,3 +100,12 @@ def still_coming(
         ]
     ]
     return Message(text, keyboard(renderer, locale, rows))
+
+
+def escalated(
+    renderer: Renderer, locale: str, booking: Booking, point: ServicePoint | None
+) -> Message:
+    """To an admin: a booking still unconfirmed the day before the visit, with Confirm (code,
+    service, point and time; nothing about the person)."""
+    text = renderer.render(locale, "admin/booking_unconfirmed.html", b=booking, point=point)
+    return Message(text, keyboard(renderer, locale, [[("staff_confirm", f"esc:ok:{booking.id}")]]))

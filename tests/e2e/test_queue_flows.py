@@ -21,7 +21,9 @@ from bot.jobs.queue import expire_waitlist_offers
 from bot.nik import make_nik
 from bot.services import booking as booking_service
 from bot.services.booking import book as book_service
+from bot.services.directory import note_chat
 from bot.services.importer import import_residents
+from bot.services.roles import add_user
 from bot.services.schedule import free_slots, slot_starts
 from bot.storage.bookings import get_booking
 from bot.storage.closures import insert_closure
@@ -40,6 +42,7 @@ from tests.conftest import (
 from tests.e2e.test_booking import book, db_row
 
 SRENGAT = "kec-srengat"  # a kecamatan office: lowered to 1 place per slot below
+SRENGAT_STAFF = 9030
 FRIDAY = date(2026, 11, 27)  # the only open day at Srengat in the "full" world: 6 slots
 FRIDAY_SLOTS = slot_starts(FRIDAY)  # 08.00 ... 10.30 WIB
 KK_EXTRA = "3505030303150003"
@@ -87,9 +90,13 @@ async def fill(settings, person: Person, start: datetime, *, chat_id: int, now=N
 
 
 @pytest.fixture
-async def world(settings, population, tmp_path: Path) -> None:
-    """More residents, and the Srengat kecamatan office with 1 place per slot."""
+async def world(settings, population, botapi, tmp_path: Path) -> None:
+    """More residents, and the Srengat kecamatan office with 1 place per slot and a staff
+    member who has opened the bot (so its bookings wait for them, "pending")."""
+    botapi.user(SRENGAT_STAFF)
     async with connection(settings) as conn:
+        await add_user(conn, SRENGAT_STAFF, "staff", service_point=SRENGAT, area=None, now=NOW)
+        await note_chat(conn, SRENGAT_STAFF, locale="id", now=NOW)
         report = await import_residents(
             conn, write_population(tmp_path / "extra.csv", EXTRA), now=NOW
         )

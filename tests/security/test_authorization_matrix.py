@@ -31,6 +31,7 @@ from bot.db import transaction
 from bot.domain import Booking, RoleUser, Ticket
 from bot.services import booking as booking_service
 from bot.services import deactivation, frontdesk, links, tickets
+from bot.services.directory import note_chat
 from bot.services.importer import import_residents
 from bot.services.roles import ROLE_COMMANDS, add_user
 from bot.services.schedule import slot_starts
@@ -221,8 +222,12 @@ async def world_fixture(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterat
         assert budi is not None
         assert run.total == 1
         await links.link_chat(conn, LINKED_CHAT, budi, household=False, now=NOW)
+        # The home point's staff have opened the bot, so its bookings wait for them ("pending").
+        await add_user(conn, STAFF_ID, "staff", service_point=HOME_POINT, area=None, now=NOW)
+        await note_chat(conn, STAFF_ID, locale="id", now=NOW)
         await conn.close()
         server.user(LINKED_CHAT)
+        server.user(STAFF_ID)
         clock = FixedClock(NOW)
         async with serve(settings, clock) as app:
             yield World(app, server, run.id, clock)
@@ -471,6 +476,10 @@ ACTIONS: list[Action] = [
     Action("cmd:autokonfirmasi", "autokonfirmasi", nothing,
            command(f"/autokonfirmasi {SIDE_POINT} on"), auto_confirm_state),
     Action("cmd:grup_petugas", "grup_petugas", nothing, in_a_group, staff_chat_state),
+    Action("cmd:konfirmasi", "konfirmasi", World.booking, command("/konfirmasi {t.code}"),
+           booking_state),
+    Action("esc:ok", "konfirmasi", World.booking, press("esc:ok:{t.id}"), booking_state,
+           data="esc:ok:1"),
     Action("cmd:musnah", "musnah", ticket_in("handed_over"),
            command("/musnah 2026-11-24 | dibakar | Ani, Budi"), batches),
     Action("cmd:daftar_musnah", "daftar_musnah", nothing, command("/daftar_musnah"), reads,
@@ -527,7 +536,7 @@ async def test_every_role_command_is_tried():
 
 async def test_every_role_button_is_tried(world: World):
     """Every button pattern registered by the role modules matches a button tried here."""
-    role_modules = ("staff", "tickets_staff", "broadcast", "deactivation")
+    role_modules = ("staff", "tickets_staff", "broadcast", "deactivation", "admin")
     patterns = {
         handler.pattern.pattern
         for handler in _callback_handlers(world.app)

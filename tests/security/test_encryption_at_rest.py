@@ -19,6 +19,7 @@ from bot.jobs.registry import job_spec, run_planner, scheduled_at
 from bot.rendering import Renderer
 from bot.sample import write_sample
 from bot.services import tickets, waitlist
+from bot.services.directory import note_chat
 from bot.services.importer import import_residents
 from bot.services.outbox import reminder_key
 from bot.storage.residents import get_resident, list_household
@@ -60,6 +61,7 @@ async def test_no_nik_kk_or_name_in_the_database_file_or_its_wal(
         db = app.bot_data["db"]
         assert (await import_residents(db, sample, now=NOW)).rejected == []
         staff = botapi.user(STAFF_ID)
+        await note_chat(db, STAFF_ID, locale="id", now=NOW)  # staff have opened the bot
         # The citizen checks, links the household (consent), books; staff confirm.
         citizen = botapi.user(6101)
         assert "ditautkan" in (await link_with_consent(citizen, "turning17", "kk")).text

@@ -39,6 +39,7 @@ from bot.storage.point_settings import set_auto_confirm
 from bot.storage.residents import upsert_residents
 from bot.storage.service_points import seed_service_points
 from tests.conftest import NOW, PEOPLE, SECRET_KEY, write_population
+from tests.desk import staff_at_every_point
 
 # NOW is Tuesday 24 November 2026, 10:00 WIB.
 RUDI, ANI, BUDI = PEOPLE["unrecorded"].nik, PEOPLE["deactivated"].nik, PEOPLE["recorded"].nik
@@ -81,6 +82,7 @@ async def prepare(db, tmp_path):
     report = await import_residents(db, write_population(tmp_path / "people.csv"), now=NOW)
     assert report.rejected == []
     assert await add_residents(db, 2, first_serial=50) == [EKO, TINI]
+    await staff_at_every_point(db)
     return db
 
 
