@@ -106,6 +106,7 @@ def test_run_job_knows_every_job_of_the_brief_and_no_other(env, capsys):
         "daily-digest",
         "card-pickup",
         "backup",
+        "unconfirmed-bookings",
     }
     with pytest.raises(SystemExit):
         main(["run-job", "no-such-job"])
