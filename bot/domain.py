@@ -80,6 +80,7 @@ class Booking:
     queue_number: int
     state: str
     reason: str | None
+    version: int = 1  # grows with every change of slot or state (a staff notice shows one)
 
     @property
     def active(self) -> bool:

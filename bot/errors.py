@@ -53,6 +53,13 @@ class WrongServicePoint(NotAuthorized):
     template = "staff/error_wrong_point.html"
 
 
+class OutdatedNotice(DomainError):
+    """A button of a staff notice showing an earlier version of the booking (moved, confirmed,
+    cancelled since); nothing is done. Context `b`: the booking as it is now."""
+
+    template = "staff/notice_outdated_alert.txt"
+
+
 class InvalidReason(DomainError):
     """A rejection or closure reason must be 1-200 characters; context `max_length`."""
 

@@ -12,7 +12,7 @@ from bot.context import Context, deps
 from bot.domain import RoleUser
 from bot.errors import DomainError
 from bot.handlers.common import refuse, reply, requires_role
-from bot.handlers.notify import tell_citizen
+from bot.handlers.notify import tell_citizen, update_staff_notices
 from bot.services import closures
 from bot.services.directory import get_service_point
 
@@ -47,6 +47,7 @@ async def close(update: Update, context: Context, admin: RoleUser) -> None:
     await reply(update, context, CLOSED, point=place, first=first, last=last, count=count)
     for booking in cancelled:
         await tell_citizen(context, booking, "citizen/booking_state.html")
+        await update_staff_notices(context, booking)
 
 
 def _closure(args: list[str]) -> tuple[str | None, date, date, str]:

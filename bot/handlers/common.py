@@ -136,22 +136,26 @@ async def acting_role(update: Update, context: Context, action: str) -> RoleUser
 
 
 def requires_role(
-    action: str, *, refused: Any = None, drop: str | None = None
+    action: str, *, refused: Any = None, drop: str | None = None, answered: bool = True
 ) -> Callable[[RoleAction[T]], Callable[[Update, Context], Coroutine[Any, Any, T | None]]]:
-    """Guard a handler with the roles table's row `action`: a pressed button is acknowledged,
-    then the handler runs with the acting account as its third argument. Anyone else gets a
-    polite refusal, loses the draft `drop` in user_data (if named) and the handler returns
-    `refused` (ConversationHandler.END in a conversation step)."""
+    """Guard a handler with the roles table's row `action`: a pressed button is acknowledged
+    (unless `answered=False`: the handler answers it, e.g. with a pop-up), then the handler
+    runs with the acting account as its third argument. Anyone else gets a polite refusal,
+    loses the draft `drop` in user_data (if named) and the handler returns `refused`
+    (ConversationHandler.END in a conversation step)."""
 
     def decorate(
         handler: RoleAction[T],
     ) -> Callable[[Update, Context], Coroutine[Any, Any, T | None]]:
         @functools.wraps(handler)
         async def guarded(update: Update, context: Context) -> T | None:
-            await answer_query(update)
+            if answered:
+                await answer_query(update)
             user = await acting_role(update, context, action)
             if user is not None:
                 return await handler(update, context, user)
+            if not answered:
+                await answer_query(update)
             if drop is not None and context.user_data is not None:
                 context.user_data.pop(drop, None)
             return cast(T | None, refused)

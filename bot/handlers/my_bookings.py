@@ -19,7 +19,7 @@ from bot.handlers.common import (
     reply,
     row_id,
 )
-from bot.handlers.notify import announce_booking, offer_place, send_qr
+from bot.handlers.notify import announce_booking, offer_place, send_qr, update_staff_notices
 from bot.services import booking as booking_service
 from bot.services.booking import Listed
 from bot.services.directory import get_service_point, list_service_points
@@ -115,6 +115,7 @@ async def cancel(update: Update, context: Context) -> None:
         await refuse(update, context, error)
         return
     await edit(update, context, "citizen/booking_cancelled.html", b=booking)
+    await update_staff_notices(context, booking)
     await refresh(context, booking.chat_id)
     await offer_place(context, offer)
 
@@ -146,6 +147,7 @@ async def still_coming(update: Update, context: Context) -> None:
         await refuse(update, context, error)
         return
     await edit(update, context, "citizen/booking_released.html", b=booking)
+    await update_staff_notices(context, booking)
     await offer_place(context, offer)
 
 

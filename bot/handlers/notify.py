@@ -16,9 +16,10 @@ import segno
 from bot.context import Context, chat_locale, deps
 from bot.domain import Booking, Offer, Ticket
 from bot.handlers.common import HTML
-from bot.services import outbox
+from bot.services import outbox, staff_notices
 from bot.services.directory import get_resident, get_service_point
 from bot.services.staff_chats import staff_recipients
+from bot.services.staff_notices import StaffNotice
 from bot.views import Message, bookings, tickets, waitlist
 
 
@@ -40,6 +41,7 @@ async def announce_booking(context: Context, booking: Booking, *, moved: bool = 
     await send_qr(context, booking, locale)
     address = d.renderer.render(locale, "citizen/venue_address.txt", point=point)
     await context.bot.send_venue(chat_id, point.latitude, point.longitude, point.name, address)
+    await update_staff_notices(context, booking)  # a moved booking's notices say where it went
     if booking.state == "pending":
         await tell_staff_pending(context, booking)
 
@@ -54,10 +56,26 @@ async def tell_staff_pending(context: Context, booking: Booking) -> None:
     """Post a new pending booking to the point's staff with Confirm / Reject buttons."""
     d = deps(context)
     resident = await get_resident(d.db, booking.nik)
+    messages = []
     for chat_id in await staff_recipients(d.db, booking.service_point):
         locale = await chat_locale(context, chat_id)
         message = bookings.staff_pending(d.renderer, locale, booking, resident)
-        await notice(context, chat_id, "staff", message, about=f"booking:{booking.id}")
+        messages.append((chat_id, message.text, message.keyboard_json()))
+    if await staff_notices.plan_notices(d.db, booking, messages, now=d.now()):
+        _wake_sender(context)
+
+
+async def update_staff_notices(context: Context, booking: Booking) -> None:
+    """The booking changed: its staff notices showing an earlier version are edited to say what
+    became of it and lose their buttons (bot/services/staff_notices.py)."""
+    d = deps(context)
+
+    async def describe(shown: StaffNotice) -> str:
+        locale = await chat_locale(context, shown.chat_id)
+        return bookings.staff_outdated(d.renderer, locale, booking, shown)
+
+    if await staff_notices.retire_outdated(d.db, booking, describe, now=d.now()):
+        _wake_sender(context)
 
 
 async def tell_citizen(context: Context, booking: Booking, template: str, **values: object) -> None:
@@ -84,6 +102,10 @@ async def notice(
     key = f"notice:{about}:{secrets.token_hex(8)}"
     planned = outbox.Planned(key, chat_id, kind, message.text, message.keyboard_json())
     await outbox.enqueue_many(d.db, [planned], now=d.now(), quiet=d.settings.quiet_hours)
+    _wake_sender(context)
+
+
+def _wake_sender(context: Context) -> None:
     sender = context.bot_data.get("sender")
     if sender is not None:
         sender.wake()

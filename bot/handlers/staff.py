@@ -17,19 +17,22 @@ from telegram.ext import (
 
 from bot.context import Context, chat_locale, deps
 from bot.domain import Booking, RoleUser
-from bot.errors import DomainError, InvalidReason
+from bot.errors import DomainError, InvalidReason, OutdatedNotice
 from bot.handlers.common import (
     HTML,
     TYPED_ANSWER,
+    answer_query,
     callback_arg,
+    chat_id_of,
     refuse,
     reply,
     requires_role,
     row_id,
 )
-from bot.handlers.notify import offer_place, tell_citizen
+from bot.handlers.notify import offer_place, tell_citizen, update_staff_notices
 from bot.services import frontdesk
 from bot.services.directory import get_service_point
+from bot.views import bookings
 
 TYPING_REASON = 0
 QUEUE_PAGE = 40  # lines per /hari_ini message, well under 4,096 characters
@@ -70,6 +73,7 @@ async def check_in(update: Update, context: Context, staff: RoleUser) -> None:
         await refuse(update, context, error)
         return
     await _send_outcome_buttons(update, context, booking)
+    await update_staff_notices(context, booking)
 
 
 @requires_role("tidak_hadir")
@@ -88,6 +92,7 @@ async def no_show(update: Update, context: Context, staff: RoleUser) -> None:
         return
     await reply(update, context, "staff/done.html", b=booking)
     await tell_citizen(context, booking, "citizen/booking_state.html")
+    await update_staff_notices(context, booking)
 
 
 async def _send_outcome_buttons(update: Update, context: Context, booking: Booking) -> None:
@@ -110,18 +115,45 @@ async def _send_outcome_buttons(update: Update, context: Context, booking: Booki
     )
 
 
-@requires_role("hari_ini")
+@requires_role("hari_ini", answered=False)
 async def decide(update: Update, context: Context, staff: RoleUser) -> None:
-    """`st:ok:<id>` confirms a pending booking of my point; the citizen is told."""
-    raw = callback_arg(update).removeprefix("ok:")
+    """`st:ok:<id>:<version>` confirms a pending booking of my point if it is still the version
+    the notice shows; the citizen is told, the point's notices of it say so."""
+    booking_id, version = _shown(callback_arg(update).removeprefix("ok:"))
     d = deps(context)
     try:
-        booking = await frontdesk.confirm(d.db, row_id(raw), staff=staff, now=d.now())
+        booking = await frontdesk.confirm(
+            d.db, booking_id, staff=staff, now=d.now(), version=version
+        )
     except DomainError as error:
-        await refuse(update, context, error)
+        await _refuse_press(update, context, error)
         return
+    await answer_query(update)
     await reply(update, context, "staff/done.html", b=booking)
     await tell_citizen(context, booking, "citizen/booking_state.html")
+    await update_staff_notices(context, booking)
+
+
+def _shown(raw: str) -> tuple[int, int]:
+    """The booking and version a notice's button shows (`<id>:<version>`); a button from before
+    versions were shown is taken for version 1."""
+    booking_id, _, version = raw.partition(":")
+    return row_id(booking_id), row_id(version) if version else 1
+
+
+async def _refuse_press(update: Update, context: Context, error: DomainError) -> None:
+    """Refuse a notice's button: an outdated notice gets a pop-up saying what the booking is
+    now, and is edited to say so (if it was not yet); any other refusal gets its reply."""
+    query = update.callback_query
+    assert query is not None
+    if not isinstance(error, OutdatedNotice):
+        await query.answer()
+        await refuse(update, context, error)
+        return
+    d, booking = deps(context), error.context["b"]
+    locale = await chat_locale(context, chat_id_of(update))
+    await query.answer(bookings.staff_outdated_alert(d.renderer, locale, booking), show_alert=True)
+    await update_staff_notices(context, booking)
 
 
 @requires_role("konfirmasi_besok")
@@ -133,19 +165,24 @@ async def confirm_tomorrow(update: Update, context: Context, staff: RoleUser) ->
     await reply(update, context, "staff/confirmed_all.html", count=len(confirmed), day=day)
     for booking in confirmed:
         await tell_citizen(context, booking, "citizen/booking_state.html")
+        await update_staff_notices(context, booking)
 
 
-@requires_role("hari_ini", refused=ConversationHandler.END)
+@requires_role("hari_ini", refused=ConversationHandler.END, answered=False)
 async def ask_reason(update: Update, context: Context, staff: RoleUser) -> int:
-    """`st:no:<id>`: ask the staff member for the reason the citizen will read."""
+    """`st:no:<id>:<version>`: ask the staff member for the reason the citizen will read."""
     assert context.user_data is not None
     raw = callback_arg(update).removeprefix("no:")
+    booking_id, version = _shown(raw)
     d = deps(context)
-    try:  # another point's booking is refused now, not after the reason is typed
-        await frontdesk.own_booking(d.db, row_id(raw), staff=staff, action="reject", now=d.now())
+    try:  # another point's booking, or an outdated notice, is refused now, not after the reason
+        await frontdesk.own_booking(
+            d.db, booking_id, staff=staff, action="reject", now=d.now(), version=version
+        )
     except DomainError as error:
-        await refuse(update, context, error)
+        await _refuse_press(update, context, error)
         return ConversationHandler.END
+    await answer_query(update)
     context.user_data["rejecting"] = raw
     await reply(update, context, "staff/ask_reason.html", markup=TYPED_ANSWER)
     return TYPING_REASON
@@ -153,13 +190,19 @@ async def ask_reason(update: Update, context: Context, staff: RoleUser) -> int:
 
 @requires_role("hari_ini", refused=ConversationHandler.END)
 async def reject(update: Update, context: Context, staff: RoleUser) -> int:
-    """The reason was typed: reject, tell the citizen, offer the place to the waitlist."""
+    """The reason was typed: reject (if the booking is still what the notice showed), tell the
+    citizen, offer the place to the waitlist."""
     assert update.message is not None and context.user_data is not None
-    raw = str(context.user_data.get("rejecting", ""))
+    booking_id, version = _shown(str(context.user_data.get("rejecting", "")))
     d = deps(context)
     try:
         booking, offer = await frontdesk.reject(
-            d.db, row_id(raw), staff=staff, reason=update.message.text or "", now=d.now()
+            d.db,
+            booking_id,
+            staff=staff,
+            reason=update.message.text or "",
+            now=d.now(),
+            version=version,
         )
     except InvalidReason as error:  # let them type it again
         await refuse(update, context, error)
@@ -171,6 +214,7 @@ async def reject(update: Update, context: Context, staff: RoleUser) -> int:
     context.user_data.pop("rejecting", None)
     await reply(update, context, "staff/done.html", b=booking)
     await tell_citizen(context, booking, "citizen/booking_state.html")
+    await update_staff_notices(context, booking)
     await offer_place(context, offer)
     return ConversationHandler.END
 
@@ -187,6 +231,7 @@ async def outcome(update: Update, context: Context, staff: RoleUser) -> None:
         return
     await reply(update, context, "staff/done.html", b=booking)
     await tell_citizen(context, booking, "citizen/booking_state.html")
+    await update_staff_notices(context, booking)
 
 
 async def cancel_reason(update: Update, context: Context) -> int:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import secrets
 
 from bot.context import Context, chat_locale, deps
+from bot.domain import Booking
 from bot.jobs.planning import JobRun
-from bot.services import outbox
+from bot.services import outbox, staff_notices
 from bot.services.directory import get_resident, get_service_point
 from bot.services.no_shows import sweep_no_shows
 from bot.services.waitlist import expire_offers
@@ -30,9 +31,14 @@ async def expire_waitlist_offers(context: Context) -> None:
 
 
 async def plan_no_show_sweep(run: JobRun) -> int:
-    """At day's end, the day's unattended bookings become no-shows; the citizens are told."""
+    """At day's end, the day's unattended bookings become no-shows; the citizens are told, and
+    the staff notices of those still pending say so."""
     notices = []
+    edits = 0
     for booking in await sweep_no_shows(run.db, day=run.day, now=run.now):
+        edits += await staff_notices.retire_outdated(
+            run.db, booking, _describe_outdated(run, booking), now=run.now
+        )
         locale = await run.locale(booking.chat_id)
         point = await get_service_point(run.db, booking.service_point)
         resident = await get_resident(run.db, booking.nik)
@@ -40,7 +46,18 @@ async def plan_no_show_sweep(run: JobRun) -> int:
         text, _ = bookings.changed(run.renderer, locale, booking, point, person=person)
         key = f"booking:{booking.id}:no-show"  # told in the morning: the sweep runs at 23:30
         notices.append(outbox.Planned(key, booking.chat_id, "reminder", text))
-    return await outbox.enqueue_many(run.db, notices, now=run.now, quiet=run.quiet)
+    return edits + await outbox.enqueue_many(run.db, notices, now=run.now, quiet=run.quiet)
+
+
+def _describe_outdated(run: JobRun, booking: Booking) -> staff_notices.Describe:
+    """What replaces an outdated staff notice of `booking`, in its chat's language."""
+
+    async def describe(shown: staff_notices.StaffNotice) -> str:
+        return bookings.staff_outdated(
+            run.renderer, await run.locale(shown.chat_id), booking, shown
+        )
+
+    return describe
 
 
 def _wake_sender(context: Context) -> None:

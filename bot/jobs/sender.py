@@ -130,6 +130,8 @@ async def _send_one(bot: Bot, message: OutboxMessage, pacer: Pacer | None) -> Ou
         markup = _markup(message.reply_markup_json, bot)
         if pacer is not None:
             await pacer.acquire(message.chat_id, background=True)
+        if message.edit_message_id is not None:
+            return await _edit(bot, message, markup)
         result = await bot.send_message(
             message.chat_id,
             message.text,
@@ -154,6 +156,25 @@ async def _send_one(bot: Bot, message: OutboxMessage, pacer: Pacer | None) -> Ou
         log.warning("outbox message %s failed: %s", message.id, error)
         return Outcome("failed", error=str(error) or type(error).__name__)
     return Outcome("sent", telegram_message_id=result.message_id)
+
+
+async def _edit(bot: Bot, message: OutboxMessage, markup: Markup | None) -> Outcome:
+    """Replace the text (and buttons: none if `markup` is None) of a message sent before."""
+    assert message.edit_message_id is not None
+    assert markup is None or isinstance(markup, InlineKeyboardMarkup)  # what an edit may carry
+    try:
+        await bot.edit_message_text(
+            message.text,
+            chat_id=message.chat_id,
+            message_id=message.edit_message_id,
+            parse_mode="HTML",
+            reply_markup=markup,
+            **_paced_already(bot),
+        )
+    except BadRequest as error:
+        if "not modified" not in str(error).lower():  # it already says this: done
+            raise
+    return Outcome("sent", telegram_message_id=message.edit_message_id)
 
 
 def backoff(attempts: int) -> timedelta:

@@ -16,7 +16,7 @@ from datetime import date, datetime
 import aiosqlite
 
 from bot.domain import HOLDING_STATES, Booking, RoleUser
-from bot.errors import StaffBookingNotFound, StaffNotChangeable
+from bot.errors import OutdatedNotice, StaffBookingNotFound, StaffNotChangeable
 from bot.nik import mask_number
 from bot.services.booking_rules import CODE_ALPHABET, CODE_LENGTH
 from bot.services.schedule import wib_day
@@ -56,11 +56,17 @@ def outcome_for(service: str) -> str:
 
 
 async def confirm(
-    db: aiosqlite.Connection, booking_id: int, *, staff: RoleUser | None, now: datetime
+    db: aiosqlite.Connection,
+    booking_id: int,
+    *,
+    staff: RoleUser | None,
+    now: datetime,
+    version: int | None = None,
 ) -> Booking:
-    """pending → confirmed."""
+    """pending → confirmed; from a notice showing `version` only if the booking is still that
+    version (else OutdatedNotice)."""
     async with desk_action(db, staff, "confirm", f"booking={booking_id}", now=now):
-        booking = await _staff_booking(db, booking_id, staff)
+        booking = _shown(await _staff_booking(db, booking_id, staff), version)
         return await move_booking(db, booking, ("pending",), "confirmed", actor=staff, now=now)
 
 
@@ -71,10 +77,12 @@ async def reject(
     staff: RoleUser | None,
     reason: str,
     now: datetime,
+    version: int | None = None,
 ) -> tuple[Booking, Offer | None]:
-    """pending/confirmed → rejected with the reason; the freed place goes to the waitlist."""
+    """pending/confirmed → rejected with the reason; the freed place goes to the waitlist. From
+    a notice showing `version`: only if the booking is still that version (OutdatedNotice)."""
     async with desk_action(db, staff, "reject", f"booking={booking_id}", now=now):
-        booking = await _staff_booking(db, booking_id, staff)
+        booking = _shown(await _staff_booking(db, booking_id, staff), version)
         text = clean_reason(reason)
         rejected = await move_booking(
             db, booking, HOLDING_STATES, "rejected", actor=staff, now=now, reason=text
@@ -129,12 +137,19 @@ async def no_show_by_code(
 
 
 async def own_booking(
-    db: aiosqlite.Connection, booking_id: int, *, staff: RoleUser | None, action: str, now: datetime
+    db: aiosqlite.Connection,
+    booking_id: int,
+    *,
+    staff: RoleUser | None,
+    action: str,
+    now: datetime,
+    version: int | None = None,
 ) -> Booking:
-    """The booking if `staff` works at its point, checked before asking for more input (e.g.
-    a rejection's reason); a refusal is audited under `action`."""
+    """The booking if `staff` works at its point (and it is still the `version` a notice shows),
+    checked before asking for more input (e.g. a rejection's reason); a refusal is audited
+    under `action`."""
     async with desk_action(db, staff, action, f"booking={booking_id}", now=now):
-        return await _staff_booking(db, booking_id, staff)
+        return _shown(await _staff_booking(db, booking_id, staff), version)
 
 
 # --- the day's queue ---
@@ -201,6 +216,13 @@ async def _staff_booking_by_code(
     if booking is None:
         raise StaffBookingNotFound(code=code)
     return own_point(staff, booking)
+
+
+def _shown(booking: Booking, version: int | None) -> Booking:
+    """The booking if it is still the version a notice's button shows (None: not from one)."""
+    if version is not None and version != booking.version:
+        raise OutdatedNotice(b=booking)
+    return booking
 
 
 def _require_state(booking: Booking, states: Collection[str]) -> None:

@@ -78,6 +78,7 @@ class Planned:
     text: str
     reply_markup_json: str | None = None
     plan: str | None = None  # a reminder about a resident: its reminder_plan
+    edit_message_id: int | None = None  # an edit of this Telegram message of the chat
 
 
 def reminder_plan(kind: str, nik_ref: bytes, chat_id: int, due: date) -> str:
@@ -135,6 +136,7 @@ async def enqueue_many(
                 not_before=held_until if message.kind in HELD_IN_QUIET_HOURS else now,
                 now=now,
                 plan=message.plan,
+                edit_message_id=message.edit_message_id,
             )
     return added
 

@@ -17,7 +17,8 @@ from bot.storage.residents import opened_nik
 # the resident's row.
 _NIK = opened_nik("bookings.nik_ref")
 _COLUMNS = (
-    f"id, code, chat_id, {_NIK}, service, service_point, start_at, day, queue_number, state, reason"
+    f"id, code, chat_id, {_NIK}, service, service_point, start_at, day, queue_number, state,"
+    " reason, version"
 )
 # What an INSERT returns: the NIK is the caller's (a subquery in RETURNING scans the residents).
 _INSERTED = _COLUMNS.replace(_NIK, "NULL")
@@ -203,7 +204,8 @@ async def set_state(
 ) -> None:
     """Set the booking's state and reason unconditionally."""
     await db.execute(
-        "UPDATE bookings SET state = ?, reason = ?, updated_at = ? WHERE id = ?",
+        "UPDATE bookings SET state = ?, reason = ?, updated_at = ?, version = version + 1"
+        " WHERE id = ?",
         (state, reason, _ts(now), booking_id),
     )
 
@@ -220,7 +222,7 @@ async def set_state_if(
     """Move the booking to `to_state` only if it is in one of `from_states`; True if it moved."""
     marks = ", ".join("?" * len(from_states))
     cursor = await db.execute(
-        "UPDATE bookings SET state = ?, reason = ?, updated_at = ?"
+        "UPDATE bookings SET state = ?, reason = ?, updated_at = ?, version = version + 1"
         f" WHERE id = ? AND state IN ({marks})",
         (to_state, reason, _ts(now), booking_id, *from_states),
     )
@@ -240,7 +242,7 @@ async def move_booking(
     """Move the booking to another slot with a new queue number and state; clear the reason."""
     await db.execute(
         "UPDATE bookings SET start_at = ?, day = ?, queue_number = ?, state = ?, reason = NULL,"
-        " updated_at = ? WHERE id = ?",
+        " updated_at = ?, version = version + 1 WHERE id = ?",
         (_ts(start_at), day.isoformat(), queue_number, state, _ts(now), booking_id),
     )
 
@@ -264,7 +266,7 @@ async def _count(db: aiosqlite.Connection, query: str, params: Sequence[object])
 
 
 def _booking(row: Sequence[Any]) -> Booking:
-    id_, code, chat, nik, service, point, start, day, number, state, reason = row
+    id_, code, chat, nik, service, point, start, day, number, state, reason, version = row
     return Booking(
         id=id_,
         code=code,
@@ -277,6 +279,7 @@ def _booking(row: Sequence[Any]) -> Booking:
         queue_number=number,
         state=state,
         reason=reason,
+        version=version,
     )
 
 

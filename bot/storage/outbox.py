@@ -30,7 +30,7 @@ OPENED_TEXT = "unseal(text, 'outbox.text', chat_id)"
 
 _COLUMNS = (
     f"id, idempotency_key, chat_id, kind, {OPENED_TEXT}, reply_markup, state, attempts,"
-    " not_before, telegram_message_id, error"
+    " not_before, telegram_message_id, error, edit_message_id"
 )
 
 
@@ -49,6 +49,7 @@ class OutboxMessage:
     not_before: datetime
     telegram_message_id: int | None
     error: str | None
+    edit_message_id: int | None = None  # set: an edit of this message of the chat, not a new one
 
 
 async def insert_message(
@@ -62,17 +63,20 @@ async def insert_message(
     not_before: datetime,
     now: datetime,
     plan: str | None = None,
+    edit_message_id: int | None = None,
 ) -> bool:
     """Queue a message (born 'blocked' for a blocked chat); False if the key already exists.
-    A reminder about a resident comes with its `plan`, sealed beside it."""
+    A reminder about a resident comes with its `plan`, sealed beside it; an edit of a message
+    already sent names it (`edit_message_id`)."""
     cursor = await db.execute(
         "INSERT INTO outbox (idempotency_key, chat_id, kind, text, reply_markup, state, error,"
-        " not_before, created_at, updated_at, plan) VALUES (?, ?, ?, seal(?, 'outbox.text', ?), ?,"
+        " not_before, created_at, updated_at, plan, edit_message_id)"
+        " VALUES (?, ?, ?, seal(?, 'outbox.text', ?), ?,"
         " CASE WHEN EXISTS (SELECT 1 FROM blocked_chats WHERE chat_id = ?)"
         " THEN 'blocked' ELSE 'queued' END,"
         " CASE WHEN EXISTS (SELECT 1 FROM blocked_chats WHERE chat_id = ?)"
         " THEN 'chat blocked the bot' END,"
-        f" ?, ?, ?, seal(?, '{PLAN}', ?)) ON CONFLICT (idempotency_key) DO NOTHING",
+        f" ?, ?, ?, seal(?, '{PLAN}', ?), ?) ON CONFLICT (idempotency_key) DO NOTHING",
         (
             key,
             chat_id,
@@ -87,6 +91,7 @@ async def insert_message(
             ts(now),
             plan,
             key,
+            edit_message_id,
         ),
     )
     if plan is not None and cursor.rowcount == 1:
@@ -186,6 +191,15 @@ async def withdraw(db: aiosqlite.Connection, key_prefix: str, *, now: datetime) 
         (ts(now), *prefix_range(key_prefix)),
     )
     return cursor.rowcount
+
+
+async def withdraw_message(db: aiosqlite.Connection, message_id: int, *, now: datetime) -> bool:
+    """Withdraw one message if it is still queued; True if it was."""
+    cursor = await db.execute(
+        "UPDATE outbox SET state = 'withdrawn', updated_at = ? WHERE id = ? AND state = 'queued'",
+        (ts(now), message_id),
+    )
+    return cursor.rowcount == 1
 
 
 async def withdraw_about(
@@ -348,4 +362,5 @@ def _message(row: aiosqlite.Row) -> OutboxMessage:
         not_before=datetime.fromisoformat(row[8]),
         telegram_message_id=row[9],
         error=row[10],
+        edit_message_id=row[11],
     )

@@ -10,6 +10,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from bot.domain import HOLDING_STATES, Booking, Resident, ServicePoint
 from bot.rendering import Renderer
 from bot.services.booking import Listed
+from bot.services.staff_notices import StaffNotice
 from bot.views import Message, keyboard
 
 REBOOK = "menu:antre"  # the booking flow from its start
@@ -56,8 +57,26 @@ def staff_pending(
     text = renderer.render(
         locale, "staff/booking_pending.html", b=booking, resident=resident, age=age
     )
-    rows = [[("staff_confirm", f"st:ok:{booking.id}"), ("staff_reject", f"st:no:{booking.id}")]]
+    shown = f"{booking.id}:{booking.version}"  # a press on an outdated notice is refused
+    rows = [[("staff_confirm", f"st:ok:{shown}"), ("staff_reject", f"st:no:{shown}")]]
     return Message(text, keyboard(renderer, locale, rows))
+
+
+def staff_outdated(renderer: Renderer, locale: str, booking: Booking, shown: StaffNotice) -> str:
+    """What replaces a staff notice once the booking changed: what became of it (moved: where
+    to), above the notice as it was, struck through; no buttons."""
+    return renderer.render(
+        locale,
+        "staff/notice_outdated.html",
+        b=booking,
+        moved=booking.start_at != shown.start_at,
+        shown=shown.text,  # our own rendered HTML, put in as it is (|safe)
+    )
+
+
+def staff_outdated_alert(renderer: Renderer, locale: str, booking: Booking) -> str:
+    """The pop-up for a button pressed on an outdated notice: the booking as it is now."""
+    return renderer.render(locale, "staff/notice_outdated_alert.txt", b=booking)
 
 
 def changed(

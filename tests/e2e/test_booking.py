@@ -103,6 +103,7 @@ async def test_check_in_and_recorded_reactivates_a_deactivated_nik(botapi, setti
     staff.press(pending, data_of(pending, "st:ok:"))
     await staff.next_message()
     await user.next_message()
+    assert (await staff.next_message()).method == "editMessageText"  # the notice says so
     clock.advance(timedelta(days=1))  # Wednesday 25 November, 10:00 WIB
     staff.send_text("/hari_ini")
     queue = await staff.next_message()

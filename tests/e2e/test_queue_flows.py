@@ -362,6 +362,8 @@ async def test_confirm_all_of_tomorrow_by_command_and_button(botapi, settings, b
         told = await citizen.next_message()
         assert "dikonfirmasi" in told.text
         assert "Rabu, 25 November 2026" in told.text
+    for _ in range(2):  # their notices say so and lose their buttons
+        assert (await staff.next_message()).method == "editMessageText"
     await later.no_message(within=0.2)
     assert await rows(settings, "SELECT chat_id, state FROM bookings ORDER BY chat_id") == [
         (7301, "confirmed"),
@@ -443,6 +445,7 @@ async def test_check_in_refuses_cancelled_and_tomorrows_bookings(botapi, setting
     await staff.next_message()
     await staff.next_message()
     await cancel_by_jadwal(botapi, 7340)
+    assert (await staff.next_message()).method == "editMessageText"  # the notice says so
 
     staff.send_text(f"/masuk {code_of(today_conf)}")
     answer = await staff.next_message()

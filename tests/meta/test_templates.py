@@ -106,6 +106,7 @@ SAMPLE = {
     "bookings": [BOOKING],
     "listed": [SimpleNamespace(number=2, booking=BOOKING, person=RESIDENT)],
     "moved": False,
+    "shown": "🆕 <b>Antrean baru menunggu konfirmasi</b>\nKode <code>K7PX2M</code> · no. 3",
     "resident": RESIDENT,
     "age": 17,
     "min_age": 16,
