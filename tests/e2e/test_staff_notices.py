@@ -4,9 +4,14 @@ pressed on an outdated notice is refused with the booking as it is now and chang
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, time
+
 import pytest
+from telegram.ext import CallbackContext
 
 from bot.app import prepare_database
+from bot.jobs import run_slot
+from bot.jobs.registry import job_spec
 from bot.services.roles import add_user
 from tests.conftest import NOW, STAFF_ID
 from tests.e2e.test_booking import book, data_of, db_row
@@ -134,3 +139,17 @@ async def test_a_booking_confirmed_by_another_staff_member(botapi, settings):
     assert "tidak berlaku" in answer["text"]
     assert "dikonfirmasi" in answer["text"]
     assert await state_of(settings, code) == ("confirmed", "2026-11-25")
+
+
+async def test_the_no_show_sweep_edits_a_notice_nobody_answered(running_bot, botapi, clock):
+    staff = botapi.user(STAFF_ID)
+    _, confirmation, _, _ = await book(botapi, 7204, "unrecorded", day="2026-11-24")
+    notice = await staff.next_message()
+    clock.at = datetime(2026, 11, 24, 16, 30, tzinfo=UTC)  # 23:30 WIB
+    spec = job_spec("no-show-sweep")
+    assert await run_slot(CallbackContext(running_bot), spec, time(23, 30)) == 2  # and the citizen
+    running_bot.bot_data["sender"].wake()
+    edited = await staff.next_message()  # staff messages are not held for the night
+    assert edit_of(edited, notice), edited
+    assert edited.buttons == []
+    assert f"Antrean {code_of(confirmation)}: tidak hadir" in edited.text
