@@ -12,7 +12,7 @@ from bot.domain import RoleUser
 from bot.errors import DomainError
 from bot.handlers.common import callback_arg, refuse, reply, requires_role, row_id
 from bot.handlers.menus import reset_role_menu
-from bot.handlers.notify import tell_citizen
+from bot.handlers.notify import tell_citizen, update_staff_notices
 from bot.services import autoconfirm, escalation, staff_chats
 from bot.services.directory import get_locale
 from bot.services.invites import revoke_invite
@@ -76,6 +76,7 @@ async def confirm_by_code(update: Update, context: Context, admin: RoleUser) -> 
         return
     await reply(update, context, "staff/done.html", b=booking)
     await tell_citizen(context, booking, "citizen/booking_state.html")
+    await update_staff_notices(context, booking)
 
 
 @requires_role("konfirmasi")
@@ -90,6 +91,7 @@ async def confirm_escalated(update: Update, context: Context, admin: RoleUser) -
         return
     await reply(update, context, "staff/done.html", b=booking)
     await tell_citizen(context, booking, "citizen/booking_state.html")
+    await update_staff_notices(context, booking)
 
 
 @requires_role("cabut")

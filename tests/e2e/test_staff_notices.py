@@ -13,7 +13,7 @@ from bot.app import prepare_database
 from bot.jobs import run_slot
 from bot.jobs.registry import job_spec
 from bot.services.roles import add_user
-from tests.conftest import NOW, STAFF_ID
+from tests.conftest import ADMIN_ID, NOW, STAFF_ID
 from tests.e2e.test_booking import book, data_of, db_row
 
 pytestmark = pytest.mark.usefixtures("running_bot")
@@ -153,3 +153,16 @@ async def test_the_no_show_sweep_edits_a_notice_nobody_answered(running_bot, bot
     assert edit_of(edited, notice), edited
     assert edited.buttons == []
     assert f"Antrean {code_of(confirmation)}: tidak hadir" in edited.text
+
+
+async def test_a_booking_an_admin_confirmed(botapi, settings):
+    staff, admin = botapi.user(STAFF_ID), botapi.user(ADMIN_ID)
+    _, confirmation, _, _ = await book(botapi, 7205, "unrecorded", day="2026-11-25")
+    code = code_of(confirmation)
+    notice = await staff.next_message()
+    admin.send_text(f"/konfirmasi {code}")
+    assert "dikonfirmasi" in (await admin.next_message()).text
+    edited = await staff.next_message()
+    assert edit_of(edited, notice), edited
+    assert edited.buttons == []
+    assert f"Antrean {code}: dikonfirmasi" in edited.text

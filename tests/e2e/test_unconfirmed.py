@@ -107,6 +107,7 @@ async def test_an_admin_confirms_by_code(botapi, settings):
     assert "dikonfirmasi" in (await user.next_message()).text
     staff = botapi.user(STAFF_ID)
     assert code in (await staff.next_message()).text  # the notice they did not act on
+    assert (await staff.next_message()).method == "editMessageText"  # now saying it is confirmed
     staff.send_text(f"/konfirmasi {code}")  # staff confirm with their own button
     assert "hanya untuk" in (await staff.next_message()).text
 
