@@ -31,12 +31,16 @@ def build_application(
     *,
     request: BaseRequest | None = None,
     clock: Clock | None = None,
-    serve_ops: bool = False,
+    watch: bool = False,
 ) -> Application:
     """Build the bot with its settings; `request` replaces the HTTP layer in tests.
-    `serve_ops`: serve /healthz, /readyz and /metrics on OPS_LISTEN (`run` does)."""
+    `watch`: serve /healthz, /readyz and /metrics on OPS_LISTEN and alert the admins of
+    incidents (`run` does; tests and the sandbox run the alert job by hand, if at all)."""
     pacer = Pacer(settings.send_rate)
-    metrics = Metrics()  # one sending budget for replies and the outbox sender
+    clock = clock or SystemClock()
+    metrics = Metrics(
+        clock=lambda: clock.now().timestamp()
+    )  # the alerts' clock too  # one sending budget for replies and the outbox sender
     builder = (
         ApplicationBuilder()
         .token(settings.bot_token)
@@ -63,11 +67,11 @@ def build_application(
     app = builder.build()
     app.bot_data.update(
         settings=settings,
-        clock=clock or SystemClock(),
+        clock=clock,
         renderer=Renderer(),
         pacer=pacer,
         metrics=metrics,
-        serve_ops=serve_ops,
+        watch=watch,
     )
     register(app)
     instrument_handlers(app, metrics)
@@ -103,7 +107,7 @@ async def _post_init(app: Application) -> None:
     app.bot_data["sender"] = sender
     sender.start(settings.database_path)
     schedule_jobs(app)
-    if app.bot_data["serve_ops"]:
+    if app.bot_data["watch"]:
         app.bot_data["ops"] = await start_ops(app, settings)
     log.info("bot ready as @%s", app.bot.username)
 

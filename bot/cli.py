@@ -96,7 +96,7 @@ def _run(args: argparse.Namespace) -> int:
     from bot.app import build_application
 
     settings = Settings.from_env()
-    app = build_application(settings, serve_ops=True)
+    app = build_application(settings, watch=True)
     if settings.webhook_url:  # bot/webhook.py: the secret checked, big bodies refused
         from bot.webhook import run_webhook
 

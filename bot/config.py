@@ -56,6 +56,12 @@ class Settings:
     ops_listen: tuple[str, int] | None = ("127.0.0.1", 9108)
     ops_telegram_grace: timedelta = timedelta(minutes=2)  # /readyz: Telegram may fail this long
     log_format: str = "text"
+    # The admins' alerts (bot/services/alerts.py): their thresholds.
+    alert_outbox_late: timedelta = timedelta(minutes=10)
+    alert_telegram_down: timedelta = timedelta(minutes=5)
+    alert_backup_age: timedelta = timedelta(hours=26)
+    alert_disk_free_percent: int = 10
+    alert_disk_free_bytes: int = 10**9
     tz: ZoneInfo = TIMEZONE
 
     @classmethod
@@ -111,6 +117,13 @@ class Settings:
                 seconds=_positive_int(values, "OPS_TELEGRAM_GRACE_SECONDS", 120)
             ),
             log_format=log_format(values),
+            alert_outbox_late=timedelta(minutes=_positive_int(values, "ALERT_OUTBOX_MINUTES", 10)),
+            alert_telegram_down=timedelta(
+                minutes=_positive_int(values, "ALERT_TELEGRAM_MINUTES", 5)
+            ),
+            alert_backup_age=timedelta(hours=_positive_int(values, "ALERT_BACKUP_HOURS", 26)),
+            alert_disk_free_percent=_positive_int(values, "ALERT_DISK_FREE_PERCENT", 10),
+            alert_disk_free_bytes=_positive_int(values, "ALERT_DISK_FREE_GB", 1) * 10**9,
         )
 
 

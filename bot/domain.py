@@ -254,3 +254,17 @@ class JobHealth:
     last_failure_at: datetime | None
     last_error: str | None
     failures: int
+
+
+@dataclass(frozen=True)
+class Incident:
+    """Something the admins are alerted of: when it began and ended, and whom we told when."""
+
+    id: int
+    kind: str  # outbox, telegram, job, backup, disk
+    subject: str  # the job's name for a job; empty otherwise
+    detail: str  # a count or an error's class
+    opened_at: datetime
+    closed_at: datetime | None
+    open_notified_at: datetime | None
+    close_notified_at: datetime | None

@@ -29,19 +29,23 @@ class TelegramHealth:
         self.clock = clock
         self.last_answer: float | None = None
         self.last_error: str | None = None  # the last call's failure, None when it was answered
+        self.failing_since = 0.0  # the first failure after the last answer
 
     def answered(self) -> None:
         self.last_answer, self.last_error = self.clock(), None
 
     def failed(self, error: str) -> None:
+        if self.last_error is None:
+            self.failing_since = self.clock()
         self.last_error = error
 
     def unreachable_for(self) -> float:
-        """Seconds since the last answer while calls fail; 0 while the last call was answered."""
+        """Seconds since the last answer (or, if none ever came, since the first failure) while
+        calls fail; 0 while the last call was answered."""
         if self.last_error is None:
             return 0.0
-        since = self.last_answer if self.last_answer is not None else 0.0
-        return self.clock() - since
+        since = self.last_answer if self.last_answer is not None else self.failing_since
+        return max(0.0, self.clock() - since)
 
 
 class Metrics:

@@ -12,6 +12,7 @@ from telegram.ext import Application
 
 from bot.config import TIMEZONE
 from bot.context import Context, deps
+from bot.jobs.alerts import ALERT_CHECK_EVERY, check_alerts
 from bot.jobs.broadcasts import REPORT_CHECK_EVERY, send_broadcast_reports
 from bot.jobs.housekeeping import FORGET_EVERY, forget_stale_user_data
 from bot.jobs.queue import expire_waitlist_offers
@@ -35,7 +36,10 @@ REPEATING = (
 def schedule_jobs(app: Application) -> None:
     """Put the recurring jobs on PTB's JobQueue (APScheduler), in WIB, and catch up."""
     assert app.job_queue is not None
-    for callback, every, name in REPEATING:
+    repeating = list(REPEATING)
+    if app.bot_data.get("watch"):  # the admins' alerts: in `dukcapil-bot run` only
+        repeating.append((check_alerts, ALERT_CHECK_EVERY, "alerts"))
+    for callback, every, name in repeating:
         app.job_queue.run_repeating(
             _watched(callback, name), interval=every, first=every, name=name, job_kwargs=NEVER_DROP
         )

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from bot.domain import Area, Booking, Resident, Ticket, TicketEvent
+from bot.domain import Area, Booking, Incident, Resident, Ticket, TicketEvent
 from bot.errors import InvalidNik
 from bot.handlers.menus import CITIZEN_COMMANDS
 from bot.rendering import LOCALES, TEMPLATES_DIR, Renderer
@@ -76,6 +76,13 @@ TICKET = Ticket(
     updated_at=NOW_SAMPLE,
 )
 SAMPLE = {
+    "incident": Incident(
+        1, "job", "daily-digest", "OperationalError", NOW_SAMPLE, NOW_SAMPLE, NOW_SAMPLE, None
+    ),
+    "over": True,
+    "limits": SimpleNamespace(
+        outbox_minutes=10, telegram_minutes=5, backup_hours=26, disk_percent=10, disk_gb=1
+    ),
     "user": RoleUser(9001, "staff", "kanigoro", None),
     "accounts": [
         RoleUser(9001, "staff", "kanigoro", None),
