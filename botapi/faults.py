@@ -4,11 +4,14 @@
 all: scripted one-shot failures of the next send calls (429 with retry_after, 5xx, a dropped
 connection), a whole outage (`down()` until `up()`), and optionally Telegram's flood limits
 (messages per second overall, per chat, per group per minute) on sliding windows of the
-server's monotonic clock. It also records when each chat received each accepted send.
+server's monotonic clock. It also records when each chat received each accepted send, and can
+withhold the answers to accepted sends (`hold_answers`): the message is delivered, the bot waits,
+as it would for a Telegram that is slow to answer, until `release()`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from collections import Counter, deque
@@ -87,6 +90,10 @@ class Faults:
         self.flood_count = 0
         self.injected: Counter[str] = Counter()
         self.received: dict[int, list[float]] = {}
+        self.accepted_sends = 0
+        self.withheld: list[int] = []  # chats of the delivered sends whose answer was withheld
+        self._hold_from: int | None = None  # withhold the answers from this accepted send on
+        self._released = asyncio.Event()
         self._script: deque[Fault] = deque()
         self._overall = Window(1.0)
         self._chats: dict[int, Window] = {}
@@ -122,11 +129,23 @@ class Faults:
         """Answer 429 (with the right retry_after) to sends beyond Telegram's limits."""
         self.limits = Limits(per_second, per_chat_per_second, per_group_per_minute)
 
+    def hold_answers(self, *, after: int = 0) -> None:
+        """Answer the next `after` accepted sends; deliver those after them but withhold their
+        answers until `release()` (a kill meanwhile leaves them unanswered)."""
+        self._hold_from = self.accepted_sends + after
+        self._released.clear()
+
+    def release(self) -> None:
+        """Answer the withheld sends and stop withholding."""
+        self._hold_from = None
+        self._released.set()
+
     def clear(self) -> None:
-        """Forget scripted faults, the outage and the limits (counters stay)."""
+        """Forget scripted faults, the outage, the limits and held answers (counters stay)."""
         self._script.clear()
         self.is_down = False
         self.limits = None
+        self.release()
 
     @property
     def pending(self) -> int:
@@ -162,10 +181,15 @@ class Faults:
             waits.append(self._group(chat_id).wait(self.limits.per_group_per_minute, at))
         return max(waits)
 
-    def accepted(self, method: str, chat_id: int | None, *, group: bool) -> None:
-        """A send went through: count it in the windows and in `received`."""
+    def accepted(self, method: str, chat_id: int | None, *, group: bool) -> bool:
+        """A send went through: count it in the windows and in `received`; True if its answer
+        is to be withheld (see `answer`)."""
         if method not in SEND_METHODS or chat_id is None:
-            return
+            return False
+        self.accepted_sends += 1
+        held = self._hold_from is not None and self.accepted_sends > self._hold_from
+        if held:
+            self.withheld.append(chat_id)
         at = self.clock()
         self._overall.add(at)
         self._chat(chat_id).add(at)
@@ -173,6 +197,11 @@ class Faults:
             self._group(chat_id).add(at)
         if method == "sendMessage":
             self.received.setdefault(chat_id, []).append(at)
+        return held
+
+    async def answer(self) -> None:
+        """Return when a withheld answer may go."""
+        await self._released.wait()
 
     def _chat(self, chat_id: int) -> Window:
         return self._chats.setdefault(chat_id, Window(1.0))

@@ -1225,8 +1225,9 @@ class BotApiServer:
         self.port = int(self._runner.addresses[0][1])
 
     async def stop(self) -> None:
-        """Answer pending long polls and close the server."""
+        """Answer pending long polls and withheld sends, and close the server."""
         self.sim.close()
+        self.faults.release()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -1285,8 +1286,8 @@ class BotApiServer:
         if fault is not None:
             return _fault_response(request, fault)
         response = await self._execute(method, params)
-        if response.status == 200:
-            self.faults.accepted(method, chat_id, group=group)
+        if response.status == 200 and self.faults.accepted(method, chat_id, group=group):
+            await self.faults.answer()  # delivered; the answer waits for `faults.release()`
         return response
 
     async def _execute(self, method: str, params: JSON) -> web.Response:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import warnings
@@ -258,3 +259,26 @@ async def test_clear_forgets_faults_and_limits(server, bot, clock):
     await bot.send_message(user.id, "1")
     await bot.send_message(user.id, "2")
     assert len(user.inbox) == 2
+
+
+async def test_held_answers_deliver_the_message_and_keep_the_bot_waiting_until_release(server, bot):
+    alice, bob = server.user(501), server.user(502)
+    server.faults.hold_answers(after=1)
+    first = await bot.send_message(alice.id, "1")  # answered
+    waiting = [asyncio.create_task(bot.send_message(chat.id, "2")) for chat in (alice, bob)]
+    await alice.next_message()
+    await bob.next_message()
+
+    assert [m.text for m in alice.inbox] == ["1", "2"]
+    assert [m.text for m in bob.inbox] == ["2"], "delivered before it is answered"
+    assert sorted(server.faults.withheld) == [alice.id, bob.id]
+    assert not any(task.done() for task in waiting)
+
+    server.faults.release()
+    answers = await asyncio.gather(*waiting)
+    assert [m.message_id for m in answers] == [alice.inbox[1].message_id, bob.inbox[0].message_id]
+    assert first.message_id == alice.inbox[0].message_id
+    await bot.send_message(bob.id, "3")  # answered at once again
+    assert sorted(server.faults.withheld) == [alice.id, bob.id]
+    assert server.send_counts() == {alice.id: 2, bob.id: 2}
+    assert server.faults.accepted_sends == 4
