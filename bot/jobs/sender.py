@@ -2,9 +2,11 @@
 
 `send_due` sends one batch (the JobQueue-free core, also used by `run-job` and the tests);
 `Sender` is the background loop the running bot keeps draining the outbox with. A batch is sent
-concurrently, each message waiting for its moment from the shared `Pacer`; the outcomes of a batch
-are written in one transaction. A crash mid-batch leaves the batch 'sending': at start-up those go
-back to the queue, so at most one batch is sent twice and nothing is lost.
+concurrently, each message waiting for its moment from the shared `Pacer`; each send's outcome is
+written as soon as it is known, before its chat's next message goes (`Recorder`: the outcomes
+that arrive while one write is under way share the next transaction). A crash leaves only the
+sends Telegram had not answered (and those not tried yet) 'sending': at start-up those go back to
+the queue, so only the requests in flight at the crash are sent twice and nothing is lost.
 """
 
 from __future__ import annotations
@@ -83,45 +85,88 @@ async def send_batch(
     by_chat: dict[int, list[OutboxMessage]] = {}
     for message in batch:
         by_chat.setdefault(message.chat_id, []).append(message)
-    per_chat = await asyncio.gather(*(_send_to_chat(bot, ms, pacer) for ms in by_chat.values()))
-    results = [result for chat_results in per_chat for result in chat_results]
-    await _record(db, results, now=now)
-    return len(batch), sum(outcome.state == "sent" for _message, outcome in results)
+    recorder = Recorder(db, now=now)
+    per_chat = await asyncio.gather(
+        *(_send_to_chat(bot, ms, pacer, recorder) for ms in by_chat.values())
+    )
+    return len(batch), sum(outcome.state == "sent" for outcomes in per_chat for outcome in outcomes)
+
+
+class Recorder:
+    """Writes a batch's outcomes as they come; `record` returns once its outcome is committed.
+
+    Outcomes that arrive while a write is under way wait for it and then go together in one
+    transaction (a group commit): one per send when sends are few, a few per transaction when
+    hundreds a second finish, so the commits never hold the shared connection for long.
+    """
+
+    def __init__(self, db: aiosqlite.Connection, *, now: datetime) -> None:
+        self.db, self.now = db, now
+        self._waiting: list[tuple[OutboxMessage, Outcome, asyncio.Future[None]]] = []
+        self._writing = asyncio.Lock()
+
+    async def record(self, message: OutboxMessage, outcome: Outcome) -> None:
+        """Write this outcome (with any others waiting); raise what the write raised."""
+        written = asyncio.get_running_loop().create_future()
+        self._waiting.append((message, outcome, written))
+        async with self._writing:
+            if not written.done():  # no write took it along while we waited
+                await self._write_waiting()
+        written.result()
+
+    async def _write_waiting(self) -> None:
+        group, self._waiting = self._waiting, []
+        try:
+            await _record(self.db, [(m, outcome) for m, outcome, _ in group], now=self.now)
+        except BaseException:
+            for _m, _outcome, written in group:
+                written.cancel()
+            raise
+        for _m, _outcome, written in group:
+            written.set_result(None)
 
 
 async def _record(
     db: aiosqlite.Connection, results: list[tuple[OutboxMessage, Outcome]], *, now: datetime
 ) -> None:
-    """Write the batch's outcomes, retrying while the database is busy (a long import holds
-    it): dropping them would leave delivered messages 'sending', to be sent again at restart."""
+    """Write outcomes, retrying while the database is busy (a long import holds it): dropping
+    them would leave delivered messages 'sending', to be sent again at restart."""
     for attempt in itertools.count(1):
         try:
             await outbox.record_outcomes(db, results, now=now)
             return
         except aiosqlite.OperationalError as error:
-            log.warning("outbox sender: recording a batch failed (%s); retrying", error)
+            log.warning("outbox sender: recording outcomes failed (%s); retrying", error)
             await asyncio.sleep(min(2.0**attempt, RECORD_RETRY_CAP))
 
 
 async def _send_to_chat(
-    bot: Bot, messages: list[OutboxMessage], pacer: Pacer | None
-) -> list[tuple[OutboxMessage, Outcome]]:
-    """One chat's messages of a batch, in order; after a 403 the rest are not even tried.
+    bot: Bot, messages: list[OutboxMessage], pacer: Pacer | None, recorder: Recorder
+) -> list[Outcome]:
+    """One chat's messages of a batch, in order, each outcome recorded before the next is
+    sent; after a 403 the rest are not even tried.
 
     A chat that may not receive for a while (a group past 20 a minute) does not hold the batch:
     its messages go back to the queue until then.
     """
-    results: list[tuple[OutboxMessage, Outcome]] = []
+    outcomes: list[Outcome] = []
     for message in messages:
-        if results and results[-1][1].state in ("blocked", "later"):
-            results.append((message, results[-1][1]))
-            continue
-        wait = pacer.chat_wait(message.chat_id) if pacer is not None else 0.0
-        if wait > MAX_INLINE_WAIT:
-            results.append((message, Outcome("later", delay=timedelta(seconds=wait))))
-            continue
-        results.append((message, await _send_one(bot, message, pacer)))
-    return results
+        outcome = await _outcome(bot, message, pacer, outcomes[-1] if outcomes else None)
+        await recorder.record(message, outcome)
+        outcomes.append(outcome)
+    return outcomes
+
+
+async def _outcome(
+    bot: Bot, message: OutboxMessage, pacer: Pacer | None, previous: Outcome | None
+) -> Outcome:
+    """Send the message, unless its chat's previous one was blocked or put off."""
+    if previous is not None and previous.state in ("blocked", "later"):
+        return previous
+    wait = pacer.chat_wait(message.chat_id) if pacer is not None else 0.0
+    if wait > MAX_INLINE_WAIT:
+        return Outcome("later", delay=timedelta(seconds=wait))
+    return await _send_one(bot, message, pacer)
 
 
 async def _send_one(bot: Bot, message: OutboxMessage, pacer: Pacer | None) -> Outcome:
