@@ -207,15 +207,14 @@ async def requeue_in_flight(db: aiosqlite.Connection) -> int:
 async def record_outcomes(
     db: aiosqlite.Connection, outcomes: list[tuple[OutboxMessage, Outcome]], *, now: datetime
 ) -> None:
-    """Write a batch's outcomes in one transaction (a retry past MAX_ATTEMPTS fails)."""
+    """Write outcomes in one transaction (a retry past MAX_ATTEMPTS fails)."""
+    delivered = [(m.id, _telegram_id(o)) for m, o in outcomes if o.state == "sent"]
     async with transaction(db):
+        await store.set_sent(db, delivered, now=now)
         for message, outcome in outcomes:
             if outcome.state == "sent":
-                assert outcome.telegram_message_id is not None
-                await store.set_sent(
-                    db, message.id, telegram_message_id=outcome.telegram_message_id, now=now
-                )
-            elif outcome.state == "blocked":
+                continue
+            if outcome.state == "blocked":
                 await store.set_final(db, message.id, state="blocked", error=outcome.error, now=now)
                 await store.block_chat(db, message.chat_id, now=now)
             elif outcome.state == "later":  # not tried: the chat was not free yet
@@ -229,6 +228,12 @@ async def record_outcomes(
                 await store.set_final(db, message.id, state="failed", error=reason, now=now)
             else:
                 await store.set_final(db, message.id, state="failed", error=outcome.error, now=now)
+
+
+def _telegram_id(outcome: Outcome) -> int:
+    """A delivery's Telegram message id (it always has one)."""
+    assert outcome.telegram_message_id is not None
+    return outcome.telegram_message_id
 
 
 async def mark_sent(

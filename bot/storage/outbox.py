@@ -139,15 +139,18 @@ async def requeue_sending(db: aiosqlite.Connection) -> int:
 
 
 async def set_sent(
-    db: aiosqlite.Connection, message_id: int, *, telegram_message_id: int, now: datetime
+    db: aiosqlite.Connection, delivered: list[tuple[int, int]], *, now: datetime
 ) -> None:
-    """Record the delivery and Telegram's message id."""
-    await db.execute(
+    """Record deliveries, (message id, Telegram's message id) each, in two statements."""
+    if not delivered:
+        return
+    await db.executemany(
         "UPDATE outbox SET state = 'sent', telegram_message_id = ?, error = NULL, updated_at = ?"
         " WHERE id = ?",
-        (telegram_message_id, ts(now), message_id),
+        [(telegram_id, ts(now), message_id) for message_id, telegram_id in delivered],
     )
-    await _blur(db, "id = ?", (message_id,))
+    ids = [message_id for message_id, _telegram_id in delivered]
+    await _blur(db, f"id IN ({', '.join('?' * len(ids))})", tuple(ids))
 
 
 async def set_requeued(
