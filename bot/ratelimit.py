@@ -110,6 +110,10 @@ class Pacer:
         if moment > now:  # an interactive reply takes the next free moment, even if reserved
             await self._sleep(moment - now)
 
+    def background_wait(self, chat_id: int | None) -> float:
+        """Seconds a background `acquire` for this chat would wait now (0: it goes at once)."""
+        return self._wait(chat_id, background=True)
+
     def chat_wait(self, chat_id: int) -> float:
         """Seconds until a background message to this chat is allowed by its own limit (and by
         a 429 it was answered)."""

@@ -53,6 +53,7 @@ RECORD_RETRY_CAP = 10.0  # seconds between attempts to record a batch's outcomes
 UNLIMITED_BATCH = 50  # claimed at once with limits off: also the most re-sent after a crash
 IDLE_POLL = 1.0  # seconds between looks at an empty outbox (planners also wake the sender)
 HEARTBEAT_BOUND = 300.0  # seconds without a turn of the loop after which /healthz says stuck
+STOP_GRACE = 7.0  # seconds a stop waits for Telegram to answer the sends in flight
 
 
 async def send_due(
@@ -77,8 +78,10 @@ async def send_batch(
     limit: int,
     pacer: Pacer | None = None,
     quiet: QuietHours = QUIET_HOURS,
+    stopping: asyncio.Event | None = None,
 ) -> tuple[int, int]:
-    """One batch: return (messages claimed, messages delivered)."""
+    """One batch: return (messages claimed, messages delivered). Once `stopping` is set, no
+    message is sent any more: those not sent yet go back to the queue untried."""
     batch = await outbox.claim_due(db, now=now, limit=limit, quiet=quiet)
     if not batch:
         return 0, 0
@@ -87,7 +90,7 @@ async def send_batch(
         by_chat.setdefault(message.chat_id, []).append(message)
     recorder = Recorder(db, now=now)
     per_chat = await asyncio.gather(
-        *(_send_to_chat(bot, ms, pacer, recorder) for ms in by_chat.values())
+        *(_send_to_chat(bot, ms, pacer, recorder, stopping) for ms in by_chat.values())
     )
     return len(batch), sum(outcome.state == "sent" for outcomes in per_chat for outcome in outcomes)
 
@@ -141,7 +144,11 @@ async def _record(
 
 
 async def _send_to_chat(
-    bot: Bot, messages: list[OutboxMessage], pacer: Pacer | None, recorder: Recorder
+    bot: Bot,
+    messages: list[OutboxMessage],
+    pacer: Pacer | None,
+    recorder: Recorder,
+    stopping: asyncio.Event | None,
 ) -> list[Outcome]:
     """One chat's messages of a batch, in order, each outcome recorded before the next is
     sent; after a 403 the rest are not even tried.
@@ -151,30 +158,58 @@ async def _send_to_chat(
     """
     outcomes: list[Outcome] = []
     for message in messages:
-        outcome = await _outcome(bot, message, pacer, outcomes[-1] if outcomes else None)
+        previous = outcomes[-1] if outcomes else None
+        outcome = await _outcome(bot, message, pacer, previous, stopping)
         await recorder.record(message, outcome)
         outcomes.append(outcome)
     return outcomes
 
 
 async def _outcome(
-    bot: Bot, message: OutboxMessage, pacer: Pacer | None, previous: Outcome | None
+    bot: Bot,
+    message: OutboxMessage,
+    pacer: Pacer | None,
+    previous: Outcome | None,
+    stopping: asyncio.Event | None,
 ) -> Outcome:
-    """Send the message, unless its chat's previous one was blocked or put off."""
+    """Send the message, unless its chat's previous one was blocked or put off, or the sender
+    stops before the message's moment comes (then it goes back to the queue untried)."""
     if previous is not None and previous.state in ("blocked", "later"):
         return previous
     wait = pacer.chat_wait(message.chat_id) if pacer is not None else 0.0
     if wait > MAX_INLINE_WAIT:
         return Outcome("later", delay=timedelta(seconds=wait))
+    if stopping is not None and stopping.is_set():
+        return Outcome("later")
+    if pacer is not None and not await _paced(pacer, message.chat_id, stopping):
+        return Outcome("later")
     return await _send_one(bot, message, pacer)
 
 
+async def _paced(pacer: Pacer, chat_id: int, stopping: asyncio.Event | None) -> bool:
+    """Take the message's moment from the pacer; False if the sender stops while it waits."""
+    if stopping is None or pacer.background_wait(chat_id) <= 0:
+        await pacer.acquire(chat_id, background=True)
+        return True
+    turn = asyncio.ensure_future(pacer.acquire(chat_id, background=True))
+    stop = asyncio.ensure_future(stopping.wait())
+    try:
+        await asyncio.wait((turn, stop), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stop.cancel()
+        turn.cancel()  # nothing if it got its moment
+        await asyncio.wait((turn,))
+    if turn.cancelled():
+        return False
+    turn.result()
+    return True
+
+
 async def _send_one(bot: Bot, message: OutboxMessage, pacer: Pacer | None) -> Outcome:
-    """Send one claimed message and say how it ended (nothing is written here)."""
+    """Send one claimed message (its moment taken already) and say how it ended (nothing is
+    written here)."""
     try:
         markup = _markup(message.reply_markup_json, bot)
-        if pacer is not None:
-            await pacer.acquire(message.chat_id, background=True)
         if message.edit_message_id is not None:
             return await _edit(bot, message, markup)
         result = await bot.send_message(
@@ -282,6 +317,8 @@ class Sender:
         self.pacer, self.quiet = pacer, quiet
         self.batch = pacer.rate if pacer.limited else UNLIMITED_BATCH
         self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._sending = False  # a batch is in hand
         self._task: asyncio.Task[None] | None = None
         self._lock = contextlib.ExitStack()
         self._beat = time.monotonic()  # the loop's last turn
@@ -292,8 +329,15 @@ class Sender:
             self._task = asyncio.create_task(self._run(database_path), name="outbox-sender")
 
     async def stop(self) -> None:
-        """Stop after the batch in hand (a batch cut short is re-sent at the next start)."""
+        """Stop sending: the sends in flight finish and are recorded, the batch's messages not
+        sent yet go back to the queue. Past STOP_GRACE seconds (Telegram not answering) the
+        batch is cut short: what it had in flight is sent again at the next start."""
         if self._task is not None:
+            self._stopping.set()
+            if self._sending:
+                log.info("outbox sender: stopping, waiting for the sends in flight")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(self._task), STOP_GRACE)
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
@@ -329,10 +373,11 @@ class Sender:
 
     async def _run(self, database_path: Path | None) -> None:
         await self._take_over(database_path)
-        while True:
+        while not self._stopping.is_set():
             self._beat = time.monotonic()
             self._wake.clear()
             try:
+                self._sending = True
                 handled, _sent = await send_batch(
                     self.bot,
                     self.db,
@@ -340,11 +385,14 @@ class Sender:
                     limit=self.batch,
                     pacer=self.pacer,
                     quiet=self.quiet,
+                    stopping=self._stopping,
                 )
             except Exception:  # the loop must outlive any one bad batch
                 log.exception("outbox sender: a batch failed; retrying shortly")
                 handled = 0
                 await asyncio.sleep(IDLE_POLL)
+            finally:
+                self._sending = False
             if handled:
                 continue
             with contextlib.suppress(TimeoutError):

@@ -261,3 +261,54 @@ async def test_sigkill_mid_run_sends_again_only_what_telegram_had_not_answered(
         f"({answered_at_kill} answered); again though answered: {sorted(twice - in_flight)}"
     )
     assert await states(path) == Counter({"sent": RUN})
+
+
+# --- SIGTERM in the middle of a run: the sends in flight finish and are recorded ---
+
+STOP_AT = 135  # accepted sends answered before the server withholds answers, then SIGTERM
+STOP_WITHIN = 10  # seconds (issue 17): a generous bound on the process's exit once answered
+
+
+@pytest.mark.timeout(180)
+async def test_sigterm_mid_run_finishes_the_sends_in_flight_and_sends_nothing_twice(
+    botapi, settings, tmp_path
+):
+    log = tmp_path / "bot.log"
+    chats = await plan_reminders(settings)
+    for chat_id in chats:
+        botapi.user(chat_id)
+    botapi.faults.hold_answers(after=STOP_AT)
+    path = settings.database_path
+
+    async def waiting_for_answers() -> bool:
+        return bool(botapi.faults.withheld)
+
+    first = await start_bot(settings, log)
+    await until(waiting_for_answers, within=60, what=f"{STOP_AT} sends", log=log)
+    os.killpg(first.pid, signal.SIGTERM)
+
+    async def stopping() -> bool:  # the sender waits for its answers (or the bot is gone)
+        return first.returncode is not None or "waiting for" in log.read_text(errors="replace")
+
+    await until(stopping, within=60, what="the sender to stop", log=log)
+    botapi.faults.release()
+    assert await asyncio.wait_for(first.wait(), STOP_WITHIN) == 0, tail(log)
+    in_flight = len(botapi.faults.withheld)
+    after_stop = await states(path)
+
+    async def drained() -> bool:
+        counts = await states(path)
+        return len(botapi.send_counts()) == RUN and counts["queued"] + counts["sending"] == 0
+
+    second = await start_bot(settings, log)
+    try:
+        await until(drained, within=120, what="the run to be delivered", log=log)
+    finally:
+        os.killpg(second.pid, signal.SIGTERM)
+        await asyncio.wait_for(second.wait(), 15)
+
+    assert after_stop["sending"] == 0, f"left 'sending' at the stop: {after_stop}"
+    assert after_stop["sent"] == STOP_AT + in_flight, "each send in flight was recorded"
+    assert after_stop["queued"] == RUN - STOP_AT - in_flight
+    assert Counter(botapi.send_counts().values()) == {1: RUN}, "nothing sent twice"
+    assert await states(path) == Counter({"sent": RUN})

@@ -1,5 +1,6 @@
 """The outbox sender: end to end with a real telegram.Bot against the local Bot API server."""
 
+import asyncio
 import json
 import warnings
 from datetime import UTC, datetime, timedelta
@@ -9,7 +10,8 @@ from telegram import Bot, Message
 from telegram.error import BadRequest, NetworkError, RetryAfter, TimedOut
 from telegram.warnings import PTBDeprecationWarning
 
-from bot.jobs.sender import MAX_BACKOFF, backoff, send_due
+from bot.jobs.sender import MAX_BACKOFF, backoff, send_batch, send_due
+from bot.ratelimit import Pacer
 from bot.services import outbox
 from bot.storage import outbox as store
 from tests.conftest import TOKEN
@@ -218,3 +220,28 @@ async def test_a_bad_request_is_not_retried(db):
 
 def test_backoff_doubles():
     assert [backoff(n).total_seconds() for n in range(1, 9)] == [2, 4, 8, 16, 32, 60, 60, 60]
+
+
+async def test_a_stop_while_the_pacer_holds_the_batch_puts_it_back_untried(db, botapi, bot):
+    alice = botapi.user(501)
+    await _queue(db, "r:alice", alice.id)
+    waiting = asyncio.Event()
+
+    async def sleep(seconds: float) -> None:  # the pacer's wait, which never ends here
+        waiting.set()
+        await asyncio.Event().wait()
+
+    pacer = Pacer(0, sleep=sleep)
+    for chat_id in (1, 2, 3):  # 429s for three chats: the whole outbox pauses an hour
+        pacer.flooded(chat_id, 3600)
+    stopping = asyncio.Event()
+    batch = asyncio.create_task(
+        send_batch(bot, db, now=NOON, limit=10, pacer=pacer, quiet=None, stopping=stopping)
+    )
+    await waiting.wait()
+    stopping.set()
+
+    assert await batch == (1, 0)
+    message = await _state(db, "r:alice")
+    assert (message.state, message.attempts, message.not_before) == ("queued", 0, NOON)
+    assert alice.inbox == []
