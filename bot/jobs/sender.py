@@ -326,6 +326,7 @@ class Sender:
     def start(self, database_path: Path | None = None) -> None:
         """Start draining in the background, once it holds the database's sender lock."""
         if self._task is None:
+            self._stopping.clear()  # started again after a stop
             self._task = asyncio.create_task(self._run(database_path), name="outbox-sender")
 
     async def stop(self) -> None:
