@@ -217,17 +217,6 @@ class Batch:
 
 
 @dataclass(frozen=True)
-class AreaCounts:
-    """How many residents of an area are in each situation."""
-
-    residents: int
-    unrecorded_wajib: int
-    turning_17: int
-    deactivated: int
-    linked_chats: int
-
-
-@dataclass(frozen=True)
 class BackupStatus:
     """The nightly backup as /metrics and the alerts see it (times in UTC; None: never)."""
 

@@ -10,7 +10,8 @@ from telegram.ext import Application, CommandHandler
 from bot.context import Context, chat_locale, deps
 from bot.domain import RoleUser
 from bot.handlers.common import HTML, chat_id_of, reply, requires_role
-from bot.services.summaries import REGENCY_CODE, Rekap, outreach_list, rekap, summarize_area
+from bot.services.figures import Figures
+from bot.services.summaries import outreach_list, regency, rekap
 from bot.services.ticket_stats import ticket_statistics
 
 OUTREACH_STATUSES = ("deactivated", "turning17", "unrecorded")
@@ -27,12 +28,12 @@ async def area_summary(update: Update, context: Context, user: RoleUser) -> None
     d = deps(context)
     summary = await rekap(d.db, user, today=d.today())
     await reply(update, context, "official/summary.html", rekap=summary)
-    if summary.groups.outreach:
+    if summary.outreach:
         await _send_outreach_list(update, context, user, summary)
 
 
 async def _send_outreach_list(
-    update: Update, context: Context, user: RoleUser, summary: Rekap
+    update: Update, context: Context, user: RoleUser, summary: Figures
 ) -> None:
     d = deps(context)
     chat_id = chat_id_of(update)
@@ -50,9 +51,9 @@ async def _send_outreach_list(
 async def statistics(update: Update, context: Context, user: RoleUser) -> None:
     """/statistik: regency-wide counts."""
     d = deps(context)
-    summary = await summarize_area(d.db, REGENCY_CODE, today=d.today())
+    figures = await regency(d.db, today=d.today())
     cards = await ticket_statistics(d.db)
-    await reply(update, context, "admin/statistics.html", summary=summary, cards=cards)
+    await reply(update, context, "admin/statistics.html", f=figures, cards=cards)
 
 
 def register(app: Application) -> None:

@@ -21,8 +21,9 @@ from bot.domain import Area, RoleUser
 from bot.errors import DomainError, NotAuthorized
 from bot.nik import mask_numbers_in
 from bot.services import outbox
+from bot.services.figures import ages_on
 from bot.services.outbox import QUIET_HOURS, QuietHours, quiet_hours_end
-from bot.services.summaries import ages_on, area_code_for
+from bot.services.summaries import area_code_for
 from bot.storage import audit
 from bot.storage import broadcasts as store
 from bot.storage import outbox as outbox_store

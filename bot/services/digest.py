@@ -6,18 +6,16 @@ It goes out on opening days only (a point's own hours, Indonesian holidays, clos
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 import aiosqlite
 
-from bot.domain import TICKET_STATES, ServicePoint
-from bot.services.cycle import WAJIB_KTP_AGE, Cycle, cycle_in_force
+from bot.domain import ServicePoint
+from bot.services.cycle import Cycle
+from bot.services.figures import REGENCY_CODE, area_scope, figures, point_scope
 from bot.services.schedule import is_open, last_open_day_before
 from bot.services.staff_chats import staff_recipients
-from bot.storage import bookings, tickets
-from bot.storage import digest as store
 from bot.storage.service_points import list_service_points
 
 SERVED = ("recorded", "handed_over")
@@ -108,34 +106,36 @@ def yesterday_of(day: date) -> date:
 
 async def point_digest(db: aiosqlite.Connection, point: ServicePoint, *, day: date) -> PointDigest:
     """The last opening day's outcomes, today's bookings and the open tickets at one point."""
-    open_tickets = await tickets.list_open_for_point(db, point.code)
+    scope = await point_scope(db, point)
     last_day = await last_open_day_before(db, point, day) or yesterday_of(day)
+    past = await figures(db, scope, today=day, first=last_day, last=last_day)
+    present = await figures(db, scope, today=day, first=day, last=day)
     return PointDigest(
         point=point,
         last_day=last_day,
-        yesterday=await _point_day(db, point.code, last_day),
-        today=await _point_day(db, point.code, day),
-        tickets_open=len(open_tickets),
-        tickets_ready=sum(t.state == "ready" for t in open_tickets),
+        yesterday=Bookings(past.bookings),
+        today=Bookings(present.bookings),
+        tickets_open=present.open_tickets,
+        tickets_ready=present.tickets["ready"],
     )
 
 
 async def regency_digest(db: aiosqlite.Connection, *, day: date) -> RegencyDigest:
     """Regency-wide counts for the admins, and the teens' recording rate in the cycle in force."""
-    cycle = cycle_in_force(day)
-    year = cycle.cohort_date.year - WAJIB_KTP_AGE  # born that year: 17 by the cohort date
-    total, recorded = await store.recorded_among_born(db, date(year, 1, 1), date(year, 12, 31))
-    ticket_counts = await store.ticket_states(db)
+    scope = await area_scope(db, REGENCY_CODE)
     last_days = [await last_open_day_before(db, p, day) for p in await list_service_points(db)]
     last_day = max((d for d in last_days if d), default=yesterday_of(day))
+    # From the last opening day to yesterday: the days between are closed at every point.
+    past = await figures(db, scope, today=day, first=last_day, last=yesterday_of(day))
+    present = await figures(db, scope, today=day, first=day, last=day)
     return RegencyDigest(
         last_day=last_day,
-        yesterday=Bookings(await store.booking_states_on(db, last_day)),
-        today=Bookings(await store.booking_states_on(db, day)),
-        recordings=await store.recordings_between(db, last_day, yesterday_of(day)),
-        tickets={s: ticket_counts[s] for s in TICKET_STATES if ticket_counts.get(s)},
-        teens=TeenRate(cycle.cohort_date.year, total, recorded),
-        cycle=cycle,
+        yesterday=Bookings(past.bookings),
+        today=Bookings(present.bookings),
+        recordings=past.recorded,
+        tickets={state: n for state, n in present.tickets.items() if n},
+        teens=TeenRate(past.teen_year, past.turning_17, past.turning_17_recorded.total),
+        cycle=past.cycle,
     )
 
 
@@ -152,8 +152,3 @@ async def staff_chats(db: aiosqlite.Connection, *, day: date) -> dict[int, list[
         for chat_id in await staff_recipients(db, point.code):
             chats.setdefault(chat_id, []).append(point)
     return chats
-
-
-async def _point_day(db: aiosqlite.Connection, point_code: str, day: date) -> Bookings:
-    listed = await bookings.list_point_day(db, point_code, day)
-    return Bookings(dict(Counter(b.state for b in listed)))

@@ -16,13 +16,10 @@ from typing import Any
 
 import aiosqlite
 
-from bot.domain import AreaCounts
 from bot.storage.residents import born, born_between, opened
 
-UNRECORDED_WAJIB = (
-    "(r.tanggal_rekam IS NULL AND r.status_nik = 'AKTIF'"
-    f" AND ({born('<=', 'adult')} OR r.status_kawin <> 'BELUM KAWIN'))"
-)
+WAJIB = f"({born('<=', 'adult')} OR r.status_kawin <> 'BELUM KAWIN')"
+UNRECORDED_WAJIB = f"(r.tanggal_rekam IS NULL AND r.status_nik = 'AKTIF' AND {WAJIB})"
 TURNING_17 = born_between("teen_from", "teen_to")
 TURNING_17_UNRECORDED = f"({TURNING_17} AND r.tanggal_rekam IS NULL)"
 DEACTIVATED = "(r.status_nik = 'NONAKTIF')"
@@ -48,38 +45,15 @@ class Ages:
     def params(self, code: str) -> dict[str, Any]:
         """Named SQL parameters for the groups of area `code`."""
         low, high = area_range(code)
+        return {"low": low, "high": high, **self.dates()}
+
+    def dates(self) -> dict[str, Any]:
+        """Named SQL parameters `:adult`, `:teen_from` and `:teen_to`."""
         return {
-            "low": low,
-            "high": high,
             "adult": self.adult.isoformat(),
             "teen_from": self.teen_from.isoformat(),
             "teen_to": self.teen_to.isoformat(),
         }
-
-
-@dataclass(frozen=True)
-class Reach:
-    """How many residents are in a group, and how many of them the bot can reach."""
-
-    total: int
-    linked: int
-
-    @property
-    def unreachable(self) -> int:
-        """Those only a door-to-door visit reaches."""
-        return self.total - self.linked
-
-
-@dataclass(frozen=True)
-class AreaGroups:
-    """An area's residents per group, each with how many the bot can reach."""
-
-    residents: int
-    unrecorded_wajib: Reach
-    turning_17_recorded: Reach
-    turning_17_unrecorded: Reach
-    deactivated: Reach
-    outreach: int  # residents of any group the bot cannot reach (the outreach list)
 
 
 @dataclass(frozen=True)
@@ -99,28 +73,6 @@ def area_range(code: str) -> tuple[str, str]:
     return code, upper
 
 
-async def area_groups(db: aiosqlite.Connection, code: str, *, ages: Ages) -> AreaGroups:
-    """Counts per group for residents whose desa code starts with `code` (plain)."""
-    async with db.execute(
-        "SELECT count(*), sum(uw), sum(uw AND reach),"
-        " sum(teen AND rec), sum(teen AND rec AND reach),"
-        " sum(teen AND NOT rec), sum(teen AND NOT rec AND reach),"
-        " sum(off), sum(off AND reach),"
-        " sum((uw OR (teen AND NOT rec) OR off) AND NOT reach)"
-        f" FROM (SELECT {UNRECORDED_WAJIB} AS uw, {TURNING_17} AS teen,"
-        f" r.tanggal_rekam IS NOT NULL AS rec, {DEACTIVATED} AS off,"
-        f" CASE WHEN {OUTREACH} OR {TURNING_17} THEN {REACHABLE} ELSE 0 END AS reach"
-        " FROM residents r WHERE r.kode_desa >= :low AND r.kode_desa < :high)",
-        ages.params(code),
-    ) as cursor:
-        row = await cursor.fetchone()
-    assert row is not None
-    n = [value or 0 for value in row]
-    return AreaGroups(
-        n[0], Reach(n[1], n[2]), Reach(n[3], n[4]), Reach(n[5], n[6]), Reach(n[7], n[8]), n[9]
-    )
-
-
 async def outreach_rows(
     db: aiosqlite.Connection, code: str, *, ages: Ages
 ) -> AsyncIterator[OutreachRow]:
@@ -137,41 +89,3 @@ async def outreach_rows(
     ) as cursor:
         async for row in cursor:
             yield OutreachRow(*row)
-
-
-async def area_counts(
-    db: aiosqlite.Connection, code: str, *, adult_born_by: date, cohort_born_by: date
-) -> AreaCounts:
-    """Counts for residents whose desa code starts with `code` (plain), for /statistik."""
-    low, high = area_range(code)
-    async with db.execute(
-        "SELECT count(*),"
-        " sum(tanggal_rekam IS NULL AND status_nik = 'AKTIF'"
-        f"     AND ({born('<=', 'adult')} OR status_kawin <> 'BELUM KAWIN')),"
-        " sum(tanggal_rekam IS NULL AND status_nik = 'AKTIF' AND status_kawin = 'BELUM KAWIN'"
-        f"     AND {born('>', 'adult')} AND {born('<=', 'cohort')}),"
-        " sum(status_nik = 'NONAKTIF')"
-        " FROM residents r WHERE kode_desa >= :low AND kode_desa < :high",
-        {
-            "adult": adult_born_by.isoformat(),
-            "cohort": cohort_born_by.isoformat(),
-            "low": low,
-            "high": high,
-        },
-    ) as cursor:
-        row = await cursor.fetchone()
-    assert row is not None
-    linked = await _linked_chats(db, low, high)
-    return AreaCounts(row[0], row[1] or 0, row[2] or 0, row[3] or 0, linked)
-
-
-async def _linked_chats(db: aiosqlite.Connection, low: str, high: str) -> int:
-    async with db.execute(
-        "SELECT count(DISTINCT l.chat_id) FROM links l JOIN residents r"
-        " ON (l.kind = 'nik' AND r.nik_ref = l.subject_ref)"
-        " OR (l.kind = 'household' AND r.kk_ref = l.subject_ref)"
-        " WHERE r.kode_desa >= ? AND r.kode_desa < ?",
-        (low, high),
-    ) as cursor:
-        row = await cursor.fetchone()
-    return int(row[0]) if row else 0

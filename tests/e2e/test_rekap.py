@@ -141,3 +141,43 @@ async def test_in_a_group_the_official_is_asked_for_a_private_chat(botapi, villa
     await group.no_message(within=0.3)  # no list of residents in a group
     official.send_text("/siaran", chat=group)
     assert "hanya bisa dipakai di chat pribadi" in (await group.next_message()).text
+
+
+def _figure_lines(text: str) -> list[str]:
+    """The lines from `Penduduk:` to the tickets line: every figure of the area."""
+    lines = text.split("\n")
+    start = next(i for i, line in enumerate(lines) if line.startswith("Penduduk: "))
+    end = next(i for i, line in enumerate(lines) if line.startswith("Tiket KTP rusak/hilang"))
+    return lines[start : end + 1]
+
+
+async def test_statistik_and_rekap_give_the_same_figures_for_the_regency(botapi, village):
+    """Issue 19: /statistik counted teens turning 17 only when their birthday was still ahead
+    (1: Dewi), /rekap everyone born in 2009 not recorded (2: Dewi and Lia)."""
+    admin, summary = await rekap(botapi, ADMIN_ID)
+    await admin.next_message()  # the outreach list
+    admin.send_text("/statistik")
+    statistics = await admin.next_message()
+    assert _figure_lines(statistics.text) == _figure_lines(summary.text)
+    assert "Berusia 17 tahun pada 2026:\n• belum rekam: 2" in statistics.text
+
+
+async def test_an_area_without_residents_is_not_everyone_reachable(botapi, running_bot, tmp_path):
+    """Issue 19: all zeros, and still 'the bot can reach everyone in these groups'."""
+    db = running_bot.bot_data["db"]
+    await db.execute("DELETE FROM residents WHERE kode_desa LIKE '350510%'")
+    official, summary = await rekap(botapi, OFFICIAL_ID)
+    assert "Penduduk: 0" in summary.text
+    assert "sudah bisa dihubungi bot" not in summary.text
+    assert "Belum ada data penduduk untuk wilayah ini" in summary.text
+    await official.no_message(within=0.3)
+
+
+async def test_an_area_with_no_one_to_visit_says_so(botapi, running_bot, tmp_path):
+    db = running_bot.bot_data["db"]
+    await db.execute("UPDATE residents SET tanggal_rekam = '2020-01-01'")
+    official, summary = await rekap(botapi, OFFICIAL_ID)
+    assert "Penduduk: 4" in summary.text
+    assert "sudah bisa dihubungi bot" not in summary.text
+    assert "Tidak ada warga yang belum rekam atau NIK-nya nonaktif" in summary.text
+    await official.no_message(within=0.3)

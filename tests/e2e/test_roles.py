@@ -52,7 +52,7 @@ async def test_admin_statistics_cover_the_regency(botapi):
     admin = botapi.user(ADMIN_ID)
     admin.send_text("/statistik")
     stats = await admin.next_message()
-    assert "Penduduk dalam data bot: 6" in stats.text
+    assert "Penduduk: 6 (wajib KTP: " in stats.text
     assert "NIK nonaktif: 1" in stats.text
 
 

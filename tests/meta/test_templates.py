@@ -19,14 +19,13 @@ from bot.services.broadcasts import Status as BroadcastStatus
 from bot.services.cycle import Cycle
 from bot.services.deactivation import Notice, Run
 from bot.services.digest import Bookings, PointDigest, RegencyDigest, TeenRate
+from bot.services.figures import Figures, Reach, Scope
 from bot.services.reminders import Reminder
 from bot.services.roles import ROLE_COMMANDS
 from bot.services.status import Status
-from bot.services.summaries import AreaSummary, Rekap
 from bot.storage.broadcasts import Broadcast
 from bot.storage.deactivation import DesaRow
 from bot.storage.service_points import ServicePoint
-from bot.storage.stats import AreaCounts, AreaGroups, Reach
 from bot.storage.users import RoleUser
 
 RESIDENT = Resident(
@@ -102,11 +101,6 @@ SAMPLE = {
     "point": POINT,
     "views": [],
     "today": date(2026, 11, 24),
-    "summary": AreaSummary(
-        Area("350510", "35.05.10", "kecamatan", "Kanigoro", "3505"),
-        AreaCounts(1000, 10, 20, 3, 4),
-        CYCLE,
-    ),
     "command": "rekap",
     "b": BOOKING,
     "booking": BOOKING,
@@ -180,13 +174,29 @@ SAMPLE = {
 
 # /rekap and /siaran (templates/*/official/)
 _KANIGORO = Area("350510", "35.05.10", "kecamatan", "Kanigoro", "3505")
+_FIGURES = Figures(
+    Scope(_KANIGORO),
+    CYCLE,
+    date(2026, 10, 26),
+    date(2026, 11, 24),
+    residents=1000,
+    wajib_ktp=700,
+    unrecorded_wajib=Reach(10, 4),
+    turning_17_recorded=Reach(5, 1),
+    turning_17_unrecorded=Reach(20, 6),
+    deactivated=Reach(3, 0),
+    reactivated=1,
+    linked=40,
+    outreach=22,
+    reminded=30,
+    recorded=12,
+    bookings={"recorded": 9, "no_show": 2, "pending": 3},
+    tickets={"reported": 1, "ready": 2},
+)
 _BROADCAST = Broadcast(7, 9002, "350510", "turning17", "mobile", {}, 120, NOW_SAMPLE, None)
 SAMPLE.update(
-    rekap=Rekap(
-        _KANIGORO,
-        AreaGroups(1000, Reach(10, 4), Reach(5, 1), Reach(20, 6), Reach(3, 0), 22),
-        CYCLE,
-    ),
+    rekap=_FIGURES,
+    f=_FIGURES,
     rows=22,
     area=_KANIGORO,
     cycle=CYCLE,

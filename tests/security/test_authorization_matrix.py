@@ -471,7 +471,7 @@ ACTIONS: list[Action] = [
     Action("cmd:siaran", "siaran", nothing, command("/siaran"), home_broadcasts,
            marker=lambda _: "Kanigoro", allowed=says("Siaran ke warga Kanigoro")),
     Action("cmd:statistik", "statistik", nothing, command("/statistik"), reads,
-           allowed=says("Penduduk dalam data bot")),
+           allowed=says("Statistik Kabupaten Blitar")),
     Action("cmd:tutup", "tutup", on_closed_day, tutup, closure_state),
     Action("cmd:autokonfirmasi", "autokonfirmasi", nothing,
            command(f"/autokonfirmasi {SIDE_POINT} on"), auto_confirm_state),

@@ -317,8 +317,8 @@ async def test_the_report_is_in_the_authors_language(village):
 
 async def test_rekap_counts_each_group_and_who_the_bot_can_reach(village):
     rekap = await summaries.rekap(village, OFFICIAL, today=TODAY)
-    g = rekap.groups
-    assert rekap.area.name == "Kanigoro"
+    g = rekap
+    assert rekap.scope.area.name == "Kanigoro"
     assert g.residents == 4 + 6  # the Santoso family and six residents of Jatinom
     assert (g.unrecorded_wajib.total, g.unrecorded_wajib.linked) == (3, 1)  # Wati; Siti, Lia
     assert (g.turning_17_unrecorded.total, g.turning_17_unrecorded.linked) == (2, 1)  # Dewi, Lia
@@ -330,9 +330,9 @@ async def test_rekap_counts_each_group_and_who_the_bot_can_reach(village):
 
 async def test_admin_rekap_is_the_regency(village):
     rekap = await summaries.rekap(village, ADMIN, today=TODAY)
-    assert rekap.groups.residents == len(EVERYONE)
+    assert rekap.residents == len(EVERYONE)
     # Rudi and Ani (Talun) are reachable; the outsider is not
-    assert rekap.groups.outreach == 4
+    assert rekap.outreach == 4
 
 
 async def _csv(db, user=OFFICIAL):
