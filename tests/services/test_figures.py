@@ -158,7 +158,7 @@ async def _plant_reminders(db, rng, truth):
             if rng.random() < 0.7:  # the others are still queued: not reminded yet
                 message = await outbox_store.get_message_by_key(db, key)
                 assert message is not None
-                await outbox_store.set_sent(db, message.id, telegram_message_id=1, now=NOW)
+                await outbox_store.set_sent(db, [(message.id, 1)], now=NOW)
                 truth.reminded.setdefault(person["nik"], []).append(due)
 
 
