@@ -39,8 +39,8 @@ def instrument_handlers(app: Application, metrics: Metrics) -> None:
     """Wrap every registered handler's callback (inside conversations too) to count and time it."""
     for group in app.handlers.values():
         for handler in _handlers(group):
-            name = _name(handler.callback)
-            handler.callback = _timed(handler.callback, name, metrics)
+            if not getattr(handler.callback, "timed", False):  # one handler in two flows
+                handler.callback = _timed(handler.callback, _name(handler.callback), metrics)
 
 
 def _handlers(handlers: list[Any]) -> Iterator[BaseHandler[Any, Any, Any]]:
@@ -80,6 +80,7 @@ def _timed(callback: Callback, name: str, metrics: Metrics) -> Callback:
             metrics.updates.labels(name, outcome).inc()
             metrics.update_seconds.labels(name).observe(time.perf_counter() - started)
 
+    run.timed = True  # type: ignore[attr-defined]
     return run
 
 
