@@ -13,6 +13,7 @@ from telegram.ext import (
     CommandHandler,
     ConversationHandler,
     MessageHandler,
+    TypeHandler,
     filters,
 )
 
@@ -25,12 +26,15 @@ from bot.handlers.common import (
     answer_query,
     callback_arg,
     chat_id_of,
+    close_step,
     hand_on,
+    on_step,
     refuse,
     reply,
     row_id,
     send_markup,
     stale,
+    take_step,
 )
 from bot.handlers.notify import announce_booking, offer_place
 from bot.services import booking as booking_service
@@ -49,7 +53,7 @@ async def begin(update: Update, context: Context) -> int:
     context.user_data.pop("report", None)  # one flow at a time
     context.user_data["booking"] = {"mode": "new"}
     rows = [[(f"service_{s}", f"bk:svc:{s}")] for s in SERVICES]
-    await reply(update, context, "citizen/booking_choose_service.html", rows=rows)
+    await reply(update, context, "citizen/booking_choose_service.html", rows=rows, step=True)
     return CHOOSING
 
 
@@ -146,7 +150,11 @@ async def _ask_point(update: Update, context: Context) -> int:
         for p in points
     ]
     await send_markup(
-        update, context, "citizen/booking_choose_point.html", InlineKeyboardMarkup(buttons)
+        update,
+        context,
+        "citizen/booking_choose_point.html",
+        InlineKeyboardMarkup(buttons),
+        step=True,
     )
     return CHOOSING
 
@@ -175,11 +183,9 @@ async def _ask_day(update: Update, context: Context) -> int:
     point = await get_service_point(d.db, draft(context)["point"])
     assert point is not None
     days = await open_days(d.db, point, now=d.now())
-    locale = await chat_locale(context, chat_id_of(update))
     if not days:
-        rows = [[("waitlist_join", "bk:wait")], [("booking_other_point", "bk:pts")]]
-        await reply(update, context, "citizen/booking_no_days.html", rows=rows, point=point)
-        return CHOOSING
+        return await _no_days(update, context, point)
+    locale = await chat_locale(context, chat_id_of(update))
     buttons = [
         InlineKeyboardButton(
             d.renderer.label(locale, "day_button", day=o.day, remaining=o.remaining),
@@ -192,7 +198,16 @@ async def _ask_day(update: Update, context: Context) -> int:
         join = d.renderer.label(locale, "waitlist_join")
         grid.append([InlineKeyboardButton(join, callback_data="bk:wait")])
     markup = InlineKeyboardMarkup(grid)
-    await send_markup(update, context, "citizen/booking_choose_day.html", markup, point=point)
+    await send_markup(
+        update, context, "citizen/booking_choose_day.html", markup, point=point, step=True
+    )
+    return CHOOSING
+
+
+async def _no_days(update: Update, context: Context, point: ServicePoint) -> int:
+    """No day with a place left at the point: the waitlist, or another point."""
+    rows = [[("waitlist_join", "bk:wait")], [("booking_other_point", "bk:pts")]]
+    await reply(update, context, "citizen/booking_no_days.html", rows=rows, point=point, step=True)
     return CHOOSING
 
 
@@ -220,7 +235,7 @@ async def day_chosen(update: Update, context: Context) -> int:
     ]
     markup = InlineKeyboardMarkup([buttons[i : i + 3] for i in range(0, len(buttons), 3)])
     await send_markup(
-        update, context, "citizen/booking_choose_slot.html", markup, day=day, point=point
+        update, context, "citizen/booking_choose_slot.html", markup, day=day, point=point, step=True
     )
     return CHOOSING
 
@@ -274,6 +289,7 @@ async def _ask_confirm(update: Update, context: Context) -> int:
         start=b["start"],
         resident=resident,
         moving=moving,
+        step=True,
     )
     return CHOOSING
 
@@ -295,8 +311,9 @@ async def confirmed(update: Update, context: Context) -> int:
         await refuse(update, context, error)
         return ConversationHandler.END
     (context.user_data or {}).pop("booking", None)
-    await announce_booking(context, booking, moved=b["mode"] == "move")
-    if b["mode"] == "move":
+    replacing = take_step(update, context)  # the summary becomes the confirmation
+    await announce_booking(context, booking, moved=b["mode"] == "move", replacing=replacing)
+    if b["mode"] == "move" and booking != b["moving"]:  # moved to the same slot: no change
         await my_bookings.refresh(context, booking.chat_id)
     await offer_place(context, freed)
     return ConversationHandler.END
@@ -353,18 +370,26 @@ async def reschedule(update: Update, context: Context) -> int:
         "point": old.service_point,
         "moving": old,
     }
-    if update.callback_query and update.callback_query.message:  # the /jadwal list to refresh
-        context.user_data[my_bookings.LISTING] = update.callback_query.message.message_id
+    my_bookings.remember_listing(update, context)  # the /jadwal list to refresh after
     if await _person_refused(update, context):  # e.g. recorded elsewhere since booking
         return ConversationHandler.END
     return await _ask_day(update, context)
 
 
 async def cancel(update: Update, context: Context) -> int:
-    """/batal inside the booking flow."""
+    """/batal inside the booking flow: the step shown loses its buttons."""
     (context.user_data or {}).pop("booking", None)
     await reply(update, context, "citizen/cancelled.html")
+    await close_step(context, chat_id_of(update))
     return ConversationHandler.END
+
+
+async def timed_out(update: object, context: Context) -> None:
+    """No answer within the conversation's timeout: forget the draft; the step loses its
+    buttons."""
+    (context.user_data or {}).pop("booking", None)
+    if isinstance(update, Update) and update.effective_chat is not None:
+        await close_step(context, update.effective_chat.id)
 
 
 async def not_text(update: Update, context: Context) -> int | None:
@@ -379,15 +404,15 @@ def register(app: Application) -> None:
     """Add the booking conversation."""
     private = filters.ChatType.PRIVATE
     text = private & filters.TEXT & ~filters.COMMAND
-    steps: list[BaseHandler[Any, Any, Any]] = [
-        CallbackQueryHandler(service_chosen, pattern=r"^bk:svc:"),
-        CallbackQueryHandler(person_chosen, pattern=r"^bk:who:"),
-        CallbackQueryHandler(point_chosen, pattern=r"^bk:pt:"),
-        CallbackQueryHandler(other_point, pattern=r"^bk:pts$"),
-        CallbackQueryHandler(day_chosen, pattern=r"^bk:day:"),
-        CallbackQueryHandler(slot_chosen, pattern=r"^bk:slot:"),
-        CallbackQueryHandler(confirmed, pattern=r"^bk:ok$"),
-        CallbackQueryHandler(declined, pattern=r"^bk:no$"),
+    steps: list[BaseHandler[Any, Any, Any]] = [  # each for a button of the live step only
+        CallbackQueryHandler(on_step(service_chosen), pattern=r"^bk:svc:"),
+        CallbackQueryHandler(on_step(person_chosen), pattern=r"^bk:who:"),
+        CallbackQueryHandler(on_step(point_chosen), pattern=r"^bk:pt:"),
+        CallbackQueryHandler(on_step(other_point), pattern=r"^bk:pts$"),
+        CallbackQueryHandler(on_step(day_chosen), pattern=r"^bk:day:"),
+        CallbackQueryHandler(on_step(slot_chosen), pattern=r"^bk:slot:"),
+        CallbackQueryHandler(on_step(confirmed), pattern=r"^bk:ok$"),
+        CallbackQueryHandler(on_step(declined), pattern=r"^bk:no$"),
         *waitlist.steps(),
     ]
     conversation = ConversationHandler(
@@ -401,6 +426,7 @@ def register(app: Application) -> None:
             CHOOSING: steps,
             people.ASKING_NIK: [MessageHandler(text, got_nik)],
             people.ASKING_KK: [MessageHandler(text, got_kk)],
+            ConversationHandler.TIMEOUT: [TypeHandler(Update, timed_out)],
         },
         fallbacks=[
             CommandHandler("batal", cancel, filters=private),

@@ -16,7 +16,16 @@ from telegram.ext import (
 
 from bot.context import Context, Deps, deps
 from bot.errors import CheckLocked, DomainError, InvalidNik
-from bot.handlers.common import Row, answer_query, callback_arg, edit, refuse, reply
+from bot.handlers.common import (
+    Row,
+    answer_query,
+    callback_arg,
+    edit,
+    offered,
+    refuse,
+    reply,
+    stale_choice,
+)
 from bot.handlers.people import burst_alert, check_limits
 from bot.services import links, verified
 from bot.services.burst import ChecksSlowed
@@ -173,6 +182,9 @@ async def consent(update: Update, context: Context) -> None:
     assert update.callback_query is not None and update.effective_chat is not None
     await update.callback_query.answer()
     kind, _, token = callback_arg(update).partition(":")
+    if not offered(update):  # the question was answered already
+        await stale_choice(update, context)
+        return
     if kind == "no":
         await edit(update, context, "citizen/link_declined.html")
         return

@@ -6,7 +6,7 @@ from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
 
 from bot.context import Context, deps
-from bot.handlers.common import callback_arg, edit, reply
+from bot.handlers.common import callback_arg, edit, offered, reply, stale_choice
 from bot.handlers.menus import publish_chat_menu
 from bot.rendering import LOCALES
 from bot.services.directory import get_user, remember_language
@@ -23,8 +23,8 @@ async def chosen(update: Update, context: Context) -> None:
     assert update.callback_query is not None and update.effective_chat is not None
     await update.callback_query.answer()
     locale = callback_arg(update)
-    if locale not in LOCALES:
-        await reply(update, context, "citizen/error_stale_button.html")
+    if locale not in LOCALES or not offered(update):  # e.g. a second tap after choosing
+        await stale_choice(update, context)
         return
     d = deps(context)
     await remember_language(d.db, update.effective_chat.id, locale, now=d.now())

@@ -15,9 +15,11 @@ from bot.handlers.common import (
     callback_arg,
     chat_id_of,
     edit,
+    offered,
     refuse,
     reply,
     row_id,
+    stale_choice,
 )
 from bot.handlers.notify import announce_booking, offer_place, send_qr, update_staff_notices
 from bot.services import booking as booking_service
@@ -32,11 +34,11 @@ LISTING = "jadwal"  # user_data: the /jadwal message to refresh after a change m
 
 async def show(update: Update, context: Context) -> None:
     """List the chat's bookings, numbered, with whose each is; see views.bookings.listing."""
-    chat_id = chat_id_of(update)
+    chat_id, data = chat_id_of(update), context.user_data
     text, markup = await _listing(context, chat_id)
     sent = await context.bot.send_message(chat_id, text, parse_mode=HTML, reply_markup=markup)
-    if context.user_data is not None:
-        context.user_data[LISTING] = sent.message_id
+    if data is not None:
+        data[LISTING] = sent.message_id
 
 
 async def refresh(context: Context, chat_id: int) -> None:
@@ -49,7 +51,7 @@ async def refresh(context: Context, chat_id: int) -> None:
         await context.bot.edit_message_text(
             text, chat_id=chat_id, message_id=message_id, parse_mode=HTML, reply_markup=markup
         )
-    except BadRequest:  # deleted by the person, or unchanged
+    except BadRequest:  # deleted by the person meanwhile
         return
 
 
@@ -68,9 +70,16 @@ async def _own(update: Update, context: Context, prefix: str) -> Listed | None:
     found = next((i for i in listed if i.booking.id == booking_id and i.booking.active), None)
     if found is None:
         await reply(update, context, "citizen/error_stale_button.html")
-    elif update.callback_query and update.callback_query.message and context.user_data is not None:
-        context.user_data[LISTING] = update.callback_query.message.message_id
+    else:
+        remember_listing(update, context)
     return found
+
+
+def remember_listing(update: Update, context: Context) -> None:
+    """The /jadwal message whose button was pressed is the one `refresh` edits."""
+    query, data = update.callback_query, context.user_data
+    if query is not None and query.message is not None and data is not None:
+        data[LISTING] = query.message.message_id
 
 
 async def ask_cancel(update: Update, context: Context) -> None:
@@ -105,6 +114,9 @@ async def cancel(update: Update, context: Context) -> None:
     """Cancel: the place is free at once and offered to the waitlist."""
     assert update.callback_query is not None and update.effective_chat is not None
     await update.callback_query.answer()
+    if not offered(update):  # the question was answered already
+        await stale_choice(update, context)
+        return
     raw = callback_arg(update).removeprefix("drop:")
     d = deps(context)
     try:
@@ -124,6 +136,9 @@ async def keep(update: Update, context: Context) -> None:
     """The cancel confirmation's "no"."""
     assert update.callback_query is not None
     await update.callback_query.answer()
+    if not offered(update):
+        await stale_choice(update, context)
+        return
     await edit(update, context, "citizen/booking_kept.html")
 
 
@@ -168,7 +183,9 @@ async def take(update: Update, context: Context) -> None:
     except DomainError as error:
         await refuse(update, context, error)
         return
-    await announce_booking(context, booking)
+    offer_message = update.callback_query.message
+    replacing = offer_message.message_id if offer_message and offered(update) else None
+    await announce_booking(context, booking, replacing=replacing)  # the offer becomes it
 
 
 def register(app: Application) -> None:

@@ -30,14 +30,22 @@ def qr_png(code: str) -> bytes:
     return buffer.getvalue()
 
 
-async def announce_booking(context: Context, booking: Booking, *, moved: bool = False) -> None:
-    """Tell the citizen (code, queue number, time, place, what to bring, QR, pin); tell staff."""
+async def announce_booking(
+    context: Context, booking: Booking, *, moved: bool = False, replacing: int | None = None
+) -> None:
+    """Tell the citizen (code, queue number, time, place, what to bring, QR, pin); tell staff.
+    `replacing`: the message whose button made the booking, edited into the confirmation."""
     d, chat_id = deps(context), booking.chat_id
     locale = await chat_locale(context, chat_id)
     point = await get_service_point(d.db, booking.service_point)
     assert point is not None
     text, _ = bookings.confirmed(d.renderer, locale, booking, point, moved=moved)
-    await context.bot.send_message(chat_id, text, parse_mode=HTML)
+    if replacing is None:
+        await context.bot.send_message(chat_id, text, parse_mode=HTML)
+    else:
+        await context.bot.edit_message_text(
+            text, chat_id=chat_id, message_id=replacing, parse_mode=HTML
+        )
     await send_qr(context, booking, locale)
     address = d.renderer.render(locale, "citizen/venue_address.txt", point=point)
     await context.bot.send_venue(chat_id, point.latitude, point.longitude, point.name, address)

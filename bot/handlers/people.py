@@ -45,7 +45,7 @@ async def ask_person(
     assert update.effective_chat is not None
     locale = await chat_locale(context, update.effective_chat.id)
     markup = choose_person(deps(context).renderer, locale, people, prefix=prefix)
-    await send_markup(update, context, template, markup)
+    await send_markup(update, context, template, markup, step=True)
 
 
 async def choose(

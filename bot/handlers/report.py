@@ -13,6 +13,7 @@ from telegram.ext import (
     CommandHandler,
     ConversationHandler,
     MessageHandler,
+    TypeHandler,
     filters,
 )
 
@@ -25,7 +26,9 @@ from bot.handlers.common import (
     answer_query,
     callback_arg,
     chat_id_of,
+    close_step,
     hand_on,
+    on_step,
     refuse,
     reply,
     send_markup,
@@ -53,7 +56,7 @@ async def begin(update: Update, context: Context) -> int:
     context.user_data.pop("booking", None)  # one flow at a time
     context.user_data["report"] = {}
     rows: list[Row] = [[(f"cause_{c}", f"tk:cause:{c}")] for c in CAUSES]
-    await reply(update, context, "citizen/report_choose_cause.html", rows=rows)
+    await reply(update, context, "citizen/report_choose_cause.html", rows=rows, step=True)
     return CHOOSING
 
 
@@ -126,7 +129,7 @@ async def got_kk(update: Update, context: Context) -> int:
 async def _ask_for_file(update: Update, context: Context) -> int:
     lost = draft(context)["kind"] == "lost"
     rows: list[Row] = [] if lost else [[("report_skip_photo", "tk:skip")]]
-    await reply(update, context, "citizen/report_ask_file.html", rows=rows, lost=lost)
+    await reply(update, context, "citizen/report_ask_file.html", rows=rows, lost=lost, step=True)
     return ATTACHING
 
 
@@ -191,7 +194,11 @@ async def _ask_point(update: Update, context: Context) -> int:
         for p in points
     ]
     await send_markup(
-        update, context, "citizen/report_choose_point.html", InlineKeyboardMarkup(buttons)
+        update,
+        context,
+        "citizen/report_choose_point.html",
+        InlineKeyboardMarkup(buttons),
+        step=True,
     )
     return CHOOSING
 
@@ -217,6 +224,7 @@ async def point_chosen(update: Update, context: Context) -> int:
         cause=b["cause"],
         description=b.get("description"),
         attached=b["attachment"] is not None,
+        step=True,
     )
     return CHOOSING
 
@@ -258,11 +266,20 @@ async def _file(d: Deps, chat_id: int, b: dict[str, Any]) -> Ticket:
 
 
 async def declined(update: Update, context: Context) -> int:
-    """The summary's cancel button, or /batal."""
+    """The summary's cancel button, or /batal (the step shown then loses its buttons)."""
     await answer_query(update)
     (context.user_data or {}).pop("report", None)
     await reply(update, context, "citizen/cancelled.html")
+    await close_step(context, chat_id_of(update))
     return ConversationHandler.END
+
+
+async def timed_out(update: object, context: Context) -> None:
+    """No answer within the conversation's timeout: forget the draft; the step loses its
+    buttons."""
+    (context.user_data or {}).pop("report", None)
+    if isinstance(update, Update) and update.effective_chat is not None:
+        await close_step(context, update.effective_chat.id)
 
 
 def _attachment(message: Message) -> tickets.Attachment:
@@ -279,11 +296,11 @@ def register(app: Application) -> None:
     private = filters.ChatType.PRIVATE
     text = private & filters.TEXT & ~filters.COMMAND
     buttons: list[BaseHandler[Any, Any, Any]] = [
-        CallbackQueryHandler(cause_chosen, pattern=r"^tk:cause:"),
-        CallbackQueryHandler(person_chosen, pattern=r"^tk:who:"),
-        CallbackQueryHandler(point_chosen, pattern=r"^tk:pt:"),
-        CallbackQueryHandler(confirmed, pattern=r"^tk:ok$"),
-        CallbackQueryHandler(declined, pattern=r"^tk:no$"),
+        CallbackQueryHandler(on_step(cause_chosen), pattern=r"^tk:cause:"),
+        CallbackQueryHandler(on_step(person_chosen), pattern=r"^tk:who:"),
+        CallbackQueryHandler(on_step(point_chosen), pattern=r"^tk:pt:"),
+        CallbackQueryHandler(on_step(confirmed), pattern=r"^tk:ok$"),
+        CallbackQueryHandler(on_step(declined), pattern=r"^tk:no$"),
     ]
     app.add_handler(
         ConversationHandler(
@@ -298,10 +315,11 @@ def register(app: Application) -> None:
                 people.ASKING_KK: [MessageHandler(text, got_kk)],
                 ATTACHING: [
                     MessageHandler(private & (filters.PHOTO | filters.Document.ALL), got_file),
-                    CallbackQueryHandler(skip_file, pattern=r"^tk:skip$"),
+                    CallbackQueryHandler(on_step(skip_file), pattern=r"^tk:skip$"),
                     CallbackQueryHandler(stale_button, pattern=r"^tk:"),
                     MessageHandler(private & ~filters.COMMAND, wrong_input),
                 ],
+                ConversationHandler.TIMEOUT: [TypeHandler(Update, timed_out)],
             },
             fallbacks=[
                 CommandHandler("batal", declined, filters=private),

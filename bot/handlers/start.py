@@ -13,7 +13,7 @@ from telegram.ext import (
 
 from bot.context import Context, deps
 from bot.handlers import language, locations, my_bookings, my_reports, reminders
-from bot.handlers.common import Row, callback_arg, refuse, reply
+from bot.handlers.common import Row, callback_arg, refuse, reply, stale_choice
 from bot.handlers.menus import publish_role_menu
 from bot.services.directory import get_locale, get_user, list_service_points, note_chat
 from bot.services.faq import match_topic
@@ -81,10 +81,11 @@ async def unknown(update: Update, context: Context) -> None:
 
 
 async def stale_button(update: Update, context: Context) -> None:
-    """A button the bot no longer knows (old message, restart, forged data)."""
+    """A button the bot no longer knows (a finished or timed-out flow, a restart, forged data):
+    say so, and take the buttons it came with away."""
     assert update.callback_query is not None
     await update.callback_query.answer()
-    await reply(update, context, "citizen/error_stale_button.html")
+    await stale_choice(update, context)
 
 
 async def menu_button(update: Update, context: Context) -> None:

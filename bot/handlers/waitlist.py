@@ -16,6 +16,7 @@ from bot.handlers.common import (
     answer_query,
     callback_arg,
     chat_id_of,
+    on_step,
     refuse,
     reply,
     send_markup,
@@ -92,7 +93,7 @@ async def _ask_range_day(
         for day in window_days(first, now=d.now())
     ]
     markup = InlineKeyboardMarkup([buttons[i : i + 3] for i in range(0, len(buttons), 3)])
-    await send_markup(update, context, template, markup)
+    await send_markup(update, context, template, markup, step=True)
     return CHOOSING
 
 
@@ -108,7 +109,7 @@ def _window_day(context: Context, raw: str) -> date | None:
 def steps() -> list[BaseHandler[Any, Any, Any]]:
     """The waitlist's buttons, steps of the booking conversation (see booking.register)."""
     return [
-        CallbackQueryHandler(wait, pattern=r"^bk:wait$"),
-        CallbackQueryHandler(wait_from, pattern=r"^bk:wf:"),
-        CallbackQueryHandler(wait_until, pattern=r"^bk:wt:"),
+        CallbackQueryHandler(on_step(wait), pattern=r"^bk:wait$"),
+        CallbackQueryHandler(on_step(wait_from), pattern=r"^bk:wf:"),
+        CallbackQueryHandler(on_step(wait_until), pattern=r"^bk:wt:"),
     ]

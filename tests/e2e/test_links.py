@@ -101,7 +101,7 @@ async def test_pressing_consent_twice_links_once(botapi, settings):
     await user.next_message()
     user.press(consent, data, raw=True)  # the same button again, from the old message
     again = await user.next_message()
-    assert "sudah tertaut sebelumnya" in again.text
+    assert "Pilihan ini sudah tidak berlaku" in again.text
     assert len(await links_in_db(settings)) == 1
 
 

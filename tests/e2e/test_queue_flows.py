@@ -228,6 +228,10 @@ async def test_waitlist_offer_hold_and_take(botapi, settings, srengat_full, bot)
     waiting.press(offer, take)
     confirmation = await waiting.next_message()
     assert "Antrean Anda tercatat" in confirmation.text
+    assert (confirmation.message_id, confirmation.buttons) == (
+        offer.message_id,
+        [],
+    )  # its button went
     assert "Jumat, 27 November 2026, pukul 08.00 WIB" in confirmation.text
     assert "Kantor Kecamatan Srengat" in confirmation.text
     code = code_of(confirmation)
@@ -244,7 +248,7 @@ async def test_waitlist_offer_hold_and_take(botapi, settings, srengat_full, bot)
     assert await rows(settings, "SELECT state FROM waitlist_offers") == [("taken",)]
     assert await rows(settings, "SELECT state FROM waitlist") == [("booked",)]
 
-    waiting.press(offer, take)  # a second tap books nothing more
+    waiting.press(offer, take, raw=True)  # a second tap (the offer became the booking)
     assert "sudah punya antrean aktif" in (await waiting.next_message()).text
     assert await one(
         settings, "SELECT count(*) FROM bookings WHERE nik_ref = ref_of(?)", rudi.nik
@@ -496,10 +500,8 @@ async def test_point_closed_after_the_calendar_was_shown(botapi, settings, bot):
     rudi = PEOPLE["unrecorded"]
     admin = botapi.user(ADMIN_ID)
     user, calendar = await to_calendar(botapi, 7402, rudi)
-    user.press(calendar, "bk:day:2026-11-26")
-    slots = await user.next_message()
 
-    admin.send_text("/tutup kanigoro 2026-11-25 2026-11-26 gangguan jaringan")
+    admin.send_text("/tutup kanigoro 2026-11-25 2026-11-25 gangguan jaringan")
     assert "0 antrean dibatalkan" in (await admin.next_message()).text
 
     user.press(calendar, "bk:day:2026-11-25")  # the day, from the calendar shown before
@@ -510,6 +512,10 @@ async def test_point_closed_after_the_calendar_was_shown(botapi, settings, bot):
     assert "bk:day:2026-11-25" not in all_data(again)
     assert "bk:day:2026-11-27" in all_data(again)
 
+    user.press(again, "bk:day:2026-11-26")
+    slots = await user.next_message()
+    admin.send_text("/tutup kanigoro 2026-11-26 2026-11-26 gangguan jaringan")
+    assert "0 antrean dibatalkan" in (await admin.next_message()).text
     user.press(slots, data_of(slots, "bk:slot:"))  # a slot, from the list shown before
     assert "tutup pada hari tersebut" in (await user.next_message()).text
     again = await user.next_message()
@@ -550,9 +556,8 @@ async def test_week_old_buttons(botapi, settings, bot, clock):
     assert "sudah lewat" in (await user.next_message()).text
     again = await user.next_message()  # the calendar as it is now
     assert all_data(again, "bk:day:")[0] == "bk:day:2026-12-01"
-    user.press(calendar, "bk:day:2026-11-26")
-    assert "sudah lewat" in (await user.next_message()).text
-    await user.next_message()
+    user.press(calendar, "bk:day:2026-11-26", raw=True)  # the old calendar, as last seen
+    assert "tidak berlaku" in (await user.next_message()).text
     user.press(ask, data_of(ask, "jd:drop:"))
     assert "sudah tidak bisa diubah" in (await user.next_message()).text
     assert await rows(settings, "SELECT code, state FROM bookings") == [

@@ -37,6 +37,8 @@ async def report(botapi, user_id, who, cause, *, attach="photo", description=Non
         user.send_document("laporan-polisi.pdf", "application/pdf", 200_000)
     else:
         user.press(ask, "tk:skip")
+    if attach != "skip" and ask.buttons:  # a file sent: the skip button is taken away
+        assert (await user.next_message()).method == "editMessageReplyMarkup"
     points = await user.next_message()
     user.press(points, "tk:pt:kanigoro")
     summary = await user.next_message()
@@ -150,8 +152,8 @@ async def test_lost_card_needs_the_police_report(botapi, settings):
     ask = await user.next_message()
     assert "surat keterangan kehilangan" in ask.text
     assert ask.buttons == []  # no skip button for a lost card
-    user.press(ask, "tk:skip", raw=True)
-    assert "wajib" in (await user.next_message()).text
+    user.press(ask, "tk:skip", raw=True)  # a button the step does not offer
+    assert "tidak berlaku" in (await user.next_message()).text
     user.send_text("nanti saja")
     assert "foto atau PDF" in (await user.next_message()).text
     user.send_document("video.mp4", "video/mp4", 30 * 1024 * 1024)
@@ -234,7 +236,7 @@ async def test_reject_from_verified_and_statistics(botapi, settings):
     assert "Kanigoro 1" in stats.text
 
 
-async def test_an_old_cause_button_starts_the_report_over(botapi, settings):
+async def test_an_old_cause_button_is_no_longer_valid(botapi, settings):
     person = PEOPLE["recorded"]
     user = botapi.user(7311)
     user.send_text(f"/cek {person.nik} {person.kk}")
@@ -243,23 +245,26 @@ async def test_an_old_cause_button_starts_the_report_over(botapi, settings):
     causes = await user.next_message()
     user.press(causes, "tk:cause:peeling")
     people = await user.next_message()
+    assert people.message_id == causes.message_id  # the step's message became the next step
     user.press(people, "tk:who:0")
     await user.next_message()
     user.send_photo()
+    assert (await user.next_message()).method == "editMessageReplyMarkup"  # no skip any more
     points = await user.next_message()
-    user.press(causes, "tk:cause:lost")  # the old first-step button
-    again = await user.next_message()
-    user.press(points, "tk:pt:kanigoro")  # then an old later button
+    user.press(causes, "tk:cause:lost", raw=True)  # the first step's button, as once seen
     assert "tidak berlaku" in (await user.next_message()).text
-    assert "KTP milik siapa" in again.text
+    user.press(points, "tk:pt:kanigoro")  # the live step still works
+    assert "Periksa kembali" in (await user.next_message()).text
     assert await rows(settings, "SELECT * FROM tickets") == []
 
 
 async def test_lapor_while_a_booking_is_half_done(botapi):
     user = botapi.user(7312)
     user.send_text("/antre")
-    await user.next_message()
+    services = await user.next_message()
     user.send_text("/lapor")
+    closed = await user.next_message()  # the booking's step loses its buttons
+    assert (closed.message_id, closed.buttons) == (services.message_id, [])
     causes = await user.next_message()
     user.press(causes, "tk:cause:other")
     await user.next_message()
