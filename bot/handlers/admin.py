@@ -10,9 +10,14 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filt
 from bot.context import Context, deps
 from bot.domain import RoleUser
 from bot.errors import DomainError
-from bot.handlers.common import callback_arg, refuse, reply, requires_role, row_id
+from bot.handlers.common import answer_query, callback_arg, refuse, reply, requires_role
 from bot.handlers.menus import reset_role_menu
-from bot.handlers.notify import tell_citizen, update_staff_notices
+from bot.handlers.notify import (
+    notice_button,
+    refuse_notice_press,
+    tell_citizen,
+    update_staff_notices,
+)
 from bot.services import autoconfirm, escalation, staff_chats
 from bot.services.directory import get_locale
 from bot.services.invites import revoke_invite
@@ -79,16 +84,20 @@ async def confirm_by_code(update: Update, context: Context, admin: RoleUser) -> 
     await update_staff_notices(context, booking)
 
 
-@requires_role("konfirmasi")
+@requires_role("konfirmasi", answered=False)
 async def confirm_escalated(update: Update, context: Context, admin: RoleUser) -> None:
-    """`esc:ok:<id>`, on the message of a booking still unconfirmed the day before."""
-    raw = callback_arg(update).removeprefix("ok:")
+    """`esc:ok:<id>:<version>`, on the message of a booking still unconfirmed the day before:
+    only if the booking is still what the message shows (moved since: refused, as staff's)."""
+    booking_id, version = notice_button(callback_arg(update).removeprefix("ok:"))
     d = deps(context)
     try:
-        booking = await escalation.confirm(d.db, row_id(raw), admin=admin, now=d.now())
+        booking = await escalation.confirm(
+            d.db, booking_id, admin=admin, now=d.now(), version=version
+        )
     except DomainError as error:
-        await refuse(update, context, error)
+        await refuse_notice_press(update, context, error)
         return
+    await answer_query(update)
     await reply(update, context, "staff/done.html", b=booking)
     await tell_citizen(context, booking, "citizen/booking_state.html")
     await update_staff_notices(context, booking)

@@ -12,10 +12,12 @@ import io
 import secrets
 
 import segno
+from telegram import Update
 
 from bot.context import Context, chat_locale, deps
 from bot.domain import Booking, Offer, Ticket
-from bot.handlers.common import HTML
+from bot.errors import DomainError, OutdatedNotice
+from bot.handlers.common import HTML, chat_id_of, refuse, row_id
 from bot.services import outbox, staff_notices
 from bot.services.directory import get_resident, get_service_point
 from bot.services.staff_chats import staff_recipients
@@ -84,6 +86,28 @@ async def update_staff_notices(context: Context, booking: Booking) -> None:
 
     if await staff_notices.retire_outdated(d.db, booking, describe, now=d.now()):
         _wake_sender(context)
+
+
+def notice_button(raw: str) -> tuple[int, int]:
+    """The booking and version a notice's button shows (`<id>:<version>`); a button from before
+    versions were shown is taken for version 1."""
+    booking_id, _, version = raw.partition(":")
+    return row_id(booking_id), row_id(version) if version else 1
+
+
+async def refuse_notice_press(update: Update, context: Context, error: DomainError) -> None:
+    """Refuse a notice's button: an outdated notice gets a pop-up saying what the booking is
+    now, and is edited to say so (if it was not yet); any other refusal gets its reply."""
+    query = update.callback_query
+    assert query is not None
+    if not isinstance(error, OutdatedNotice):
+        await query.answer()
+        await refuse(update, context, error)
+        return
+    d, booking = deps(context), error.context["b"]
+    locale = await chat_locale(context, chat_id_of(update))
+    await query.answer(bookings.staff_outdated_alert(d.renderer, locale, booking), show_alert=True)
+    await update_staff_notices(context, booking)
 
 
 async def tell_citizen(context: Context, booking: Booking, template: str, **values: object) -> None:

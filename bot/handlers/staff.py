@@ -17,22 +17,26 @@ from telegram.ext import (
 
 from bot.context import Context, chat_locale, deps
 from bot.domain import Booking, RoleUser
-from bot.errors import DomainError, InvalidReason, OutdatedNotice
+from bot.errors import DomainError, InvalidReason
 from bot.handlers.common import (
     HTML,
     TYPED_ANSWER,
     answer_query,
     callback_arg,
-    chat_id_of,
     refuse,
     reply,
     requires_role,
     row_id,
 )
-from bot.handlers.notify import offer_place, tell_citizen, update_staff_notices
+from bot.handlers.notify import (
+    notice_button,
+    offer_place,
+    refuse_notice_press,
+    tell_citizen,
+    update_staff_notices,
+)
 from bot.services import frontdesk
 from bot.services.directory import get_service_point
-from bot.views import bookings
 
 TYPING_REASON = 0
 QUEUE_PAGE = 40  # lines per /hari_ini message, well under 4,096 characters
@@ -119,40 +123,18 @@ async def _send_outcome_buttons(update: Update, context: Context, booking: Booki
 async def decide(update: Update, context: Context, staff: RoleUser) -> None:
     """`st:ok:<id>:<version>` confirms a pending booking of my point if it is still the version
     the notice shows; the citizen is told, the point's notices of it say so."""
-    booking_id, version = _shown(callback_arg(update).removeprefix("ok:"))
+    booking_id, version = notice_button(callback_arg(update).removeprefix("ok:"))
     d = deps(context)
     try:
         booking = await frontdesk.confirm(
             d.db, booking_id, staff=staff, now=d.now(), version=version
         )
     except DomainError as error:
-        await _refuse_press(update, context, error)
+        await refuse_notice_press(update, context, error)
         return
     await answer_query(update)
     await reply(update, context, "staff/done.html", b=booking)
     await tell_citizen(context, booking, "citizen/booking_state.html")
-    await update_staff_notices(context, booking)
-
-
-def _shown(raw: str) -> tuple[int, int]:
-    """The booking and version a notice's button shows (`<id>:<version>`); a button from before
-    versions were shown is taken for version 1."""
-    booking_id, _, version = raw.partition(":")
-    return row_id(booking_id), row_id(version) if version else 1
-
-
-async def _refuse_press(update: Update, context: Context, error: DomainError) -> None:
-    """Refuse a notice's button: an outdated notice gets a pop-up saying what the booking is
-    now, and is edited to say so (if it was not yet); any other refusal gets its reply."""
-    query = update.callback_query
-    assert query is not None
-    if not isinstance(error, OutdatedNotice):
-        await query.answer()
-        await refuse(update, context, error)
-        return
-    d, booking = deps(context), error.context["b"]
-    locale = await chat_locale(context, chat_id_of(update))
-    await query.answer(bookings.staff_outdated_alert(d.renderer, locale, booking), show_alert=True)
     await update_staff_notices(context, booking)
 
 
@@ -173,14 +155,14 @@ async def ask_reason(update: Update, context: Context, staff: RoleUser) -> int:
     """`st:no:<id>:<version>`: ask the staff member for the reason the citizen will read."""
     assert context.user_data is not None
     raw = callback_arg(update).removeprefix("no:")
-    booking_id, version = _shown(raw)
+    booking_id, version = notice_button(raw)
     d = deps(context)
     try:  # another point's booking, or an outdated notice, is refused now, not after the reason
         await frontdesk.own_booking(
             d.db, booking_id, staff=staff, action="reject", now=d.now(), version=version
         )
     except DomainError as error:
-        await _refuse_press(update, context, error)
+        await refuse_notice_press(update, context, error)
         return ConversationHandler.END
     await answer_query(update)
     context.user_data["rejecting"] = raw
@@ -193,7 +175,7 @@ async def reject(update: Update, context: Context, staff: RoleUser) -> int:
     """The reason was typed: reject (if the booking is still what the notice showed), tell the
     citizen, offer the place to the waitlist."""
     assert update.message is not None and context.user_data is not None
-    booking_id, version = _shown(str(context.user_data.get("rejecting", "")))
+    booking_id, version = notice_button(str(context.user_data.get("rejecting", "")))
     d = deps(context)
     try:
         booking, offer = await frontdesk.reject(

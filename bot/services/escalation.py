@@ -14,7 +14,7 @@ import aiosqlite
 
 from bot.domain import Booking, RoleUser
 from bot.errors import StaffBookingNotFound
-from bot.services.frontdesk import normalize_code
+from bot.services.frontdesk import as_shown, normalize_code
 from bot.services.roles import accounts_with_role
 from bot.services.schedule import to_utc
 from bot.services.staff_actions import desk_action, move_booking, require_role
@@ -43,14 +43,21 @@ def escalation_key(booking: Booking, admin_id: int) -> str:
 
 
 async def confirm(
-    db: aiosqlite.Connection, booking_id: int, *, admin: RoleUser | None, now: datetime
+    db: aiosqlite.Connection,
+    booking_id: int,
+    *,
+    admin: RoleUser | None,
+    now: datetime,
+    version: int | None = None,
 ) -> Booking:
-    """An admin confirms a pending booking at any point (the escalation's button)."""
+    """An admin confirms a pending booking at any point (the escalation's button): from a
+    message showing `version`, only if the booking is still that version (OutdatedNotice)."""
     async with desk_action(db, admin, "confirm", f"booking={booking_id}", now=now):
         require_role(admin, "admin")
         booking = await bookings.get_booking(db, booking_id)
         if booking is None:
             raise StaffBookingNotFound(code=None)
+        booking = as_shown(booking, version)
         return await move_booking(db, booking, ("pending",), "confirmed", actor=admin, now=now)
 
 

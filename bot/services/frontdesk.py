@@ -66,7 +66,7 @@ async def confirm(
     """pending → confirmed; from a notice showing `version` only if the booking is still that
     version (else OutdatedNotice)."""
     async with desk_action(db, staff, "confirm", f"booking={booking_id}", now=now):
-        booking = _shown(await _staff_booking(db, booking_id, staff), version)
+        booking = as_shown(await _staff_booking(db, booking_id, staff), version)
         return await move_booking(db, booking, ("pending",), "confirmed", actor=staff, now=now)
 
 
@@ -82,7 +82,7 @@ async def reject(
     """pending/confirmed → rejected with the reason; the freed place goes to the waitlist. From
     a notice showing `version`: only if the booking is still that version (OutdatedNotice)."""
     async with desk_action(db, staff, "reject", f"booking={booking_id}", now=now):
-        booking = _shown(await _staff_booking(db, booking_id, staff), version)
+        booking = as_shown(await _staff_booking(db, booking_id, staff), version)
         text = clean_reason(reason)
         rejected = await move_booking(
             db, booking, HOLDING_STATES, "rejected", actor=staff, now=now, reason=text
@@ -149,7 +149,7 @@ async def own_booking(
     checked before asking for more input (e.g. a rejection's reason); a refusal is audited
     under `action`."""
     async with desk_action(db, staff, action, f"booking={booking_id}", now=now):
-        return _shown(await _staff_booking(db, booking_id, staff), version)
+        return as_shown(await _staff_booking(db, booking_id, staff), version)
 
 
 # --- the day's queue ---
@@ -218,7 +218,7 @@ async def _staff_booking_by_code(
     return own_point(staff, booking)
 
 
-def _shown(booking: Booking, version: int | None) -> Booking:
+def as_shown(booking: Booking, version: int | None) -> Booking:
     """The booking if it is still the version a notice's button shows (None: not from one)."""
     if version is not None and version != booking.version:
         raise OutdatedNotice(b=booking)

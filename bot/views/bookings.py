@@ -127,4 +127,7 @@ def escalated(
     """To an admin: a booking still unconfirmed the day before the visit, with Confirm (code,
     service, point and time; nothing about the person)."""
     text = renderer.render(locale, "admin/booking_unconfirmed.html", b=booking, point=point)
-    return Message(text, keyboard(renderer, locale, [[("staff_confirm", f"esc:ok:{booking.id}")]]))
+    return Message(
+        text,
+        keyboard(renderer, locale, [[("staff_confirm", f"esc:ok:{booking.id}:{booking.version}")]]),
+    )

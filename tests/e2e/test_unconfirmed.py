@@ -21,6 +21,7 @@ from bot.services.schedule import free_slots
 from bot.storage.service_points import get_service_point
 from tests.conftest import ADMIN_ID, NOW, PEOPLE, STAFF_ID
 from tests.e2e.test_booking import book, data_of, db_row
+from tests.e2e.test_staff_notices import reschedule
 
 TOMORROW = "2026-11-25"
 FOUR_PM = time(16, 0)
@@ -29,6 +30,16 @@ JOB = "unconfirmed-bookings"
 
 def code_of(confirmation) -> str:
     return confirmation.html.split("<code>")[1].split("</code>")[0]
+
+
+async def pop_up(admin, query: str) -> dict:
+    """The pop-up answering the admin's press (asked after it: updates are handled in order)."""
+    admin.send_text("/konfirmasi")
+    assert "/konfirmasi KODE" in (await admin.next_message()).text
+    answers = [a for a in admin.callback_answers if a["callback_query_id"] == query]
+    assert len(answers) == 1, admin.callback_answers
+    assert answers[0].get("show_alert") is True
+    return answers[0]
 
 
 async def add_staff(settings, telegram_id: int, point: str) -> None:
@@ -91,8 +102,8 @@ async def test_a_booking_still_pending_at_four_pm_goes_to_the_admins_once(
     assert tuple(await db_row(settings, "SELECT state FROM bookings WHERE code = ?", code)) == (
         "confirmed",
     )
-    admin.press(escalated, data_of(escalated, "esc:ok:"))  # a second press changes nothing
-    assert "tidak ada yang diubah" in (await admin.next_message()).text
+    query = admin.press(escalated, data_of(escalated, "esc:ok:"))  # a second press: no change
+    assert "dikonfirmasi" in (await pop_up(admin, query))["text"]
 
 
 @pytest.mark.usefixtures("running_bot")
@@ -139,3 +150,28 @@ async def test_run_job_escalates_once(population, settings, monkeypatch, capsys)
     assert f"{JOB} 2026-11-24: 1 new messages planned" in capsys.readouterr().out
     assert await asyncio.to_thread(run_job) == 0
     assert f"{JOB} 2026-11-24: 0 new messages planned" in capsys.readouterr().out
+
+
+async def test_an_escalation_moved_since_is_refused_with_the_booking_as_it_is_now(
+    running_bot, botapi, settings, clock
+):
+    """The citizen moves the booking after the admins were told: the old message's Confirm
+    would confirm a date the admin never saw; it is refused with a pop-up, nothing changes."""
+    admin = botapi.user(ADMIN_ID)
+    user, confirmation, _, _ = await book(botapi, 7105, "unrecorded", day=TOMORROW)
+    code = code_of(confirmation)
+    clock.at = scheduled_at(date(2026, 11, 24), FOUR_PM)
+    assert await run_slot(CallbackContext(running_bot), job_spec(JOB), FOUR_PM) == 1
+    escalated = await admin.next_message()
+    assert code in escalated.text
+
+    await reschedule(user, "2026-11-26")
+    answer = await pop_up(admin, admin.press(escalated, data_of(escalated, "esc:ok:")))
+    assert "Kamis, 26 November 2026" in answer["text"]
+    assert "menunggu konfirmasi" in answer["text"]
+    assert tuple(
+        await db_row(settings, "SELECT state, day FROM bookings WHERE code = ?", code)
+    ) == (
+        "pending",
+        "2026-11-26",
+    )

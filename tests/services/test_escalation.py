@@ -110,7 +110,7 @@ async def test_a_pending_booking_of_tomorrow_goes_to_each_admin_once(admins):
     assert [chat for _, chat, _, _ in found] == [ADMIN.telegram_id, SECOND_ADMIN.telegram_id]
     for key, _, text, buttons in found:
         assert key.startswith(f"booking:{booking.id}:escalated:")
-        assert buttons == [f"esc:ok:{booking.id}"]
+        assert buttons == [f"esc:ok:{booking.id}:{booking.version}"]
         assert booking.code in text
         assert "Kantor Dispendukcapil Kabupaten Blitar" in text
         assert "25 November 2026" in text
