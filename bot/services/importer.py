@@ -23,6 +23,7 @@ from bot.errors import FileRefused, InvalidNik
 from bot.nik import ParsedNik, describe_invalid, mask_number, parse_nik, sex_and_birth_warning
 from bot.nik import validate_kk as _validate_kk
 from bot.storage import residents as store
+from bot.storage.addresses import AddressRow, replace_addresses
 from bot.storage.areas import plain_code, village_codes
 from bot.storage.residents import ResidentRow
 
@@ -40,8 +41,12 @@ CSV_HEADER = (
     "tanggal_rekam",
     "status_nik",
 )
+# Optional, after status_nik (the header then names all twelve): the household's address.
+ADDRESS_HEADER = ("alamat", "rt", "rw")
 BATCH_SIZE = 5000
 MAX_NAME_LENGTH = 100
+MAX_ADDRESS_LENGTH = 200
+_RT_RW = re.compile(r"\d{1,4}")
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 # Eleven or more digits, possibly typed in groups: could be (part of) a NIK or KK number.
@@ -73,9 +78,10 @@ class ImportReport:
 
 async def import_residents(db: aiosqlite.Connection, path: Path, *, now: datetime) -> ImportReport:
     """Import a SIAK export in one transaction; bad rows are reported and skipped."""
-    handle, rows = _open_rows(path)
+    handle, rows, columns = _open_rows(path)
     try:
-        checker = _RowChecker(today=_local_date(now), villages=await village_codes(db))
+        villages = await village_codes(db)
+        checker = _RowChecker(today=_local_date(now), villages=villages, columns=columns)
         report = ImportReport()
         async with (
             large_cache(db, kib=store.BULK_LOAD_CACHE_KIB),
@@ -112,32 +118,44 @@ async def _import_batches(
 
 async def _write_batch(
     db: aiosqlite.Connection,
-    batch: list[ResidentRow],
+    batch: _Batch,
     report: ImportReport,
     now: datetime,
     *,
     fresh: bool,
 ) -> None:
-    inserted = await store.upsert_residents(db, batch, now=now, fresh=fresh)
+    inserted = await store.upsert_residents(db, batch.residents, now=now, fresh=fresh)
+    if batch.addresses:
+        await replace_addresses(db, batch.addresses)
     report.inserted += inserted
-    report.updated += len(batch) - inserted
+    report.updated += len(batch.residents) - inserted
+
+
+@dataclass
+class _Batch:
+    """Checked rows, and their addresses when the file has the twelve columns."""
+
+    residents: list[ResidentRow] = field(default_factory=list)
+    addresses: list[AddressRow] = field(default_factory=list)
 
 
 def _next_batch(
     rows: Iterator[tuple[int, list[str]]], checker: _RowChecker, report: ImportReport
-) -> list[ResidentRow] | None:
+) -> _Batch | None:
     """The valid rows among the next BATCH_SIZE lines (rejections noted), or None at the end."""
     lines = list(islice(rows, BATCH_SIZE))
     if not lines:
         return None
-    batch = []
+    batch = _Batch()
     for line, fields in lines:
         try:
-            row, warning = checker.check(line, fields)
+            row, address, warning = checker.check(line, fields)
         except _Rejected as error:
             report.rejected.append((line, str(error)))
             continue
-        batch.append(row)
+        batch.residents.append(row)
+        if address:
+            batch.addresses.append(address)
         if warning:
             report.warnings.append((line, warning))
     return batch
@@ -146,8 +164,9 @@ def _next_batch(
 # --- reading the file -------------------------------------------------------------------------
 
 
-def _open_rows(path: Path) -> tuple[BinaryIO, Iterator[tuple[int, list[str]]]]:
-    """Open the file, check it is CSV text with the right header, return the data rows."""
+def _open_rows(path: Path) -> tuple[BinaryIO, Iterator[tuple[int, list[str]]], int]:
+    """Open the file, check it is CSV text with the right header, return the data rows and
+    how many columns the header names (nine, or twelve with the address)."""
     try:
         handle = path.open("rb")
     except OSError as error:
@@ -156,11 +175,11 @@ def _open_rows(path: Path) -> tuple[BinaryIO, Iterator[tuple[int, list[str]]]]:
         _check_signature(handle.read(8192))
         handle.seek(0)
         reader = csv.reader(_decoded_lines(handle))
-        _check_header(_first_row(reader))
+        columns = _check_header(_first_row(reader))
     except BaseException:
         handle.close()
         raise
-    return handle, _numbered_rows(reader)
+    return handle, _numbered_rows(reader), columns
 
 
 def _check_signature(head: bytes) -> None:
@@ -189,14 +208,15 @@ def _first_row(reader: Reader) -> list[str]:
     raise FileRefused("the file is empty; expected a header line " + ",".join(CSV_HEADER))
 
 
-def _check_header(row: list[str]) -> None:
+def _check_header(row: list[str]) -> int:
+    """How many columns the header names; FileRefused unless it is one of the two forms."""
     got = [name.strip() for name in row]
-    if tuple(got) == CSV_HEADER:
-        return
-    expected = ",".join(CSV_HEADER)
+    if tuple(got) in (CSV_HEADER, CSV_HEADER + ADDRESS_HEADER):
+        return len(got)
+    expected = ",".join(CSV_HEADER) + "[," + ",".join(ADDRESS_HEADER) + "]"
     if got and _LONG_DIGITS.fullmatch(got[0]):
         raise FileRefused(f"line 1 looks like data, not the header; expected header {expected}")
-    if len(got) == 1 and tuple(n.strip() for n in got[0].split(";")) == CSV_HEADER:
+    if len(got) == 1 and tuple(n.strip() for n in got[0].split(";"))[:9] == CSV_HEADER:
         raise FileRefused(f"the file is separated by ';'; expected commas: {expected}")
     raise FileRefused(f"expected header {expected}, got {_quote(','.join(got), limit=200)}")
 
@@ -234,13 +254,17 @@ class _RowChecker:
 
     today: date
     villages: set[str]
+    columns: int = len(CSV_HEADER)
     seen: dict[int, int] = field(default_factory=dict)
 
-    def check(self, line: int, fields: list[str]) -> tuple[ResidentRow, str | None]:
-        """The row ready for storage and an optional warning, or _Rejected."""
-        if len(fields) != len(CSV_HEADER):
-            raise _Rejected(f"expected {len(CSV_HEADER)} columns, got {len(fields)}")
-        nik, kk, nama, lahir, jk, kawin, desa, rekam, status = [f.strip() for f in fields]
+    def check(
+        self, line: int, fields: list[str]
+    ) -> tuple[ResidentRow, AddressRow | None, str | None]:
+        """The row ready for storage, its address (twelve columns), an optional warning; or
+        _Rejected."""
+        if len(fields) != self.columns:
+            raise _Rejected(f"expected {self.columns} columns, got {len(fields)}")
+        nik, kk, nama, lahir, jk, kawin, desa, rekam, status = [f.strip() for f in fields[:9]]
         parsed, no_kk, name = _parse_nik(nik, self.today), _kk(kk), _name(nama)
         born = _date("tanggal_lahir", lahir, not_after=self.today)
         sex = _choice("jenis_kelamin", jk, ("L", "P"))
@@ -248,8 +272,9 @@ class _RowChecker:
         village, recorded = self._village(desa), _recorded(rekam, born, self.today)
         active = _choice("status_nik", status, NIK_STATUSES)
         self._first_time(parsed.value, line)
+        address = _address(parsed.value, fields[9:]) if self.columns > len(CSV_HEADER) else None
         row = (parsed.value, no_kk, name, lahir, sex, marital, village, recorded, active)
-        return row, sex_and_birth_warning(parsed, birth_date=born, sex=sex)
+        return row, address, sex_and_birth_warning(parsed, birth_date=born, sex=sex)
 
     def _village(self, text: str) -> str:
         code = plain_code(text)
@@ -284,6 +309,24 @@ def _name(text: str) -> str:
     if len(name) > MAX_NAME_LENGTH:
         raise _Rejected(f"nama is longer than {MAX_NAME_LENGTH} characters ({len(name)})")
     return name
+
+
+def _address(nik: str, fields: list[str]) -> AddressRow:
+    alamat, rt, rw = (" ".join(f.split()) for f in fields)
+    if len(alamat) > MAX_ADDRESS_LENGTH:
+        raise _Rejected(f"alamat is longer than {MAX_ADDRESS_LENGTH} characters ({len(alamat)})")
+    if _LONG_DIGITS.search(alamat):
+        raise _Rejected("alamat holds a long number (a NIK or KK number?)")
+    return nik, alamat or None, _rt_rw("rt", rt), _rt_rw("rw", rw)
+
+
+def _rt_rw(column: str, text: str) -> str | None:
+    """`003` -> `3`; empty -> None."""
+    if not text:
+        return None
+    if not _RT_RW.fullmatch(text):
+        raise _Rejected(f"{column} {_quote(text)} is not a number")
+    return str(int(text))
 
 
 def _date(column: str, text: str, *, not_after: date) -> date:

@@ -15,12 +15,24 @@ from bot.domain import RoleUser
 from bot.errors import NotAuthorized
 from bot.services.figures import REGENCY_CODE, Figures, ages_on, area_scope, figures
 from bot.storage import audit
-from bot.storage.stats import outreach_rows
+from bot.storage.stats import MEMBER_SEPARATOR, outreach_rows
 
 # No NIK, masked or not: next to the birth date and desa a masked NIK is the NIK (its middle
-# digits are the birth date). Name, birth date, desa and family identify a resident to the
-# village official; `keluarga` numbers the families within the list (1, 2, ...).
-OUTREACH_HEADER = ("nama", "tanggal_lahir", "desa", "keluarga", "status")
+# digits are the birth date). Name, birth date, desa, address and family identify a resident to
+# the village official; `keluarga` numbers the families within the list (1, 2, ...) and
+# `anggota_keluarga` names the household's other members. RT, RW and alamat are empty unless the
+# import carried them. Rows come in walking order: desa, RW, RT, address.
+OUTREACH_HEADER = (
+    "nama",
+    "tanggal_lahir",
+    "status",
+    "desa",
+    "rw",
+    "rt",
+    "alamat",
+    "keluarga",
+    "anggota_keluarga",
+)
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet would run these as formulas
 
 
@@ -73,7 +85,20 @@ async def outreach_list(
     async for row in outreach_rows(db, code, ages=ages_on(today)):
         family = families.setdefault(row.household, len(families) + 1)
         status = status_names[row.status]
-        writer.writerow([_cell(row.nama), row.tanggal_lahir, row.desa, family, status])
+        members = sorted(row.members.split(MEMBER_SEPARATOR)) if row.members else []
+        writer.writerow(
+            [
+                _cell(row.nama),
+                row.tanggal_lahir,
+                status,
+                row.desa,
+                row.rw or "",
+                row.rt or "",
+                _cell(row.alamat or ""),
+                family,
+                _cell("; ".join(members)),
+            ]
+        )
         rows += 1
     text.detach()  # keep the BytesIO open after the wrapper goes
     content.seek(0)

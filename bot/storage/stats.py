@@ -16,6 +16,7 @@ from typing import Any
 
 import aiosqlite
 
+from bot.storage.addresses import opened_alamat
 from bot.storage.residents import born, born_between, opened
 
 WAJIB = f"({born('<=', 'adult')} OR r.status_kawin <> 'BELUM KAWIN')"
@@ -65,6 +66,17 @@ class OutreachRow:
     tanggal_lahir: str
     desa: str
     status: str  # deactivated / turning17 / unrecorded
+    rw: str | None  # RW, RT and address when the import carried them
+    rt: str | None
+    alamat: str | None
+    members: str | None  # the other members' names, joined by MEMBER_SEPARATOR
+
+
+MEMBER_SEPARATOR = "\x1f"
+_MEMBERS = (
+    f"(SELECT group_concat({opened('nama_sealed', 'm')}, char(31)) FROM residents m"
+    " WHERE m.kk_ref = r.kk_ref AND m.nik_ref <> r.nik_ref)"
+)
 
 
 def area_range(code: str) -> tuple[str, str]:
@@ -76,15 +88,19 @@ def area_range(code: str) -> tuple[str, str]:
 async def outreach_rows(
     db: aiosqlite.Connection, code: str, *, ages: Ages
 ) -> AsyncIterator[OutreachRow]:
-    """The residents of the area's groups that the bot cannot reach, by desa and name."""
+    """The residents of the area's groups that the bot cannot reach, in walking order: by desa,
+    RW, RT and address (those without one last), then name."""
     async with db.execute(
         f"SELECT {opened('nama_sealed')} AS nama, r.kk_ref, {opened('lahir_sealed')},"
         " a.name,"
         f" CASE WHEN {DEACTIVATED} THEN 'deactivated'"
-        f" WHEN {TURNING_17_UNRECORDED} THEN 'turning17' ELSE 'unrecorded' END"
+        f" WHEN {TURNING_17_UNRECORDED} THEN 'turning17' ELSE 'unrecorded' END,"
+        f" ad.rw, ad.rt, {opened_alamat('ad')} AS alamat, {_MEMBERS}"
         " FROM residents r JOIN areas a ON a.code = r.kode_desa"
+        " LEFT JOIN resident_addresses ad ON ad.nik_ref = r.nik_ref"
         f" WHERE r.kode_desa >= :low AND r.kode_desa < :high AND {OUTREACH} AND NOT {REACHABLE}"
-        " ORDER BY r.kode_desa, nama, r.nik_ref",
+        " ORDER BY r.kode_desa, ad.rw IS NULL, CAST(ad.rw AS INTEGER),"
+        " ad.rt IS NULL, CAST(ad.rt AS INTEGER), alamat IS NULL, alamat, nama, r.nik_ref",
         ages.params(code),
     ) as cursor:
         async for row in cursor:

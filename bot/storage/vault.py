@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 
 import aiosqlite
 
+from bot.storage.addresses import PLACE as ADDRESS_PLACE
+from bot.storage.addresses import opened_alamat
 from bot.storage.outbox import OPENED_PLAN, OPENED_TEXT, PLAN, PLAN_HASHED, REF_HEX
 from bot.storage.residents import opened
 
@@ -35,6 +37,9 @@ _RESEAL = (
     " ELSE (SELECT new FROM kk_map WHERE old = links.subject_ref) END, subject_ref)",
     # Each sealed value is bound to its row's nik_ref (bot/crypto.py): opened under the old one,
     # sealed under the new one.
+    "UPDATE resident_addresses AS a SET (nik_ref, alamat_sealed) = (SELECT n.new,"
+    f" new_seal({opened_alamat('a')}, '{ADDRESS_PLACE}', n.new) FROM nik_map n"
+    " WHERE n.old = a.nik_ref) WHERE a.nik_ref IN (SELECT old FROM nik_map)",
     "UPDATE residents AS r SET (nik_ref, kk_ref, nik_sealed, kk_sealed, nama_sealed, lahir_sealed)"
     " = (SELECT n.new, k.new,"
     + ", ".join(

@@ -5,13 +5,15 @@ from __future__ import annotations
 import csv
 import io
 import re
+from datetime import date
 
 import pytest
 
 from bot.db import transaction
+from bot.services.importer import import_residents
 from bot.storage import chats, links
-from tests.conftest import ADMIN_ID, NOW, OFFICIAL_ID, PEOPLE
-from tests.village import EVERYONE, plant
+from tests.conftest import ADMIN_ID, HEADER, NOW, OFFICIAL_ID, PEOPLE
+from tests.village import EVERYONE, _resident, link_chats, plant
 
 
 @pytest.fixture
@@ -21,9 +23,12 @@ async def village(running_bot, tmp_path):
     return db
 
 
+def document_bytes(botapi, message) -> bytes:
+    return botapi.sim.files[message.message["document"]["file_id"]].data
+
+
 def csv_rows(botapi, message):
-    stored = botapi.sim.files[message.message["document"]["file_id"]]
-    return list(csv.reader(io.StringIO(stored.data.decode("utf-8"))))
+    return list(csv.reader(io.StringIO(document_bytes(botapi, message).decode("utf-8"))))
 
 
 async def rekap(botapi, user_id):
@@ -45,13 +50,26 @@ async def test_the_official_gets_counts_and_the_outreach_list_of_their_area(bota
     assert document.message["document"]["file_name"] == "outreach-350510-2026-11-24.csv"
     assert "3 warga yang belum bisa dihubungi bot" in document.text
     rows = csv_rows(botapi, document)
-    assert rows[0] == ["nama", "tanggal_lahir", "desa", "keluarga", "status"]
+    assert rows[0] == [
+        "nama", "tanggal_lahir", "status", "desa", "rw", "rt", "alamat", "keluarga",
+        "anggota_keluarga",
+    ]  # fmt: skip
     by_name = {row[0]: row for row in rows[1:]}
     assert set(by_name) == {"Siti Aminah", "Lia", "'=Bayu"}  # a formula stays text
     siti = by_name["Siti Aminah"]
-    assert siti == ["Siti Aminah", "1999-05-05", "Jatinom", "1", "wajib KTP belum rekam"]
-    assert by_name["Lia"][4] == "berusia 17 tahun pada tahun ini, belum rekam"
-    assert by_name["'=Bayu"][4] == "NIK nonaktif"
+    assert siti == [
+        "Siti Aminah",
+        "1999-05-05",
+        "wajib KTP belum rekam",
+        "Jatinom",
+        "",
+        "",
+        "",
+        "1",
+        "'=Bayu; Lia",
+    ]  # fmt: skip  (a nine-column import: no RT, RW nor address)
+    assert by_name["Lia"][2] == "berusia 17 tahun pada tahun ini, belum rekam"
+    assert by_name["'=Bayu"][2] == "NIK nonaktif"
     raw = "\n".join(",".join(row) for row in rows)
     for person in EVERYONE.values():
         assert person.nik not in raw
@@ -104,7 +122,7 @@ async def test_an_english_official_gets_english_statuses(botapi, village):
         await chats.set_locale(village, OFFICIAL_ID, "en", now=NOW)
     document, rows = await _official_rows(botapi)
     assert "Outreach list for Kanigoro" in document.text
-    assert {row[4] for row in rows[1:]} == {
+    assert {row[2] for row in rows[1:]} == {
         "wajib KTP, not recorded",
         "turning 17 this year, not recorded",
         "deactivated NIK",
@@ -116,7 +134,7 @@ async def test_the_admin_summary_covers_the_regency(botapi, village):
     assert "Rekap Kabupaten Blitar" in summary.text
     assert f"Penduduk: {len(EVERYONE)}" in summary.text
     document = await admin.next_message()
-    families = {row[0]: row[3] for row in csv_rows(botapi, document)[1:]}
+    families = {row[0]: row[7] for row in csv_rows(botapi, document)[1:]}
     assert set(families) == {"Siti Aminah", "Lia", "'=Bayu", "Orang Talun"}
     assert families["Siti Aminah"] == families["Lia"] == families["'=Bayu"]  # one KK
     assert families["Orang Talun"] != families["Lia"]
@@ -181,3 +199,56 @@ async def test_an_area_with_no_one_to_visit_says_so(botapi, running_bot, tmp_pat
     assert "sudah bisa dihubungi bot" not in summary.text
     assert "Tidak ada warga yang belum rekam atau NIK-nya nonaktif" in summary.text
     await official.no_message(within=0.3)
+
+
+# --- the outreach list with addresses (issue 19) ---
+
+WITH_ADDRESS = {
+    **EVERYONE,
+    "ayu": _resident("Ayu Lestari", date(1996, 8, 8), "P", "3505100606960006", 21,
+                     desa="35.05.10.2001"),
+    "eko": _resident("Eko", date(1994, 9, 9), "L", "3505100707940007", 22),
+}  # fmt: skip
+ADDRESSES = {  # alamat, rt, rw as the export writes them
+    "ayu": ("Jl. Kenanga 5", "004", "002"),
+    "bayu": ("Jl. Anggrek 1", "3", "1"),
+    "siti": ("Jl. Mawar 2", "3", "1"),
+    "teen2": ("Jl. Anggrek 9", "12", "1"),  # Lia: RT 12 after RT 3
+}
+# desa (Minggirsari 2001 before Jatinom 2002), RW, RT, address; Eko has none: last of his desa
+WALK = [
+    ("Ayu Lestari", "Minggirsari", "2", "4", "Jl. Kenanga 5"),
+    ("'=Bayu", "Jatinom", "1", "3", "Jl. Anggrek 1"),
+    ("Siti Aminah", "Jatinom", "1", "3", "Jl. Mawar 2"),
+    ("Lia", "Jatinom", "1", "12", "Jl. Anggrek 9"),
+    ("Eko", "Jatinom", "", "", ""),
+]
+
+
+@pytest.fixture
+async def addressed_village(running_bot, tmp_path):
+    db = running_bot.bot_data["db"]
+    path = tmp_path / "siak-alamat.csv"
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        out = csv.writer(handle, lineterminator="\n")
+        out.writerow([*HEADER.split(","), "alamat", "rt", "rw"])
+        for key, person in WITH_ADDRESS.items():
+            out.writerow([*person.row(), *ADDRESSES.get(key, ("", "", ""))])
+    report = await import_residents(db, path, now=NOW)
+    assert report.rejected == []
+    await link_chats(db)
+    return db
+
+
+async def test_the_outreach_list_follows_a_walk_through_the_area(botapi, addressed_village):
+    document, rows = await _official_rows(botapi)
+    walk = [(r[0], r[3], r[4], r[5], r[6]) for r in rows[1:]]
+    assert walk == WALK
+    by_name = {row[0]: row for row in rows[1:]}
+    assert by_name["Lia"][8] == "'=Bayu; Siti Aminah"  # the household's other members
+    assert by_name["Ayu Lestari"][8] == ""  # alone on her KK
+    raw = document_bytes(botapi, document).decode("utf-8")
+    for person in WITH_ADDRESS.values():
+        assert person.nik not in raw
+        assert person.kk not in raw
+    assert not re.search(r"\d{10,}|\d{4}\*", raw)  # no NIK or KK, whole or masked

@@ -14,6 +14,7 @@ import pytest
 from bot import db as dbmod
 from bot.cli import main
 from bot.crypto import Vault
+from bot.db import transaction
 from bot.jobs.sender import sender_lock
 from bot.services import outbox, tickets
 from bot.services.booking import book as book_service
@@ -22,6 +23,7 @@ from bot.services.key_rotation import rotate_key
 from bot.services.links import link_chat
 from bot.services.schedule import free_slots
 from bot.storage import vault as vault_store
+from bot.storage.addresses import opened_alamat, replace_addresses
 from bot.storage.bookings import get_booking_by_code
 from bot.storage.links import list_links
 from bot.storage.outbox import get_message_by_key
@@ -79,6 +81,8 @@ async def _fill(db, tmp_path):
         now=NOW,
         plan=outbox.reminder_plan(*about),
     )
+    async with transaction(db):
+        await replace_addresses(db, [(TEEN.nik, "Jl. Mawar 3", "3", "1")])
     return booking.code
 
 
@@ -96,6 +100,9 @@ async def _assert_readable(db, code: str) -> None:
     message = await get_message_by_key(db, key)
     assert message is not None
     assert message.text == f"Hai {TEEN.nama}"
+    query = f"SELECT {opened_alamat('a')}, rt, rw FROM resident_addresses a WHERE nik_ref = ?"
+    async with db.execute(query, (vault.ref(TEEN.nik),)) as cursor:
+        assert list(map(tuple, await cursor.fetchall())) == [("Jl. Mawar 3", "3", "1")]
     async with db.execute("PRAGMA foreign_key_check") as cursor:
         assert await cursor.fetchall() == []
 

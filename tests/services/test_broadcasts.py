@@ -346,7 +346,10 @@ async def _csv(db, user=OFFICIAL):
 async def test_outreach_csv_lists_only_unreachable_residents_of_the_area_without_niks(village):
     listing, rows = await _csv(village)
     assert listing.filename == "outreach-350510-2026-11-24.csv"
-    assert rows[0] == ["nama", "tanggal_lahir", "desa", "keluarga", "status"]
+    assert rows[0] == [
+        "nama", "tanggal_lahir", "status", "desa", "rw", "rt", "alamat", "keluarga",
+        "anggota_keluarga",
+    ]  # fmt: skip
     expected = sorted(
         [_row(key, status) for key, status in OUTREACH.items() if status],
         key=lambda r: r[0].lstrip("'="),
@@ -365,7 +368,11 @@ def _row(key, status):
     person = EXTRA[key]
     nama = "'" + person.nama if person.nama.startswith("=") else person.nama
     family = "1"  # Siti, Bayu and Lia share one KK, the list's first family
-    return [nama, person.born.isoformat(), "Jatinom", family, STATUS_NAMES[status]]
+    others = sorted(EXTRA[k].nama for k in ("siti", "bayu", "teen2") if k != key)
+    members = "; ".join(others)
+    members = "'" + members if members.startswith("=") else members
+    born = person.born.isoformat()
+    return [nama, born, STATUS_NAMES[status], "Jatinom", "", "", "", family, members]
 
 
 async def test_outreach_export_is_audited_without_niks(village):

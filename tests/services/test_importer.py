@@ -8,6 +8,7 @@ from bot.nik import make_nik
 from bot.services import importer
 from bot.services.importer import CSV_HEADER, ImportReport, import_residents
 from bot.storage import residents as store
+from bot.storage.addresses import opened_alamat
 from bot.storage.residents import count_residents, get_resident, list_household
 
 NOW = datetime(2026, 6, 15, 3, 0, tzinfo=UTC)
@@ -327,3 +328,70 @@ async def test_a_failed_fresh_import_leaves_the_indexes(db, csv_file, monkeypatc
         await import_residents(db, csv_file(*FAMILY), now=NOW)
     assert await _index_definitions(db) == before
     assert await count_residents(db) == 0
+
+
+# --- the optional address columns (issue 19) ---
+
+ADDRESS_HEADER = HEADER + ",alamat,rt,rw"
+
+
+async def addresses(db):
+    """NIK -> (alamat opened, rt, rw) of every stored address."""
+    async with db.execute(
+        f"SELECT {store.opened('nik_sealed')}, {opened_alamat('a')}, a.rt, a.rw"
+        " FROM resident_addresses a JOIN residents r ON r.nik_ref = a.nik_ref"
+    ) as cursor:
+        return {nik: (alamat, rt, rw) async for nik, alamat, rt, rw in cursor}
+
+
+async def test_twelve_columns_import_the_address_sealed(db, csv_file, tmp_path):
+    path = csv_file(
+        FAMILY[0] + ",Dusun Krajan Jl. Mawar 3,003,001",
+        FAMILY[1] + ',"Dusun Krajan, Jl. Mawar 3",3,1',
+        FAMILY[2] + ",,,",
+        header=ADDRESS_HEADER,
+    )
+    report = await import_residents(db, path, now=NOW)
+    assert (report.inserted, report.rejected) == (3, [])
+    assert await addresses(db) == {
+        FATHER: ("Dusun Krajan Jl. Mawar 3", "3", "1"),
+        MOTHER: ("Dusun Krajan, Jl. Mawar 3", "3", "1"),
+        CHILD: (None, None, None),
+    }
+    await db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    raw = b"".join(p.read_bytes() for p in tmp_path.glob("test.sqlite3*"))
+    assert b"Mawar" not in raw  # sealed like the names
+
+
+async def test_a_nine_column_import_keeps_the_addresses(db, csv_file):
+    await import_residents(
+        db, csv_file(FAMILY[0] + ",Jl. Mawar 3,3,1", header=ADDRESS_HEADER), now=NOW
+    )
+    report = await import_residents(db, csv_file(*FAMILY), now=LATER)
+    assert (report.inserted, report.updated, report.rejected) == (2, 1, [])
+    assert await addresses(db) == {FATHER: ("Jl. Mawar 3", "3", "1")}
+    assert (await get_resident(db, FATHER)).nama == "BUDI SANTOSO"
+
+
+@pytest.mark.parametrize(
+    ("extra", "reason"),
+    [
+        (",Jl. Mawar,3a,1", "rt '3a' is not a number"),
+        (",Jl. Mawar,3,12345", "rw '12345' is not a number"),
+        (",Jl. Mawar 3505100101100001,3,1", "alamat holds a long number"),
+        (",Jl. Mawar,3", "expected 12 columns, got 11"),
+    ],
+)
+async def test_a_bad_address_rejects_its_row(db, csv_file, extra, reason):
+    path = csv_file(FAMILY[0] + extra, FAMILY[1] + ",Jl. Mawar,3,1", header=ADDRESS_HEADER)
+    report = await import_residents(db, path, now=NOW)
+    assert report.inserted == 1
+    assert [(line, why[: len(reason)]) for line, why in report.rejected] == [(2, reason)]
+    assert "3505100101100001" not in str(report.rejected)
+
+
+async def test_a_header_with_part_of_the_address_is_refused(db, csv_file):
+    with pytest.raises(FileRefused, match="expected header nik,no_kk"):
+        await import_residents(
+            db, csv_file(FAMILY[0] + ",Jl. Mawar", header=HEADER + ",alamat"), now=NOW
+        )
