@@ -93,6 +93,7 @@ class Faults:
         self.accepted_sends = 0
         self.withheld: list[int] = []  # chats of the delivered sends whose answer was withheld
         self._hold_from: int | None = None  # withhold the answers from this accepted send on
+        self._hold_chat: int | None = None  # ... only those to this chat (None: to any)
         self._released = asyncio.Event()
         self._script: deque[Fault] = deque()
         self._overall = Window(1.0)
@@ -129,10 +130,12 @@ class Faults:
         """Answer 429 (with the right retry_after) to sends beyond Telegram's limits."""
         self.limits = Limits(per_second, per_chat_per_second, per_group_per_minute)
 
-    def hold_answers(self, *, after: int = 0) -> None:
+    def hold_answers(self, *, after: int = 0, chat_id: int | None = None) -> None:
         """Answer the next `after` accepted sends; deliver those after them but withhold their
-        answers until `release()` (a kill meanwhile leaves them unanswered)."""
+        answers until `release()` (a kill meanwhile leaves them unanswered). With `chat_id`,
+        only the sends to that chat are withheld."""
         self._hold_from = self.accepted_sends + after
+        self._hold_chat = chat_id
         self._released.clear()
 
     def release(self) -> None:
@@ -187,7 +190,11 @@ class Faults:
         if method not in SEND_METHODS or chat_id is None:
             return False
         self.accepted_sends += 1
-        held = self._hold_from is not None and self.accepted_sends > self._hold_from
+        held = (
+            self._hold_from is not None
+            and self.accepted_sends > self._hold_from
+            and self._hold_chat in (None, chat_id)
+        )
         if held:
             self.withheld.append(chat_id)
         at = self.clock()

@@ -343,6 +343,7 @@ class Sender:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+            log.info("outbox sender: stopped")
         self._lock.close()
 
     def alive(self) -> bool:

@@ -11,14 +11,19 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiosqlite
 import pytest
 
+from bot.app import prepare_database
+from bot.services import outbox
+from botapi.server import BotMessage
 from tests.cli.test_restore_drill import WAIT, answer, press
 from tests.conftest import PEOPLE, STAFF_ID
-from tests.delivery.test_crash import STOP_WITHIN, start_bot, tail, until
+from tests.delivery.test_crash import STOP_WITHIN, TEXT, start_bot, states, tail, until
 
 
 async def bookings_of(path: Path, chat_id: int) -> int:
@@ -33,6 +38,22 @@ def calls(botapi, method: str, chat_id: int) -> int:
     return sum(1 for m, p in botapi.requests if m == method and int(p["chat_id"]) == chat_id)
 
 
+async def to_the_summary(citizen, person) -> BotMessage:
+    """/cek, then /antre up to the summary with its Confirm button (Kanigoro, the first slot)."""
+    await answer(citizen, f"/cek {person.nik} {person.kk}")
+    services = await answer(citizen, "/antre")
+    people = await press(citizen, services, "bk:svc:rekam")
+    points = await press(citizen, people, "bk:who:0")
+    calendar = await press(citizen, points, "bk:pt:kanigoro")
+    slots = await press(citizen, calendar, "bk:day:")
+    return await press(citizen, slots, "bk:slot:")
+
+
+def polling_stopped(botapi, since: int) -> bool:
+    """Whether the bot made its last getUpdates (no long poll: it confirms what it fetched)."""
+    return any(m == "getUpdates" and not p.get("timeout") for m, p in botapi.requests[since:])
+
+
 @pytest.mark.timeout(180)
 async def test_sigterm_mid_booking_finishes_it_and_leaves_later_presses_to_the_next_start(
     botapi, settings, population, tmp_path
@@ -44,13 +65,7 @@ async def test_sigterm_mid_booking_finishes_it_and_leaves_later_presses_to_the_n
 
     first = await start_bot(settings, log)
     menu = await answer(citizen, "/start")
-    await answer(citizen, f"/cek {person.nik} {person.kk}")
-    services = await answer(citizen, "/antre")
-    people = await press(citizen, services, "bk:svc:rekam")
-    points = await press(citizen, people, "bk:who:0")
-    calendar = await press(citizen, points, "bk:pt:kanigoro")
-    slots = await press(citizen, calendar, "bk:day:")
-    summary = await press(citizen, slots, "bk:slot:")
+    summary = await to_the_summary(citizen, person)
 
     botapi.faults.hold_answers()  # the QR code goes out; Telegram is slow to say so
     citizen.press(summary, "bk:ok")
@@ -62,10 +77,8 @@ async def test_sigterm_mid_booking_finishes_it_and_leaves_later_presses_to_the_n
     seen = len(botapi.requests)
     os.killpg(first.pid, signal.SIGTERM)
 
-    async def stopped_polling() -> bool:  # PTB's last getUpdates confirms what it fetched
-        return any(
-            m == "getUpdates" and not p.get("timeout") for m, p in botapi.requests[seen:]
-        ) or (first.returncode is not None)
+    async def stopped_polling() -> bool:
+        return polling_stopped(botapi, seen) or first.returncode is not None
 
     await until(stopped_polling, within=WAIT, what="the bot to stop polling", log=log)
     late = citizen.press(menu, "menu:jadwal")  # after the signal: for the next start
@@ -97,3 +110,71 @@ async def test_sigterm_mid_booking_finishes_it_and_leaves_later_presses_to_the_n
     assert await bookings_of(path, citizen.id) == 1
     assert calls(botapi, "sendPhoto", citizen.id) == 1, "nothing of the booking sent again"
     assert calls(botapi, "sendVenue", citizen.id) == 1
+
+
+# --- A broadcast going out while a booking is being confirmed ---
+
+RUN = 3_000  # reminders going out when the signal comes
+FIRST_REMINDED = 8_000_000
+BATCH = 50  # the sender's batch with limits off: what it may have in hand when told to stop
+
+
+async def plan(settings, chats: list[int]) -> None:
+    planned = [outbox.Planned(f"teen:stop:{c}", c, "reminder", TEXT) for c in chats]
+    conn = await prepare_database(settings)
+    try:
+        assert await outbox.enqueue_many(conn, planned, now=datetime.now(UTC), quiet=None) == RUN
+    finally:
+        await conn.close()
+
+
+@pytest.mark.timeout(180)
+async def test_sigterm_stops_the_sender_while_a_booking_is_finished(
+    botapi, settings, population, tmp_path
+):
+    log = tmp_path / "bot.log"
+    botapi.user(STAFF_ID)
+    citizen, person = botapi.user(7001), PEOPLE["unrecorded"]
+    chats = [FIRST_REMINDED + n for n in range(RUN)]
+    for chat_id in chats:
+        botapi.user(chat_id)
+
+    def reminded() -> int:
+        counts = botapi.send_counts()
+        return sum(counts.get(chat_id, 0) for chat_id in chats)
+
+    first = await start_bot(settings, log)
+    summary = await to_the_summary(citizen, person)
+    botapi.faults.hold_answers(chat_id=citizen.id)  # the booking's QR code waits for its answer
+    citizen.press(summary, "bk:ok")
+    await plan(settings, chats)  # the sender finds them within a second
+
+    async def both_busy() -> bool:
+        return bool(botapi.faults.withheld) and reminded() > 0
+
+    await until(both_busy, within=WAIT, what="the confirmation and the run under way", log=log)
+    seen = len(botapi.requests)
+    os.killpg(first.pid, signal.SIGTERM)
+
+    async def stopping() -> bool:
+        return polling_stopped(botapi, seen) or first.returncode is not None
+
+    await until(stopping, within=WAIT, what="the bot to stop polling", log=log)
+    at_stop = reminded()
+
+    async def sender_done() -> bool:  # stopped, or (told to stop too late) the run all sent
+        return "outbox sender: stopped" in log.read_text(errors="replace") or reminded() == RUN
+
+    await until(sender_done, within=60, what="the sender to stop", log=log)
+    after_stop = reminded()
+    botapi.faults.release()
+    assert await asyncio.wait_for(first.wait(), STOP_WITHIN) == 0, tail(log)
+
+    assert after_stop - at_stop <= 2 * BATCH, "the sender took no new batch once stopping"
+    assert calls(botapi, "sendVenue", citizen.id) == 1, "the booking's handler finished"
+    left = await states(settings.database_path)
+    assert left["sending"] == 0
+    assert left["sent"] == reminded() < RUN
+    assert Counter(botapi.send_counts()[c] for c in chats if c in botapi.send_counts()) == {
+        1: reminded()
+    }
