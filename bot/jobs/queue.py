@@ -5,12 +5,12 @@ from __future__ import annotations
 import secrets
 
 from bot.context import Context, chat_locale, deps
-from bot.domain import Booking
+from bot.domain import Booking, Offer
 from bot.jobs.planning import JobRun
 from bot.services import outbox, staff_notices
 from bot.services.directory import get_resident, get_service_point
 from bot.services.no_shows import sweep_no_shows
-from bot.services.waitlist import expire_offers
+from bot.services.waitlist import expire_offers_and_tell
 from bot.views import bookings, waitlist
 
 
@@ -18,7 +18,10 @@ async def expire_waitlist_offers(context: Context) -> None:
     """Offers not taken within 10 minutes go to the next person waiting."""
     d = deps(context)
     offers = []
-    for offer in await expire_offers(d.db, now=d.now()):
+    ended, fresh = await expire_offers_and_tell(d.db, now=d.now())
+    for expired in ended:
+        offers += await _offer_ended(context, expired)
+    for offer in fresh:
         locale = await chat_locale(context, offer.chat_id)
         point = await get_service_point(d.db, offer.service_point)
         message = waitlist.offer(d.renderer, locale, offer, point)
@@ -28,6 +31,16 @@ async def expire_waitlist_offers(context: Context) -> None:
         )
     if await outbox.enqueue_many(d.db, offers, now=d.now(), quiet=d.settings.quiet_hours):
         _wake_sender(context)
+
+
+async def _offer_ended(context: Context, expired: Offer) -> list[outbox.Planned]:
+    """The expired offer's message, if sent, is edited to say so and loses its "take" button;
+    if not sent yet, it is withdrawn."""
+    d = deps(context)
+    locale = await chat_locale(context, expired.chat_id)
+    point = await get_service_point(d.db, expired.service_point)
+    text, _ = waitlist.offer_ended(d.renderer, locale, expired, point)
+    return await outbox.retract(d.db, f"notice:offer:{expired.id}:", text, now=d.now())
 
 
 async def plan_no_show_sweep(run: JobRun) -> int:

@@ -146,6 +146,28 @@ async def withdraw(db: aiosqlite.Connection, key_prefix: str, *, now: datetime) 
     return await store.withdraw(db, key_prefix, now=now)
 
 
+async def retract(
+    db: aiosqlite.Connection, key_prefix: str, text: str, *, now: datetime
+) -> list[Planned]:
+    """Withdraw the queued messages whose key starts with `key_prefix` and return, for each one
+    already sent, an edit of it into `text` without buttons (to plan; its key ends in
+    `ended:<message id>`, so it is planned once)."""
+    async with transaction(db):
+        await store.withdraw(db, key_prefix, now=now)
+        sent = await store.sent_messages(db, key_prefix)
+    return [
+        Planned(
+            f"{key_prefix}ended:{message_id}",
+            chat_id,
+            "booking",
+            text,
+            None,
+            edit_message_id=message_id,
+        )
+        for chat_id, message_id in sent
+    ]
+
+
 async def withdraw_about(
     db: aiosqlite.Connection, chat_id: int, nik_refs: list[bytes], *, now: datetime
 ) -> int:

@@ -170,6 +170,15 @@ async def book_held_place(
 
 async def expire_offers(db: aiosqlite.Connection, *, now: datetime) -> list[Offer]:
     """End the holds that ran out, offer each place to the next in line; return the new offers."""
+    _, fresh = await expire_offers_and_tell(db, now=now)
+    return fresh
+
+
+async def expire_offers_and_tell(
+    db: aiosqlite.Connection, *, now: datetime
+) -> tuple[list[Offer], list[Offer]]:
+    """As `expire_offers`; return the offers that ended (their messages are now out of date)
+    and the new ones."""
     async with transaction(db):
         overdue = await store.overdue_offers(db, now=now)
         for offer in overdue:
@@ -181,7 +190,7 @@ async def expire_offers(db: aiosqlite.Connection, *, now: datetime) -> list[Offe
         fresh = [
             await offer_freed_place_in(db, o.service_point, o.start_at, now=now) for o in overdue
         ]
-    return [offer for offer in fresh if offer is not None]
+    return overdue, [offer for offer in fresh if offer is not None]
 
 
 async def _check_wish(

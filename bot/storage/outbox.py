@@ -196,6 +196,17 @@ async def withdraw(db: aiosqlite.Connection, key_prefix: str, *, now: datetime) 
     return cursor.rowcount
 
 
+async def sent_messages(db: aiosqlite.Connection, key_prefix: str) -> list[tuple[int, int]]:
+    """(chat id, Telegram message id) of the sent messages whose key starts with `key_prefix`."""
+    async with db.execute(
+        "SELECT chat_id, telegram_message_id FROM outbox WHERE state = 'sent'"
+        " AND telegram_message_id IS NOT NULL AND edit_message_id IS NULL"
+        " AND idempotency_key >= ? AND idempotency_key < ? ORDER BY id",
+        prefix_range(key_prefix),
+    ) as cursor:
+        return [(int(chat), int(message)) for chat, message in await cursor.fetchall()]
+
+
 async def withdraw_message(db: aiosqlite.Connection, message_id: int, *, now: datetime) -> bool:
     """Withdraw one message if it is still queued; True if it was."""
     cursor = await db.execute(

@@ -279,7 +279,15 @@ async def test_expired_offer_goes_to_the_next_in_line(botapi, settings, srengat_
     second_offer = await second.next_message()
     assert "Jumat, 27 November 2026 pukul 08.00 WIB" in second_offer.text
     assert "sampai pukul 10.21 WIB" in second_offer.text
-    first.press(offer, data_of(offer, "wl:take:"))
+    ended = await first.next_message()  # the offer says it ended and loses its button
+    assert (ended.method, ended.message_id, ended.buttons) == (
+        "editMessageText",
+        offer.message_id,
+        [],
+    )
+    assert "sudah berakhir" in ended.text
+    assert "Anda tetap di daftar tunggu" in ended.text
+    first.press(offer, data_of(offer, "wl:take:"), raw=True)  # as the old screen showed it
     assert "tawaran tempat ini sudah berakhir" in (await first.next_message()).text
     assert await rows(
         settings,
