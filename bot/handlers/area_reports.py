@@ -9,6 +9,7 @@ from telegram.ext import Application, CommandHandler
 
 from bot.context import Context, chat_locale, deps
 from bot.domain import RoleUser
+from bot.handlers.charts import send_area_charts
 from bot.handlers.common import HTML, chat_id_of, reply, requires_role
 from bot.services.figures import Figures
 from bot.services.summaries import outreach_list, regency, rekap
@@ -20,7 +21,8 @@ OUTREACH_STATUSES = ("deactivated", "turning17", "unrecorded")
 @requires_role("rekap")
 async def area_summary(update: Update, context: Context, user: RoleUser) -> None:
     """/rekap: the official's own area (the whole regency for an admin) per group, and the
-    outreach list of those the bot cannot reach as a CSV document (private chats only)."""
+    outreach list of those the bot cannot reach as a CSV document, then the area's charts
+    (private chats only)."""
     assert update.effective_chat is not None
     if update.effective_chat.type != ChatType.PRIVATE:
         await reply(update, context, "official/use_private.html")
@@ -30,6 +32,7 @@ async def area_summary(update: Update, context: Context, user: RoleUser) -> None
     await reply(update, context, "official/summary.html", rekap=summary)
     if summary.outreach:
         await _send_outreach_list(update, context, user, summary)
+    await send_area_charts(context, chat_id_of(update), summary)
 
 
 async def _send_outreach_list(
@@ -49,11 +52,12 @@ async def _send_outreach_list(
 
 @requires_role("statistik")
 async def statistics(update: Update, context: Context, user: RoleUser) -> None:
-    """/statistik: regency-wide counts."""
+    """/statistik: regency-wide counts, and the regency's charts."""
     d = deps(context)
     figures = await regency(d.db, today=d.today())
     cards = await ticket_statistics(d.db)
     await reply(update, context, "admin/statistics.html", f=figures, cards=cards)
+    await send_area_charts(context, chat_id_of(update), figures)
 
 
 def register(app: Application) -> None:

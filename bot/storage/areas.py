@@ -56,3 +56,13 @@ async def list_kecamatan(db: aiosqlite.Connection) -> list[Area]:
         " WHERE level = 'kecamatan' ORDER BY code"
     ) as cursor:
         return [Area(*row) async for row in cursor]
+
+
+async def list_children(db: aiosqlite.Connection, code: str) -> list[Area]:
+    """The areas directly inside `code` (a kecamatan's desa, the regency's kecamatan), by code."""
+    async with db.execute(
+        "SELECT code, dotted_code, level, name, parent_code FROM areas"
+        " WHERE parent_code = ? ORDER BY code",
+        (plain_code(code),),
+    ) as cursor:
+        return [Area(*row) async for row in cursor]

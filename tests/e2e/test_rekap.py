@@ -174,6 +174,7 @@ async def test_statistik_and_rekap_give_the_same_figures_for_the_regency(botapi,
     (1: Dewi), /rekap everyone born in 2009 not recorded (2: Dewi and Lia)."""
     admin, summary = await rekap(botapi, ADMIN_ID)
     await admin.next_message()  # the outreach list
+    await admin.next_message(timeout=30)  # the chart per kecamatan (tests/e2e/test_charts.py)
     admin.send_text("/statistik")
     statistics = await admin.next_message()
     assert _figure_lines(statistics.text) == _figure_lines(summary.text)

@@ -197,6 +197,7 @@ _BROADCAST = Broadcast(7, 9002, "350510", "turning17", "mobile", {}, 120, NOW_SA
 SAMPLE.update(
     rekap=_FIGURES,
     f=_FIGURES,
+    parts=[_FIGURES],  # charts/parts.html: the figures of each desa
     rows=22,
     area=_KANIGORO,
     cycle=CYCLE,

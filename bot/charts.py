@@ -1,0 +1,94 @@
+"""Charts as PNG, drawn with matplotlib's Agg canvas: sized and lettered for a phone's screen.
+
+Pure drawing: the callers pass the numbers and every word already in the reader's language
+(from the templates), and get PNG bytes. No pyplot, so no global figure state: each call owns
+its Figure, and can run in a worker thread (`asyncio.to_thread`) off the event loop.
+"""
+
+from __future__ import annotations
+
+import io
+import textwrap
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from babel.numbers import format_decimal
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+WIDTH_PX = 1080  # a phone shows a photo full width; Telegram keeps 1280 px
+DPI = 100
+FONT = 22  # points at 100 dpi: readable on a phone without zooming
+TITLE_CHARS = 40  # a longer title wraps: bold at FONT + 4, about 40 characters fit
+ROW_INCHES = 0.75  # height of one bar group in a bar chart
+COLOURS = ("#c0392b", "#7f8c8d", "#2e86c1")  # red, grey, blue
+
+
+@dataclass(frozen=True)
+class Series:
+    """One named row of numbers, one per label."""
+
+    name: str
+    values: Sequence[int]
+
+
+def bars(title: str, labels: Sequence[str], series: Sequence[Series], *, locale: str) -> bytes:
+    """Horizontal grouped bars, one group per label top to bottom, each value written at the
+    end of its bar; PNG bytes."""
+    rows = len(labels)
+    figure = _figure(height=2.2 + ROW_INCHES * max(rows, 1) * max(len(series) / 2, 1))
+    axes = figure.add_subplot()
+    width = 0.8 / len(series)
+    for i, line in enumerate(series):
+        positions = [row + (i - (len(series) - 1) / 2) * width for row in range(rows)]
+        drawn = axes.barh(positions, line.values, height=width, label=line.name, color=COLOURS[i])
+        axes.bar_label(
+            drawn, labels=[_number(v, locale) for v in line.values], padding=4, fontsize=FONT
+        )
+    axes.set_yticks(range(rows), labels=labels, fontsize=FONT)
+    axes.invert_yaxis()  # the first label (the worst) on top
+    _finish(figure, axes, title)
+    axes.legend(fontsize=FONT, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=len(series))
+    return _png(figure)
+
+
+def funnel(title: str, steps: Sequence[tuple[str, int]], *, locale: str) -> bytes:
+    """One bar per step, top to bottom, each with its count and its share of the first step;
+    PNG bytes."""
+    figure = _figure(height=2.2 + 1.2 * len(steps))
+    axes = figure.add_subplot()
+    values = [value for _, value in steps]
+    drawn = axes.barh(range(len(steps)), values, height=0.7, color=COLOURS[2])
+    first = values[0] if values else 0
+    labels = [_number(v, locale) + (f" ({v * 100 // first}%)" if first else "") for v in values]
+    axes.bar_label(drawn, labels=labels, padding=4, fontsize=FONT)
+    axes.set_yticks(range(len(steps)), labels=[name for name, _ in steps], fontsize=FONT)
+    axes.invert_yaxis()
+    _finish(figure, axes, title)
+    return _png(figure)
+
+
+def _figure(*, height: float) -> Figure:
+    figure = Figure(figsize=(WIDTH_PX / DPI, height), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def _finish(figure: Figure, axes: Axes, title: str) -> None:
+    """Title, no frame but the left axis, room on the right for the numbers."""
+    figure.suptitle(textwrap.fill(title, TITLE_CHARS), fontsize=FONT + 4, fontweight="bold")
+    axes.spines[["top", "right", "bottom"]].set_visible(False)
+    axes.xaxis.set_visible(False)
+    axes.margins(x=0.25, y=0.02)
+
+
+def _number(value: int, locale: str) -> str:
+    """`12.345` in Indonesian, `12,345` in English: as the texts write numbers."""
+    return format_decimal(value, locale=locale)
+
+
+def _png(figure: Figure) -> bytes:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=DPI, facecolor="white")
+    return buffer.getvalue()

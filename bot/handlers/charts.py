@@ -1,0 +1,60 @@
+"""An area's charts as photos (/rekap, /statistik), each with a caption giving the same numbers
+as text. The PNGs are drawn in a worker thread, off the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from telegram.constants import MessageLimit
+
+from bot import charts
+from bot.context import Context, chat_locale, deps
+from bot.handlers.common import HTML
+from bot.services.breakdown import parts, to_visit
+from bot.services.figures import Figures
+
+FUNNEL_STEPS = ("reminded", "booked", "came", "recorded")
+
+
+async def send_area_charts(context: Context, chat_id: int, summary: Figures) -> None:
+    """The area's unrecorded and deactivated residents per desa (per kecamatan for the
+    regency), worst first, then its funnel of the last 30 days. A chart with nothing to show
+    is not sent."""
+    d = deps(context)
+    locale = await chat_locale(context, chat_id)
+    split = await parts(d.db, summary.scope.area.code, today=d.today())
+    if any(to_visit(part) for part in split):
+        title = _label(context, locale, "chart_parts_title", f=summary)
+        names = [part.scope.area.name for part in split]
+        unrecorded = [part.unrecorded_wajib.total for part in split]
+        deactivated = [part.deactivated.total for part in split]
+        series = [
+            charts.Series(_label(context, locale, "chart_unrecorded"), unrecorded),
+            charts.Series(_label(context, locale, "chart_deactivated"), deactivated),
+        ]
+        png = await asyncio.to_thread(charts.bars, title, names, series, locale=locale)
+        await _send(context, chat_id, png, locale, "charts/parts.html", f=summary, parts=split)
+    steps = [(_label(context, locale, f"chart_{s}"), getattr(summary, s)) for s in FUNNEL_STEPS]
+    if any(value for _, value in steps):
+        title = _label(context, locale, "chart_funnel_title", f=summary)
+        png = await asyncio.to_thread(charts.funnel, title, steps, locale=locale)
+        await _send(context, chat_id, png, locale, "charts/funnel.html", f=summary)
+
+
+def _label(context: Context, locale: str, key: str, **options: Any) -> str:
+    """A word or title drawn in a chart (labels.j2)."""
+    return deps(context).renderer.label(locale, key, **options)
+
+
+async def _send(
+    context: Context, chat_id: int, png: bytes, locale: str, template: str, **options: Any
+) -> None:
+    """The photo with its numbers as caption; numbers too long for a caption follow it."""
+    text = deps(context).renderer.render(locale, template, **options)
+    if len(text) <= MessageLimit.CAPTION_LENGTH:
+        await context.bot.send_photo(chat_id, png, caption=text, parse_mode=HTML)
+        return
+    title, _, numbers = text.partition("\n")
+    await context.bot.send_photo(chat_id, png, caption=title, parse_mode=HTML)
+    await context.bot.send_message(chat_id, numbers, parse_mode=HTML)
