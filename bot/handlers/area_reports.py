@@ -9,7 +9,7 @@ from telegram.ext import Application, CommandHandler
 
 from bot.context import Context, chat_locale, deps
 from bot.domain import RoleUser
-from bot.handlers.charts import send_area_charts
+from bot.handlers.charts import send_area_charts, send_point_chart
 from bot.handlers.common import HTML, chat_id_of, reply, requires_role
 from bot.services.figures import Figures
 from bot.services.summaries import outreach_list, regency, rekap
@@ -52,12 +52,13 @@ async def _send_outreach_list(
 
 @requires_role("statistik")
 async def statistics(update: Update, context: Context, user: RoleUser) -> None:
-    """/statistik: regency-wide counts, and the regency's charts."""
+    """/statistik: regency-wide counts, the regency's charts and the service points'."""
     d = deps(context)
     figures = await regency(d.db, today=d.today())
     cards = await ticket_statistics(d.db)
     await reply(update, context, "admin/statistics.html", f=figures, cards=cards)
     await send_area_charts(context, chat_id_of(update), figures)
+    await send_point_chart(context, chat_id_of(update), figures)
 
 
 def register(app: Application) -> None:

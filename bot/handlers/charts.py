@@ -11,7 +11,7 @@ from telegram.constants import MessageLimit
 from bot import charts
 from bot.context import Context, chat_locale, deps
 from bot.handlers.common import HTML
-from bot.services.breakdown import parts, to_visit
+from bot.services.breakdown import parts, points, to_visit
 from bot.services.figures import Figures
 
 FUNNEL_STEPS = ("reminded", "booked", "came", "recorded")
@@ -40,6 +40,24 @@ async def send_area_charts(context: Context, chat_id: int, summary: Figures) -> 
         title = _label(context, locale, "chart_funnel_title", f=summary)
         png = await asyncio.to_thread(charts.funnel, title, steps, locale=locale)
         await _send(context, chat_id, png, locale, "charts/funnel.html", f=summary)
+
+
+async def send_point_chart(context: Context, chat_id: int, summary: Figures) -> None:
+    """Bookings and no-shows of the last 30 days per service point, busiest first (the points
+    without bookings are left out; nothing is sent when none had any)."""
+    d = deps(context)
+    locale = await chat_locale(context, chat_id)
+    busy = await points(d.db, today=d.today())
+    if not busy:
+        return
+    title = _label(context, locale, "chart_points_title", f=summary)
+    names = [part.scope.point.name for part in busy if part.scope.point]
+    series = [
+        charts.Series(_label(context, locale, "chart_booked"), [p.booked for p in busy]),
+        charts.Series(_label(context, locale, "chart_no_show"), [p.no_show for p in busy]),
+    ]
+    png = await asyncio.to_thread(charts.bars, title, names, series, locale=locale)
+    await _send(context, chat_id, png, locale, "charts/points.html", f=summary, per_point=busy)
 
 
 def _label(context: Context, locale: str, key: str, **options: Any) -> str:

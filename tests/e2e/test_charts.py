@@ -111,6 +111,19 @@ async def test_the_funnel_gives_the_figures_of_the_text(botapi, village):
     assert "Perekaman e-KTP: 2" in summary.text
 
 
+async def test_statistik_charts_the_bookings_per_service_point(botapi, village):
+    """The two bookings at one point (one did not come): the point's chart, after the funnel,
+    gives the numbers the regency's text gives."""
+    await _plant_activity(village)
+    point = (await list_service_points(village))[0]
+    summary, _, _, chart = await replies(botapi, ADMIN_ID, "/statistik", 4)
+    image = png_of(botapi, chart)
+    assert (image.width, has_colour(image, COLOURS[0])) == (WIDTH_PX, True)
+    assert "Antrean per tempat layanan" in chart.text
+    assert parts_of(chart.text) == {point.name: (2, 1)}  # points without bookings left out
+    assert "antrean: 2 · datang: 1 · tidak datang: 1" in summary.text
+
+
 async def test_an_english_admin_gets_english_charts(botapi, village):
     async with transaction(village):
         await chats.set_locale(village, ADMIN_ID, "en", now=NOW)

@@ -198,6 +198,7 @@ SAMPLE.update(
     rekap=_FIGURES,
     f=_FIGURES,
     parts=[_FIGURES],  # charts/parts.html: the figures of each desa
+    per_point=[replace(_FIGURES, scope=Scope(_KANIGORO, POINT))],  # charts/points.html
     rows=22,
     area=_KANIGORO,
     cycle=CYCLE,
