@@ -69,6 +69,40 @@ def funnel(title: str, steps: Sequence[tuple[str, int]], *, locale: str) -> byte
     return _png(figure)
 
 
+def lines(
+    title: str, ticks: Sequence[str], series: Sequence[tuple[str, Sequence[float | None]]]
+) -> bytes:
+    """Percentages over time, one line per series (a None is a gap), the last value of each
+    written at its end; the first series is drawn boldest. PNG bytes."""
+    figure = _figure(height=8.0)
+    axes = figure.add_subplot()
+    for i, (name, values) in enumerate(series):
+        points = [(x, v) for x, v in enumerate(values) if v is not None]
+        if not points:
+            continue
+        xs, ys = zip(*points, strict=True)
+        axes.plot(xs, ys, label=name, color=COLOURS[2 - i], linewidth=5 - 2 * min(i, 1))
+        axes.annotate(
+            f"{ys[-1]:.0f}%",
+            (xs[-1], ys[-1]),
+            fontsize=FONT,
+            xytext=(8, 0),
+            textcoords="offset points",
+            va="center",
+        )
+    step = max(1, len(ticks) // 5)
+    axes.set_xticks(range(0, len(ticks), step), labels=list(ticks)[::step], fontsize=FONT - 4)
+    axes.set_ylim(0, 100)
+    axes.tick_params(axis="y", labelsize=FONT - 4)
+    axes.yaxis.set_major_formatter("{x:.0f}%")
+    axes.grid(axis="y", alpha=0.3)
+    figure.suptitle(textwrap.fill(title, TITLE_CHARS), fontsize=FONT + 4, fontweight="bold")
+    axes.spines[["top", "right"]].set_visible(False)
+    axes.margins(x=0.12)
+    axes.legend(fontsize=FONT, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=2)
+    return _png(figure)
+
+
 def _figure(*, height: float) -> Figure:
     figure = Figure(figsize=(WIDTH_PX / DPI, height), dpi=DPI, layout="constrained")
     FigureCanvasAgg(figure)

@@ -13,6 +13,7 @@ from bot.context import Context, chat_locale, deps
 from bot.handlers.common import HTML
 from bot.services.breakdown import parts, points, to_visit
 from bot.services.figures import Figures
+from bot.services.trends import teen_trend
 
 FUNNEL_STEPS = ("reminded", "booked", "came", "recorded")
 
@@ -40,6 +41,23 @@ async def send_area_charts(context: Context, chat_id: int, summary: Figures) -> 
         title = _label(context, locale, "chart_funnel_title", f=summary)
         png = await asyncio.to_thread(charts.funnel, title, steps, locale=locale)
         await _send(context, chat_id, png, locale, "charts/funnel.html", f=summary)
+    await _send_teen_chart(context, chat_id, locale, summary)
+
+
+async def _send_teen_chart(context: Context, chat_id: int, locale: str, summary: Figures) -> None:
+    """The cycle's teens: share recorded week by week, against the previous cycle."""
+    d = deps(context)
+    trend = await teen_trend(d.db, summary.scope.area.code, today=d.today())
+    if not trend.teens:
+        return
+    title = _label(context, locale, "chart_teens_title", f=summary, trend=trend)
+    ticks = [_label(context, locale, "chart_week", day=week.last) for week in trend.weeks]
+    series = [
+        (_label(context, locale, "chart_this_cycle"), [week.share for week in trend.weeks]),
+        (_label(context, locale, "chart_last_cycle"), [week.previous for week in trend.weeks]),
+    ]
+    png = await asyncio.to_thread(charts.lines, title, ticks, series)
+    await _send(context, chat_id, png, locale, "charts/teens.html", f=summary, trend=trend)
 
 
 async def send_point_chart(context: Context, chat_id: int, summary: Figures) -> None:

@@ -83,7 +83,8 @@ async def test_rekap_charts_the_officials_desa_worst_first(botapi, village):
     assert next(iter(parts.items())) == ("Jatinom", (3, 2))  # Wati, Siti, Lia; Joko, Bayu
     assert sum(u for u, _ in parts.values()) == figure(summary.text, "Wajib KTP belum rekam")
     assert sum(d for _, d in parts.values()) == figure(summary.text, "NIK nonaktif")
-    await botapi.user(OFFICIAL_ID).no_message(within=0.5)  # nothing in the funnel: no chart
+    teens = await botapi.user(OFFICIAL_ID).next_message(timeout=SLOW)
+    assert "berusia 17 pada 2026 yang sudah rekam" in teens.text  # no funnel: nothing in it
 
 
 async def test_statistik_charts_the_regency_per_kecamatan(botapi, village):
@@ -112,16 +113,31 @@ async def test_the_funnel_gives_the_figures_of_the_text(botapi, village):
 
 
 async def test_statistik_charts_the_bookings_per_service_point(botapi, village):
-    """The two bookings at one point (one did not come): the point's chart, after the funnel,
-    gives the numbers the regency's text gives."""
+    """The two bookings at one point (one did not come): the point's chart, after the funnel
+    and the teens, gives the numbers the regency's text gives."""
     await _plant_activity(village)
     point = (await list_service_points(village))[0]
-    summary, _, _, chart = await replies(botapi, ADMIN_ID, "/statistik", 4)
+    summary, _, _, _, chart = await replies(botapi, ADMIN_ID, "/statistik", 5)
     image = png_of(botapi, chart)
     assert (image.width, has_colour(image, COLOURS[0])) == (WIDTH_PX, True)
     assert "Antrean per tempat layanan" in chart.text
     assert parts_of(chart.text) == {point.name: (2, 1)}  # points without bookings left out
     assert "antrean: 2 · datang: 1 · tidak datang: 1" in summary.text
+
+
+async def test_the_teens_share_recorded_week_by_week(botapi, village):
+    """Kanigoro's teens of 2026: Dewi, Tono (recorded in April, before the cycle) and Lia,
+    recorded on Friday 20 November: a third recorded until the week to 19 November, two
+    thirds since; the caption gives every week and the days to the deadline."""
+    await _plant_activity(village)  # Lia recorded on 20 November
+    summary, _, _, _, teens = await replies(botapi, OFFICIAL_ID, "/rekap", 5)
+    image = png_of(botapi, teens)
+    assert (image.width, has_colour(image, COLOURS[2])) == (WIDTH_PX, True)
+    assert "• sudah rekam: 2" in summary.text
+    assert "• belum rekam: 1" in summary.text
+    assert "Sekarang 2 dari 3; batas perekaman 30 April 2027, 157 hari lagi." in teens.text
+    assert "7/5: 33% (-) · 14/5: 33% (-)" in teens.text  # the cycle began on 1 May
+    assert "12/11: 33% (-) · 19/11: 33% (-) · 24/11: 67% (-)" in teens.text
 
 
 async def test_an_english_admin_gets_english_charts(botapi, village):

@@ -148,7 +148,8 @@ async def test_no_list_when_the_bot_reaches_everyone(botapi, running_bot, tmp_pa
             await links.insert_link(db, chat_id, "household", kk, now=NOW)
     official, summary = await rekap(botapi, OFFICIAL_ID)
     assert "tidak ada daftar kunjungan" in summary.text
-    await official.no_message(within=0.3)
+    assert "berusia 17 pada 2026" in (await official.next_message(timeout=30)).text  # chart
+    await official.no_message(within=0.3)  # no outreach list
 
 
 async def test_in_a_group_the_official_is_asked_for_a_private_chat(botapi, village):
@@ -174,7 +175,8 @@ async def test_statistik_and_rekap_give_the_same_figures_for_the_regency(botapi,
     (1: Dewi), /rekap everyone born in 2009 not recorded (2: Dewi and Lia)."""
     admin, summary = await rekap(botapi, ADMIN_ID)
     await admin.next_message()  # the outreach list
-    await admin.next_message(timeout=30)  # the chart per kecamatan (tests/e2e/test_charts.py)
+    for _chart in ("per kecamatan", "teens"):  # tests/e2e/test_charts.py
+        assert (await admin.next_message(timeout=30)).method == "sendPhoto"
     admin.send_text("/statistik")
     statistics = await admin.next_message()
     assert _figure_lines(statistics.text) == _figure_lines(summary.text)
@@ -199,7 +201,8 @@ async def test_an_area_with_no_one_to_visit_says_so(botapi, running_bot, tmp_pat
     assert "Penduduk: 4" in summary.text
     assert "sudah bisa dihubungi bot" not in summary.text
     assert "Tidak ada warga yang belum rekam atau NIK-nya nonaktif" in summary.text
-    await official.no_message(within=0.3)
+    assert "berusia 17 pada 2026" in (await official.next_message(timeout=30)).text  # chart
+    await official.no_message(within=0.3)  # no outreach list, no chart with nothing in it
 
 
 # --- the outreach list with addresses (issue 19) ---

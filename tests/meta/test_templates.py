@@ -23,6 +23,7 @@ from bot.services.figures import Figures, Reach, Scope
 from bot.services.reminders import Reminder
 from bot.services.roles import ROLE_COMMANDS
 from bot.services.status import Status
+from bot.services.trends import TeenTrend, Week
 from bot.storage.broadcasts import Broadcast
 from bot.storage.deactivation import DesaRow
 from bot.storage.service_points import ServicePoint
@@ -198,6 +199,9 @@ SAMPLE.update(
     rekap=_FIGURES,
     f=_FIGURES,
     parts=[_FIGURES],  # charts/parts.html: the figures of each desa
+    trend=TeenTrend(
+        CYCLE, date(2026, 11, 24), 30, 12, [Week(date(2026, 5, 7), 10.0, None)]
+    ),  # charts/teens.html
     per_point=[replace(_FIGURES, scope=Scope(_KANIGORO, POINT))],  # charts/points.html
     rows=22,
     area=_KANIGORO,
