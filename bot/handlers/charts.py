@@ -20,28 +20,42 @@ FUNNEL_STEPS = ("reminded", "booked", "came", "recorded")
 
 async def send_area_charts(context: Context, chat_id: int, summary: Figures) -> None:
     """The area's unrecorded and deactivated residents per desa (per kecamatan for the
-    regency), worst first, then its funnel of the last 30 days. A chart with nothing to show
-    is not sent."""
-    d = deps(context)
+    regency), worst first; its funnel of the last 30 days; its teens recorded week by week.
+    A chart with nothing to show is not sent."""
     locale = await chat_locale(context, chat_id)
-    split = await parts(d.db, summary.scope.area.code, today=d.today())
-    if any(to_visit(part) for part in split):
-        title = _label(context, locale, "chart_parts_title", f=summary)
-        names = [part.scope.area.name for part in split]
-        unrecorded = [part.unrecorded_wajib.total for part in split]
-        deactivated = [part.deactivated.total for part in split]
-        series = [
-            charts.Series(_label(context, locale, "chart_unrecorded"), unrecorded),
-            charts.Series(_label(context, locale, "chart_deactivated"), deactivated),
-        ]
-        png = await asyncio.to_thread(charts.bars, title, names, series, locale=locale)
-        await _send(context, chat_id, png, locale, "charts/parts.html", f=summary, parts=split)
-    steps = [(_label(context, locale, f"chart_{s}"), getattr(summary, s)) for s in FUNNEL_STEPS]
-    if any(value for _, value in steps):
-        title = _label(context, locale, "chart_funnel_title", f=summary)
-        png = await asyncio.to_thread(charts.funnel, title, steps, locale=locale)
-        await _send(context, chat_id, png, locale, "charts/funnel.html", f=summary)
+    await _send_parts_chart(context, chat_id, locale, summary)
+    await _send_funnel_chart(context, chat_id, locale, summary)
     await _send_teen_chart(context, chat_id, locale, summary)
+
+
+async def _send_parts_chart(context: Context, chat_id: int, locale: str, summary: Figures) -> None:
+    """Unrecorded wajib KTP and deactivated residents per desa (kecamatan), worst first."""
+    d = deps(context)
+    split = await parts(d.db, summary.scope.area.code, today=d.today())
+    if not any(to_visit(part) for part in split):
+        return
+    title = _label(context, locale, "chart_parts_title", f=summary)
+    names = [part.scope.area.name for part in split]
+    series = [
+        charts.Series(
+            _label(context, locale, "chart_unrecorded"), [p.unrecorded_wajib.total for p in split]
+        ),
+        charts.Series(
+            _label(context, locale, "chart_deactivated"), [p.deactivated.total for p in split]
+        ),
+    ]
+    png = await asyncio.to_thread(charts.bars, title, names, series, locale=locale)
+    await _send(context, chat_id, png, locale, "charts/parts.html", f=summary, parts=split)
+
+
+async def _send_funnel_chart(context: Context, chat_id: int, locale: str, summary: Figures) -> None:
+    """Reminded, booked, came and recorded in the last 30 days."""
+    steps = [(_label(context, locale, f"chart_{s}"), getattr(summary, s)) for s in FUNNEL_STEPS]
+    if not any(value for _, value in steps):
+        return
+    title = _label(context, locale, "chart_funnel_title", f=summary)
+    png = await asyncio.to_thread(charts.funnel, title, steps, locale=locale)
+    await _send(context, chat_id, png, locale, "charts/funnel.html", f=summary)
 
 
 async def _send_teen_chart(context: Context, chat_id: int, locale: str, summary: Figures) -> None:
