@@ -5,17 +5,25 @@ from __future__ import annotations
 
 from telegram import InputFile, Update
 from telegram.constants import ChatType
-from telegram.ext import Application, CommandHandler
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot.context import Context, chat_locale, deps
 from bot.domain import RoleUser
 from bot.handlers.charts import send_area_charts, send_point_chart
 from bot.handlers.common import HTML, chat_id_of, reply, requires_role
-from bot.services.figures import Figures
-from bot.services.summaries import outreach_list, regency, rekap
+from bot.services.figures import Figures, area_scope
+from bot.services.summaries import (
+    OutreachList,
+    area_code_for,
+    outreach_list,
+    regency,
+    rekap,
+)
 from bot.services.ticket_stats import ticket_statistics
+from bot.views import keyboard
 
 OUTREACH_STATUSES = ("deactivated", "turning17", "unrecorded")
+PDF_BUTTON = "rekap:pdf"
 
 
 @requires_role("rekap")
@@ -38,16 +46,42 @@ async def area_summary(update: Update, context: Context, user: RoleUser) -> None
 async def _send_outreach_list(
     update: Update, context: Context, user: RoleUser, summary: Figures
 ) -> None:
+    """The list as CSV, with a button for the same list as a printable PDF."""
     d = deps(context)
     chat_id = chat_id_of(update)
     locale = await chat_locale(context, chat_id)
-    names = {s: d.renderer.label(locale, f"outreach_{s}") for s in OUTREACH_STATUSES}
-    listing = await outreach_list(d.db, user, status_names=names, today=d.today(), now=d.now())
+    listing = await _outreach(context, user, locale)
     caption = d.renderer.render(
         locale, "official/outreach_caption.html", rekap=summary, rows=listing.rows
     )
     document = InputFile(listing.content, filename=listing.filename)
-    await context.bot.send_document(chat_id, document, caption=caption, parse_mode=HTML)
+    markup = keyboard(d.renderer, locale, [[("outreach_pdf", PDF_BUTTON)]])
+    await context.bot.send_document(
+        chat_id, document, caption=caption, parse_mode=HTML, reply_markup=markup
+    )
+
+
+@requires_role("rekap")
+async def outreach_pdf(update: Update, context: Context, user: RoleUser) -> None:
+    """The PDF button: the outreach list as of now, A4, one desa per page."""
+    d = deps(context)
+    chat_id = chat_id_of(update)
+    locale = await chat_locale(context, chat_id)
+    area = (await area_scope(d.db, area_code_for(user, "rekap"))).area
+    title = d.renderer.label(locale, "outreach_pdf_title", area=area.name, day=d.today())
+    listing = await _outreach(context, user, locale, pdf_title=title)
+    document = InputFile(listing.content, filename=listing.filename)
+    await context.bot.send_document(chat_id, document)
+
+
+async def _outreach(
+    context: Context, user: RoleUser, locale: str, *, pdf_title: str | None = None
+) -> OutreachList:
+    d = deps(context)
+    names = {s: d.renderer.label(locale, f"outreach_{s}") for s in OUTREACH_STATUSES}
+    return await outreach_list(
+        d.db, user, status_names=names, today=d.today(), now=d.now(), pdf_title=pdf_title
+    )
 
 
 @requires_role("statistik")
@@ -65,3 +99,4 @@ def register(app: Application) -> None:
     """Add the officials' and admins' report commands (each guarded by the roles table)."""
     app.add_handler(CommandHandler("rekap", area_summary))
     app.add_handler(CommandHandler("statistik", statistics))
+    app.add_handler(CallbackQueryHandler(outreach_pdf, pattern=rf"^{PDF_BUTTON}$"))

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 
 import aiosqlite
 
+from bot import outreach_pdf
 from bot.db import transaction
 from bot.domain import RoleUser
 from bot.errors import NotAuthorized
@@ -38,7 +40,7 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet would run the
 
 @dataclass(frozen=True)
 class OutreachList:
-    """The outreach list as a CSV file, ready to upload."""
+    """The outreach list as a CSV or PDF file, ready to upload."""
 
     filename: str
     content: io.BytesIO
@@ -73,39 +75,53 @@ async def outreach_list(
     status_names: Mapping[str, str],
     today: date,
     now: datetime,
+    pdf_title: str | None = None,
 ) -> OutreachList:
-    """CSV of the residents to visit (the bot cannot reach them), without NIKs; audited."""
+    """The residents to visit (the bot cannot reach them), without NIKs, in walking order: as
+    CSV, or as a printable PDF headed `pdf_title` (drawn in a worker thread); audited."""
     code = area_code_for(user, "rekap")
-    content = io.BytesIO()
-    text = io.TextIOWrapper(content, encoding="utf-8", newline="", write_through=True)
-    writer = csv.writer(text)
-    writer.writerow(OUTREACH_HEADER)
+    rows = [row async for row in _walk(db, code, status_names, today)]
+    if pdf_title is None:
+        kind, content = "csv", _csv(rows)
+    else:
+        kind = "pdf"
+        content = await asyncio.to_thread(outreach_pdf.render, pdf_title, OUTREACH_HEADER, rows)
+    async with transaction(db):
+        detail = f"area={code} rows={len(rows)}"
+        await audit.write_audit(db, user.telegram_id, f"rekap:outreach-{kind}", detail, now=now)
+    filename = f"outreach-{code}-{today.isoformat()}.{kind}"
+    return OutreachList(filename, io.BytesIO(content), len(rows))
+
+
+async def _walk(
+    db: aiosqlite.Connection, code: str, status_names: Mapping[str, str], today: date
+) -> AsyncIterator[tuple[str, ...]]:
+    """The list's rows in OUTREACH_HEADER's order."""
     families: dict[bytes, int] = {}  # KK lookup hash -> the family's number in this list
-    rows = 0
     async for row in outreach_rows(db, code, ages=ages_on(today)):
         family = families.setdefault(row.household, len(families) + 1)
-        status = status_names[row.status]
         members = sorted(row.members.split(MEMBER_SEPARATOR)) if row.members else []
-        writer.writerow(
-            [
-                _cell(row.nama),
-                row.tanggal_lahir,
-                status,
-                row.desa,
-                row.rw or "",
-                row.rt or "",
-                _cell(row.alamat or ""),
-                family,
-                _cell("; ".join(members)),
-            ]
+        yield (
+            row.nama,
+            row.tanggal_lahir,
+            status_names[row.status],
+            row.desa,
+            row.rw or "",
+            row.rt or "",
+            row.alamat or "",
+            str(family),
+            "; ".join(members),
         )
-        rows += 1
-    text.detach()  # keep the BytesIO open after the wrapper goes
-    content.seek(0)
-    async with transaction(db):
-        detail = f"area={code} rows={rows}"
-        await audit.write_audit(db, user.telegram_id, "rekap:outreach-csv", detail, now=now)
-    return OutreachList(f"outreach-{code}-{today.isoformat()}.csv", content, rows)
+
+
+def _csv(rows: list[tuple[str, ...]]) -> bytes:
+    text = io.StringIO(newline="")
+    writer = csv.writer(text)
+    writer.writerow(OUTREACH_HEADER)
+    for nama, born, status, desa, rw, rt, alamat, family, members in rows:
+        row = (_cell(nama), born, status, desa, rw, rt, _cell(alamat), family, _cell(members))
+        writer.writerow(row)
+    return text.getvalue().encode("utf-8")
 
 
 def _cell(value: str) -> str:

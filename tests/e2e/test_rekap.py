@@ -7,6 +7,7 @@ import io
 import re
 from datetime import date
 
+import pypdf
 import pytest
 
 from bot.db import transaction
@@ -256,3 +257,44 @@ async def test_the_outreach_list_follows_a_walk_through_the_area(botapi, address
         assert person.nik not in raw
         assert person.kk not in raw
     assert not re.search(r"\d{10,}|\d{4}\*", raw)  # no NIK or KK, whole or masked
+
+
+async def _official_pdf(botapi):
+    """/rekap, then the PDF button under the CSV; the PDF's pages as text."""
+    official, _ = await rekap(botapi, OFFICIAL_ID)
+    listing = await official.next_message()
+    official.press(listing, "rekap:pdf")
+    while not (message := await official.next_message()).message.get("document"):
+        pass  # the area's charts, sent after the list
+    assert message.message["document"]["file_name"] == "outreach-350510-2026-11-24.pdf"
+    data = document_bytes(botapi, message)
+    return [page.extract_text() for page in pypdf.PdfReader(io.BytesIO(data)).pages], data
+
+
+async def test_the_printable_outreach_list_walks_one_desa_per_page(botapi, addressed_village):
+    pages, data = await _official_pdf(botapi)
+    assert pages
+    assert all(page.startswith("Daftar kunjungan Kanigoro, 24") for page in pages)
+    text = "\n".join(pages)
+    lines = text.splitlines()
+    at = [_line_of(lines, nama.removeprefix("'"), alamat) for nama, _, _, _, alamat in WALK]
+    assert at == sorted(at)  # in walking order, each with their address
+    for desa in ("Minggirsari", "Jatinom"):
+        first = next(page for page in pages if desa in page.splitlines()[1])
+        walkers = [w[0].removeprefix("'") for w in WALK if w[1] == desa]
+        assert walkers[0] in first  # each desa starts its own page
+    assert "Ayu Lestari" not in pages[-1]
+    for person in WITH_ADDRESS.values():
+        assert person.nik not in text
+        assert person.kk not in text
+        assert person.nik.encode() not in data
+        assert person.kk.encode() not in data
+    assert not re.search(r"\d{10,}|\d{4}\*", text)  # no NIK or KK, whole or masked
+    async with addressed_village.execute(
+        "SELECT actor_id, detail FROM audit_log WHERE action = 'rekap:outreach-pdf'"
+    ) as cursor:
+        assert [tuple(row) async for row in cursor] == [(OFFICIAL_ID, "area=350510 rows=5")]
+
+
+def _line_of(lines: list[str], nama: str, alamat: str) -> int:
+    return next(i for i, line in enumerate(lines) if line.startswith(f"{nama} ") and alamat in line)
