@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import os
@@ -106,7 +107,7 @@ async def transaction(db: aiosqlite.Connection) -> AsyncIterator[aiosqlite.Conne
     """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception; one at a time per connection."""
     lock = _locks.setdefault(db, asyncio.Lock())
     async with lock:
-        await _begin_immediate(db)
+        await _begin_to_the_end(db)
         try:
             yield db
         except BaseException:
@@ -125,6 +126,23 @@ async def large_cache(db: aiosqlite.Connection, *, kib: int) -> AsyncIterator[No
         yield
     finally:
         await db.execute(f"PRAGMA cache_size = {int(row[0]) if row else -2000}")
+
+
+async def _begin_to_the_end(db: aiosqlite.Connection) -> None:
+    """BEGIN IMMEDIATE even for a task cancelled meanwhile (the sender stopped as it started):
+    the statement runs in aiosqlite's thread whatever becomes of the task awaiting it, so a
+    cancelled task waits for it and rolls it back before it lets the lock go; else the next
+    transaction on the connection fails with "cannot start a transaction within a transaction"."""
+    begin = asyncio.ensure_future(_begin_immediate(db))
+    try:
+        await asyncio.shield(begin)
+    except asyncio.CancelledError:
+        while not begin.done():
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait([begin])
+        if begin.exception() is None and db.in_transaction:  # (an error of its own: no BEGIN)
+            await asyncio.shield(db.execute("ROLLBACK"))
+        raise
 
 
 async def _begin_immediate(db: aiosqlite.Connection) -> None:
