@@ -43,6 +43,7 @@ RUNS: list[tuple[str, tuple[str, ...]]] = [
     ("bot_memory.py", ()),
     ("cost_growth.py", ()),
     ("key_rotation.py", ()),  # issue 6: how long `rotate-key` keeps the bot stopped
+    ("statistics_cost.py", ()),  # issue 19: /statistik's figures and chart breakdown
 ]
 
 SUMMARY = re.compile(r"^(?P<name>[\w.-]+): (?P<body>.*?)\s*(?P<verdict>ok|MISSED)$")

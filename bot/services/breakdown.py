@@ -1,6 +1,7 @@
 """An area's figures split over the areas inside it (a kecamatan's desa, the regency's
-kecamatan), and the service points' figures, for the charts of /rekap and /statistik. Each
-part's figures come from `figures.figures`, the one definition the texts use too."""
+kecamatan), and the service points' figures, for the charts of /rekap and /statistik. The
+parts' figures come from `figures.figures_of_parts`, which `figures.figures` (the texts') is the
+one-scope case of."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from datetime import date
 
 import aiosqlite
 
-from bot.services.figures import Figures, Scope, figures, point_scope
+from bot.services.figures import Figures, Scope, figures_of_parts, point_scope
 from bot.storage.areas import get_area, list_children
 from bot.storage.service_points import list_service_points
 
@@ -24,17 +25,15 @@ async def parts(db: aiosqlite.Connection, code: str, *, today: date) -> list[Fig
     areas = await list_children(db, code)
     if not areas and (area := await get_area(db, code)) is not None:
         areas = [area]
-    found = [await figures(db, Scope(area), today=today) for area in areas]
+    found = await figures_of_parts(db, [Scope(area) for area in areas], today=today)
     return sorted(found, key=lambda part: (-to_visit(part), part.scope.area.name))
 
 
 async def points(db: aiosqlite.Connection, *, today: date) -> list[Figures]:
     """The figures of each active service point that had bookings in the period (30 days),
     most bookings first, then by name."""
-    found = [
-        await figures(db, await point_scope(db, point), today=today)
-        for point in await list_service_points(db)
-    ]
+    scopes = [await point_scope(db, point) for point in await list_service_points(db)]
+    found = await figures_of_parts(db, scopes, today=today)
     busy = [part for part in found if part.booked]
     return sorted(busy, key=lambda part: (-part.booked, _point_name(part)))
 

@@ -7,12 +7,14 @@ are those of bot/storage/stats.py, so the broadcasts' audiences are the same res
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 
 import aiosqlite
 
+from bot.storage.outbox import REF_HEX
 from bot.storage.stats import (
     DEACTIVATED,
     OUTREACH,
@@ -28,6 +30,7 @@ _REACTIVATED = "(r.status_nik = 'AKTIF' AND r.deactivated_on IS NOT NULL)"
 _RECORDED_IN = "(r.tanggal_rekam BETWEEN :first AND :last)"
 # A done reminder's sealed plan is `<NIK lookup hash in hex>:<kind>:<chat>:<due day>`.
 _PLAN = "unseal(o.plan, 'outbox.plan', o.idempotency_key)"
+_REFS_AT_ONCE = 500  # residents looked up by hash per query
 
 
 @dataclass(frozen=True)
@@ -90,19 +93,39 @@ async def linked_residents(db: aiosqlite.Connection, low: str, high: str) -> int
     return await _count(db, query, {"low": low, "high": high})
 
 
-async def reminded_residents(
+async def reminded_per_desa(
     db: aiosqlite.Connection, low: str, high: str, *, first: date, last: date
-) -> int:
-    """Residents in [low, high) sent at least one reminder due in the period."""
+) -> dict[str, int]:
+    """Residents in [low, high) sent at least one reminder due in the period, per plain desa
+    code (a resident lives in one desa, so a range's count is the sum of its desa's).
+
+    Every sent reminder's plan is opened once (~5 µs each), here rather than in a join on the
+    hex of the residents' hashes, which SQLite cannot look up by index; the residents are then
+    found by their hash, a few hundred at a time."""
     query = (
-        "SELECT count(DISTINCT r.nik_ref) FROM"
-        f" (SELECT substr({_PLAN}, 1, 64) AS ref, substr({_PLAN}, -10) AS due FROM outbox o"
-        "  WHERE o.kind = 'reminder' AND o.state = 'sent' AND o.plan IS NOT NULL) p"
-        " JOIN residents r ON lower(hex(r.nik_ref)) = p.ref"
-        f" WHERE p.due BETWEEN :first AND :last AND {_IN_RANGE}"
+        f"SELECT {_PLAN} FROM outbox o"
+        " WHERE o.kind = 'reminder' AND o.state = 'sent' AND o.plan IS NOT NULL"
     )
-    params = {"low": low, "high": high, "first": first.isoformat(), "last": last.isoformat()}
-    return await _count(db, query, params)
+    period = (first.isoformat(), last.isoformat())
+    refs: set[bytes] = set()
+    async with db.execute(query) as cursor:
+        async for (plan,) in cursor:
+            if plan and period[0] <= plan[-10:] <= period[1]:
+                refs.add(bytes.fromhex(plan[:REF_HEX]))
+    found: Counter[str] = Counter()
+    ordered = sorted(refs)
+    for start in range(0, len(ordered), _REFS_AT_ONCE):
+        chunk = ordered[start : start + _REFS_AT_ONCE]
+        marks = ", ".join("?" * len(chunk))
+        query = (
+            "SELECT r.kode_desa, count(*) FROM residents r"
+            f" WHERE r.nik_ref IN ({marks}) AND r.kode_desa >= ? AND r.kode_desa < ?"
+            " GROUP BY r.kode_desa"
+        )
+        async with db.execute(query, (*chunk, low, high)) as cursor:
+            async for desa, count in cursor:
+                found[desa] += int(count)
+    return dict(found)
 
 
 async def booking_states(

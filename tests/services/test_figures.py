@@ -17,7 +17,7 @@ import pytest
 from bot.db import transaction, vault_of
 from bot.domain import TICKET_STATES
 from bot.sample import generate_residents, write_export
-from bot.services import outbox
+from bot.services import breakdown, outbox
 from bot.services.figures import (
     REGENCY_CODE,
     Figures,
@@ -276,3 +276,29 @@ async def test_every_service_point_matches_the_planted_truth(town):
     for point in await list_service_points(db):
         got = actual(await _figures(db, await point_scope(db, point.code)))
         assert got == expected(truth, area=point.kecamatan_code, point=point.code), point.code
+
+
+async def test_the_breakdown_gives_each_part_the_figures_of_its_own_scope(town):
+    # The charts' parts are computed together (the reminders opened once): each must still be
+    # what figures() says of that scope alone, and what was planted.
+    db, truth = town
+    kecamatan = await list_kecamatan(db)
+    regency_parts = await breakdown.parts(db, REGENCY_CODE, today=TODAY)
+    assert sorted(p.scope.area.code for p in regency_parts) == sorted(k.code for k in kecamatan)
+    desa_parts = await breakdown.parts(db, kecamatan[0].code, today=TODAY)
+    assert len(desa_parts) > 1
+    for part in regency_parts + desa_parts:
+        assert part == await figures(db, part.scope, today=TODAY), part.scope.area.code
+        assert actual(part) == expected(truth, area=part.scope.area.code), part.scope.area.code
+    busy = await breakdown.points(db, today=TODAY)
+    assert len(busy) > 1
+    for part in busy:
+        assert part.scope.point is not None
+        code = part.scope.point.code
+        assert part == await figures(db, part.scope, today=TODAY), code
+        assert actual(part) == expected(truth, area=part.scope.area.code, point=code), code
+    alone = [
+        await figures(db, await point_scope(db, p), today=TODAY)
+        for p in await list_service_points(db)
+    ]
+    assert {p.scope.point for p in busy} == {f.scope.point for f in alone if f.booked}
