@@ -13,10 +13,9 @@ from bot.errors import DomainError
 from bot.handlers.common import answer_query, callback_arg, refuse, reply, requires_role
 from bot.handlers.menus import reset_role_menu
 from bot.handlers.notify import (
+    desk_changed,
     notice_button,
     refuse_notice_press,
-    tell_citizen,
-    update_staff_notices,
 )
 from bot.services import autoconfirm, escalation, staff_chats
 from bot.services.directory import get_locale
@@ -79,9 +78,7 @@ async def confirm_by_code(update: Update, context: Context, admin: RoleUser) -> 
     except DomainError as error:
         await refuse(update, context, error)
         return
-    await reply(update, context, "staff/done.html", b=booking)
-    await tell_citizen(context, booking, "citizen/booking_state.html")
-    await update_staff_notices(context, booking)
+    await desk_changed(update, context, booking)
 
 
 @requires_role("konfirmasi", answered=False)
@@ -98,9 +95,7 @@ async def confirm_escalated(update: Update, context: Context, admin: RoleUser) -
         await refuse_notice_press(update, context, error)
         return
     await answer_query(update)
-    await reply(update, context, "staff/done.html", b=booking)
-    await tell_citizen(context, booking, "citizen/booking_state.html")
-    await update_staff_notices(context, booking)
+    await desk_changed(update, context, booking)
 
 
 @requires_role("cabut")

@@ -17,7 +17,7 @@ from telegram import Update
 from bot.context import Context, chat_locale, deps
 from bot.domain import Booking, Offer, Ticket
 from bot.errors import DomainError, OutdatedNotice
-from bot.handlers.common import HTML, chat_id_of, refuse, row_id
+from bot.handlers.common import HTML, chat_id_of, refuse, reply, row_id
 from bot.services import outbox, staff_notices
 from bot.services.directory import get_resident, get_service_point
 from bot.services.staff_chats import staff_recipients
@@ -107,6 +107,14 @@ async def refuse_notice_press(update: Update, context: Context, error: DomainErr
     d, booking = deps(context), error.context["b"]
     locale = await chat_locale(context, chat_id_of(update))
     await query.answer(bookings.staff_outdated_alert(d.renderer, locale, booking), show_alert=True)
+    await update_staff_notices(context, booking)
+
+
+async def desk_changed(update: Update, context: Context, booking: Booking) -> None:
+    """Staff or an admin changed a booking: "done" to them, the citizen told, the booking's
+    earlier staff notices edited."""
+    await reply(update, context, "staff/done.html", b=booking)
+    await tell_citizen(context, booking, "citizen/booking_state.html")
     await update_staff_notices(context, booking)
 
 

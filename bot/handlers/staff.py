@@ -29,6 +29,7 @@ from bot.handlers.common import (
     row_id,
 )
 from bot.handlers.notify import (
+    desk_changed,
     notice_button,
     offer_place,
     refuse_notice_press,
@@ -94,9 +95,7 @@ async def no_show(update: Update, context: Context, staff: RoleUser) -> None:
     except DomainError as error:
         await refuse(update, context, error)
         return
-    await reply(update, context, "staff/done.html", b=booking)
-    await tell_citizen(context, booking, "citizen/booking_state.html")
-    await update_staff_notices(context, booking)
+    await desk_changed(update, context, booking)
 
 
 async def _send_outcome_buttons(update: Update, context: Context, booking: Booking) -> None:
@@ -133,9 +132,7 @@ async def decide(update: Update, context: Context, staff: RoleUser) -> None:
         await refuse_notice_press(update, context, error)
         return
     await answer_query(update)
-    await reply(update, context, "staff/done.html", b=booking)
-    await tell_citizen(context, booking, "citizen/booking_state.html")
-    await update_staff_notices(context, booking)
+    await desk_changed(update, context, booking)
 
 
 @requires_role("konfirmasi_besok")
@@ -194,9 +191,7 @@ async def reject(update: Update, context: Context, staff: RoleUser) -> int:
         await refuse(update, context, error)
         return ConversationHandler.END
     context.user_data.pop("rejecting", None)
-    await reply(update, context, "staff/done.html", b=booking)
-    await tell_citizen(context, booking, "citizen/booking_state.html")
-    await update_staff_notices(context, booking)
+    await desk_changed(update, context, booking)
     await offer_place(context, offer)
     return ConversationHandler.END
 
@@ -211,9 +206,7 @@ async def outcome(update: Update, context: Context, staff: RoleUser) -> None:
     except DomainError as error:
         await refuse(update, context, error)
         return
-    await reply(update, context, "staff/done.html", b=booking)
-    await tell_citizen(context, booking, "citizen/booking_state.html")
-    await update_staff_notices(context, booking)
+    await desk_changed(update, context, booking)
 
 
 async def cancel_reason(update: Update, context: Context) -> int:
