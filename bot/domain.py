@@ -149,6 +149,58 @@ class ServicePoint:
     prints_cards: bool
     hours: str = DEFAULT_HOURS_TEXT  # see bot.services.opening_hours
     contact: str = ""  # phone or WhatsApp number for questions; empty: ask at the place
+    open_day: date | None = None  # a drive's place: open on this day only (see migration 0024)
+    pinned: bool = True  # False: no map pin to send (a drive whose place has no coordinates)
+
+
+@dataclass(frozen=True)
+class Drive:
+    """A mobile recording drive (perekaman keliling): one day at a place, run by the staff of an
+    ordinary service point. Its bookings are ordinary bookings at its own point `point_code`."""
+
+    id: int
+    code: str  # 6 characters read aloud, like a booking code; the deep link's `drv_<code>`
+    point: ServicePoint  # the drive's own point: name, place (address), day, hours, capacity, pin
+    run_by: str  # the code of the service point whose staff run it
+    area_code: str  # the desa/kelurahan or kecamatan it serves
+    state: str  # planned / cancelled
+    created_by: int | None
+
+    @property
+    def point_code(self) -> str:
+        """The code of the drive's own service point: the bookings' `service_point`."""
+        return self.point.code
+
+    @property
+    def name(self) -> str:
+        """What the drive is called, e.g. 'Perekaman keliling SMAN 1 Talun'."""
+        return self.point.name
+
+    @property
+    def place(self) -> str:
+        """Where it is, as people find it."""
+        return self.point.address
+
+    @property
+    def day(self) -> date:
+        """The drive's day (WIB)."""
+        assert self.point.open_day is not None
+        return self.point.open_day
+
+    @property
+    def hours(self) -> str:
+        """Its opening hours on the day, 'HH:MM-HH:MM' (WIB)."""
+        return self.point.hours.split(" ", 1)[1]
+
+    @property
+    def capacity(self) -> int:
+        """Places per 30-minute slot."""
+        return self.point.slot_capacity
+
+    @property
+    def cancelled(self) -> bool:
+        """Whether the drive was cancelled (its point is then closed)."""
+        return self.state == "cancelled"
 
 
 @dataclass(frozen=True)

@@ -173,3 +173,24 @@ class StaffNotChangeable(NotChangeable):
     """The booking's state or day does not allow this; context `kind` (+ `state`, `day`)."""
 
     template = "staff/error_not_changeable.html"
+
+
+class InvalidDrive(DomainError):
+    """A mobile recording drive the office cannot hold; nothing is changed. Context `kind`:
+    `name`, `place` (empty or too long: `max_len`), `past` (the day has come or passed),
+    `too_far` (`max_days` ahead at most), `holiday`, `closed` (a closure that day), `hours`
+    (not HH:MM-HH:MM within 06:00-20:00 with one 30-minute slot at least), `capacity` (1 to
+    `max_capacity`), `area` (`code` is no desa or kecamatan of the regency), `point` (`code`
+    cannot run a recording drive), `coordinates` (outside the regency, or only one given),
+    `cancelled` (the drive was cancelled), `not_found` (no drive has `code`)."""
+
+    template = "admin/error_invalid_drive.html"
+    kind = "not_found"
+
+
+class DriveUnavailable(BookingError):
+    """A citizen cannot book at this drive. Context `kind`: `drive_gone` (no such drive,
+    cancelled, or its day is over), `not_in_area` (the person lives outside the area it
+    serves); the drive being full is SlotFull, with the waitlist offered as at an office."""
+
+    kind = "drive_gone"

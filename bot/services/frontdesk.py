@@ -28,7 +28,7 @@ from bot.services.staff_actions import (
     require_role,
 )
 from bot.services.waitlist import Offer, offer_freed_place_in
-from bot.storage import bookings, recordings, residents
+from bot.storage import bookings, drives, recordings, residents
 
 CODE_PREFIX = "DUKCAPIL:"
 # The states each outcome may follow.
@@ -204,7 +204,7 @@ async def _staff_booking(
     booking = await bookings.get_booking(db, booking_id)
     if booking is None:
         raise StaffBookingNotFound(code=None)
-    return own_point(staff, booking)
+    return own_point(staff, booking, run_by=await drives.running_point(db, booking.service_point))
 
 
 async def _staff_booking_by_code(
@@ -215,7 +215,7 @@ async def _staff_booking_by_code(
     booking = await bookings.get_booking_by_code(db, code)
     if booking is None:
         raise StaffBookingNotFound(code=code)
-    return own_point(staff, booking)
+    return own_point(staff, booking, run_by=await drives.running_point(db, booking.service_point))
 
 
 def as_shown(booking: Booking, version: int | None) -> Booking:

@@ -183,7 +183,12 @@ async def _open_days_between(
     days = (first + timedelta(days=n) for n in range((last - first).days + 1))
     hours = parse_hours(point.hours)
     return [
-        d for d in days if slot_starts(d, hours=hours) and not is_holiday(d) and d not in closed
+        d
+        for d in days
+        if slot_starts(d, hours=hours)
+        and not is_holiday(d)
+        and d not in closed
+        and point.open_day in (None, d)  # a drive's point opens on its day only
     ]
 
 

@@ -31,9 +31,10 @@ def require_role(user: RoleUser | None, role: str) -> RoleUser:
     return user
 
 
-def own_point(staff: RoleUser | None, booking: Booking) -> Booking:
-    """The booking if `staff` works at its service point; else WrongServicePoint."""
-    if require_role(staff, "staff").service_point != booking.service_point:
+def own_point(staff: RoleUser | None, booking: Booking, *, run_by: str | None = None) -> Booking:
+    """The booking if `staff` works at its service point, or at `run_by`, the point running the
+    drive the booking is at (bot/services/drives.py); else WrongServicePoint."""
+    if require_role(staff, "staff").service_point not in (booking.service_point, run_by):
         raise WrongServicePoint()
     return booking
 

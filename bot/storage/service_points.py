@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import csv
+from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
 
@@ -14,7 +17,7 @@ DEFAULTS_CSV = Path(__file__).resolve().parent.parent / "data" / "service_points
 _SEED_COLUMNS = (
     "code, name, kind, kecamatan_code, address, latitude, longitude, slot_capacity, prints_cards"
 )
-_COLUMNS = _SEED_COLUMNS + ", contact, hours"
+POINT_COLUMNS = _SEED_COLUMNS + ", contact, hours, open_day, pinned"
 
 
 async def seed_service_points(db: aiosqlite.Connection, path: Path = DEFAULTS_CSV) -> None:
@@ -39,26 +42,43 @@ async def seed_contacts(db: aiosqlite.Connection, path: Path = DEFAULTS_CSV) -> 
 
 
 async def list_service_points(db: aiosqlite.Connection) -> list[ServicePoint]:
-    """Active service points: the office, then the TLAs, then kecamatan offices by name."""
+    """Active service points: the office, then the TLAs, then kecamatan offices by name. A
+    drive's point (open on one day only) is no ordinary point: see bot/storage/drives.py."""
     async with db.execute(
-        f"SELECT {_COLUMNS} FROM service_points WHERE active = 1"
+        f"SELECT {POINT_COLUMNS} FROM service_points WHERE active = 1 AND open_day IS NULL"
         " ORDER BY CASE kind WHEN 'office' THEN 0 WHEN 'tla' THEN 1 ELSE 2 END, name"
     ) as cursor:
-        return [_point(row) async for row in cursor]
+        return [point_of_row(row) async for row in cursor]
 
 
 async def get_service_point(db: aiosqlite.Connection, code: str) -> ServicePoint | None:
     """The service point with this code, or None."""
     rows = list(
-        await db.execute_fetchall(f"SELECT {_COLUMNS} FROM service_points WHERE code = ?", (code,))
+        await db.execute_fetchall(
+            f"SELECT {POINT_COLUMNS} FROM service_points WHERE code = ?", (code,)
+        )
     )
-    return _point(rows[0]) if rows else None
+    return point_of_row(rows[0]) if rows else None
 
 
-def _point(row: aiosqlite.Row) -> ServicePoint:
-    code, name, kind, kecamatan, address, lat, lon, capacity, prints, contact, hours = row
+def point_of_row(row: Sequence[Any]) -> ServicePoint:
+    """The ServicePoint of a row selected as POINT_COLUMNS (also read by storage/drives.py)."""
+    code, name, kind, kecamatan, address, lat, lon, capacity, prints, contact, hours = row[:11]
+    open_day, pinned = row[11:13]
     return ServicePoint(
-        code, name, kind, kecamatan, address, lat, lon, capacity, bool(prints), hours, contact
+        code,
+        name,
+        kind,
+        kecamatan,
+        address,
+        lat,
+        lon,
+        capacity,
+        bool(prints),
+        hours,
+        contact,
+        date.fromisoformat(open_day) if open_day else None,
+        bool(pinned),
     )
 
 
