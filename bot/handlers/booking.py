@@ -19,7 +19,7 @@ from telegram.ext import (
 
 from bot.context import Context, Deps, chat_locale, deps
 from bot.domain import SERVICES, Booking, ServicePoint
-from bot.errors import BookingError, DomainError, RecordingNotAllowed, SlotFull
+from bot.errors import BookingError, DomainError, DriveUnavailable, RecordingNotAllowed, SlotFull
 from bot.handlers import my_bookings, people, waitlist
 from bot.handlers.booking_draft import CHOOSING, draft, drafted
 from bot.handlers.common import (
@@ -38,12 +38,14 @@ from bot.handlers.common import (
 )
 from bot.handlers.notify import announce_booking, offer_place
 from bot.services import booking as booking_service
+from bot.services import drives
 from bot.services.booking_options import shortlisted_points
 from bot.services.directory import get_resident, get_service_point
 from bot.services.schedule import free_slots, open_days
 from bot.services.waitlist import Offer
 
 REPLACEMENTS = ("rusak", "hilang")  # what a recorded person is offered instead of a recording
+DRIVE_LINK = filters.Regex(r"^/start(@\w+)? drv_")  # a drive's deep link (drives.START_PREFIX)
 
 
 async def begin(update: Update, context: Context) -> int:
@@ -66,6 +68,26 @@ async def begin_with_service(update: Update, context: Context) -> int:
     assert context.user_data is not None
     context.user_data["booking"] = {"mode": "new", "service": service}
     return await _ask_person(update, context)
+
+
+async def begin_at_drive(update: Update, context: Context) -> int:
+    """`/start drv_<code>` (a drive's deep link, the invitation's button): a recording at the
+    drive, from the person step; a drive cancelled or over gets a polite answer."""
+    d = deps(context)
+    code = drives.code_from_start(context.args[0] if context.args else "") or ""
+    try:
+        drive = await drives.available_drive(d.db, code, now=d.now())
+    except DriveUnavailable as error:
+        await refuse(update, context, error)
+        return ConversationHandler.END
+    assert context.user_data is not None
+    context.user_data.pop("report", None)  # one flow at a time
+    context.user_data["booking"] = {"mode": "new", "service": "rekam", "drive": drive.code}
+    template = "citizen/drive_choose_person.html"
+    await people.ask_person(
+        update, context, draft(context), prefix="bk", template=template, drive=drive
+    )
+    return CHOOSING
 
 
 async def service_chosen(update: Update, context: Context) -> int:
@@ -107,7 +129,23 @@ async def _person_fits(update: Update, context: Context) -> int:
     """The chosen person may have the service: on to the service points; else the end."""
     if await _person_refused(update, context):
         return ConversationHandler.END
+    if "drive" in draft(context):
+        return await _ask_drive_day(update, context)
     return await _ask_point(update, context)
+
+
+async def _ask_drive_day(update: Update, context: Context) -> int:
+    """Booking from a drive's deep link: the person must live in its area; then its calendar."""
+    d, b = deps(context), draft(context)
+    try:
+        drive = await drives.available_drive(d.db, b["drive"], now=d.now())
+        await drives.require_in_area(d.db, drive, b["nik"])
+    except DriveUnavailable as error:
+        (context.user_data or {}).pop("booking", None)
+        await refuse(update, context, error)
+        return ConversationHandler.END
+    b["point"] = drive.point_code
+    return await _ask_day(update, context)
 
 
 async def _person_refused(update: Update, context: Context) -> bool:
@@ -137,25 +175,20 @@ async def _ask_point(update: Update, context: Context) -> int:
     d = deps(context)
     resident = await get_resident(d.db, draft(context)["nik"])
     assert resident is not None
-    points = await shortlisted_points(
-        d.db, draft(context)["service"], home_kecamatan=resident.kode_desa[:6]
-    )
+    service = draft(context)["service"]
+    points = await shortlisted_points(d.db, service, home_kecamatan=resident.kode_desa[:6])
+    serving = await drives.drives_serving(d.db, resident, d.today()) if service == "rekam" else []
     locale = await chat_locale(context, chat_id_of(update))
+    rows: list[tuple[str, dict[str, object], str]]
+    rows = [("drive_pin", {"drive": v}, v.point_code) for v in serving]  # the drives first
+    rows += [("map_pin", {"point": p}, p.code) for p in points]
     buttons = [
-        [
-            InlineKeyboardButton(
-                d.renderer.label(locale, "map_pin", point=p), callback_data=f"bk:pt:{p.code}"
-            )
-        ]
-        for p in points
+        [InlineKeyboardButton(d.renderer.label(locale, key, **ctx), callback_data=f"bk:pt:{code}")]
+        for key, ctx, code in rows
     ]
-    await send_markup(
-        update,
-        context,
-        "citizen/booking_choose_point.html",
-        InlineKeyboardMarkup(buttons),
-        step=True,
-    )
+    markup = InlineKeyboardMarkup(buttons)
+    template = "citizen/booking_choose_point.html"
+    await send_markup(update, context, template, markup, drives=serving, step=True)
     return CHOOSING
 
 
@@ -418,6 +451,7 @@ def register(app: Application) -> None:
     conversation = ConversationHandler(
         entry_points=[
             CommandHandler("antre", begin, filters=private),
+            CommandHandler("start", begin_at_drive, filters=private & DRIVE_LINK),
             CallbackQueryHandler(begin, pattern=r"^menu:antre$"),
             CallbackQueryHandler(begin_with_service, pattern=r"^bk:start:"),
             CallbackQueryHandler(reschedule, pattern=r"^jd:move:"),
@@ -431,6 +465,7 @@ def register(app: Application) -> None:
         fallbacks=[
             CommandHandler("batal", cancel, filters=private),
             CommandHandler("antre", begin, filters=private),
+            CommandHandler("start", begin_at_drive, filters=private & DRIVE_LINK),
             CallbackQueryHandler(begin, pattern=r"^menu:antre$"),
             CallbackQueryHandler(begin_with_service, pattern=r"^bk:start:"),
             CallbackQueryHandler(reschedule, pattern=r"^jd:move:"),

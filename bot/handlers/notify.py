@@ -49,8 +49,9 @@ async def announce_booking(
             text, chat_id=chat_id, message_id=replacing, parse_mode=HTML
         )
     await send_qr(context, booking, locale)
-    address = d.renderer.render(locale, "citizen/venue_address.txt", point=point)
-    await context.bot.send_venue(chat_id, point.latitude, point.longitude, point.name, address)
+    if point.pinned:  # a drive given no coordinates has no pin (its address is in the text)
+        address = d.renderer.render(locale, "citizen/venue_address.txt", point=point)
+        await context.bot.send_venue(chat_id, point.latitude, point.longitude, point.name, address)
     await update_staff_notices(context, booking)  # a moved booking's notices say where it went
     if booking.state == "pending":
         await tell_staff_pending(context, booking)

@@ -37,15 +37,22 @@ async def known_people(update: Update, context: Context) -> list[Resident]:
 
 
 async def ask_person(
-    update: Update, context: Context, draft: dict[str, Any], *, prefix: str, template: str
+    update: Update,
+    context: Context,
+    draft: dict[str, Any],
+    *,
+    prefix: str,
+    template: str,
+    **values: Any,
 ) -> None:
-    """Offer the known people (`<prefix>:who:<i>`) and "someone else" (`<prefix>:who:new`)."""
+    """Offer the known people (`<prefix>:who:<i>`) and "someone else" (`<prefix>:who:new`);
+    `values` fill the template."""
     people = await known_people(update, context)
     draft["people"] = [r.nik for r in people]
     assert update.effective_chat is not None
     locale = await chat_locale(context, update.effective_chat.id)
     markup = choose_person(deps(context).renderer, locale, people, prefix=prefix)
-    await send_markup(update, context, template, markup, step=True)
+    await send_markup(update, context, template, markup, step=True, **values)
 
 
 async def choose(

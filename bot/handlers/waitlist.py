@@ -32,6 +32,10 @@ async def wait(update: Update, context: Context) -> int:
     await answer_query(update)
     if not drafted(context, "nik", "service", "point"):
         return await stale(update, context)
+    point = await get_service_point(deps(context).db, draft(context)["point"])
+    if point is not None and point.open_day is not None:  # a drive: its one day, no question
+        draft(context)["wait_from"] = point.open_day
+        return await _joined(update, context, point.open_day)
     today = deps(context).today()
     return await _ask_range_day(update, context, "citizen/waitlist_from.html", "wf", today)
 
@@ -52,6 +56,11 @@ async def wait_until(update: Update, context: Context) -> int:
     last = _window_day(context, callback_arg(update).removeprefix("wt:"))
     if last is None or not drafted(context, "nik", "service", "point", "wait_from"):
         return await stale(update, context)
+    return await _joined(update, context, last)
+
+
+async def _joined(update: Update, context: Context, last: date) -> int:
+    """Join the waitlist of the drafted point from the drafted day until `last`; say so."""
     try:
         await _join(deps(context), chat_id_of(update), draft(context), last)
     except DomainError as error:

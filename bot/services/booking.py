@@ -24,6 +24,7 @@ from bot.services.booking_rules import (
     initial_state,
     insert_booking,
     point_for,
+    require_drive_serves,
     require_person_may_book,
     require_room,
     require_service_fits,
@@ -67,6 +68,7 @@ async def book(
 
     async def work() -> Booking:
         point = await point_for(db, point_code, service)
+        await require_drive_serves(db, point, nik)
         await require_slot(db, point, start, now=now)
         await require_service_fits(
             db, nik=nik, service=service, day=wib_day(start), min_age=min_age

@@ -12,9 +12,10 @@ from datetime import date, datetime, timedelta
 
 import aiosqlite
 
-from bot.domain import Booking, Resident
+from bot.domain import Booking, Drive, Resident
 from bot.errors import (
     AlreadyBooked,
+    DriveUnavailable,
     NoShowLimit,
     OutsideWindow,
     PointClosed,
@@ -36,7 +37,7 @@ from bot.services.schedule import (
     to_utc,
     wib_day,
 )
-from bot.storage import bookings
+from bot.storage import bookings, drives
 from bot.storage.point_settings import starts_confirmed
 from bot.storage.residents import get_resident
 from bot.storage.service_points import ServicePoint, get_service_point
@@ -129,6 +130,24 @@ async def require_service_fits(
     resident = await get_resident(db, nik)
     if resident is not None:
         require_may_record(resident, day, min_age=min_age)
+
+
+def drive_serves(drive: Drive, resident: Resident) -> bool:
+    """Whether the drive serves the resident's desa or the kecamatan it lies in."""
+    return drive.area_code in (resident.kode_desa, resident.kode_desa[:6])
+
+
+async def require_drive_serves(db: aiosqlite.Connection, point: ServicePoint, nik: str) -> None:
+    """At a drive's point (bot/services/drives.py), the drive is still planned and serves the
+    person's desa or kecamatan; else DriveUnavailable. Nothing to check at an ordinary point."""
+    if point.open_day is None:
+        return
+    drive = await drives.get_drive_by_point(db, point.code)
+    if drive is None or drive.cancelled:
+        raise DriveUnavailable(kind="drive_gone")
+    resident = await get_resident(db, nik)
+    if resident is None or not drive_serves(drive, resident):
+        raise DriveUnavailable(kind="not_in_area")
 
 
 async def require_room(

@@ -34,7 +34,13 @@ from bot.domain import ACTIVE_BOOKING_STATES, Booking, Drive, Resident, RoleUser
 from bot.errors import DriveUnavailable, InvalidDrive, UnknownServicePoint
 from bot.services import booking as booking_service
 from bot.services.audit import audited, record_audit
-from bot.services.booking_rules import CODE_ALPHABET, CODE_LENGTH, RECORDING, RECORDING_MIN_AGE
+from bot.services.booking_rules import (
+    CODE_ALPHABET,
+    CODE_LENGTH,
+    RECORDING,
+    RECORDING_MIN_AGE,
+    require_drive_serves,
+)
 from bot.services.opening_hours import DAYS, parse_hours
 from bot.services.points import MAX_CAPACITY
 from bot.services.schedule import (
@@ -49,7 +55,6 @@ from bot.services.staff_actions import move_booking, require_role
 from bot.storage import bookings, drives
 from bot.storage.areas import get_area, plain_code
 from bot.storage.closures import closed_days, point_is_active
-from bot.storage.residents import get_resident
 from bot.storage.service_points import get_service_point
 
 T = TypeVar("T")
@@ -243,11 +248,6 @@ async def drives_serving(
     return await drives.list_drives(db, from_day, last, areas=_serving_areas(desa))
 
 
-def serves(drive: Drive, resident: Resident) -> bool:
-    """Whether the drive serves the resident's desa or kecamatan."""
-    return drive.area_code in _serving_areas(resident.kode_desa)
-
-
 async def book_at_drive(
     db: aiosqlite.Connection,
     code: str,
@@ -258,11 +258,10 @@ async def book_at_drive(
     now: datetime,
     min_age: int = RECORDING_MIN_AGE,
 ) -> Booking:
-    """Book a recording at the drive: DriveUnavailable if it is gone (unknown, cancelled, over)
-    or the person lives outside its area; then exactly `booking.book` at the drive's point
-    (SlotFull when the slot is full: offer the waitlist as at an office)."""
+    """Book a recording at the drive with this code: exactly `booking.book` at the drive's
+    point, which refuses with DriveUnavailable a drive gone (unknown, cancelled, over) or a
+    person living outside its area, and with SlotFull a full slot (offer the waitlist)."""
     drive = await available_drive(db, code, now=now)
-    await require_in_area(db, drive, nik)
     return await booking_service.book(
         db,
         chat_id=chat_id,
@@ -285,9 +284,7 @@ async def available_drive(db: aiosqlite.Connection, code: str, *, now: datetime)
 
 async def require_in_area(db: aiosqlite.Connection, drive: Drive, nik: str) -> None:
     """DriveUnavailable(`not_in_area`) unless the person lives in the area the drive serves."""
-    resident = await get_resident(db, nik)
-    if resident is None or not serves(drive, resident):
-        raise DriveUnavailable(kind="not_in_area")
+    await require_drive_serves(db, drive.point, nik)
 
 
 def deep_link(bot_username: str, drive: Drive) -> str:

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from bot.domain import Area, Booking, Incident, Resident, Ticket, TicketEvent
+from bot.domain import Area, Booking, Drive, Incident, Resident, Ticket, TicketEvent
 from bot.errors import InvalidNik
 from bot.handlers.menus import CITIZEN_COMMANDS
 from bot.rendering import LOCALES, TEMPLATES_DIR, Renderer
@@ -43,6 +43,27 @@ RESIDENT = Resident(
 CYCLE = Cycle(date(2026, 12, 31), date(2027, 4, 30))
 POINT = ServicePoint(
     "kanigoro", "Kantor Dispendukcapil", "office", "350510", "Kanigoro", -8.1, 112.2, 10, True
+)
+DRIVE = Drive(
+    1,
+    "DRV7PX",
+    ServicePoint(
+        "drv-drv7px",
+        "Perekaman keliling SMAN 1 <Talun>",
+        "kecamatan",
+        "350514",
+        "SMAN 1 Talun, Jl. Raya <Talun> 1",
+        -8.09,
+        112.31,
+        5,
+        False,
+        "wed 08:00-12:00",
+        open_day=date(2026, 11, 25),
+    ),
+    "kanigoro",
+    "350514",
+    "planned",
+    None,
 )
 BOOKING = Booking(
     id=1,
@@ -100,6 +121,8 @@ SAMPLE = {
     "points": [POINT],
     "places": {"kanigoro": POINT},
     "point": POINT,
+    "drive": DRIVE,
+    "drives": [DRIVE],
     "views": [],
     "today": date(2026, 11, 24),
     "command": "rekap",

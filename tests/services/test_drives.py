@@ -21,8 +21,8 @@ from bot.errors import (
     WrongServicePoint,
 )
 from bot.nik import make_nik
+from bot.services import booking, frontdesk
 from bot.services import drives as svc
-from bot.services import frontdesk
 from bot.services.schedule import free_slots, open_days
 from bot.storage import bookings
 from bot.storage.closures import insert_closure
@@ -334,3 +334,21 @@ async def test_the_running_points_staff_check_in_at_the_drive_and_nobody_else(de
     )
     assert done.state == "recorded"
     assert (await get_resident(desk, RUDI)).tanggal_rekam == DAY
+
+
+async def test_the_ordinary_booking_refuses_an_outsider_at_a_drive_point(desk):
+    """However the drive's point code reached the booking (an old or forged button), the write
+    transaction checks the area."""
+    drive = await plan(desk)
+    with pytest.raises(DriveUnavailable) as caught:
+        await booking.book(
+            desk,
+            chat_id=1,
+            nik=DEWI,
+            service="rekam",
+            point_code=drive.point_code,
+            start_at=wib(DAY, 8),
+            now=NOW,
+        )
+    assert caught.value.context == {"kind": "not_in_area"}
+    assert (await snapshot(desk))["bookings"] == []
