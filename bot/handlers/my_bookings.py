@@ -24,7 +24,7 @@ from bot.handlers.common import (
 from bot.handlers.notify import announce_booking, offer_place, send_qr, update_staff_notices
 from bot.services import booking as booking_service
 from bot.services.booking import Listed
-from bot.services.directory import get_service_point, list_service_points
+from bot.services.directory import get_service_point
 from bot.services.waitlist import take_offer
 from bot.views import Message
 from bot.views.bookings import listing
@@ -58,7 +58,8 @@ async def refresh(context: Context, chat_id: int) -> None:
 async def _listing(context: Context, chat_id: int) -> Message:
     d = deps(context)
     listed = await booking_service.listed_bookings(d.db, chat_id)
-    points = {p.code: p for p in await list_service_points(d.db)}
+    codes = {item.booking.service_point for item in listed}  # a drive's point is in no list
+    points = {code: p for code in codes if (p := await get_service_point(d.db, code))}
     return listing(d.renderer, await chat_locale(context, chat_id), listed, points)
 
 

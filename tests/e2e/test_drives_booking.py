@@ -122,7 +122,9 @@ async def test_the_deep_link_opens_the_booking_at_the_drive(botapi, settings):
     confirmation, _ = await book_first_slot(user, await user.next_message())
     assert "Antrean Anda tercatat" in confirmation.text
     user.send_text("/jadwal")
-    assert (await user.next_message()).method == "sendMessage"  # no map pin came before it
+    listing = await user.next_message()  # no map pin came before it
+    assert listing.method == "sendMessage"
+    assert "Perekaman keliling SMAN 1 Srengat" in listing.text
     rows = await db_rows(settings, "SELECT service_point FROM bookings")
     assert rows == [(drive.point_code,)]
 
