@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint migrate clean demo browser bench
+.PHONY: install run test lint migrate clean demo browser postgresql bench
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -43,7 +43,21 @@ browser:
 	  || echo "chromium could not be installed: the browser test will be skipped"; \
 	else echo "no apt-get or not root: chromium not installed, the browser test will be skipped"; fi
 
-test: lint browser
+# Debian's postgresql for the tests that start their own throwaway cluster (tests/pg.py): nothing
+# to do when initdb and pg_ctl are there (on PATH or under /usr/lib/postgresql); without apt-get or
+# root those tests are skipped (pytest says why) instead of failing. No cluster is set up here.
+postgresql:
+	@if { command -v initdb && command -v pg_ctl; } >/dev/null \
+	  || ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then :; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  echo "installing postgresql for the PostgreSQL tests"; \
+	  { apt-get install -y -qq postgresql \
+	    || { apt-get update -qq && apt-get install -y -qq postgresql; }; } >/dev/null 2>&1 \
+	  || echo "postgresql could not be installed: the PostgreSQL tests will be skipped"; \
+	else echo "no apt-get or not root: postgresql not installed, the PostgreSQL tests will be skipped"; fi
+
+test: lint browser postgresql
 	$(BIN)/pytest -q
 
 # Issue 7's benchmarks, one after the other, into benchmarks/RESULTS.md (not part of `make test`:

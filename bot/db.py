@@ -27,6 +27,9 @@ BUSY_TIMEOUT_MS = 5000
 # until one rebuild has finished (also after a crash between the migration and the rebuild).
 REBUILD_MARK = "-- rebuild-file"
 REBUILD_PENDING = 1
+SCHEMA_MIGRATIONS_TABLE = (
+    "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+)
 
 
 async def connect(path: Path | str, secret_key: str) -> aiosqlite.Connection:
@@ -175,10 +178,7 @@ def migration_files(directory: Path = MIGRATIONS_DIR) -> list[Path]:
 
 async def applied_migrations(db: aiosqlite.Connection) -> set[str]:
     """Names of the migrations already recorded."""
-    await db.execute(
-        "CREATE TABLE IF NOT EXISTS schema_migrations"
-        " (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
-    )
+    await db.execute(SCHEMA_MIGRATIONS_TABLE)
     async with db.execute("SELECT name FROM schema_migrations") as cursor:
         return {row[0] async for row in cursor}
 

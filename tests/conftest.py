@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import AsyncIterator
+import itertools
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -23,6 +24,7 @@ from bot.services.importer import import_residents
 from bot.services.roles import add_user
 from bot.storage.areas import sync_areas
 from botapi import BotApiServer
+from tests.pg import Cluster, Unavailable
 
 pytest_plugins = ["tests.privacy_scan"]  # no NIK or KK number sent, logged or audited
 # The `db` fixture's and the `settings` fixture's SECRET_KEY (at least 32 characters).
@@ -37,6 +39,31 @@ async def db(tmp_path: Path) -> AsyncIterator[aiosqlite.Connection]:
     await sync_areas(conn)
     yield conn
     await conn.close()
+
+
+# --- PostgreSQL: one throwaway cluster per session, started by the first test that asks ---
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Cluster]:
+    """The session's own PostgreSQL cluster (tests/pg.py); skipped where none can be had."""
+    try:
+        cluster = Cluster.start()
+    except Unavailable as why:
+        pytest.skip(str(why))
+    yield cluster
+    cluster.stop()
+
+
+_databases = itertools.count(1)
+
+
+@pytest.fixture
+def pg_url(pg_cluster: Cluster) -> Iterator[str]:
+    """A DATABASE_URL of a new empty database in the session's cluster, dropped after the test."""
+    name = f"test_{next(_databases)}"
+    yield pg_cluster.create_database(name)
+    pg_cluster.drop_database(name)
 
 
 # --- End-to-end: the real Application over real HTTP against the local Bot API server ---

@@ -1,0 +1,222 @@
+"""PostgreSQL (DATABASE_URL): a connection with aiosqlite's subset of methods, and `migrate`.
+
+Work in progress (issue 15, docs/postgresql.md): `migrate` runs here; the storage modules still
+speak SQLite. The connection takes the storage layer's SQL as it is written for SQLite (`?` and
+`:name` parameters; see `translate`) so that one text serves both engines where the SQL agrees.
+Sealing stays in Python: the vault's key never reaches the server.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Generator, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import psycopg
+
+from bot.crypto import Vault
+from bot.db import (
+    MIGRATIONS_DIR,
+    SCHEMA_MIGRATIONS_TABLE,
+    WrongSecretKey,
+    migration_files,
+    refuse_unknown_migrations,
+)
+
+log = logging.getLogger(__name__)
+
+PG_MIGRATIONS_DIR = MIGRATIONS_DIR / "postgresql"
+# The first line of the PostgreSQL migration that creates the schema of every SQLite migration
+# up to its own number in one go; those earlier names are recorded as applied with it.
+BASELINE_MARK = "-- baseline"
+
+Params = Sequence[Any] | Mapping[str, Any]
+
+
+def translate(sql: str) -> str:
+    """SQLite's parameter style in psycopg's: `?` -> `%s`, `:name` -> `%(name)s`, `%` -> `%%`.
+
+    Quoted strings, quoted names, comments and `::` casts are left as they are (a `%` inside a
+    string literal is doubled: psycopg reads the whole text for its placeholders).
+    """
+    out: list[str] = []
+    i, n = 0, len(sql)
+    while i < n:
+        char = sql[i]
+        if char in "'\"":
+            end = sql.find(char, i + 1)
+            while end != -1 and sql[end + 1 : end + 2] == char:  # '' inside a string
+                end = sql.find(char, end + 2)
+            end = n if end == -1 else end + 1
+            out.append(sql[i:end].replace("%", "%%"))
+            i = end
+        elif sql.startswith("--", i):
+            end = sql.find("\n", i)
+            end = n if end == -1 else end
+            out.append(sql[i:end].replace("%", "%%"))
+            i = end
+        elif char == "?":
+            out.append("%s")
+            i += 1
+        elif char == ":" and sql.startswith("::", i):
+            out.append("::")
+            i += 2
+        elif char == ":" and i + 1 < n and (sql[i + 1].isalpha() or sql[i + 1] == "_"):
+            j = i + 1
+            while j < n and (sql[j].isalnum() or sql[j] == "_"):
+                j += 1
+            out.append(f"%({sql[i + 1 : j]})s")
+            i = j
+        elif char == "%":
+            out.append("%%")
+            i += 1
+        else:
+            out.append(char)
+            i += 1
+    return "".join(out)
+
+
+class Result:
+    """What `PostgresConnection.execute` returns: awaited, the cursor; `async with`, the cursor
+    closed after the block (as aiosqlite's `execute`)."""
+
+    def __init__(self, conn: PostgresConnection, sql: str, params: Params | None) -> None:
+        self._conn, self._sql, self._params = conn, sql, params
+        self._cursor: psycopg.AsyncCursor[Any] | None = None
+
+    def __await__(self) -> Generator[Any, None, psycopg.AsyncCursor[Any]]:
+        return self._run().__await__()
+
+    async def _run(self) -> psycopg.AsyncCursor[Any]:
+        self._cursor = self._conn.raw.cursor()
+        await self._cursor.execute(translate(self._sql), self._params or None)
+        return self._cursor
+
+    async def __aenter__(self) -> psycopg.AsyncCursor[Any]:
+        return await self._run()
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._cursor is not None:
+            await self._cursor.close()
+
+
+class PostgresConnection:
+    """One psycopg connection in autocommit (only our code opens transactions), its vault."""
+
+    def __init__(self, raw: psycopg.AsyncConnection[Any], vault: Vault) -> None:
+        self.raw, self.vault = raw, vault
+
+    def execute(self, sql: str, params: Params | None = None) -> Result:
+        """Run one statement written with SQLite's parameters."""
+        return Result(self, sql, params)
+
+    async def execute_fetchall(self, sql: str, params: Params | None = None) -> list[Any]:
+        async with self.execute(sql, params) as cursor:
+            return await cursor.fetchall()
+
+    async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
+        async with self.raw.cursor() as cursor:
+            await cursor.executemany(translate(sql), rows)
+
+    async def run_script(self, script: str) -> None:
+        """A script of statements without parameters, as written (psycopg sends it whole)."""
+        await self.raw.execute(script.encode())
+
+    @property
+    def in_transaction(self) -> bool:
+        return self.raw.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
+
+    async def close(self) -> None:
+        await self.raw.close()
+
+
+async def connect(url: str, secret_key: str) -> PostgresConnection:
+    """Open a connection to the database of DATABASE_URL, with the vault of `secret_key`."""
+    raw = await psycopg.AsyncConnection.connect(url, autocommit=True)
+    return PostgresConnection(raw, Vault.from_secret(secret_key))
+
+
+@asynccontextmanager
+async def transaction(db: PostgresConnection) -> AsyncIterator[PostgresConnection]:
+    """BEGIN ... COMMIT, or ROLLBACK on any exception."""
+    async with db.raw.transaction():
+        yield db
+
+
+async def applied_migrations(db: PostgresConnection) -> set[str]:
+    """Names of the migrations already recorded (SQLite's names, in the same table)."""
+    await db.execute(SCHEMA_MIGRATIONS_TABLE)
+    return {row[0] for row in await db.execute_fetchall("SELECT name FROM schema_migrations")}
+
+
+def baseline_predecessors(files: list[Path], sqlite_files: list[Path]) -> list[str]:
+    """SQLite's migration names that the baseline file (the first, marked) stands for."""
+    if not files or not files[0].read_text(encoding="utf-8").startswith(BASELINE_MARK):
+        return []
+    return [path.name for path in sqlite_files if path.name < files[0].name]
+
+
+async def migrate(
+    db: PostgresConnection,
+    directory: Path = PG_MIGRATIONS_DIR,
+    *,
+    sqlite_directory: Path = MIGRATIONS_DIR,
+    check: bool = True,
+) -> list[str]:
+    """Apply pending migrations, each atomically with its record; return the names applied.
+
+    The same rules as `bot.db.migrate`: a database a newer bot migrated is refused before any
+    change, and then a SECRET_KEY other than the database's (`check`).
+    """
+    done = await applied_migrations(db)
+    files = migration_files(directory)
+    earlier = baseline_predecessors(files, migration_files(sqlite_directory))
+    refuse_unknown_migrations(done, [Path(name) for name in earlier] + files)
+    applied = []
+    for path in files:
+        if path.name in done:
+            continue
+        script = path.read_text(encoding="utf-8")
+        baseline = script.startswith(BASELINE_MARK)
+        names = [*earlier, path.name] if baseline else [path.name]
+        async with transaction(db):
+            await db.run_script(script)
+            if baseline:  # SQLite's 0011 wrote it with a SQL function of the connection
+                await _record_key(db)
+            await db.executemany(
+                "INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)",
+                [(name, datetime.now(UTC).isoformat()) for name in names],
+            )
+        log.info("applied migration %s", path.name)
+        applied.append(path.name)
+    if check:
+        await check_key(db)
+    return applied
+
+
+async def _record_key(db: PostgresConnection) -> None:
+    """The fingerprint of the key the database is sealed with, written from Python."""
+    await db.execute(
+        "INSERT INTO vault_key (id, fingerprint, since) VALUES (1, ?, ?)",
+        (db.vault.fingerprint, datetime.now(UTC).isoformat()),
+    )
+
+
+async def check_key(db: PostgresConnection) -> None:
+    """Refuse a SECRET_KEY other than the database's: every lookup would find nobody."""
+    rows = await db.execute_fetchall("SELECT fingerprint FROM vault_key WHERE id = 1")
+    if rows and rows[0][0] != db.vault.fingerprint:
+        raise WrongSecretKey(
+            f"SECRET_KEY does not match this database (sealed with key {rows[0][0]}, "
+            f"SECRET_KEY gives {db.vault.fingerprint}). Set the SECRET_KEY the database was "
+            "made with, or restore the backup of the key; `rotate-key` changes keys."
+        )
