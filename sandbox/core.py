@@ -20,11 +20,12 @@ from telegram.ext import Application
 
 from bot.app import build_application
 from bot.clock import Clock
-from bot.config import Settings
+from bot.config import TIMEZONE, Settings
 from botapi import SEND_METHODS, SimUser
 from botapi.server import StoredFile, command_entities
 from sandbox.clock import ClockError, SandboxClock
 from sandbox.events import JSON, EventLog, message_event, moment
+from sandbox.history import phone_names
 from sandbox.identities import Identity, identities
 from sandbox.simulation import SandboxServer
 from sandbox.timetravel import MAX_JUMP, SlotRun, run_slots
@@ -106,6 +107,8 @@ class Sandbox:
             self.server.user(
                 person.user_id, person.first_name, person.last_name, language_code="id"
             )
+        for phone, name in phone_names(self.clock.now().astimezone(TIMEZONE).date()):
+            self.server.user(phone, name, language_code="id")  # chats the page does not show
         for person in self.people:  # everyone has opened the bot once, as in real life
             self.send_text(person.user_id, "/start")
         self._ticker = asyncio.create_task(self._tick(), name="sandbox-clock")

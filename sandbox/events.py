@@ -95,12 +95,14 @@ def message_event(
 
 
 def media(message: JSON) -> JSON | None:
-    """The photo, document, place or contact of a message, with a download link for files."""
+    """The photo, document (with its name and size), place or contact of a message, with a
+    link for files."""
     if photos := message.get("photo"):
         return {"kind": "photo", "url": file_url(photos[-1]["file_id"])}
     if doc := message.get("document"):
-        name, mime = doc.get("file_name", "file"), doc.get("mime_type", "")
-        return {"kind": "document", "url": file_url(doc["file_id"]), "name": name, "mime": mime}
+        name, mime, size = doc.get("file_name", "file"), doc.get("mime_type", ""), doc["file_size"]
+        url = file_url(doc["file_id"])
+        return {"kind": "document", "url": url, "name": name, "mime": mime, "size": size}
     if venue := message.get("venue"):
         place = venue["location"]
         return {"kind": "venue", "title": venue["title"], "address": venue["address"], **place}

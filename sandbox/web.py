@@ -12,8 +12,9 @@ from typing import Any
 
 from aiohttp import hdrs, web
 
+from botapi.server import StoredFile
 from sandbox.clock import ClockError, parse_moment
-from sandbox.core import PHOTO_TYPES, Sandbox, SandboxError, content_type
+from sandbox.core import PHOTO_TYPES, UNKNOWN_TYPE, Sandbox, SandboxError, content_type
 
 STATIC = Path(__file__).resolve().parent / "static"
 SANDBOX = web.AppKey("sandbox", Sandbox)
@@ -32,6 +33,8 @@ SECURITY_HEADERS = {
 ACTION_HEADER = "X-Sandbox"
 LOOPBACK_NAMES = ("127.0.0.1", "localhost")
 HOST_NAMES = web.AppKey("host_names", frozenset[str])
+# Plain text a browser only downloads (attachment, nosniff): the bot's CSV lists.
+TEXT_TYPES = frozenset({"text/csv"})
 
 
 def make_app(sandbox: Sandbox, host: str = "127.0.0.1") -> web.Application:
@@ -162,18 +165,26 @@ async def _upload(request: web.Request) -> web.Response:
 
 
 async def _file(request: web.Request) -> web.Response:
+    """A stored file: a photo shown in the page; anything else downloaded under its name,
+    never rendered by the browser (an uploaded page cannot run here)."""
     stored = _sandbox(request).file(request.match_info["file_id"])
     if stored is None:
         raise web.HTTPNotFound()
-    kind = content_type(stored.data)
-    image = kind in PHOTO_TYPES
-    response = web.Response(
-        body=stored.data, content_type=kind if image else "application/octet-stream"
-    )
-    if not image:  # never rendered by the browser: an uploaded page cannot run here
+    kind = served_type(stored)
+    response = web.Response(body=stored.data, content_type=kind)
+    if kind not in PHOTO_TYPES:
         name = re.sub(r"[^A-Za-z0-9._-]", "_", stored.file_name or stored.file_path.split("/")[-1])
         response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
+
+
+def served_type(stored: StoredFile) -> str:
+    """The type a file is served as: by its first bytes (PNG, JPEG, PDF); a CSV the bot sent
+    as text/csv; anything else application/octet-stream."""
+    kind = content_type(stored.data)
+    if kind == UNKNOWN_TYPE and stored.mime_type in TEXT_TYPES:
+        return stored.mime_type
+    return kind
 
 
 async def _jump(request: web.Request) -> web.Response:

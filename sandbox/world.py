@@ -1,5 +1,6 @@
 """The sandbox's database: a sample population, the planted identities, their roles and links,
-and the last annual deactivation on record (sandbox/story.py)."""
+the last month's reminders and visits (sandbox/history.py) and the last annual deactivation on
+record (sandbox/story.py)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from bot.services.directory import get_resident
 from bot.services.importer import import_residents
 from bot.services.links import link_chat
 from bot.services.roles import add_user
-from sandbox.identities import Identity, residents
+from sandbox.history import import_history_people, play_last_month
+from sandbox.identities import RECORDING_POINT, Identity, residents
 from sandbox.story import Deactivation, last_deactivation, record_deactivation
 
 log = logging.getLogger(__name__)
@@ -37,7 +39,8 @@ async def prepare_world(
     seed: int,
     now: datetime,
 ) -> None:
-    """Build a fresh database: `count` sample residents, the planted people, roles and links."""
+    """Build a fresh database: `count` sample residents, the planted people, roles and links,
+    the last month's history."""
     database_path = settings.database_path
     remove_database(database_path)
     conn = await prepare_database(settings)
@@ -49,7 +52,12 @@ async def prepare_world(
         log.info("sample population: %s", report.summary())
         done = last_deactivation(now)
         await import_planted(conn, database_path.parent, today, now=now, deactivated=done)
+        await import_history_people(
+            conn, database_path.parent, today, now=now, deactivated=done.applied
+        )
         await register(conn, people, now=now)
+        staff = next(p.user_id for p in people if p.service_point == RECORDING_POINT)
+        await play_last_month(conn, today, staff_id=staff, seed=seed)
         admin = next(person.user_id for person in people if person.role == "admin")
         await record_deactivation(conn, done, admin_id=admin)
     finally:

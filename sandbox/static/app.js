@@ -172,7 +172,13 @@ function renderMedia(media) {
     image.addEventListener("load", keepAtBottom);  // the picture grows the chat after it loads
     return el("a", { href: media.url, target: "_blank", class: "photo" }, image);
   }
-  if (media.kind === "document") return el("a", { href: media.url, class: "doc", download: media.name }, "📄 ", el("span", {}, media.name));
+  if (media.kind === "document") {
+    const kind = (media.name.match(/\.([A-Za-z0-9]{1,4})$/) || [, ""])[1].toUpperCase();
+    return el("a", { href: media.url, class: "doc", download: media.name },
+      el("span", { class: "doc-icon", "aria-hidden": "true" }, kind || "📄"),
+      el("span", { class: "doc-about" }, el("span", { class: "doc-name" }, media.name),
+        el("span", { class: "doc-size" }, fileSize(media.size))));
+  }
   if (media.kind === "venue" || media.kind === "location") {
     const map = `https://www.openstreetmap.org/?mlat=${media.latitude}&mlon=${media.longitude}#map=17/${media.latitude}/${media.longitude}`;
     return el("div", { class: "venue" }, el("strong", {}, "📍 " + (media.title || `${media.latitude}, ${media.longitude}`)),
@@ -181,6 +187,13 @@ function renderMedia(media) {
   if (media.kind === "sticker") return el("div", { class: "sticker" }, media.emoji);
   if (media.kind === "contact") return el("div", { class: "venue" }, "👤 ", media.name, " · ", media.phone);
   return el("div", {}, media.kind);
+}
+
+function fileSize(bytes) {
+  const number = (value, digits) => value.toLocaleString(state.lang === "id" ? "id-ID" : "en-GB", { maximumFractionDigits: digits });
+  if (bytes < 1024) return `${number(bytes, 0)} B`;
+  if (bytes < 1024 * 1024) return `${number(bytes / 1024, 1)} KB`;
+  return `${number(bytes / (1024 * 1024), 1)} MB`;
 }
 
 function keepAtBottom() {

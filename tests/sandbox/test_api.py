@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, date, datetime, time, timedelta
@@ -11,6 +12,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from PIL import Image
 
 from bot.clock import FixedClock
 from bot.config import TIMEZONE
@@ -19,9 +21,11 @@ from bot.sample import generate_residents
 from bot.services.booking_options import shortlisted_points
 from bot.services.directory import get_resident, get_user
 from bot.services.links import chat_links
+from bot.services.summaries import regency, rekap
 from sandbox import timetravel
 from sandbox.clock import ClockError, SandboxClock, parse_moment
 from sandbox.core import Sandbox
+from sandbox.history import neighbours, teens
 from sandbox.identities import identities, residents
 from sandbox.tghtml import to_nodes
 from sandbox.web import serving
@@ -138,18 +142,21 @@ async def test_the_sample_population_is_there_too(sandbox):
     world, _url = sandbox
     async with world.app.bot_data["db"].execute("SELECT COUNT(*) FROM residents") as cursor:
         (count,) = await cursor.fetchone()
-    assert count == 2000 + 6  # the sample plus the planted residents
+    assert count == 2000 + 6 + 12 + 4  # the sample, the planted, the history's teens, neighbours
 
 
 def test_planted_numbers_never_collide_with_the_sample():
     today = NOW.astimezone(TIMEZONE).date()
-    planted = residents(today)
+    identities_people = residents(today)
+    history_people = [t.resident for t in teens(today)] + [n.resident for n in neighbours(today)]
+    planted = identities_people + history_people
     sample = list(generate_residents(50_000, seed=1, today=today))
-    assert len({p.nik for p in planted}) == 6
+    assert len({p.nik for p in planted}) == 6 + 12 + 4
+    assert not {p.no_kk for p in history_people} & {p.no_kk for p in identities_people}
     assert not {p.nik for p in planted} & {row["nik"] for row in sample}
     assert not {p.no_kk for p in planted} & {row["no_kk"] for row in sample}
     cards = [card for card in identities(NOW) if card.resident]
-    assert {card.resident for card in cards} <= set(planted)
+    assert {card.resident for card in cards} <= set(identities_people)
 
 
 # --- acting and seeing ---
@@ -244,6 +251,7 @@ async def test_an_upload_is_typed_by_its_content_not_by_the_type_the_client_decl
         "url": "",
         "name": "a.pdf",
         "mime": "application/octet-stream",
+        "size": len(b"<html><script>x</script>"),
     }
 
 
@@ -399,6 +407,89 @@ def test_telegram_html_becomes_safe_nodes():
     assert {"t": "blockquote", "c": ["q"]} in nodes
     assert to_nodes("<b>plain</b>", None) == ["<b>plain</b>"]
     assert to_nodes('<tg-emoji emoji-id="1">👍</tg-emoji>', "HTML") == ["👍"]
+
+
+# --- charts and documents the bot sends ---
+
+
+def media_of(chat_id: int, kind: str, *words: str) -> Callable[[dict[str, Any]], bool]:
+    """The bot's next message to the chat with a photo or document (and these words)."""
+    sent = from_bot(chat_id, *words)
+    return lambda event: sent(event) and (event["media"] or {}).get("kind") == kind
+
+
+async def download(http, url: str, media: dict[str, Any]) -> tuple[aiohttp.ClientResponse, bytes]:
+    response = await http.get(f"{url}{media['url']}")
+    assert response.status == 200
+    return response, await response.read()
+
+
+async def assert_a_chart(http, url: str, event: dict[str, Any]) -> None:
+    """The photo's link gives the bot's PNG, shown in the page (no attachment), phone-sized."""
+    response, data = await download(http, url, event["media"])
+    assert response.headers["Content-Type"] == "image/png"
+    assert "Content-Disposition" not in response.headers
+    with Image.open(io.BytesIO(data)) as image:
+        assert image.format == "PNG"
+        assert image.width == 1080
+
+
+async def test_an_officials_rekap_shows_charts_and_downloads_the_outreach_csv_and_pdf(
+    sandbox, http, stream
+):
+    _world, url = sandbox
+    await post(http, f"{url}/api/chats/{OFFICIAL}/messages", {"text": "/rekap"})
+    listing = await stream.until(media_of(OFFICIAL, "document", "Daftar kunjungan Minggirsari"))
+    funnel = await stream.until(media_of(OFFICIAL, "photo", "dari diingatkan sampai rekam"))
+    assert "Diingatkan bot: 0 " not in text_of(funnel["nodes"])  # the history's reminders
+    await assert_a_chart(http, url, funnel)
+
+    name = "outreach-3505102001-2026-11-24.csv"
+    assert listing["media"] | {"url": ""} == {
+        "kind": "document", "url": "", "name": name, "mime": "text/csv",
+        "size": listing["media"]["size"],
+    }  # fmt: skip
+    response, data = await download(http, url, listing["media"])
+    assert response.headers["Content-Type"] == "text/csv"
+    assert response.headers["Content-Disposition"] == f'attachment; filename="{name}"'
+    assert len(data) == listing["media"]["size"]
+    assert "KASMINI" in data.decode("utf-8-sig")  # the neighbour nobody can reach
+
+    body = {"message_id": listing["message_id"], "data": "rekap:pdf"}
+    await post(http, f"{url}/api/chats/{OFFICIAL}/press", body)
+    pdf = (await stream.until(media_of(OFFICIAL, "document")))["media"]
+    assert (pdf["name"], pdf["mime"]) == (name.replace(".csv", ".pdf"), "application/pdf")
+    response, data = await download(http, url, pdf)
+    assert response.headers["Content-Type"] == "application/pdf"
+    assert response.headers["Content-Disposition"] == f'attachment; filename="{pdf["name"]}"'
+    assert data.startswith(b"%PDF-")
+    assert len(data) == pdf["size"]
+
+
+async def test_the_admins_statistik_shows_the_regency_funnel_and_the_service_points(
+    sandbox, http, stream
+):
+    _world, url = sandbox
+    await post(http, f"{url}/api/chats/{ADMIN}/messages", {"text": "/statistik"})
+    funnel = await stream.until(media_of(ADMIN, "photo", "dari diingatkan sampai rekam"))
+    await assert_a_chart(http, url, funnel)
+    points = await stream.until(media_of(ADMIN, "photo", "Kantor Kecamatan Kanigoro"))
+    await assert_a_chart(http, url, points)
+
+
+async def test_the_last_month_gives_the_funnel_every_step(sandbox):
+    """The history's teens were reminded; most booked; some came and were recorded, some did
+    not come; in Minggirsari too, where a household nobody can reach waits for a visit."""
+    world, _url = sandbox
+    db = world.app.bot_data["db"]
+    today = NOW.astimezone(TIMEZONE).date()
+    official = await get_user(db, OFFICIAL)
+    for found in (await regency(db, today=today), await rekap(db, official, today=today)):
+        assert found.reminded > found.booked > found.came > 0, found.scope
+        assert found.no_show > 0
+        assert found.recorded >= found.came
+    village = await rekap(db, official, today=today)
+    assert village.outreach == 3  # the mother, the son turning 17, the deactivated neighbour
 
 
 # --- the story agrees with its hints ---
