@@ -12,7 +12,7 @@ from pathlib import Path
 
 from aiosqlite import Connection
 
-from bot.config import TIMEZONE, ConfigError, Settings, log_format
+from bot.config import TIMEZONE, ConfigError, Settings, database_url, log_format
 from bot.db import DatabaseNewer, WrongSecretKey
 from bot.errors import DomainError, FileRefused
 from bot.jobs.registry import JOB_NAMES
@@ -28,6 +28,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"configuration error: {error}", file=sys.stderr)  # noqa: T201
         return 2
     try:
+        _refuse_postgresql_where_not_ready(args.command)
         return int(args.func(args))
     except ConfigError as error:
         print(f"configuration error: {error}", file=sys.stderr)  # noqa: T201
@@ -35,6 +36,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (WrongSecretKey, DatabaseNewer) as error:  # `run` on a database it must not touch
         print(f"refused: {error}", file=sys.stderr)  # noqa: T201
         return 2
+
+
+# The commands that run with DATABASE_URL set (issue 15 ports the others: docs/postgresql.md).
+ON_POSTGRESQL = ("migrate", "sample-residents")
+
+
+def _refuse_postgresql_where_not_ready(command: str) -> None:
+    """Refuse a command that would use SQLite while DATABASE_URL names a PostgreSQL database."""
+    if command not in ON_POSTGRESQL and database_url():
+        raise ConfigError(
+            f"DATABASE_URL is set, and `{command}` does not run on PostgreSQL yet (only"
+            " `migrate` does). Unset DATABASE_URL to use SQLite at DATABASE_PATH."
+        )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -132,7 +146,29 @@ def _migrate(args: argparse.Namespace) -> int:
         print("database is up to date")  # noqa: T201
         return 0
 
+    settings = Settings.from_env(require_token=False)
+    if settings.database_url:
+        return asyncio.run(_migrate_postgresql(settings))
     return _on_database(work, refused="not migrated")
+
+
+async def _migrate_postgresql(settings: Settings) -> int:
+    from bot import postgres
+
+    try:
+        conn = await postgres.connect(settings.database_url, settings.secret_key)
+    except postgres.Unreachable as error:
+        print(f"not migrated: {error}", file=sys.stderr)  # noqa: T201
+        return 2
+    try:
+        await postgres.migrate(conn)
+    except WrongSecretKey as error:
+        print(f"not migrated: {error}", file=sys.stderr)  # noqa: T201
+        return 2
+    finally:
+        await conn.close()
+    print("database is up to date")  # noqa: T201
+    return 0
 
 
 def _import(args: argparse.Namespace) -> int:

@@ -35,6 +35,9 @@ class Settings:
     bot_api_file_url: str
     database_path: Path
     secret_key: str = field(repr=False)
+    # postgresql://USER:PASSWORD@HOST:PORT/DBNAME; "": SQLite at database_path. Only `migrate`
+    # runs on PostgreSQL so far (issue 15, docs/postgresql.md).
+    database_url: str = field(default="", repr=False)
     default_locale: str = "id"
     check_failures_per_hour: int = 5
     # A regency-wide burst of failed checks (many accounts guessing NIK + KK) slows the new
@@ -93,6 +96,7 @@ class Settings:
             bot_api_file_url=values.get("BOT_API_FILE_URL") or derive_file_url(api_url),
             database_path=database_path,
             secret_key=secret_key,
+            database_url=database_url(values),
             default_locale=_choice(values, "DEFAULT_LOCALE", "id", ("id", "en")),
             check_failures_per_hour=_positive_int(values, "CHECK_FAILURES_PER_HOUR", 5),
             check_burst_failures=_positive_int(values, "CHECK_BURST_FAILURES", 200),
@@ -130,6 +134,18 @@ class Settings:
 def log_format(values: Mapping[str, str] | None = None) -> str:
     """LOG_FORMAT: `text` (readable lines, the default) or `json` (one object a line)."""
     return _choice(_environment() if values is None else values, "LOG_FORMAT", "text", LOG_FORMATS)
+
+
+def database_url(values: Mapping[str, str] | None = None) -> str:
+    """DATABASE_URL: a PostgreSQL database, or "" for SQLite at DATABASE_PATH. Never echoed: it
+    may hold a password."""
+    url = (_environment() if values is None else values).get("DATABASE_URL", "").strip()
+    if url and not url.startswith(("postgresql://", "postgres://")):
+        raise ConfigError(
+            "DATABASE_URL must be postgresql://USER:PASSWORD@HOST:PORT/DBNAME;"
+            " unset it to use SQLite at DATABASE_PATH"
+        )
+    return url
 
 
 def derive_file_url(api_url: str) -> str:

@@ -139,9 +139,16 @@ class PostgresConnection:
         await self.raw.close()
 
 
+class Unreachable(RuntimeError):
+    """The database of DATABASE_URL cannot be reached or refused the login."""
+
+
 async def connect(url: str, secret_key: str) -> PostgresConnection:
     """Open a connection to the database of DATABASE_URL, with the vault of `secret_key`."""
-    raw = await psycopg.AsyncConnection.connect(url, autocommit=True)
+    try:
+        raw = await psycopg.AsyncConnection.connect(url, autocommit=True)
+    except psycopg.OperationalError as error:  # libpq names host and port, never the password
+        raise Unreachable(f"cannot use the database of DATABASE_URL: {error}") from None
     return PostgresConnection(raw, Vault.from_secret(secret_key))
 
 

@@ -181,3 +181,43 @@ def test_run_job_for_a_future_day_says_how_many_are_queued_and_when(env, capsys)
     out = capsys.readouterr().out.strip().splitlines()
     assert "daily-digest 2030-01-08: 1 new messages planned" in out
     assert out[-1] == "queued: 1 messages, to go out at 2030-01-08 07:00 WIB"
+
+
+def test_migrate_on_postgresql(env, pg_url, monkeypatch, capsys):
+    import psycopg
+
+    monkeypatch.setenv("DATABASE_URL", pg_url)
+    assert main(["migrate"]) == 0
+    assert main(["migrate"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("database is up to date") == 2
+    with psycopg.connect(pg_url) as conn:
+        (count,) = conn.execute("SELECT count(*) FROM schema_migrations").fetchone()
+    assert count == len(list((ROOT / "migrations").glob("[0-9]*.sql")))
+    assert not (env / "cli.sqlite3").exists()  # not SQLite at DATABASE_PATH
+
+
+def test_a_command_not_ported_to_postgresql_refuses_to_fall_back_on_sqlite(
+    env, pg_url, monkeypatch, capsys
+):
+    monkeypatch.setenv("DATABASE_URL", pg_url)
+    assert main(["add-user", "--telegram-id", "5", "--role", "admin"]) == 2
+    err = capsys.readouterr().err
+    assert "`add-user` does not run on PostgreSQL yet" in err
+    assert pg_url.split("@")[0].split(":")[-1] not in err  # the password is never echoed
+    assert not (env / "cli.sqlite3").exists()
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("mysql://u:p@h/db", "DATABASE_URL must be postgresql://"),
+        ("postgresql://u:secret-pw@127.0.0.1:1/db", "cannot use the database of DATABASE_URL"),
+    ],
+)
+def test_migrate_says_why_a_database_url_cannot_be_used(env, monkeypatch, capsys, url, message):
+    monkeypatch.setenv("DATABASE_URL", url)
+    assert main(["migrate"]) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert "secret-pw" not in err
