@@ -1,8 +1,8 @@
 """The sandbox in a real browser: Debian's chromium, headless, driven by Playwright.
 
 `make test` installs chromium with apt-get where it can; elsewhere this test is skipped. The
-screenshots land in test-artifacts/; UPDATE_SANDBOX_SCREENSHOT=1 also copies the README's one
-to docs/sandbox.png.
+screenshots land in test-artifacts/; UPDATE_SANDBOX_SCREENSHOT=1 also copies the README's two
+to docs/sandbox.png and docs/sandbox-charts.png.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 README_SHOT = ROOT / "docs" / "sandbox.png"
+README_CHARTS_SHOT = ROOT / "docs" / "sandbox-charts.png"
 PHONE = (390, 844)
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -292,3 +293,42 @@ async def test_the_menu_stays_closed_after_sending_and_closes_on_a_click_outside
     await expect(menu.locator('[data-command="bantuan"]')).to_be_visible()
     await page.click("#card h3")  # anywhere outside the menu
     await expect(menu).to_be_hidden()
+
+
+async def test_an_officials_rekap_shows_charts_that_fit_a_phone_and_the_pdf_downloads(
+    phone, sandbox_url
+):
+    page = phone
+    await page.goto(sandbox_url)
+    await page.click("#people-toggle")
+    await switch_to(page, "official")
+    await send(page, "/rekap")
+    chart = page.locator(".msg.bot", has_text="dari diingatkan sampai rekam")
+    image = chart.locator(".photo img")
+    await expect(image).to_have_js_property("complete", True)
+    assert await image.evaluate("(img) => img.naturalWidth") == 1080
+    shown, bubble = await image.bounding_box(), await chart.bounding_box()
+    assert shown is not None
+    assert bubble is not None
+    assert shown["x"] >= bubble["x"]
+    assert shown["x"] + shown["width"] <= bubble["x"] + bubble["width"]
+    assert shown["width"] > PHONE[0] * 0.75  # shrunk to the bubble, still most of the screen
+    await assert_fits_the_screen(page)
+
+    listing = page.locator(".msg.bot .doc", has_text=".csv")
+    await expect(listing.locator(".doc-size")).to_have_text(re.compile(r"^\d+(,\d)? (B|KB)$"))
+    await page.locator('[data-cb="rekap:pdf"]').click()
+    pdf = page.locator(".msg.bot .doc", has_text=".pdf")
+    await expect(pdf.locator(".doc-icon")).to_have_text("PDF")
+    name = await pdf.locator(".doc-name").inner_text()
+    assert re.fullmatch(r"outreach-3505102001-\d{4}-\d\d-\d\d\.pdf", name)
+    fetched = await page.request.get(sandbox_url + await pdf.get_attribute("href"))
+    assert fetched.headers["content-type"] == "application/pdf"
+    assert (await fetched.body()).startswith(b"%PDF-")
+    async with page.expect_download() as started:
+        await pdf.click()
+    assert (await started.value).suggested_filename == name
+    await chart.evaluate("(node) => node.scrollIntoView()")
+    shot = await screenshot(page, "5-official-charts")
+    if os.environ.get("UPDATE_SANDBOX_SCREENSHOT") == "1":
+        shutil.copyfile(shot, README_CHARTS_SHOT)
