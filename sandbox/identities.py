@@ -184,8 +184,10 @@ def identities(now: datetime) -> list[Identity]:
             "official", 9002, "Pak Lurah", "Minggirsari", "official", area=MINGGIRSARI,
             story={"id": "Perangkat Desa Minggirsari, Kecamatan Kanigoro.",
                    "en": "Village official of Minggirsari, Kecamatan Kanigoro."},
-            hint={"id": "Lihat /rekap desa dan kirim /siaran ke warga yang tertaut.",
-                  "en": "See the village /rekap and send a /siaran to linked residents."},
+            hint={"id": "Lihat /rekap desa: angka, grafik dan daftar kunjungan (CSV, tombol PDF);"
+                        " kirim /siaran ke warga yang tertaut.",
+                  "en": "See the village /rekap: figures, charts and the outreach list (CSV, a PDF"
+                        " button); send a /siaran to linked residents."},
         ),
         Identity(
             "staff", 9001, "Petugas", "Kec. Kanigoro", "staff", service_point=RECORDING_POINT,
@@ -209,9 +211,9 @@ def identities(now: datetime) -> list[Identity]:
             "admin", 9003, "Kepala", "Bidang", "admin",
             story={"id": "Kepala bidang: petugas, layanan, deaktivasi tahunan, statistik.",
                    "en": "Head of section: staff, services, annual deactivation, statistics."},
-            hint={"id": f"/statistik, lalu lompat ke {preview['id']} untuk pratinjau"
-                        " deaktivasi tahunan.",
-                  "en": f"/statistik, then jump to {preview['en']} for the annual"
-                        " deactivation preview."},
+            hint={"id": f"/statistik (grafik kabupaten dan per tempat layanan), lalu lompat ke"
+                        f" {preview['id']} untuk pratinjau deaktivasi tahunan.",
+                  "en": f"/statistik (the regency's charts and per service point), then jump to"
+                        f" {preview['en']} for the annual deactivation preview."},
         ),
     ]  # fmt: skip
