@@ -163,16 +163,22 @@ def parse_day(text: str, *, today: date) -> date:
     """`DD-MM-YYYY` (or with `/`, `.` or spaces) or `15 Desember 2026` / `15 Dec 2026`: today or
     later, at most a year ahead. InvalidDay's `problem` says what is wrong: the format, the
     calendar (31-02), or the range."""
+    day = read_day(text, today=today)
+    if day < today or day > today + timedelta(days=MAX_DAYS_AHEAD):
+        raise InvalidDay(problem="range", today=today, max_days=MAX_DAYS_AHEAD)
+    return day
+
+
+def read_day(text: str, *, today: date) -> date:
+    """A typed day (as `parse_day` reads it), whatever its range; InvalidDay's `problem` is
+    `format` or `calendar` (`today` only fills the example of the answer)."""
     numbers = _day_month_year(text)
     if numbers is None:
         raise InvalidDay(problem="format", today=today, max_days=MAX_DAYS_AHEAD)
     try:
-        day = date(numbers[2], numbers[1], numbers[0])
+        return date(numbers[2], numbers[1], numbers[0])
     except ValueError:
         raise InvalidDay(problem="calendar", today=today, max_days=MAX_DAYS_AHEAD) from None
-    if day < today or day > today + timedelta(days=MAX_DAYS_AHEAD):
-        raise InvalidDay(problem="range", today=today, max_days=MAX_DAYS_AHEAD)
-    return day
 
 
 def _day_month_year(text: str) -> tuple[int, int, int] | None:
