@@ -311,6 +311,57 @@ def _serving_areas(desa: str) -> tuple[str, str]:
     return desa, desa[:6]
 
 
+# --- one answer at a time: /keliling asks step by step and checks each answer as it comes,
+# with the checks of create_drive (which checks everything again when the admin confirms) ---
+
+
+def check_name(name: str) -> str:
+    """The drive's name, cleaned; InvalidDrive(`name`) if empty or too long."""
+    return _texts(name, "-")[0]
+
+
+def check_place(place: str) -> str:
+    """The drive's place, cleaned; InvalidDrive(`place`) if empty or too long."""
+    return _texts("-", place)[1]
+
+
+def check_hours(text: str) -> str:
+    """`HH:MM-HH:MM` as a drive's hours are written; else InvalidDrive(`hours`)."""
+    opening, closing = _hours(text)
+    return f"{opening:%H:%M}-{closing:%H:%M}"
+
+
+def check_capacity(capacity: int) -> int:
+    """Places per slot, 1 to MAX_CAPACITY; else InvalidDrive(`capacity`)."""
+    _require_capacity(capacity)
+    return capacity
+
+
+async def check_day(
+    db: aiosqlite.Connection, day: date, *, run_by: str | None, now: datetime
+) -> date:
+    """A day a drive can be on (after today, not too far, no holiday, no closure of every
+    point, nor of the running point `run_by` once known); else InvalidDrive."""
+    await _require_day(db, run_by or "", day, now=now)
+    return day
+
+
+async def check_area(db: aiosqlite.Connection, code: str) -> str:
+    """The plain code of an area a drive can serve; else InvalidDrive(`area`)."""
+    await _area(db, code)
+    return plain_code(code)
+
+
+async def check_point(db: aiosqlite.Connection, code: str) -> ServicePoint:
+    """A point whose staff can run a drive; else UnknownServicePoint or InvalidDrive(`point`)."""
+    return await _running_point(db, code)
+
+
+async def planned_drive(db: aiosqlite.Connection, code: str, *, now: datetime) -> Drive:
+    """The drive with this code if it can still be changed or cancelled; else InvalidDrive."""
+    return await _planned(db, code, now=now)
+
+
 # --- the checks ---
 
 
