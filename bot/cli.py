@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, date, datetime
@@ -14,6 +15,7 @@ from aiosqlite import Connection
 
 from bot.config import TIMEZONE, ConfigError, Settings, database_url, log_format
 from bot.db import DatabaseNewer, WrongSecretKey
+from bot.domain import Drive
 from bot.errors import DomainError, FileRefused
 from bot.jobs.registry import JOB_NAMES
 from bot.logs import setup_logging
@@ -98,6 +100,19 @@ def _parser() -> argparse.ArgumentParser:
     log.add_argument(
         "--since", required=True, type=_wib_moment, help="YYYY-MM-DD or YYYY-MM-DDTHH:MM, in WIB"
     )
+    drive = sub.add_parser(
+        "add-drive", help="plan a mobile recording drive; print its code and deep link"
+    )
+    drive.add_argument("--name", required=True, help="e.g. 'Perekaman keliling SMAN 1 Talun'")
+    drive.add_argument("--place", required=True, help="the place and its address")
+    drive.add_argument("--date", required=True, type=_iso_day, help="YYYY-MM-DD, a day to come")
+    drive.add_argument("--hours", required=True, help="HH:MM-HH:MM (WIB), e.g. 08:00-12:00")
+    drive.add_argument("--capacity", required=True, type=int, help="places per 30 minutes")
+    drive.add_argument("--area", required=True, help="Kemendagri code of a desa or kecamatan")
+    drive.add_argument("--service-point", required=True, help="whose staff run it, e.g. kanigoro")
+    drive.add_argument("--latitude", type=float)
+    drive.add_argument("--longitude", type=float)
+    sub.add_parser("list-drives", help="the mobile recording drives planned from today on")
     job = sub.add_parser("run-job", help="run one scheduled job now")
     job.add_argument("name", choices=JOB_NAMES)
     job.add_argument("--date", type=date.fromisoformat)
@@ -322,6 +337,81 @@ async def _bot_username(settings: Settings) -> str | None:
             return bot.username
     except TelegramError:
         return None
+
+
+def _iso_day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _add_drive(args: argparse.Namespace) -> int:
+    from bot.services.drives import create_drive, deep_link
+
+    settings = Settings.from_env(require_token=False)
+
+    async def work(conn: Connection) -> int:
+        try:
+            drive = await create_drive(
+                conn,
+                admin=None,
+                name=args.name,
+                place=args.place,
+                day=args.date,
+                hours=args.hours,
+                capacity=args.capacity,
+                area=args.area,
+                service_point=args.service_point,
+                latitude=args.latitude,
+                longitude=args.longitude,
+                now=datetime.now(UTC),
+            )
+        except DomainError as error:
+            print(f"not created: {_in_words(error)}", file=sys.stderr)  # noqa: T201
+            return 2
+        print(f"created drive {drive.code}: {_drive_line(drive)}")  # noqa: T201
+        print(deep_link(await _bot_username(settings) or "<bot username>", drive))  # noqa: T201
+        return 0
+
+    return _on_database(work, refused="not created")
+
+
+def _list_drives(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    from bot.services.drives import MAX_DAYS_AHEAD, deep_link, list_drives
+
+    settings = Settings.from_env(require_token=False)
+
+    async def work(conn: Connection) -> int:
+        today = datetime.now(TIMEZONE).date()
+        found = await list_drives(conn, today, today + timedelta(days=MAX_DAYS_AHEAD))
+        username = await _bot_username(settings) or "<bot username>" if found else ""
+        for drive in found:
+            print(f"{drive.code}  {_drive_line(drive)}")  # noqa: T201
+            print(f"        {deep_link(username, drive)}")  # noqa: T201
+        print(f"{len(found)} drives planned from {today.isoformat()} on")  # noqa: T201
+        return 0
+
+    return _on_database(work, refused="not read")
+
+
+def _drive_line(drive: Drive) -> str:
+    return (
+        f"{drive.day.isoformat()} {drive.hours} WIB, {drive.capacity} places per slot,"
+        f" area {drive.area_code}, staff of {drive.run_by}: {drive.name}, {drive.place}"
+    )
+
+
+def _in_words(error: DomainError) -> str:
+    """A refusal as the chat says it, in English and plain text."""
+    from html import unescape
+
+    from bot.rendering import Renderer
+
+    text = Renderer().render("en", error.template, **error.context)
+    return unescape(re.sub(r"<[^>]+>", "", text))
 
 
 def _set_point(args: argparse.Namespace) -> int:
@@ -563,6 +653,8 @@ _COMMANDS = {
     "revoke-invite": _revoke_invite,
     "set-point": _set_point,
     "run-job": _run_job,
+    "add-drive": _add_drive,
+    "list-drives": _list_drives,
     "audit": _audit,
     "backup": _backup,
     "restore": _restore,

@@ -1,0 +1,159 @@
+"""`dukcapil-bot add-drive`: plans a mobile recording drive, prints its code and deep link; bad
+input is refused with a clear message, exit code 2 and nothing written. `list-drives` lists them.
+
+The command line reads the real clock, so the days are counted from today (WIB)."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from datetime import date, datetime, timedelta
+
+import pytest
+
+from bot.cli import main
+from bot.config import TIMEZONE
+from bot.services.schedule import is_holiday
+from tests.conftest import TOKEN
+
+TODAY = datetime.now(TIMEZONE).date()
+
+
+def _open_day(after: int) -> date:
+    """The first weekday that is no public holiday, `after` days from today or later."""
+    day = TODAY + timedelta(days=after)
+    while day.weekday() >= 5 or is_holiday(day):
+        day += timedelta(days=1)
+    return day
+
+
+def _holiday() -> date:
+    """The next public holiday after tomorrow (Indonesia has one every few weeks)."""
+    day = TODAY + timedelta(days=2)
+    while not is_holiday(day):
+        day += timedelta(days=1)
+    return day
+
+
+DAY = _open_day(10)
+
+
+def args(**changed: str | None) -> list[str]:
+    """add-drive's arguments: a drive in Talun run by its kecamatan office, with `changed`
+    replacing (None: leaving out) an option."""
+    given = {
+        "--name": "Perekaman keliling SMAN 1 Talun",
+        "--place": "Aula SMAN 1 Talun, Jl. Raya Talun 1",
+        "--date": DAY.isoformat(),
+        "--hours": "08:00-12:00",
+        "--capacity": "10",
+        "--area": "35.05.14",
+        "--service-point": "kec-talun",
+        "--latitude": "-8.0951",
+        "--longitude": "112.3115",
+    } | {f"--{key.replace('_', '-')}": value for key, value in changed.items()}
+    return ["add-drive", *(part for k, v in given.items() if v is not None for part in (k, v))]
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    monkeypatch.setenv("DATABASE_PATH", str(tmp_path / "cli.sqlite3"))
+    monkeypatch.delenv("BOT_TOKEN", raising=False)
+    monkeypatch.chdir(tmp_path)  # no stray .env is read
+    return tmp_path
+
+
+def rows(env) -> tuple[int, int]:
+    """The drives, and the service points of drives, in the database."""
+    with sqlite3.connect(env / "cli.sqlite3") as conn:
+        drives = conn.execute("SELECT count(*) FROM drives").fetchone()[0]
+        points = conn.execute(
+            "SELECT count(*) FROM service_points WHERE open_day IS NOT NULL"
+        ).fetchone()[0]
+    return drives, points
+
+
+async def test_creates_the_drive_and_prints_its_code_and_deep_link(
+    settings, botapi, monkeypatch, capsys
+):
+    monkeypatch.setenv("DATABASE_PATH", str(settings.database_path))
+    monkeypatch.setenv("SECRET_KEY", settings.secret_key)
+    monkeypatch.setenv("BOT_TOKEN", TOKEN)
+    monkeypatch.setenv("BOT_API_URL", settings.bot_api_url)
+    assert await asyncio.to_thread(main, args()) == 0
+    first, link = capsys.readouterr().out.splitlines()
+    code = first.split()[2].rstrip(":")
+    assert first.startswith(f"created drive {code}: {DAY.isoformat()} 08:00-12:00 WIB")
+    assert link == f"https://t.me/{botapi.sim.bot_user['username']}?start=drv_{code}"
+    with sqlite3.connect(settings.database_path) as conn:
+        row = conn.execute(
+            "SELECT d.area_code, d.run_by, sp.name, sp.open_day, sp.slot_capacity, sp.latitude"
+            " FROM drives d JOIN service_points sp ON sp.code = d.point_code WHERE d.code = ?",
+            (code,),
+        ).fetchone()
+    assert row == (
+        "350514",
+        "kec-talun",
+        "Perekaman keliling SMAN 1 Talun",
+        DAY.isoformat(),
+        10,
+        -8.0951,
+    )
+    assert await asyncio.to_thread(main, ["list-drives"]) == 0
+    listed = capsys.readouterr().out
+    assert code in listed
+    assert link in listed
+    assert "1 drives planned" in listed
+
+
+def test_without_a_token_the_link_says_where_the_username_goes(env, capsys):
+    assert main(args(latitude=None, longitude=None)) == 0
+    link = capsys.readouterr().out.splitlines()[1]
+    assert link.startswith("https://t.me/<bot username>?start=drv_")
+    assert rows(env) == (1, 1)
+
+
+@pytest.mark.parametrize(
+    ("changed", "said"),
+    [
+        ({"date": (TODAY - timedelta(days=1)).isoformat()}, "from tomorrow on"),
+        ({"date": TODAY.isoformat()}, "from tomorrow on"),
+        ({"date": _holiday().isoformat()}, "public holiday"),
+        ({"area": "35.06.01"}, "is not the code of a desa/kelurahan or kecamatan"),
+        ({"area": "35.05.14.9999"}, "is not the code of a desa/kelurahan or kecamatan"),
+        ({"capacity": "0"}, "between 1 and"),
+        ({"capacity": "-5"}, "between 1 and"),
+        ({"service_point": "atlantis"}, "Service point atlantis is unknown"),
+        ({"hours": "12:00-08:00"}, "HH:MM-HH:MM"),
+        ({"name": "  "}, "name"),
+        ({"longitude": None}, "latitude and longitude"),
+        ({"latitude": "-7.2575", "longitude": "112.7521"}, "Kabupaten Blitar"),  # Surabaya
+    ],
+    ids=lambda v: str(v)[:40],
+)
+def test_bad_input_is_refused_and_changes_nothing(env, capsys, changed, said):
+    assert main(["migrate"]) == 0
+    capsys.readouterr()
+    assert main(args(**changed)) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith("not created: ")
+    assert said in err
+    assert "<code>" not in err  # plain text, not the chat's HTML
+    assert rows(env) == (0, 0)
+
+
+@pytest.mark.parametrize(
+    ("changed", "said"),
+    [
+        ({"date": "10-12-2026"}, "is not a date (YYYY-MM-DD)"),
+        ({"capacity": "ten"}, "invalid int value"),
+        ({"area": None}, "the following arguments are required: --area"),
+    ],
+)
+def test_unreadable_options_are_refused_before_anything_is_opened(env, capsys, changed, said):
+    with pytest.raises(SystemExit) as exit_:
+        main(args(**changed))
+    assert exit_.value.code == 2
+    assert said in capsys.readouterr().err
+    assert not (env / "cli.sqlite3").exists()
