@@ -13,6 +13,7 @@ from bot.handlers import (
     closures,
     deactivation,
     delivery,
+    drives_admin,
     edits,
     erase,
     group,
@@ -41,6 +42,7 @@ def register(app: Application) -> None:
         staff,
         tickets_staff,
         broadcast,  # before check: typed free text may hold digits that look like a NIK
+        drives_admin,  # likewise (a drive's name or place)
         booking,
         report,
         check,

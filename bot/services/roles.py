@@ -31,6 +31,7 @@ ROLE_COMMANDS: dict[str, frozenset[str]] = {
     "daftar_musnah": frozenset({"admin"}),
     "deaktivasi": frozenset({"admin"}),
     "cabut": frozenset({"admin"}),
+    "keliling": frozenset({"admin"}),
 }
 
 

@@ -19,6 +19,7 @@ from bot.services.broadcasts import Status as BroadcastStatus
 from bot.services.cycle import Cycle
 from bot.services.deactivation import Notice, Run
 from bot.services.digest import Bookings, PointDigest, RegencyDigest, TeenRate
+from bot.services.drive_admin import Summary as DriveSummary
 from bot.services.figures import Figures, Reach, Scope
 from bot.services.reminders import Reminder
 from bot.services.roles import ROLE_COMMANDS
@@ -265,6 +266,50 @@ SAMPLE.update(
     d=RegencyDigest(
         date(2026, 11, 20), _DAY, _DAY, 3, {"reported": 1, "ready": 2}, TeenRate(2026, 40, 4), CYCLE
     ),
+)
+
+
+# mobile recording drives (/keliling)
+_DRIVE = Drive(
+    1,
+    "K7PX2M",
+    replace(
+        POINT,
+        code="drv-k7px2m",
+        name="Perekaman keliling <SMAN> 1",
+        address="Aula <SMAN> 1 Talun",
+        hours="thu 08:00-12:00",
+        open_day=date(2026, 11, 26),
+    ),
+    "kanigoro",
+    "350510",
+    "planned",
+    None,
+)
+SAMPLE.update(
+    drive=_DRIVE,
+    drives=[_DRIVE],
+    booked={"K7PX2M": 3},
+    more=2,
+    areas={"350510": _KANIGORO},
+    runners={"kanigoro": POINT},
+    field="day",
+    changing=_DRIVE,
+    example=date(2026, 12, 1),
+    plan=DriveSummary(
+        "Perekaman <SMAN> 1",
+        "Aula <SMAN>",
+        date(2026, 12, 2),
+        "08:00-12:00",
+        10,
+        _KANIGORO,
+        POINT,
+        -8.1,
+        112.3,
+    ),
+    link="https://t.me/dukcapil_bot?start=drv_K7PX2M",
+    value=date(2026, 11, 27),
+    affected=2,
 )
 
 

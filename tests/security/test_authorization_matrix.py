@@ -28,9 +28,9 @@ from bot.app import prepare_database
 from bot.clock import FixedClock
 from bot.config import Settings
 from bot.db import transaction
-from bot.domain import Booking, RoleUser, Ticket
+from bot.domain import Booking, Drive, RoleUser, Ticket
 from bot.services import booking as booking_service
-from bot.services import deactivation, frontdesk, links, tickets
+from bot.services import deactivation, drives, frontdesk, links, tickets
 from bot.services.directory import note_chat
 from bot.services.importer import import_residents
 from bot.services.roles import ROLE_COMMANDS, add_user
@@ -57,6 +57,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 TODAY = date(2026, 11, 24)  # Tuesday, 10:00 WIB
 TOMORROW = TODAY + timedelta(days=1)
 CLOSED_DAY = TODAY + timedelta(days=7)  # the day /tutup closes: no other case books it
+DRIVE_DAY = TODAY + timedelta(days=9)  # Thursday 3 December: the drives of /keliling's cases
 LATER_TODAY = [s for s in slot_starts(TODAY) if s > NOW][-1]
 HOME_POINT, OTHER_POINT = "kanigoro", "tla-wlingi"
 HOME_AREA, OTHER_AREA = "35.05.10", "35.05.03"  # Kanigoro, Srengat
@@ -401,6 +402,70 @@ def siaran_until(last: str) -> Callable[..., Awaitable[BotMessage]]:
     return flow
 
 
+async def a_drive(w: World) -> Drive:
+    """A planned drive in Srengat (no case books it), the target of /keliling's buttons."""
+    return await drives.create_drive(
+        w.db,
+        admin=None,
+        name="Perekaman keliling SMAN 1 Srengat",
+        place="Aula SMAN 1 Srengat",
+        day=DRIVE_DAY,
+        hours="08:00-12:00",
+        capacity=5,
+        area=OTHER_AREA,
+        service_point="tla-srengat",
+        now=NOW,
+    )
+
+
+async def drive_state(w: World, d: Drive) -> Any:
+    return await w.value(
+        "SELECT d.state || ' ' || sp.open_day || ' ' || sp.hours || ' ' || sp.slot_capacity"
+        " FROM drives d JOIN service_points sp ON sp.code = d.point_code WHERE d.id = ?",
+        d.id,
+    )
+
+
+async def drives_made(w: World, _: Any) -> Any:
+    return await w.value("SELECT count(*) FROM drives")
+
+
+async def said(user: SimUser, text: str) -> BotMessage:
+    user.send_text(text)
+    return await user.next_message()
+
+
+def keliling_until(last: str) -> Callable[..., Awaitable[BotMessage]]:
+    """The allowed admin's real /keliling flow up to the button `last`: a new drive's steps
+    (kl:skip, kl:ok, kl:no), or a change (kl:f, kl:save) or cancellation (kl:drop) of `d`."""
+
+    async def flow(w: World, user: SimUser, d: Drive | None, first: BotMessage) -> BotMessage:
+        listing = await said(user, f"/keliling {d.code}" if d else "/keliling")
+        if last in ("kl:f:capacity", "kl:save"):
+            user.press(listing, f"kl:chg:{d.code}")
+            menu = await user.next_message()
+            user.press(menu, "kl:f:capacity")
+            asked = await user.next_message()
+            return asked if last == "kl:f:capacity" else await _press(user, await said(user, "7"))
+        if last == "kl:drop":
+            user.press(listing, f"kl:del:{d.code}")
+            return await _press(user, await user.next_message(), last)
+        user.press(listing, "kl:new")
+        await user.next_message()
+        for typed in ("Keliling Uji", "Balai Desa", "03-12-2026", "08:00-10:00", "4", OTHER_AREA):
+            await said(user, typed)
+        location = await said(user, "tla-srengat")
+        summary = await _press(user, location, "kl:skip")
+        return summary if last == "kl:skip" else await _press(user, summary, last)
+
+    return flow
+
+
+async def _press(user: SimUser, message: BotMessage, data: str = "kl:save") -> BotMessage:
+    user.press(message, data)
+    return await user.next_message()
+
+
 def tomorrow(w: World) -> Awaitable[Booking]:
     return w.booking(slot_starts(TOMORROW)[0])
 
@@ -503,6 +568,30 @@ ACTIONS: list[Action] = [
            allowed=says("Saat ini 1 NIK"), data="dz:ask:1"),
     Action("dz:no", "deaktivasi", the_world, press("dz:no:{t.run_id}"), run_state,
            allowed=says("Tidak jadi"), data="dz:no:1"),
+    # mobile recording drives: the entry buttons of the list, then the steps' buttons pressed
+    # with no /keliling in progress (allowed: the real flow)
+    Action("cmd:keliling", "keliling", nothing, command("/keliling"), drives_made,
+           allowed=says("Perekaman keliling")),
+    Action("kl:new", "keliling", nothing, press("kl:new"), drives_made,
+           allowed=says("Apa namanya"), data="kl:new"),
+    Action("kl:chg", "keliling", a_drive, press("kl:chg:{t.code}"), drive_state,
+           allowed=says("Apa yang diubah"), data="kl:chg:K7PX2M"),
+    Action("kl:del", "keliling", a_drive, press("kl:del:{t.code}"), drive_state,
+           allowed=says("Batalkan"), data="kl:del:K7PX2M"),
+    Action("kl:f", "keliling", a_drive, press("kl:f:capacity"), drive_state,
+           follow=keliling_until("kl:f:capacity"), allowed=says("Berapa orang"),
+           data="kl:f:capacity"),
+    Action("kl:save", "keliling", a_drive, press("kl:save"), drive_state,
+           follow=keliling_until("kl:save"), data="kl:save"),
+    Action("kl:drop", "keliling", a_drive, press("kl:drop"), drive_state,
+           follow=keliling_until("kl:drop"), data="kl:drop"),
+    Action("kl:skip", "keliling", nothing, press("kl:skip"), drives_made,
+           follow=keliling_until("kl:skip"), allowed=says("Buat perekaman keliling ini"),
+           data="kl:skip"),
+    Action("kl:ok", "keliling", nothing, press("kl:ok"), drives_made,
+           follow=keliling_until("kl:ok"), data="kl:ok"),
+    Action("kl:no", "keliling", nothing, press("kl:no"), drives_made,
+           follow=keliling_until("kl:no"), allowed=says("dibatalkan"), data="kl:no"),
     Action("dz:csv", "deaktivasi", the_world, press("dz:csv:{t.run_id}"), run_state,
            allowed=sent("sendDocument"), data="dz:csv:1"),
     Action("dz:ok", "deaktivasi", the_world, press("dz:ok:{t.run_id}"), run_state,
@@ -536,7 +625,7 @@ async def test_every_role_command_is_tried():
 
 async def test_every_role_button_is_tried(world: World):
     """Every button pattern registered by the role modules matches a button tried here."""
-    role_modules = ("staff", "tickets_staff", "broadcast", "deactivation", "admin")
+    role_modules = ("staff", "tickets_staff", "broadcast", "deactivation", "admin", "drives_admin")
     patterns = {
         handler.pattern.pattern
         for handler in _callback_handlers(world.app)
