@@ -387,7 +387,7 @@ def _list_drives(args: argparse.Namespace) -> int:
     async def work(conn: Connection) -> int:
         today = datetime.now(TIMEZONE).date()
         found = await list_drives(conn, today, today + timedelta(days=MAX_DAYS_AHEAD))
-        username = await _bot_username(settings) or "<bot username>" if found else ""
+        username = (await _bot_username(settings) if found else None) or "<bot username>"
         for drive in found:
             print(f"{drive.code}  {_drive_line(drive)}")  # noqa: T201
             print(f"        {deep_link(username, drive)}")  # noqa: T201
