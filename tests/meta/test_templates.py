@@ -270,31 +270,13 @@ SAMPLE.update(
 
 
 # mobile recording drives (/keliling)
-_DRIVE = Drive(
-    1,
-    "K7PX2M",
-    replace(
-        POINT,
-        code="drv-k7px2m",
-        name="Perekaman keliling <SMAN> 1",
-        address="Aula <SMAN> 1 Talun",
-        hours="thu 08:00-12:00",
-        open_day=date(2026, 11, 26),
-    ),
-    "kanigoro",
-    "350510",
-    "planned",
-    None,
-)
 SAMPLE.update(
-    drive=_DRIVE,
-    drives=[_DRIVE],
-    booked={"K7PX2M": 3},
+    booked={DRIVE.code: 3},
     more=2,
-    areas={"350510": _KANIGORO},
-    runners={"kanigoro": POINT},
+    areas={DRIVE.area_code: _KANIGORO},
+    runners={DRIVE.run_by: POINT},
     field="day",
-    changing=_DRIVE,
+    changing=DRIVE,
     example=date(2026, 12, 1),
     plan=DriveSummary(
         "Perekaman <SMAN> 1",
