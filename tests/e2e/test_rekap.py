@@ -259,16 +259,19 @@ async def test_the_outreach_list_follows_a_walk_through_the_area(botapi, address
     assert not re.search(r"\d{10,}|\d{4}\*", raw)  # no NIK or KK, whole or masked
 
 
-async def _official_pdf(botapi):
-    """/rekap, then the PDF button under the CSV; the PDF's pages as text."""
+async def _official_pdf(botapi, *, with_csv=False):
+    """/rekap, then the PDF button under the CSV; the PDF's pages as text (and the CSV's
+    rows)."""
     official, _ = await rekap(botapi, OFFICIAL_ID)
     listing = await official.next_message()
+    rows = csv_rows(botapi, listing)
     official.press(listing, "rekap:pdf")
     while not (message := await official.next_message()).message.get("document"):
         pass  # the area's charts, sent after the list
     assert message.message["document"]["file_name"] == "outreach-350510-2026-11-24.pdf"
     data = document_bytes(botapi, message)
-    return [page.extract_text() for page in pypdf.PdfReader(io.BytesIO(data)).pages], data
+    pages = [page.extract_text() for page in pypdf.PdfReader(io.BytesIO(data)).pages]
+    return (pages, data, rows) if with_csv else (pages, data)
 
 
 async def test_the_printable_outreach_list_walks_one_desa_per_page(botapi, addressed_village):
@@ -298,3 +301,27 @@ async def test_the_printable_outreach_list_walks_one_desa_per_page(botapi, addre
 
 def _line_of(lines: list[str], nama: str, alamat: str) -> int:
     return next(i for i, line in enumerate(lines) if line.startswith(f"{nama} ") and alamat in line)
+
+
+async def test_the_printable_list_of_a_nine_column_import_has_no_address(botapi, village):
+    """No alamat, RT nor RW imported: every resident of the CSV is in the PDF, in the same
+    walking order, each line their name, birth date, status, desa and household only."""
+    pages, data, rows = await _official_pdf(botapi, with_csv=True)
+    text = "\n".join(pages)
+    lines = text.splitlines()
+    assert [row[4:7] for row in rows[1:]] == [["", "", ""]] * 3  # nothing to fill them with
+    at = [_line_of(lines, row[0].removeprefix("'"), "") for row in rows[1:]]
+    assert at == sorted(at)  # the CSV's walk
+    for row, line in zip(rows[1:], at, strict=True):
+        nama, born, _, desa, _, _, _, family, members = (cell.removeprefix("'") for cell in row)
+        assert lines[line].startswith(f"{nama} {born} "), lines[line]
+        rest = "\n".join(lines[line : line + 3])
+        # the columns in order, nothing between the desa and the household's number
+        assert f"{desa} {family} {members.split(';')[0]}" in rest, rest
+    assert {row[0].removeprefix("'") for row in rows[1:]} == {"Siti Aminah", "Lia", "=Bayu"}
+    for person in EVERYONE.values():
+        assert person.nik not in text
+        assert person.kk not in text
+        assert person.nik.encode() not in data
+        assert person.kk.encode() not in data
+    assert not re.search(r"\d{10,}|\d{4}\*", text)  # no NIK or KK, whole or masked
