@@ -10,17 +10,27 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 from bot.context import Context, chat_locale, deps
 from bot.domain import RoleUser
 from bot.handlers.charts import send_area_charts, send_point_chart
-from bot.handlers.common import HTML, chat_id_of, reply, requires_role
+from bot.handlers.common import (
+    HTML,
+    callback_arg,
+    chat_id_of,
+    reply,
+    requires_role,
+    stale_choice,
+)
 from bot.services.figures import Figures, area_scope
 from bot.services.summaries import (
     OutreachList,
     area_code_for,
+    kecamatan,
+    kecamatan_list,
     outreach_list,
     regency,
     rekap,
 )
 from bot.services.ticket_stats import ticket_statistics
 from bot.views import keyboard
+from bot.views.statistics import KECAMATAN_BUTTON, KECAMATAN_PATTERN, kecamatan_keyboard
 
 OUTREACH_STATUSES = ("deactivated", "turning17", "unrecorded")
 PDF_BUTTON = "rekap:pdf"
@@ -86,13 +96,30 @@ async def _outreach(
 
 @requires_role("statistik")
 async def statistics(update: Update, context: Context, user: RoleUser) -> None:
-    """/statistik: regency-wide counts, the regency's charts and the service points'."""
+    """/statistik: regency-wide counts with a button per kecamatan under them, the regency's
+    charts and the service points'."""
     d = deps(context)
     figures = await regency(d.db, today=d.today())
     cards = await ticket_statistics(d.db)
-    await reply(update, context, "admin/statistics.html", f=figures, cards=cards)
+    markup = kecamatan_keyboard(await kecamatan_list(d.db))
+    await reply(update, context, "admin/statistics.html", f=figures, cards=cards, markup=markup)
     await send_area_charts(context, chat_id_of(update), figures)
     await send_point_chart(context, chat_id_of(update), figures)
+
+
+@requires_role("statistik")
+async def kecamatan_statistics(update: Update, context: Context, user: RoleUser) -> None:
+    """A kecamatan button under /statistik: its figures, the numbers /rekap gives its
+    official, and its charts (per desa)."""
+    d = deps(context)
+    code = callback_arg(update).removeprefix(KECAMATAN_BUTTON.partition(":")[2])
+    try:
+        summary = await kecamatan(d.db, code, today=d.today())
+    except LookupError:
+        await stale_choice(update, context)
+        return
+    await reply(update, context, "admin/kecamatan_statistics.html", f=summary)
+    await send_area_charts(context, chat_id_of(update), summary)
 
 
 def register(app: Application) -> None:
@@ -100,3 +127,4 @@ def register(app: Application) -> None:
     app.add_handler(CommandHandler("rekap", area_summary))
     app.add_handler(CommandHandler("statistik", statistics))
     app.add_handler(CallbackQueryHandler(outreach_pdf, pattern=rf"^{PDF_BUTTON}$"))
+    app.add_handler(CallbackQueryHandler(kecamatan_statistics, pattern=KECAMATAN_PATTERN))

@@ -13,10 +13,11 @@ import aiosqlite
 
 from bot import outreach_pdf
 from bot.db import transaction
-from bot.domain import RoleUser
+from bot.domain import Area, RoleUser
 from bot.errors import NotAuthorized
 from bot.services.figures import REGENCY_CODE, Figures, ages_on, area_scope, figures
 from bot.storage import audit
+from bot.storage.areas import get_area, list_children
 from bot.storage.stats import MEMBER_SEPARATOR, outreach_rows
 
 # No NIK, masked or not: next to the birth date and desa a masked NIK is the NIK (its middle
@@ -66,6 +67,20 @@ async def rekap(db: aiosqlite.Connection, user: RoleUser, *, today: date) -> Fig
 async def regency(db: aiosqlite.Connection, *, today: date) -> Figures:
     """The regency's figures, for /statistik."""
     return await figures(db, await area_scope(db, REGENCY_CODE), today=today)
+
+
+async def kecamatan_list(db: aiosqlite.Connection) -> list[Area]:
+    """The regency's kecamatan, for /statistik's choice."""
+    return await list_children(db, REGENCY_CODE)
+
+
+async def kecamatan(db: aiosqlite.Connection, code: str, *, today: date) -> Figures:
+    """A kecamatan's figures, as /rekap gives them to its official; LookupError for a code
+    that is not a kecamatan of the regency (an old or forged button)."""
+    area = await get_area(db, code)
+    if area is None or area.level != "kecamatan" or area.parent_code != REGENCY_CODE:
+        raise LookupError(f"not a kecamatan: {code!r}")
+    return await figures(db, await area_scope(db, area.code), today=today)
 
 
 async def outreach_list(

@@ -100,6 +100,45 @@ async def test_statistik_charts_the_regency_per_kecamatan(botapi, village):
     assert sum(d for _, d in parts.values()) == figure(summary.text, "NIK nonaktif")
 
 
+async def test_statistik_offers_each_kecamatan_with_the_numbers_of_its_rekap(botapi, village):
+    """The kecamatan buttons under the regency's figures: Kanigoro's gives the figures its
+    official's /rekap gives, then its chart per desa; an official pressing the admin's
+    button (forged in their own chat: they cannot see the admin's) is refused."""
+    summary, _ = await replies(botapi, ADMIN_ID, "/statistik", 2)
+    buttons = {data: label for label, data in summary.buttons}
+    assert len(buttons) == 22
+    assert buttons["stat:kec:350510"] == "Kanigoro"
+    admin = botapi.user(ADMIN_ID)
+    admin.press(summary, "stat:kec:350510")
+    while (chosen := await admin.next_message(timeout=SLOW)).method != "sendMessage":
+        pass  # the regency's other charts
+    assert "Statistik Kecamatan Kanigoro" in chosen.text
+    chart = await admin.next_message(timeout=SLOW)
+    assert "Kanigoro: belum rekam dan NIK nonaktif per desa" in chart.text
+    assert set(parts_of(chart.text)) == KANIGORO_DESA
+    assert png_of(botapi, chart).width == WIDTH_PX
+    rekap = (await replies(botapi, OFFICIAL_ID, "/rekap", 1))[0]
+    assert figure_lines(chosen.text) == figure_lines(rekap.text)
+    assert figure(chosen.text, "Wajib KTP belum rekam") == 3
+    official = botapi.user(OFFICIAL_ID)
+    official.press(rekap, "stat:kec:350510", raw=True)
+    for _ in range(5):  # after the rest of /rekap: the list and the charts
+        if "hanya untuk petugas" in (
+            (answer := await official.next_message(timeout=SLOW)).text or ""
+        ):
+            break
+    assert "hanya untuk petugas" in answer.text
+    assert answer.method == "sendMessage"
+
+
+def figure_lines(text):
+    """The lines from `Penduduk:` to the tickets line: every figure of the area."""
+    lines = text.split("\n")
+    start = next(i for i, line in enumerate(lines) if line.startswith("Penduduk: "))
+    end = next(i for i, line in enumerate(lines) if line.startswith("Tiket KTP rusak/hilang"))
+    return lines[start : end + 1]
+
+
 async def test_the_funnel_gives_the_figures_of_the_text(botapi, village):
     """One reminder, two bookings (one came and recorded, one did not come), two recordings in
     the last 30 days in Kanigoro: the funnel chart says so, as the summary does."""

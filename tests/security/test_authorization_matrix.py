@@ -350,6 +350,11 @@ async def ticket_list(chat: SimChat, first: BotMessage) -> str:
     return "\n".join([first.text or ""] + [(await chat.next_message()).text for _ in range(count)])
 
 
+async def document_name(chat: SimChat, document: BotMessage) -> str:
+    """The file name of a document (an outreach list's names its area)."""
+    return str(document.message["document"]["file_name"])
+
+
 async def with_reason(w: World, user: SimUser, target: Any, asked: BotMessage) -> BotMessage:
     assert "alasan" in (asked.text or "")
     user.send_text("Berkas tidak lengkap")
@@ -537,6 +542,11 @@ ACTIONS: list[Action] = [
            marker=lambda _: "Kanigoro", allowed=says("Siaran ke warga Kanigoro")),
     Action("cmd:statistik", "statistik", nothing, command("/statistik"), reads,
            allowed=says("Statistik Kabupaten Blitar")),
+    Action("stat:kec", "statistik", nothing, press("stat:kec:350510"), reads,
+           allowed=says("Statistik Kecamatan Kanigoro"), data="stat:kec:350510"),
+    Action("rekap:pdf", "rekap", nothing, press("rekap:pdf"), reads,
+           marker=lambda _: "350510", collect=document_name, allowed=sent("sendDocument"),
+           data="rekap:pdf"),
     Action("cmd:tutup", "tutup", on_closed_day, tutup, closure_state),
     Action("cmd:autokonfirmasi", "autokonfirmasi", nothing,
            command(f"/autokonfirmasi {SIDE_POINT} on"), auto_confirm_state),
@@ -626,6 +636,7 @@ async def test_every_role_command_is_tried():
 async def test_every_role_button_is_tried(world: World):
     """Every button pattern registered by the role modules matches a button tried here."""
     role_modules = ("staff", "tickets_staff", "broadcast", "deactivation", "admin", "drives_admin")
+    role_modules += ("area_reports",)
     patterns = {
         handler.pattern.pattern
         for handler in _callback_handlers(world.app)
