@@ -22,6 +22,7 @@ DPI = 100
 FONT = 22  # points at 100 dpi: readable on a phone without zooming
 TITLE_CHARS = 40  # a longer title wraps: bold at FONT + 4, about 40 characters fit
 ROW_INCHES = 0.75  # height of one bar group in a bar chart
+PANEL_INCHES = 2.8  # height of one service point's weeks
 COLOURS = ("#c0392b", "#7f8c8d", "#2e86c1")  # red, grey, blue
 
 
@@ -31,6 +32,17 @@ class Series:
 
     name: str
     values: Sequence[int]
+
+
+@dataclass(frozen=True)
+class Panel:
+    """One service point's weeks: bookings, no-shows and the share of places used (percent,
+    None where nothing was offered)."""
+
+    name: str
+    booked: Sequence[int]
+    no_show: Sequence[int]
+    share: Sequence[float | None]
 
 
 def bars(title: str, labels: Sequence[str], series: Sequence[Series], *, locale: str) -> bytes:
@@ -100,6 +112,38 @@ def lines(
     axes.spines[["top", "right"]].set_visible(False)
     axes.margins(x=0.12)
     axes.legend(fontsize=FONT, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=2)
+    return _png(figure)
+
+
+def weekly_panels(
+    title: str,
+    ticks: Sequence[str],
+    panels: Sequence[Panel],
+    names: tuple[str, str],
+    *,
+    locale: str,
+) -> bytes:
+    """One panel per point, top to bottom: per week (the ticks) a bar of bookings and one of
+    no-shows, each with its count, and the share of places used written above the week.
+    PNG bytes."""
+    figure = _figure(height=2.4 + PANEL_INCHES * max(len(panels), 1))
+    rows = figure.subplots(max(len(panels), 1), 1, squeeze=False)[:, 0]
+    top = max((max([*p.booked, *p.no_show, 1]) for p in panels), default=1)
+    for axes, panel in zip(rows, panels, strict=False):
+        for i, values in enumerate((panel.booked, panel.no_show)):
+            xs = [week + (i - 0.5) * 0.4 for week in range(len(ticks))]
+            drawn = axes.bar(xs, values, width=0.4, color=COLOURS[2 - 2 * i], label=names[i])
+            axes.bar_label(drawn, labels=[_number(v, locale) for v in values], fontsize=FONT - 6)
+        for week, share in enumerate(panel.share):
+            text = "-" if share is None else f"{share:.0f}%"
+            axes.text(week, top * 1.32, text, ha="center", fontsize=FONT - 4, fontweight="bold")
+        axes.set_ylim(0, top * 1.6)
+        axes.set_title(panel.name, fontsize=FONT - 2, loc="left")
+        axes.set_xticks(range(len(ticks)), labels=list(ticks), fontsize=FONT - 6)
+        axes.yaxis.set_visible(False)
+        axes.spines[["top", "right", "left"]].set_visible(False)
+    figure.suptitle(textwrap.fill(title, TITLE_CHARS), fontsize=FONT + 4, fontweight="bold")
+    rows[0].legend(fontsize=FONT - 4, loc="lower center", bbox_to_anchor=(0.5, 1.15), ncols=2)
     return _png(figure)
 
 

@@ -5,13 +5,54 @@ one-scope case of."""
 
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, timedelta
 
 import aiosqlite
 
-from bot.services.figures import Figures, Scope, figures_of_parts, point_scope
+from bot.domain import ACTIVE_BOOKING_STATES, ServicePoint
+from bot.services.figures import CAME, Figures, Scope, figures_of_parts, point_scope
+from bot.services.schedule import places_offered
+from bot.storage import figures as store
 from bot.storage.areas import get_area, list_children
 from bot.storage.service_points import list_service_points
+
+WEEKS = 4  # the weeks of the service points' chart, the last one ending today
+POINTS_BY_WEEK = 6  # the busiest points drawn week by week: more would not fit a phone
+# A place is used by a booking still to be served or served: not by one cancelled, released,
+# rejected or not come to.
+USED = tuple(dict.fromkeys((*ACTIVE_BOOKING_STATES, *CAME)))
+
+
+@dataclass(frozen=True)
+class PointWeek:
+    """A service point's bookings (per state) for the days `first` to `last`, and the places
+    its open slots offered on those days."""
+
+    first: date
+    last: date
+    bookings: dict[str, int]
+    offered: int
+
+    @property
+    def booked(self) -> int:
+        """Bookings for a day of the week, whatever became of them."""
+        return sum(self.bookings.values())
+
+    @property
+    def no_show(self) -> int:
+        """Bookings of the week whose resident did not come."""
+        return self.bookings.get("no_show", 0)
+
+    @property
+    def used(self) -> int:
+        """Places taken by a booking still to be served or served (states USED)."""
+        return sum(self.bookings.get(state, 0) for state in USED)
+
+    @property
+    def share(self) -> float | None:
+        """The share of places used, in percent: used / offered (None: nothing offered)."""
+        return self.used * 100 / self.offered if self.offered else None
 
 
 def to_visit(part: Figures) -> int:
@@ -36,6 +77,30 @@ async def points(db: aiosqlite.Connection, *, today: date) -> list[Figures]:
     found = await figures_of_parts(db, scopes, today=today)
     busy = [part for part in found if part.booked]
     return sorted(busy, key=lambda part: (-part.booked, _point_name(part)))
+
+
+async def point_week(
+    db: aiosqlite.Connection, point: ServicePoint, first: date, last: date
+) -> PointWeek:
+    """The point's bookings and places offered from `first` to `last`."""
+    bookings = await store.booking_states(db, "", "", first=first, last=last, point=point.code)
+    return PointWeek(first, last, bookings, await places_offered(db, point, first, last))
+
+
+async def point_weeks(
+    db: aiosqlite.Connection, point: ServicePoint, *, today: date, weeks: int = WEEKS
+) -> list[PointWeek]:
+    """The point's last `weeks` weeks of seven days, oldest first, the last ending today."""
+    ends = [today - timedelta(days=7 * n) for n in reversed(range(weeks))]
+    return [await point_week(db, point, end - timedelta(days=6), end) for end in ends]
+
+
+async def busiest_weeks(
+    db: aiosqlite.Connection, busy: list[Figures], *, today: date
+) -> dict[str, list[PointWeek]]:
+    """The weeks of the POINTS_BY_WEEK first points of `busy` (see `points`), by code."""
+    drawn = [part.scope.point for part in busy[:POINTS_BY_WEEK] if part.scope.point]
+    return {point.code: await point_weeks(db, point, today=today) for point in drawn}
 
 
 def _point_name(part: Figures) -> str:

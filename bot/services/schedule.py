@@ -203,3 +203,13 @@ async def _free_slots(
     earliest = to_utc(now) + MIN_LEAD
     places = {s: point.slot_capacity - booked.get(s, 0) - held.get(s, 0) for s in starts}
     return [Slot(s, n) for s, n in places.items() if n > 0 and s >= earliest]
+
+
+async def places_offered(
+    db: aiosqlite.Connection, point: ServicePoint, first: date, last: date
+) -> int:
+    """The places of the point's slots on its open days from `first` to `last`: each slot
+    holds `slot_capacity` bookings (holidays, closures and days without hours offer none)."""
+    hours = parse_hours(point.hours)
+    days = await _open_days_between(db, point, first, last)
+    return sum(len(slot_starts(day, hours=hours)) for day in days) * point.slot_capacity

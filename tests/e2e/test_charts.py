@@ -162,6 +162,25 @@ async def test_statistik_charts_the_bookings_per_service_point(botapi, village):
     assert "Antrean per tempat layanan" in chart.text
     assert parts_of(chart.text) == {point.name: (2, 1)}  # points without bookings left out
     assert "antrean: 2 · datang: 1 · tidak datang: 1" in summary.text
+    assert has_colour(image, COLOURS[2])  # the bookings' bars drawn, week by week
+
+
+async def test_the_service_points_chart_gives_the_share_of_places_used_by_week(botapi, village):
+    """One place a slot at the point: the week to Tuesday 24 November opened Wed 18, Thu 19
+    (13 slots each), Fri 20 (6), Mon 23 and Tue 24 (13 each), 58 places; the recorded
+    booking used one of them, the missed one none: 2%."""
+    await _plant_activity(village)
+    point = (await list_service_points(village))[0]
+    async with transaction(village):
+        await village.execute(
+            "UPDATE service_points SET slot_capacity = 1 WHERE code = ?", (point.code,)
+        )
+    *_, chart = await replies(botapi, ADMIN_ID, "/statistik", 5)
+    weeks = f"{point.name}: 3/11 0 / 0, 0% · 10/11 0 / 0, 0% · 17/11 0 / 0, 0% · 24/11 2 / 1, 2%"
+    assert weeks in chart.text
+    image = png_of(botapi, chart)
+    assert image.height >= 500  # a panel for the point under the title and legend
+    assert has_colour(image, COLOURS[0])  # the no-show's bar
 
 
 async def test_the_teens_share_recorded_week_by_week(botapi, village):

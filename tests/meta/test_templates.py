@@ -14,6 +14,7 @@ from bot.domain import Area, Booking, Drive, Incident, Resident, Ticket, TicketE
 from bot.errors import InvalidNik
 from bot.handlers.menus import CITIZEN_COMMANDS
 from bot.rendering import LOCALES, TEMPLATES_DIR, Renderer
+from bot.services.breakdown import PointWeek
 from bot.services.broadcasts import Draft, Quota, Sent
 from bot.services.broadcasts import Status as BroadcastStatus
 from bot.services.cycle import Cycle
@@ -227,6 +228,13 @@ SAMPLE.update(
         CYCLE, date(2026, 11, 24), 30, 12, [Week(date(2026, 5, 7), 10.0, None)]
     ),  # charts/teens.html
     per_point=[replace(_FIGURES, scope=Scope(_KANIGORO, POINT))],  # charts/points.html
+    drawn=[POINT],
+    weeks={
+        POINT.code: [
+            PointWeek(date(2026, 11, 11), date(2026, 11, 17), {"recorded": 3}, 0),
+            PointWeek(date(2026, 11, 18), date(2026, 11, 24), {"recorded": 9, "no_show": 2}, 40),
+        ]
+    },
     rows=22,
     area=_KANIGORO,
     cycle=CYCLE,

@@ -29,7 +29,12 @@ from bot.services.importer import import_residents
 from bot.storage import bookings, chats, links, tickets
 from bot.storage import outbox as outbox_store
 from bot.storage.areas import list_kecamatan
-from bot.storage.service_points import list_service_points, seed_service_points
+from bot.storage.closures import insert_closure
+from bot.storage.service_points import (
+    get_service_point,
+    list_service_points,
+    seed_service_points,
+)
 
 TODAY = date(2026, 11, 24)  # cycle in force: cohort 31 Dec 2026, teens born in 2009
 NOW = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
@@ -302,3 +307,51 @@ async def test_the_breakdown_gives_each_part_the_figures_of_its_own_scope(town):
         for p in await list_service_points(db)
     ]
     assert {p.scope.point for p in busy} == {f.scope.point for f in alone if f.booked}
+
+
+async def test_the_share_of_places_used_per_week_against_a_count_made_here(town):
+    """A point open Monday to Friday 08:00-10:00 (4 slots of 5 places a day), closed on
+    Wednesday 11 November: each of the last four weeks offers 5 places x 4 slots x its open
+    weekdays, and uses one place per booking pending, confirmed, checked in, recorded or
+    handed over (not cancelled, released, rejected, nor missed)."""
+    db, truth = town
+    code = "kanigoro"
+    async with transaction(db):
+        await db.execute(
+            "UPDATE service_points SET hours = 'mon-fri 08:00-10:00', slot_capacity = 5"
+            " WHERE code = ?",
+            (code,),
+        )
+        await insert_closure(
+            db,
+            service_point=code,
+            first_day=date(2026, 11, 11),
+            last_day=date(2026, 11, 11),
+            reason="x",
+            created_by=None,
+            now=NOW,
+        )
+    point = await get_service_point(db, code)
+    weeks = await breakdown.point_weeks(db, point, today=TODAY)
+    used_states = {"pending", "confirmed", "checked_in", "recorded", "handed_over"}
+    assert [(w.first, w.last) for w in weeks] == [
+        (date(2026, 10, 28), date(2026, 11, 3)),
+        (date(2026, 11, 4), date(2026, 11, 10)),
+        (date(2026, 11, 11), date(2026, 11, 17)),
+        (date(2026, 11, 18), date(2026, 11, 24)),
+    ]
+    for week in weeks:
+        days = [week.first + timedelta(days=n) for n in range(7)]
+        open_days = [d for d in days if d.weekday() < 5 and d != date(2026, 11, 11)]
+        mine = [(day, state) for _, p, day, state in truth.bookings if p == code]
+        in_week = [state for day, state in mine if week.first <= day <= week.last]
+        used = sum(state in used_states for state in in_week)
+        assert week.offered == len(open_days) * 4 * 5
+        assert (week.booked, week.no_show, week.used) == (
+            len(in_week),
+            in_week.count("no_show"),
+            used,
+        )
+        assert week.share == used * 100 / week.offered
+    assert sum(w.booked for w in weeks) > 0  # the count is about something
+    assert weeks[2].offered == 4 * 4 * 5  # the closed Wednesday offers nothing
