@@ -235,6 +235,11 @@ async def list_drives(
     )
 
 
+async def drive_bookings(db: aiosqlite.Connection, drive: Drive) -> list[Booking]:
+    """Every booking at the drive on its day, in any state, by time and queue number."""
+    return await bookings.list_point_day(db, drive.point_code, drive.day)
+
+
 async def drives_serving(
     db: aiosqlite.Connection,
     who: Resident | str,

@@ -290,6 +290,7 @@ async def test_a_drive_booking_is_an_ordinary_booking_at_the_drive(desk):
     )
     assert (booking.service, booking.service_point, booking.day) == ("rekam", drive.point_code, DAY)
     assert (booking.queue_number, booking.state) == (1, "confirmed")  # confirmed at once
+    assert await svc.drive_bookings(desk, drive) == [booking]
 
 
 async def test_capacity_per_drive_slot_under_contention_never_mixed_with_the_running_point(desk):
