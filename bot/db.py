@@ -9,9 +9,10 @@ import logging
 import os
 import sqlite3
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, Protocol, TypeVar
 from weakref import WeakKeyDictionary
 
 import aiosqlite
@@ -105,9 +106,23 @@ def vault_of(db: aiosqlite.Connection) -> Vault:
 _locks: WeakKeyDictionary[aiosqlite.Connection, asyncio.Lock] = WeakKeyDictionary()
 
 
+class Transactional(Protocol):
+    """A connection that runs its own transactions (PostgreSQL's, bot/postgres.py)."""
+
+    def transaction(self) -> AbstractAsyncContextManager[Any]: ...
+
+
+Conn = TypeVar("Conn", bound=aiosqlite.Connection | Transactional)
+
+
 @asynccontextmanager
-async def transaction(db: aiosqlite.Connection) -> AsyncIterator[aiosqlite.Connection]:
-    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception; one at a time per connection."""
+async def transaction(db: Conn) -> AsyncIterator[Conn]:
+    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception; one at a time per connection.
+    On PostgreSQL the connection's own (`PostgresConnection.transaction`)."""
+    if not isinstance(db, aiosqlite.Connection):
+        async with db.transaction():
+            yield db
+        return
     lock = _locks.setdefault(db, asyncio.Lock())
     async with lock:
         await _begin_to_the_end(db)

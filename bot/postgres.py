@@ -8,6 +8,7 @@ Sealing stays in Python: the vault's key never reaches the server.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Generator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -35,6 +36,8 @@ PG_MIGRATIONS_DIR = MIGRATIONS_DIR / "postgresql"
 BASELINE_MARK = "-- baseline"
 
 Params = Sequence[Any] | Mapping[str, Any]
+# The key of the advisory lock every write transaction takes (bot.db.transaction on PostgreSQL).
+WRITE_LOCK = 0x6475_6B63  # "dukc"
 
 
 def translate(sql: str) -> str:
@@ -114,6 +117,20 @@ class PostgresConnection:
 
     def __init__(self, raw: psycopg.AsyncConnection[Any], vault: Vault) -> None:
         self.raw, self.vault = raw, vault
+        self._turns = asyncio.Lock()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[PostgresConnection]:
+        """BEGIN ... COMMIT (ROLLBACK on any exception), one writer at a time in the database.
+
+        The first step of docs/postgresql.md: every write transaction takes one advisory lock,
+        held by the server until COMMIT or ROLLBACK (also when a worker dies), so the rules
+        checked inside a transaction hold as under SQLite's BEGIN IMMEDIATE, across processes.
+        The connection's own transactions take turns, as on SQLite's shared connection.
+        """
+        async with self._turns, self.raw.transaction():
+            await self.raw.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+            yield self
 
     def execute(self, sql: str, params: Params | None = None) -> Result:
         """Run one statement written with SQLite's parameters."""
@@ -152,13 +169,6 @@ async def connect(url: str, secret_key: str) -> PostgresConnection:
     return PostgresConnection(raw, Vault.from_secret(secret_key))
 
 
-@asynccontextmanager
-async def transaction(db: PostgresConnection) -> AsyncIterator[PostgresConnection]:
-    """BEGIN ... COMMIT, or ROLLBACK on any exception."""
-    async with db.raw.transaction():
-        yield db
-
-
 async def applied_migrations(db: PostgresConnection) -> set[str]:
     """Names of the migrations already recorded (SQLite's names, in the same table)."""
     await db.execute(SCHEMA_MIGRATIONS_TABLE)
@@ -195,7 +205,7 @@ async def migrate(
         script = path.read_text(encoding="utf-8")
         baseline = script.startswith(BASELINE_MARK)
         names = [*earlier, path.name] if baseline else [path.name]
-        async with transaction(db):
+        async with db.transaction():
             await db.run_script(script)
             if baseline:  # SQLite's 0011 wrote it with a SQL function of the connection
                 await _record_key(db)

@@ -66,6 +66,22 @@ def pg_url(pg_cluster: Cluster) -> Iterator[str]:
     pg_cluster.drop_database(name)
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def engine_db(request, tmp_path):
+    """A migrated database of each engine in turn, for the storage modules that run on both
+    (bot/engine.py): SQLite's file, then a new database in the session's PostgreSQL cluster."""
+    if request.param == "sqlite":
+        conn = await dbmod.connect(tmp_path / "test.sqlite3", SECRET_KEY)
+        await dbmod.migrate(conn)
+    else:
+        from bot import postgres
+
+        conn = await postgres.connect(request.getfixturevalue("pg_url"), SECRET_KEY)
+        await postgres.migrate(conn)
+    yield conn
+    await conn.close()
+
+
 # --- End-to-end: the real Application over real HTTP against the local Bot API server ---
 
 

@@ -10,6 +10,7 @@ import aiosqlite
 
 from bot.db import transaction
 from bot.domain import BackupStatus, JobHealth
+from bot.engine import Connection
 from bot.services.backup import last_backup
 from bot.services.outbox import HELD_IN_QUIET_HOURS, QUIET_HOURS, QuietHours, quiet_hours_end
 from bot.storage import health, job_health
@@ -59,7 +60,7 @@ async def database_answers(db: aiosqlite.Connection) -> None:
 
 
 async def record_job_outcome(
-    db: aiosqlite.Connection,
+    db: Connection,
     job: str,
     *,
     now: datetime,

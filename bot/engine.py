@@ -1,0 +1,14 @@
+"""The connection storage functions take: SQLite's (aiosqlite) or PostgreSQL's (bot/postgres.py).
+
+A storage module annotated with `Connection` runs on both engines (its SQL is the same text on
+both, or both texts are side by side); one still annotated `aiosqlite.Connection` is SQLite's
+only so far (docs/postgresql.md says how the rest are ported).
+"""
+
+from __future__ import annotations
+
+from aiosqlite import Connection as SQLiteConnection
+
+from bot.postgres import PostgresConnection
+
+Connection = SQLiteConnection | PostgresConnection
