@@ -360,7 +360,7 @@ async def outside_flow(update: Update, context: Context) -> None:
 @requires_role("keliling")
 async def use_private(update: Update, context: Context, admin: RoleUser) -> None:
     """/keliling in a group: after the role check, ask for a private chat."""
-    await reply(update, context, "official/use_private.html")
+    await reply(update, context, "admin/drive_use_private.html")
 
 
 def _drop(context: Context) -> None:

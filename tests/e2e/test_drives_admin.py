@@ -95,6 +95,14 @@ async def test_batal_leaves_nothing_behind(botapi, settings):
     assert await drive_count(settings) == 0
 
 
+async def test_keliling_in_a_group_asks_for_a_private_chat(botapi, settings):
+    group = botapi.group(-100950, title="Kepala Bidang")
+    botapi.user(ADMIN_ID).send_text("/keliling", chat=group)
+    said = (await group.next_message()).text
+    assert "(/keliling) hanya bisa dipakai di chat pribadi" in said
+    assert "/siaran" not in said
+
+
 @pytest.mark.parametrize("who", [7201, STAFF_ID])
 async def test_only_admins_plan_drives(botapi, settings, who):
     user = botapi.user(who)
