@@ -113,6 +113,10 @@ def _parser() -> argparse.ArgumentParser:
     drive.add_argument("--latitude", type=float)
     drive.add_argument("--longitude", type=float)
     sub.add_parser("list-drives", help="the mobile recording drives planned from today on")
+    cancel = sub.add_parser(
+        "cancel-drive", help="cancel a drive; everyone booked is told, with a rebook button"
+    )
+    cancel.add_argument("code", help="the drive's code, as add-drive or list-drives print it")
     job = sub.add_parser("run-job", help="run one scheduled job now")
     job.add_argument("name", choices=JOB_NAMES)
     job.add_argument("--date", type=date.fromisoformat)
@@ -397,6 +401,33 @@ def _list_drives(args: argparse.Namespace) -> int:
     return _on_database(work, refused="not read")
 
 
+def _cancel_drive(args: argparse.Namespace) -> int:
+    from bot.jobs.drives import plan_drive_notices
+    from bot.jobs.planning import JobRun
+    from bot.rendering import Renderer
+    from bot.services.drives import cancel_drive
+
+    settings = Settings.from_env(require_token=False)
+
+    async def work(conn: Connection) -> int:
+        now = datetime.now(UTC)
+        try:
+            change = await cancel_drive(conn, args.code, admin=None, now=now)
+        except DomainError as error:
+            print(f"not cancelled: {_in_words(error)}", file=sys.stderr)  # noqa: T201
+            return 2
+        today = datetime.now(TIMEZONE).date()
+        run = JobRun(conn, Renderer(), settings, day=today, now=now, since=today)
+        await plan_drive_notices(run, change, "citizen/drive_cancelled.html")
+        print(  # noqa: T201
+            f"cancelled drive {change.drive.code} ({change.drive.day.isoformat()}): "
+            f"{len(change.cancelled)} bookings cancelled, their residents told"
+        )
+        return await _deliver(conn, settings, now=now)
+
+    return _on_database(work, refused="not cancelled")
+
+
 def _drive_line(drive: Drive) -> str:
     return (
         f"{drive.day.isoformat()} {drive.hours} WIB, {drive.capacity} places per slot,"
@@ -655,6 +686,7 @@ _COMMANDS = {
     "run-job": _run_job,
     "add-drive": _add_drive,
     "list-drives": _list_drives,
+    "cancel-drive": _cancel_drive,
     "audit": _audit,
     "backup": _backup,
     "restore": _restore,

@@ -50,7 +50,7 @@ async def plan_no_show_sweep(run: JobRun) -> int:
     edits = 0
     for booking in await sweep_no_shows(run.db, day=run.day, now=run.now):
         edits += await staff_notices.retire_outdated(
-            run.db, booking, _describe_outdated(run, booking), now=run.now
+            run.db, booking, describe_outdated(run, booking), now=run.now
         )
         locale = await run.locale(booking.chat_id)
         point = await get_service_point(run.db, booking.service_point)
@@ -62,7 +62,7 @@ async def plan_no_show_sweep(run: JobRun) -> int:
     return edits + await outbox.enqueue_many(run.db, notices, now=run.now, quiet=run.quiet)
 
 
-def _describe_outdated(run: JobRun, booking: Booking) -> staff_notices.Describe:
+def describe_outdated(run: JobRun, booking: Booking) -> staff_notices.Describe:
     """What replaces an outdated staff notice of `booking`, in its chat's language."""
 
     async def describe(shown: staff_notices.StaffNotice) -> str:

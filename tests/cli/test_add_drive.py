@@ -1,5 +1,6 @@
 """`dukcapil-bot add-drive`: plans a mobile recording drive, prints its code and deep link; bad
-input is refused with a clear message, exit code 2 and nothing written. `list-drives` lists them.
+input is refused with a clear message, exit code 2 and nothing written. `list-drives` lists them;
+`cancel-drive` cancels one and tells everyone booked.
 
 The command line reads the real clock, so the days are counted from today (WIB)."""
 
@@ -7,14 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from bot import db as dbmod
 from bot.cli import main
 from bot.config import TIMEZONE
-from bot.services.schedule import is_holiday
-from tests.conftest import TOKEN
+from bot.services import drives
+from bot.services.schedule import free_slots, is_holiday
+from tests.conftest import PEOPLE, TOKEN
 
 TODAY = datetime.now(TIMEZONE).date()
 
@@ -73,13 +76,17 @@ def rows(env) -> tuple[int, int]:
     return drives, points
 
 
-async def test_creates_the_drive_and_prints_its_code_and_deep_link(
-    settings, botapi, monkeypatch, capsys
-):
+@pytest.fixture
+def bot_env(settings, monkeypatch):
+    """The command line on the `settings` database, with the local Bot API server's token."""
     monkeypatch.setenv("DATABASE_PATH", str(settings.database_path))
     monkeypatch.setenv("SECRET_KEY", settings.secret_key)
     monkeypatch.setenv("BOT_TOKEN", TOKEN)
     monkeypatch.setenv("BOT_API_URL", settings.bot_api_url)
+
+
+@pytest.mark.usefixtures("bot_env")
+async def test_creates_the_drive_and_prints_its_code_and_deep_link(settings, botapi, capsys):
     assert await asyncio.to_thread(main, args()) == 0
     first, link = capsys.readouterr().out.splitlines()
     code = first.split()[2].rstrip(":")
@@ -157,3 +164,39 @@ def test_unreadable_options_are_refused_before_anything_is_opened(env, capsys, c
     assert exit_.value.code == 2
     assert said in capsys.readouterr().err
     assert not (env / "cli.sqlite3").exists()
+
+
+@pytest.mark.usefixtures("bot_env", "population")
+async def test_cancel_drive_tells_everyone_booked_and_releases_the_places(settings, botapi, capsys):
+    day = _open_day(3)  # within the fortnight that can be booked
+    srengat = args(area="35.05.03", service_point="kec-srengat", date=day.isoformat())
+    assert await asyncio.to_thread(main, srengat) == 0
+    code = capsys.readouterr().out.split()[2].rstrip(":")
+    citizen = botapi.user(7401)
+    conn = await dbmod.connect(settings.database_path, settings.secret_key)
+    try:
+        drive = await drives.get_drive_by_code(conn, code)
+        now = datetime.now(UTC)
+        slot = (await free_slots(conn, drive.point, day, now=now))[0]
+        booking = await drives.book_at_drive(
+            conn, code, chat_id=7401, nik=PEOPLE["unrecorded"].nik, start_at=slot.start_at, now=now
+        )
+    finally:
+        await conn.close()
+    assert await asyncio.to_thread(main, ["cancel-drive", code.lower()]) == 0
+    out = capsys.readouterr().out
+    assert f"cancelled drive {code} ({day.isoformat()}): 1 bookings cancelled" in out
+    assert "delivered 1 messages" in out  # no bot runs: the command delivers them itself
+    told = await citizen.next_message()
+    assert booking.code in told.text
+    assert "dibatalkan" in told.text
+    assert ("🗓 Pesan jadwal lain", "menu:antre") in told.buttons
+    with sqlite3.connect(settings.database_path) as db:
+        state = db.execute("SELECT state FROM bookings WHERE id = ?", (booking.id,)).fetchone()
+    assert state == ("cancelled",)
+    assert await asyncio.to_thread(main, ["cancel-drive", code]) == 2
+    assert (
+        "not cancelled: This mobile recording drive has been cancelled." in capsys.readouterr().err
+    )
+    assert await asyncio.to_thread(main, ["cancel-drive", "ZZZZZZ"]) == 2
+    assert "No mobile recording drive has the code ZZZZZZ" in capsys.readouterr().err
