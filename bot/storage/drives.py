@@ -183,6 +183,23 @@ async def running_point(db: aiosqlite.Connection, point_code: str) -> str | None
     return rows[0][0] if rows else None
 
 
+async def booking_states_per_desa(
+    db: aiosqlite.Connection, point_code: str, day: date
+) -> dict[str, dict[str, int]]:
+    """The bookings at a drive's point on its day, per resident's desa (plain code; '' for a
+    resident no longer in the population copy) and state."""
+    rows = await db.execute_fetchall(
+        "SELECT coalesce(r.kode_desa, ''), b.state, count(*) FROM bookings b"
+        " LEFT JOIN residents r ON r.nik_ref = b.nik_ref"
+        " WHERE b.service_point = ? AND b.day = ? GROUP BY 1, 2",
+        (point_code, day.isoformat()),
+    )
+    found: dict[str, dict[str, int]] = {}
+    for desa, state, count in rows:
+        found.setdefault(desa, {})[state] = int(count)
+    return found
+
+
 async def _one(db: aiosqlite.Connection, query: str, params: Sequence[object]) -> Drive | None:
     rows = list(await db.execute_fetchall(query, params))
     return _drive(rows[0]) if rows else None
