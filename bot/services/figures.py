@@ -3,7 +3,8 @@
 A scope is the regency, a kecamatan, a desa or a service point. An area's figures are about its
 residents, and the bookings and tickets of those residents; a service point's are about the
 residents of its kecamatan and the bookings and tickets at the point. The activity figures
-(reminded, booked, came, recorded, no-show) count what falls in a period of days.
+(reminded, booked, came, recorded, no-show) count what falls in a period of days; recordings
+are about residents at every level, those made at a mobile recording drive counted apart.
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ class Figures:
     outreach: int  # residents of a group the bot cannot reach: the outreach list
     reminded: int  # residents sent a reminder due in the period
     recorded: int  # e-KTP recordings dated in the period
+    recorded_at_drives: int  # of those, made at a mobile recording drive (perekaman keliling)
     bookings: dict[str, int] = field(default_factory=dict)  # for days in the period, per state
     tickets: dict[str, int] = field(default_factory=dict)  # every state, in TICKET_STATES order
 
@@ -85,6 +87,11 @@ class Figures:
         """Residents counted in a group an official acts on (a resident may be in two)."""
         groups = (self.unrecorded_wajib, self.turning_17_unrecorded, self.deactivated)
         return sum(group.total for group in groups)
+
+    @property
+    def recorded_at_offices(self) -> int:
+        """Recordings dated in the period not made at a drive: at an office (or a TLA)."""
+        return self.recorded - self.recorded_at_drives
 
     @property
     def booked(self) -> int:
@@ -173,17 +180,18 @@ async def figures_of_parts(
         last=last,
     )
     ages = ages_on(today)
-    residents: dict[str, tuple[store.ResidentCounts, int, int]] = {}
+    residents: dict[str, tuple[store.ResidentCounts, int, int, int]] = {}
     for code, (low, high) in ranges.items():
         residents[code] = (
             await store.resident_counts(db, low, high, ages=ages, first=first, last=last),
             await store.linked_residents(db, low, high),
             sum(n for desa, n in reminded.items() if low <= desa < high),
+            await store.recorded_at_drives(db, low, high, first=first, last=last),
         )
     found = []
     for scope in scopes:
         low, high = ranges[scope.area.code]
-        n, linked, reminded_here = residents[scope.area.code]
+        n, linked, reminded_here, at_drives = residents[scope.area.code]
         point = scope.point.code if scope.point else None
         tickets = await store.ticket_states(db, low, high, point=point)
         bookings = await store.booking_states(db, low, high, first=first, last=last, point=point)
@@ -204,6 +212,7 @@ async def figures_of_parts(
                 outreach=n.outreach,
                 reminded=reminded_here,
                 recorded=n.recorded,
+                recorded_at_drives=at_drives,
                 bookings=bookings,
                 tickets={state: tickets.get(state, 0) for state in TICKET_STATES},
             )

@@ -80,6 +80,23 @@ async def resident_counts(
     return ResidentCounts(*(int(value or 0) for value in row))
 
 
+async def recorded_at_drives(
+    db: aiosqlite.Connection, low: str, high: str, *, first: date, last: date
+) -> int:
+    """Residents in [low, high) whose e-KTP recording dated in the period was made at a mobile
+    recording drive: a booking at the drive's point on that very day ended 'recorded'. Driven
+    by the drives' bookings (few), the residents found by their hash."""
+    query = (
+        "SELECT count(DISTINCT r.nik_ref) FROM drives d"
+        " JOIN bookings b ON b.service_point = d.point_code"
+        " JOIN residents r ON r.nik_ref = b.nik_ref"
+        " WHERE b.state = 'recorded' AND b.day BETWEEN :first AND :last"
+        f" AND r.tanggal_rekam = b.day AND {_IN_RANGE}"
+    )
+    params = {"low": low, "high": high, "first": first.isoformat(), "last": last.isoformat()}
+    return await _count(db, query, params)
+
+
 async def linked_residents(db: aiosqlite.Connection, low: str, high: str) -> int:
     """Residents in [low, high) the bot can reach: a link (theirs or their household's) with
     reminders on, to a chat that has not blocked the bot. Driven by the links (a few per chat)."""

@@ -216,6 +216,7 @@ _FIGURES = Figures(
     outreach=22,
     reminded=30,
     recorded=12,
+    recorded_at_drives=4,
     bookings={"recorded": 9, "no_show": 2, "pending": 3},
     tickets={"reported": 1, "ready": 2},
 )

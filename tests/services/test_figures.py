@@ -17,7 +17,7 @@ import pytest
 from bot.db import transaction, vault_of
 from bot.domain import TICKET_STATES
 from bot.sample import generate_residents, write_export
-from bot.services import breakdown, outbox
+from bot.services import breakdown, drives, outbox
 from bot.services.figures import (
     REGENCY_CODE,
     Figures,
@@ -58,6 +58,7 @@ class Truth:
     reminded: dict[str, list[date]] = field(default_factory=dict)  # NIK -> due days sent
     bookings: list[tuple[str, str, date, str]] = field(default_factory=list)  # nik, point, day
     tickets: list[tuple[str, str, str]] = field(default_factory=list)  # nik, point, state
+    at_drives: set[tuple[str, str]] = field(default_factory=set)  # (NIK, day) recorded at a drive
 
 
 def _born(person: dict[str, str]) -> date:
@@ -81,6 +82,7 @@ async def town(db, tmp_path):
         await _plant_reactivations(db, rng, truth)
         await _plant_bookings_and_tickets(db, rng, truth)
     await _plant_reminders(db, rng, truth)
+    await _plant_drives(db, rng, truth)
     return db, truth
 
 
@@ -148,6 +150,54 @@ async def _plant_bookings_and_tickets(db, rng, truth):
         truth.tickets.append((person["nik"], point, steps[-1] if steps else "reported"))
 
 
+async def _plant_drives(db, rng, truth):
+    """Two drives in the period and one before it: most of their 'recorded' visits are the
+    residents' recording dates; some residents' dates say otherwise (SIAK has the last word)."""
+    when = (
+        (date(2026, 11, 2), "350510"),
+        (date(2026, 11, 12), "350503"),
+        (date(2026, 9, 3), "3505"),
+    )
+    for number, (day, kecamatan) in enumerate(when):
+        drive = await drives.create_drive(
+            db,
+            admin=None,
+            name=f"Keliling {number}",
+            place="Balai desa",
+            day=day,
+            hours="08:00-12:00",
+            capacity=40,
+            area=kecamatan if kecamatan != "3505" else "350510",
+            service_point="kanigoro",
+            now=datetime(2026, 8, 3, 3, 0, tzinfo=UTC),
+        )
+        async with transaction(db):
+            for serial, person in enumerate(rng.sample(truth.people, 30)):
+                state = rng.choice(("recorded", "recorded", "recorded", "no_show", "cancelled"))
+                await bookings.insert_booking(
+                    db,
+                    code=f"D{number}{serial:04d}",
+                    chat_id=700,
+                    nik=person["nik"],
+                    service="rekam",
+                    service_point=drive.point_code,
+                    start_at=datetime.combine(day, time(1, 0), tzinfo=UTC),
+                    day=day,
+                    queue_number=serial + 1,
+                    state=state,
+                    now=NOW,
+                )
+                truth.bookings.append((person["nik"], drive.point_code, day, state))
+                if state == "recorded":
+                    truth.at_drives.add((person["nik"], day.isoformat()))
+                    if rng.random() < 0.8:  # else SIAK keeps another recording date
+                        person["tanggal_rekam"] = day.isoformat()
+                        await db.execute(
+                            "UPDATE residents SET tanggal_rekam = ? WHERE nik_ref = ref_of(?)",
+                            (day.isoformat(), person["nik"]),
+                        )
+
+
 async def _plant_reminders(db, rng, truth):
     vault = vault_of(db)
     for serial, person in enumerate(rng.sample(truth.people, 150)):
@@ -185,6 +235,12 @@ def expected(truth: Truth, *, area: str, point: str | None = None) -> dict[str, 
     def teen(p):
         return _born(p).year == 2009
 
+    def recorded_in_period(p):
+        return rec(p) and FIRST.isoformat() <= p["tanggal_rekam"] <= LAST.isoformat()
+
+    def at_drive(p):
+        return (p["nik"], p["tanggal_rekam"]) in truth.at_drives
+
     def uw(p):
         return not rec(p) and p["status_nik"] == "AKTIF" and wajib(p)
 
@@ -219,11 +275,9 @@ def expected(truth: Truth, *, area: str, point: str | None = None) -> dict[str, 
             for nik, days in truth.reminded.items()
             if nik in niks and any(FIRST <= d <= LAST for d in days)
         ),
-        "recorded": sum(
-            1
-            for p in people
-            if rec(p) and FIRST.isoformat() <= p["tanggal_rekam"] <= LAST.isoformat()
-        ),
+        "recorded": sum(map(recorded_in_period, people)),
+        "recorded_at_drives": sum(1 for p in people if recorded_in_period(p) and at_drive(p)),
+        "recorded_at_offices": sum(1 for p in people if recorded_in_period(p) and not at_drive(p)),
         "booked": sum(booked.values()),
         "came": sum(booked[s] for s in ("checked_in", "recorded", "handed_over")),
         "no_show": booked["no_show"],
@@ -239,6 +293,8 @@ def actual(f: Figures) -> dict[str, object]:
         **{name: getattr(f, name) for name in plain},
         **{name: (getattr(f, name).total, getattr(f, name).linked) for name in reach},
         "recorded": f.recorded,
+        "recorded_at_drives": f.recorded_at_drives,
+        "recorded_at_offices": f.recorded_at_offices,
         "booked": f.booked,
         "came": f.came,
         "no_show": f.no_show,
@@ -259,6 +315,7 @@ async def test_the_regency_figures_match_the_planted_truth(town):
     assert got["reminded"] > 0
     assert got["reactivated"] > 0
     assert got["booked"] > got["came"] > 0
+    assert got["recorded"] > got["recorded_at_drives"] > 0
 
 
 async def test_every_kecamatan_matches_the_planted_truth(town):
