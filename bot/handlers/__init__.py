@@ -13,6 +13,7 @@ from bot.handlers import (
     closures,
     deactivation,
     delivery,
+    drive_desk,
     drives_admin,
     edits,
     erase,
@@ -40,6 +41,7 @@ def register(app: Application) -> None:
         admin,
         closures,
         staff,
+        drive_desk,
         tickets_staff,
         broadcast,  # before check: typed free text may hold digits that look like a NIK
         drives_admin,  # likewise (a drive's name or place)

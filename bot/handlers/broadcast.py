@@ -1,4 +1,4 @@
-"""/siaran: template → (date, place | text) → audience → preview and count → confirm.
+"""/siaran: template → (drive | text) → audience → preview and count → confirm.
 
 The draft lives on the server (user_data); buttons only name a choice. Every step asks the
 role guard again, and the area always comes from the account's role, never from the draft.
@@ -7,10 +7,10 @@ role guard again, and the area always comes from the account's role, never from 
 from __future__ import annotations
 
 import contextlib
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
-from telegram import Update
+from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import (
     Application,
     BaseHandler,
@@ -22,7 +22,7 @@ from telegram.ext import (
 )
 
 from bot.context import Context, chat_locale, deps
-from bot.domain import RoleUser
+from bot.domain import Drive, RoleUser
 from bot.errors import DomainError
 from bot.handlers.common import (
     HTML,
@@ -33,15 +33,17 @@ from bot.handlers.common import (
     refuse,
     reply,
     requires_role,
+    send_markup,
     stale,
 )
 from bot.rendering import LOCALES
-from bot.services import broadcasts
+from bot.services import broadcasts, drives
 from bot.services.broadcasts import AUDIENCES, TEMPLATES, Draft
 from bot.services.cycle import cycle_in_force
 from bot.services.roles import authorize
+from bot.views.drive_desk import book_button, drive_choices
 
-CHOOSING, TYPING_DAY, TYPING_PLACE, TYPING_TEXT = range(4)
+CHOOSING, TYPING_TEXT = range(2)
 END = ConversationHandler.END
 
 
@@ -79,16 +81,13 @@ async def begin(update: Update, context: Context, user: RoleUser) -> int:
 
 @by_author
 async def template_chosen(update: Update, context: Context, user: RoleUser) -> int:
-    """A template: the mobile day asks for its date, free text for the text."""
+    """A template: the mobile recording asks which drive, free text for the text."""
     kind = callback_arg(update).removeprefix("t:")
     if kind not in TEMPLATES or context.user_data is None or "broadcast" not in context.user_data:
         return await stale(update, context)
     context.user_data["broadcast"] = {"template": kind}
     if kind == "mobile":
-        await reply(
-            update, context, "official/broadcast_ask_date.html", today=deps(context).today()
-        )
-        return TYPING_DAY
+        return await _ask_drive(update, context, user)
     if kind == "free":
         max_length = broadcasts.MAX_TEXT
         await reply(update, context, "official/broadcast_ask_text.html", max_length=max_length)
@@ -96,27 +95,36 @@ async def template_chosen(update: Update, context: Context, user: RoleUser) -> i
     return await _ask_audience(update, context, user)
 
 
-@by_author
-async def got_day(update: Update, context: Context, user: RoleUser) -> int:
-    """The mobile recording day: today or later; a bad date is asked again."""
-    try:
-        day = broadcasts.parse_day(_typed(update), today=deps(context).today())
-    except DomainError as error:
-        await refuse(update, context, error)
-        return TYPING_DAY
-    draft(context)["day"] = day.isoformat()
-    await reply(update, context, "official/broadcast_ask_place.html", day=day)
-    return TYPING_PLACE
+async def _ask_drive(update: Update, context: Context, user: RoleUser) -> int:
+    """The planned drives of the author's area as buttons; none: say so and end."""
+    d = deps(context)
+    found = await broadcasts.drives_to_announce(d.db, user, today=d.today())
+    area = await broadcasts.scope_area(d.db, user)
+    if not found:
+        (context.user_data or {}).pop("broadcast", None)
+        await reply(update, context, "official/broadcast_no_drive.html", area=area)
+        return END
+    locale = await chat_locale(context, chat_id_of(update))
+    markup = drive_choices(d.renderer, locale, found)
+    await send_markup(update, context, "official/broadcast_choose_drive.html", markup, area=area)
+    return CHOOSING
 
 
 @by_author
-async def got_place(update: Update, context: Context, user: RoleUser) -> int:
-    """Where the mobile recording happens."""
+async def drive_chosen(update: Update, context: Context, user: RoleUser) -> int:
+    """`sr:d:<code>`: a drive of the author's area (checked again here: a drive of another
+    area, cancelled or over is refused politely and ends the flow)."""
+    code = callback_arg(update).removeprefix("d:")
+    b = draft(context)
+    if b.get("template") != "mobile":
+        return await stale(update, context)
+    d = deps(context)
     try:
-        draft(context)["place"] = broadcasts.check_place(_typed(update))
+        drive = await broadcasts.drive_to_announce(d.db, user, code, now=d.now())
     except DomainError as error:
-        await refuse(update, context, error)
-        return TYPING_PLACE
+        (context.user_data or {}).pop("broadcast", None)
+        return await _refused(update, context, error)
+    b["drive"] = drive.code
     return await _ask_audience(update, context, user)
 
 
@@ -132,7 +140,8 @@ async def got_text(update: Update, context: Context, user: RoleUser) -> int:
 
 
 async def _ask_audience(update: Update, context: Context, user: RoleUser) -> int:
-    area = await broadcasts.scope_area(deps(context).db, user)
+    drive = await _drive(context, user, draft(context))
+    area = await broadcasts.scope_area(deps(context).db, user, drive)
     rows: list[Row] = [[(f"audience_{a}", f"sr:a:{a}")] for a in AUDIENCES]
     await reply(update, context, "official/broadcast_choose_audience.html", rows=rows, area=area)
     return CHOOSING
@@ -145,15 +154,15 @@ async def audience_chosen(update: Update, context: Context, user: RoleUser) -> i
     b = draft(context)
     if audience not in AUDIENCES or not _complete(b):
         return await stale(update, context)
-    d = deps(context)
-    figures = await broadcasts.preview(
-        d.db, user, audience, now=d.now(), quiet=d.settings.quiet_hours
-    )
+    try:
+        drive, figures = await _preview(context, user, audience, b)
+    except DomainError as error:
+        return await _refused(update, context, error)
     if figures.count == 0:
         await _refused(update, context, broadcasts.NoRecipients())
         return await _ask_audience(update, context, user)
     b["audience"] = audience
-    await _show_message(update, context, user, _draft(b))
+    await _show_message(update, context, user, _draft(b, drive))
     rows: list[Row] = [[("broadcast_send", "sr:ok"), ("broadcast_cancel", "sr:no")]]
     await reply(
         update,
@@ -168,6 +177,18 @@ async def audience_chosen(update: Update, context: Context, user: RoleUser) -> i
     return CHOOSING
 
 
+async def _preview(
+    context: Context, user: RoleUser, audience: str, b: dict[str, Any]
+) -> tuple[Drive | None, broadcasts.Preview]:
+    """The draft's drive (checked again) and the figures of the preview."""
+    d = deps(context)
+    drive = await _drive(context, user, b)
+    quiet = d.settings.quiet_hours
+    return drive, await broadcasts.preview(
+        d.db, user, audience, now=d.now(), quiet=quiet, drive=drive
+    )
+
+
 @by_author
 async def confirmed(update: Update, context: Context, user: RoleUser) -> int:
     """Record the broadcast and queue its messages; the delivery report follows when done."""
@@ -175,8 +196,8 @@ async def confirmed(update: Update, context: Context, user: RoleUser) -> int:
     if "audience" not in b or not _complete(b):
         return await stale(update, context)
     d = deps(context)
-    composed = _draft(b)
     try:
+        composed = _draft(b, await _drive(context, user, b))
         sent = await broadcasts.send(
             d.db,
             user,
@@ -185,6 +206,7 @@ async def confirmed(update: Update, context: Context, user: RoleUser) -> int:
             default_locale=d.settings.default_locale,
             now=d.now(),
             quiet=d.settings.quiet_hours,
+            markups=_markups(context, composed),
         )
     except DomainError as error:
         return await _refused(update, context, error)
@@ -231,7 +253,10 @@ async def _show_message(update: Update, context: Context, user: RoleUser, compos
     """The message exactly as recipients read it, in the author's language."""
     locale = await chat_locale(context, chat_id_of(update))
     texts = await _texts(context, user, composed)
-    await context.bot.send_message(chat_id_of(update), texts[locale], parse_mode=HTML)
+    markup = _book_button(context, composed, locale)
+    await context.bot.send_message(
+        chat_id_of(update), texts[locale], parse_mode=HTML, reply_markup=markup
+    )
 
 
 async def _texts(context: Context, user: RoleUser, composed: Draft) -> dict[str, str]:
@@ -247,6 +272,28 @@ async def _texts(context: Context, user: RoleUser, composed: Draft) -> dict[str,
     }
 
 
+def _book_button(context: Context, composed: Draft, locale: str) -> InlineKeyboardMarkup | None:
+    """An invitation to a drive: the button that opens the booking there (a deep link)."""
+    if composed.drive is None:
+        return None
+    link = drives.deep_link(context.bot.username, composed.drive)
+    return book_button(deps(context).renderer, locale, link)
+
+
+def _markups(context: Context, composed: Draft) -> dict[str, str] | None:
+    """The invitation's button in every language, as the outbox stores it."""
+    buttons = {locale: _book_button(context, composed, locale) for locale in LOCALES}
+    return {locale: m.to_json() for locale, m in buttons.items() if m} or None
+
+
+async def _drive(context: Context, user: RoleUser, b: dict[str, Any]) -> Drive | None:
+    """The draft's drive, checked again (still planned, not over, in the author's area)."""
+    if "drive" not in b:
+        return None
+    d = deps(context)
+    return await broadcasts.drive_to_announce(d.db, user, b["drive"], now=d.now())
+
+
 async def _refused(update: Update, context: Context, error: DomainError) -> int:
     await refuse(update, context, error)
     return END
@@ -258,13 +305,12 @@ def _limit(quota: broadcasts.Quota) -> dict[str, Any]:
 
 def _complete(b: dict[str, Any]) -> bool:
     """The draft has its template and everything that template needs."""
-    needs = {"mobile": ("day", "place"), "free": ("text",)}.get(b.get("template", ""), ())
+    needs = {"mobile": ("drive",), "free": ("text",)}.get(b.get("template", ""), ())
     return b.get("template") in TEMPLATES and all(key in b for key in needs)
 
 
-def _draft(b: dict[str, Any]) -> Draft:
-    day = date.fromisoformat(b["day"]) if "day" in b else None
-    return Draft(b["template"], b["audience"], day, b.get("place"), b.get("text"))
+def _draft(b: dict[str, Any], drive: Drive | None) -> Draft:
+    return Draft(b["template"], b["audience"], drive, b.get("text"))
 
 
 def _typed(update: Update) -> str:
@@ -278,6 +324,7 @@ def register(app: Application) -> None:
     text = private & filters.TEXT & ~filters.COMMAND
     buttons: list[BaseHandler[Any, Any, Any]] = [
         CallbackQueryHandler(template_chosen, pattern=r"^sr:t:"),
+        CallbackQueryHandler(drive_chosen, pattern=r"^sr:d:"),
         CallbackQueryHandler(audience_chosen, pattern=r"^sr:a:"),
         CallbackQueryHandler(confirmed, pattern=r"^sr:ok$"),
         CallbackQueryHandler(declined, pattern=r"^sr:no$"),
@@ -287,8 +334,6 @@ def register(app: Application) -> None:
             entry_points=[CommandHandler("siaran", begin, filters=private)],
             states={
                 CHOOSING: buttons,
-                TYPING_DAY: [MessageHandler(text, got_day), *buttons],
-                TYPING_PLACE: [MessageHandler(text, got_place), *buttons],
                 TYPING_TEXT: [MessageHandler(text, got_text), *buttons],
             },
             fallbacks=[

@@ -17,6 +17,7 @@ from bot.db import transaction
 from bot.jobs.backup import run_backup
 from bot.jobs.deactivation import plan_deactivation_preview
 from bot.jobs.digest import plan_daily_digest
+from bot.jobs.drive_desk import plan_drive_lists, plan_drive_outcomes
 from bot.jobs.escalation import plan_escalations
 from bot.jobs.pickup import plan_card_pickup
 from bot.jobs.planning import JobRun, Planner
@@ -58,6 +59,8 @@ JOBS = (
     JobSpec("card-pickup", (time(8, 45),), plan_card_pickup),
     JobSpec("backup", (time(2, 0),), run_backup),  # after the no-show sweep, at night
     JobSpec("unconfirmed-bookings", (time(16, 0),), plan_escalations),
+    JobSpec("drive-lists", (time(18, 0),), plan_drive_lists),
+    JobSpec("drive-summaries", (time(7, 30),), plan_drive_outcomes),  # after the night's sweep
 )
 JOB_NAMES = tuple(spec.name for spec in JOBS)
 _BY_NAME = {spec.name: spec for spec in JOBS}

@@ -17,10 +17,11 @@ from babel.dates import get_month_names
 
 from bot.config import TIMEZONE
 from bot.db import transaction
-from bot.domain import Area, RoleUser
+from bot.domain import Area, Drive, RoleUser
 from bot.errors import DomainError, NotAuthorized
 from bot.nik import mask_numbers_in
-from bot.services import outbox
+from bot.services import drives, outbox
+from bot.services.drive_desk import overlaps
 from bot.services.figures import ages_on
 from bot.services.outbox import QUIET_HOURS, QuietHours, quiet_hours_end
 from bot.services.summaries import area_code_for
@@ -33,8 +34,6 @@ from bot.storage.broadcasts import AUDIENCES, Broadcast
 TEMPLATES = ("invitation", "mobile", "deadline", "free")
 DAILY_LIMIT = 3  # per official per WIB day; admins are not limited
 MAX_TEXT = 1000
-MAX_PLACE = 200
-MIN_PLACE = 3
 MAX_DAYS_AHEAD = 366
 RECENT = 3  # broadcasts shown with their delivery figures when /siaran opens
 _DATE = re.compile(r"^\s*(\d{1,2})\s*[-/. ]\s*(\d{1,2})\s*[-/. ]\s*(\d{4})\s*$")
@@ -72,10 +71,11 @@ class InvalidDay(BroadcastError):
     kind = "date"
 
 
-class InvalidPlace(BroadcastError):
-    """The place is empty or too long."""
+class DriveNotOffered(BroadcastError):
+    """The drive is not one the author may announce: unknown, cancelled, over, or outside the
+    author's area."""
 
-    kind = "place"
+    kind = "drive"
 
 
 class TextTooLong(BroadcastError):
@@ -86,18 +86,17 @@ class TextTooLong(BroadcastError):
 
 @dataclass(frozen=True)
 class Draft:
-    """What the author chose: the template, its parameters and the audience."""
+    """What the author chose: the template, its parameters and the audience. The mobile
+    recording template announces a drive (perekaman keliling) of the author's area."""
 
     template: str
     audience: str
-    day: date | None = None
-    place: str | None = None
+    drive: Drive | None = None
     text: str | None = None
 
     def parameters(self) -> dict[str, str]:
         """The template's parameters as stored with the broadcast."""
-        day = self.day.isoformat() if self.day else None
-        values = {"day": day, "place": self.place, "text": self.text}
+        values = {"drive": self.drive.code if self.drive else None, "text": self.text}
         return {key: value for key, value in values.items() if value is not None}
 
 
@@ -146,17 +145,57 @@ class Preview:
     held_until: datetime | None
 
 
-def scope_code(user: RoleUser) -> str:
-    """The area an account may broadcast to: an official's own, the regency for an admin."""
-    return area_code_for(user, "siaran")
+def scope_code(user: RoleUser, drive: Drive | None = None) -> str:
+    """The area an account may broadcast to: an official's own, the regency for an admin; an
+    invitation to a drive only where the drive serves too (a desa's drive: that desa)."""
+    code = area_code_for(user, "siaran")
+    if drive is not None and overlaps(code, drive.area_code):
+        return max(code, drive.area_code, key=len)
+    return code
 
 
-async def scope_area(db: aiosqlite.Connection, user: RoleUser) -> Area:
-    """The Area an account may broadcast to."""
-    area = await get_area(db, scope_code(user))
+async def scope_area(db: aiosqlite.Connection, user: RoleUser, drive: Drive | None = None) -> Area:
+    """The Area an account may broadcast to (about `drive`)."""
+    area = await get_area(db, scope_code(user, drive))
     if area is None:
         raise NotAuthorized(command="siaran")
     return area
+
+
+async def drives_to_announce(
+    db: aiosqlite.Connection, user: RoleUser, *, today: date
+) -> list[Drive]:
+    """The planned drives from today on that serve the author's area or part of it (every
+    drive for an admin), by day."""
+    code = scope_code(user)
+    ahead = await drives.list_drives(db, today, today + timedelta(days=MAX_DAYS_AHEAD))
+    return [drive for drive in ahead if overlaps(code, drive.area_code)]
+
+
+async def drive_to_announce(
+    db: aiosqlite.Connection, user: RoleUser, code: str, *, now: datetime
+) -> Drive:
+    """The drive with this code if the author may announce it (planned, not over, in their
+    area); else DriveNotOffered, the refusal audited."""
+    drive = await drives.get_drive_by_code(db, code)
+    today = now.astimezone(TIMEZONE).date()
+    if drive is None or drive.cancelled or drive.day < today:
+        await _refuse_drive(db, user, code, now=now)
+    elif not overlaps(scope_code(user), drive.area_code):
+        await _refuse_drive(db, user, drive.code, now=now)
+    assert drive is not None
+    return drive
+
+
+async def _refuse_drive(
+    db: aiosqlite.Connection, user: RoleUser, code: str, *, now: datetime
+) -> None:
+    label = code if code.isalnum() and len(code) <= 10 else "invalid"
+    async with transaction(db):
+        await audit.write_audit(
+            db, user.telegram_id, "broadcast:drive", f"refused drive={label}", now=now
+        )
+    raise DriveNotOffered()
 
 
 def parse_day(text: str, *, today: date) -> date:
@@ -196,15 +235,6 @@ def _month_number(word: str) -> int | None:
     return months.pop() if len(months) == 1 else None
 
 
-def check_place(text: str) -> str:
-    """The place of a mobile recording day, trimmed, NIK-like numbers masked; InvalidPlace if
-    empty or too long."""
-    place = mask_numbers_in(" ".join(text.split()))
-    if not MIN_PLACE <= len(place) <= MAX_PLACE:
-        raise InvalidPlace(min_len=MIN_PLACE, max_len=MAX_PLACE, length=len(place))
-    return place
-
-
 def check_text(text: str) -> str:
     """Free text as written, NIK-like numbers masked; TextTooLong beyond MAX_TEXT characters."""
     if not text.strip() or len(text) > MAX_TEXT:
@@ -229,11 +259,18 @@ async def ensure_quota(db: aiosqlite.Connection, user: RoleUser, *, now: datetim
 
 
 async def count_recipients(
-    db: aiosqlite.Connection, user: RoleUser, audience: str, *, today: date
+    db: aiosqlite.Connection,
+    user: RoleUser,
+    audience: str,
+    *,
+    today: date,
+    drive: Drive | None = None,
 ) -> int:
-    """Distinct chats (reminders on, not blocked) the audience reaches in the author's area."""
+    """Distinct chats (reminders on, not blocked) the audience reaches in the author's area
+    (where `drive` serves, for an invitation to it)."""
     _check_audience(audience)
-    return await store.count_recipients(db, scope_code(user), audience, ages=ages_on(today))
+    code = scope_code(user, drive)
+    return await store.count_recipients(db, code, audience, ages=ages_on(today))
 
 
 async def preview(
@@ -243,10 +280,12 @@ async def preview(
     *,
     now: datetime,
     quiet: QuietHours = QUIET_HOURS,
+    drive: Drive | None = None,
 ) -> Preview:
     """The figures shown before the author confirms a broadcast to `audience` at `now`."""
-    count = await count_recipients(db, user, audience, today=now.astimezone(TIMEZONE).date())
-    return Preview(count, await scope_area(db, user), quiet_hours_end(now, quiet))
+    today = now.astimezone(TIMEZONE).date()
+    count = await count_recipients(db, user, audience, today=today, drive=drive)
+    return Preview(count, await scope_area(db, user, drive), quiet_hours_end(now, quiet))
 
 
 async def send(
@@ -258,12 +297,14 @@ async def send(
     default_locale: str,
     now: datetime,
     quiet: QuietHours = QUIET_HOURS,
+    markups: Mapping[str, str] | None = None,
 ) -> Sent:
-    """Record the broadcast and queue one message per recipient chat, in one transaction."""
+    """Record the broadcast and queue one message per recipient chat (with `markups`, its
+    keyboard, per language), in one transaction."""
     _check_audience(draft.audience)
     if draft.template not in TEMPLATES:
         raise ValueError(f"unknown broadcast template {draft.template!r}")
-    code = scope_code(user)
+    code = scope_code(user, draft.drive)
     ages = ages_on(now.astimezone(TIMEZONE).date())
     held_until = quiet_hours_end(now, quiet)
     async with transaction(db):
@@ -287,6 +328,7 @@ async def send(
             default_locale=default_locale,
             not_before=held_until or now,
             now=now,
+            markups=markups,
         )
         if count == 0:  # the rollback takes the empty broadcast away again
             raise NoRecipients()

@@ -173,6 +173,11 @@ async def today_queue(
 ) -> list[QueueEntry]:
     """The staff's own point's bookings on `day` in queue order, every state, with names."""
     point = require_role(staff, "staff").service_point or ""
+    return await queue_entries(db, point, day)
+
+
+async def queue_entries(db: aiosqlite.Connection, point: str, day: date) -> list[QueueEntry]:
+    """The point's bookings on `day` in queue order, every state, with the residents' names."""
     return [await _entry(db, b) for b in await bookings.list_point_day(db, point, day)]
 
 

@@ -19,6 +19,7 @@ ROLE_COMMANDS: dict[str, frozenset[str]] = {
     "masuk": frozenset({"staff"}),
     "tidak_hadir": frozenset({"staff"}),
     "konfirmasi_besok": frozenset({"staff"}),
+    "daftar_keliling": frozenset({"staff"}),
     "tiket": frozenset({"staff"}),
     "rekap": frozenset({"official", "admin"}),
     "siaran": frozenset({"official", "admin"}),

@@ -120,19 +120,27 @@ async def insert_messages(
     default_locale: str,
     not_before: datetime,
     now: datetime,
+    markups: Mapping[str, str] | None = None,
 ) -> int:
-    """Queue one 'broadcast' outbox message per recipient chat, in its language; return how many."""
+    """Queue one 'broadcast' outbox message per recipient chat, in its language (with its
+    keyboard in that language, when `markups` gives one); return how many."""
     choices = " ".join(f"WHEN :locale_{loc} THEN :text_{loc}" for loc in texts)
     params = ages.params(code) | {f"locale_{loc}": loc for loc in texts}
     params |= {f"text_{loc}": text for loc, text in texts.items()}
     params |= {"default": texts[default_locale], "id": broadcast_id}
     params |= {"not_before": ts(not_before), "now": ts(now)}
+    markup = "NULL"
+    if markups:
+        params |= {f"markup_{loc}": markups[loc] for loc in texts}
+        params |= {"default_markup": markups[default_locale]}
+        keyboards = " ".join(f"WHEN :locale_{loc} THEN :markup_{loc}" for loc in texts)
+        markup = f"CASE locale {keyboards} ELSE :default_markup END"
     cursor = await db.execute(
-        "INSERT INTO outbox (idempotency_key, chat_id, kind, text, state, not_before,"
-        " created_at, updated_at)"
+        "INSERT INTO outbox (idempotency_key, chat_id, kind, text, reply_markup, state,"
+        " not_before, created_at, updated_at)"
         " SELECT 'broadcast:' || :id || ':' || chat_id, chat_id, 'broadcast',"
-        f" seal(CASE locale {choices} ELSE :default END, 'outbox.text', chat_id), 'queued',"
-        " :not_before, :now, :now"
+        f" seal(CASE locale {choices} ELSE :default END, 'outbox.text', chat_id), {markup},"
+        " 'queued', :not_before, :now, :now"
         f" FROM ({_recipients_sql(audience, code)}) ORDER BY chat_id",
         params,
     )

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 
 from bot.db import transaction
 from bot.domain import RoleUser
-from bot.services import broadcasts, outbox
+from bot.services import broadcasts, drives, outbox
 from bot.services.broadcasts import Draft
 from bot.storage import chats, users
+from botapi.server import BOT_USERNAME
 from tests.conftest import ADMIN_ID, NOW, OFFICIAL_ID, STAFF_ID
 from tests.village import BLOCKED, CHATS, OFFICIAL_AUDIENCES, REGENCY_LINKED, plant
 
@@ -30,14 +31,17 @@ async def village(running_bot, botapi, tmp_path):
     return db
 
 
-async def compose(official, template, audience, *, typed=()):
-    """/siaran → template → typed answers → audience; return (preview, confirm)."""
+async def compose(official, template, audience, *, typed=(), pressed=()):
+    """/siaran → template → typed answers or pressed choices → audience; return (preview,
+    confirm)."""
     official.send_text("/siaran")
     start = await official.next_message()
     official.press(start, f"sr:t:{template}")
     for answer in typed:
         await official.next_message()  # the question
         official.send_text(answer)
+    for data in pressed:
+        official.press(await official.next_message(), data)
     audiences = await official.next_message()
     official.press(audiences, f"sr:a:{audience}")
     return await official.next_message(), await official.next_message()
@@ -65,16 +69,32 @@ async def all_final(db, broadcast_id):
             await asyncio.sleep(0.05)
 
 
+async def kanigoro_drive(db):
+    """A drive for the whole of Kecamatan Kanigoro (the official's area)."""
+    return await drives.create_drive(
+        db,
+        admin=None,
+        name="Perekaman keliling SMAN 1 Kanigoro",
+        place="Balai Desa Jatinom, Jl. Raya 5",
+        day=date(2026, 12, 1),
+        hours="08:00-12:00",
+        capacity=5,
+        area="350510",
+        service_point="kanigoro",
+        now=NOW,
+    )
+
+
 TYPED = {
     "invitation": (),
     "deadline": (),
-    "mobile": ("01-12-2026", "Balai Desa Jatinom, Jl. Raya 5"),
+    "mobile": (),
     "free": ("Kerja bakti <Minggu> & perekaman di balai desa.",),
 }
 EXPECTED = {
     "invitation": "bawa Kartu Keluarga",
     "deadline": "Batas perekaman e-KTP: Jumat, 30 April 2027",
-    "mobile": "Hari: Selasa, 1 Desember 2026\nTempat: Balai Desa Jatinom, Jl. Raya 5",
+    "mobile": "Hari: Selasa, 1 Desember 2026, pukul 08.00–12.00 WIB\nTempat: Balai Desa Jatinom",
     "free": "Kerja bakti <Minggu> & perekaman di balai desa.",
 }
 
@@ -82,7 +102,11 @@ EXPECTED = {
 @pytest.mark.parametrize("template", list(TYPED))
 async def test_each_template_reaches_the_linked_residents_as_previewed(botapi, village, template):
     official = botapi.user(OFFICIAL_ID)
-    preview, confirm = await compose(official, template, "linked", typed=TYPED[template])
+    drive = await kanigoro_drive(village)
+    pressed = [f"sr:d:{drive.code}"] if template == "mobile" else []
+    preview, confirm = await compose(
+        official, template, "linked", typed=TYPED[template], pressed=pressed
+    )
     assert EXPECTED[template] in preview.text
     assert "Pesan dari Kecamatan Kanigoro" in preview.text
     assert "Penerima: 4 chat" in confirm.text
@@ -93,8 +117,13 @@ async def test_each_template_reaches_the_linked_residents_as_previewed(botapi, v
     for chat_id, message in messages.items():
         if CHATS[chat_id][0] == "id":
             assert message.html == preview.html  # exactly what the official saw
+            assert message.buttons == preview.buttons
         else:
             assert "Message from Kecamatan Kanigoro" in message.text
+    if template == "mobile":  # the button opens the booking at the drive
+        link = f"https://t.me/{BOT_USERNAME}?start=drv_{drive.code}"
+        assert preview.buttons == [("🗓 Pesan tempat perekaman keliling", link)]
+        assert messages[104].buttons == [("🗓 Book a place at the mobile recording", link)]
     for chat_id in set(CHATS) - OFFICIAL_AUDIENCES["linked"]:
         await botapi.user(chat_id).no_message(within=0.2)
 
@@ -192,42 +221,15 @@ async def test_free_text_over_a_thousand_characters_is_refused(botapi, village):
     assert "sr:a:linked" in [data for _, data in audiences.buttons]
 
 
-@pytest.mark.parametrize(
-    ("typed", "told"),
-    [
-        ("23-11-2026", "tanggal itu tidak bisa dipakai"),
-        ("31-13-2026", "tanggal itu tidak ada di kalender"),
-        ("minggu depan", "tanggal itu tidak terbaca"),
-    ],
-)
-async def test_a_bad_or_past_date_is_refused(botapi, village, typed, told):
+async def test_no_drive_planned_in_the_area_is_said_and_nothing_is_created(botapi, village):
     official = botapi.user(OFFICIAL_ID)
     official.send_text("/siaran")
     official.press(await official.next_message(), "sr:t:mobile")
-    await official.next_message()
-    official.send_text(typed)
-    refusal = await official.next_message()
-    assert told in refusal.text
-    official.send_text("24-11-2026")  # today is fine
-    assert "Di mana tempatnya?" in (await official.next_message()).text
-
-
-async def test_a_date_with_the_months_name_is_read_and_an_unreadable_one_gets_the_format(
-    botapi, village
-):
-    official = botapi.user(OFFICIAL_ID)
-    official.send_text("/siaran")
-    official.press(await official.next_message(), "sr:t:mobile")
-    assert "misalnya 24 November 2026" in (await official.next_message()).text
-    official.send_text("15 Desemberr 2026")
-    refusal = (await official.next_message()).text
-    assert "tanggal itu tidak terbaca" in refusal
-    assert "format HH-BB-TTTT, misalnya 24-11-2026" in refusal
-    assert "nama bulan, misalnya 24 November 2026" in refusal
-    official.send_text("15 Desember 2026")
-    assert (
-        "Perekaman keliling pada Selasa, 15 Desember 2026" in (await official.next_message()).text
-    )
+    told = await official.next_message()
+    assert "Belum ada perekaman keliling terjadwal di wilayah Kanigoro" in told.text
+    assert told.buttons == []
+    async with village.execute("SELECT count(*) FROM broadcasts") as cursor:
+        assert (await cursor.fetchone())[0] == 0
 
 
 @pytest.mark.parametrize("user_id", [3001, STAFF_ID])

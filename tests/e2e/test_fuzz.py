@@ -39,7 +39,7 @@ from bot.domain import ACTIVE_BOOKING_STATES
 from bot.handlers.common import HANDED_ON
 from bot.nik import make_nik
 from bot.services import booking as booking_service
-from bot.services import tickets
+from bot.services import drives, tickets
 from bot.services.directory import get_resident
 from bot.services.importer import import_residents
 from bot.services.links import link_chat
@@ -64,7 +64,7 @@ COMMANDS = (
     "start", "bantuan", "batal", "cek", "antre", "jadwal", "lapor", "laporan", "pengingat",
     "lokasi", "bahasa", "hapus_data", "hari_ini", "masuk", "tidak_hadir", "konfirmasi_besok",
     "tiket", "musnah", "daftar_musnah", "rekap", "statistik", "siaran", "deaktivasi", "tutup",
-    "autokonfirmasi", "grup_petugas", "cabut", "tidakada",
+    "autokonfirmasi", "grup_petugas", "cabut", "daftar_keliling", "tidakada",
 )  # fmt: skip
 # Every callback prefix the bot handles: forged data in each one's format reaches its handler.
 PREFIXES = (
@@ -73,8 +73,8 @@ PREFIXES = (
     "jd:cancel:", "jd:drop:", "jd:keep", "wl:take:", "tk:cause:", "tk:who:", "tk:pt:", "tk:ok",
     "tk:no", "tk:skip", "link:nik:", "link:kk:", "consent:nik:", "consent:kk:", "consent:no",
     "lang:", "loc:", "rem:", "erase:", "st:ok:", "st:no:", "st:all", "st:out:", "tks:v:",
-    "tks:p:", "tks:r:", "tks:h:", "tks:x:", "tks:f:", "sr:t:", "sr:a:", "sr:ok", "sr:no",
-    "dz:ask:", "dz:ok:", "dz:no:", "dz:csv:",
+    "tks:p:", "tks:r:", "tks:h:", "tks:x:", "tks:f:", "sr:t:", "sr:d:", "sr:a:", "sr:ok", "sr:no",
+    "dz:ask:", "dz:ok:", "dz:no:", "dz:csv:", "dv:csv:",
 )  # fmt: skip
 NASTY = (
     "<b>tebal</b>", "</code>", "&amp; &lt;", "<a href='x'>", "{{ nik }}", "{% if %}", "%s %d",
@@ -251,10 +251,10 @@ FLOWS: dict[str, tuple[str, list[Any]]] = {
     "staff: reject a ticket": (STAFF, [
         "/tiket", Forged(lambda c: f"tks:x:{c.ticket.id}", "ticket"), Answer("foto tidak jelas"),
     ]),
-    "broadcast: mobile day": (ADMIN, [
-        *SIARAN, Answer("15-12-2026"), Answer("Balai Desa Minggirsari"), Press("sr:a:"),
-        Press("sr:ok"),
+    "broadcast: mobile recording": (ADMIN, [
+        *SIARAN, Press("sr:d:"), Press("sr:a:"), Press("sr:ok"),
     ]),
+    "staff: drive list": (STAFF, ["/daftar_keliling", Press("dv:csv:")]),
     "broadcast: free text": (OFFICIAL, [
         "/siaran", Press("sr:t:free"), Answer("Perekaman hari Sabtu"), Press("sr:a:"),
         Press("sr:ok"),
@@ -309,8 +309,8 @@ STATES: dict[str, tuple[str, list[Any]]] = {
     "official: summary": (OFFICIAL, ["/rekap"]),
     "official: broadcast": (OFFICIAL, ["/siaran"]),
     "broadcast: template": (ADMIN, ["/siaran"]),
-    "broadcast: day": (ADMIN, SIARAN),
-    "broadcast: place": (ADMIN, [*SIARAN, "15-12-2026"]),
+    "broadcast: drive": (ADMIN, SIARAN),
+    "staff: drive list": (STAFF, ["/daftar_keliling"]),
     "broadcast: free text": (ADMIN, ["/siaran", Press("sr:t:free")]),
     "broadcast: audience": (ADMIN, ["/siaran", Press("sr:t:invitation")]),
     "broadcast: preview": (ADMIN, ["/siaran", Press("sr:t:invitation"), Press("sr:a:linked")]),
@@ -666,6 +666,18 @@ async def fuzz(running_bot, botapi, settings, tmp_path):
     resident = await get_resident(conn, PEOPLE["mother"].nik)
     await link_chat(conn, LINKED_CHAT, resident, household=True, now=NOW)
     assert resident.no_kk == KK_SANTOSO
+    await drives.create_drive(  # the staff's drive list and a drive to announce
+        conn,
+        admin=None,
+        name="Perekaman keliling SMAN 1 Kanigoro",
+        place="SMAN 1 Kanigoro",
+        day=date(2026, 11, 26),
+        hours="08:00-12:00",
+        capacity=5,
+        area="350510",
+        service_point=STAFF_POINT,
+        now=NOW,
+    )
     driver = Fuzz(running_bot, botapi, conn, iter(people))
     driver.watch()
     loggers = [logging.getLogger("bot"), logging.getLogger("telegram")]

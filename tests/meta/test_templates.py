@@ -21,6 +21,7 @@ from bot.services.cycle import Cycle
 from bot.services.deactivation import Notice, Run
 from bot.services.digest import Bookings, PointDigest, RegencyDigest, TeenRate
 from bot.services.drive_admin import Summary as DriveSummary
+from bot.services.drive_desk import DesaLine, DriveList, DriveOutcome
 from bot.services.figures import Figures, Reach, Scope
 from bot.services.reminders import Reminder
 from bot.services.roles import ROLE_COMMANDS
@@ -249,6 +250,12 @@ SAMPLE.update(
     sent=Sent(_BROADCAST, NOW_SAMPLE),
 )
 
+# mobile recording drives (staff's list, the summary after it, the invitation)
+SAMPLE.update(
+    listing=DriveList(DRIVE, [SimpleNamespace(booking=BOOKING, name="Siti <Aminah> & Co")], 48),
+    drive_report=DriveOutcome(DRIVE, 48, 30, 25, 24, 3, [DesaLine("Minggirsari <x>", 30, 25, 24)]),
+)
+
 # the annual deactivation and the daily digest (deactivation samples)
 _DESA = [DesaRow("350510", "Kanigoro", "3505102001", "Minggirsari <x>", 3)]
 _RUN = Run(
@@ -397,10 +404,9 @@ def test_a_line_of_text_ending_in_a_tag_keeps_its_line_break():
 
 
 @pytest.mark.parametrize("locale", LOCALES)
-def test_a_nik_typed_as_a_broadcasts_place_is_masked(locale):
-    draft = Draft(
-        "mobile", "linked", day=date(2026, 12, 1), place="Balai desa, hub. 3505104701090003"
-    )
+def test_a_nik_typed_as_a_drives_place_is_masked_in_its_invitation(locale):
+    place = "Balai desa, hub. 3505104701090003"
+    draft = Draft("mobile", "linked", replace(DRIVE, point=replace(DRIVE.point, address=place)))
     text = Renderer().render(
         locale, "official/broadcast_message.html", **{**SAMPLE, "draft": draft}
     )

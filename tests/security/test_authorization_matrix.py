@@ -423,6 +423,22 @@ async def a_drive(w: World) -> Drive:
     )
 
 
+async def home_drive(w: World) -> Drive:
+    """A drive tomorrow for the home area, run by the home point's staff."""
+    return await drives.create_drive(
+        w.db,
+        admin=None,
+        name="Perekaman keliling Uji",
+        place="Balai Desa Uji",
+        day=TOMORROW,
+        hours="08:00-12:00",
+        capacity=100,
+        area=HOME_AREA,
+        service_point=HOME_POINT,
+        now=NOW,
+    )
+
+
 async def drive_state(w: World, d: Drive) -> Any:
     return await w.value(
         "SELECT d.state || ' ' || sp.open_day || ' ' || sp.hours || ' ' || sp.slot_capacity"
@@ -471,6 +487,40 @@ async def _press(user: SimUser, message: BotMessage, data: str = "kl:save") -> B
     return await user.next_message()
 
 
+async def drive_booking(w: World) -> Booking:
+    """A booking at a fresh drive of the home point (see `home_drive`)."""
+    drive = await home_drive(w)
+    chat = w.botapi.user(next(w.ids))
+    start = slot_starts(TOMORROW)[0]
+    return await drives.book_at_drive(
+        w.db, drive.code, chat_id=chat.id, nik=next(w.teens).nik, start_at=start, now=NOW
+    )
+
+
+async def drive_code(w: World, b: Booking) -> str:
+    drive = await drives.get_drive_by_point(w.db, b.service_point)
+    assert drive is not None
+    return drive.code
+
+
+async def drive_list(w: World, user: SimUser, b: Booking) -> SimChat:
+    user.send_text(f"/daftar_keliling {await drive_code(w, b)}")
+    return user
+
+
+async def drive_csv(w: World, user: SimUser, b: Booking) -> SimChat:
+    user.press(await w.own_message(user), f"dv:csv:{await drive_code(w, b)}", raw=True)
+    return user
+
+
+async def siaran_drive(w: World, user: SimUser, drive: Drive, first: BotMessage) -> BotMessage:
+    """The allowed official picks the drive for a "perekaman keliling" invitation."""
+    user.send_text("/siaran")
+    user.press(await user.next_message(), "sr:t:mobile")
+    user.press(await user.next_message(), f"sr:d:{drive.code}")
+    return await user.next_message()
+
+
 def tomorrow(w: World) -> Awaitable[Booking]:
     return w.booking(slot_starts(TOMORROW)[0])
 
@@ -511,6 +561,8 @@ ACTIONS: list[Action] = [
            booking_state, marker=code),
     Action("cmd:tiket", "tiket", ticket_in("reported"), command("/tiket"), ticket_state,
            marker=number, allowed=shows, collect=ticket_list),
+    Action("cmd:daftar_keliling", "daftar_keliling", drive_booking, drive_list, booking_state,
+           marker=code, allowed=shows, other_scope=refused_by("staffdesk:drive_list:refused")),
     # staff buttons
     Action("st:ok", "hari_ini", World.booking, press("st:ok:{t.id}"), booking_state,
            other_scope=refused_by("staffdesk:confirm:refused"), data="st:ok:1"),
@@ -521,6 +573,9 @@ ACTIONS: list[Action] = [
            marker=code, data="st:all"),
     Action("st:out", "masuk", checked_in, press("st:out:recorded:{t.id}"), booking_state,
            other_scope=refused_by("staffdesk:outcome:refused"), data="st:out:recorded:1"),
+    Action("dv:csv", "daftar_keliling", drive_booking, drive_csv, booking_state,
+           other_scope=refused_by("staffdesk:drive_list:refused"), allowed=sent("sendDocument"),
+           data="dv:csv:ABCDEF"),
     Action("tks:v", "tiket", ticket_in("reported"), press("tks:v:{t.id}"), ticket_state,
            other_scope=refused_by("tickets:verified:refused"), data="tks:v:1"),
     Action("tks:p", "tiket", ticket_in("verified"), press("tks:p:{t.id}"), ticket_state,
@@ -564,6 +619,8 @@ ACTIONS: list[Action] = [
     Action("sr:t", "siaran", nothing, press("sr:t:invitation"), home_broadcasts,
            follow=siaran_until("sr:t:invitation"), allowed=says("Kirim ke siapa di Kanigoro"),
            data="sr:t:invitation"),
+    Action("sr:d", "siaran", home_drive, press("sr:d:{t.code}"), home_broadcasts,
+           follow=siaran_drive, allowed=says("Kirim ke siapa di Kanigoro"), data="sr:d:ABCDEF"),
     Action("sr:a", "siaran", nothing, press("sr:a:linked"), home_broadcasts,
            follow=siaran_until("sr:a:linked"), allowed=says("Penerima: 1 chat"),
            data="sr:a:linked"),
@@ -635,8 +692,8 @@ async def test_every_role_command_is_tried():
 
 async def test_every_role_button_is_tried(world: World):
     """Every button pattern registered by the role modules matches a button tried here."""
-    role_modules = ("staff", "tickets_staff", "broadcast", "deactivation", "admin", "drives_admin")
-    role_modules += ("area_reports",)
+    role_modules = ("staff", "drive_desk", "tickets_staff", "broadcast", "deactivation", "admin")
+    role_modules += ("drives_admin", "area_reports")
     patterns = {
         handler.pattern.pattern
         for handler in _callback_handlers(world.app)

@@ -13,10 +13,11 @@ from bot.domain import RoleUser
 from bot.errors import NotAuthorized
 from bot.jobs.broadcasts import plan_broadcast_reports
 from bot.rendering import Renderer
-from bot.services import broadcasts, outbox, summaries
+from bot.services import broadcasts, drives, outbox, summaries
 from bot.services.broadcasts import Draft
 from bot.storage import audit, chats
 from bot.storage import outbox as outbox_store
+from bot.storage.service_points import seed_service_points
 from tests.conftest import NOW, PEOPLE
 from tests.village import EVERYONE, EXTRA, OFFICIAL_AUDIENCES, OUTREACH, REGENCY_LINKED, plant
 
@@ -108,11 +109,87 @@ async def test_each_chat_gets_its_own_language(village):
 
 
 async def test_the_broadcast_row_keeps_author_template_and_parameters(village):
-    sent = await _send(village, template="mobile", day=date(2026, 12, 1), place="Balai Desa")
+    drive = await _jatinom_drive(village)
+    sent = await _send(village, template="mobile", drive=drive)
     b = sent.broadcast
     assert (b.author_id, b.template, b.created_at) == (OFFICIAL.telegram_id, "mobile", NOW)
-    assert b.parameters == {"day": "2026-12-01", "place": "Balai Desa"}
+    assert b.parameters == {"drive": drive.code}
     assert sent.held_until is None
+
+
+# --- invitations to a mobile recording drive ---
+
+DRIVE_DAY = date(2026, 11, 26)
+MARKUPS = {"id": '{"inline_keyboard": [[{"text": "Pesan", "url": "https://t.me/b?start=drv_X"}]]}'}
+MARKUPS["en"] = MARKUPS["id"].replace("Pesan", "Book")
+
+
+async def _jatinom_drive(db, *, area="3505102002", day=DRIVE_DAY):
+    """A drive at Jatinom's village hall (a desa of the official's kecamatan)."""
+    await seed_service_points(db)
+    return await drives.create_drive(
+        db,
+        admin=None,
+        name="Perekaman keliling Jatinom",
+        place="Balai Desa Jatinom",
+        day=day,
+        hours="08:00-11:00",
+        capacity=5,
+        area=area,
+        service_point="kanigoro",
+        now=NOW,
+    )
+
+
+async def test_an_official_picks_among_the_drives_of_their_area(village):
+    drive = await _jatinom_drive(village)
+    assert await broadcasts.drives_to_announce(village, OFFICIAL, today=TODAY) == [drive]
+    assert await broadcasts.drives_to_announce(village, ADMIN, today=TODAY) == [drive]
+    jatinom = RoleUser(9005, "official", None, "3505102002")
+    assert await broadcasts.drives_to_announce(village, jatinom, today=TODAY) == [drive]
+    minggirsari = RoleUser(9006, "official", None, "3505102001")
+    assert await broadcasts.drives_to_announce(village, minggirsari, today=TODAY) == []
+    assert await broadcasts.drives_to_announce(village, OTHER_OFFICIAL, today=TODAY) == []
+    after = DRIVE_DAY.replace(day=27)
+    assert await broadcasts.drives_to_announce(village, OFFICIAL, today=after) == []
+
+
+async def test_an_invitation_reaches_only_where_the_drive_serves_with_its_button(village):
+    drive = await _jatinom_drive(village)
+    preview = await broadcasts.preview(village, OFFICIAL, "linked", now=NOW, drive=drive)
+    assert (preview.count, preview.area.code) == (2, "3505102002")
+    draft = Draft("mobile", "linked", drive=drive)
+    sent = await broadcasts.send(
+        village, OFFICIAL, draft, TEXTS, default_locale="id", now=NOW, markups=MARKUPS
+    )
+    assert sent.broadcast.area_code == "3505102002"
+    rows = await village.execute_fetchall(
+        "SELECT chat_id, reply_markup FROM outbox WHERE idempotency_key LIKE 'broadcast:%'"
+        " ORDER BY chat_id"
+    )
+    assert [tuple(row) for row in rows] == [(104, MARKUPS["en"]), (108, MARKUPS["id"])]
+
+
+@pytest.mark.parametrize("case", ["other area", "cancelled", "over", "unknown"])
+async def test_a_drive_the_author_may_not_announce_is_refused_and_audited(village, case):
+    drive = await _jatinom_drive(village)
+    user, code, now = OFFICIAL, drive.code, NOW
+    if case == "other area":
+        user = OTHER_OFFICIAL
+    elif case == "cancelled":
+        await drives.cancel_drive(village, drive.code, admin=None, now=NOW)
+    elif case == "over":
+        now = NOW + timedelta(days=3)
+    else:
+        code = "ZZZZZZ"
+    with pytest.raises(broadcasts.DriveNotOffered):
+        await broadcasts.drive_to_announce(village, user, code, now=now)
+    records = await audit.list_audit(village, since=NOW)
+    assert (now.isoformat(), user.telegram_id, "broadcast:drive", f"refused drive={code}") in (
+        records
+    )
+    if case in ("other area", "unknown"):  # the drive itself is fine for its area's official
+        assert await broadcasts.drive_to_announce(village, OFFICIAL, drive.code, now=NOW) == drive
 
 
 async def test_the_broadcast_is_audited(village):
@@ -241,13 +318,6 @@ def test_free_text_is_limited_to_a_thousand_characters():
     assert refused.value.context == {"kind": "text", "max_length": 1000, "length": 1001}
     with pytest.raises(broadcasts.TextTooLong):
         broadcasts.check_text("   ")
-
-
-def test_place_is_trimmed_and_bounded():
-    assert broadcasts.check_place("  Balai   Desa ") == "Balai Desa"
-    for bad in ("", "ab", "x" * 201):
-        with pytest.raises(broadcasts.InvalidPlace):
-            broadcasts.check_place(bad)
 
 
 # --- delivery report ---
