@@ -7,8 +7,13 @@ only so far (docs/postgresql.md says how the rest are ported).
 
 from __future__ import annotations
 
+import sqlite3
+
+import psycopg
 from aiosqlite import Connection as SQLiteConnection
 
 from bot.postgres import PostgresConnection
 
 Connection = SQLiteConnection | PostgresConnection
+# A constraint or a refusing trigger said no, on either engine (`except IntegrityError:`).
+IntegrityError = (sqlite3.IntegrityError, psycopg.IntegrityError)

@@ -16,11 +16,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import aiosqlite
-
 from bot.config import Settings
 from bot.db import transaction
 from bot.domain import Incident
+from bot.engine import Connection
 from bot.services.health import Figures
 from bot.storage import incidents
 
@@ -70,9 +69,7 @@ def holding(readings: Readings, settings: Settings, *, now: datetime) -> list[Co
     return found
 
 
-async def update_incidents(
-    db: aiosqlite.Connection, conditions: list[Condition], *, now: datetime
-) -> None:
+async def update_incidents(db: Connection, conditions: list[Condition], *, now: datetime) -> None:
     """Open an incident for each condition that began to hold, close those that stopped."""
     async with transaction(db):
         current = {(i.kind, i.subject): i for i in await incidents.list_open(db)}
@@ -85,12 +82,12 @@ async def update_incidents(
                 await incidents.close_incident(db, incident.id, now=now)
 
 
-async def untold(db: aiosqlite.Connection) -> list[Incident]:
+async def untold(db: Connection) -> list[Incident]:
     """Incidents whose beginning or end the admins have not been told yet."""
     return await incidents.list_untold(db)
 
 
-async def told(db: aiosqlite.Connection, incident: Incident, *, over: bool, now: datetime) -> None:
+async def told(db: Connection, incident: Incident, *, over: bool, now: datetime) -> None:
     """Record that the admins were told the incident began (or, `over`, ended)."""
     async with transaction(db):
         await incidents.mark_told(db, incident.id, over=over, now=now)

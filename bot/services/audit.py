@@ -7,10 +7,9 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
-import aiosqlite
-
 from bot.db import transaction
 from bot.domain import RoleUser
+from bot.engine import Connection
 from bot.errors import DomainError
 from bot.nik import mask_numbers_in
 from bot.storage import audit
@@ -28,7 +27,7 @@ class AuditRecord:
     repeats: int = 0
 
 
-async def audit_since(db: aiosqlite.Connection, since: datetime) -> list[AuditRecord]:
+async def audit_since(db: Connection, since: datetime) -> list[AuditRecord]:
     """Every record at or after `since`, oldest first."""
     return [
         AuditRecord(datetime.fromisoformat(at), actor, action, detail, repeats)
@@ -37,7 +36,7 @@ async def audit_since(db: aiosqlite.Connection, since: datetime) -> list[AuditRe
 
 
 async def record_audit(
-    db: aiosqlite.Connection, actor: RoleUser | None, action: str, detail: str, *, now: datetime
+    db: Connection, actor: RoleUser | None, action: str, detail: str, *, now: datetime
 ) -> None:
     """Append one record by `actor` (None: the system), every NIK-like number in it masked."""
     actor_id = actor.telegram_id if actor else None
@@ -46,7 +45,7 @@ async def record_audit(
 
 @asynccontextmanager
 async def audited(
-    db: aiosqlite.Connection,
+    db: Connection,
     actor: RoleUser | None,
     action: str,
     target: str | Callable[[], Awaitable[str]],

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import aiosqlite
-
 from bot.db import transaction
+from bot.engine import Connection
 from bot.storage import chats
 from bot.storage.chats import get_locale
 from bot.storage.residents import get_resident
@@ -26,15 +25,13 @@ __all__ = [
 ]
 
 
-async def remember_language(
-    db: aiosqlite.Connection, chat_id: int, locale: str, *, now: datetime
-) -> None:
+async def remember_language(db: Connection, chat_id: int, locale: str, *, now: datetime) -> None:
     """Keep the chat's chosen language."""
     async with transaction(db):
         await chats.set_locale(db, chat_id, locale, now=now)
 
 
-async def note_chat(db: aiosqlite.Connection, chat_id: int, *, locale: str, now: datetime) -> None:
+async def note_chat(db: Connection, chat_id: int, *, locale: str, now: datetime) -> None:
     """Remember that this chat has written to the bot (so its command menu can be set)."""
     async with transaction(db):
         await chats.ensure_chat(db, chat_id, locale=locale, now=now)

@@ -4,33 +4,31 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import aiosqlite
-
+from bot.engine import Connection
 from bot.nik import mask_numbers_in
 
 
 async def write_audit(
-    db: aiosqlite.Connection, actor_id: int | None, action: str, detail: str, *, now: datetime
+    db: Connection, actor_id: int | None, action: str, detail: str, *, now: datetime
 ) -> int:
     """Append one record; return its id. A NIK- or KK-like number in `detail` is masked (the log
     is kept)."""
-    cursor = await db.execute(
-        "INSERT INTO audit_log (at, actor_id, action, detail) VALUES (?, ?, ?, ?)",
+    rows = await db.execute_fetchall(
+        "INSERT INTO audit_log (at, actor_id, action, detail) VALUES (?, ?, ?, ?) RETURNING id",
         (now.isoformat(), actor_id, action, mask_numbers_in(detail)),
     )
-    assert cursor.lastrowid is not None
-    return cursor.lastrowid
+    return int(next(iter(rows))[0])
 
 
 async def write_repeatable(
-    db: aiosqlite.Connection, actor_id: int, action: str, detail: str, *, now: datetime
+    db: Connection, actor_id: int, action: str, detail: str, *, now: datetime
 ) -> bool:
     """Append the record unless the account had this action audited in the same UTC hour; then
     count one more repeat of that record instead. True when a record was appended (call inside
     a transaction: the count and the record change together)."""
     hour = now.astimezone(UTC).strftime("%Y-%m-%dT%H")
     cursor = await db.execute(
-        "UPDATE audit_repeats SET repeats = repeats + 1"
+        "UPDATE audit_repeats SET repeats = audit_repeats.repeats + 1"
         " WHERE actor_id = ? AND action = ? AND hour = ?",
         (actor_id, action, hour),
     )
@@ -44,9 +42,7 @@ async def write_repeatable(
     return True
 
 
-async def list_audit(
-    db: aiosqlite.Connection, *, since: datetime
-) -> list[tuple[str, int, str, str]]:
+async def list_audit(db: Connection, *, since: datetime) -> list[tuple[str, int, str, str]]:
     """Records at or after `since`, oldest first."""
     async with db.execute(
         "SELECT at, actor_id, action, detail FROM audit_log WHERE at >= ? ORDER BY id",
@@ -56,7 +52,7 @@ async def list_audit(
 
 
 async def list_audit_counted(
-    db: aiosqlite.Connection, *, since: datetime
+    db: Connection, *, since: datetime
 ) -> list[tuple[str, int | None, str, str, int]]:
     """Records at or after `since`, oldest first, each with its repeats within its hour."""
     async with db.execute(
