@@ -117,6 +117,10 @@ async def test_statistik_offers_each_kecamatan_with_the_numbers_of_its_rekap(bot
     assert "Kanigoro: belum rekam dan NIK nonaktif per desa" in chart.text
     assert set(parts_of(chart.text)) == KANIGORO_DESA
     assert png_of(botapi, chart).width == WIDTH_PX
+    admin.press(summary, "stat:kec:3505102002", raw=True)  # a desa's code: no such button
+    while (stale := await admin.next_message(timeout=SLOW)).method != "sendMessage":
+        pass  # Kanigoro's teens
+    assert "tidak berlaku" in stale.text
     rekap = (await replies(botapi, OFFICIAL_ID, "/rekap", 1))[0]
     assert figure_lines(chosen.text) == figure_lines(rekap.text)
     assert figure(chosen.text, "Wajib KTP belum rekam") == 3
