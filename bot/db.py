@@ -97,9 +97,15 @@ def _legacy_outbox_ref(nik: str | None) -> str | None:
     )
 
 
-def vault_of(db: aiosqlite.Connection) -> Vault:
+class Vaulted(Protocol):
+    """A connection that carries its vault (PostgreSQL's, bot/postgres.py)."""
+
+    vault: Vault
+
+
+def vault_of(db: aiosqlite.Connection | Vaulted) -> Vault:
     """The vault `connect` gave this connection."""
-    return _vaults[db]
+    return _vaults[db] if isinstance(db, aiosqlite.Connection) else db.vault
 
 
 # One connection is shared by every handler and job: its transactions take turns.

@@ -34,7 +34,7 @@ async def test_migrate_records_sqlites_names_and_is_idempotent(pg):
 
 async def test_the_key_is_recorded_and_another_one_refused(pg_url, pg):
     rows = await pg.execute_fetchall("SELECT fingerprint FROM vault_key")
-    assert rows == [(pg.vault.fingerprint,)]
+    assert rows == [(dbmod.vault_of(pg).fingerprint,)]
     other = await postgres.connect(pg_url, "another-secret-key-of-32-characters-at-least")
     try:
         with pytest.raises(dbmod.WrongSecretKey):
