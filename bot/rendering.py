@@ -42,6 +42,7 @@ class Renderer:
         self.env.filters["jam"] = _format_time
         self.env.filters["tanggal_pendek"] = _format_short_date
         self.env.filters["tanggal_ketik"] = _format_typed_date
+        self.env.filters["bulan"] = _format_month
         self.env.filters["angka"] = _format_number
         self.env.filters["nama_pendek"] = _short_name
 
@@ -85,6 +86,11 @@ def _format_short_date(value: date | datetime, locale: str = "id") -> str:
 def _format_typed_date(value: date, locale: str = "id") -> str:
     """`14 Mei 2025`: a date as a person types it, with the month's name."""
     return format_date(value, "d MMMM y", locale=_locale(locale))
+
+
+def _format_month(value: date, locale: str = "id") -> str:
+    """`Maret 2025`: a month and its year."""
+    return format_date(value, "LLLL y", locale=_locale(locale))
 
 
 def _format_time(value: datetime | time) -> str:

@@ -16,6 +16,7 @@ from bot.handlers import (
     drive_desk,
     drives_admin,
     edits,
+    elsewhere,
     erase,
     group,
     language,
@@ -51,7 +52,7 @@ def register(app: Application) -> None:
         my_bookings,
         my_reports,
     ]
-    modules += [language, locations, reminders, erase, area_reports, deactivation, start]
+    modules += [language, locations, reminders, elsewhere, erase, area_reports, deactivation, start]
     for module in modules:
         module.register(app)
     app.add_error_handler(on_error)

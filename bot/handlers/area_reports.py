@@ -18,6 +18,7 @@ from bot.handlers.common import (
     requires_role,
     stale_choice,
 )
+from bot.places import Place
 from bot.services.figures import Figures, area_scope
 from bot.services.summaries import (
     OutreachList,
@@ -27,6 +28,7 @@ from bot.services.summaries import (
     outreach_list,
     regency,
     rekap,
+    reported_elsewhere,
 )
 from bot.services.ticket_stats import ticket_statistics
 from bot.views import keyboard
@@ -47,7 +49,8 @@ async def area_summary(update: Update, context: Context, user: RoleUser) -> None
         return
     d = deps(context)
     summary = await rekap(d.db, user, today=d.today())
-    await reply(update, context, "official/summary.html", rekap=summary)
+    places = await reported_elsewhere(d.db, user, today=d.today())
+    await reply(update, context, "official/summary.html", rekap=summary, elsewhere=places)
     if summary.outreach:
         await _send_outreach_list(update, context, user, summary)
     await send_area_charts(context, chat_id_of(update), summary)
@@ -89,8 +92,18 @@ async def _outreach(
 ) -> OutreachList:
     d = deps(context)
     names = {s: d.renderer.label(locale, f"outreach_{s}") for s in OUTREACH_STATUSES}
+
+    def elsewhere(place: Place) -> str:
+        return d.renderer.label(locale, "outreach_elsewhere", place=place.name(locale))
+
     return await outreach_list(
-        d.db, user, status_names=names, today=d.today(), now=d.now(), pdf_title=pdf_title
+        d.db,
+        user,
+        status_names=names,
+        today=d.today(),
+        now=d.now(),
+        pdf_title=pdf_title,
+        elsewhere_mark=elsewhere,
     )
 
 

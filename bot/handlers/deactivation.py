@@ -43,8 +43,9 @@ async def latest(update: Update, context: Context, admin: RoleUser) -> None:
     job has not yet), or what was applied, with its buttons."""
     d = deps(context)
     run = await deactivation.prepare_preview(d.db, day=d.today(), now=d.now())
+    elsewhere = await deactivation.cohort_elsewhere(d.db, run)
     locale = await chat_locale(context, chat_id_of(update))
-    text, markup = views.preview(d.renderer, locale, run)
+    text, markup = views.preview(d.renderer, locale, run, elsewhere)
     await context.bot.send_message(chat_id_of(update), text, parse_mode=HTML, reply_markup=markup)
 
 

@@ -19,6 +19,7 @@ CITIZEN_COMMANDS = (
     "lapor",
     "laporan",
     "pengingat",
+    "domisili",
     "lokasi",
     "bantuan",
     "bahasa",

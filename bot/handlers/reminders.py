@@ -42,7 +42,10 @@ async def change(update: Update, context: Context) -> None:
 
 
 def _buttons(renderer: Renderer, locale: str, views: list[LinkView]) -> InlineKeyboardMarkup:
-    rows = []
+    """Per link: reminders on/off and unlink; then per person it covers (each once, numbered
+    as /domisili numbers them): report that they live elsewhere (`dom:go:<n>`)."""
+    rows, people = [], 0
+    seen: set[str] = set()
     for number, view in enumerate(views, start=1):
         key = "reminders_off" if view.link.reminders_on else "reminders_on"
         rows.append(
@@ -57,6 +60,13 @@ def _buttons(renderer: Renderer, locale: str, views: list[LinkView]) -> InlineKe
                 ),
             ]
         )
+        for person in view.people:
+            if person.nik in seen:
+                continue
+            seen.add(person.nik)
+            people += 1
+            label = renderer.label(locale, "elsewhere_go", resident=person, changing=False)
+            rows.append([InlineKeyboardButton(label, callback_data=f"dom:go:{people}")])
     return InlineKeyboardMarkup(rows)
 
 

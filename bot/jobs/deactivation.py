@@ -17,10 +17,11 @@ async def plan_deactivation_preview(run: JobRun) -> int:
     prepared = await deactivation.prepare_preview(run.db, day=run.day, now=run.now)
     if prepared.applied:
         return 0
+    elsewhere = await deactivation.cohort_elsewhere(run.db, prepared)
     messages = []
     for chat_id in await accounts_with_role(run.db, "admin"):
         locale = await run.locale(chat_id)
-        message = views.preview(run.renderer, locale, prepared)
+        message = views.preview(run.renderer, locale, prepared, elsewhere)
         key = f"deactivation-preview:{prepared.cycle.deadline.isoformat()}:{chat_id}"
         messages.append(
             outbox.Planned(key, chat_id, "staff", message.text, message.keyboard_json())

@@ -57,9 +57,10 @@ async def _plan(run: JobRun, due: list[Reminder]) -> int:
     for reminder in due:
         locale = reminder.locale or await run.locale(reminder.chat_id)
         text = views.reminder_text(run.renderer, locale, reminder)
-        if locale not in markups:  # the same button for every reminder in one language
-            markups[locale] = views.book_recording(run.renderer, locale).to_json()
-        key, markup = reminder.key(vault), markups[locale]
+        mark = (locale, reminder.elsewhere is None)
+        if mark not in markups:  # the same button for every reminder in one language
+            markups[mark] = views.reminder_markup(run.renderer, locale, reminder)
+        key, markup = reminder.key(vault), markups[mark]
         planned.append(
             outbox.Planned(key, reminder.chat_id, "reminder", text, markup, plan=reminder.plan)
         )

@@ -33,6 +33,7 @@ from bot.storage import audit
 from bot.storage import deactivation as store
 from bot.storage import outbox as outbox_store
 from bot.storage.deactivation import DesaRow
+from bot.storage.elsewhere import PlaceCount
 
 TOP_DESA = 15  # desa named in the preview message; the CSV has them all
 NOTICE_KIND = "reminder"  # held in quiet hours, like the deactivated reminders that follow
@@ -163,6 +164,12 @@ async def get_run(db: aiosqlite.Connection, run_id: int) -> Run:
 async def count_now(db: aiosqlite.Connection, run: Run) -> int:
     """How many NIKs approving `run` would deactivate at this moment."""
     return await store.count_cohort(db, born_by=born_by(run.cycle))
+
+
+async def cohort_elsewhere(db: aiosqlite.Connection, run: Run) -> list[PlaceCount]:
+    """Those the approval would deactivate now whom a family reported living elsewhere, per
+    place: shown as their own group so the admin decides knowingly; nobody is left out."""
+    return await store.cohort_places(db, born_by=born_by(run.cycle))
 
 
 def per_desa_csv(run: Run) -> str:

@@ -13,7 +13,7 @@ from bot.errors import DomainError
 from bot.services import outbox
 from bot.services.booking import cancel, chat_bookings
 from bot.services.lockout import WINDOW
-from bot.storage import attempts, chats, links
+from bot.storage import attempts, chats, elsewhere, links
 from bot.storage.residents import get_resident, list_household
 from bot.storage.waitlist import Offer
 
@@ -71,13 +71,15 @@ async def toggle_reminders(
 
 
 async def unlink(db: aiosqlite.Connection, chat_id: int, link_id: int, *, now: datetime) -> None:
-    """Remove one of the chat's links, and its reminders still waiting in the outbox."""
+    """Remove one of the chat's links, its reminders still waiting in the outbox, and its
+    reports that someone lives elsewhere about people no other link of the chat covers."""
     async with transaction(db):
         link = await links.get_link(db, link_id, chat_id)
         if link is None:
             raise LinkNotFound()
         await links.delete_link(db, link_id)
         await _withdraw_reminders(db, link, now=now)
+        await elsewhere.drop_unlinked(db, chat_id)  # reports about people no longer linked
 
 
 async def _withdraw_reminders(db: aiosqlite.Connection, link: links.Link, *, now: datetime) -> None:

@@ -7,6 +7,10 @@
   31 December, or married), AKTIF and not recorded, 30/14/7/3/1 days before its deadline.
   The cycle's own teens are left to the teen rule, so nobody gets both on one day.
 - Deactivated: a NONAKTIF resident not recorded, on the day of deactivation and every 30 days.
+- Elsewhere: a resident the chat reported living in another regency or city is reminded on the
+  same days, told how to record there (luar domisili); one reported abroad gets the office's
+  advice to contact it and no countdown: of the 30/14/7/3/1 days before a deadline only the
+  first is kept (bot/services/elsewhere.py).
 
 A run plans the due points that fell in [since, today] (more than one day only after the bot
 was down): at most one message per resident and chat, keyed by the latest of those points.
@@ -23,6 +27,7 @@ import aiosqlite
 
 from bot.crypto import Vault
 from bot.domain import HOLDING_STATES, Booking
+from bot.places import Place
 from bot.services import outbox
 from bot.services.cycle import WAJIB_KTP_AGE, Cycle, age_on, birthday_at, cycle_in_force
 from bot.storage import bookings
@@ -49,6 +54,7 @@ class Reminder:
     deactivated_on: date | None = None
     locale: str | None = None  # the chat's language, as the query found it
     nik_ref: bytes = b""  # the NIK's lookup hash: the outbox plan holds it instead of the NIK
+    elsewhere: Place | None = None  # where the chat reported the resident lives, if it did
 
     def key(self, vault: Vault) -> str:
         """The outbox key: one message per kind, resident, chat and due point."""
@@ -63,6 +69,16 @@ class Reminder:
     def days_left(self) -> int:
         """Days from today to the deadline (0 on the day itself)."""
         return (self.deadline - self.today).days if self.deadline else 0
+
+    @property
+    def abroad(self) -> bool:
+        """Reported living abroad: the office's advice instead of a visit, no countdown."""
+        return self.elsewhere is not None and self.elsewhere.kind == "abroad"
+
+    @property
+    def counts_down(self) -> bool:
+        """Due on a countdown day after the first (14, 7, 3 or 1 days before the deadline)."""
+        return self.deadline is not None and self.due in countdown_points(self.deadline)[1:]
 
     @property
     def stage(self) -> str:
@@ -170,7 +186,7 @@ async def teen_reminders(db: aiosqlite.Connection, *, since: date, today: date) 
             due.append(
                 _reminder("teen", person, point, today, turns_17_on=turns_17, deadline=deadline)
             )
-    return due
+    return _without_countdowns_abroad(due)
 
 
 async def deadline_reminders(
@@ -185,11 +201,18 @@ async def deadline_reminders(
     # Unmarried and born before 1 January (cohort year - 17): 17 before the cohort's year.
     born_before = date(cycle.cohort_date.year - WAJIB_KTP_AGE, 1, 1)
     people = await store.linked_unrecorded_wajib(db, unmarried_born_before=born_before)
-    return [
-        _reminder("deadline", person, point, today, deadline=cycle.deadline)
-        for person in people
-        if is_deadline_subject(person.tanggal_lahir, person.status_kawin, cycle)
-    ]
+    return _without_countdowns_abroad(
+        [
+            _reminder("deadline", person, point, today, deadline=cycle.deadline)
+            for person in people
+            if is_deadline_subject(person.tanggal_lahir, person.status_kawin, cycle)
+        ]
+    )
+
+
+def _without_countdowns_abroad(due: list[Reminder]) -> list[Reminder]:
+    """Someone reported abroad is not counted down to a deadline they cannot travel for."""
+    return [reminder for reminder in due if not (reminder.abroad and reminder.counts_down)]
 
 
 async def deactivated_reminders(
@@ -246,4 +269,5 @@ def _reminder(
         deactivated_on=deactivated_on,
         locale=person.locale,
         nik_ref=person.nik_ref,
+        elsewhere=Place.from_key(person.elsewhere) if person.elsewhere else None,
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -15,9 +15,12 @@ from bot import outreach_pdf
 from bot.db import transaction
 from bot.domain import Area, RoleUser
 from bot.errors import NotAuthorized
+from bot.places import Place
+from bot.services import elsewhere
 from bot.services.figures import REGENCY_CODE, Figures, ages_on, area_scope, figures
 from bot.storage import audit
 from bot.storage.areas import get_area, list_children
+from bot.storage.elsewhere import PlaceCount
 from bot.storage.stats import MEMBER_SEPARATOR, outreach_rows
 
 # No NIK, masked or not: next to the birth date and desa a masked NIK is the NIK (its middle
@@ -64,6 +67,14 @@ async def rekap(db: aiosqlite.Connection, user: RoleUser, *, today: date) -> Fig
     return await figures(db, scope, today=today)
 
 
+async def reported_elsewhere(
+    db: aiosqlite.Connection, user: RoleUser, *, today: date
+) -> list[PlaceCount]:
+    """The unrecorded residents of the account's area whom a family reported living elsewhere,
+    per place (another regency or city by name, abroad by country)."""
+    return await elsewhere.area_places(db, area_code_for(user, "rekap"), today=today)
+
+
 async def regency(db: aiosqlite.Connection, *, today: date) -> Figures:
     """The regency's figures, for /statistik."""
     return await figures(db, await area_scope(db, REGENCY_CODE), today=today)
@@ -91,11 +102,13 @@ async def outreach_list(
     today: date,
     now: datetime,
     pdf_title: str | None = None,
+    elsewhere_mark: Callable[[Place], str] | None = None,
 ) -> OutreachList:
     """The residents to visit (the bot cannot reach them), without NIKs, in walking order: as
-    CSV, or as a printable PDF headed `pdf_title` (drawn in a worker thread); audited."""
+    CSV, or as a printable PDF headed `pdf_title` (drawn in a worker thread); audited. The
+    status of someone a family reported living elsewhere says so (`elsewhere_mark`)."""
     code = area_code_for(user, "rekap")
-    rows = [row async for row in _walk(db, code, status_names, today)]
+    rows = [row async for row in _walk(db, code, status_names, today, elsewhere_mark)]
     if pdf_title is None:
         kind, content = "csv", _csv(rows)
     else:
@@ -109,7 +122,11 @@ async def outreach_list(
 
 
 async def _walk(
-    db: aiosqlite.Connection, code: str, status_names: Mapping[str, str], today: date
+    db: aiosqlite.Connection,
+    code: str,
+    status_names: Mapping[str, str],
+    today: date,
+    elsewhere_mark: Callable[[Place], str] | None,
 ) -> AsyncIterator[tuple[str, ...]]:
     """The list's rows in OUTREACH_HEADER's order."""
     families: dict[bytes, int] = {}  # KK lookup hash -> the family's number in this list
@@ -119,7 +136,7 @@ async def _walk(
         yield (
             row.nama,
             row.tanggal_lahir,
-            status_names[row.status],
+            _status(status_names[row.status], row.elsewhere, elsewhere_mark),
             row.desa,
             row.rw or "",
             row.rt or "",
@@ -127,6 +144,12 @@ async def _walk(
             str(family),
             "; ".join(members),
         )
+
+
+def _status(name: str, place: str | None, mark: Callable[[Place], str] | None) -> str:
+    """The group's name, and where a family reported the resident living (their word)."""
+    known = Place.from_key(place) if place and mark else None
+    return f"{name}; {mark(known)}" if known and mark else name
 
 
 def _csv(rows: list[tuple[str, ...]]) -> bytes:

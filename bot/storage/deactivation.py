@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime
 
 import aiosqlite
 
+from bot.storage.elsewhere import PlaceCount, places_where
 from bot.storage.residents import born, opened
 
 _COHORT = (
@@ -81,6 +82,11 @@ async def count_cohort(db: aiosqlite.Connection, *, born_by: date) -> int:
     ) as cursor:
         row = await cursor.fetchone()
     return int(row[0]) if row else 0
+
+
+async def cohort_places(db: aiosqlite.Connection, *, born_by: date) -> list[PlaceCount]:
+    """The cohort's residents reported living elsewhere, counted per place (latest report)."""
+    return await places_where(db, _COHORT, {"born_by": born_by.isoformat()})
 
 
 async def cohort_linked_chats(db: aiosqlite.Connection, *, born_by: date) -> list[LinkedPerson]:

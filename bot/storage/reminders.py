@@ -23,7 +23,10 @@ _SELECT = (
     f"SELECT l.chat_id, {opened('nik_sealed')}, {opened('nama_sealed')},"
     f" {opened('lahir_sealed')},"
     " r.status_kawin, r.deactivated_on,"
-    " (SELECT c.locale FROM chats AS c WHERE c.chat_id = l.chat_id), r.nik_ref"
+    " (SELECT c.locale FROM chats AS c WHERE c.chat_id = l.chat_id), r.nik_ref,"
+    # The chat's own report that the resident lives elsewhere (bot/storage/elsewhere.py).
+    " (SELECT e.place_kind || ':' || e.place_code FROM living_elsewhere AS e"
+    "  WHERE e.chat_id = l.chat_id AND e.nik_ref = r.nik_ref)"
     " FROM links AS l CROSS JOIN residents AS r ON {on}"  # CROSS JOIN: links drive the loop
     " WHERE l.kind = '{kind}' AND l.reminders_on = 1 AND {where}"
 )
@@ -43,6 +46,7 @@ class LinkedResident:
     deactivated_on: date | None
     locale: str | None = None  # the chat's language; None if it has no chat row
     nik_ref: bytes = b""  # the NIK's lookup hash (bot/crypto.py), for outbox keys
+    elsewhere: str | None = None  # `regency:<code>` / `abroad:<country>`: the chat's report
 
 
 async def linked_unrecorded_teens(
@@ -91,7 +95,7 @@ async def _linked(
 
 
 def _linked_resident(row: aiosqlite.Row) -> LinkedResident:
-    chat_id, nik, nama, lahir, kawin, deactivated, locale, nik_ref = row
+    chat_id, nik, nama, lahir, kawin, deactivated, locale, nik_ref, elsewhere = row
     return LinkedResident(
         chat_id=chat_id,
         nik=nik,
@@ -101,4 +105,5 @@ def _linked_resident(row: aiosqlite.Row) -> LinkedResident:
         deactivated_on=date.fromisoformat(deactivated) if deactivated else None,
         locale=locale,
         nik_ref=nik_ref,
+        elsewhere=elsewhere,
     )

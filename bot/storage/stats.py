@@ -33,6 +33,12 @@ REACHABLE = (
     "   AND l.reminders_on = 1 AND l.chat_id NOT IN (SELECT chat_id FROM blocked_chats)))"
 )
 OUTREACH = f"({DEACTIVATED} OR {UNRECORDED_WAJIB} OR {TURNING_17_UNRECORDED})"
+# Where a family reported the resident of the row `r` lives (`regency:<code>`, `abroad:<ISO>`):
+# the latest report, whichever chat made it (bot/storage/elsewhere.py); NULL without one.
+LATEST_PLACE = (
+    "(SELECT e.place_kind || ':' || e.place_code FROM living_elsewhere e"
+    " WHERE e.nik_ref = r.nik_ref ORDER BY e.reported_at DESC, e.id DESC LIMIT 1)"
+)
 
 
 @dataclass(frozen=True)
@@ -70,6 +76,7 @@ class OutreachRow:
     rt: str | None
     alamat: str | None
     members: str | None  # the other members' names, joined by MEMBER_SEPARATOR
+    elsewhere: str | None = None  # where a family reported them living (LATEST_PLACE)
 
 
 MEMBER_SEPARATOR = "\x1f"
@@ -95,7 +102,7 @@ async def outreach_rows(
         " a.name,"
         f" CASE WHEN {DEACTIVATED} THEN 'deactivated'"
         f" WHEN {TURNING_17_UNRECORDED} THEN 'turning17' ELSE 'unrecorded' END,"
-        f" ad.rw, ad.rt, {opened_alamat('ad')} AS alamat, {_MEMBERS}"
+        f" ad.rw, ad.rt, {opened_alamat('ad')} AS alamat, {_MEMBERS}, {LATEST_PLACE}"
         " FROM residents r JOIN areas a ON a.code = r.kode_desa"
         " LEFT JOIN resident_addresses ad ON ad.nik_ref = r.nik_ref"
         f" WHERE r.kode_desa >= :low AND r.kode_desa < :high AND {OUTREACH} AND NOT {REACHABLE}"

@@ -30,7 +30,7 @@ _RESEAL = (
     *(
         f"UPDATE {table} SET nik_ref = coalesce("
         f"(SELECT new FROM nik_map WHERE old = {table}.nik_ref), nik_ref)"
-        for table in ("bookings", "waitlist", "tickets", "received_cards")
+        for table in ("bookings", "waitlist", "tickets", "received_cards", "living_elsewhere")
     ),
     "UPDATE links SET subject_ref = coalesce(CASE kind"
     " WHEN 'nik' THEN (SELECT new FROM nik_map WHERE old = links.subject_ref)"

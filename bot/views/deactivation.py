@@ -6,15 +6,23 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.rendering import Renderer
 from bot.services.deactivation import Notice, Run
+from bot.storage.elsewhere import PlaceCount
 from bot.views import Message, keyboard
 from bot.views.reminders import book_recording
 
 
-def preview(renderer: Renderer, locale: str, run: Run) -> Message:
-    """Totals per kecamatan and the desa with the most; Approve (while nothing is applied and
-    someone would be deactivated) and the per-desa CSV."""
+def preview(
+    renderer: Renderer, locale: str, run: Run, elsewhere: list[PlaceCount] | None = None
+) -> Message:
+    """Totals per kecamatan and the desa with the most, and those a family reported living
+    elsewhere as their own group; Approve (while nothing is applied and someone would be
+    deactivated) and the per-desa CSV."""
     text = renderer.render(
-        locale, "admin/deactivation_preview.html", run=run, top_desa=run.top_desa()
+        locale,
+        "admin/deactivation_preview.html",
+        run=run,
+        top_desa=run.top_desa(),
+        elsewhere=elsewhere or [],
     )
     rows = []
     if not run.applied and run.total:

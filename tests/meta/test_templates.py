@@ -22,6 +22,7 @@ from bot.services.deactivation import Notice, Run
 from bot.services.digest import Bookings, PointDigest, RegencyDigest, TeenRate
 from bot.services.drive_admin import Summary as DriveSummary
 from bot.services.drive_desk import DesaLine, DriveList, DriveOutcome
+from bot.services.elsewhere import Person
 from bot.services.figures import Figures, Reach, Scope
 from bot.services.reminders import Reminder
 from bot.services.roles import ROLE_COMMANDS
@@ -29,6 +30,7 @@ from bot.services.status import Status
 from bot.services.trends import TeenTrend, Week
 from bot.storage.broadcasts import Broadcast
 from bot.storage.deactivation import DesaRow
+from bot.storage.elsewhere import PlaceCount, Report
 from bot.storage.service_points import ServicePoint
 from bot.storage.users import RoleUser
 
@@ -282,6 +284,22 @@ SAMPLE.update(
     d=RegencyDigest(
         date(2026, 11, 20), _DAY, _DAY, 3, {"reported": 1, "ready": 2}, TeenRate(2026, 40, 4), CYCLE
     ),
+)
+
+# residents reported living elsewhere (/domisili, reminders, /rekap, /deaktivasi)
+_REPORT = Report(
+    1, 1001, RESIDENT.nik, RESIDENT.nama, "abroad", "MY", date(2025, 6, 1), "work", NOW_SAMPLE
+)
+SAMPLE.update(
+    people=[Person(RESIDENT, _REPORT), Person(RESIDENT, None)],
+    who=Person(RESIDENT, _REPORT),
+    nama=RESIDENT.nama,
+    place="Kota <Surabaya>",
+    place_kind="regency",
+    since=date(2025, 6, 1),
+    born=RESIDENT.tanggal_lahir,
+    report=_REPORT,
+    elsewhere=[PlaceCount("regency", "35.78", 2), PlaceCount("abroad", "MY", 1)],
 )
 
 

@@ -29,8 +29,9 @@ from bot.clock import FixedClock
 from bot.config import Settings
 from bot.db import transaction
 from bot.domain import Booking, Drive, RoleUser, Ticket
+from bot.places import Place
 from bot.services import booking as booking_service
-from bot.services import deactivation, drives, frontdesk, links, tickets
+from bot.services import deactivation, drives, elsewhere, frontdesk, links, tickets
 from bot.services.directory import note_chat
 from bot.services.importer import import_residents
 from bot.services.roles import ROLE_COMMANDS, add_user
@@ -755,6 +756,29 @@ async def test_allowed_at_the_right_point_or_area(world: World, name: str):
     assert (user.id, f"command:{action.guard}", "allowed") in await world.audit_after(mark)
     after = await action.state(world, target)
     assert action.allowed(target, before, after, answer), (before, after, answer.text)
+
+
+# /domisili is every citizen's command, for the people linked to the asking chat only: whatever
+# the account's role, another chat's person or report is out of reach and nothing changes.
+@pytest.mark.parametrize("actor", list(ROLE_OF))
+async def test_domisili_reaches_only_the_chats_own_people(world: World, actor: str):
+    budi = await get_resident(world.db, PEOPLE["recorded"].nik)
+    assert budi is not None
+    surabaya = Place("regency", "35.78")
+    report = await elsewhere.report(
+        world.db, LINKED_CHAT, budi.nik, surabaya, since=date(2026, 1, 1), reason=None,
+        today=TODAY, now=NOW,
+    )  # fmt: skip
+    rows = "SELECT count(*) FROM living_elsewhere WHERE chat_id = ? AND place_code = '35.78'"
+    user = await world.actor(actor)
+    user.send_text("/domisili")
+    own = await user.next_message()
+    assert "Budi" not in own.text
+    user.press(own, "dom:go:1", raw=True)
+    assert "tidak (lagi) tertaut" in (await user.next_message()).text
+    user.press(own, f"dom:rm:{report.id}", raw=True)
+    assert STALE in (await user.next_message()).text
+    assert await world.value(rows, LINKED_CHAT) == 1
 
 
 def _callback_handlers(app: Any) -> list[CallbackQueryHandler]:

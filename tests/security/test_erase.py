@@ -7,7 +7,9 @@ from datetime import date
 
 from bot.db import transaction, vault_of
 from bot.jobs.registry import job_spec, run_planner, scheduled_at
+from bot.places import Place
 from bot.rendering import Renderer
+from bot.services import elsewhere
 from bot.services.booking import book
 from bot.services.schedule import slot_starts
 from bot.storage import chats
@@ -16,6 +18,7 @@ from tests.e2e.test_booking import book as book_in_chat
 from tests.e2e.test_booking import db_row
 
 CHAT = 770_123_456  # long enough that no timestamp, code or hash holds its digits by chance
+SURABAYA = Place("regency", "35.78")
 DEWI = PEOPLE["turning17"]  # turns 17 on 15 December 2026: her reminder is planned that day
 # A row naming the account may stay here: failed checks of the last hour, for the lockout
 # (erasing must not reset it). Its columns are checked below: nothing in it leads further.
@@ -63,6 +66,10 @@ async def linked_with_a_reminder_and_a_booking(botapi, db, settings):
     await run_planner(
         spec, at, db=db, renderer=Renderer(), settings=settings, day=day, now=scheduled_at(day, at)
     )
+    # The family's word that she lives elsewhere (/domisili): the chat and her hash in one row.
+    await elsewhere.report(
+        db, CHAT, DEWI.nik, SURABAYA, since=date(2026, 7, 1), reason="study", today=day, now=NOW
+    )
     await book(
         db,
         chat_id=CHAT,
@@ -82,6 +89,8 @@ async def test_after_an_erase_no_table_leads_from_the_chat_to_the_resident(
     user = await linked_with_a_reminder_and_a_booking(botapi, db, settings)
     stand_in = vault_of(db).ref(DEWI.nik)[:12].hex()  # what the reminder keys held before
     assert "links.chat_id" in await cells_holding(db, CHAT)
+    assert "living_elsewhere.chat_id" in await cells_holding(db, CHAT)
+    assert "living_elsewhere.nik_ref" in await cells_holding(db, vault_of(db).ref(DEWI.nik))
     assert await cells_holding(db, stand_in) == set()  # reminder keys are opaque
 
     user.send_text("/hapus_data")
@@ -95,6 +104,8 @@ async def test_after_an_erase_no_table_leads_from_the_chat_to_the_resident(
     for table, kept in LOCKOUT.items():
         assert set(columns[table]) == kept  # an account id, a time, an outcome: no way further
     assert await cells_holding(db, stand_in) == set()  # no reminder key joins back to her
+    her_rows = await cells_holding(db, vault_of(db).ref(DEWI.nik))
+    assert not {cell for cell in her_rows if cell.startswith("living_elsewhere.")}, her_rows
 
 
 async def test_the_erase_button_does_nothing_in_a_group(running_bot, botapi):
