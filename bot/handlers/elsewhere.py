@@ -77,6 +77,8 @@ async def begin(update: Update, context: Context) -> int:
         await refuse(update, context, error)
         return ConversationHandler.END
     assert context.user_data is not None
+    for other in ("booking", "report"):  # one flow at a time
+        context.user_data.pop(other, None)
     resident = person.resident
     context.user_data[DRAFT] = {
         "nik": resident.nik,

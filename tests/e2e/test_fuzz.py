@@ -211,6 +211,7 @@ BOOKED = [*SUMMARY, Press("bk:ok"), "/jadwal"]
 REPORT = ["/lapor", Press("tk:cause:peeling"), Press("tk:who:new"), NIK, KK]
 REPORT_SUMMARY = [*REPORT, Press("tk:skip"), Press("tk:pt:kanigoro")]
 SIARAN = ["/siaran", Press("sr:t:mobile")]
+ELSEWHERE = [CHECK, Press("link:kk:"), Press("consent:kk:"), "/domisili", Press("dom:go:")]
 
 CITIZEN, STAFF, OFFICIAL, ADMIN = "citizen", "staff", "official", "admin"
 PDF = Act("document", ("laporan-polisi.pdf", "application/pdf", 20_000))
@@ -233,6 +234,10 @@ FLOWS: dict[str, tuple[str, list[Any]]] = {
         "/lapor", Press("tk:cause:lost"), *REPORT[2:], PDF, Press("tk:pt:"), Press("tk:ok"),
     ]),
     "language": (CITIZEN, ["/bahasa", Press("lang:en"), "/start", Press("menu:")]),
+    "living elsewhere": (CITIZEN, [
+        *ELSEWHERE, Press("dom:k:abroad"), Answer("Malaysia"), Answer("06-2025"),
+        Press("dom:r:"), Press("dom:ok"), "/domisili", Press("dom:rm:"),
+    ]),
     "service points": (CITIZEN, ["/lokasi", Press("loc:")]),
     "erase": (CITIZEN, [
         CHECK, Press("link:nik:"), Press("consent:nik:"), "/hapus_data", Press("erase:"),
@@ -272,6 +277,13 @@ STATES: dict[str, tuple[str, list[Any]]] = {
     "check: answered": (CITIZEN, [CHECK]),
     "link: consent": (CITIZEN, [CHECK, Press("link:kk:")]),
     "reminders": (CITIZEN, [CHECK, Press("link:kk:"), Press("consent:kk:"), "/pengingat"]),
+    "elsewhere: where": (CITIZEN, ELSEWHERE),
+    "elsewhere: place": (CITIZEN, [*ELSEWHERE, Press("dom:k:regency")]),
+    "elsewhere: month": (CITIZEN, [*ELSEWHERE, Press("dom:k:abroad"), "Malaysia"]),
+    "elsewhere: why": (
+        CITIZEN,
+        [*ELSEWHERE, Press("dom:k:abroad"), "Malaysia", "06-2025"],
+    ),
     "booking: service": (CITIZEN, BOOK[:1]),
     "booking: person": (CITIZEN, BOOK[:2]),
     "booking: NIK": (CITIZEN, BOOK[:3]),
