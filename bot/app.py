@@ -12,6 +12,7 @@ from telegram.request import BaseRequest
 from bot import db as dbmod
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
+from bot.conversations import Keeper
 from bot.handlers import register
 from bot.handlers.menus import publish_command_menus
 from bot.http import AiohttpRequest
@@ -88,6 +89,10 @@ def build_application(
     )
     register(app)
     instrument_handlers(app, metrics)
+    # Every conversation (and user_data) lives in the database between updates.
+    assert isinstance(app.update_processor, ChatLines)
+    app.bot_data["conversations"] = keeper = Keeper(app, app.update_processor)
+    keeper.adopt()
     return app
 
 

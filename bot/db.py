@@ -8,8 +8,9 @@ import hashlib
 import logging
 import os
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -110,6 +111,11 @@ def vault_of(db: aiosqlite.Connection | Vaulted) -> Vault:
 
 # One connection is shared by every handler and job: its transactions take turns.
 _locks: WeakKeyDictionary[aiosqlite.Connection, asyncio.Lock] = WeakKeyDictionary()
+# Written into every transaction that commits while it is set: the update being handled records
+# itself as handled in the transaction of its effects (bot/conversations.py sets it).
+before_commit: ContextVar[Callable[[Any], Awaitable[object]] | None] = ContextVar(
+    "before_commit", default=None
+)
 
 
 class Transactional(Protocol):
@@ -128,12 +134,16 @@ async def transaction(db: Conn) -> AsyncIterator[Conn]:
     if not isinstance(db, aiosqlite.Connection):
         async with db.transaction():
             yield db
+            if (hook := before_commit.get()) is not None:
+                await hook(db)
         return
     lock = _locks.setdefault(db, asyncio.Lock())
     async with lock:
         await _begin_to_the_end(db)
         try:
             yield db
+            if (hook := before_commit.get()) is not None:
+                await hook(db)
         except BaseException:
             await db.execute("ROLLBACK")
             raise

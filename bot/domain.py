@@ -309,3 +309,15 @@ class Incident:
     closed_at: datetime | None
     open_notified_at: datetime | None
     close_notified_at: datetime | None
+
+
+@dataclass(frozen=True)
+class KeptFlow:
+    """One row of `conversations` as stored: a conversation's state, or an account's or a
+    chat's flow data (`name` '@user' / '@chat'), its value sealed (bot/services/conversations)."""
+
+    chat_id: int
+    user_id: int
+    name: str
+    sealed: bytes
+    expires_at: datetime

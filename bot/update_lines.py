@@ -11,13 +11,18 @@ Bounds: at most `running` updates are handled at once (the HTTP layer's connecti
 only queue there), and at most `line` updates wait in one chat's line. A chat past that is
 flooding faster than it is answered; its further updates are dropped (logged), so one chat cannot
 fill memory, nor the places of everyone else.
+
+Around each update `around` (bot/conversations.py's Keeper.turn) loads the chat's conversations
+from the database and writes them back: inside the chat's line, so one chat's turns never
+overlap. `in_line` lets a job take a chat's turn too (a conversation's timeout).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,23 +51,44 @@ class ChatLines(BaseUpdateProcessor):
         self._running = asyncio.Semaphore(running)
         self._line_limit = line
         self._lines: dict[int, _Line] = {}
+        self.around: Callable[[object], AbstractAsyncContextManager[object]] | None = None
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         """Wait for this chat's turn, then for a free place, then handle the update."""
         key = line_key(update)
         if key is None:  # no chat and no user: nothing to keep in order
             async with self._running:
-                await coroutine
+                await self._handle(update, coroutine)
             return
-        line = self._lines.setdefault(key, _Line())
-        if line.waiting >= self._line_limit:
+        line = self._lines.get(key)
+        if line is not None and line.waiting >= self._line_limit:
             _drop(coroutine)
             log.warning("chat %s sends faster than it is answered: an update was dropped", key)
             return
+        async with self.in_line(key), self._running:
+            await self._handle(update, coroutine)
+
+    async def _handle(self, update: object, coroutine: Awaitable[Any]) -> None:
+        """The update's handlers, inside `around`; if `around` fails to begin, the update is
+        dropped (its coroutine closed, the error raised for PTB to log)."""
+        around = self.around(update) if self.around is not None else nullcontext()
+        began = False
+        try:
+            async with around:
+                began = True
+                await coroutine
+        finally:
+            if not began:
+                _drop(coroutine)
+
+    @asynccontextmanager
+    async def in_line(self, key: int) -> AsyncIterator[None]:
+        """Wait for the turn of chat `key` (after the updates already waiting) and hold it."""
+        line = self._lines.setdefault(key, _Line())
         line.waiting += 1
         try:
-            async with line.turn, self._running:
-                await coroutine
+            async with line.turn:
+                yield
         finally:
             line.waiting -= 1
             if not line.waiting:

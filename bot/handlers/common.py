@@ -13,6 +13,7 @@ from telegram.error import BadRequest
 from telegram.ext import ConversationHandler
 
 from bot.context import Context, chat_locale, deps
+from bot.conversations import current_turn
 from bot.domain import RoleUser
 from bot.errors import DomainError
 from bot.services.roles import authorize
@@ -127,6 +128,11 @@ async def close_step(context: Context, chat_id: int) -> None:
 
 async def drop_keyboard(context: Context, chat_id: int, message_id: int) -> None:
     """Remove a message's inline keyboard (quietly if the message is gone or has none)."""
+    turn = current_turn()
+    if turn is not None and (chat_id, message_id) in turn.dropped:
+        return  # the press on a step that timed out as it arrived: its keyboard went already
+    if turn is not None:
+        turn.dropped.add((chat_id, message_id))
     try:
         await context.bot.edit_message_reply_markup(chat_id, message_id, reply_markup=None)
     except BadRequest:
@@ -242,7 +248,11 @@ def hand_on(update: Update, context: Context) -> int:
     on to another flow (e.g. started /lapor while a booking was half done). The update is
     marked as handed on, so the once-only check lets this second pass through."""
     context.bot_data.setdefault(HANDED_ON, set()).add(update.update_id)
-    context.application.create_task(context.application.process_update(update), update=update)
+    turn = current_turn()
+    if turn is not None:  # within the update's turn, before its conversations are written
+        turn.again.append(update)
+    else:
+        context.application.create_task(context.application.process_update(update), update=update)
     return ConversationHandler.END
 
 

@@ -7,6 +7,7 @@ from telegram import Update
 from telegram.ext import Application, ApplicationHandlerStop, TypeHandler
 
 from bot.context import Context, deps
+from bot.conversations import current_turn
 from bot.handlers.common import HANDED_ON
 from bot.services.outbox import unblock_chat_if_blocked
 from bot.services.updates import first_time
@@ -20,6 +21,11 @@ async def once(update: Update, context: Context) -> None:
     handed_on: set[int] = context.bot_data.get(HANDED_ON, set())
     if update.update_id in handed_on:  # our own second pass (hand_on), not Telegram's
         handed_on.discard(update.update_id)
+        return
+    turn = current_turn()
+    if turn is not None:  # read with the conversations; recorded with the step's effects
+        if turn.redelivered:
+            raise ApplicationHandlerStop
         return
     d = deps(context)
     if not await first_time(d.db, update.update_id, now=d.now()):

@@ -14,7 +14,12 @@ from bot.config import TIMEZONE
 from bot.context import Context, deps
 from bot.jobs.alerts import ALERT_CHECK_EVERY, check_alerts
 from bot.jobs.broadcasts import REPORT_CHECK_EVERY, send_broadcast_reports
-from bot.jobs.housekeeping import FORGET_EVERY, forget_stale_user_data
+from bot.jobs.housekeeping import (
+    CONVERSATIONS_EVERY,
+    FORGET_EVERY,
+    end_expired_conversations,
+    forget_stale_user_data,
+)
 from bot.jobs.queue import expire_waitlist_offers
 from bot.jobs.registry import JobSpec, all_jobs, missed_slots, run_planner
 from bot.services.health import record_job_outcome
@@ -30,6 +35,7 @@ REPEATING = (
     (expire_waitlist_offers, OFFER_CHECK_EVERY, "waitlist-offer-expiry"),
     (send_broadcast_reports, REPORT_CHECK_EVERY, "broadcast-reports"),
     (forget_stale_user_data, FORGET_EVERY, "forget-stale-user-data"),
+    (end_expired_conversations, CONVERSATIONS_EVERY, "conversations"),
 )
 
 

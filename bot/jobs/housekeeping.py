@@ -1,10 +1,10 @@
-"""Keep the running bot flat: forget what it holds for people long gone.
+"""Keep the bot's stores flat: forget what is kept for people long gone.
 
-PTB keeps a `user_data` dict for every Telegram account that ever wrote to the bot, for the life
-of the process, and every successful check keeps a verification there (bot/services/verified.py)
-that is only honoured for a quarter of an hour. Every hour, expired verifications are dropped,
-and so is the whole entry of an account with nothing else left (a draft of a conversation in
-progress is kept); the database forgets successful checks older than they are of use.
+Conversations and flow data (a draft, the verifications a successful check leaves behind,
+bot/services/verified.py) live in the database between updates (bot/conversations.py), each
+row with an expiry. Every minute, conversations past their flow's timeout are ended as the
+flow's timeout does (the step's buttons removed), and every expired row is deleted. Every hour
+the database forgets successful checks older than they are of use.
 """
 
 from __future__ import annotations
@@ -13,20 +13,27 @@ import logging
 from datetime import timedelta
 
 from bot.context import Context, deps
-from bot.services import verified
+from bot.conversations import Keeper
+from bot.services import conversations, verified
 
 log = logging.getLogger(__name__)
 
 FORGET_EVERY = timedelta(hours=1)
+CONVERSATIONS_EVERY = timedelta(minutes=1)
 
 
 async def forget_stale_user_data(context: Context) -> None:
-    """Drop expired verifications, the accounts whose user_data is left empty, and old
-    successful checks."""
-    application, d = context.application, deps(context)
-    for user_id, data in list(application.user_data.items()):
-        verified.forget_expired(data, now=d.now())
-        if not data:
-            application.drop_user_data(user_id)
+    """Drop the successful checks older than SUCCESS_KEPT."""
+    d = deps(context)
     if forgotten := await verified.forget_old_checks(d.db, now=d.now()):
         log.info("forgot %d successful checks older than %s", forgotten, verified.SUCCESS_KEPT)
+
+
+async def end_expired_conversations(context: Context) -> None:
+    """Time out the conversations past their expiry, then delete every expired row."""
+    d = deps(context)
+    keeper: Keeper = context.bot_data["conversations"]
+    ended = await keeper.end_expired(d.now())
+    deleted = await conversations.forget_expired(d.db, now=d.now())
+    if ended or deleted:
+        log.info("ended %d timed-out conversations, deleted %d expired rows", ended, deleted)

@@ -13,6 +13,7 @@ import aiosqlite
 
 from bot.storage.addresses import PLACE as ADDRESS_PLACE
 from bot.storage.addresses import opened_alamat
+from bot.storage.conversations import RESEAL as CONVERSATIONS_RESEAL
 from bot.storage.outbox import OPENED_PLAN, OPENED_TEXT, PLAN, PLAN_HASHED, REF_HEX
 from bot.storage.residents import opened
 
@@ -60,6 +61,7 @@ _RESEAL = (
     "UPDATE outbox SET idempotency_key = coalesce(p.key, idempotency_key),"
     f" plan = new_seal(p.plan, '{PLAN}', p.key) FROM plan_map p WHERE outbox.id = p.id",
     f"UPDATE outbox SET text = new_seal({OPENED_TEXT}, 'outbox.text', chat_id)",
+    CONVERSATIONS_RESEAL,  # drafts of flows in progress
     "DROP TABLE temp.nik_map",
     "DROP TABLE temp.kk_map",
     "DROP TABLE temp.ref_hex",

@@ -5,6 +5,8 @@ changes nothing."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from tests.conftest import PEOPLE
@@ -74,7 +76,7 @@ async def test_a_cancelled_flow_loses_its_buttons(botapi, command, first):
     assert STALE in (await user.next_message()).text
 
 
-async def test_a_timed_out_flow_loses_its_buttons(running_bot, botapi):
+async def test_a_timed_out_flow_loses_its_buttons(running_bot, botapi, clock):
     user = await verified(botapi, 7604)
     user.send_text("/antre")
     services = await user.next_message()
@@ -82,12 +84,9 @@ async def test_a_timed_out_flow_loses_its_buttons(running_bot, botapi):
     people = await user.next_message()
     user.send_text("/bantuan")  # answered after the press is fully handled (one line per chat)
     await user.next_message()
-    (timeout,) = [
-        job
-        for job in running_bot.job_queue.jobs()
-        if getattr(job.callback, "__name__", "") == "_trigger_timeout"
-    ]
-    await timeout.run(running_bot)  # as 15 minutes without an answer would
+    clock.advance(timedelta(minutes=15, seconds=1))  # 15 minutes without an answer
+    (job,) = running_bot.job_queue.get_jobs_by_name("conversations")
+    await job.run(running_bot)
     closed = await user.next_message()
     assert (closed.method, closed.message_id, closed.buttons) == (
         "editMessageReplyMarkup",
@@ -95,6 +94,24 @@ async def test_a_timed_out_flow_loses_its_buttons(running_bot, botapi):
         [],
     )
     user.press(people, "bk:who:0", raw=True)
+    assert STALE in (await user.next_message()).text
+
+
+@pytest.mark.usefixtures("running_bot")
+async def test_a_flow_found_timed_out_loses_its_buttons_before_the_press(botapi, clock):
+    user = await verified(botapi, 7606)
+    user.send_text("/antre")
+    services = await user.next_message()
+    user.press(services, "bk:svc:rekam")
+    people = await user.next_message()
+    clock.advance(timedelta(minutes=15, seconds=1))  # before the job's next round
+    user.press(people, "bk:who:0", raw=True)
+    closed = await user.next_message()
+    assert (closed.method, closed.message_id, closed.buttons) == (
+        "editMessageReplyMarkup",
+        people.message_id,
+        [],
+    )
     assert STALE in (await user.next_message()).text
 
 

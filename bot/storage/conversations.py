@@ -1,0 +1,79 @@
+"""Conversations kept between updates: states and flow data (migration 0026).
+
+Values arrive sealed (bot/services/conversations.py); this module only moves rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+import aiosqlite
+
+from bot.domain import KeptFlow
+from bot.storage.outbox import ts
+
+PLACE = "conversations.value"  # what a value is sealed bound to, with its row's key
+USER, CHAT = "@user", "@chat"  # the names of the flow-data rows
+NOBODY = 0  # chat_id of an account's data row, user_id of a chat's
+
+
+def row_key(chat_id: int, user_id: int, name: str) -> str:
+    """The row's identity a sealed value is bound to (the same in SQL: see `reseal`)."""
+    return f"{name}:{chat_id}:{user_id}"
+
+
+# For bot/storage/vault.py's key rotation: every value opened and sealed again.
+RESEAL = (
+    f"UPDATE conversations SET value = new_seal(unseal(value, '{PLACE}',"
+    f" name || ':' || chat_id || ':' || user_id), '{PLACE}',"
+    " name || ':' || chat_id || ':' || user_id)"
+)
+
+
+async def rows_of(db: aiosqlite.Connection, chat_id: int, user_id: int) -> list[KeptFlow]:
+    """Every row an update of `user_id` in `chat_id` may use (either may be NOBODY)."""
+    query = (
+        "SELECT chat_id, user_id, name, value, expires_at FROM conversations"
+        " WHERE chat_id = ? AND user_id IN (?, 0) UNION ALL"
+        " SELECT chat_id, user_id, name, value, expires_at FROM conversations"
+        " WHERE chat_id = 0 AND user_id = ? AND ? != 0"
+    )
+    rows = await db.execute_fetchall(query, (chat_id, user_id, user_id, chat_id))
+    return [
+        KeptFlow(int(c), int(u), str(n), bytes(v), datetime.fromisoformat(e))
+        for c, u, n, v, e in rows
+    ]
+
+
+async def put_rows(db: aiosqlite.Connection, rows: Iterable[KeptFlow]) -> None:
+    """Insert or replace rows. Inside the caller's transaction."""
+    await db.executemany(
+        "INSERT INTO conversations (chat_id, user_id, name, value, expires_at)"
+        " VALUES (?, ?, ?, ?, ?) ON CONFLICT (chat_id, user_id, name)"
+        " DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at",
+        [(r.chat_id, r.user_id, r.name, r.sealed, ts(r.expires_at)) for r in rows],
+    )
+
+
+async def delete_rows(db: aiosqlite.Connection, keys: Iterable[tuple[int, int, str]]) -> None:
+    """Delete rows by (chat_id, user_id, name). Inside the caller's transaction."""
+    await db.executemany(
+        "DELETE FROM conversations WHERE chat_id = ? AND user_id = ? AND name = ?", list(keys)
+    )
+
+
+async def expired_states(db: aiosqlite.Connection, now: datetime) -> list[tuple[int, int, str]]:
+    """(chat_id, user_id, name) of the conversation states past their expiry."""
+    rows = await db.execute_fetchall(
+        "SELECT chat_id, user_id, name FROM conversations"
+        " WHERE expires_at <= ? AND name NOT IN (?, ?) ORDER BY expires_at",
+        (ts(now), USER, CHAT),
+    )
+    return [(int(c), int(u), str(n)) for c, u, n in rows]
+
+
+async def delete_expired(db: aiosqlite.Connection, now: datetime) -> int:
+    """Delete every row past its expiry; return how many."""
+    cursor = await db.execute("DELETE FROM conversations WHERE expires_at <= ?", (ts(now),))
+    return cursor.rowcount
