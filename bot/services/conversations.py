@@ -19,11 +19,10 @@ from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-import aiosqlite
-
 from bot.crypto import WrongKey
 from bot.db import transaction, vault_of
 from bot.domain import Booking, KeptFlow
+from bot.engine import Connection
 from bot.services import tickets
 from bot.services.updates import record
 from bot.storage import conversations as store
@@ -51,7 +50,7 @@ class Kept:
     texts: dict[str, str] = field(default_factory=dict)  # the JSON read, to see what changed
 
 
-async def load(db: aiosqlite.Connection, chat_id: int, user_id: int, *, now: datetime) -> Kept:
+async def load(db: Connection, chat_id: int, user_id: int, *, now: datetime) -> Kept:
     """The rows of `user_id` in `chat_id` (either NOBODY), opened; past their expiry: states
     are reported in `expired`, data is dropped."""
     kept = Kept()
@@ -76,7 +75,7 @@ async def load(db: aiosqlite.Connection, chat_id: int, user_id: int, *, now: dat
 
 
 async def keep(
-    db: aiosqlite.Connection,
+    db: Connection,
     chat_id: int,
     user_id: int,
     kept: Kept,
@@ -110,12 +109,12 @@ async def keep(
         await store.delete_rows(db, [_key(chat_id, user_id, name) for name in gone])
 
 
-async def expired_states(db: aiosqlite.Connection, *, now: datetime) -> list[tuple[int, int, str]]:
+async def expired_states(db: Connection, *, now: datetime) -> list[tuple[int, int, str]]:
     """(chat_id, user_id, conversation name) of the states past their expiry."""
     return await store.expired_states(db, now)
 
 
-async def forget_expired(db: aiosqlite.Connection, *, now: datetime) -> int:
+async def forget_expired(db: Connection, *, now: datetime) -> int:
     """Delete every row past its expiry (states and data); return how many."""
     async with transaction(db):
         return await store.delete_expired(db, now)
@@ -131,14 +130,14 @@ def _key(chat_id: int, user_id: int, name: str) -> tuple[int, int, str]:
 
 
 def _sealed(
-    db: aiosqlite.Connection, chat_id: int, user_id: int, name: str, text: str, until: datetime
+    db: Connection, chat_id: int, user_id: int, name: str, text: str, until: datetime
 ) -> KeptFlow:
     chat, user, _ = _key(chat_id, user_id, name)
     sealed = vault_of(db).seal(text, store.PLACE, store.row_key(chat, user, name))
     return KeptFlow(chat, user, name, sealed, until)
 
 
-def _open(db: aiosqlite.Connection, row: KeptFlow) -> str | None:
+def _open(db: Connection, row: KeptFlow) -> str | None:
     key = store.row_key(row.chat_id, row.user_id, row.name)
     try:
         return vault_of(db).open(row.sealed, store.PLACE, key)

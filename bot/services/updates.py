@@ -8,22 +8,21 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-import aiosqlite
-
 from bot.db import transaction
+from bot.engine import Connection
 from bot.storage import updates
 
 KEEP = timedelta(days=2)  # Telegram re-delivers for at most 24 hours
 PRUNE_EVERY = 1000  # update ids: now and then, forget the old records
 
 
-async def first_time(db: aiosqlite.Connection, update_id: int, *, now: datetime) -> bool:
+async def first_time(db: Connection, update_id: int, *, now: datetime) -> bool:
     """True the first time an update id is seen (and record it); False for a re-delivery."""
     async with transaction(db):
         return await record(db, update_id, now=now)
 
 
-async def record(db: aiosqlite.Connection, update_id: int, *, now: datetime) -> bool:
+async def record(db: Connection, update_id: int, *, now: datetime) -> bool:
     """Record the update as handled, inside the caller's transaction; False if it was already."""
     new = await updates.mark_processed(db, update_id, now=now)
     if new and update_id % PRUNE_EVERY == 0:
@@ -31,6 +30,6 @@ async def record(db: aiosqlite.Connection, update_id: int, *, now: datetime) -> 
     return new
 
 
-async def handled_before(db: aiosqlite.Connection, update_id: int) -> bool:
+async def handled_before(db: Connection, update_id: int) -> bool:
     """Whether the update was recorded as handled (a re-delivery)."""
     return await updates.is_processed(db, update_id)

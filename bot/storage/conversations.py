@@ -1,6 +1,7 @@
 """Conversations kept between updates: states and flow data (migration 0026).
 
-Values arrive sealed (bot/services/conversations.py); this module only moves rows.
+Values arrive sealed (bot/services/conversations.py); this module only moves rows. Runs on
+SQLite and PostgreSQL alike (bot/engine.py); `RESEAL` is for SQLite's rotate-key.
 """
 
 from __future__ import annotations
@@ -8,9 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-import aiosqlite
-
 from bot.domain import KeptFlow
+from bot.engine import Connection
 from bot.storage.outbox import ts
 
 PLACE = "conversations.value"  # what a value is sealed bound to, with its row's key
@@ -31,7 +31,7 @@ RESEAL = (
 )
 
 
-async def rows_of(db: aiosqlite.Connection, chat_id: int, user_id: int) -> list[KeptFlow]:
+async def rows_of(db: Connection, chat_id: int, user_id: int) -> list[KeptFlow]:
     """Every row an update of `user_id` in `chat_id` may use (either may be NOBODY)."""
     query = (
         "SELECT chat_id, user_id, name, value, expires_at FROM conversations"
@@ -46,7 +46,7 @@ async def rows_of(db: aiosqlite.Connection, chat_id: int, user_id: int) -> list[
     ]
 
 
-async def put_rows(db: aiosqlite.Connection, rows: Iterable[KeptFlow]) -> None:
+async def put_rows(db: Connection, rows: Iterable[KeptFlow]) -> None:
     """Insert or replace rows. Inside the caller's transaction."""
     await db.executemany(
         "INSERT INTO conversations (chat_id, user_id, name, value, expires_at)"
@@ -56,14 +56,14 @@ async def put_rows(db: aiosqlite.Connection, rows: Iterable[KeptFlow]) -> None:
     )
 
 
-async def delete_rows(db: aiosqlite.Connection, keys: Iterable[tuple[int, int, str]]) -> None:
+async def delete_rows(db: Connection, keys: Iterable[tuple[int, int, str]]) -> None:
     """Delete rows by (chat_id, user_id, name). Inside the caller's transaction."""
     await db.executemany(
         "DELETE FROM conversations WHERE chat_id = ? AND user_id = ? AND name = ?", list(keys)
     )
 
 
-async def expired_states(db: aiosqlite.Connection, now: datetime) -> list[tuple[int, int, str]]:
+async def expired_states(db: Connection, now: datetime) -> list[tuple[int, int, str]]:
     """(chat_id, user_id, name) of the conversation states past their expiry."""
     rows = await db.execute_fetchall(
         "SELECT chat_id, user_id, name FROM conversations"
@@ -73,7 +73,7 @@ async def expired_states(db: aiosqlite.Connection, now: datetime) -> list[tuple[
     return [(int(c), int(u), str(n)) for c, u, n in rows]
 
 
-async def delete_expired(db: aiosqlite.Connection, now: datetime) -> int:
+async def delete_expired(db: Connection, now: datetime) -> int:
     """Delete every row past its expiry; return how many."""
     cursor = await db.execute("DELETE FROM conversations WHERE expires_at <= ?", (ts(now),))
     return cursor.rowcount

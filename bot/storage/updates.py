@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import aiosqlite
-
+from bot.engine import Connection
 from bot.storage.outbox import ts
 
 
-async def mark_processed(db: aiosqlite.Connection, update_id: int, *, now: datetime) -> bool:
+async def mark_processed(db: Connection, update_id: int, *, now: datetime) -> bool:
     """Record the update; False when it was recorded already (a re-delivery)."""
     cursor = await db.execute(
         "INSERT INTO processed_updates (update_id, at) VALUES (?, ?)"
@@ -19,13 +18,13 @@ async def mark_processed(db: aiosqlite.Connection, update_id: int, *, now: datet
     return cursor.rowcount == 1
 
 
-async def forget_before(db: aiosqlite.Connection, moment: datetime) -> int:
+async def forget_before(db: Connection, moment: datetime) -> int:
     """Drop records older than `moment` (Telegram keeps updates for 24 hours at most)."""
     cursor = await db.execute("DELETE FROM processed_updates WHERE at < ?", (ts(moment),))
     return cursor.rowcount
 
 
-async def is_processed(db: aiosqlite.Connection, update_id: int) -> bool:
+async def is_processed(db: Connection, update_id: int) -> bool:
     """Whether the update was recorded."""
     rows = await db.execute_fetchall(
         "SELECT 1 FROM processed_updates WHERE update_id = ?", (update_id,)

@@ -1,5 +1,6 @@
 """Conversations kept in the database (issue 15): a round trip through the codec and the seal,
-nothing readable in the file, expiry and cleanup, rows bound to their place."""
+nothing readable in the file, expiry and cleanup, rows bound to their place. What does not read
+the SQLite file runs on both engines (`engine_db`)."""
 
 from __future__ import annotations
 
@@ -45,20 +46,20 @@ async def keep(db, loaded=None, *, states=None, user_data=None, chat_data=None, 
     )
 
 
-async def test_states_and_flow_data_come_back_as_they_were(db):
-    await keep(db, chat_data={"lang": "en"})
-    loaded = await kept.load(db, CHAT, USER, now=NOW + timedelta(minutes=1))
+async def test_states_and_flow_data_come_back_as_they_were(engine_db):
+    await keep(engine_db, chat_data={"lang": "en"})
+    loaded = await kept.load(engine_db, CHAT, USER, now=NOW + timedelta(minutes=1))
     assert loaded.states == {"booking": 2}
     assert loaded.user_data == DRAFT
     assert loaded.chat_data == {"lang": "en"}
     assert loaded.expired == set()
 
 
-async def test_another_chat_or_account_sees_none_of_it(db):
-    await keep(db)
-    other = await kept.load(db, CHAT + 1, USER + 1, now=NOW)
+async def test_another_chat_or_account_sees_none_of_it(engine_db):
+    await keep(engine_db)
+    other = await kept.load(engine_db, CHAT + 1, USER + 1, now=NOW)
     assert (other.states, other.user_data, other.stored) == ({}, {}, set())
-    group = await kept.load(db, -100123, USER, now=NOW)  # the same account in a group
+    group = await kept.load(engine_db, -100123, USER, now=NOW)  # the same account in a group
     assert (group.states, group.user_data) == ({}, DRAFT)  # its data, not the chat's state
 
 
@@ -74,38 +75,40 @@ async def test_no_nik_or_name_is_readable_in_the_table_or_the_file(db, tmp_path)
     assert NAME.encode() not in file
 
 
-async def test_a_value_moved_to_another_row_does_not_open(db):
-    await keep(db)
-    await db.execute("UPDATE conversations SET chat_id = ? WHERE name = 'booking'", (CHAT + 1,))
-    assert (await kept.load(db, CHAT + 1, USER, now=NOW)).states == {}
+async def test_a_value_moved_to_another_row_does_not_open(engine_db):
+    await keep(engine_db)
+    await engine_db.execute(
+        "UPDATE conversations SET chat_id = ? WHERE name = 'booking'", (CHAT + 1,)
+    )
+    assert (await kept.load(engine_db, CHAT + 1, USER, now=NOW)).states == {}
 
 
-async def test_past_the_timeout_a_state_is_expired_and_the_cleanup_leaves_nothing(db):
-    await keep(db)
+async def test_past_the_timeout_a_state_is_expired_and_the_cleanup_leaves_nothing(engine_db):
+    await keep(engine_db)
     later = NOW + FLOW
-    loaded = await kept.load(db, CHAT, USER, now=later)
+    loaded = await kept.load(engine_db, CHAT, USER, now=later)
     assert (loaded.states, loaded.expired) == ({}, {"booking"})
     assert loaded.user_data == DRAFT  # the draft outlives the state: the timeout may use it
-    assert await kept.expired_states(db, now=later) == [(CHAT, USER, "booking")]
-    assert await kept.forget_expired(db, now=later) == 1
-    assert await kept.forget_expired(db, now=later + kept.DATA_KEPT) == 1
-    assert list(await db.execute_fetchall("SELECT * FROM conversations")) == []
+    assert await kept.expired_states(engine_db, now=later) == [(CHAT, USER, "booking")]
+    assert await kept.forget_expired(engine_db, now=later) == 1
+    assert await kept.forget_expired(engine_db, now=later + kept.DATA_KEPT) == 1
+    assert list(await engine_db.execute_fetchall("SELECT * FROM conversations")) == []
 
 
-async def test_what_the_update_left_replaces_what_it_found(db):
-    await keep(db)
-    loaded = await kept.load(db, CHAT, USER, now=NOW)
-    await keep(db, loaded, states={}, user_data={"verified": {}})  # the flow ended
-    again = await kept.load(db, CHAT, USER, now=NOW)
+async def test_what_the_update_left_replaces_what_it_found(engine_db):
+    await keep(engine_db)
+    loaded = await kept.load(engine_db, CHAT, USER, now=NOW)
+    await keep(engine_db, loaded, states={}, user_data={"verified": {}})  # the flow ended
+    again = await kept.load(engine_db, CHAT, USER, now=NOW)
     assert (again.states, again.user_data) == ({}, {"verified": {}})
-    await keep(db, again, states={}, user_data={})  # nothing left at all
-    assert list(await db.execute_fetchall("SELECT * FROM conversations")) == []
+    await keep(engine_db, again, states={}, user_data={})  # nothing left at all
+    assert list(await engine_db.execute_fetchall("SELECT * FROM conversations")) == []
 
 
-async def test_the_update_is_recorded_handled_with_what_it_left(db):
-    await keep(db, update_id=555)
-    assert await handled_before(db, 555)
-    assert not await handled_before(db, 556)
+async def test_the_update_is_recorded_handled_with_what_it_left(engine_db):
+    await keep(engine_db, update_id=555)
+    assert await handled_before(engine_db, 555)
+    assert not await handled_before(engine_db, 556)
 
 
 def test_the_codec_refuses_what_it_would_not_bring_back():
