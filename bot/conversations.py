@@ -29,6 +29,14 @@ our own, which needs no change to any flow:
 
 Every ConversationHandler added to the application is adopted at start-up (`adopt`); it must
 be named, per chat and per user (the default) and not per message.
+
+Cost per update: two point reads (the update's "handled" mark, the chat's and account's rows)
+and one write transaction (the mark, plus the rows when the update is in a flow or left data).
+
+For several workers (issue 15, part 3) this stays as it is: nothing of a conversation is kept in
+a process between updates. What those parts add around it: the store on PostgreSQL (the storage
+functions take both engines already), and one chat's turns in order across workers (ChatLines
+orders them within one process only): e.g. a per-chat lock held around `turn`.
 """
 
 from __future__ import annotations
