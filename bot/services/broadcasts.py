@@ -35,6 +35,7 @@ TEMPLATES = ("invitation", "mobile", "deadline", "free")
 DAILY_LIMIT = 3  # per official per WIB day; admins are not limited
 MAX_TEXT = 1000
 MAX_DAYS_AHEAD = 366
+DRIVE_CHOICES = 10  # drives offered as buttons to an invitation, nearest first
 RECENT = 3  # broadcasts shown with their delivery figures when /siaran opens
 _DATE = re.compile(r"^\s*(\d{1,2})\s*[-/. ]\s*(\d{1,2})\s*[-/. ]\s*(\d{4})\s*$")
 _NAMED_DATE = re.compile(r"^\s*(\d{1,2})[-/. ]*([^\W\d_]+)\.?[-/., ]*(\d{4})\s*$")
@@ -166,10 +167,10 @@ async def drives_to_announce(
     db: aiosqlite.Connection, user: RoleUser, *, today: date
 ) -> list[Drive]:
     """The planned drives from today on that serve the author's area or part of it (every
-    drive for an admin), by day."""
+    drive for an admin), by day: the DRIVE_CHOICES nearest."""
     code = scope_code(user)
     ahead = await drives.list_drives(db, today, today + timedelta(days=MAX_DAYS_AHEAD))
-    return [drive for drive in ahead if overlaps(code, drive.area_code)]
+    return [drive for drive in ahead if overlaps(code, drive.area_code)][:DRIVE_CHOICES]
 
 
 async def drive_to_announce(

@@ -167,6 +167,12 @@ async def test_only_the_running_points_staff_get_a_drives_list(desk, drive):
         await listed(desk, WLINGI, None)
     with pytest.raises(drive_desk.NoDrive):
         await listed(desk, KANIGORO, "ZZZZZZ")
+    with pytest.raises(drive_desk.NoDrive) as refused:  # typed text is neither shown nor audited
+        await listed(desk, KANIGORO, RUDI.nik)
+    assert refused.value.context == {"code": "invalid"}
+    assert [row[2] for row in await audit_rows(desk, "drive_list:refused")][-1] == (
+        "code=invalid refused=NoDrive"
+    )
     await drives.cancel_drive(desk, drive.code, admin=ADMIN, now=NOW)
     with pytest.raises(drive_desk.NoDrive):
         await listed(desk, KANIGORO, drive.code)
