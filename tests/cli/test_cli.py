@@ -107,6 +107,8 @@ def test_run_job_knows_every_job_of_the_brief_and_no_other(env, capsys):
         "card-pickup",
         "backup",
         "unconfirmed-bookings",
+        "drive-lists",
+        "drive-summaries",
     }
     with pytest.raises(SystemExit):
         main(["run-job", "no-such-job"])
