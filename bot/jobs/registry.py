@@ -28,6 +28,7 @@ from bot.jobs.reminders import (
     plan_deadline_reminders,
     plan_teen_reminders,
 )
+from bot.jobs.weekly_report import plan_weekly_report
 from bot.rendering import Renderer
 from bot.services.health import record_job_outcome
 from bot.storage import job_health, job_runs
@@ -61,6 +62,7 @@ JOBS = (
     JobSpec("unconfirmed-bookings", (time(16, 0),), plan_escalations),
     JobSpec("drive-lists", (time(18, 0),), plan_drive_lists),
     JobSpec("drive-summaries", (time(7, 30),), plan_drive_outcomes),  # after the night's sweep
+    JobSpec("weekly-report", (time(7, 0),), plan_weekly_report),  # Mondays
 )
 JOB_NAMES = tuple(spec.name for spec in JOBS)
 _BY_NAME = {spec.name: spec for spec in JOBS}

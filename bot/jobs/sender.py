@@ -28,6 +28,8 @@ from telegram import (
     Bot,
     ForceReply,
     InlineKeyboardMarkup,
+    InputFile,
+    Message,
     ReplyKeyboardMarkup,
     ReplyKeyboardRemove,
 )
@@ -212,13 +214,16 @@ async def _send_one(bot: Bot, message: OutboxMessage, pacer: Pacer | None) -> Ou
         markup = _markup(message.reply_markup_json, bot)
         if message.edit_message_id is not None:
             return await _edit(bot, message, markup)
-        result = await bot.send_message(
-            message.chat_id,
-            message.text,
-            parse_mode="HTML",
-            reply_markup=markup,
-            **_paced_already(bot),
-        )
+        if message.file is not None:
+            result = await _send_file(bot, message, markup)
+        else:
+            result = await bot.send_message(
+                message.chat_id,
+                message.text,
+                parse_mode="HTML",
+                reply_markup=markup,
+                **_paced_already(bot),
+            )
     except Forbidden:
         return Outcome("blocked", error="chat blocked the bot")
     except RetryAfter as error:
@@ -236,6 +241,20 @@ async def _send_one(bot: Bot, message: OutboxMessage, pacer: Pacer | None) -> Ou
         log.warning("outbox message %s failed: %s", message.id, error)
         return Outcome("failed", error=str(error) or type(error).__name__)
     return Outcome("sent", telegram_message_id=result.message_id)
+
+
+async def _send_file(bot: Bot, message: OutboxMessage, markup: Markup | None) -> Message:
+    """Send the message's photo or document, its text as the caption."""
+    assert message.file is not None
+    send = bot.send_photo if message.file.kind == "photo" else bot.send_document
+    return await send(
+        message.chat_id,
+        InputFile(message.file.content, filename=message.file.name),
+        caption=message.text,
+        parse_mode="HTML",
+        reply_markup=markup,
+        **_paced_already(bot),
+    )
 
 
 async def _edit(bot: Bot, message: OutboxMessage, markup: Markup | None) -> Outcome:

@@ -66,7 +66,11 @@ async def parts(db: aiosqlite.Connection, code: str, *, today: date) -> list[Fig
     areas = await list_children(db, code)
     if not areas and (area := await get_area(db, code)) is not None:
         areas = [area]
-    found = await figures_of_parts(db, [Scope(area) for area in areas], today=today)
+    return worst_first(await figures_of_parts(db, [Scope(area) for area in areas], today=today))
+
+
+def worst_first(found: list[Figures]) -> list[Figures]:
+    """Areas' figures, most unrecorded and deactivated first, then by name."""
     return sorted(found, key=lambda part: (-to_visit(part), part.scope.area.name))
 
 
@@ -74,7 +78,12 @@ async def points(db: aiosqlite.Connection, *, today: date) -> list[Figures]:
     """The figures of each active service point that had bookings in the period (30 days),
     most bookings first, then by name."""
     scopes = [await point_scope(db, point) for point in await list_service_points(db)]
-    found = await figures_of_parts(db, scopes, today=today)
+    return busiest(await figures_of_parts(db, scopes, today=today))
+
+
+def busiest(found: list[Figures]) -> list[Figures]:
+    """Service points' figures with bookings in their period, most bookings first, then by
+    name."""
     busy = [part for part in found if part.booked]
     return sorted(busy, key=lambda part: (-part.booked, _point_name(part)))
 

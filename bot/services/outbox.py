@@ -18,12 +18,13 @@ from bot.config import TIMEZONE
 from bot.crypto import Vault
 from bot.db import transaction
 from bot.storage import outbox as store
-from bot.storage.outbox import OUTBOX_KINDS, OUTBOX_STATES, PLAN_HASHED, OutboxMessage
+from bot.storage.outbox import OUTBOX_KINDS, OUTBOX_STATES, PLAN_HASHED, Attachment, OutboxMessage
 
 __all__ = [
     "HELD_IN_QUIET_HOURS",
     "MAX_ATTEMPTS",
     "QUIET_HOURS",
+    "Attachment",
     "OutboxMessage",
     "Outcome",
     "Planned",
@@ -79,6 +80,7 @@ class Planned:
     reply_markup_json: str | None = None
     plan: str | None = None  # a reminder about a resident: its reminder_plan
     edit_message_id: int | None = None  # an edit of this Telegram message of the chat
+    file: Attachment | None = None  # a photo or document, `text` its caption
 
 
 def reminder_plan(kind: str, nik_ref: bytes, chat_id: int, due: date) -> str:
@@ -137,6 +139,7 @@ async def enqueue_many(
                 now=now,
                 plan=message.plan,
                 edit_message_id=message.edit_message_id,
+                file=message.file,
             )
     return added
 

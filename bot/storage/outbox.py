@@ -30,8 +30,9 @@ OPENED_TEXT = "unseal(text, 'outbox.text', chat_id)"
 
 _COLUMNS = (
     f"id, idempotency_key, chat_id, kind, {OPENED_TEXT}, reply_markup, state, attempts,"
-    " not_before, telegram_message_id, error, edit_message_id"
+    " not_before, telegram_message_id, error, edit_message_id, file_kind, file_name, file"
 )
+FILE_KINDS = ("photo", "document")
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,17 @@ class OutboxMessage:
     telegram_message_id: int | None
     error: str | None
     edit_message_id: int | None = None  # set: an edit of this message of the chat, not a new one
+    file: Attachment | None = None  # set: sent as this photo or document, the text its caption
+    # (None again once the message is done: the file is dropped)
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file a message carries: a photo or a document (FILE_KINDS), by name and content."""
+
+    kind: str
+    name: str
+    content: bytes
 
 
 async def insert_message(
@@ -64,19 +76,20 @@ async def insert_message(
     now: datetime,
     plan: str | None = None,
     edit_message_id: int | None = None,
+    file: Attachment | None = None,
 ) -> bool:
     """Queue a message (born 'blocked' for a blocked chat); False if the key already exists.
     A reminder about a resident comes with its `plan`, sealed beside it; an edit of a message
-    already sent names it (`edit_message_id`)."""
+    already sent names it (`edit_message_id`); a photo or document comes as `file`."""
     cursor = await db.execute(
         "INSERT INTO outbox (idempotency_key, chat_id, kind, text, reply_markup, state, error,"
-        " not_before, created_at, updated_at, plan, edit_message_id)"
+        " not_before, created_at, updated_at, plan, edit_message_id, file_kind, file_name, file)"
         " VALUES (?, ?, ?, seal(?, 'outbox.text', ?), ?,"
         " CASE WHEN EXISTS (SELECT 1 FROM blocked_chats WHERE chat_id = ?)"
         " THEN 'blocked' ELSE 'queued' END,"
         " CASE WHEN EXISTS (SELECT 1 FROM blocked_chats WHERE chat_id = ?)"
         " THEN 'chat blocked the bot' END,"
-        f" ?, ?, ?, seal(?, '{PLAN}', ?), ?) ON CONFLICT (idempotency_key) DO NOTHING",
+        f" ?, ?, ?, seal(?, '{PLAN}', ?), ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING",
         (
             key,
             chat_id,
@@ -92,6 +105,9 @@ async def insert_message(
             plan,
             key,
             edit_message_id,
+            file.kind if file else None,
+            file.name if file else None,
+            file.content if file else None,
         ),
     )
     if plan is not None and cursor.rowcount == 1:
@@ -145,8 +161,8 @@ async def set_sent(
     if not delivered:
         return
     await db.executemany(
-        "UPDATE outbox SET state = 'sent', telegram_message_id = ?, error = NULL, updated_at = ?"
-        " WHERE id = ?",
+        "UPDATE outbox SET state = 'sent', telegram_message_id = ?, error = NULL, updated_at = ?,"
+        " file = NULL WHERE id = ?",
         [(telegram_id, ts(now), message_id) for message_id, telegram_id in delivered],
     )
     ids = [message_id for message_id, _telegram_id in delivered]
@@ -180,7 +196,7 @@ async def set_final(
 ) -> None:
     """Close a message as 'blocked' or 'failed' with the reason."""
     await db.execute(
-        "UPDATE outbox SET state = ?, error = ?, updated_at = ? WHERE id = ?",
+        "UPDATE outbox SET state = ?, error = ?, updated_at = ?, file = NULL WHERE id = ?",
         (state, error, ts(now), message_id),
     )
     await _blur(db, "id = ?", (message_id,))
@@ -377,4 +393,5 @@ def _message(row: aiosqlite.Row) -> OutboxMessage:
         telegram_message_id=row[9],
         error=row[10],
         edit_message_id=row[11],
+        file=Attachment(row[12], row[13], bytes(row[14])) if row[14] is not None else None,
     )

@@ -109,6 +109,7 @@ def test_run_job_knows_every_job_of_the_brief_and_no_other(env, capsys):
         "unconfirmed-bookings",
         "drive-lists",
         "drive-summaries",
+        "weekly-report",
     }
     with pytest.raises(SystemExit):
         main(["run-job", "no-such-job"])

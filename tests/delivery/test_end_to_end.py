@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 
 import time_machine
 from telegram.ext import CallbackContext
@@ -63,6 +64,36 @@ async def test_the_running_bot_delivers_what_is_planned(running_bot, botapi):
     assert received.buttons == [("Pesan", "bk:start:rekam")]
     sent = await settled(db, "teen:x:7101:2026-11-24")
     assert (sent.state, sent.telegram_message_id) == ("sent", received.message_id)
+
+
+async def test_a_photo_and_a_document_go_out_with_their_captions_and_are_dropped(
+    running_bot, botapi
+):
+    admin = botapi.user(7111)
+    db = running_bot.bot_data["db"]
+    png = (Path(__file__).parents[2] / "docs" / "chart-rekap-example.png").read_bytes()
+    files = [
+        outbox.Attachment("photo", "chart.png", png),
+        outbox.Attachment("document", "figures.csv", b"scope,code\nkabupaten,3505\n"),
+    ]
+    planned = [
+        outbox.Planned(f"report:{n}", admin.id, "staff", f"<b>Berkas {n}</b>", file=file)
+        for n, file in enumerate(files)
+    ]
+    assert await outbox.enqueue_many(db, planned, now=NOW, quiet=None) == 2
+    running_bot.bot_data["sender"].wake()
+    photo, document = await admin.next_message(), await admin.next_message()
+    assert (photo.method, photo.html) == ("sendPhoto", "<b>Berkas 0</b>")
+    assert botapi.sim.files[photo.message["photo"][0]["file_id"]].data == png
+    assert (document.method, document.message["document"]["file_name"]) == (
+        "sendDocument",
+        "figures.csv",
+    )
+    assert botapi.sim.files[document.message["document"]["file_id"]].data.startswith(b"scope")
+    for n in range(2):
+        assert (await settled(db, f"report:{n}")).state == "sent"
+    async with db.execute("SELECT count(*) FROM outbox WHERE file IS NOT NULL") as cursor:
+        assert await cursor.fetchone() == (0,)  # sent: the files are not kept
 
 
 async def test_a_blocked_chat_is_reached_again_only_after_it_writes(running_bot, botapi):

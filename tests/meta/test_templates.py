@@ -233,6 +233,7 @@ SAMPLE.update(
     ),  # charts/teens.html
     per_point=[replace(_FIGURES, scope=Scope(_KANIGORO, POINT))],  # charts/points.html
     drawn=[POINT],
+    monday=date(2026, 11, 30),  # admin/weekly_report.html
     weeks={
         POINT.code: [
             PointWeek(date(2026, 11, 11), date(2026, 11, 17), {"recorded": 3}, 0),
