@@ -7,6 +7,7 @@ import pytest
 
 from bot import db as dbmod
 from bot import postgres
+from bot.engine import IntegrityError
 from tests.conftest import SECRET_KEY
 
 
@@ -129,3 +130,30 @@ async def test_the_deactivation_day_is_the_one_sqlite_gives(tmp_path, pg, update
 )
 def test_parameters_are_translated_to_psycopgs(sqlite, psycopg_style):
     assert postgres.translate(sqlite) == psycopg_style
+
+
+@pytest.mark.parametrize(
+    ("since", "valid"),
+    [("2026-05", True), ("1999-12", True), ("2026-5", False), ("3026-05", False),
+     ("2026-05x", False), ("x2026-05", False)],
+)  # fmt: skip
+async def test_living_elsewheres_month_is_checked_as_sqlites_glob_does(tmp_path, pg, since, valid):
+    lite = await dbmod.connect(tmp_path / "lite.sqlite3", SECRET_KEY)
+    accepted = []
+    try:
+        await dbmod.migrate(lite)
+        for conn in (lite, pg):
+            await _resident(conn, "AKTIF", "2026-01-01T00:00:00+00:00")
+            await conn.execute("INSERT INTO chats (chat_id, created_at) VALUES (1, 'x')")
+            try:
+                await conn.execute(
+                    "INSERT INTO living_elsewhere (chat_id, nik_ref, place_kind, place_code,"
+                    " since, reported_at) VALUES (1, ?, 'abroad', 'MY', ?, 'x')",
+                    (REF, since),
+                )
+                accepted.append(True)
+            except IntegrityError:
+                accepted.append(False)
+    finally:
+        await lite.close()
+    assert accepted == [valid, valid]  # SQLite's GLOB, PostgreSQL's regular expression
