@@ -20,6 +20,7 @@ import aiosqlite
 from bot.db import transaction, vault_of
 from bot.domain import RoleUser
 from bot.errors import DomainError
+from bot.places import Place
 from bot.services.cycle import WAJIB_KTP_AGE, Cycle, birthday_at
 from bot.services.outbox import (
     HELD_IN_QUIET_HOURS,
@@ -100,6 +101,7 @@ class Notice:
     cycle: Cycle
     locale: str | None = None  # the chat's language, as the cohort query found it
     nik_ref: bytes = b""  # the NIK's lookup hash, which the outbox key holds instead of the NIK
+    elsewhere: Place | None = None  # where the chat reported the resident lives, if it did
 
 
 @dataclass(frozen=True)
@@ -204,7 +206,7 @@ async def approve(
         linked = await store.cohort_linked_chats(db, born_by=born_by(run.cycle))
         count = await store.deactivate_cohort(db, born_by=born_by(run.cycle), today=today, now=now)
         await store.mark_applied(db, run.id, admin_id=admin.telegram_id, count=count, now=now)
-        notices = [Notice(p.chat_id, p.nik, p.nama, run.cycle, p.locale, p.nik_ref) for p in linked]
+        notices = [_notice(person, run.cycle) for person in linked]
         planned = await _plan_notices(db, notifier, notices, today=today, now=now)
         detail = f"run={run.id} deadline={run.cycle.deadline} deactivated={count} notices={planned}"
         await audit.write_audit(db, admin.telegram_id, "deactivation:approve", detail, now=now)
@@ -239,6 +241,13 @@ async def _plan_notices(
             now=now,
         )
     return planned
+
+
+def _notice(person: store.LinkedPerson, cycle: Cycle) -> Notice:
+    place = Place.from_key(person.elsewhere) if person.elsewhere else None
+    return Notice(
+        person.chat_id, person.nik, person.nama, cycle, person.locale, person.nik_ref, place
+    )
 
 
 def _run(row: store.RunRow) -> Run:

@@ -62,6 +62,7 @@ class LinkedPerson:
     nama: str
     locale: str | None = None  # the chat's language; None if it has no chat row
     nik_ref: bytes = b""  # the NIK's lookup hash (bot/crypto.py), for outbox keys
+    elsewhere: str | None = None  # `regency:<code>` / `abroad:<country>`: the chat's report
 
 
 async def cohort_per_desa(db: aiosqlite.Connection, *, born_by: date) -> list[DesaRow]:
@@ -93,7 +94,14 @@ async def cohort_linked_chats(db: aiosqlite.Connection, *, born_by: date) -> lis
     """Chats with reminders on, linked to a cohort member by NIK or by household (KK), with the
     chat's language. The links drive the loop (CROSS JOIN): far fewer than the residents."""
     locale = "(SELECT c.locale FROM chats AS c WHERE c.chat_id = l.chat_id)"
-    person = f"l.chat_id, {opened('nik_sealed')}, {opened('nama_sealed')}, {locale}, r.nik_ref"
+    # The chat's own report that the resident lives elsewhere (bot/storage/elsewhere.py).
+    place = (
+        "(SELECT e.place_kind || ':' || e.place_code FROM living_elsewhere AS e"
+        " WHERE e.chat_id = l.chat_id AND e.nik_ref = r.nik_ref)"
+    )
+    person = (
+        f"l.chat_id, {opened('nik_sealed')}, {opened('nama_sealed')}, {locale}, r.nik_ref, {place}"
+    )
     async with db.execute(
         f"SELECT {person} FROM links l CROSS JOIN residents r"
         " ON l.kind = 'nik' AND l.subject_ref = r.nik_ref"

@@ -33,8 +33,13 @@ def preview(
 
 
 def deactivated(renderer: Renderer, locale: str, notice: Notice) -> Message:
-    """A linked resident's NIK was deactivated, with a button to book the recording."""
-    text = renderer.render(locale, "citizen/deactivated_notice.html", notice=notice)
+    """A linked resident's NIK was deactivated, with a button to book the recording; about
+    someone the chat reported living elsewhere, how to record there (or the office's advice
+    from abroad), without the button."""
+    place = notice.elsewhere.name(locale) if notice.elsewhere else ""
+    text = renderer.render(locale, "citizen/deactivated_notice.html", notice=notice, place=place)
+    if notice.elsewhere is not None:
+        return Message(text)
     return Message(text, book_recording(renderer, locale))
 
 

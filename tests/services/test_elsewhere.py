@@ -9,15 +9,17 @@ from datetime import UTC, date, datetime
 import pytest
 
 from bot.db import transaction, vault_of
+from bot.domain import RoleUser
 from bot.nik import make_nik
 from bot.places import Place, find_countries, find_regencies
 from bot.rendering import Renderer
 from bot.services import elsewhere, reminders
-from bot.services.deactivation import cohort_elsewhere, prepare_preview
+from bot.services.deactivation import Notifier, approve, cohort_elsewhere, prepare_preview
 from bot.services.elsewhere import MonthRefused, NotLinked, PlaceRefused, ReportNotFound
 from bot.services.key_rotation import rotate_key
 from bot.services.links import chat_links, erase_chat, link_chat, unlink
 from bot.storage.residents import get_resident, upsert_residents
+from bot.views.deactivation import deactivated
 from bot.views.reminders import reminder_markup, reminder_text
 
 NOW = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
@@ -271,3 +273,26 @@ async def test_a_key_rotation_keeps_the_reports_with_their_resident(world):
     [person, _] = await elsewhere.linked_people(world, CHAT)
     assert person.report is not None
     assert person.report.place == MALAYSIA
+
+
+async def test_the_deactivation_notice_follows_the_report(world):
+    await report(world)  # Rudi, abroad; Ani has no report
+    run = await prepare_preview(world, day=TODAY, now=NOW)
+    told: dict[str, tuple[str, str | None]] = {}
+
+    def compose(locale, notice):
+        text, markup = deactivated(Renderer(), locale, notice)
+        told[notice.nama] = (text, markup.to_json() if markup else None)
+        return told[notice.nama]
+
+    admin = RoleUser(9003, "admin", None, None)
+    await approve(
+        world, run.id, admin=admin, today=TODAY, now=NOW, notifier=Notifier(compose, "id", None)
+    )
+    rudi_text, rudi_button = told["Rudi Lestari"]
+    assert "hubungi Dispendukcapil Kabupaten Blitar" in rudi_text
+    assert "Kanigoro" not in rudi_text
+    assert rudi_button is None
+    ani_text, ani_button = told["Ani Lestari"]
+    assert "Kanigoro" in ani_text
+    assert ani_button is not None
