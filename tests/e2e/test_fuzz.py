@@ -322,7 +322,6 @@ STATES: dict[str, tuple[str, list[Any]]] = {
     "official: broadcast": (OFFICIAL, ["/siaran"]),
     "broadcast: template": (ADMIN, ["/siaran"]),
     "broadcast: drive": (ADMIN, SIARAN),
-    "staff: drive list": (STAFF, ["/daftar_keliling"]),
     "broadcast: free text": (ADMIN, ["/siaran", Press("sr:t:free")]),
     "broadcast: audience": (ADMIN, ["/siaran", Press("sr:t:invitation")]),
     "broadcast: preview": (ADMIN, ["/siaran", Press("sr:t:invitation"), Press("sr:a:linked")]),
