@@ -1,5 +1,5 @@
--- Twin of migrations/0026_conversations.sql (issue 15, part 1): where each person is in a flow
--- and what it has collected so far, sealed (see the SQLite file).
+-- Twin of migrations/0026_conversations.sql: conversations kept between updates (issue 15; see
+-- the SQLite file for the design). value is the sealed JSON, expires_at the flow's expiry.
 CREATE TABLE conversations (
     chat_id    BIGINT NOT NULL,
     user_id    BIGINT NOT NULL,

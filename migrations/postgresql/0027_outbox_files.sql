@@ -1,5 +1,5 @@
--- Twin of migrations/0027_outbox_files.sql (issue 19): a queued message may carry a file, sent
--- as a photo or a document with the message's text as its caption (see the SQLite file).
+-- Twin of migrations/0027_outbox_files.sql: a queued message may carry a file (the admins'
+-- weekly report), sent as a photo or a document with the text as caption.
 ALTER TABLE outbox ADD COLUMN file_kind TEXT CHECK (file_kind IN ('photo', 'document'));
 ALTER TABLE outbox ADD COLUMN file_name TEXT;
 ALTER TABLE outbox ADD COLUMN file BYTEA;
