@@ -12,7 +12,6 @@ guard again.
 
 from __future__ import annotations
 
-import contextlib
 from datetime import timedelta
 from typing import Any
 
@@ -364,8 +363,7 @@ async def use_private(update: Update, context: Context, admin: RoleUser) -> None
 
 
 def _drop(context: Context) -> None:
-    with contextlib.suppress(AttributeError):
-        (context.user_data or {}).pop(DRAFT, None)
+    (context.user_data or {}).pop(DRAFT, None)
 
 
 def _typed(update: Update) -> str:
