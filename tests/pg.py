@@ -1,7 +1,8 @@
 """A throwaway PostgreSQL cluster for the tests: its own folder, port and socket, removed after.
 
 `initdb` in a temporary folder, `pg_ctl start` on a free port (127.0.0.1, password only) with its
-unix socket in the same folder (trust), stopped and deleted at the end of the session. PostgreSQL
+unix socket in the same folder (trust), stopped and deleted at the end of the session (or, when the session's
+process is killed before that, by a watchdog process that outlives it). PostgreSQL
 refuses to run as root: as root, the binaries run as the `postgres` user (Debian's package makes
 it) and the folder is theirs. No test touches a PostgreSQL it did not start.
 `make test` installs Debian's `postgresql` where it can; elsewhere `Cluster.find()` says why not
@@ -16,6 +17,7 @@ import secrets
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +27,20 @@ DEBIAN_BINARIES = Path("/usr/lib/postgresql")
 SUPERUSER = "postgres"
 # Durability is not what the tests measure: no fsync makes the cluster start and write faster.
 SERVER_OPTIONS = ("fsync=off", "synchronous_commit=off", "full_page_writes=off")
+# A process of its own that outlives the test session: when the session's process ends without
+# stopping the cluster (killed by a timeout, SIGKILL), it stops the server and deletes its folder.
+WATCHDOG = """
+import os, select, shutil, subprocess, sys, time
+session, folder, stop = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
+try:
+    select.select([os.pidfd_open(session)], [], [])
+except OSError:  # no pidfd (Linux before 5.3): look once a second
+    while os.path.exists(f"/proc/{session}"):
+        time.sleep(1)
+if os.path.isdir(folder):
+    subprocess.run(stop, capture_output=True, check=False, timeout=60)
+    shutil.rmtree(folder, ignore_errors=True)
+"""
 
 
 class Unavailable(RuntimeError):
@@ -80,6 +96,7 @@ class Cluster:
     prefix: list[str]
     port: int
     password: str
+    watchdog: subprocess.Popen[bytes] | None = None
 
     @classmethod
     def start(cls) -> Cluster:
@@ -94,11 +111,26 @@ class Cluster:
             cluster._initdb()
             cluster._pg_ctl("start", "-w", "-t", "60", "-l", str(folder / "server.log"), "-o",
                             cluster._server_options())  # fmt: skip
+            cluster._watch()
+        except RuntimeError as error:
+            log = cluster.log_tail()
+            shutil.rmtree(folder, ignore_errors=True)
+            raise RuntimeError(f"{error}\n{log}") from error
         except BaseException:
-            cluster.log_tail()
             shutil.rmtree(folder, ignore_errors=True)
             raise
         return cluster
+
+    def _watch(self) -> None:
+        """Start the watchdog that stops the cluster if this process ends without `stop`."""
+        stop = self._command("pg_ctl", "-D", str(self.folder / "data"), "stop", "-m", "immediate")
+        self.watchdog = subprocess.Popen(
+            [sys.executable, "-c", WATCHDOG, str(os.getpid()), str(self.folder), *stop],
+            start_new_session=True,  # a signal to the session's process group spares it
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
 
     def _initdb(self) -> None:
         pwfile = self.folder / "pwfile"
@@ -119,8 +151,11 @@ class Cluster:
     def _pg_ctl(self, *args: str) -> None:
         self._run("pg_ctl", "-D", str(self.folder / "data"), *args)
 
+    def _command(self, program: str, *args: str) -> list[str]:
+        return [*self.prefix, str(self.bin / program), *args]
+
     def _run(self, program: str, *args: str) -> None:
-        command = [*self.prefix, str(self.bin / program), *args]
+        command = self._command(program, *args)
         done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=120)
         if done.returncode != 0:
             raise RuntimeError(f"{program} failed ({done.returncode}): {done.stderr.strip()}")
@@ -131,6 +166,9 @@ class Cluster:
             self._pg_ctl("stop", "-m", "immediate", "-w")
         finally:
             shutil.rmtree(self.folder, ignore_errors=True)
+            if self.watchdog is not None:
+                self.watchdog.kill()
+                self.watchdog.wait()
 
     def log_tail(self) -> str:
         log = self.folder / "server.log"
