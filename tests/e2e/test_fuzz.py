@@ -277,9 +277,7 @@ STATES: dict[str, tuple[str, list[Any]]] = {
     "check: answered": (CITIZEN, [CHECK]),
     "link: consent": (CITIZEN, [CHECK, Press("link:kk:")]),
     "reminders": (CITIZEN, [CHECK, Press("link:kk:"), Press("consent:kk:"), "/pengingat"]),
-    "elsewhere: where": (CITIZEN, ELSEWHERE),
     "elsewhere: place": (CITIZEN, [*ELSEWHERE, Press("dom:k:regency")]),
-    "elsewhere: month": (CITIZEN, [*ELSEWHERE, Press("dom:k:abroad"), "Malaysia"]),
     "elsewhere: why": (
         CITIZEN,
         [*ELSEWHERE, Press("dom:k:abroad"), "Malaysia", "06-2025"],
