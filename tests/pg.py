@@ -1,12 +1,12 @@
 """A throwaway PostgreSQL cluster for the tests: its own folder, port and socket, removed after.
 
 `initdb` in a temporary folder, `pg_ctl start` on a free port (127.0.0.1, password only) with its
-unix socket in the same folder (trust), stopped and deleted at the end of the session (or, when the session's
-process is killed before that, by a watchdog process that outlives it). PostgreSQL
-refuses to run as root: as root, the binaries run as the `postgres` user (Debian's package makes
-it) and the folder is theirs. No test touches a PostgreSQL it did not start.
-`make test` installs Debian's `postgresql` where it can; elsewhere `Cluster.find()` says why not
-and the tests that need it are skipped.
+unix socket in the same folder (trust), stopped and deleted at the end of the session, or by a
+watchdog process when the session's process dies first. PostgreSQL refuses to run as root: as
+root, the binaries run as the `postgres` user (Debian's package makes it) and the folder is
+theirs. No test touches a PostgreSQL it did not start. `make test` installs Debian's
+`postgresql` where it can; elsewhere `Cluster.start()` raises Unavailable saying why, and the
+tests that need it are skipped.
 """
 
 from __future__ import annotations
