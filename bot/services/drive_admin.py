@@ -28,6 +28,7 @@ from bot.storage.service_points import get_service_point
 STEPS = ("name", "place", "day", "hours", "capacity", "area", "point")
 CHANGES = ("day", "hours", "capacity")  # what /keliling changes on a planned drive
 SUGGESTED_POINTS = 3
+CODE_SHOWN = 12  # of a typed code, at most (a drive's code has 6 characters)
 LIST_MAX = 8  # drives in one /keliling message: 8 long names and places fit in 4096 characters
 
 
@@ -145,8 +146,8 @@ async def upcoming(db: aiosqlite.Connection, *, now: datetime, code: str | None 
     InvalidDrive), with their bookings, areas and running points."""
     today = wib_day(now)
     found = await drives.list_drives(db, today, today + timedelta(days=drives.MAX_DAYS_AHEAD))
-    if code is not None:
-        found = [await drives.planned_drive(db, code, now=now)]
+    if code is not None:  # as typed: only its start is shown back if it is no drive's code
+        found = [await drives.planned_drive(db, code.strip()[:CODE_SHOWN], now=now)]
     shown = found[:LIST_MAX]
     areas = {d.area_code: await get_area(db, d.area_code) for d in shown}
     runners = {d.run_by: await get_service_point(db, d.run_by) for d in shown}

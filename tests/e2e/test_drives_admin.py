@@ -255,3 +255,5 @@ async def test_a_long_list_shows_the_first_drives_and_opens_any_by_its_code(bota
     assert planned[11].code in one.text
     assert data_of(one, f"kl:chg:{planned[11].code}")
     assert "Tidak ada perekaman keliling" in (await answer(admin, "/keliling ZZZZZZ")).text
+    long_code = await answer(admin, "/keliling " + "é" * 4000)  # not echoed whole: 4096 at most
+    assert "Tidak ada perekaman keliling dengan kode " + "é" * 12 + "." in long_code.text

@@ -64,7 +64,7 @@ COMMANDS = (
     "start", "bantuan", "batal", "cek", "antre", "jadwal", "lapor", "laporan", "pengingat",
     "lokasi", "bahasa", "hapus_data", "hari_ini", "masuk", "tidak_hadir", "konfirmasi_besok",
     "tiket", "musnah", "daftar_musnah", "rekap", "statistik", "siaran", "deaktivasi", "tutup",
-    "autokonfirmasi", "grup_petugas", "cabut", "daftar_keliling", "tidakada",
+    "autokonfirmasi", "grup_petugas", "cabut", "daftar_keliling", "keliling", "tidakada",
 )  # fmt: skip
 # Every callback prefix the bot handles: forged data in each one's format reaches its handler.
 PREFIXES = (
@@ -74,7 +74,8 @@ PREFIXES = (
     "tk:no", "tk:skip", "link:nik:", "link:kk:", "consent:nik:", "consent:kk:", "consent:no",
     "lang:", "loc:", "rem:", "erase:", "st:ok:", "st:no:", "st:all", "st:out:", "tks:v:",
     "tks:p:", "tks:r:", "tks:h:", "tks:x:", "tks:f:", "sr:t:", "sr:d:", "sr:a:", "sr:ok", "sr:no",
-    "dz:ask:", "dz:ok:", "dz:no:", "dz:csv:", "dv:csv:",
+    "dz:ask:", "dz:ok:", "dz:no:", "dz:csv:", "dv:csv:", "kl:new", "kl:chg:", "kl:del:", "kl:f:",
+    "kl:skip", "kl:ok", "kl:save", "kl:drop", "kl:no",
 )  # fmt: skip
 NASTY = (
     "<b>tebal</b>", "</code>", "&amp; &lt;", "<a href='x'>", "{{ nik }}", "{% if %}", "%s %d",
