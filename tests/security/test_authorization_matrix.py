@@ -518,7 +518,11 @@ async def siaran_drive(w: World, user: SimUser, drive: Drive, first: BotMessage)
     """The allowed official picks the drive for a "perekaman keliling" invitation."""
     user.send_text("/siaran")
     user.press(await user.next_message(), "sr:t:mobile")
-    user.press(await user.next_message(), f"sr:d:{drive.code}")
+    picker = await user.next_message()
+    # The shared world plans a drive for every action tried, and the picker shows the
+    # DRIVE_CHOICES nearest: a later drive may be past them, its press is checked all the same.
+    data = f"sr:d:{drive.code}"
+    user.press(picker, data, raw=data not in [d for _, d in picker.buttons])
     return await user.next_message()
 
 
