@@ -17,3 +17,9 @@ from bot.postgres import PostgresConnection
 Connection = SQLiteConnection | PostgresConnection
 # A constraint or a refusing trigger said no, on either engine (`except IntegrityError:`).
 IntegrityError = (sqlite3.IntegrityError, psycopg.IntegrityError)
+
+
+def is_postgresql(db: object) -> bool:
+    """Whether `db` speaks PostgreSQL (where a storage function's SQL must differ, both texts sit
+    side by side behind this test: docs/postgresql.md)."""
+    return not isinstance(db, SQLiteConnection)
