@@ -41,7 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 # The commands that run with DATABASE_URL set (issue 15 ports the others: docs/postgresql.md).
-ON_POSTGRESQL = ("migrate", "sample-residents")
+ON_POSTGRESQL = ("migrate", "sample-residents", "copy-database")
 
 
 def _refuse_postgresql_where_not_ready(command: str) -> None:
@@ -117,6 +117,11 @@ def _parser() -> argparse.ArgumentParser:
         "cancel-drive", help="cancel a drive; everyone booked is told, with a rebook button"
     )
     cancel.add_argument("code", help="the drive's code, as add-drive or list-drives print it")
+    copy = sub.add_parser(
+        "copy-database",
+        help="copy the SQLite database (DATABASE_PATH) into an empty PostgreSQL database",
+    )
+    copy.add_argument("--to", required=True, metavar="postgresql://USER:PASSWORD@HOST:PORT/DBNAME")
     job = sub.add_parser("run-job", help="run one scheduled job now")
     job.add_argument("name", choices=JOB_NAMES)
     job.add_argument("--date", type=date.fromisoformat)
@@ -646,6 +651,61 @@ def _rotate_key(args: argparse.Namespace) -> int:
         return asyncio.run(go())
 
 
+def _copy_database(args: argparse.Namespace) -> int:
+    from bot.jobs.sender import sender_lock
+
+    url = args.to.strip()  # never echoed: it may hold a password
+    if not url.startswith(("postgresql://", "postgres://")):
+        print(  # noqa: T201
+            "not copied: --to must be postgresql://USER:PASSWORD@HOST:PORT/DBNAME",
+            file=sys.stderr,
+        )
+        return 2
+    settings = Settings.from_env(require_token=False)
+    if not settings.database_path.is_file():
+        print(f"not copied: no SQLite database at {settings.database_path}", file=sys.stderr)  # noqa: T201
+        return 2
+    with sender_lock(settings.database_path) as free:
+        if not free:
+            print(  # noqa: T201
+                "not copied: the bot is running on this database; stop it first",
+                file=sys.stderr,
+            )
+            return 2
+        return asyncio.run(_copy_into(settings, url))
+
+
+async def _copy_into(settings: Settings, url: str) -> int:
+    from bot import db as dbmod
+    from bot import postgres
+    from bot.services.database_copy import CopyFailed, CopyRefused, copy_database
+
+    try:
+        target = await postgres.connect(url, settings.secret_key)
+    except postgres.Unreachable as error:
+        print(f"not copied: {error}", file=sys.stderr)  # noqa: T201
+        return 2
+    source = await dbmod.connect(settings.database_path, settings.secret_key)
+    try:
+        report = await copy_database(source, target)
+    except (CopyRefused, WrongSecretKey, DatabaseNewer) as error:
+        print(f"not copied: {error}", file=sys.stderr)  # noqa: T201
+        return 2
+    except CopyFailed as error:
+        print(f"copy failed: {error}", file=sys.stderr)  # noqa: T201
+        return 1
+    finally:
+        await source.close()
+        await target.close()
+    for table, rows in report.rows.items():
+        print(f"{table}: {rows:,} rows")  # noqa: T201
+    print(  # noqa: T201
+        f"copied {len(report.rows)} tables, {sum(report.rows.values()):,} rows; the counts match."
+        " Set DATABASE_URL to this database (keep the same SECRET_KEY) and start the bot."
+    )
+    return 0
+
+
 def _wib_moment(text: str) -> datetime:
     """`2026-11-24` or `2026-11-24T08:00`, read as WIB."""
     try:
@@ -691,4 +751,5 @@ _COMMANDS = {
     "backup": _backup,
     "restore": _restore,
     "rotate-key": _rotate_key,
+    "copy-database": _copy_database,
 }
