@@ -40,9 +40,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import aiosqlite
-
 from bot.config import Settings
+from bot.engine import Connection
 from bot.errors import DomainError
 from bot.services.roles import accounts_with_role
 from bot.storage import attempts
@@ -127,16 +126,14 @@ def shown_time(moment: datetime) -> datetime:
     return whole if whole == moment else whole + timedelta(minutes=1)
 
 
-async def take_turn(
-    db: aiosqlite.Connection, user_id: int, limits: CheckLimits, *, now: datetime
-) -> None:
+async def take_turn(db: Connection, user_id: int, limits: CheckLimits, *, now: datetime) -> None:
     """Start the account's wait (inside the caller's transaction); forget stale waits."""
     forget_before = now - HOLD_KEPT - limits.burst_delay
     await attempts.start_hold(db, user_id, now=now, forget_before=forget_before)
 
 
 async def note_failure(
-    db: aiosqlite.Connection,
+    db: Connection,
     gate: attempts.Gate,
     limits: CheckLimits,
     alert: BurstAlert | None,
@@ -161,7 +158,7 @@ async def note_failure(
 
 
 async def _plan_alert(
-    db: aiosqlite.Connection,
+    db: Connection,
     burst: attempts.BurstRow,
     report: BurstReport,
     alert: BurstAlert,

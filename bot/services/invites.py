@@ -12,9 +12,8 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import aiosqlite
-
 from bot.db import transaction
+from bot.engine import Connection
 from bot.errors import DomainError
 from bot.services.roles import validated_role
 from bot.storage import audit, invites, users
@@ -32,7 +31,7 @@ class InviteInvalid(DomainError):
 
 
 async def create_invite(
-    db: aiosqlite.Connection,
+    db: Connection,
     role: str,
     *,
     service_point: str | None,
@@ -51,9 +50,7 @@ async def create_invite(
     return INVITE_PREFIX + token
 
 
-async def claim(
-    db: aiosqlite.Connection, payload: str, telegram_id: int, *, now: datetime
-) -> users.RoleUser:
+async def claim(db: Connection, payload: str, telegram_id: int, *, now: datetime) -> users.RoleUser:
     """Give the invitation's role to the person who opened it; InviteInvalid if it cannot be."""
     token = payload.removeprefix(INVITE_PREFIX)
     async with transaction(db):
@@ -95,7 +92,7 @@ def token_of(link: str) -> str:
 
 
 async def revoke_invite(
-    db: aiosqlite.Connection, link: str, *, actor: users.RoleUser | None, now: datetime
+    db: Connection, link: str, *, actor: users.RoleUser | None, now: datetime
 ) -> Revocation:
     """Make the invitation unusable; InviteUnknown if no invitation has this link. Audited."""
     async with transaction(db):
@@ -109,7 +106,7 @@ async def revoke_invite(
 
 
 async def revoke_open_invites(
-    db: aiosqlite.Connection, *, actor: users.RoleUser | None, now: datetime
+    db: Connection, *, actor: users.RoleUser | None, now: datetime
 ) -> int:
     """Make every invitation not used yet unusable; how many there were. Audited."""
     async with transaction(db):

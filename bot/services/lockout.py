@@ -7,9 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import aiosqlite
-
 from bot.db import transaction
+from bot.engine import Connection
 from bot.errors import CheckLocked
 from bot.services import burst
 from bot.services.burst import CheckLimits, ChecksSlowed
@@ -32,9 +31,7 @@ class Admission:
             raise ChecksSlowed(until=burst.shown_time(self.wait_until))
 
 
-async def admit(
-    db: aiosqlite.Connection, user_id: int, limits: CheckLimits, *, now: datetime
-) -> Admission:
+async def admit(db: Connection, user_id: int, limits: CheckLimits, *, now: datetime) -> Admission:
     """Raise CheckLocked (with `until`) when the account used up its failed checks this hour
     (two only during a burst). During a burst, start the wait of an account that is slowed if
     it has none: the Admission says until when it waits."""
@@ -56,7 +53,7 @@ async def admit(
 
 
 async def ensure_not_locked(
-    db: aiosqlite.Connection, user_id: int, limits: CheckLimits, *, now: datetime
+    db: Connection, user_id: int, limits: CheckLimits, *, now: datetime
 ) -> None:
     """At the start of a check: refuse a locked account; during a burst the wait starts here,
     so it passes while the NIK and KK are typed."""
@@ -64,7 +61,7 @@ async def ensure_not_locked(
 
 
 async def record_check(
-    db: aiosqlite.Connection,
+    db: Connection,
     user_id: int,
     admission: Admission,
     limits: CheckLimits,

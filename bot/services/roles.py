@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import aiosqlite
-
 from bot.db import transaction
+from bot.engine import Connection
 from bot.errors import DomainError, NotAuthorized
 from bot.storage import areas, audit, service_points, users
 from bot.storage.users import RoleUser
@@ -53,9 +52,7 @@ def commands_for_role(role: str) -> list[str]:
     return [name for name, roles in ROLE_COMMANDS.items() if role in roles]
 
 
-async def authorize(
-    db: aiosqlite.Connection, telegram_id: int, command: str, *, now: datetime
-) -> RoleUser:
+async def authorize(db: Connection, telegram_id: int, command: str, *, now: datetime) -> RoleUser:
     """The account's role if it may run `command`; else NotAuthorized. Both are audited, a
     refusal once per account, command and hour (its repeats counted), so that nobody can fill
     the audit log by repeating a command they may not run."""
@@ -71,18 +68,18 @@ async def authorize(
     return user
 
 
-async def list_role_accounts(db: aiosqlite.Connection) -> list[RoleUser]:
+async def list_role_accounts(db: Connection) -> list[RoleUser]:
     """Every account with a role, by Telegram id."""
     return await users.list_users(db)
 
 
-async def accounts_with_role(db: aiosqlite.Connection, role: str) -> list[int]:
+async def accounts_with_role(db: Connection, role: str) -> list[int]:
     """The Telegram ids (= private chats) of every account with `role`, e.g. the admins."""
     return [u.telegram_id for u in await users.list_users(db) if u.role == role]
 
 
 async def add_user(
-    db: aiosqlite.Connection,
+    db: Connection,
     telegram_id: int,
     role: str,
     *,
@@ -100,14 +97,14 @@ async def add_user(
 
 
 async def validated_role(
-    db: aiosqlite.Connection, telegram_id: int, role: str, point: str | None, area: str | None
+    db: Connection, telegram_id: int, role: str, point: str | None, area: str | None
 ) -> RoleUser:
     """The role account as it would be stored; InvalidUser when something does not fit."""
     return await _validated(db, telegram_id, role, point, area)
 
 
 async def _validated(
-    db: aiosqlite.Connection, telegram_id: int, role: str, point: str | None, area: str | None
+    db: Connection, telegram_id: int, role: str, point: str | None, area: str | None
 ) -> RoleUser:
     if role not in ROLES:
         raise InvalidUser(f"role must be one of {', '.join(ROLES)}")
@@ -122,7 +119,7 @@ async def _validated(
 
 
 async def remove_user(
-    db: aiosqlite.Connection, telegram_id: int, *, actor: RoleUser | None, now: datetime
+    db: Connection, telegram_id: int, *, actor: RoleUser | None, now: datetime
 ) -> RoleUser:
     """Take the account's role away (someone who left); the role it had. Audited, with the
     admin who did it (None: the operator's command line)."""

@@ -8,6 +8,7 @@ from pathlib import Path
 import aiosqlite
 
 from bot.domain import Area
+from bot.engine import Connection
 
 WILAYAH_CSV = Path(__file__).resolve().parent.parent / "data" / "wilayah_3505.csv"
 
@@ -33,7 +34,7 @@ async def sync_areas(db: aiosqlite.Connection, path: Path = WILAYAH_CSV) -> int:
     return len(rows)
 
 
-async def get_area(db: aiosqlite.Connection, code: str) -> Area | None:
+async def get_area(db: Connection, code: str) -> Area | None:
     """The region with this code (dotted or plain), or None."""
     async with db.execute(
         "SELECT code, dotted_code, level, name, parent_code FROM areas WHERE code = ?",

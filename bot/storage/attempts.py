@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-import aiosqlite
+from bot.engine import Connection
 
 
 @dataclass(frozen=True)
@@ -37,16 +37,14 @@ _GATE = (
     " UNION ALL SELECT 'recent', NULL, count(*), NULL FROM check_attempts"
     " WHERE succeeded = 0 AND at > :window_start"
     " UNION ALL SELECT * FROM (SELECT 'burst', until, id, started_at FROM check_bursts"
-    " WHERE until > :window_start ORDER BY until DESC LIMIT 1)"
+    " WHERE until > :window_start ORDER BY until DESC LIMIT 1) AS latest"
     " UNION ALL SELECT 'hold', asked_at, NULL, NULL FROM check_holds WHERE user_id = :user"
     " UNION ALL SELECT 'success', at, NULL, NULL FROM check_attempts"
     " WHERE user_id = :user AND succeeded = 1"
 )
 
 
-async def record_attempt(
-    db: aiosqlite.Connection, user_id: int, *, succeeded: bool, now: datetime
-) -> None:
+async def record_attempt(db: Connection, user_id: int, *, succeeded: bool, now: datetime) -> None:
     """Write one attempt; a success writes over the account's previous one (only the latest
     is kept, by a unique index)."""
     await db.execute(
@@ -57,7 +55,7 @@ async def record_attempt(
 
 
 async def read_gate(
-    db: aiosqlite.Connection,
+    db: Connection,
     user_id: int,
     *,
     hour_ago: datetime,
@@ -91,27 +89,25 @@ async def read_gate(
     return Gate(sorted(failures), recent, burst, hold, success)
 
 
-async def open_burst(
-    db: aiosqlite.Connection, *, failures: int, until: datetime, now: datetime
-) -> BurstRow:
+async def open_burst(db: Connection, *, failures: int, until: datetime, now: datetime) -> BurstRow:
     """Store a new burst; slowed until `until`."""
-    cursor = await db.execute(
-        "INSERT INTO check_bursts (started_at, failures, until) VALUES (?, ?, ?)",
+    ((burst_id,),) = await db.execute_fetchall(
+        "INSERT INTO check_bursts (started_at, failures, until) VALUES (?, ?, ?) RETURNING id",
         (now.isoformat(), failures, until.isoformat()),
     )
-    assert cursor.lastrowid is not None
-    return BurstRow(cursor.lastrowid, now, until)
+    return BurstRow(burst_id, now, until)
 
 
-async def extend_burst(db: aiosqlite.Connection, burst_id: int, *, until: datetime) -> None:
+async def extend_burst(db: Connection, burst_id: int, *, until: datetime) -> None:
     """Move a burst's end (never earlier than it was)."""
-    await db.execute(
-        "UPDATE check_bursts SET until = max(until, ?) WHERE id = ?", (until.isoformat(), burst_id)
+    await db.execute(  # a condition: max() is greatest() on PostgreSQL
+        "UPDATE check_bursts SET until = ? WHERE id = ? AND until < ?",
+        (until.isoformat(), burst_id, until.isoformat()),
     )
 
 
 async def start_hold(
-    db: aiosqlite.Connection, user_id: int, *, now: datetime, forget_before: datetime
+    db: Connection, user_id: int, *, now: datetime, forget_before: datetime
 ) -> None:
     """Note that the account asked to check at `now` (replacing an older hold), and forget
     holds from before `forget_before` (accounts that never came back)."""
@@ -123,12 +119,12 @@ async def start_hold(
     )
 
 
-async def end_hold(db: aiosqlite.Connection, user_id: int) -> None:
+async def end_hold(db: Connection, user_id: int) -> None:
     """The account's turn came: its next check during a burst waits again."""
     await db.execute("DELETE FROM check_holds WHERE user_id = ?", (user_id,))
 
 
-async def delete_attempts(db: aiosqlite.Connection, user_id: int, *, keep_after: datetime) -> None:
+async def delete_attempts(db: Connection, user_id: int, *, keep_after: datetime) -> None:
     """Forget an account's attempts, except failures after `keep_after` (the lockout needs
     them), and its place in a burst's wait."""
     await db.execute(
@@ -138,7 +134,7 @@ async def delete_attempts(db: aiosqlite.Connection, user_id: int, *, keep_after:
     await end_hold(db, user_id)
 
 
-async def delete_successes_before(db: aiosqlite.Connection, before: datetime) -> int:
+async def delete_successes_before(db: Connection, before: datetime) -> int:
     """Forget successful attempts made before `before`; return how many."""
     cursor = await db.execute(
         "DELETE FROM check_attempts WHERE succeeded = 1 AND at < ?", (before.isoformat(),)

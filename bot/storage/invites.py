@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-import aiosqlite
-
+from bot.engine import Connection
 from bot.storage.outbox import ts
 from bot.storage.users import RoleUser
 
@@ -23,7 +22,7 @@ class InviteState:
 
 
 async def insert_invite(
-    db: aiosqlite.Connection, token_hash: str, user: RoleUser, *, now: datetime, expires: datetime
+    db: Connection, token_hash: str, user: RoleUser, *, now: datetime, expires: datetime
 ) -> None:
     """Store a new invitation for the role (user.telegram_id is unused until it is claimed)."""
     await db.execute(
@@ -34,7 +33,7 @@ async def insert_invite(
 
 
 async def claim_invite(
-    db: aiosqlite.Connection, token_hash: str, telegram_id: int, *, now: datetime
+    db: Connection, token_hash: str, telegram_id: int, *, now: datetime
 ) -> RoleUser | None:
     """Mark the invitation claimed if it is unclaimed and unexpired; its role, else None."""
     async with db.execute(
@@ -47,9 +46,7 @@ async def claim_invite(
     return RoleUser(telegram_id, row[0], row[1], row[2]) if row else None
 
 
-async def revoke_invite(
-    db: aiosqlite.Connection, token_hash: str, *, now: datetime
-) -> InviteState | None:
+async def revoke_invite(db: Connection, token_hash: str, *, now: datetime) -> InviteState | None:
     """Revoke the invitation if nobody has claimed it yet; its state before, or None if unknown."""
     async with db.execute(
         "SELECT role, claimed_by, revoked_at IS NOT NULL, expires_at <= ? FROM invites"
@@ -67,7 +64,7 @@ async def revoke_invite(
     return InviteState(row[0], row[1], bool(row[2]), bool(row[3]))
 
 
-async def revoke_open_invites(db: aiosqlite.Connection, *, now: datetime) -> int:
+async def revoke_open_invites(db: Connection, *, now: datetime) -> int:
     """Revoke every invitation nobody has claimed (expired ones too: whatever the clock says,
     none of them can give a role afterwards); return how many."""
     cursor = await db.execute(

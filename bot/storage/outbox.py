@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 
 import aiosqlite
 
+from bot.engine import Connection
+
 OUTBOX_STATES = ("queued", "sending", "sent", "blocked", "failed", "withdrawn")
 OUTBOX_KINDS = ("reminder", "broadcast", "staff", "reply", "booking")
 # Reminders about one resident are keyed `<kind>:<keyed hash of their plan>`: the plan (the NIK's
@@ -65,7 +67,7 @@ class Attachment:
 
 
 async def insert_message(
-    db: aiosqlite.Connection,
+    db: Connection,
     *,
     key: str,
     chat_id: int,
@@ -263,7 +265,7 @@ _BLUR = (
 )
 
 
-async def _blur(db: aiosqlite.Connection, where: str, params: tuple[object, ...]) -> None:
+async def _blur(db: Connection, where: str, params: tuple[object, ...]) -> None:
     """Cut the done reminders about residents among the rows `where` selects loose."""
     await db.execute(_BLUR + where, params)
 

@@ -11,6 +11,7 @@ from typing import Any
 import aiosqlite
 
 from bot.domain import ServicePoint
+from bot.engine import Connection
 
 DEFAULTS_CSV = Path(__file__).resolve().parent.parent / "data" / "service_points.csv"
 
@@ -51,7 +52,7 @@ async def list_service_points(db: aiosqlite.Connection) -> list[ServicePoint]:
         return [point_of_row(row) async for row in cursor]
 
 
-async def get_service_point(db: aiosqlite.Connection, code: str) -> ServicePoint | None:
+async def get_service_point(db: Connection, code: str) -> ServicePoint | None:
     """The service point with this code, or None."""
     rows = list(
         await db.execute_fetchall(

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import aiosqlite
-
 from bot.domain import RoleUser
+from bot.engine import Connection
 
 
-async def upsert_user(db: aiosqlite.Connection, user: RoleUser, *, now: datetime) -> None:
+async def upsert_user(db: Connection, user: RoleUser, *, now: datetime) -> None:
     """Register the account, replacing any earlier role."""
     await db.execute(
         "INSERT INTO users (telegram_id, role, service_point, area_code, created_at)"
@@ -19,7 +18,7 @@ async def upsert_user(db: aiosqlite.Connection, user: RoleUser, *, now: datetime
     )
 
 
-async def delete_user(db: aiosqlite.Connection, telegram_id: int) -> RoleUser | None:
+async def delete_user(db: Connection, telegram_id: int) -> RoleUser | None:
     """Remove the account's role; the role it had, or None when it had none."""
     async with db.execute(
         "DELETE FROM users WHERE telegram_id = ?"
@@ -30,7 +29,7 @@ async def delete_user(db: aiosqlite.Connection, telegram_id: int) -> RoleUser | 
     return RoleUser(*row) if row else None
 
 
-async def get_user(db: aiosqlite.Connection, telegram_id: int) -> RoleUser | None:
+async def get_user(db: Connection, telegram_id: int) -> RoleUser | None:
     """The account's role, or None for a citizen."""
     async with db.execute(
         "SELECT telegram_id, role, service_point, area_code FROM users WHERE telegram_id = ?",
@@ -40,7 +39,7 @@ async def get_user(db: aiosqlite.Connection, telegram_id: int) -> RoleUser | Non
     return RoleUser(*row) if row else None
 
 
-async def list_users(db: aiosqlite.Connection) -> list[RoleUser]:
+async def list_users(db: Connection) -> list[RoleUser]:
     """Every registered account."""
     async with db.execute(
         "SELECT telegram_id, role, service_point, area_code FROM users ORDER BY telegram_id"
@@ -48,7 +47,7 @@ async def list_users(db: aiosqlite.Connection) -> list[RoleUser]:
         return [RoleUser(*row) async for row in cursor]
 
 
-async def list_users_with_chats(db: aiosqlite.Connection) -> list[RoleUser]:
+async def list_users_with_chats(db: Connection) -> list[RoleUser]:
     """Registered accounts that have written to the bot (so their chat exists)."""
     async with db.execute(
         "SELECT u.telegram_id, u.role, u.service_point, u.area_code FROM users u"

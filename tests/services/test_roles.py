@@ -1,12 +1,29 @@
-"""Registering staff, officials and admins; the single guard."""
+"""Registering staff, officials and admins; the single guard (on both engines)."""
 
 from __future__ import annotations
 
 import pytest
 
 from bot.errors import NotAuthorized
-from bot.services.roles import ROLE_COMMANDS, InvalidUser, add_user, authorize
+from bot.services.roles import (
+    ROLE_COMMANDS,
+    InvalidUser,
+    RemovalRefused,
+    accounts_with_role,
+    add_user,
+    authorize,
+    list_role_accounts,
+    remove_user,
+)
+from bot.storage.areas import sync_areas
 from tests.conftest import NOW
+
+
+@pytest.fixture
+async def db(engine_db):
+    """A database of each engine in turn, with the Kemendagri areas loaded."""
+    await sync_areas(engine_db)
+    return engine_db
 
 
 async def test_staff_needs_a_known_service_point(db):
@@ -76,3 +93,15 @@ async def test_allowed_commands_are_each_audited(db):
         await authorize(db, 3, "statistik", now=NOW)
     async with db.execute("SELECT count(*) FROM audit_log WHERE action = 'command:statistik'") as c:
         assert (await c.fetchone())[0] == 3
+
+
+async def test_a_role_replaced_then_removed(db):
+    await add_user(db, 6, "official", service_point=None, area="35.05.10", now=NOW)
+    admin = await add_user(db, 6, "admin", service_point=None, area=None, now=NOW)
+    await add_user(db, 7, "admin", service_point=None, area=None, now=NOW)
+    assert await list_role_accounts(db) == [admin, await authorize(db, 7, "cabut", now=NOW)]
+    assert await accounts_with_role(db, "admin") == [6, 7]
+    assert await remove_user(db, 6, actor=None, now=NOW) == admin
+    with pytest.raises(RemovalRefused):
+        await remove_user(db, 6, actor=None, now=NOW)
+    assert await accounts_with_role(db, "admin") == [7]
