@@ -13,6 +13,7 @@ from bot import db as dbmod
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.conversations import Keeper
+from bot.engine import Connection, migrate, open_database
 from bot.handlers import register
 from bot.handlers.menus import publish_command_menus
 from bot.http import AiohttpRequest
@@ -96,11 +97,11 @@ def build_application(
     return app
 
 
-async def prepare_database(settings: Settings) -> dbmod.aiosqlite.Connection:
-    """Open the database, apply migrations and load the reference data."""
-    conn = await dbmod.connect(settings.database_path, settings.secret_key)
+async def prepare_database(settings: Settings) -> Connection:
+    """Open the database of the settings, apply migrations and load the reference data."""
+    conn = await open_database(settings)
     try:
-        await dbmod.migrate(conn)
+        await migrate(conn)
         async with dbmod.transaction(conn):
             await sync_areas(conn)
             await seed_service_points(conn)
@@ -113,7 +114,8 @@ async def prepare_database(settings: Settings) -> dbmod.aiosqlite.Connection:
 
 async def _post_init(app: Application) -> None:
     settings: Settings = app.bot_data["settings"]
-    db = app.bot_data["db"] = await prepare_database(settings)
+    app.bot_data["db"] = await prepare_database(settings)
+    db = app.bot_data["db"]  # (Sender and the menus' storage take SQLite's until ported)
     await publish_command_menus(app.bot, db, app.bot_data["renderer"])
     sender = Sender(
         app.bot,

@@ -154,6 +154,7 @@ def _on_database(work: Callable[[Connection], Awaitable[int]], *, refused: str) 
         except WrongSecretKey as error:
             print(f"{refused}: {error}", file=sys.stderr)  # noqa: T201
             return 2
+        assert isinstance(conn, Connection)  # SQLite's: the others refuse DATABASE_URL (main)
         try:
             return await work(conn)
         except (DomainError, FileRefused) as error:

@@ -35,9 +35,11 @@ class Settings:
     bot_api_file_url: str
     database_path: Path
     secret_key: str = field(repr=False)
-    # postgresql://USER:PASSWORD@HOST:PORT/DBNAME; "": SQLite at database_path. Only `migrate`
-    # runs on PostgreSQL so far (issue 15, docs/postgresql.md).
+    # postgresql://USER:PASSWORD@HOST:PORT/DBNAME; "": SQLite at database_path (docs/postgresql.md).
     database_url: str = field(default="", repr=False)
+    # The most connections one process opens to DATABASE_URL (bot/postgres.py: one per
+    # transaction or statement in progress; chats are handled side by side).
+    database_pool_size: int = 10
     default_locale: str = "id"
     check_failures_per_hour: int = 5
     # A regency-wide burst of failed checks (many accounts guessing NIK + KK) slows the new
@@ -97,6 +99,7 @@ class Settings:
             database_path=database_path,
             secret_key=secret_key,
             database_url=database_url(values),
+            database_pool_size=_positive_int(values, "DATABASE_POOL_SIZE", 10),
             default_locale=_choice(values, "DEFAULT_LOCALE", "id", ("id", "en")),
             check_failures_per_hour=_positive_int(values, "CHECK_FAILURES_PER_HOUR", 5),
             check_burst_failures=_positive_int(values, "CHECK_BURST_FAILURES", 200),

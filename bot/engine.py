@@ -1,8 +1,9 @@
-"""The connection storage functions take: SQLite's (aiosqlite) or PostgreSQL's (bot/postgres.py).
+"""The database storage functions take: SQLite's (aiosqlite) or PostgreSQL's (bot/postgres.py).
 
 A storage module annotated with `Connection` runs on both engines (its SQL is the same text on
 both, or both texts are side by side); one still annotated `aiosqlite.Connection` is SQLite's
-only so far (docs/postgresql.md says how the rest are ported).
+only so far (docs/postgresql.md says how the rest are ported). `open_database` opens the one the
+settings name: the bot and every command go through it.
 """
 
 from __future__ import annotations
@@ -12,9 +13,12 @@ import sqlite3
 import psycopg
 from aiosqlite import Connection as SQLiteConnection
 
-from bot.postgres import PostgresConnection
+from bot import db as sqlite
+from bot import postgres
+from bot.config import Settings
+from bot.postgres import PostgresConnection, PostgresPool
 
-Connection = SQLiteConnection | PostgresConnection
+Connection = SQLiteConnection | PostgresConnection | PostgresPool
 # A constraint or a refusing trigger said no, on either engine (`except IntegrityError:`).
 IntegrityError = (sqlite3.IntegrityError, psycopg.IntegrityError)
 
@@ -23,3 +27,20 @@ def is_postgresql(db: object) -> bool:
     """Whether `db` speaks PostgreSQL (where a storage function's SQL must differ, both texts sit
     side by side behind this test: docs/postgresql.md)."""
     return not isinstance(db, SQLiteConnection)
+
+
+async def open_database(settings: Settings) -> Connection:
+    """The database of the settings: a pool of connections to DATABASE_URL's PostgreSQL, else
+    SQLite's file at DATABASE_PATH (one connection, shared). Not migrated: `migrate` does it."""
+    if settings.database_url:
+        return await postgres.open_pool(
+            settings.database_url, settings.secret_key, size=settings.database_pool_size
+        )
+    return await sqlite.connect(settings.database_path, settings.secret_key)
+
+
+async def migrate(db: Connection) -> list[str]:
+    """Apply the engine's pending migrations (bot.db.migrate, bot.postgres.migrate)."""
+    if isinstance(db, SQLiteConnection):
+        return await sqlite.migrate(db)
+    return await postgres.migrate(db)

@@ -1,8 +1,9 @@
-"""PostgreSQL (DATABASE_URL): a connection with aiosqlite's subset of methods, and `migrate`.
+"""PostgreSQL (DATABASE_URL): a pool and a connection with aiosqlite's subset of methods, `migrate`.
 
-Work in progress (issue 15, docs/postgresql.md): `migrate` runs here; the storage modules still
-speak SQLite. The connection takes the storage layer's SQL as it is written for SQLite (`?` and
-`:name` parameters; see `translate`) so that one text serves both engines where the SQL agrees.
+The bot and every command use the pool (`open_pool`, through bot.engine.open_database); one
+connection (`connect`) serves tests and tools. Both take the storage layer's SQL as it is
+written for SQLite (`?` and `:name` parameters; see `translate`) so that one text serves both
+engines where the SQL agrees.
 Sealing stays in Python: the vault's key never reaches the server.
 """
 
@@ -11,13 +12,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Generator, Iterable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import psycopg
+from psycopg.sql import Identifier
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from bot.crypto import Vault
 from bot.db import (
@@ -84,19 +88,21 @@ def translate(sql: str) -> str:
 
 
 class Result:
-    """What `PostgresConnection.execute` returns: awaited, the cursor; `async with`, the cursor
-    closed after the block (as aiosqlite's `execute`)."""
+    """What `execute` returns: awaited, the cursor; `async with`, the cursor closed after the
+    block (as aiosqlite's `execute`). Its rows are on the client once it ran (psycopg's client
+    cursor), so a pool's connection goes back as soon as the statement has run."""
 
-    def __init__(self, conn: PostgresConnection, sql: str, params: Params | None) -> None:
-        self._conn, self._sql, self._params = conn, sql, params
+    def __init__(self, db: Statements, sql: str, params: Params | None) -> None:
+        self._db, self._sql, self._params = db, sql, params
         self._cursor: psycopg.AsyncCursor[Any] | None = None
 
     def __await__(self) -> Generator[Any, None, psycopg.AsyncCursor[Any]]:
         return self._run().__await__()
 
     async def _run(self) -> psycopg.AsyncCursor[Any]:
-        self._cursor = self._conn.raw.cursor()
-        await self._cursor.execute(translate(self._sql), self._params or None)
+        async with self._db.lend() as conn:
+            self._cursor = conn.cursor()
+            await self._cursor.execute(translate(self._sql), self._params or None)
         return self._cursor
 
     async def __aenter__(self) -> psycopg.AsyncCursor[Any]:
@@ -112,25 +118,14 @@ class Result:
             await self._cursor.close()
 
 
-class PostgresConnection:
-    """One psycopg connection in autocommit (only our code opens transactions), its vault."""
+class Statements:
+    """aiosqlite's subset of methods the storage layer uses, each statement run on the
+    connection `lend` gives (PostgresConnection: its own; PostgresPool: the task's)."""
 
-    def __init__(self, raw: psycopg.AsyncConnection[Any], vault: Vault) -> None:
-        self.raw, self.vault = raw, vault
-        self._turns = asyncio.Lock()
+    vault: Vault
 
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[PostgresConnection]:
-        """BEGIN ... COMMIT (ROLLBACK on any exception), one writer at a time in the database.
-
-        The first step of docs/postgresql.md: every write transaction takes one advisory lock,
-        held by the server until COMMIT or ROLLBACK (also when a worker dies), so the rules
-        checked inside a transaction hold as under SQLite's BEGIN IMMEDIATE, across processes.
-        The connection's own transactions take turns, as on SQLite's shared connection.
-        """
-        async with self._turns, self.raw.transaction():
-            await self.raw.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
-            yield self
+    def lend(self) -> AbstractAsyncContextManager[psycopg.AsyncConnection[Any]]:
+        raise NotImplementedError
 
     def execute(self, sql: str, params: Params | None = None) -> Result:
         """Run one statement written with SQLite's parameters."""
@@ -141,12 +136,41 @@ class PostgresConnection:
             return await cursor.fetchall()
 
     async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
-        async with self.raw.cursor() as cursor:
+        async with self.lend() as conn, conn.cursor() as cursor:
             await cursor.executemany(translate(sql), rows)
 
     async def run_script(self, script: str) -> None:
         """A script of statements without parameters, as written (psycopg sends it whole)."""
-        await self.raw.execute(script.encode())
+        async with self.lend() as conn:
+            await conn.execute(script.encode())
+
+
+async def _lock_writers(conn: psycopg.AsyncConnection[Any]) -> None:
+    """The first step of docs/postgresql.md: every write transaction takes one advisory lock,
+    held by the server until COMMIT or ROLLBACK (also when a worker dies), so the rules
+    checked inside a transaction hold as under SQLite's BEGIN IMMEDIATE, across processes."""
+    await conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+
+
+class PostgresConnection(Statements):
+    """One psycopg connection in autocommit (only our code opens transactions), its vault."""
+
+    def __init__(self, raw: psycopg.AsyncConnection[Any], vault: Vault) -> None:
+        self.raw, self.vault = raw, vault
+        self._turns = asyncio.Lock()
+
+    @asynccontextmanager
+    async def lend(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+        yield self.raw
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[PostgresConnection]:
+        """BEGIN ... COMMIT (ROLLBACK on any exception), one writer at a time in the database
+        (`_lock_writers`). The connection's own transactions take turns, as on SQLite's shared
+        connection."""
+        async with self._turns, self.raw.transaction():
+            await _lock_writers(self.raw)
+            yield self
 
     @property
     def in_transaction(self) -> bool:
@@ -156,20 +180,92 @@ class PostgresConnection:
         await self.raw.close()
 
 
+class PostgresPool(Statements):
+    """The running bot's database: a pool of connections in autocommit, and its vault.
+
+    Handlers run side by side (one chat's update beside another's), each on its own
+    connection: inside `transaction()` the task holds one connection, and every statement of
+    that task goes to it until COMMIT; outside, each statement borrows one for its run.
+    """
+
+    def __init__(self, pool: AsyncConnectionPool[Any], vault: Vault) -> None:
+        self.pool, self.vault = pool, vault
+        self._held: ContextVar[psycopg.AsyncConnection[Any] | None] = ContextVar(
+            "held_connection", default=None
+        )
+
+    @asynccontextmanager
+    async def lend(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+        held = self._held.get()
+        if held is not None:
+            yield held
+            return
+        async with self.pool.connection() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[PostgresPool]:
+        """BEGIN ... COMMIT (ROLLBACK on any exception) on a connection of the pool held by this
+        task until the end, one writer at a time in the database (`_lock_writers`). Inside
+        another transaction of the task: a savepoint of it."""
+        held = self._held.get()
+        if held is not None:
+            async with held.transaction():
+                yield self
+            return
+        async with self.pool.connection() as conn, conn.transaction():
+            await _lock_writers(conn)
+            token = self._held.set(conn)
+            try:
+                yield self
+            finally:
+                self._held.reset(token)
+
+    @property
+    def in_transaction(self) -> bool:
+        """Whether this task is inside a transaction (holds a connection)."""
+        return self._held.get() is not None
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+
 class Unreachable(RuntimeError):
     """The database of DATABASE_URL cannot be reached or refused the login."""
 
 
+class WrongCollation(RuntimeError):
+    """The database does not sort text as SQLite does (by bytes: collation C)."""
+
+
 async def connect(url: str, secret_key: str) -> PostgresConnection:
-    """Open a connection to the database of DATABASE_URL, with the vault of `secret_key`."""
+    """Open one connection to the database of DATABASE_URL, with the vault of `secret_key`."""
+    return PostgresConnection(await _reach(url), Vault.from_secret(secret_key))
+
+
+async def open_pool(url: str, secret_key: str, *, size: int) -> PostgresPool:
+    """A pool of up to `size` connections to the database of DATABASE_URL (the bot's and every
+    command's database), with the vault of `secret_key`."""
+    await (await _reach(url)).close()  # an unreachable server said as libpq says it, at once
+    pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+        url, min_size=1, max_size=size, kwargs={"autocommit": True}, open=False, name="database"
+    )
     try:
-        raw = await psycopg.AsyncConnection.connect(url, autocommit=True)
+        await pool.open(wait=True)
+    except PoolTimeout:
+        await pool.close()
+        raise Unreachable("cannot use the database of DATABASE_URL: no connection") from None
+    return PostgresPool(pool, Vault.from_secret(secret_key))
+
+
+async def _reach(url: str) -> psycopg.AsyncConnection[Any]:
+    try:
+        return await psycopg.AsyncConnection.connect(url, autocommit=True)
     except psycopg.OperationalError as error:  # libpq names host and port, never the password
         raise Unreachable(f"cannot use the database of DATABASE_URL: {error}") from None
-    return PostgresConnection(raw, Vault.from_secret(secret_key))
 
 
-async def applied_migrations(db: PostgresConnection) -> set[str]:
+async def applied_migrations(db: Statements) -> set[str]:
     """Names of the migrations already recorded (SQLite's names, in the same table)."""
     await db.execute(SCHEMA_MIGRATIONS_TABLE)
     return {row[0] for row in await db.execute_fetchall("SELECT name FROM schema_migrations")}
@@ -183,7 +279,7 @@ def baseline_predecessors(files: list[Path], sqlite_files: list[Path]) -> list[s
 
 
 async def migrate(
-    db: PostgresConnection,
+    db: PostgresConnection | PostgresPool,
     directory: Path = PG_MIGRATIONS_DIR,
     *,
     sqlite_directory: Path = MIGRATIONS_DIR,
@@ -192,8 +288,10 @@ async def migrate(
     """Apply pending migrations, each atomically with its record; return the names applied.
 
     The same rules as `bot.db.migrate`: a database a newer bot migrated is refused before any
-    change, and then a SECRET_KEY other than the database's (`check`).
+    change, and then a SECRET_KEY other than the database's (`check`); first of all, a
+    database that does not sort text as SQLite does (`check_collation`).
     """
+    await check_collation(db)
     done = await applied_migrations(db)
     files = migration_files(directory)
     earlier = baseline_predecessors(files, migration_files(sqlite_directory))
@@ -220,7 +318,7 @@ async def migrate(
     return applied
 
 
-async def _record_key(db: PostgresConnection) -> None:
+async def _record_key(db: Statements) -> None:
     """The fingerprint of the key the database is sealed with, written from Python."""
     await db.execute(
         "INSERT INTO vault_key (id, fingerprint, since) VALUES (1, ?, ?)",
@@ -228,7 +326,7 @@ async def _record_key(db: PostgresConnection) -> None:
     )
 
 
-async def check_key(db: PostgresConnection) -> None:
+async def check_key(db: Statements) -> None:
     """Refuse a SECRET_KEY other than the database's: every lookup would find nobody."""
     rows = await db.execute_fetchall("SELECT fingerprint FROM vault_key WHERE id = 1")
     if rows and rows[0][0] != db.vault.fingerprint:
@@ -236,4 +334,26 @@ async def check_key(db: PostgresConnection) -> None:
             f"SECRET_KEY does not match this database (sealed with key {rows[0][0]}, "
             f"SECRET_KEY gives {db.vault.fingerprint}). Set the SECRET_KEY the database was "
             "made with, or restore the backup of the key; `rotate-key` changes keys."
+        )
+
+
+# Collations that compare bytes, as SQLite does: ORDER BY and comparisons give the same answers.
+BYTE_COLLATIONS = ("C", "POSIX")
+
+
+async def check_collation(db: Statements) -> None:
+    """Refuse a database whose text is not sorted by bytes (collation C): lists and pages
+    ordered by name or code would differ from SQLite's, and the bot would not notice."""
+    rows = await db.execute_fetchall(
+        "SELECT current_database(), datcollate, to_jsonb(d) ->> 'datlocprovider'"
+        " FROM pg_database d WHERE datname = current_database()"
+    )
+    name, collation, provider = rows[0]
+    if collation not in BYTE_COLLATIONS or provider not in (None, "c"):
+        raise WrongCollation(
+            f"the database {name} sorts text by the collation {collation}"
+            f"{' (ICU)' if provider == 'i' else ''}; the bot needs C (text ordered by its bytes,"
+            " as on SQLite). Create the database with: CREATE DATABASE "
+            f"{Identifier(name).as_string()} TEMPLATE template0 ENCODING 'UTF8'"
+            " LC_COLLATE 'C' LC_CTYPE 'C'"
         )

@@ -185,9 +185,15 @@ class Cluster:
         """A libpq connection string through the unix socket (no password)."""
         return f"host={self.folder} port={self.port} user={SUPERUSER} dbname={dbname}"
 
-    def create_database(self, name: str) -> str:
-        """A new empty database; its URL."""
-        self._admin(f'CREATE DATABASE "{name}"')
+    def create_database(
+        self, name: str, *, template: str | None = None, collation: str = ""
+    ) -> str:
+        """A new database, empty or a copy of `template` (a file copy: no other connection to
+        it may be open), sorting text by `collation` (the cluster's, C, by default); its URL."""
+        options = f' TEMPLATE "{template}"' if template else ""
+        if collation:
+            options = f" TEMPLATE template0 LC_COLLATE '{collation}' LC_CTYPE '{collation}'"
+        self._admin(f'CREATE DATABASE "{name}"{options}')
         return self.url(name)
 
     def drop_database(self, name: str) -> None:

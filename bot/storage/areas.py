@@ -18,7 +18,7 @@ def plain_code(code: str) -> str:
     return code.strip().replace(".", "")
 
 
-async def sync_areas(db: aiosqlite.Connection, path: Path = WILAYAH_CSV) -> int:
+async def sync_areas(db: Connection, path: Path = WILAYAH_CSV) -> int:
     """Upsert the regions from the Kemendagri CSV; return how many rows were read."""
     with path.open(encoding="utf-8", newline="") as handle:
         rows = [

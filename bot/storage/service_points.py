@@ -21,7 +21,7 @@ _SEED_COLUMNS = (
 POINT_COLUMNS = _SEED_COLUMNS + ", contact, hours, open_day, pinned"
 
 
-async def seed_service_points(db: aiosqlite.Connection, path: Path = DEFAULTS_CSV) -> None:
+async def seed_service_points(db: Connection, path: Path = DEFAULTS_CSV) -> None:
     """Insert the default service points that are missing; an admin's later edits are kept."""
     with path.open(encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
@@ -33,7 +33,7 @@ async def seed_service_points(db: aiosqlite.Connection, path: Path = DEFAULTS_CS
     )
 
 
-async def seed_contacts(db: aiosqlite.Connection, path: Path = DEFAULTS_CSV) -> None:
+async def seed_contacts(db: Connection, path: Path = DEFAULTS_CSV) -> None:
     """Fill the contact of each default service point that has none yet (migration 0018)."""
     with path.open(encoding="utf-8", newline="") as handle:
         rows = [(row["contact"], row["code"]) for row in csv.DictReader(handle)]
