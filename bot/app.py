@@ -125,7 +125,8 @@ async def _post_init(app: Application) -> None:
         quiet=settings.quiet_hours,
     )
     app.bot_data["sender"] = sender
-    sender.start(settings.database_path)
+    worker = app.bot_data.get("worker")  # several workers (bot/workers.py): one sends
+    sender.start(settings.database_path, turn=worker.sender_turn if worker else None)
     schedule_jobs(app)
     if app.bot_data["watch"]:
         app.bot_data["ops"] = await start_ops(app, settings)

@@ -135,7 +135,11 @@ def _run(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env()
     app = build_application(settings, watch=True)
-    if settings.webhook_url:  # bot/webhook.py: the secret checked, big bodies refused
+    if settings.database_url:  # one of several workers (bot/workers.py), polling or webhook
+        from bot.workers import run_worker
+
+        run_worker(app, settings)
+    elif settings.webhook_url:  # bot/webhook.py: the secret checked, big bodies refused
         from bot.webhook import run_webhook
 
         run_webhook(app, settings)

@@ -12,6 +12,7 @@ import asyncio
 import hmac
 import logging
 import signal
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from telegram import Update
@@ -25,9 +26,15 @@ MAX_BODY = 1024 * 1024  # an update is at most a few kB; Telegram says the lengt
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
 
-def webhook_app(application: Application, secret: str) -> web.Application:
+def webhook_app(
+    application: Application,
+    secret: str,
+    *,
+    deliver: Callable[[list[Update]], Awaitable[None]] | None = None,
+) -> web.Application:
     """The HTTP app: a POST to any path with the secret token and a JSON update of at most
-    MAX_BODY bytes goes into the Application's update queue."""
+    MAX_BODY bytes goes into the Application's update queue, or to `deliver` (several workers:
+    the database's inbox, bot/workers.py), answered only once it is there."""
     expected = secret.encode()
 
     async def receive(request: web.Request) -> web.Response:
@@ -42,7 +49,10 @@ def webhook_app(application: Application, secret: str) -> web.Application:
             update = Update.de_json(await request.json(), application.bot)
         except (ValueError, TypeError, KeyError, AttributeError):
             return web.Response(status=400)
-        await application.update_queue.put(update)
+        if deliver is not None:
+            await deliver([update])
+        else:
+            await application.update_queue.put(update)
         return web.Response()
 
     app = web.Application(client_max_size=MAX_BODY)

@@ -23,10 +23,12 @@ from bot.jobs.housekeeping import (
 from bot.jobs.queue import expire_waitlist_offers
 from bot.jobs.registry import JobSpec, all_jobs, missed_slots, run_planner
 from bot.services.health import record_job_outcome
+from bot.storage import job_runs
 
 log = logging.getLogger(__name__)
 
 OFFER_CHECK_EVERY = timedelta(seconds=30)
+CATCH_UP_EVERY = timedelta(minutes=1)  # several workers: missed slots looked for this often
 # APScheduler drops a run that starts more than misfire_grace_time late (1 s by default): a busy
 # event loop must never silently lose a day's reminders, so a late run still runs, once.
 NEVER_DROP = {"misfire_grace_time": None, "coalesce": True}
@@ -54,7 +56,12 @@ def schedule_jobs(app: Application) -> None:
             wib = at.replace(tzinfo=TIMEZONE)
             run = _scheduled(spec, at)
             app.job_queue.run_daily(run, time=wib, name=spec.slot(at), job_kwargs=NEVER_DROP)
-    app.job_queue.run_once(catch_up, when=0, name="catch-up", job_kwargs=NEVER_DROP)
+    if app.bot_data.get("worker") is None:
+        app.job_queue.run_once(catch_up, when=0, name="catch-up", job_kwargs=NEVER_DROP)
+    else:  # several workers: a slot whose worker died half-way is run by another
+        app.job_queue.run_repeating(
+            catch_up, interval=CATCH_UP_EVERY, first=0, name="catch-up", job_kwargs=NEVER_DROP
+        )
 
 
 def _watched(
@@ -63,6 +70,9 @@ def _watched(
     """The repeating job, its outcome recorded for /metrics and the admins' alert."""
 
     async def run(context: Context) -> None:
+        worker = context.bot_data.get("worker")
+        if worker is not None and not worker.sending:  # several workers: the sender's work
+            return
         d = deps(context)
         try:
             await callback(context)
@@ -84,7 +94,19 @@ def _scheduled(spec: JobSpec, at: time) -> Callable[[Context], Coroutine[Any, An
 
 
 async def run_slot(context: Context, spec: JobSpec, at: time) -> int:
-    """Run one job slot for today (WIB) and wake the sender."""
+    """Run one job slot for today (WIB) and wake the sender. With several workers, under the
+    slot's lock (bot/leases.py): one runs it, the others find it held, or done already."""
+    worker = context.bot_data.get("worker")
+    if worker is None:
+        return await _run_slot(context, spec, at)
+    async with worker.job_slot(spec.slot(at)) as mine:
+        d = deps(context)
+        if not mine or await job_runs.last_day(d.db, spec.slot(at)) == d.today():
+            return 0
+        return await _run_slot(context, spec, at)
+
+
+async def _run_slot(context: Context, spec: JobSpec, at: time) -> int:
     d = deps(context)
     planned = await run_planner(
         spec, at, db=d.db, renderer=d.renderer, settings=d.settings, day=d.today(), now=d.now()

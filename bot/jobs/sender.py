@@ -18,7 +18,7 @@ import itertools
 import json
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -342,11 +342,18 @@ class Sender:
         self._lock = contextlib.ExitStack()
         self._beat = time.monotonic()  # the loop's last turn
 
-    def start(self, database_path: Path | None = None) -> None:
-        """Start draining in the background, once it holds the database's sender lock."""
+    def start(
+        self,
+        database_path: Path | None = None,
+        *,
+        turn: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        """Start draining in the background, once it holds the database's sender lock: the
+        file lock beside `database_path` (SQLite), or what `turn` waits for (several workers on
+        PostgreSQL: bot/workers.py's advisory lock, one sender among them)."""
         if self._task is None:
             self._stopping.clear()  # started again after a stop
-            self._task = asyncio.create_task(self._run(database_path), name="outbox-sender")
+            self._task = asyncio.create_task(self._run(database_path, turn), name="outbox-sender")
 
     async def stop(self) -> None:
         """Stop sending: the sends in flight finish and are recorded, the batch's messages not
@@ -374,10 +381,15 @@ class Sender:
         """New messages were planned: look at the outbox now."""
         self._wake.set()
 
-    async def _take_over(self, database_path: Path | None) -> None:
-        """Hold the sender lock (waiting while `run-job` delivers), then re-queue what a crash
-        left 'sending': only the one sender may decide that nothing else is sending it."""
-        if database_path is not None:
+    async def _take_over(
+        self, database_path: Path | None, turn: Callable[[], Awaitable[None]] | None
+    ) -> None:
+        """Hold the sender lock (waiting while `run-job` or another worker delivers), then
+        re-queue what a crash left 'sending': only the one sender may decide that nothing else
+        is sending it."""
+        if turn is not None:
+            await turn()
+        elif database_path is not None:
             waited = False
             while not self._lock.enter_context(sender_lock(database_path)):
                 self._lock.close()
@@ -392,8 +404,10 @@ class Sender:
                 "re-queued %d outbox messages that were being sent at the last stop", in_flight
             )
 
-    async def _run(self, database_path: Path | None) -> None:
-        await self._take_over(database_path)
+    async def _run(
+        self, database_path: Path | None, turn: Callable[[], Awaitable[None]] | None
+    ) -> None:
+        await self._take_over(database_path, turn)
         while not self._stopping.is_set():
             self._beat = time.monotonic()
             self._wake.clear()
