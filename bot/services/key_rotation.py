@@ -2,10 +2,12 @@
 
 One transaction, then the file is rebuilt (bot.db.rebuild_file): afterwards no value sealed
 with the old key is left in the database file or its WAL, nor in a backup made from it (backups
-made before still hold them, under the old key). Interrupted (killed, power cut, a full disk),
-the database is still wholly under the old key, and running the rotation again with the same new
-key finishes it. Run again after it finished, it changes nothing and says the database is under
-the new key already.
+made before still hold them, under the old key). On PostgreSQL the rewritten tables get a
+VACUUM FULL after the transaction instead; WAL archives and base backups the IT section keeps
+still hold the old values (under the old key) until they expire. Interrupted (killed, power
+cut, a full disk), the database is still wholly under the old key, and running the rotation
+again with the same new key finishes it. Run again after it finished, it changes nothing and
+says the database is under the new key already.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from bot.db import (
     transaction,
     vault_of,
 )
+from bot.engine import Connection
 from bot.storage import audit
 from bot.storage import vault as store
 
@@ -57,26 +60,40 @@ def read_or_create_key(path: Path) -> tuple[str, bool]:
     return key, True
 
 
-async def rotate_key(db: aiosqlite.Connection, new_secret: str, *, now: datetime) -> Rotation:
+async def rotate_key(db: Connection, new_secret: str, *, now: datetime) -> Rotation:
     """Re-seal the database opened with the current SECRET_KEY under `new_secret`.
 
-    Afterwards the connection works with the new key (its SQL functions are replaced).
+    Afterwards the connection works with the new key (its vault, on SQLite its SQL functions,
+    are replaced).
     """
     old, new = vault_of(db), Vault.from_secret(new_secret)
     stored = await store.stored_fingerprint(db)
     if stored == new.fingerprint:
-        await install_vault(db, new)  # the connection goes on under the key the data has
+        await _use(db, new)  # the connection goes on under the key the data has
         return Rotation(old.fingerprint, new.fingerprint, 0, already=True)
     if stored not in (None, old.fingerprint):
         raise WrongSecretKey(f"the database is sealed with key {stored}, not SECRET_KEY's")
     if new.fingerprint == old.fingerprint:
         raise ValueError("the new key is the key in use")
-    await install_vault(db, new, prefix="new_")
+    if isinstance(db, aiosqlite.Connection):
+        await install_vault(db, new, prefix="new_")
     async with transaction(db):
-        residents = await store.reseal_everything(db, new.fingerprint, now=now)
+        residents = await store.reseal_everything(db, new, now=now)
         detail = f"from={old.fingerprint} to={new.fingerprint} residents={residents}"
         await audit.write_audit(db, None, "key:rotate", detail, now=now)
-        await mark_rebuild_pending(db)
-    await install_vault(db, new)
-    await rebuild_file(db)  # no value sealed with the old key left in the file or its WAL
+        if isinstance(db, aiosqlite.Connection):
+            await mark_rebuild_pending(db)
+    await _use(db, new)
+    if isinstance(db, aiosqlite.Connection):
+        await rebuild_file(db)  # no value sealed with the old key left in the file or its WAL
+    else:
+        await store.vacuum_rewritten(db)  # nor in the tables' files
     return Rotation(old.fingerprint, new.fingerprint, residents)
+
+
+async def _use(db: Connection, vault: Vault) -> None:
+    """The connection reads and writes under `vault` from now on."""
+    if isinstance(db, aiosqlite.Connection):
+        await install_vault(db, vault)
+    else:
+        db.vault = vault

@@ -1,18 +1,25 @@
 """The key the database is sealed with, and re-sealing everything under a new one.
 
-Re-sealing reads with the connection's functions (`ref_of`, `unseal`: the current key) and
-writes with a second set under the prefix `new_` (bot.db.install_vault). Call it inside one
+On SQLite re-sealing reads with the connection's functions (`ref_of`, `unseal`: the current key)
+and writes with a second set under the prefix `new_` (bot.db.install_vault). On PostgreSQL,
+which has no such functions (the key never reaches the server), the rows are read in batches by
+key ranges, opened with the current vault and sealed with the new one in Python, and written
+into temporary tables; the same UPDATEs then move the values into place. Call it inside one
 transaction: stopped half-way, nothing has changed.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
-import aiosqlite
-
+from bot.crypto import Row, Vault
+from bot.db import vault_of
+from bot.engine import Connection, is_postgresql
 from bot.storage.addresses import PLACE as ADDRESS_PLACE
 from bot.storage.addresses import opened_alamat
+from bot.storage.conversations import PLACE as CONVERSATION_PLACE
 from bot.storage.conversations import RESEAL as CONVERSATIONS_RESEAL
 from bot.storage.outbox import OPENED_PLAN, OPENED_TEXT, PLAN, PLAN_HASHED, REF_HEX
 from bot.storage.residents import opened
@@ -69,20 +76,198 @@ _RESEAL = (
 )
 
 
-async def stored_fingerprint(db: aiosqlite.Connection) -> str | None:
+# PostgreSQL: what the batches write (ON COMMIT DROP: nothing of them outlives the rotation).
+_STAGES = """
+CREATE TEMP TABLE new_residents (old BYTEA PRIMARY KEY, nik_ref BYTEA NOT NULL,
+    kk_ref BYTEA NOT NULL, nik_sealed BYTEA NOT NULL, kk_sealed BYTEA NOT NULL,
+    nama_sealed BYTEA NOT NULL, lahir_sealed BYTEA NOT NULL) ON COMMIT DROP;
+CREATE TEMP TABLE kk_map (old BYTEA PRIMARY KEY, new BYTEA NOT NULL) ON COMMIT DROP;
+CREATE TEMP TABLE new_addresses (old BYTEA PRIMARY KEY, nik_ref BYTEA NOT NULL,
+    alamat_sealed BYTEA) ON COMMIT DROP;
+CREATE TEMP TABLE new_plans (id BIGINT PRIMARY KEY, key TEXT NOT NULL, plan BYTEA)
+    ON COMMIT DROP;
+CREATE TEMP TABLE new_texts (id BIGINT PRIMARY KEY, text BYTEA NOT NULL) ON COMMIT DROP;
+CREATE TEMP TABLE new_values (chat_id BIGINT, user_id BIGINT, name TEXT, value BYTEA NOT NULL,
+    PRIMARY KEY (chat_id, user_id, name)) ON COMMIT DROP;
+"""
+# PostgreSQL: the staged values into place, in SQLite's order. The children's foreign keys to
+# residents are DEFERRABLE: checked at COMMIT, when the residents carry the new hashes too.
+_APPLY = (
+    "SET CONSTRAINTS ALL DEFERRED",
+    *(
+        f"UPDATE {table} AS t SET nik_ref = n.nik_ref FROM new_residents n WHERE n.old = t.nik_ref"
+        for table in ("bookings", "waitlist", "tickets", "received_cards", "living_elsewhere")
+    ),
+    "UPDATE links SET subject_ref = coalesce(CASE kind"
+    " WHEN 'nik' THEN (SELECT nik_ref FROM new_residents WHERE old = links.subject_ref)"
+    " ELSE (SELECT new FROM kk_map WHERE old = links.subject_ref) END, subject_ref)",
+    "UPDATE resident_addresses AS a SET nik_ref = n.nik_ref, alamat_sealed = n.alamat_sealed"
+    " FROM new_addresses n WHERE n.old = a.nik_ref",
+    "UPDATE residents AS r SET nik_ref = n.nik_ref, kk_ref = n.kk_ref, nik_sealed = n.nik_sealed,"
+    " kk_sealed = n.kk_sealed, nama_sealed = n.nama_sealed, lahir_sealed = n.lahir_sealed"
+    " FROM new_residents n WHERE n.old = r.nik_ref",
+    "UPDATE outbox SET idempotency_key = p.key, plan = p.plan FROM new_plans p"
+    " WHERE outbox.id = p.id",
+    "UPDATE outbox SET text = n.text FROM new_texts n WHERE outbox.id = n.id",
+    "UPDATE conversations AS c SET value = n.value FROM new_values n"
+    " WHERE (c.chat_id, c.user_id, c.name) = (n.chat_id, n.user_id, n.name)",
+)
+# The tables the rotation rewrote: on PostgreSQL their old row versions (old values) stay in
+# the files until VACUUM FULL rewrites them (`vacuum_rewritten`).
+REWRITTEN = (
+    "residents",
+    "resident_addresses",
+    "bookings",
+    "waitlist",
+    "tickets",
+    "received_cards",
+    "living_elsewhere",
+    "links",
+    "outbox",
+    "conversations",
+)
+BATCH = 5000  # rows read, re-sealed and written at a time (PostgreSQL)
+_SEALED = ("nik_sealed", "kk_sealed", "nama_sealed", "lahir_sealed")
+
+
+async def stored_fingerprint(db: Connection) -> str | None:
     """The fingerprint of the key the database is sealed with (None before any)."""
     rows = list(await db.execute_fetchall("SELECT fingerprint FROM vault_key WHERE id = 1"))
     return str(rows[0][0]) if rows else None
 
 
-async def reseal_everything(db: aiosqlite.Connection, fingerprint: str, *, now: datetime) -> int:
-    """Re-seal and re-hash every sealed value under the `new_` functions; return how many
-    residents. Inside the caller's transaction."""
-    for statement in _RESEAL:
+async def reseal_everything(db: Connection, new: Vault, *, now: datetime) -> int:
+    """Re-seal and re-hash every sealed value under `new` (on SQLite its functions, installed
+    under the prefix `new_`); return how many residents. Inside the caller's transaction."""
+    if is_postgresql(db):
+        await _stage(db, vault_of(db), new)
+        statements: Sequence[str] = _APPLY
+    else:
+        statements = _RESEAL
+    for statement in statements:
         await db.execute(statement)
     await db.execute(
         "UPDATE vault_key SET fingerprint = ?, since = ? WHERE id = 1",
-        (fingerprint, now.astimezone(UTC).isoformat()),
+        (new.fingerprint, now.astimezone(UTC).isoformat()),
     )
     rows = list(await db.execute_fetchall("SELECT count(*) FROM residents"))
     return int(rows[0][0])
+
+
+async def vacuum_rewritten(db: Connection) -> None:
+    """PostgreSQL, after the rotation's COMMIT: rewrite the tables it changed, so that their
+    files hold no row version sealed with the old key (WAL archives and base backups still do,
+    until they expire)."""
+    await db.execute(f"VACUUM FULL {', '.join(REWRITTEN)}")
+
+
+async def _stage(db: Connection, old: Vault, new: Vault) -> None:
+    """PostgreSQL: every sealed value opened with `old`, sealed with `new`, into the temporary
+    tables of _STAGES, batch by batch."""
+    await db.execute(_STAGES)
+    await _stage_residents(db, old, new)
+    async for rows in _batches(
+        db,
+        "SELECT a.nik_ref, a.alamat_sealed, n.nik_ref FROM resident_addresses a"
+        " JOIN new_residents n ON n.old = a.nik_ref WHERE a.nik_ref > ? ORDER BY a.nik_ref",
+        b"",
+    ):
+        await db.executemany(
+            "INSERT INTO new_addresses (old, alamat_sealed, nik_ref) VALUES (?, ?, ?)",
+            [(ref, _reseal(old, new, blob, ADDRESS_PLACE, ref, to), to) for ref, blob, to in rows],
+        )
+    await _stage_plans(db, old, new)
+    async for rows in _batches(
+        db, "SELECT id, text, chat_id FROM outbox WHERE id > ? ORDER BY id", 0
+    ):
+        await db.executemany(
+            "INSERT INTO new_texts VALUES (?, ?)",
+            [(id_, _reseal(old, new, text, "outbox.text", chat)) for id_, text, chat in rows],
+        )
+    flows = await db.execute_fetchall("SELECT chat_id, user_id, name, value FROM conversations")
+    await db.executemany(
+        "INSERT INTO new_values VALUES (?, ?, ?, ?)",
+        [
+            (
+                chat,
+                user,
+                name,
+                _reseal(old, new, value, CONVERSATION_PLACE, f"{name}:{chat}:{user}"),
+            )
+            for chat, user, name, value in flows
+        ],
+    )
+
+
+async def _stage_residents(db: Connection, old: Vault, new: Vault) -> None:
+    """Each resident's NIK and KK opened and hashed anew, its four values sealed for the new
+    hash; the KK numbers' old and new hashes."""
+    async for rows in _batches(
+        db,
+        "SELECT nik_ref, nik_sealed, kk_sealed, nama_sealed, lahir_sealed, kk_ref FROM residents"
+        " WHERE nik_ref > ? ORDER BY nik_ref",
+        b"",
+    ):
+        staged, households = [], {}
+        for ref, *blobs, kk_ref in rows:
+            nik, kk, nama, lahir = (
+                old.open(blob, f"residents.{column}", ref)
+                for blob, column in zip(blobs, _SEALED, strict=True)
+            )
+            to = new.ref(nik)
+            households[kk_ref] = new_kk = new.ref(kk)
+            sealed = (
+                new.seal(text, f"residents.{column}", to)
+                for text, column in zip((nik, kk, nama, lahir), _SEALED, strict=True)
+            )
+            staged.append((ref, to, new_kk, *sealed))
+        await db.executemany("INSERT INTO new_residents VALUES (?, ?, ?, ?, ?, ?, ?)", staged)
+        await db.executemany(
+            "INSERT INTO kk_map VALUES (?, ?) ON CONFLICT (old) DO NOTHING", households.items()
+        )
+
+
+async def _stage_plans(db: Connection, old: Vault, new: Vault) -> None:
+    """Reminders about residents: the plan names the resident's new hash, the key is derived
+    from it as before (bot.services.outbox.reminder_key); a plan whose resident is gone is
+    dropped and its key kept, as on SQLite."""
+    async for rows in _batches(
+        db,
+        "SELECT id, idempotency_key, plan FROM outbox WHERE plan IS NOT NULL AND id > ?"
+        " ORDER BY id",
+        0,
+    ):
+        plans = [(id_, key, old.open(blob, PLAN, key)) for id_, key, blob in rows]
+        wanted = list({bytes.fromhex(plan[:REF_HEX]) for _, _, plan in plans})
+        found = await db.execute_fetchall(
+            "SELECT old, nik_ref FROM new_residents WHERE old = ANY(?)", (wanted,)
+        )
+        renamed = {bytes(before): bytes(after) for before, after in found}
+        staged: list[tuple[int, str, bytes | None]] = []
+        for id_, key, plan in plans:
+            to = renamed.get(bytes.fromhex(plan[:REF_HEX]))
+            if to is None:
+                staged.append((id_, key, None))
+                continue
+            moved = to.hex() + plan[REF_HEX:]
+            new_key = key.partition(":")[0] + ":" + new.ref(PLAN_HASHED + moved).hex()
+            staged.append((id_, new_key, new.seal(moved, PLAN, new_key)))
+        await db.executemany("INSERT INTO new_plans VALUES (?, ?, ?)", staged)
+
+
+async def _batches(db: Connection, query: str, first: Any) -> AsyncIterator[list[Any]]:
+    """The rows of `query` (its one parameter: the key to read past; the key first in each
+    row, ascending), BATCH at a time."""
+    after = first
+    while rows := list(await db.execute_fetchall(f"{query} LIMIT {BATCH}", (after,))):
+        yield rows
+        after = rows[-1][0]
+
+
+def _reseal(
+    old: Vault, new: Vault, blob: bytes | None, place: str, row: Row, to: Row | None = None
+) -> bytes | None:
+    """The value of `blob`, sealed for `row`, sealed anew for `to` (`row` when not given)."""
+    if blob is None:
+        return None
+    return new.seal(old.open(blob, place, row), place, row if to is None else to)
