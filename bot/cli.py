@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, date, datetime
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aiosqlite import Connection
 
@@ -19,6 +20,9 @@ from bot.domain import Drive
 from bot.errors import DomainError, FileRefused
 from bot.jobs.registry import JOB_NAMES
 from bot.logs import setup_logging
+
+if TYPE_CHECKING:
+    from bot.services.backup import CopyReport
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -41,7 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 # The commands that run with DATABASE_URL set (issue 15 ports the others: docs/postgresql.md).
-ON_POSTGRESQL = ("migrate", "sample-residents", "copy-database")
+ON_POSTGRESQL = ("migrate", "sample-residents", "copy-database", "backup", "restore")
 
 
 def _refuse_postgresql_where_not_ready(command: str) -> None:
@@ -565,6 +569,9 @@ async def _deliver(conn: Connection, settings: Settings, *, now: datetime) -> in
 def _backup(args: argparse.Namespace) -> int:
     from bot.services.backup import BackupRefused, backup
 
+    if url := database_url():
+        return asyncio.run(_backup_postgresql(args.file, url))
+
     async def work(conn: Connection) -> int:
         try:
             report = await backup(conn, args.file)
@@ -581,6 +588,23 @@ def _backup(args: argparse.Namespace) -> int:
     return _on_database(work, refused="not backed up")
 
 
+async def _backup_postgresql(file: Path, url: str) -> int:
+    from bot.services import pg_backup
+    from bot.services.backup import BackupRefused
+
+    try:
+        report = await pg_backup.backup(url, file)
+    except BackupRefused as error:
+        print(f"backup refused: {error}", file=sys.stderr)  # noqa: T201
+        return 2
+    print(  # noqa: T201
+        f"backed up to {report.path} (pg_dump, custom format): {report.size_bytes:,} bytes, "
+        f"{report.residents:,} residents, {report.migrations} migrations; read back whole. "
+        "Keep SECRET_KEY (secret.key) too, stored apart from this copy."
+    )
+    return 0
+
+
 def _restore(args: argparse.Namespace) -> int:
     from bot.crypto import Vault
     from bot.jobs.sender import sender_lock
@@ -595,10 +619,13 @@ def _restore(args: argparse.Namespace) -> int:
             )
             return 2
         try:
-            fingerprint = Vault.from_secret(settings.secret_key).fingerprint
-            report = asyncio.run(
-                restore(args.file, settings.database_path, fingerprint=fingerprint)
-            )
+            if settings.database_url:
+                report = asyncio.run(_restore_postgresql(args.file, settings))
+            else:
+                fingerprint = Vault.from_secret(settings.secret_key).fingerprint
+                report = asyncio.run(
+                    restore(args.file, settings.database_path, fingerprint=fingerprint)
+                )
         except BackupRefused as error:
             print(f"restore refused: {error}", file=sys.stderr)  # noqa: T201
             return 2
@@ -607,6 +634,21 @@ def _restore(args: argparse.Namespace) -> int:
         f"{report.migrations} migrations; start the bot (it applies newer migrations)"
     )
     return 0
+
+
+async def _restore_postgresql(file: Path, settings: Settings) -> CopyReport:
+    from bot import postgres
+    from bot.services import pg_backup
+    from bot.services.backup import BackupRefused
+
+    try:
+        conn = await postgres.connect(settings.database_url, settings.secret_key)
+    except postgres.Unreachable as error:
+        raise BackupRefused(str(error)) from None
+    try:
+        return await pg_backup.restore(file, conn, settings.database_url)
+    finally:
+        await conn.close()
 
 
 def _rotate_key(args: argparse.Namespace) -> int:

@@ -118,11 +118,12 @@ async def last_backup(db: aiosqlite.Connection) -> BackupStatus:
     return await backup_runs.last_outcomes(db)
 
 
-def prune(folder: Path) -> list[Path]:
-    """Delete the nightly copies in `folder` that `to_keep` does not keep; return them."""
+def prune(folder: Path, pattern: re.Pattern[str] = NIGHTLY_NAME) -> list[Path]:
+    """Delete the nightly copies in `folder` (named as `pattern` says, the day its group 1) that
+    `to_keep` does not keep; return them."""
     copies = {}
     for path in folder.iterdir():
-        if match := NIGHTLY_NAME.fullmatch(path.name):
+        if match := pattern.fullmatch(path.name):
             copies[date.fromisoformat(match[1])] = path
     keep = to_keep(list(copies))
     gone = [path for day, path in sorted(copies.items()) if day not in keep]

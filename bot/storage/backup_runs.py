@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import aiosqlite
-
 from bot.domain import BackupStatus
+from bot.engine import Connection
 from bot.storage.outbox import ts
 
 
-async def record_success(
-    db: aiosqlite.Connection, *, file: str, size_bytes: int, now: datetime
-) -> None:
+async def record_success(db: Connection, *, file: str, size_bytes: int, now: datetime) -> None:
     """Remember a copy that was written and checked."""
     await db.execute(
         "INSERT INTO backup_runs (finished_at, ok, file, size_bytes) VALUES (?, 1, ?, ?)",
@@ -20,14 +17,14 @@ async def record_success(
     )
 
 
-async def record_failure(db: aiosqlite.Connection, *, error: str, now: datetime) -> None:
+async def record_failure(db: Connection, *, error: str, now: datetime) -> None:
     """Remember a run that wrote no copy; `error` is the exception's class name."""
     await db.execute(
         "INSERT INTO backup_runs (finished_at, ok, error) VALUES (?, 0, ?)", (ts(now), error)
     )
 
 
-async def last_outcomes(db: aiosqlite.Connection) -> BackupStatus:
+async def last_outcomes(db: Connection) -> BackupStatus:
     """The newest success and the newest failure (with its error class), each None if none."""
     query = (
         "SELECT finished_at, file, size_bytes, error FROM backup_runs WHERE ok = ?"
