@@ -735,7 +735,7 @@ async def _copy_into(settings: Settings, url: str) -> int:
     source = await dbmod.connect(settings.database_path, settings.secret_key)
     try:
         report = await copy_database(source, target)
-    except (CopyRefused, WrongSecretKey, DatabaseNewer) as error:
+    except (CopyRefused, WrongSecretKey, DatabaseNewer, postgres.WrongCollation) as error:
         print(f"not copied: {error}", file=sys.stderr)  # noqa: T201
         return 2
     except CopyFailed as error:

@@ -126,7 +126,11 @@ async def pg_copy_in(
     names = ", ".join(f'"{column.name}"' for column in columns)
     statement = f'COPY "{table}" ({names}) FROM STDIN (FORMAT BINARY)'
     try:
-        async with db.raw.cursor() as cursor, cursor.copy(statement.encode()) as copy:
+        async with (
+            db.lend() as conn,
+            conn.cursor() as cursor,
+            cursor.copy(statement.encode()) as copy,
+        ):
             copy.set_types([column.type_oid for column in columns])
             async for rows in batches:
                 for row in rows:

@@ -80,8 +80,10 @@ def office(settings, monkeypatch):
 
 
 async def test_a_filled_office_database_is_copied_whole(
-    office, population, clock, botapi, pg_url, capsys
+    office, population, clock, botapi, pg_migrated_url, capsys
 ):
+    """Into a database `migrate` prepared (an empty one is migrated by the copy itself)."""
+    pg_url = pg_migrated_url
     await fill_through_the_bot(office, clock, botapi)
     before = sqlite_counts(office.database_path)
     assert all(before[t] > 0 for t in ("residents", "bookings", "tickets", "links", "broadcasts"))

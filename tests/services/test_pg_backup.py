@@ -20,6 +20,11 @@ from tests.conftest import NOW, PEOPLE, SECRET_KEY, write_population
 
 
 @pytest.fixture
+def pg_url(pg_migrated_url):
+    return pg_migrated_url
+
+
+@pytest.fixture
 async def filled(db, tmp_path, pg_url):
     """A PostgreSQL database holding the planted residents (copied from SQLite)."""
     report = await import_residents(db, write_population(tmp_path / "siak.csv"), now=NOW)
