@@ -115,6 +115,13 @@ async def engine_db(request, tmp_path):
     await conn.close()
 
 
+@pytest.fixture
+async def engine_areas(engine_db):
+    """`engine_db` with the Kemendagri areas loaded (as `db`): residents can be imported."""
+    await sync_areas(engine_db)
+    return engine_db
+
+
 # --- End-to-end: the real Application over real HTTP against the local Bot API server ---
 
 

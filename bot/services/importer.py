@@ -7,6 +7,7 @@ import asyncio
 import csv
 import re
 from collections.abc import Iterator
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import lru_cache
@@ -19,6 +20,7 @@ import aiosqlite
 from bot.config import TIMEZONE
 from bot.db import large_cache, transaction
 from bot.domain import MARITAL_STATUSES, NIK_STATUSES
+from bot.engine import Connection
 from bot.errors import FileRefused, InvalidNik
 from bot.nik import ParsedNik, describe_invalid, mask_number, parse_nik, sex_and_birth_warning
 from bot.nik import validate_kk as _validate_kk
@@ -76,7 +78,7 @@ class ImportReport:
         )
 
 
-async def import_residents(db: aiosqlite.Connection, path: Path, *, now: datetime) -> ImportReport:
+async def import_residents(db: Connection, path: Path, *, now: datetime) -> ImportReport:
     """Import a SIAK export in one transaction; bad rows are reported and skipped."""
     handle, rows, columns = _open_rows(path)
     try:
@@ -84,7 +86,7 @@ async def import_residents(db: aiosqlite.Connection, path: Path, *, now: datetim
         checker = _RowChecker(today=_local_date(now), villages=villages, columns=columns)
         report = ImportReport()
         async with (
-            large_cache(db, kib=store.BULK_LOAD_CACHE_KIB),
+            _page_cache(db),
             transaction(db),
             store.bulk_load(db) as fresh,
         ):
@@ -94,8 +96,15 @@ async def import_residents(db: aiosqlite.Connection, path: Path, *, now: datetim
     return report
 
 
+def _page_cache(db: Connection) -> AbstractAsyncContextManager[None]:
+    """SQLite's page cache enlarged for the bulk write; PostgreSQL's is the server's."""
+    if isinstance(db, aiosqlite.Connection):
+        return large_cache(db, kib=store.BULK_LOAD_CACHE_KIB)
+    return nullcontext()
+
+
 async def _import_batches(
-    db: aiosqlite.Connection,
+    db: Connection,
     rows: Iterator[tuple[int, list[str]]],
     checker: _RowChecker,
     report: ImportReport,
@@ -117,7 +126,7 @@ async def _import_batches(
 
 
 async def _write_batch(
-    db: aiosqlite.Connection,
+    db: Connection,
     batch: _Batch,
     report: ImportReport,
     now: datetime,

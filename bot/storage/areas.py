@@ -5,8 +5,6 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-import aiosqlite
-
 from bot.domain import Area
 from bot.engine import Connection
 
@@ -44,13 +42,13 @@ async def get_area(db: Connection, code: str) -> Area | None:
     return Area(*row) if row else None
 
 
-async def village_codes(db: aiosqlite.Connection) -> set[str]:
+async def village_codes(db: Connection) -> set[str]:
     """Plain codes of every desa and kelurahan."""
     async with db.execute("SELECT code FROM areas WHERE level IN ('desa', 'kelurahan')") as cur:
         return {row[0] async for row in cur}
 
 
-async def list_kecamatan(db: aiosqlite.Connection) -> list[Area]:
+async def list_kecamatan(db: Connection) -> list[Area]:
     """All kecamatan, ordered by code."""
     async with db.execute(
         "SELECT code, dotted_code, level, name, parent_code FROM areas"
@@ -59,7 +57,7 @@ async def list_kecamatan(db: aiosqlite.Connection) -> list[Area]:
         return [Area(*row) async for row in cursor]
 
 
-async def list_children(db: aiosqlite.Connection, code: str) -> list[Area]:
+async def list_children(db: Connection, code: str) -> list[Area]:
     """The areas directly inside `code` (a kecamatan's desa, the regency's kecamatan), by code."""
     async with db.execute(
         "SELECT code, dotted_code, level, name, parent_code FROM areas"

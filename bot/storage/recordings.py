@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-import aiosqlite
-
 from bot.db import vault_of
+from bot.engine import Connection
 
 
-async def mark_recorded(db: aiosqlite.Connection, nik: str, day: date, *, now: datetime) -> bool:
+async def mark_recorded(db: Connection, nik: str, day: date, *, now: datetime) -> bool:
     """Set the resident's recording date to `day` and (re-)activate the NIK; False if unknown."""
     cursor = await db.execute(
         "UPDATE residents SET tanggal_rekam = ?, status_nik = 'AKTIF', updated_at = ?"

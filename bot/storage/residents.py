@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
-from typing import cast
-
-import aiosqlite
+from typing import Any, cast
 
 from bot.crypto import Vault
 from bot.db import vault_of
 from bot.domain import Resident, Sex
+from bot.engine import Connection, is_postgresql
+from bot.postgres import PostgresConnection
 
 # nik, no_kk, nama, tanggal_lahir, jenis_kelamin, status_kawin, kode_desa (plain),
 # tanggal_rekam (ISO or None), status_nik; dates as ISO text. In clear: this module seals them.
@@ -22,9 +23,13 @@ ResidentRow = tuple[str, str, str, str, str, str, str, str | None, str]
 BULK_LOAD_CACHE_KIB = 256 * 1024
 
 # NIK, KK number, name and birth date are stored sealed, NIK and KK also as lookup hashes
-# (bot/crypto.py): rows are found by `nik_ref = ref_of(?)` and opened only when read. Each sealed
-# value is bound to its column and to the row's nik_ref. Of the birth date only the year is in
-# clear: with the exact date, sex and desa a NIK is one of a few candidates (issue 13).
+# (bot/crypto.py): rows are found by `nik_ref = ?` (the hash made in Python) and opened only when
+# read. Each sealed value is bound to its column and to the row's nik_ref. Of the birth date only
+# the year is in clear: with the exact date, sex and desa a NIK is one of a few candidates (issue
+# 13). SQLite's connection has the vault as SQL functions (`opened`, `born`); PostgreSQL has
+# none (the key never reaches the server): there the blob and nik_ref are selected and opened
+# here (`open_sealed`), and birth dates filtered by their clear year in SQL (`born_years`), the
+# boundary years' rows in Python after opening (`born_on`).
 _SEALED = ["nik_sealed", "kk_sealed", "nama_sealed", "lahir_sealed"]
 _CLEAR = [
     "tahun_lahir",
@@ -37,16 +42,22 @@ _CLEAR = [
 
 
 def opened(column: str, alias: str = "r") -> str:
-    """SQL for the sealed `column` of the residents row `alias`, in clear."""
+    """SQL (SQLite) for the sealed `column` of the residents row `alias`, in clear."""
     return f"unseal({alias}.{column}, 'residents.{column}', {alias}.nik_ref)"
 
 
+def open_sealed(vault: Vault, column: str, blob: bytes, nik_ref: bytes) -> str:
+    """The sealed `column` (`nik_sealed`, `kk_sealed`, `nama_sealed`, `lahir_sealed`) of the
+    residents row `nik_ref`, in clear (both engines: the blob selected, opened in Python)."""
+    return vault.open(bytes(blob), f"residents.{column}", bytes(nik_ref))
+
+
 def born(op: str, day: str, alias: str = "r") -> str:
-    """SQL comparing (`op`: <, <=, >, >=) the resident's birth date with the ISO date in the
-    named parameter `:day`. Years compare in clear; the sealed date is opened only for those
-    born in that date's year. A CASE, so it opens nothing more in a SELECT list either."""
+    """SQL (SQLite) comparing (`op`: <, <=, >, >=) the resident's birth date with the ISO date
+    in the named parameter `:day`. Years compare in clear; the sealed date is opened only for
+    those born in that date's year. A CASE, so it opens nothing more in a SELECT list either."""
     assert op in ("<", "<=", ">", ">=")
-    year = f"CAST(substr(:{day}, 1, 4) AS INTEGER)"
+    year = _year(day)
     return (
         f"(CASE WHEN {alias}.tahun_lahir <> {year} THEN {alias}.tahun_lahir {op} {year}"
         f" ELSE {opened('lahir_sealed', alias)} {op} :{day} END)"
@@ -54,26 +65,58 @@ def born(op: str, day: str, alias: str = "r") -> str:
 
 
 def born_between(first: str, last: str, alias: str = "r") -> str:
-    """SQL: born between the dates in `:first` and `:last` (inclusive); the years first, so a
-    WHERE can use the index residents_birth."""
-    years = f"CAST(substr(:{first}, 1, 4) AS INTEGER) AND CAST(substr(:{last}, 1, 4) AS INTEGER)"
+    """SQL (SQLite): born between the dates in `:first` and `:last` (inclusive); the years
+    first, so a WHERE can use the index residents_birth."""
     return (
-        f"({alias}.tahun_lahir BETWEEN {years}"
+        f"({born_years_between(first, last, alias)}"
         f" AND {born('>=', first, alias)} AND {born('<=', last, alias)})"
     )
 
 
-_COLUMNS = ", ".join([*(opened(column) for column in _SEALED), *_CLEAR[1:]])
+def born_years(op: str, day: str, alias: str = "r") -> str:
+    """SQL (both engines): `born(op, day)` on the clear birth year alone, the boundary year
+    included whatever `op`; its rows are decided after opening (`born_on`)."""
+    assert op in ("<", "<=", ">", ">=")
+    return f"{alias}.tahun_lahir {op[0]}= {_year(day)}"
+
+
+def born_years_between(first: str, last: str, alias: str = "r") -> str:
+    """SQL (both engines): born in the years of `:first` to `:last`, the boundary years whole
+    (`born_on` decides their rows); uses the index residents_birth."""
+    return f"{alias}.tahun_lahir BETWEEN {_year(first)} AND {_year(last)}"
+
+
+def born_on(birth: date, op: str, day: date) -> bool:
+    """Python's `born(op, day)`, for a birth date opened (`open_sealed` of `lahir_sealed`)."""
+    return _COMPARE[op](birth, day)
+
+
+_COMPARE = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
+
+
+def _year(day: str) -> str:
+    return f"CAST(substr(:{day}, 1, 4) AS INTEGER)"
+
+
+# What is read of a resident on both engines: the blobs, opened in Python (`_resident`).
+_READ = ", ".join(["r.nik_ref", *(f"r.{column}" for column in _SEALED), *_CLEAR[1:]])
 _STAGE_COLUMNS = ", ".join(["nik_ref", "kk_ref", *_SEALED, *_CLEAR, "updated_at"])
 _INSERT = f"INSERT INTO residents ({_STAGE_COLUMNS}) VALUES ({', '.join('?' * (len(_CLEAR) + 7))})"
 # Rows whose data did not change are left alone (their updated_at too): re-importing an
 # unchanged export rewrites nothing, and rewriting indexed columns is what makes updates slow.
 # Name and birth date are compared opened: a sealed form differs every time it is sealed.
-_UPDATE = (
+_SET = (
     f"UPDATE residents AS r SET (kk_ref, {', '.join(_SEALED[1:])}, {', '.join(_CLEAR)},"
     f" updated_at) = ({', '.join('?' * (len(_CLEAR) + 5))}) WHERE nik_ref = ?"
-    f" AND (kk_ref, {opened('nama_sealed')}, {opened('lahir_sealed')}, {', '.join(_CLEAR[1:])})"
-    f" IS NOT ({', '.join('?' * (len(_CLEAR) + 2))})"
+)
+_UPDATE = (
+    f"{_SET} AND (kk_ref, {opened('nama_sealed')}, {opened('lahir_sealed')},"
+    f" {', '.join(_CLEAR[1:])}) IS NOT ({', '.join('?' * (len(_CLEAR) + 2))})"
+)
+# PostgreSQL: the stored rows of a batch, compared in Python (`_changed`) before `_SET`.
+_STORED = (
+    f"SELECT nik_ref, kk_ref, nama_sealed, lahir_sealed, {', '.join(_CLEAR[1:])}"
+    " FROM residents WHERE nik_ref = ANY(?)"
 )
 # Well below SQLite's limit on host parameters (999 before 3.32).
 _CHUNK = 900
@@ -84,45 +127,54 @@ _STAGED = "temp.residents_import"
 
 
 def opened_nik(ref_column: str) -> str:
-    """SQL for the NIK, in clear, of the resident whose lookup hash is in `ref_column` (a column
-    of another table: bookings, waitlist, tickets and links point at residents by hash)."""
+    """SQL (SQLite) for the NIK, in clear, of the resident whose lookup hash is in `ref_column`
+    (a column of another table: bookings, waitlist, tickets and links point at residents by
+    hash). On both engines: select `sealed_nik(ref_column)` and `ref_column`, then `open_nik`."""
     return f"(SELECT {opened('nik_sealed')} FROM residents r WHERE r.nik_ref = {ref_column})"
 
 
-async def get_resident(db: aiosqlite.Connection, nik: str) -> Resident | None:
+def sealed_nik(ref_column: str) -> str:
+    """SQL (both engines): the sealed NIK of the resident whose lookup hash is in `ref_column`
+    (NULL if none), for `open_nik`."""
+    return f"(SELECT r.nik_sealed FROM residents r WHERE r.nik_ref = {ref_column})"
+
+
+def open_nik(vault: Vault, blob: bytes | None, nik_ref: bytes) -> str | None:
+    """The NIK `sealed_nik` selected, in clear (None where no resident has the hash)."""
+    return None if blob is None else open_sealed(vault, "nik_sealed", blob, nik_ref)
+
+
+async def get_resident(db: Connection, nik: str) -> Resident | None:
     """The resident with this NIK, or None."""
-    rows = list(
-        await db.execute_fetchall(
-            f"SELECT {_COLUMNS} FROM residents r WHERE nik_ref = ?", (vault_of(db).ref(nik),)
-        )
-    )
-    return _resident(rows[0]) if rows else None
+    vault = vault_of(db)
+    query = f"SELECT {_READ} FROM residents r WHERE nik_ref = ?"
+    rows = list(await db.execute_fetchall(query, (vault.ref(nik),)))
+    return _resident(vault, rows[0]) if rows else None
 
 
-async def list_household(db: aiosqlite.Connection, no_kk: str) -> list[Resident]:
+async def list_household(db: Connection, no_kk: str) -> list[Resident]:
     """Everyone on this KK, oldest first."""
-    async with db.execute(
-        f"SELECT {_COLUMNS} FROM residents r WHERE kk_ref = ?",
-        (vault_of(db).ref(no_kk),),
-    ) as cursor:
-        people = [_resident(row) async for row in cursor]
+    vault = vault_of(db)
+    rows = await db.execute_fetchall(
+        f"SELECT {_READ} FROM residents r WHERE kk_ref = ?", (vault.ref(no_kk),)
+    )
+    people = [_resident(vault, row) for row in rows]
     return sorted(people, key=lambda person: (person.tanggal_lahir, person.nik))
 
 
-async def existing_refs(db: aiosqlite.Connection, refs: list[bytes]) -> set[bytes]:
+async def existing_refs(db: Connection, refs: list[bytes]) -> set[bytes]:
     """Which of these NIK lookup hashes are already stored."""
     found: set[bytes] = set()
     for start in range(0, len(refs), _CHUNK):
         chunk = refs[start : start + _CHUNK]
         marks = ", ".join("?" * len(chunk))
         query = f"SELECT nik_ref FROM residents WHERE nik_ref IN ({marks})"
-        async with db.execute(query, chunk) as cursor:
-            found.update(row[0] for row in await cursor.fetchall())
+        found.update(bytes(row[0]) for row in await db.execute_fetchall(query, chunk))
     return found
 
 
 async def upsert_residents(
-    db: aiosqlite.Connection, rows: Sequence[ResidentRow], *, now: datetime, fresh: bool = False
+    db: Connection, rows: Sequence[ResidentRow], *, now: datetime, fresh: bool = False
 ) -> int:
     """Insert new residents, overwrite the stored ones with the same NIK; return how many were new.
 
@@ -133,6 +185,8 @@ async def upsert_residents(
     vault = vault_of(db)
     stamp = _utc(now).isoformat()
     kk_refs = _HouseholdRefs(vault)
+    if isinstance(db, PostgresConnection):
+        return await _upsert_postgresql(db, rows, stamp, kk_refs, fresh=fresh)
     if fresh:
         # The table was empty when the import began (and its NIKs are distinct): nothing can
         # exist yet, so the rows are staged for `load_staged`.
@@ -164,6 +218,54 @@ async def upsert_residents(
     return len(rows) - len(existing)
 
 
+async def _upsert_postgresql(
+    db: PostgresConnection,
+    rows: Sequence[ResidentRow],
+    stamp: str,
+    kk_refs: _HouseholdRefs,
+    *,
+    fresh: bool,
+) -> int:
+    """PostgreSQL: new rows go in by COPY (the heap is not ordered by key: nothing to stage);
+    the stored ones are read, opened and compared here, and only the changed ones updated."""
+    vault = kk_refs.vault
+    keyed = [(vault.ref(row[0]), kk_refs.of(row[1]), row) for row in rows]
+    stored = {} if fresh else await _stored_rows(db, [ref for ref, _, _ in keyed])
+    await _copy(
+        db, [_stored(vault, ref, kk, row, stamp) for ref, kk, row in keyed if ref not in stored]
+    )
+    await db.executemany(
+        _SET,
+        [
+            (kk_ref, *_sealed(vault, nik_ref, row), stamp, nik_ref)
+            for nik_ref, kk_ref, row in keyed
+            if nik_ref in stored and stored[nik_ref] != (kk_ref, *row[2:])
+        ],
+    )
+    return len(rows) - len(stored)
+
+
+async def _stored_rows(db: PostgresConnection, refs: list[bytes]) -> dict[bytes, tuple[Any, ...]]:
+    """The stored residents among `refs`, as (kk_ref, *the ResidentRow from the name on)."""
+    vault = db.vault
+    found = {}
+    for ref, kk_ref, nama, lahir, *clear in await db.execute_fetchall(_STORED, (refs,)):
+        nama = open_sealed(vault, "nama_sealed", nama, ref)
+        lahir = open_sealed(vault, "lahir_sealed", lahir, ref)
+        found[bytes(ref)] = (bytes(kk_ref), nama, lahir, *clear)
+    return found
+
+
+async def _copy(db: PostgresConnection, rows: list[tuple[object, ...]]) -> None:
+    """PostgreSQL: insert residents rows (`_STAGE_COLUMNS`) with COPY, its fastest way in."""
+    async with (
+        db.raw.cursor() as cursor,
+        cursor.copy(f"COPY residents ({_STAGE_COLUMNS}) FROM STDIN") as copy,
+    ):
+        for row in rows:
+            await copy.write_row(row)
+
+
 def _stored(
     vault: Vault, nik_ref: bytes, kk_ref: bytes, row: ResidentRow, stamp: str
 ) -> tuple[object, ...]:
@@ -190,13 +292,13 @@ class _HouseholdRefs:
     together)."""
 
     def __init__(self, vault: Vault) -> None:
-        self._vault = vault
+        self.vault = vault
         self._made: dict[str, bytes] = {}
 
     def of(self, number: str) -> bytes:
         made = self._made.get(number)
         if made is None:
-            made = self._made[number] = self._vault.ref(number)
+            made = self._made[number] = self.vault.ref(number)
         return made
 
 
@@ -205,26 +307,29 @@ def _first(item: tuple[bytes, bytes, ResidentRow]) -> bytes:
 
 
 @asynccontextmanager
-async def bulk_load(db: aiosqlite.Connection) -> AsyncIterator[bool]:
+async def bulk_load(db: Connection) -> AsyncIterator[bool]:
     """Prepare the caller's transaction for loading many residents; yield `fresh`, whether the
     table was empty (then pass `fresh=True` to `upsert_residents`).
 
     Into an empty table, load first and build the secondary indexes after, from sorted data:
     much less work than keeping six B-trees up to date row by row. Same transaction, same
-    statements as the migrations made them: a failed import leaves them as they were.
+    statements as the migrations made them: a failed import leaves them as they were. (On
+    PostgreSQL dropping an index locks the table until COMMIT: the table is empty anyway.)
     """
     fresh = await count_residents(db) == 0
     indexes = await secondary_indexes(db) if fresh else []
     for name, _sql in indexes:
         await drop_index(db, name)
     yield fresh
-    if fresh:
+    if fresh and not is_postgresql(db):
         await load_staged(db)
     for _name, sql in indexes:
         await db.execute(sql)
+    if fresh and is_postgresql(db):
+        await db.execute("ANALYZE residents")  # the planner's figures, before autovacuum's
 
 
-async def load_staged(db: aiosqlite.Connection) -> None:
+async def load_staged(db: Connection) -> None:
     """Move what a fresh import staged into `residents`, in lookup-hash order (SQLite sorts it
     with its external sorter): the clustered B-tree is written front to back."""
     await db.execute(
@@ -234,29 +339,40 @@ async def load_staged(db: aiosqlite.Connection) -> None:
     await db.execute(f"DROP TABLE {_STAGED}")
 
 
-async def secondary_indexes(db: aiosqlite.Connection) -> list[tuple[str, str]]:
+async def secondary_indexes(db: Connection) -> list[tuple[str, str]]:
     """(name, CREATE statement) of each index on residents that a migration made."""
-    async with db.execute(
-        "SELECT name, sql FROM sqlite_master"
-        " WHERE type = 'index' AND tbl_name = 'residents' AND sql IS NOT NULL ORDER BY name"
-    ) as cursor:
-        return [(row[0], row[1]) async for row in cursor]
+    if is_postgresql(db):  # not the ones of the primary key or another constraint
+        query = (
+            "SELECT indexname, indexdef FROM pg_indexes i WHERE tablename = 'residents'"
+            " AND schemaname = current_schema() AND NOT EXISTS"
+            " (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname) ORDER BY indexname"
+        )
+    else:
+        query = (
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index'"
+            " AND tbl_name = 'residents' AND sql IS NOT NULL ORDER BY name"
+        )
+    return [(row[0], row[1]) for row in await db.execute_fetchall(query)]
 
 
-async def drop_index(db: aiosqlite.Connection, name: str) -> None:
+async def drop_index(db: Connection, name: str) -> None:
     """Drop one of the residents' indexes (inside the import's transaction)."""
     await db.execute(f'DROP INDEX "{name}"')
 
 
-async def count_residents(db: aiosqlite.Connection) -> int:
+async def count_residents(db: Connection) -> int:
     """How many residents are stored."""
-    async with db.execute("SELECT count(*) FROM residents") as cursor:
-        row = await cursor.fetchone()
-    return int(row[0]) if row else 0
+    rows = list(await db.execute_fetchall("SELECT count(*) FROM residents"))
+    return int(rows[0][0]) if rows else 0
 
 
-def _resident(row: Sequence[str | None]) -> Resident:
-    nik, no_kk, nama, lahir, jk, kawin, desa, rekam, status = (cast(str, v) for v in row)
+def _resident(vault: Vault, row: Sequence[Any]) -> Resident:
+    """A resident from the columns of `_READ`."""
+    ref, *sealed = row[:5]
+    nik, no_kk, nama, lahir = (
+        open_sealed(vault, column, blob, ref) for column, blob in zip(_SEALED, sealed, strict=True)
+    )
+    jk, kawin, desa, rekam, status = (cast(str, v) for v in row[5:])
     return Resident(
         nik=nik,
         no_kk=no_kk,

@@ -225,3 +225,47 @@ def test_sealed_values_differ_each_time_and_open_only_with_their_key():
         vault.open(first, place, b"another row")
     with pytest.raises(WrongKey):
         vault.open(first, "residents.kk_sealed", row)
+
+
+async def test_postgresql_files_and_wal_hold_no_nik_kk_name_or_address(
+    pg_cluster, pg_url, tmp_path
+):
+    """On PostgreSQL the values are sealed in Python before they are sent (issue 15): after an
+    import (COPY), a re-import that changes names and addresses (UPDATE) and lookups, neither
+    the rows as the server returns them nor the cluster's files, WAL and log hold any of them."""
+    from bot import postgres
+    from bot.storage.areas import sync_areas
+
+    sample = tmp_path / "sample.csv"
+    write_sample(sample, 300, seed=15, today=date(2026, 11, 24))
+    people = _sample_people(sample)
+    lines = sample.read_text(encoding="utf-8").splitlines()
+    header = lines[0] + ",alamat,rt,rw"
+    with_address = [f"{line},Jl. Kenanga Nomor {n},1,2" for n, line in enumerate(lines[1:])]
+    renamed = [line.replace(nama, nama + " WIJAYAKUSUMA") for line, (_, _, nama) in zip(
+        with_address, people, strict=True)]  # fmt: skip
+    needles = _needles(people + [(nik, kk, nama + " WIJAYAKUSUMA") for nik, kk, nama in people])
+    needles[b"Kenanga Nomor"] = "address"
+    db = await postgres.connect(pg_url, SECRET_KEY)
+    try:
+        await postgres.migrate(db)
+        await sync_areas(db)
+        for n, rows in enumerate((with_address, renamed)):
+            export = tmp_path / f"export{n}.csv"
+            export.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+            report = await import_residents(db, export, now=NOW)
+            assert (report.inserted + report.updated, report.rejected) == (300, [])
+        nik, kk, nama = people[0]
+        assert (await get_resident(db, nik)).nama == nama + " WIJAYAKUSUMA"
+        assert nik in [person.nik for person in await list_household(db, kk)]
+        stored = await db.execute_fetchall(
+            "SELECT r.*, a.* FROM residents r LEFT JOIN resident_addresses a USING (nik_ref)"
+        )
+        as_returned = repr(stored).encode()
+        await db.execute("CHECKPOINT")
+    finally:
+        await db.close()
+    assert _leaks(as_returned, needles) == []
+    for path in sorted(pg_cluster.folder.rglob("*")):
+        if path.is_file():
+            assert _leaks(path.read_bytes(), needles) == [], path

@@ -3,13 +3,16 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from bot.db import vault_of
+from bot.engine import is_postgresql
 from bot.errors import FileRefused
 from bot.nik import make_nik
 from bot.services import importer
 from bot.services.importer import CSV_HEADER, ImportReport, import_residents
+from bot.storage import recordings
 from bot.storage import residents as store
-from bot.storage.addresses import opened_alamat
-from bot.storage.residents import count_residents, get_resident, list_household
+from bot.storage.addresses import open_alamat
+from bot.storage.residents import count_residents, get_resident, list_household, open_sealed
 
 NOW = datetime(2026, 6, 15, 3, 0, tzinfo=UTC)
 LATER = datetime(2026, 7, 1, 3, 0, tzinfo=UTC)
@@ -79,7 +82,8 @@ def test_summary_format():
     )
 
 
-async def test_happy_path_and_upsert_on_reimport(db, csv_file):
+async def test_happy_path_and_upsert_on_reimport(engine_areas, csv_file):
+    db = engine_areas
     report = await import_residents(db, csv_file(*FAMILY), now=NOW)
     assert (report.inserted, report.updated, report.rejected, report.warnings) == (3, 0, [], [])
     child = await get_resident(db, CHILD)
@@ -98,10 +102,9 @@ async def test_happy_path_and_upsert_on_reimport(db, csv_file):
     child = await get_resident(db, CHILD)
     assert child is not None
     assert child.nama == "DIMAS PRATAMA"
-    async with db.execute(
-        "SELECT unseal(nik_sealed, 'residents.nik_sealed', nik_ref), updated_at FROM residents"
-    ) as cursor:
-        stamps = dict(await cursor.fetchall())
+    rows = await db.execute_fetchall("SELECT nik_sealed, nik_ref, updated_at FROM residents")
+    vault = vault_of(db)
+    stamps = {open_sealed(vault, "nik_sealed", nik, ref): at for nik, ref, at in rows}
     assert stamps[CHILD] == LATER.isoformat()
     assert stamps[FATHER] == NOW.isoformat()  # unchanged rows are not rewritten
 
@@ -249,7 +252,8 @@ async def test_missing_file_is_refused(db, tmp_path):
         await import_residents(db, tmp_path / "nope.csv", now=NOW)
 
 
-async def test_crash_midway_leaves_the_database_as_it_was(db, csv_file, monkeypatch):
+async def test_crash_midway_leaves_the_database_as_it_was(engine_areas, csv_file, monkeypatch):
+    db = engine_areas
     await import_residents(db, csv_file(row(nama="OLD NAME")), now=NOW)
     before = await snapshot(db)
     real_upsert, calls = store.upsert_residents, []
@@ -290,14 +294,25 @@ async def test_today_is_the_date_in_wib(db, csv_file):
 
 
 async def _index_definitions(db):
-    async with db.execute(
-        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'residents'"
-        " ORDER BY name"
-    ) as cursor:
-        return [tuple(row) async for row in cursor]
+    """(name, definition) of every index on residents; None where no statement made it (the
+    primary key's)."""
+    if is_postgresql(db):
+        query = (
+            "SELECT indexname, CASE WHEN indexname LIKE '%pkey' THEN NULL ELSE indexdef END"
+            " FROM pg_indexes WHERE tablename = 'residents' ORDER BY indexname"
+        )
+    else:
+        query = (
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'residents'"
+            " ORDER BY name"
+        )
+    return [tuple(row) for row in await db.execute_fetchall(query)]
 
 
-async def test_a_fresh_import_builds_the_same_indexes_after_loading(db, csv_file, monkeypatch):
+async def test_a_fresh_import_builds_the_same_indexes_after_loading(
+    engine_areas, csv_file, monkeypatch
+):
+    db = engine_areas
     before = await _index_definitions(db)
     assert len(before) >= 4
     dropped = []
@@ -317,7 +332,8 @@ async def test_a_fresh_import_builds_the_same_indexes_after_loading(db, csv_file
     assert await _index_definitions(db) == before
 
 
-async def test_a_failed_fresh_import_leaves_the_indexes(db, csv_file, monkeypatch):
+async def test_a_failed_fresh_import_leaves_the_indexes(engine_areas, csv_file, monkeypatch):
+    db = engine_areas
     before = await _index_definitions(db)
 
     async def broken(*args, **kwargs):
@@ -337,11 +353,14 @@ ADDRESS_HEADER = HEADER + ",alamat,rt,rw"
 
 async def addresses(db):
     """NIK -> (alamat opened, rt, rw) of every stored address."""
-    async with db.execute(
-        f"SELECT {store.opened('nik_sealed')}, {opened_alamat('a')}, a.rt, a.rw"
-        " FROM resident_addresses a JOIN residents r ON r.nik_ref = a.nik_ref"
-    ) as cursor:
-        return {nik: (alamat, rt, rw) async for nik, alamat, rt, rw in cursor}
+    vault = vault_of(db)
+    return {
+        open_sealed(vault, "nik_sealed", nik, ref): (open_alamat(vault, alamat, ref), rt, rw)
+        for nik, ref, alamat, rt, rw in await db.execute_fetchall(
+            "SELECT r.nik_sealed, r.nik_ref, a.alamat_sealed, a.rt, a.rw"
+            " FROM resident_addresses a JOIN residents r ON r.nik_ref = a.nik_ref"
+        )
+    }
 
 
 async def test_twelve_columns_import_the_address_sealed(db, csv_file, tmp_path):
@@ -363,7 +382,8 @@ async def test_twelve_columns_import_the_address_sealed(db, csv_file, tmp_path):
     assert b"Mawar" not in raw  # sealed like the names
 
 
-async def test_a_nine_column_import_keeps_the_addresses(db, csv_file):
+async def test_a_nine_column_import_keeps_the_addresses(engine_areas, csv_file):
+    db = engine_areas
     await import_residents(
         db, csv_file(FAMILY[0] + ",Jl. Mawar 3,3,1", header=ADDRESS_HEADER), now=NOW
     )
@@ -395,3 +415,15 @@ async def test_a_header_with_part_of_the_address_is_refused(db, csv_file):
         await import_residents(
             db, csv_file(FAMILY[0] + ",Jl. Mawar", header=HEADER + ",alamat"), now=NOW
         )
+
+
+async def test_a_recording_written_back_reactivates_the_nik(engine_areas, csv_file):
+    db = engine_areas
+    inactive = FAMILY[2].replace("AKTIF", "NONAKTIF")
+    await import_residents(db, csv_file(FAMILY[0], inactive), now=NOW)
+    assert (await get_resident(db, CHILD)).status_nik == "NONAKTIF"
+    assert await recordings.mark_recorded(db, CHILD, date(2026, 6, 20), now=LATER)
+    child = await get_resident(db, CHILD)
+    assert (child.tanggal_rekam, child.status_nik) == (date(2026, 6, 20), "AKTIF")
+    unknown = make_nik("350510", date(1990, 1, 1), "L", 9)
+    assert not await recordings.mark_recorded(db, unknown, date(2026, 6, 20), now=LATER)
