@@ -98,8 +98,10 @@ def _year(day: str) -> str:
     return f"CAST(substr(:{day}, 1, 4) AS INTEGER)"
 
 
-# What is read of a resident on both engines: the blobs, opened in Python (`_resident`).
-_READ = ", ".join(["r.nik_ref", *(f"r.{column}" for column in _SEALED), *_CLEAR[1:]])
+# What is read of a resident: SQLite opens the sealed columns in SQL (a little faster there:
+# measured on /cek's lookup); PostgreSQL selects the blobs, opened in Python (`_resident`).
+_OPENED = ", ".join(["r.nik_ref", *(opened(column) for column in _SEALED), *_CLEAR[1:]])
+_BLOBS = ", ".join(["r.nik_ref", *(f"r.{column}" for column in _SEALED), *_CLEAR[1:]])
 _STAGE_COLUMNS = ", ".join(["nik_ref", "kk_ref", *_SEALED, *_CLEAR, "updated_at"])
 _INSERT = f"INSERT INTO residents ({_STAGE_COLUMNS}) VALUES ({', '.join('?' * (len(_CLEAR) + 7))})"
 # Rows whose data did not change are left alone (their updated_at too): re-importing an
@@ -147,18 +149,18 @@ def open_nik(vault: Vault, blob: bytes | None, nik_ref: bytes) -> str | None:
 async def get_resident(db: Connection, nik: str) -> Resident | None:
     """The resident with this NIK, or None."""
     vault = vault_of(db)
-    query = f"SELECT {_READ} FROM residents r WHERE nik_ref = ?"
+    query = f"SELECT {_read(db)} FROM residents r WHERE nik_ref = ?"
     rows = list(await db.execute_fetchall(query, (vault.ref(nik),)))
-    return _resident(vault, rows[0]) if rows else None
+    return _resident(db, rows[0]) if rows else None
 
 
 async def list_household(db: Connection, no_kk: str) -> list[Resident]:
     """Everyone on this KK, oldest first."""
     vault = vault_of(db)
     rows = await db.execute_fetchall(
-        f"SELECT {_READ} FROM residents r WHERE kk_ref = ?", (vault.ref(no_kk),)
+        f"SELECT {_read(db)} FROM residents r WHERE kk_ref = ?", (vault.ref(no_kk),)
     )
-    people = [_resident(vault, row) for row in rows]
+    people = [_resident(db, row) for row in rows]
     return sorted(people, key=lambda person: (person.tanggal_lahir, person.nik))
 
 
@@ -366,12 +368,17 @@ async def count_residents(db: Connection) -> int:
     return int(rows[0][0]) if rows else 0
 
 
-def _resident(vault: Vault, row: Sequence[Any]) -> Resident:
-    """A resident from the columns of `_READ`."""
+def _read(db: Connection) -> str:
+    return _BLOBS if is_postgresql(db) else _OPENED
+
+
+def _resident(db: Connection, row: Sequence[Any]) -> Resident:
+    """A resident from the columns of `_read(db)`."""
     ref, *sealed = row[:5]
-    nik, no_kk, nama, lahir = (
-        open_sealed(vault, column, blob, ref) for column, blob in zip(_SEALED, sealed, strict=True)
-    )
+    if is_postgresql(db):
+        vault = vault_of(db)
+        sealed = [open_sealed(vault, c, blob, ref) for c, blob in zip(_SEALED, sealed, strict=True)]
+    nik, no_kk, nama, lahir = (cast(str, value) for value in sealed)
     jk, kawin, desa, rekam, status = (cast(str, v) for v in row[5:])
     return Resident(
         nik=nik,
