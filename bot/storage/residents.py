@@ -12,7 +12,7 @@ from bot.crypto import Vault
 from bot.db import vault_of
 from bot.domain import Resident, Sex
 from bot.engine import Connection, is_postgresql
-from bot.postgres import PostgresConnection
+from bot.postgres import Statements
 
 # nik, no_kk, nama, tanggal_lahir, jenis_kelamin, status_kawin, kode_desa (plain),
 # tanggal_rekam (ISO or None), status_nik; dates as ISO text. In clear: this module seals them.
@@ -187,7 +187,7 @@ async def upsert_residents(
     vault = vault_of(db)
     stamp = _utc(now).isoformat()
     kk_refs = _HouseholdRefs(vault)
-    if isinstance(db, PostgresConnection):
+    if isinstance(db, Statements):
         return await _upsert_postgresql(db, rows, stamp, kk_refs, fresh=fresh)
     if fresh:
         # The table was empty when the import began (and its NIKs are distinct): nothing can
@@ -221,7 +221,7 @@ async def upsert_residents(
 
 
 async def _upsert_postgresql(
-    db: PostgresConnection,
+    db: Statements,
     rows: Sequence[ResidentRow],
     stamp: str,
     kk_refs: _HouseholdRefs,
@@ -247,7 +247,7 @@ async def _upsert_postgresql(
     return len(rows) - len(stored)
 
 
-async def _stored_rows(db: PostgresConnection, refs: list[bytes]) -> dict[bytes, tuple[Any, ...]]:
+async def _stored_rows(db: Statements, refs: list[bytes]) -> dict[bytes, tuple[Any, ...]]:
     """The stored residents among `refs`, as (kk_ref, *the ResidentRow from the name on)."""
     vault = db.vault
     found = {}
@@ -258,10 +258,11 @@ async def _stored_rows(db: PostgresConnection, refs: list[bytes]) -> dict[bytes,
     return found
 
 
-async def _copy(db: PostgresConnection, rows: list[tuple[object, ...]]) -> None:
+async def _copy(db: Statements, rows: list[tuple[object, ...]]) -> None:
     """PostgreSQL: insert residents rows (`_STAGE_COLUMNS`) with COPY, its fastest way in."""
     async with (
-        db.raw.cursor() as cursor,
+        db.lend() as conn,
+        conn.cursor() as cursor,
         cursor.copy(f"COPY residents ({_STAGE_COLUMNS}) FROM STDIN") as copy,
     ):
         for row in rows:

@@ -232,7 +232,8 @@ async def test_postgresql_files_and_wal_hold_no_nik_kk_name_or_address(
 ):
     """On PostgreSQL the values are sealed in Python before they are sent (issue 15): after an
     import (COPY), a re-import that changes names and addresses (UPDATE) and lookups, neither
-    the rows as the server returns them nor the cluster's files, WAL and log hold any of them."""
+    the rows as the server returns them nor the cluster's files, WAL and log hold any of them.
+    Through the pool, as `dukcapil-bot import-residents` with DATABASE_URL runs it."""
     from bot import postgres
     from bot.storage.areas import sync_areas
 
@@ -246,7 +247,7 @@ async def test_postgresql_files_and_wal_hold_no_nik_kk_name_or_address(
         with_address, people, strict=True)]  # fmt: skip
     needles = _needles(people + [(nik, kk, nama + " WIJAYAKUSUMA") for nik, kk, nama in people])
     needles[b"Kenanga Nomor"] = "address"
-    db = await postgres.connect(pg_url, SECRET_KEY)
+    db = await postgres.open_pool(pg_url, SECRET_KEY, size=2)
     try:
         await postgres.migrate(db)
         await sync_areas(db)
