@@ -9,6 +9,7 @@ settings name: the bot and every command go through it.
 from __future__ import annotations
 
 import sqlite3
+from typing import TYPE_CHECKING
 
 import psycopg
 from aiosqlite import Connection as SQLiteConnection
@@ -18,14 +19,17 @@ from bot import postgres
 from bot.config import Settings
 from bot.postgres import PostgresConnection, PostgresPool
 
+if TYPE_CHECKING:
+    from typing_extensions import TypeIs
+
 Connection = SQLiteConnection | PostgresConnection | PostgresPool
 # A constraint or a refusing trigger said no, on either engine (`except IntegrityError:`).
 IntegrityError = (sqlite3.IntegrityError, psycopg.IntegrityError)
 
 
-def is_postgresql(db: object) -> bool:
+def is_postgresql(db: object) -> TypeIs[PostgresConnection | PostgresPool]:
     """Whether `db` speaks PostgreSQL (where a storage function's SQL must differ, both texts sit
-    side by side behind this test: docs/postgresql.md)."""
+    side by side behind this test: docs/postgresql.md). Where it is false, `db` is SQLite's."""
     return not isinstance(db, SQLiteConnection)
 
 
@@ -39,8 +43,9 @@ async def open_database(settings: Settings) -> Connection:
     return await sqlite.connect(settings.database_path, settings.secret_key)
 
 
-async def migrate(db: Connection) -> list[str]:
-    """Apply the engine's pending migrations (bot.db.migrate, bot.postgres.migrate)."""
+async def migrate(db: Connection, *, check: bool = True) -> list[str]:
+    """Apply the engine's pending migrations (bot.db.migrate, bot.postgres.migrate); `check`:
+    refuse a SECRET_KEY other than the database's (off only for `rotate-key`)."""
     if isinstance(db, SQLiteConnection):
-        return await sqlite.migrate(db)
-    return await postgres.migrate(db)
+        return await sqlite.migrate(db, check=check)
+    return await postgres.migrate(db, check=check)

@@ -20,6 +20,7 @@ from bot import db as dbmod
 from bot.app import build_application, prepare_database
 from bot.clock import FixedClock
 from bot.config import Settings
+from bot.engine import open_database
 from bot.nik import make_nik
 from bot.services.directory import note_chat
 from bot.services.importer import import_residents
@@ -212,19 +213,69 @@ async def botapi() -> AsyncIterator[BotApiServer]:
         assert server.errors == [], f"the bot made invalid Bot API calls: {server.errors}"
 
 
-@pytest.fixture
-def settings(botapi: BotApiServer, tmp_path: Path) -> Settings:
-    return Settings.from_env(
-        {
-            "BOT_TOKEN": TOKEN,
-            "BOT_API_URL": botapi.base_url,
-            "DATABASE_PATH": str(tmp_path / "bot.sqlite3"),
-            "SECRET_KEY": SECRET_KEY,
-            # Behaviour tests run without Telegram's pacing (1 message a second per chat would
-            # only slow them down); tests/delivery/test_pacer.py and the delivery tests pace.
-            "SEND_RATE": "0",
-        }
+# --- Which engine the end-to-end bot runs on (`settings`): --engines, or a test's marker ---
+
+ENGINES = ("sqlite", "postgresql")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--engines",
+        default="sqlite",
+        help="comma-separated engines the end-to-end bot (the `settings` fixture) runs on, each"
+        " test once per engine: sqlite, postgresql (a database copied from the session's"
+        " migrated template). Tests marked `engines(...)` run on theirs whatever this says",
     )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "engines(*names): the engines this test's bot runs on whatever --engines says",
+    )
+    engines = tuple(name.strip() for name in config.getoption("--engines").split(",") if name)
+    unknown = set(engines) - set(ENGINES)
+    if unknown or not engines:
+        raise pytest.UsageError(f"--engines takes {', '.join(ENGINES)}, got {sorted(unknown)}")
+    config.stash[_ENGINES] = engines
+
+
+_ENGINES = pytest.StashKey[tuple[str, ...]]()
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every test whose bot runs on an engine (it asks for `settings`), once per engine: a
+    test id names it (`[postgresql]`) unless only SQLite, the default, is selected."""
+    if "engine" not in metafunc.fixturenames:
+        return
+    marker = metafunc.definition.get_closest_marker("engines")
+    engines = marker.args if marker else metafunc.config.stash[_ENGINES]
+    if tuple(engines) != ("sqlite",):
+        metafunc.parametrize("engine", engines, indirect=True)
+
+
+@pytest.fixture
+def engine(request: pytest.FixtureRequest) -> str:
+    """The engine of this test's bot: sqlite or postgresql (pytest_generate_tests)."""
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture
+def settings(
+    botapi: BotApiServer, tmp_path: Path, engine: str, request: pytest.FixtureRequest
+) -> Settings:
+    env = {
+        "BOT_TOKEN": TOKEN,
+        "BOT_API_URL": botapi.base_url,
+        "DATABASE_PATH": str(tmp_path / "bot.sqlite3"),
+        "SECRET_KEY": SECRET_KEY,
+        # Behaviour tests run without Telegram's pacing (1 message a second per chat would
+        # only slow them down); tests/delivery/test_pacer.py and the delivery tests pace.
+        "SEND_RATE": "0",
+    }
+    if engine == "postgresql":
+        env["DATABASE_URL"] = request.getfixturevalue("pg_migrated_url")
+    return Settings.from_env(env)
 
 
 @pytest.fixture
@@ -263,7 +314,7 @@ async def serve(settings: Settings, clock: FixedClock) -> AsyncIterator[Applicat
 @pytest.fixture
 async def running_bot(settings, population, clock, botapi):
     """The real Application, polling the local Bot API server over HTTP."""
-    conn = await dbmod.connect(settings.database_path, settings.secret_key)
+    conn = await open_database(settings)
     for role_user in (STAFF_ID, OFFICIAL_ID, ADMIN_ID):
         botapi.user(role_user)  # they have opened a chat with the bot
         await note_chat(conn, role_user, locale="id", now=NOW)  # and the bot knows it
