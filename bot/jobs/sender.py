@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import aiosqlite
+import psycopg
 from telegram import (
     Bot,
     ForceReply,
@@ -36,6 +37,7 @@ from telegram import (
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
 from bot.clock import Clock
+from bot.engine import Connection
 from bot.ratelimit import Pacer, retry_after_seconds
 from bot.services import outbox
 from bot.services.outbox import QUIET_HOURS, OutboxMessage, Outcome, QuietHours
@@ -60,7 +62,7 @@ STOP_GRACE = 7.0  # seconds a stop waits for Telegram to answer the sends in fli
 
 async def send_due(
     bot: Bot,
-    db: aiosqlite.Connection,
+    db: Connection,
     *,
     now: datetime,
     limit: int = 30,
@@ -74,7 +76,7 @@ async def send_due(
 
 async def send_batch(
     bot: Bot,
-    db: aiosqlite.Connection,
+    db: Connection,
     *,
     now: datetime,
     limit: int,
@@ -105,7 +107,7 @@ class Recorder:
     hundreds a second finish, so the commits never hold the shared connection for long.
     """
 
-    def __init__(self, db: aiosqlite.Connection, *, now: datetime) -> None:
+    def __init__(self, db: Connection, *, now: datetime) -> None:
         self.db, self.now = db, now
         self._waiting: list[tuple[OutboxMessage, Outcome, asyncio.Future[None]]] = []
         self._writing = asyncio.Lock()
@@ -132,7 +134,7 @@ class Recorder:
 
 
 async def _record(
-    db: aiosqlite.Connection, results: list[tuple[OutboxMessage, Outcome]], *, now: datetime
+    db: Connection, results: list[tuple[OutboxMessage, Outcome]], *, now: datetime
 ) -> None:
     """Write outcomes, retrying while the database is busy (a long import holds it): dropping
     them would leave delivered messages 'sending', to be sent again at restart."""
@@ -140,7 +142,7 @@ async def _record(
         try:
             await outbox.record_outcomes(db, results, now=now)
             return
-        except aiosqlite.OperationalError as error:
+        except (aiosqlite.OperationalError, psycopg.OperationalError) as error:
             log.warning("outbox sender: recording outcomes failed (%s); retrying", error)
             await asyncio.sleep(min(2.0**attempt, RECORD_RETRY_CAP))
 
@@ -326,7 +328,7 @@ class Sender:
     def __init__(
         self,
         bot: Bot,
-        db: aiosqlite.Connection,
+        db: Connection,
         clock: Clock,
         *,
         pacer: Pacer,

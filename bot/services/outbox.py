@@ -12,11 +12,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-import aiosqlite
-
 from bot.config import TIMEZONE
 from bot.crypto import Vault
 from bot.db import transaction
+from bot.engine import Connection
 from bot.storage import outbox as store
 from bot.storage.outbox import OUTBOX_KINDS, OUTBOX_STATES, PLAN_HASHED, Attachment, OutboxMessage
 
@@ -98,7 +97,7 @@ def reminder_key(vault: Vault, kind: str, nik_ref: bytes, chat_id: int, due: dat
 
 
 async def enqueue(
-    db: aiosqlite.Connection,
+    db: Connection,
     *,
     key: str,
     chat_id: int,
@@ -115,7 +114,7 @@ async def enqueue(
 
 
 async def enqueue_many(
-    db: aiosqlite.Connection,
+    db: Connection,
     messages: Iterable[Planned],
     *,
     now: datetime,
@@ -144,14 +143,12 @@ async def enqueue_many(
     return added
 
 
-async def withdraw(db: aiosqlite.Connection, key_prefix: str, *, now: datetime) -> int:
+async def withdraw(db: Connection, key_prefix: str, *, now: datetime) -> int:
     """Withdraw the queued messages whose key starts with `key_prefix` (call in a transaction)."""
     return await store.withdraw(db, key_prefix, now=now)
 
 
-async def retract(
-    db: aiosqlite.Connection, key_prefix: str, text: str, *, now: datetime
-) -> list[Planned]:
+async def retract(db: Connection, key_prefix: str, text: str, *, now: datetime) -> list[Planned]:
     """Withdraw the queued messages whose key starts with `key_prefix` and return, for each one
     already sent, an edit of it into `text` without buttons (to plan; its key ends in
     `ended:<message id>`, so it is planned once)."""
@@ -172,25 +169,25 @@ async def retract(
 
 
 async def withdraw_about(
-    db: aiosqlite.Connection, chat_id: int, nik_refs: list[bytes], *, now: datetime
+    db: Connection, chat_id: int, nik_refs: list[bytes], *, now: datetime
 ) -> int:
     """Withdraw the chat's queued reminders about these residents (call in a transaction)."""
     return await store.withdraw_about(db, chat_id, nik_refs, now=now)
 
 
-async def forget_chat(db: aiosqlite.Connection, chat_id: int, *, now: datetime) -> None:
+async def forget_chat(db: Connection, chat_id: int, *, now: datetime) -> None:
     """The chat's data is erased: withdraw its queued messages, blank every text and button,
     drop the chat id and the keys' chat and resident parts (call inside the erasing
     transaction)."""
     await store.forget_chat(db, chat_id, now=now)
 
 
-async def count_queued(db: aiosqlite.Connection) -> int:
+async def count_queued(db: Connection) -> int:
     """How many messages wait in the queue."""
     return await store.count_queued(db)
 
 
-async def queued_span(db: aiosqlite.Connection) -> tuple[int, datetime | None, datetime | None]:
+async def queued_span(db: Connection) -> tuple[int, datetime | None, datetime | None]:
     """How many messages wait in the queue, and the first and last moment they may go out."""
     return await store.queued_span(db)
 
@@ -212,7 +209,7 @@ def quiet_hours_end(now: datetime, quiet: QuietHours = QUIET_HOURS) -> datetime 
 
 
 async def claim_due(
-    db: aiosqlite.Connection, *, now: datetime, limit: int, quiet: QuietHours = QUIET_HOURS
+    db: Connection, *, now: datetime, limit: int, quiet: QuietHours = QUIET_HOURS
 ) -> list[OutboxMessage]:
     """Atomically take up to `limit` due messages, oldest first, marking them 'sending'.
 
@@ -223,14 +220,14 @@ async def claim_due(
         return await store.claim_due(db, now=now, limit=limit, held=held)
 
 
-async def requeue_in_flight(db: aiosqlite.Connection) -> int:
+async def requeue_in_flight(db: Connection) -> int:
     """At start-up: messages left 'sending' by a crash go back to the queue; return how many."""
     async with transaction(db):
         return await store.requeue_sending(db)
 
 
 async def record_outcomes(
-    db: aiosqlite.Connection, outcomes: list[tuple[OutboxMessage, Outcome]], *, now: datetime
+    db: Connection, outcomes: list[tuple[OutboxMessage, Outcome]], *, now: datetime
 ) -> None:
     """Write outcomes in one transaction (a retry past MAX_ATTEMPTS fails)."""
     delivered = [(m.id, _telegram_id(o)) for m, o in outcomes if o.state == "sent"]
@@ -262,21 +259,19 @@ def _telegram_id(outcome: Outcome) -> int:
 
 
 async def mark_sent(
-    db: aiosqlite.Connection, message_id: int, telegram_message_id: int, now: datetime
+    db: Connection, message_id: int, telegram_message_id: int, now: datetime
 ) -> None:
     """The message was delivered as Telegram message `telegram_message_id`."""
     await _record_one(db, message_id, Outcome("sent", telegram_message_id=telegram_message_id), now)
 
 
-async def mark_blocked(
-    db: aiosqlite.Connection, message_id: int, chat_id: int, now: datetime
-) -> None:
+async def mark_blocked(db: Connection, message_id: int, chat_id: int, now: datetime) -> None:
     """The chat blocked the bot: close this message and the chat's queue, remember the chat."""
     await _record_one(db, message_id, Outcome("blocked", error="chat blocked the bot"), now)
 
 
 async def mark_retry(
-    db: aiosqlite.Connection,
+    db: Connection,
     message_id: int,
     *,
     now: datetime,
@@ -290,14 +285,12 @@ async def mark_retry(
     return message.state
 
 
-async def mark_failed(db: aiosqlite.Connection, message_id: int, error: str, now: datetime) -> None:
+async def mark_failed(db: Connection, message_id: int, error: str, now: datetime) -> None:
     """The message can never be delivered as it is (e.g. Telegram refused it)."""
     await _record_one(db, message_id, Outcome("failed", error=error), now)
 
 
-async def _record_one(
-    db: aiosqlite.Connection, message_id: int, outcome: Outcome, now: datetime
-) -> None:
+async def _record_one(db: Connection, message_id: int, outcome: Outcome, now: datetime) -> None:
     """One message's outcome, by the same rules as the sender's batches."""
     message = await store.get_message(db, message_id)
     if message is None:
@@ -305,25 +298,25 @@ async def _record_one(
     await record_outcomes(db, [(message, outcome)], now=now)
 
 
-async def unblock_chat(db: aiosqlite.Connection, chat_id: int) -> bool:
+async def unblock_chat(db: Connection, chat_id: int) -> bool:
     """The person wrote to the bot again: new messages may reach them; True if it was blocked."""
     async with transaction(db):
         return await store.unblock_chat(db, chat_id)
 
 
-async def unblock_chat_if_blocked(db: aiosqlite.Connection, chat_id: int) -> bool:
+async def unblock_chat_if_blocked(db: Connection, chat_id: int) -> bool:
     """Unblock the chat if it is blocked (a cheap read first: this runs for every update)."""
     if not await store.is_blocked(db, chat_id):
         return False
     return await unblock_chat(db, chat_id)
 
 
-async def get_message(db: aiosqlite.Connection, message_id: int) -> OutboxMessage | None:
+async def get_message(db: Connection, message_id: int) -> OutboxMessage | None:
     """One outbox message by id, or None."""
     return await store.get_message(db, message_id)
 
 
-async def delivery_report(db: aiosqlite.Connection, key_prefix: str) -> dict[str, int]:
+async def delivery_report(db: Connection, key_prefix: str) -> dict[str, int]:
     """Counts per state (every state present, zeros included) of the keys with this prefix."""
     counts = await store.count_by_state(db, key_prefix)
     return {state: counts.get(state, 0) for state in OUTBOX_STATES}

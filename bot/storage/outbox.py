@@ -6,11 +6,14 @@ A message's text names the resident, so it is stored sealed (bot/crypto.py) and 
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-import aiosqlite
-
+from bot.crypto import Vault
+from bot.db import vault_of
 from bot.engine import Connection
 
 OUTBOX_STATES = ("queued", "sending", "sent", "blocked", "failed", "withdrawn")
@@ -22,16 +25,19 @@ OUTBOX_KINDS = ("reminder", "broadcast", "staff", "reply", "booking")
 # from the chat and its times blurred to the month (_BLUR).
 RESIDENT_KINDS = ("teen", "deadline", "deactivated")
 PLAN = "outbox.plan"  # where a reminder's plan is sealed, bound to the row's key
+TEXT = "outbox.text"  # where a message's text is sealed, bound to the row's chat
+# SQLite's SQL functions (rotate-key only, bot/storage/vault.py): everything else seals and opens
+# in Python, on both engines (the key never reaches PostgreSQL).
 OPENED_PLAN = f"unseal(plan, '{PLAN}', idempotency_key)"
 PLAN_HASHED = "outbox:"  # the key hashes this prefix and the plan (apart from NIKs' hashes)
 REF_HEX = 64  # the plan starts with the resident's lookup hash, in hex
 FINISHED = ("sent", "blocked", "failed", "withdrawn")
 # The text is sealed bound to its chat (bot/crypto.py): moved to another chat's row, it does not
 # open, so no one's message can be redirected to someone else by editing the file.
-OPENED_TEXT = "unseal(text, 'outbox.text', chat_id)"
+OPENED_TEXT = f"unseal(text, '{TEXT}', chat_id)"
 
 _COLUMNS = (
-    f"id, idempotency_key, chat_id, kind, {OPENED_TEXT}, reply_markup, state, attempts,"
+    "id, idempotency_key, chat_id, kind, text, reply_markup, state, attempts,"
     " not_before, telegram_message_id, error, edit_message_id, file_kind, file_name, file"
 )
 FILE_KINDS = ("photo", "document")
@@ -83,29 +89,28 @@ async def insert_message(
     """Queue a message (born 'blocked' for a blocked chat); False if the key already exists.
     A reminder about a resident comes with its `plan`, sealed beside it; an edit of a message
     already sent names it (`edit_message_id`); a photo or document comes as `file`."""
+    vault = vault_of(db)
     cursor = await db.execute(
         "INSERT INTO outbox (idempotency_key, chat_id, kind, text, reply_markup, state, error,"
         " not_before, created_at, updated_at, plan, edit_message_id, file_kind, file_name, file)"
-        " VALUES (?, ?, ?, seal(?, 'outbox.text', ?), ?,"
+        " VALUES (?, ?, ?, ?, ?,"
         " CASE WHEN EXISTS (SELECT 1 FROM blocked_chats WHERE chat_id = ?)"
         " THEN 'blocked' ELSE 'queued' END,"
         " CASE WHEN EXISTS (SELECT 1 FROM blocked_chats WHERE chat_id = ?)"
         " THEN 'chat blocked the bot' END,"
-        f" ?, ?, ?, seal(?, '{PLAN}', ?), ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING",
+        " ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING",
         (
             key,
             chat_id,
             kind,
-            text,
-            chat_id,
+            vault.seal(text, TEXT, chat_id),
             reply_markup_json,
             chat_id,
             chat_id,
             ts(not_before),
             ts(now),
             ts(now),
-            plan,
-            key,
+            None if plan is None else vault.seal(plan, PLAN, key),
             edit_message_id,
             file.kind if file else None,
             file.name if file else None,
@@ -117,48 +122,47 @@ async def insert_message(
     return cursor.rowcount == 1
 
 
-async def get_message(db: aiosqlite.Connection, message_id: int) -> OutboxMessage | None:
+async def get_message(db: Connection, message_id: int) -> OutboxMessage | None:
     """The outbox row with this id, or None."""
     async with db.execute(f"SELECT {_COLUMNS} FROM outbox WHERE id = ?", (message_id,)) as cur:
         row = await cur.fetchone()
-    return _message(row) if row else None
+    return _message(vault_of(db), row) if row else None
 
 
-async def get_message_by_key(db: aiosqlite.Connection, key: str) -> OutboxMessage | None:
+async def get_message_by_key(db: Connection, key: str) -> OutboxMessage | None:
     """The outbox row with this idempotency key, or None."""
     query = f"SELECT {_COLUMNS} FROM outbox WHERE idempotency_key = ?"
     async with db.execute(query, (key,)) as cursor:
         row = await cursor.fetchone()
-    return _message(row) if row else None
+    return _message(vault_of(db), row) if row else None
 
 
 async def claim_due(
-    db: aiosqlite.Connection, *, now: datetime, limit: int, held: tuple[str, ...] = ()
+    db: Connection, *, now: datetime, limit: int, held: tuple[str, ...] = ()
 ) -> list[OutboxMessage]:
     """Mark up to `limit` due queued messages 'sending' (one statement) and return them.
 
     Messages of the `held` kinds (reminders during quiet hours) are left queued.
     """
-    marks = ", ".join("?" * len(held))
+    unheld = f" AND kind NOT IN ({', '.join('?' * len(held))})" if held else ""
     async with db.execute(
         "UPDATE outbox SET state = 'sending', attempts = attempts + 1, updated_at = ?"
         " WHERE id IN (SELECT id FROM outbox WHERE state = 'queued' AND not_before <= ?"
-        f" AND kind NOT IN ({marks}) ORDER BY not_before, id LIMIT ?) RETURNING {_COLUMNS}",
+        f"{unheld} ORDER BY not_before, id LIMIT ?) RETURNING {_COLUMNS}",
         (ts(now), ts(now), *held, limit),
     ) as cursor:
         rows = await cursor.fetchall()
-    return sorted((_message(row) for row in rows), key=lambda m: (m.not_before, m.id))
+    vault = vault_of(db)
+    return sorted((_message(vault, row) for row in rows), key=lambda m: (m.not_before, m.id))
 
 
-async def requeue_sending(db: aiosqlite.Connection) -> int:
+async def requeue_sending(db: Connection) -> int:
     """Put every 'sending' message back to 'queued'; return how many."""
     cursor = await db.execute("UPDATE outbox SET state = 'queued' WHERE state = 'sending'")
     return cursor.rowcount
 
 
-async def set_sent(
-    db: aiosqlite.Connection, delivered: list[tuple[int, int]], *, now: datetime
-) -> None:
+async def set_sent(db: Connection, delivered: list[tuple[int, int]], *, now: datetime) -> None:
     """Record deliveries, (message id, Telegram's message id) each, in two statements."""
     if not delivered:
         return
@@ -172,7 +176,7 @@ async def set_sent(
 
 
 async def set_requeued(
-    db: aiosqlite.Connection, message_id: int, *, not_before: datetime, error: str, now: datetime
+    db: Connection, message_id: int, *, not_before: datetime, error: str, now: datetime
 ) -> None:
     """Back to the queue, not before `not_before`, keeping the last error."""
     await db.execute(
@@ -183,18 +187,19 @@ async def set_requeued(
 
 
 async def set_deferred(
-    db: aiosqlite.Connection, message_id: int, *, not_before: datetime, now: datetime
+    db: Connection, message_id: int, *, not_before: datetime, now: datetime
 ) -> None:
     """Back to the queue untried: the claim's attempt does not count."""
     await db.execute(
-        "UPDATE outbox SET state = 'queued', not_before = ?, attempts = max(attempts - 1, 0),"
+        "UPDATE outbox SET state = 'queued', not_before = ?,"
+        " attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END,"
         " updated_at = ? WHERE id = ?",
         (ts(not_before), ts(now), message_id),
     )
 
 
 async def set_final(
-    db: aiosqlite.Connection, message_id: int, *, state: str, error: str, now: datetime
+    db: Connection, message_id: int, *, state: str, error: str, now: datetime
 ) -> None:
     """Close a message as 'blocked' or 'failed' with the reason."""
     await db.execute(
@@ -204,7 +209,7 @@ async def set_final(
     await _blur(db, "id = ?", (message_id,))
 
 
-async def withdraw(db: aiosqlite.Connection, key_prefix: str, *, now: datetime) -> int:
+async def withdraw(db: Connection, key_prefix: str, *, now: datetime) -> int:
     """Withdraw the still-queued messages whose key starts with `key_prefix`; return how many."""
     cursor = await db.execute(
         "UPDATE outbox SET state = 'withdrawn', updated_at = ?"
@@ -214,7 +219,7 @@ async def withdraw(db: aiosqlite.Connection, key_prefix: str, *, now: datetime) 
     return cursor.rowcount
 
 
-async def sent_messages(db: aiosqlite.Connection, key_prefix: str) -> list[tuple[int, int]]:
+async def sent_messages(db: Connection, key_prefix: str) -> list[tuple[int, int]]:
     """(chat id, Telegram message id) of the sent messages whose key starts with `key_prefix`."""
     async with db.execute(
         "SELECT chat_id, telegram_message_id FROM outbox WHERE state = 'sent'"
@@ -225,7 +230,7 @@ async def sent_messages(db: aiosqlite.Connection, key_prefix: str) -> list[tuple
         return [(int(chat), int(message)) for chat, message in await cursor.fetchall()]
 
 
-async def withdraw_message(db: aiosqlite.Connection, message_id: int, *, now: datetime) -> bool:
+async def withdraw_message(db: Connection, message_id: int, *, now: datetime) -> bool:
     """Withdraw one message if it is still queued; True if it was."""
     cursor = await db.execute(
         "UPDATE outbox SET state = 'withdrawn', updated_at = ? WHERE id = ? AND state = 'queued'",
@@ -235,20 +240,34 @@ async def withdraw_message(db: aiosqlite.Connection, message_id: int, *, now: da
 
 
 async def withdraw_about(
-    db: aiosqlite.Connection, chat_id: int, nik_refs: list[bytes], *, now: datetime
+    db: Connection, chat_id: int, nik_refs: list[bytes], *, now: datetime
 ) -> int:
-    """Withdraw the chat's still-queued reminders about these residents; return how many."""
+    """Withdraw the chat's still-queued reminders about these residents; return how many.
+
+    The chat's queued reminders are opened in Python (their plan starts with the resident's
+    lookup hash in hex) and the ones about these residents withdrawn by id."""
     if not nik_refs:
         return 0
-    marks = ", ".join("?" * len(nik_refs))
-    about = f"substr({OPENED_PLAN}, 1, {REF_HEX}) IN ({marks})"
-    where = f"chat_id = ? AND state = 'queued' AND plan IS NOT NULL AND {about}"
-    params = (chat_id, *(ref.hex() for ref in nik_refs))
-    cursor = await db.execute(
-        f"UPDATE outbox SET state = 'withdrawn', updated_at = ? WHERE {where}", (ts(now), *params)
+    about = {ref.hex() for ref in nik_refs}
+    vault = vault_of(db)
+    rows = await db.execute_fetchall(
+        "SELECT id, plan, idempotency_key FROM outbox"
+        " WHERE chat_id = ? AND state = 'queued' AND plan IS NOT NULL",
+        (chat_id,),
+    )
+    ids = [row[0] for row in rows if vault.open(row[1], PLAN, row[2])[:REF_HEX] in about]
+    if not ids:
+        return 0
+    await db.execute(
+        f"UPDATE outbox SET state = 'withdrawn', updated_at = ? WHERE id IN ({_marks(ids)})",
+        (ts(now), *ids),
     )
     await _blur(db, "chat_id = ? AND state = 'withdrawn'", (chat_id,))
-    return cursor.rowcount
+    return len(ids)
+
+
+def _marks(values: Sequence[object]) -> str:
+    return ", ".join("?" * len(values))
 
 
 def _month(column: str) -> str:
@@ -259,45 +278,57 @@ def _month(column: str) -> str:
 # A done reminder about a resident keeps its key (planning it again stays a no-op) and its
 # outcome, but not its chat, text, buttons nor day: a teen's reminders fall on their birthday.
 _BLUR = (
-    "UPDATE outbox SET chat_id = 0, text = seal('-', 'outbox.text', 0), reply_markup = NULL, "
+    "UPDATE outbox SET chat_id = 0, text = ?, reply_markup = NULL, "
     + ", ".join(_month(column) for column in ("not_before", "created_at", "updated_at"))
     + f" WHERE plan IS NOT NULL AND chat_id <> 0 AND state IN {FINISHED!r} AND "
 )
+ERASED_TEXT = "-"  # what is left of an erased chat's message (the column may not be empty)
 
 
 async def _blur(db: Connection, where: str, params: tuple[object, ...]) -> None:
     """Cut the done reminders about residents among the rows `where` selects loose."""
-    await db.execute(_BLUR + where, params)
+    await db.execute(_BLUR + where, (_erased(vault_of(db)), *params))
 
 
-ERASED_TEXT = "-"  # what is left of an erased chat's message (the column may not be empty)
+def _erased(vault: Vault) -> bytes:
+    """The text of a message cut loose from its chat: "-" sealed for chat 0 (one blob serves
+    every row a statement blanks)."""
+    return vault.seal(ERASED_TEXT, TEXT, 0)
 
 
 # A done reminder to a chat (chat id 0 already): its sealed plan ends `:<chat>:<due day>`.
-_DONE_FOR_CHAT = (
-    f"chat_id = 0 AND plan IS NOT NULL AND {OPENED_PLAN}"
-    " GLOB '*:' || ? || ':[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'"
-)
+_DUE_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
-async def forget_chat(db: aiosqlite.Connection, chat_id: int, *, now: datetime) -> None:
+def _done_for_chat(plan: str, chat_id: int) -> bool:
+    """Whether an opened plan `<hash>:<kind>:<chat>:<due day>` is of a reminder to the chat."""
+    head, _, rest = plan.rpartition(f":{chat_id}:")
+    return bool(head) and _DUE_DAY.fullmatch(rest) is not None
+
+
+async def forget_chat(db: Connection, chat_id: int, *, now: datetime) -> None:
     """Withdraw the chat's queued messages, blank the text and buttons of all of them, and cut
     them loose from the chat: chat id 0, no plan, and a key without the chat id or the
     resident's hash. The key keeps what counts the office's records: the message's kind and,
     for a broadcast, which one (its delivery report). Done reminders, already cut loose, are
-    found by their sealed plan (every one is opened: ~5 µs a row) and lose it and their key.
+    found by their sealed plan (every one is opened in Python: ~5 µs a row) and lose it and
+    their key.
     """
+    vault = vault_of(db)
+    keys = []
     async with db.execute(
-        f"SELECT id, idempotency_key FROM outbox WHERE chat_id = ? OR ({_DONE_FOR_CHAT})",
-        (chat_id, str(chat_id)),
+        "SELECT id, idempotency_key, chat_id, plan FROM outbox"
+        " WHERE chat_id = ? OR (chat_id = 0 AND plan IS NOT NULL)",
+        (chat_id,),
     ) as cursor:
-        keys = [(_erased_key(key, message_id), message_id) async for message_id, key in cursor]
+        async for message_id, key, chat, plan in cursor:
+            if chat == chat_id or _done_for_chat(vault.open(plan, PLAN, key), chat_id):
+                keys.append((_erased_key(key, message_id), message_id))
     await db.execute(
         "UPDATE outbox SET state = CASE WHEN state = 'queued' THEN 'withdrawn' ELSE state END,"
-        " text = seal(?, 'outbox.text', 0), reply_markup = NULL, updated_at = ?, chat_id = 0,"
-        " plan = NULL"
+        " text = ?, reply_markup = NULL, updated_at = ?, chat_id = 0, plan = NULL"
         " WHERE chat_id = ?",
-        (ERASED_TEXT, ts(now), chat_id),
+        (_erased(vault), ts(now), chat_id),
     )
     await db.executemany("UPDATE outbox SET idempotency_key = ?, plan = NULL WHERE id = ?", keys)
     await db.execute("DELETE FROM blocked_chats WHERE chat_id = ?", (chat_id,))
@@ -311,14 +342,14 @@ def _erased_key(key: str, message_id: int) -> str:
     return f"{kind}:erased:{message_id}"
 
 
-async def count_queued(db: aiosqlite.Connection) -> int:
+async def count_queued(db: Connection) -> int:
     """How many messages are in state 'queued'."""
     async with db.execute("SELECT count(*) FROM outbox WHERE state = 'queued'") as cursor:
         row = await cursor.fetchone()
     return int(row[0]) if row else 0
 
 
-async def queued_span(db: aiosqlite.Connection) -> tuple[int, datetime | None, datetime | None]:
+async def queued_span(db: Connection) -> tuple[int, datetime | None, datetime | None]:
     """How many messages are queued, and the earliest and latest moment they may go out."""
     async with db.execute(
         "SELECT count(*), min(not_before), max(not_before) FROM outbox WHERE state = 'queued'"
@@ -329,7 +360,7 @@ async def queued_span(db: aiosqlite.Connection) -> tuple[int, datetime | None, d
     return int(row[0]), datetime.fromisoformat(row[1]), datetime.fromisoformat(row[2])
 
 
-async def block_chat(db: aiosqlite.Connection, chat_id: int, *, now: datetime) -> None:
+async def block_chat(db: Connection, chat_id: int, *, now: datetime) -> None:
     """Remember the chat as blocked (since the month: the day may be a teen's birthday, the
     reminder that met the block) and close its queued messages as 'blocked'."""
     await db.execute(
@@ -345,19 +376,19 @@ async def block_chat(db: aiosqlite.Connection, chat_id: int, *, now: datetime) -
     await _blur(db, "chat_id = ? AND state = 'blocked'", (chat_id,))
 
 
-async def unblock_chat(db: aiosqlite.Connection, chat_id: int) -> bool:
+async def unblock_chat(db: Connection, chat_id: int) -> bool:
     """Forget that the chat blocked the bot; True if it was blocked."""
     cursor = await db.execute("DELETE FROM blocked_chats WHERE chat_id = ?", (chat_id,))
     return cursor.rowcount == 1
 
 
-async def is_blocked(db: aiosqlite.Connection, chat_id: int) -> bool:
+async def is_blocked(db: Connection, chat_id: int) -> bool:
     """Whether the chat is recorded as having blocked the bot."""
     query = "SELECT 1 FROM blocked_chats WHERE chat_id = ?"
     return bool(list(await db.execute_fetchall(query, (chat_id,))))
 
 
-async def count_by_state(db: aiosqlite.Connection, key_prefix: str) -> dict[str, int]:
+async def count_by_state(db: Connection, key_prefix: str) -> dict[str, int]:
     """Messages whose key starts with `key_prefix`, counted per state."""
     async with db.execute(
         "SELECT state, count(*) FROM outbox"
@@ -380,14 +411,14 @@ def ts(moment: datetime) -> str:
     return aware.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def _message(row: aiosqlite.Row) -> OutboxMessage:
-    """A row of _COLUMNS as an OutboxMessage."""
+def _message(vault: Vault, row: Sequence[Any]) -> OutboxMessage:
+    """A row of _COLUMNS as an OutboxMessage, its text opened."""
     return OutboxMessage(
         id=row[0],
         key=row[1],
         chat_id=row[2],
         kind=row[3],
-        text=row[4],
+        text=vault.open(row[4], TEXT, row[2]),
         reply_markup_json=row[5],
         state=row[6],
         attempts=row[7],

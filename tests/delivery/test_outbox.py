@@ -1,18 +1,26 @@
-"""The outbox service against a migrated database, with time passed in as `now`."""
+"""The outbox service against a migrated database of each engine, with time passed in as `now`."""
 
-import sqlite3
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 
+from bot.db import transaction, vault_of
+from bot.engine import IntegrityError
 from bot.services import outbox
 from bot.storage import outbox as store
+from tests.conftest import SECRET_KEY
 
 # Tuesday 24 November 2026, 10:00 WIB.
 NOON = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
 EVENING = datetime(2026, 11, 24, 14, 30, tzinfo=UTC)  # 21:30 WIB
 NIGHT = datetime(2026, 11, 24, 19, 0, tzinfo=UTC)  # 02:00 WIB on the 25th
 MORNING = datetime(2026, 11, 25, 0, 0, tzinfo=UTC)  # 07:00 WIB on the 25th
+
+
+@pytest.fixture
+def db(engine_db):
+    """Every test of the outbox runs on both engines."""
+    return engine_db
 
 
 async def _queue(db, key, *, chat_id=100, kind="reminder", now=NOON, **extra):
@@ -40,7 +48,7 @@ async def test_unknown_kind_is_refused(db):
 
 
 async def test_invalid_markup_json_is_refused_by_the_database(db):
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(IntegrityError):
         await _queue(db, "x", reply_markup_json="{not json")
 
 
@@ -168,3 +176,107 @@ async def test_delivery_report_counts_states_of_one_prefix(db):
     }
     assert sum((await outbox.delivery_report(db, "broadcast:")).values()) == 5
     assert sum((await outbox.delivery_report(db, "broadcast%")).values()) == 0
+
+
+async def _remind(db, chat_id, ref, *, due=date(2026, 12, 15), kind="teen"):
+    """A reminder about the resident of lookup hash `ref` to the chat, keyed as planners do."""
+    about = (kind, ref, chat_id, due)
+    key = outbox.reminder_key(vault_of(db), *about)
+    plan = outbox.reminder_plan(*about)
+    assert await _queue(db, key, chat_id=chat_id, plan=plan)
+    return key
+
+
+async def _send_all(db, now=NOON):
+    for message in await outbox.claim_due(db, now=now, limit=100, quiet=None):
+        await outbox.mark_sent(db, message.id, 5, now)
+
+
+async def _plans(db):
+    rows = await db.execute_fetchall(
+        "SELECT plan, idempotency_key FROM outbox WHERE plan IS NOT NULL"
+    )
+    return sorted(vault_of(db).open(plan, store.PLAN, key) for plan, key in rows)
+
+
+async def test_withdraw_about_takes_only_the_chats_queued_reminders_about_those_residents(db):
+    ana, budi = vault_of(db).ref("ana"), vault_of(db).ref("budi")
+    about_ana = await _remind(db, 100, ana)
+    about_budi = await _remind(db, 100, budi)
+    elsewhere = await _remind(db, 200, ana)
+    await _queue(db, "plain", chat_id=100)
+    async with transaction(db):
+        assert await outbox.withdraw_about(db, 100, [ana], now=NOON) == 1
+        assert await outbox.withdraw_about(db, 100, [], now=NOON) == 0
+    states = {key: (await _message(db, key)).state for key in (about_budi, elsewhere, "plain")}
+    assert states == {about_budi: "queued", elsewhere: "queued", "plain": "queued"}
+    withdrawn = await _message(db, about_ana)  # done: cut loose from the chat, its day blurred
+    assert (withdrawn.state, withdrawn.chat_id, withdrawn.text) == ("withdrawn", 0, "-")
+    assert withdrawn.not_before == datetime(2026, 11, 1, tzinfo=UTC)
+
+
+async def test_a_delivered_reminder_keeps_its_key_but_not_its_chat_text_nor_day(db):
+    ref = vault_of(db).ref("ana")
+    key = await _remind(db, 100, ref)
+    await _send_all(db)
+    sent = await _message(db, key)
+    assert (sent.state, sent.chat_id, sent.text, sent.reply_markup_json) == ("sent", 0, "-", None)
+    assert sent.not_before == datetime(2026, 11, 1, tzinfo=UTC)
+    assert await _remind_again(db, 100, ref) is False  # planning it again stays a no-op
+
+
+async def _remind_again(db, chat_id, ref):
+    about = ("teen", ref, chat_id, date(2026, 12, 15))
+    key = outbox.reminder_key(vault_of(db), *about)
+    return await _queue(db, key, chat_id=chat_id, plan=outbox.reminder_plan(*about))
+
+
+async def test_forgetting_a_chat_finds_its_delivered_reminders_by_their_sealed_plan(db):
+    ref = vault_of(db).ref("ana")
+    for chat in (42, 4242, -42):
+        await _remind(db, chat, ref)
+    await _queue(db, "reply:42:1", chat_id=42, kind="reply")
+    await _send_all(db)
+    await _queue(db, "reply:42:2", chat_id=42, kind="reply")
+    async with transaction(db):
+        await outbox.forget_chat(db, 42, now=NOON)
+    assert await _plans(db) == [
+        f"{ref.hex()}:teen:-42:2026-12-15",
+        f"{ref.hex()}:teen:4242:2026-12-15",
+    ]
+    rows = await db.execute_fetchall("SELECT id, idempotency_key, state FROM outbox ORDER BY id")
+    erased = {key: state for message_id, key, state in rows if ":erased:" in key}
+    assert sorted(erased.values()) == ["sent", "sent", "withdrawn"]
+    for message_id, key, _state in rows:
+        if ":erased:" in key:
+            assert key == f"{key.partition(':')[0]}:erased:{message_id}"
+            assert (await store.get_message(db, message_id)).text == "-"
+
+
+async def test_postgresql_never_sees_the_clear_text_of_a_message(pg_cluster, pg_url):
+    """The text and plan are sealed in the bot: neither the statements the server logs (with
+    their parameters), nor its table files, nor its WAL hold the resident's name or hash."""
+    from bot import postgres
+
+    name = "Siti Wulandari Prameswari"
+    db = await postgres.connect(pg_url, SECRET_KEY)
+    try:
+        await postgres.migrate(db)
+        await db.execute("SET log_statement = 'all'")
+        ref = vault_of(db).ref("3505104708090003")
+        about = ("teen", ref, 100, date(2026, 12, 15))
+        key = outbox.reminder_key(vault_of(db), *about)
+        text = f"Pengingat untuk <b>{name}</b>"
+        await outbox.enqueue(
+            db, key=key, chat_id=100, kind="reminder", text=text, now=NOON,
+            plan=outbox.reminder_plan(*about),
+        )  # fmt: skip
+        [claimed] = await outbox.claim_due(db, now=NOON, limit=1)
+        assert claimed.text == text  # opened in the bot
+        await db.execute("CHECKPOINT")
+    finally:
+        await db.close()
+    seen = [path for path in pg_cluster.folder.rglob("*") if path.is_file()]
+    assert any(path.name == "server.log" for path in seen)
+    for secret in (name.encode(), ref.hex().encode()):
+        assert [path for path in seen if secret in path.read_bytes()] == []
