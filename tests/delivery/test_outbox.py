@@ -253,15 +253,14 @@ async def test_forgetting_a_chat_finds_its_delivered_reminders_by_their_sealed_p
             assert (await store.get_message(db, message_id)).text == "-"
 
 
-async def test_postgresql_never_sees_the_clear_text_of_a_message(pg_cluster, pg_url):
+async def test_postgresql_never_sees_the_clear_text_of_a_message(pg_cluster, pg_migrated_url):
     """The text and plan are sealed in the bot: neither the statements the server logs (with
     their parameters), nor its table files, nor its WAL hold the resident's name or hash."""
     from bot import postgres
 
     name = "Siti Wulandari Prameswari"
-    db = await postgres.connect(pg_url, SECRET_KEY)
+    db = await postgres.connect(pg_migrated_url, SECRET_KEY)
     try:
-        await postgres.migrate(db)
         await db.execute("SET log_statement = 'all'")
         ref = vault_of(db).ref("3505104708090003")
         about = ("teen", ref, 100, date(2026, 12, 15))
