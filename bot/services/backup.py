@@ -24,6 +24,7 @@ import aiosqlite
 
 from bot.db import make_private_dir, make_private_file, transaction
 from bot.domain import BackupStatus
+from bot.engine import Connection
 from bot.storage import backup_runs
 
 log = logging.getLogger(__name__)
@@ -113,7 +114,7 @@ async def nightly_backup(
     return report
 
 
-async def last_backup(db: aiosqlite.Connection) -> BackupStatus:
+async def last_backup(db: Connection) -> BackupStatus:
     """When the nightly backup last succeeded and last failed (and why), for /metrics and alerts."""
     return await backup_runs.last_outcomes(db)
 

@@ -6,8 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import aiosqlite
-
 from bot.db import transaction
 from bot.domain import BackupStatus, JobHealth
 from bot.engine import Connection
@@ -35,7 +33,7 @@ class Figures:
 
 
 async def gather_figures(
-    db: aiosqlite.Connection, *, now: datetime, quiet: QuietHours = QUIET_HOURS
+    db: Connection, *, now: datetime, quiet: QuietHours = QUIET_HOURS
 ) -> Figures:
     """The database's figures at `now`; reminders held by quiet hours are not counted as due."""
     held = HELD_IN_QUIET_HOURS if quiet_hours_end(now, quiet) else ()
@@ -54,7 +52,7 @@ async def gather_figures(
     )
 
 
-async def database_answers(db: aiosqlite.Connection) -> None:
+async def database_answers(db: Connection) -> None:
     """Raise if the database does not answer a query."""
     await health.ping(db)
 

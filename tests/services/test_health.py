@@ -1,4 +1,5 @@
-"""The figures /metrics reads from the database: job outcomes, due messages, bookings."""
+"""The figures /metrics reads from the database (either engine): job outcomes, due messages,
+bookings."""
 
 from __future__ import annotations
 
@@ -11,11 +12,16 @@ from bot.jobs.planning import JobRun
 from bot.jobs.registry import JobSpec, run_planner
 from bot.rendering import Renderer
 from bot.services import outbox
-from bot.services.health import gather_figures
+from bot.services.health import database_answers, gather_figures
 from tests.conftest import NOW, SECRET_KEY
 
 SETTINGS = Settings.from_env({"BOT_TOKEN": "1:x", "SECRET_KEY": SECRET_KEY})
 DAY = date(2026, 11, 24)
+
+
+@pytest.fixture
+def db(engine_db):
+    return engine_db
 
 
 async def _broken(run: JobRun) -> int:
@@ -60,3 +66,10 @@ async def test_due_messages_leave_out_reminders_held_by_quiet_hours(db):
     assert figures.outbox == {("staff", "queued"): 1, ("reminder", "queued"): 1}
     assert figures.backup.last_success is None
     assert figures.database_bytes > 0
+    assert figures.bookings == {}
+    assert figures.failed_checks == 0
+    assert figures.burst is False
+
+
+async def test_the_database_answers(db):
+    await database_answers(db)
