@@ -45,7 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 # The commands that run with DATABASE_URL set (issue 15 ports the others: docs/postgresql.md).
-ON_POSTGRESQL = ("migrate", "sample-residents", "copy-database", "backup", "restore")
+ON_POSTGRESQL = ("migrate", "sample-residents", "copy-database", "backup", "restore", "run")
 
 
 def _refuse_postgresql_where_not_ready(command: str) -> None:

@@ -292,7 +292,8 @@ async def migrate(
     database that does not sort text as SQLite does (`check_collation`).
     """
     await check_collation(db)
-    done = await applied_migrations(db)
+    async with db.transaction():  # several workers starting at once: one at a time
+        done = await applied_migrations(db)
     files = migration_files(directory)
     earlier = baseline_predecessors(files, migration_files(sqlite_directory))
     refuse_unknown_migrations(done, [Path(name) for name in earlier] + files)
@@ -304,6 +305,8 @@ async def migrate(
         baseline = script.startswith(BASELINE_MARK)
         names = [*earlier, path.name] if baseline else [path.name]
         async with db.transaction():
+            if path.name in await applied_migrations(db):  # another worker applied it meanwhile
+                continue
             await db.run_script(script)
             if baseline:  # SQLite's 0011 wrote it with a SQL function of the connection
                 await _record_key(db)
