@@ -12,7 +12,7 @@ from pathlib import Path
 
 import aiosqlite
 
-from bot.db import transaction
+from bot.db import transaction, vault_of
 from bot.nik import make_nik
 from bot.services.importer import import_residents
 from bot.storage import chats, links
@@ -93,9 +93,8 @@ async def link_chats(db: aiosqlite.Connection) -> None:
                 await links.insert_link(db, chat_id, kind, subject, now=NOW)
                 if not on:
                     await db.execute(
-                        "UPDATE links SET reminders_on = 0"
-                        " WHERE chat_id = ? AND subject_ref = ref_of(?)",
-                        (chat_id, subject),
+                        "UPDATE links SET reminders_on = 0 WHERE chat_id = ? AND subject_ref = ?",
+                        (chat_id, vault_of(db).ref(subject)),
                     )
         for chat_id in BLOCKED:
             await outbox_store.block_chat(db, chat_id, now=NOW)

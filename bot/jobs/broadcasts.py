@@ -5,9 +5,8 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-import aiosqlite
-
 from bot.context import Context, deps
+from bot.engine import Connection
 from bot.rendering import Renderer
 from bot.services import broadcasts
 from bot.services.directory import get_locale
@@ -18,7 +17,7 @@ REPORT_CHECK_EVERY = timedelta(seconds=30)
 
 
 async def plan_broadcast_reports(
-    db: aiosqlite.Connection, renderer: Renderer, *, default_locale: str, now: datetime
+    db: Connection, renderer: Renderer, *, default_locale: str, now: datetime
 ) -> int:
     """Queue a report (sent, blocked, failed) for every broadcast whose messages are all final."""
     planned = 0

@@ -18,6 +18,7 @@ from babel.dates import get_month_names
 from bot.config import TIMEZONE
 from bot.db import transaction
 from bot.domain import Area, Drive, RoleUser
+from bot.engine import Connection
 from bot.errors import DomainError, NotAuthorized
 from bot.nik import mask_numbers_in
 from bot.services import drives, outbox
@@ -155,7 +156,7 @@ def scope_code(user: RoleUser, drive: Drive | None = None) -> str:
     return code
 
 
-async def scope_area(db: aiosqlite.Connection, user: RoleUser, drive: Drive | None = None) -> Area:
+async def scope_area(db: Connection, user: RoleUser, drive: Drive | None = None) -> Area:
     """The Area an account may broadcast to (about `drive`)."""
     area = await get_area(db, scope_code(user, drive))
     if area is None:
@@ -188,9 +189,7 @@ async def drive_to_announce(
     return drive
 
 
-async def _refuse_drive(
-    db: aiosqlite.Connection, user: RoleUser, code: str, *, now: datetime
-) -> None:
+async def _refuse_drive(db: Connection, user: RoleUser, code: str, *, now: datetime) -> None:
     label = code if code.isalnum() and len(code) <= 10 else "invalid"
     async with transaction(db):
         await audit.write_audit(
@@ -243,7 +242,7 @@ def check_text(text: str) -> str:
     return mask_numbers_in(text)
 
 
-async def quota(db: aiosqlite.Connection, user: RoleUser, *, now: datetime) -> Quota:
+async def quota(db: Connection, user: RoleUser, *, now: datetime) -> Quota:
     """The author's broadcasts today (WIB) against the daily limit."""
     start = datetime.combine(now.astimezone(TIMEZONE).date(), time(0), tzinfo=TIMEZONE)
     used = await store.count_since(db, user.telegram_id, start.astimezone(UTC))
@@ -251,7 +250,7 @@ async def quota(db: aiosqlite.Connection, user: RoleUser, *, now: datetime) -> Q
     return Quota(used, limit, (start + timedelta(days=1)).astimezone(UTC))
 
 
-async def ensure_quota(db: aiosqlite.Connection, user: RoleUser, *, now: datetime) -> Quota:
+async def ensure_quota(db: Connection, user: RoleUser, *, now: datetime) -> Quota:
     """The quota, or LimitReached with the moment broadcasting is possible again."""
     today = await quota(db, user, now=now)
     if today.left == 0:
@@ -260,7 +259,7 @@ async def ensure_quota(db: aiosqlite.Connection, user: RoleUser, *, now: datetim
 
 
 async def count_recipients(
-    db: aiosqlite.Connection,
+    db: Connection,
     user: RoleUser,
     audience: str,
     *,
@@ -275,7 +274,7 @@ async def count_recipients(
 
 
 async def preview(
-    db: aiosqlite.Connection,
+    db: Connection,
     user: RoleUser,
     audience: str,
     *,
@@ -290,7 +289,7 @@ async def preview(
 
 
 async def send(
-    db: aiosqlite.Connection,
+    db: Connection,
     user: RoleUser,
     draft: Draft,
     texts: Mapping[str, str],
@@ -342,20 +341,18 @@ async def send(
     return Sent(broadcast, held_until)
 
 
-async def recent(db: aiosqlite.Connection, user: RoleUser, *, limit: int = RECENT) -> list[Status]:
+async def recent(db: Connection, user: RoleUser, *, limit: int = RECENT) -> list[Status]:
     """The author's latest broadcasts with their delivery figures, newest first."""
     latest = await store.recent(db, user.telegram_id, limit=limit)
     return [await _status(db, broadcast) for broadcast in latest]
 
 
-async def finished_unreported(db: aiosqlite.Connection) -> list[Status]:
+async def finished_unreported(db: Connection) -> list[Status]:
     """Broadcasts whose every message is final and whose author has not had the report."""
     return [await _status(db, b) for b in await store.finished_unreported(db)]
 
 
-async def plan_report(
-    db: aiosqlite.Connection, status: Status, text: str, *, now: datetime
-) -> bool:
+async def plan_report(db: Connection, status: Status, text: str, *, now: datetime) -> bool:
     """Queue the delivery report to the author once; False if it was already planned."""
     broadcast = status.broadcast
     async with transaction(db):
@@ -374,7 +371,7 @@ async def plan_report(
     return True
 
 
-async def _status(db: aiosqlite.Connection, broadcast: Broadcast) -> Status:
+async def _status(db: Connection, broadcast: Broadcast) -> Status:
     return Status(broadcast, await outbox.delivery_report(db, store.key_prefix(broadcast.id)))
 
 

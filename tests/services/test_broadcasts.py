@@ -1,4 +1,5 @@
-"""The broadcast service, /rekap's counts and outreach list, and the delivery-report planner."""
+"""The broadcast service (on both engines), /rekap's counts and outreach list, and the
+delivery-report planner."""
 
 from __future__ import annotations
 
@@ -8,18 +9,29 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from bot.db import transaction
+from bot.db import transaction, vault_of
 from bot.domain import RoleUser
 from bot.errors import NotAuthorized
 from bot.jobs.broadcasts import plan_broadcast_reports
+from bot.nik import make_nik
 from bot.rendering import Renderer
 from bot.services import broadcasts, drives, outbox, summaries
 from bot.services.broadcasts import Draft
-from bot.storage import audit, chats
+from bot.services.importer import import_residents
+from bot.storage import audit, chats, links
 from bot.storage import outbox as outbox_store
+from bot.storage.areas import sync_areas
 from bot.storage.service_points import seed_service_points
-from tests.conftest import NOW, PEOPLE
-from tests.village import EVERYONE, EXTRA, OFFICIAL_AUDIENCES, OUTREACH, REGENCY_LINKED, plant
+from tests.conftest import NOW, PEOPLE, Person, write_population
+from tests.village import (
+    EVERYONE,
+    EXTRA,
+    KANIGORO_2,
+    OFFICIAL_AUDIENCES,
+    OUTREACH,
+    REGENCY_LINKED,
+    plant,
+)
 
 OFFICIAL = RoleUser(9002, "official", None, "350510")
 OTHER_OFFICIAL = RoleUser(9004, "official", None, "350503")
@@ -31,7 +43,16 @@ STATUS_NAMES = {"deactivated": "NIK nonaktif", "turning17": "17 tahun", "unrecor
 
 
 @pytest.fixture
-async def village(db, tmp_path):
+async def village(engine_db, tmp_path):
+    """The village on each engine in turn (the broadcasts run on both)."""
+    await sync_areas(engine_db)
+    await plant(engine_db, tmp_path)
+    return engine_db
+
+
+@pytest.fixture
+async def sqlite_village(db, tmp_path):
+    """The village on SQLite, for what is not on both engines yet (drives, /rekap)."""
     await plant(db, tmp_path)
     return db
 
@@ -42,12 +63,16 @@ async def _send(db, user=OFFICIAL, audience="linked", *, now=NOW, template="invi
 
 
 async def _messages(db, broadcast_id):
-    async with db.execute(
-        "SELECT chat_id, kind, unseal(text, 'outbox.text', chat_id), state, not_before FROM outbox"
+    rows = await db.execute_fetchall(
+        "SELECT chat_id, kind, text, state, not_before FROM outbox"
         " WHERE idempotency_key LIKE ? ORDER BY chat_id",
         (f"broadcast:{broadcast_id}:%",),
-    ) as cursor:
-        return [tuple(row) async for row in cursor]
+    )
+    vault = vault_of(db)
+    return [
+        (chat, kind, vault.open(text, "outbox.text", chat), *rest)
+        for chat, kind, text, *rest in rows
+    ]
 
 
 @pytest.mark.parametrize("audience", sorted(OFFICIAL_AUDIENCES))
@@ -86,6 +111,44 @@ async def test_the_regency_is_the_union_of_its_kecamatan(village, audience):
     assert recipients[ADMIN.telegram_id] == kecamatan
 
 
+# Unmarried, unrecorded residents of Jatinom born around the day bounds of 24 Nov 2026: 17 on
+# or before today (adult: born by 24 Nov 2009), turning 17 this cycle (born in 2009).
+BOUNDS = {
+    201: (date(2008, 12, 31), {"unrecorded"}),
+    202: (date(2009, 1, 1), {"unrecorded", "turning17"}),
+    203: (date(2009, 11, 24), {"unrecorded", "turning17"}),
+    204: (date(2009, 11, 25), {"turning17"}),
+    205: (date(2009, 12, 31), {"turning17"}),
+    206: (date(2010, 1, 1), set()),
+}
+
+
+def _unmarried(chat, born):
+    """An unmarried, unrecorded resident of Jatinom, linked (below) to chat `chat`."""
+    nik = make_nik("350510", born, "L", chat - 200)
+    kk = f"350510070809{chat:04d}"
+    return Person(nik, kk, f"Warga {chat}", born, "L", "BELUM KAWIN", KANIGORO_2, "", "AKTIF")
+
+
+@pytest.mark.parametrize("audience", ["unrecorded", "turning17"])
+async def test_birth_day_bounds_decide_an_audience_to_the_day(engine_db, tmp_path, audience):
+    """PostgreSQL selects the birth years in SQL and decides the boundary years' residents in
+    Python once their date is opened: the same chats as SQLite's SQL, to the day."""
+    db = engine_db
+    await sync_areas(db)
+    people = {chat: _unmarried(chat, born) for chat, (born, _) in BOUNDS.items()}
+    csv_path = write_population(tmp_path / "bounds.csv", people.values())
+    assert (await import_residents(db, csv_path, now=NOW)).rejected == []
+    async with transaction(db):
+        for chat, person in people.items():
+            await chats.set_locale(db, chat, "id", now=NOW)
+            await links.insert_link(db, chat, "nik", person.nik, now=NOW)
+    expected = {chat for chat, (_, audiences) in BOUNDS.items() if audience in audiences}
+    assert await broadcasts.count_recipients(db, ADMIN, audience, today=TODAY) == len(expected)
+    sent = await _send(db, ADMIN, audience)
+    assert {m[0] for m in await _messages(db, sent.broadcast.id)} == expected
+
+
 async def test_a_desa_official_reaches_only_their_desa(village):
     jatinom = RoleUser(9005, "official", None, "3505102002")
     sent = await _send(village, jatinom)
@@ -108,9 +171,9 @@ async def test_each_chat_gets_its_own_language(village):
     assert texts == {101: TEXTS["id"], 102: TEXTS["id"], 104: TEXTS["en"], 108: TEXTS["id"]}
 
 
-async def test_the_broadcast_row_keeps_author_template_and_parameters(village):
-    drive = await _jatinom_drive(village)
-    sent = await _send(village, template="mobile", drive=drive)
+async def test_the_broadcast_row_keeps_author_template_and_parameters(sqlite_village):
+    drive = await _jatinom_drive(sqlite_village)
+    sent = await _send(sqlite_village, template="mobile", drive=drive)
     b = sent.broadcast
     assert (b.author_id, b.template, b.created_at) == (OFFICIAL.telegram_id, "mobile", NOW)
     assert b.parameters == {"drive": drive.code}
@@ -141,29 +204,29 @@ async def _jatinom_drive(db, *, area="3505102002", day=DRIVE_DAY):
     )
 
 
-async def test_an_official_picks_among_the_drives_of_their_area(village):
-    drive = await _jatinom_drive(village)
-    assert await broadcasts.drives_to_announce(village, OFFICIAL, today=TODAY) == [drive]
-    assert await broadcasts.drives_to_announce(village, ADMIN, today=TODAY) == [drive]
+async def test_an_official_picks_among_the_drives_of_their_area(sqlite_village):
+    drive = await _jatinom_drive(sqlite_village)
+    assert await broadcasts.drives_to_announce(sqlite_village, OFFICIAL, today=TODAY) == [drive]
+    assert await broadcasts.drives_to_announce(sqlite_village, ADMIN, today=TODAY) == [drive]
     jatinom = RoleUser(9005, "official", None, "3505102002")
-    assert await broadcasts.drives_to_announce(village, jatinom, today=TODAY) == [drive]
+    assert await broadcasts.drives_to_announce(sqlite_village, jatinom, today=TODAY) == [drive]
     minggirsari = RoleUser(9006, "official", None, "3505102001")
-    assert await broadcasts.drives_to_announce(village, minggirsari, today=TODAY) == []
-    assert await broadcasts.drives_to_announce(village, OTHER_OFFICIAL, today=TODAY) == []
+    assert await broadcasts.drives_to_announce(sqlite_village, minggirsari, today=TODAY) == []
+    assert await broadcasts.drives_to_announce(sqlite_village, OTHER_OFFICIAL, today=TODAY) == []
     after = DRIVE_DAY.replace(day=27)
-    assert await broadcasts.drives_to_announce(village, OFFICIAL, today=after) == []
+    assert await broadcasts.drives_to_announce(sqlite_village, OFFICIAL, today=after) == []
 
 
-async def test_an_invitation_reaches_only_where_the_drive_serves_with_its_button(village):
-    drive = await _jatinom_drive(village)
-    preview = await broadcasts.preview(village, OFFICIAL, "linked", now=NOW, drive=drive)
+async def test_an_invitation_reaches_only_where_the_drive_serves_with_its_button(sqlite_village):
+    drive = await _jatinom_drive(sqlite_village)
+    preview = await broadcasts.preview(sqlite_village, OFFICIAL, "linked", now=NOW, drive=drive)
     assert (preview.count, preview.area.code) == (2, "3505102002")
     draft = Draft("mobile", "linked", drive=drive)
     sent = await broadcasts.send(
-        village, OFFICIAL, draft, TEXTS, default_locale="id", now=NOW, markups=MARKUPS
+        sqlite_village, OFFICIAL, draft, TEXTS, default_locale="id", now=NOW, markups=MARKUPS
     )
     assert sent.broadcast.area_code == "3505102002"
-    rows = await village.execute_fetchall(
+    rows = await sqlite_village.execute_fetchall(
         "SELECT chat_id, reply_markup FROM outbox WHERE idempotency_key LIKE 'broadcast:%'"
         " ORDER BY chat_id"
     )
@@ -171,25 +234,28 @@ async def test_an_invitation_reaches_only_where_the_drive_serves_with_its_button
 
 
 @pytest.mark.parametrize("case", ["other area", "cancelled", "over", "unknown"])
-async def test_a_drive_the_author_may_not_announce_is_refused_and_audited(village, case):
-    drive = await _jatinom_drive(village)
+async def test_a_drive_the_author_may_not_announce_is_refused_and_audited(sqlite_village, case):
+    drive = await _jatinom_drive(sqlite_village)
     user, code, now = OFFICIAL, drive.code, NOW
     if case == "other area":
         user = OTHER_OFFICIAL
     elif case == "cancelled":
-        await drives.cancel_drive(village, drive.code, admin=None, now=NOW)
+        await drives.cancel_drive(sqlite_village, drive.code, admin=None, now=NOW)
     elif case == "over":
         now = NOW + timedelta(days=3)
     else:
         code = "ZZZZZZ"
     with pytest.raises(broadcasts.DriveNotOffered):
-        await broadcasts.drive_to_announce(village, user, code, now=now)
-    records = await audit.list_audit(village, since=NOW)
+        await broadcasts.drive_to_announce(sqlite_village, user, code, now=now)
+    records = await audit.list_audit(sqlite_village, since=NOW)
     assert (now.isoformat(), user.telegram_id, "broadcast:drive", f"refused drive={code}") in (
         records
     )
     if case in ("other area", "unknown"):  # the drive itself is fine for its area's official
-        assert await broadcasts.drive_to_announce(village, OFFICIAL, drive.code, now=NOW) == drive
+        assert (
+            await broadcasts.drive_to_announce(sqlite_village, OFFICIAL, drive.code, now=NOW)
+            == drive
+        )
 
 
 async def test_the_broadcast_is_audited(village):
@@ -199,7 +265,9 @@ async def test_the_broadcast_is_audited(village):
     assert (NOW.isoformat(), OFFICIAL.telegram_id, "broadcast", detail) in records
 
 
-async def test_no_recipients_creates_nothing(db, tmp_path):
+async def test_no_recipients_creates_nothing(engine_db, tmp_path):
+    db = engine_db
+    await sync_areas(db)
     await plant(db, tmp_path, with_chats=False)
     with pytest.raises(broadcasts.NoRecipients):
         await _send(db)
@@ -385,8 +453,8 @@ async def test_the_report_is_in_the_authors_language(village):
 # --- /rekap ---
 
 
-async def test_rekap_counts_each_group_and_who_the_bot_can_reach(village):
-    rekap = await summaries.rekap(village, OFFICIAL, today=TODAY)
+async def test_rekap_counts_each_group_and_who_the_bot_can_reach(sqlite_village):
+    rekap = await summaries.rekap(sqlite_village, OFFICIAL, today=TODAY)
     g = rekap
     assert rekap.scope.area.name == "Kanigoro"
     assert g.residents == 4 + 6  # the Santoso family and six residents of Jatinom
@@ -398,8 +466,8 @@ async def test_rekap_counts_each_group_and_who_the_bot_can_reach(village):
     assert rekap.teen_year == 2026
 
 
-async def test_admin_rekap_is_the_regency(village):
-    rekap = await summaries.rekap(village, ADMIN, today=TODAY)
+async def test_admin_rekap_is_the_regency(sqlite_village):
+    rekap = await summaries.rekap(sqlite_village, ADMIN, today=TODAY)
     assert rekap.residents == len(EVERYONE)
     # Rudi and Ani (Talun) are reachable; the outsider is not
     assert rekap.outreach == 4
@@ -413,8 +481,10 @@ async def _csv(db, user=OFFICIAL):
     return listing, rows
 
 
-async def test_outreach_csv_lists_only_unreachable_residents_of_the_area_without_niks(village):
-    listing, rows = await _csv(village)
+async def test_outreach_csv_lists_only_unreachable_residents_of_the_area_without_niks(
+    sqlite_village,
+):
+    listing, rows = await _csv(sqlite_village)
     assert listing.filename == "outreach-350510-2026-11-24.csv"
     assert rows[0] == [
         "nama", "tanggal_lahir", "status", "desa", "rw", "rt", "alamat", "keluarga",
@@ -445,9 +515,9 @@ def _row(key, status):
     return [nama, born, STATUS_NAMES[status], "Jatinom", "", "", "", family, members]
 
 
-async def test_outreach_export_is_audited_without_niks(village):
-    await _csv(village)
-    records = await audit.list_audit(village, since=NOW)
+async def test_outreach_export_is_audited_without_niks(sqlite_village):
+    await _csv(sqlite_village)
+    records = await audit.list_audit(sqlite_village, since=NOW)
     assert (
         NOW.isoformat(),
         OFFICIAL.telegram_id,
@@ -456,6 +526,6 @@ async def test_outreach_export_is_audited_without_niks(village):
     ) in records
 
 
-async def test_staff_have_no_outreach_list(village):
+async def test_staff_have_no_outreach_list(sqlite_village):
     with pytest.raises(NotAuthorized):
-        await _csv(village, STAFF)
+        await _csv(sqlite_village, STAFF)
