@@ -19,6 +19,7 @@ from babel.dates import get_month_names
 
 from bot.db import transaction, vault_of
 from bot.domain import Resident
+from bot.engine import Connection
 from bot.errors import DomainError
 from bot.places import HOME_REGENCY, INDONESIA, Place, find_countries, find_regencies, readable
 from bot.services import outbox
@@ -197,6 +198,6 @@ async def withdraw(
     return found
 
 
-async def area_places(db: aiosqlite.Connection, code: str, *, today: date) -> list[PlaceCount]:
+async def area_places(db: Connection, code: str, *, today: date) -> list[PlaceCount]:
     """The area's unrecorded residents (outreach groups) reported living elsewhere, per place."""
     return await store.area_places(db, code, ages=ages_on(today))

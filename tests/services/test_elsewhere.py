@@ -296,3 +296,47 @@ async def test_the_deactivation_notice_follows_the_report(world):
     ani_text, ani_button = told["Ani Lestari"]
     assert "Kanigoro" in ani_text
     assert ani_button is not None
+
+
+async def test_the_reports_storage_on_both_engines(engine_areas):
+    """bot/storage/elsewhere.py itself (the service needs the links, ported separately)."""
+    from bot.storage import elsewhere as store
+    from bot.storage.chats import ensure_chat
+
+    db = engine_areas
+    async with transaction(db):
+        await upsert_residents(db, list(ROWS.values()), now=NOW)
+    for chat in (CHAT, OTHER_CHAT):
+        await ensure_chat(db, chat, locale="id", now=NOW)
+    since = date(2025, 6, 1)
+    saved = {}
+    for chat, who, place in ((CHAT, "rudi", MALAYSIA), (CHAT, "ani", SURABAYA),
+                             (OTHER_CHAT, "rudi", SURABAYA)):  # fmt: skip
+        saved[chat, who] = await store.save_report(
+            db, chat, NIK[who], place_kind=place.kind, place_code=place.code, since=since,
+            reason="work", now=NOW,
+        )  # fmt: skip
+    assert all(new for _, new in saved.values())
+    rudi_id = saved[CHAT, "rudi"][0]
+    changed = await store.save_report(
+        db, CHAT, NIK["rudi"], place_kind="regency", place_code="35.78",
+        since=date(2025, 7, 1), reason=None, now=NOW,
+    )  # fmt: skip
+    assert changed == (rudi_id, False)
+    reports = await store.list_reports(db, CHAT)
+    assert [(r.nik, r.nama, r.place, r.since) for r in reports] == [
+        (NIK["rudi"], "Rudi Lestari", SURABAYA, date(2025, 7, 1)),
+        (NIK["ani"], "Ani Lestari", SURABAYA, since),
+    ]
+    assert await store.get_report(db, rudi_id, CHAT) == reports[0]
+    assert await store.get_report(db, rudi_id, OTHER_CHAT) is None
+    await store.delete_report(db, rudi_id)
+    assert [r.nik for r in await store.list_reports(db, CHAT)] == [NIK["ani"]]
+    await db.execute(
+        "INSERT INTO links (chat_id, kind, subject_ref, reminders_on, consent_at)"
+        " VALUES (?, 'nik', ?, 1, ?)",
+        (OTHER_CHAT, vault_of(db).ref(NIK["rudi"]), NOW.isoformat()),
+    )
+    assert await store.drop_unlinked(db, CHAT) == 1  # CHAT has no link to Ani
+    assert await store.drop_unlinked(db, OTHER_CHAT) == 0
+    assert [r.nik for r in await store.list_reports(db, OTHER_CHAT)] == [NIK["rudi"]]
