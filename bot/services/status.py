@@ -6,9 +6,8 @@ import hmac
 from dataclasses import dataclass
 from datetime import date, datetime
 
-import aiosqlite
-
 from bot.domain import Resident
+from bot.engine import Connection
 from bot.nik import normalize_number, parse_nik, validate_kk
 from bot.services.burst import BurstAlert, CheckLimits
 from bot.services.cycle import (
@@ -48,7 +47,7 @@ def check_nik_format(text: str, *, today: date) -> str:
 
 
 async def check_status(
-    db: aiosqlite.Connection,
+    db: Connection,
     user_id: int,
     nik_text: str,
     kk_text: str,

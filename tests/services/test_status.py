@@ -26,6 +26,12 @@ async def loaded(db, tmp_path):
     return db
 
 
+@pytest.fixture
+async def loaded_on_both(engine_areas, tmp_path):
+    await import_residents(engine_areas, write_population(tmp_path / "p.csv"), now=NOW)
+    return engine_areas
+
+
 async def check(db, nik, kk, *, user=1, now=NOW):
     return await check_status(db, user, nik, kk, limits=CheckLimits(), now=now, today=TODAY)
 
@@ -54,11 +60,14 @@ def test_cycle_in_force(today, cohort, deadline):
         ("child", "not_yet"),
     ],
 )
-async def test_situations(loaded, who, situation):
+async def test_situations(loaded_on_both, who, situation):
     person = PEOPLE[who]
-    status = await check(loaded, person.nik, person.kk)
+    status = await check(loaded_on_both, person.nik, person.kk)
     assert status is not None
     assert status.situation == situation
+    assert status.resident.nama == person.nama
+    assert await check(loaded_on_both, person.nik, KK_LESTARI if person.kk != KK_LESTARI
+                       else KK_SANTOSO, user=2) is None  # fmt: skip
 
 
 async def test_married_teen_is_wajib_ktp(db, tmp_path):
