@@ -62,10 +62,12 @@ _databases = itertools.count(1)
 
 
 @pytest.fixture
-def pg_url(pg_cluster: Cluster) -> Iterator[str]:
-    """A DATABASE_URL of a new empty database in the session's cluster, dropped after the test."""
+def pg_url(pg_cluster: Cluster, scan_postgresql) -> Iterator[str]:
+    """A DATABASE_URL of a new empty database in the session's cluster, dropped after the test
+    (scanned for leaked numbers first, as SQLite's files are)."""
     name = f"test_{next(_databases)}"
     yield pg_cluster.create_database(name)
+    scan_postgresql(pg_cluster.socket_dsn(name), f"PostgreSQL database {name}")
     pg_cluster.drop_database(name)
 
 
@@ -92,11 +94,12 @@ def pg_migrated(pg_cluster: Cluster) -> str:
 
 
 @pytest.fixture
-def pg_migrated_url(pg_cluster: Cluster, pg_migrated: str) -> Iterator[str]:
+def pg_migrated_url(pg_cluster: Cluster, pg_migrated: str, scan_postgresql) -> Iterator[str]:
     """A DATABASE_URL of a new migrated database (a copy of the session's template), dropped
     after the test."""
     name = f"test_{next(_databases)}"
     yield pg_cluster.create_database(name, template=pg_migrated)
+    scan_postgresql(pg_cluster.socket_dsn(name), f"PostgreSQL database {name}")
     pg_cluster.drop_database(name)
 
 

@@ -170,6 +170,39 @@ class PrivacyScan:
         finally:
             self.test = previous
 
+    def scan_postgresql(self, dsn: str, shown: str, test: str) -> None:
+        """The same tables and columns in a PostgreSQL database of the tests (before its drop)."""
+        import psycopg
+
+        previous, self.test = self.test, test
+        self.counts["databases"] += 1
+        try:
+            with psycopg.connect(dsn) as conn:
+                for table, wanted in sorted(OUTPUT_COLUMNS.items()):
+                    existing = [
+                        name
+                        for (name,) in conn.execute(
+                            "SELECT column_name FROM information_schema.columns WHERE table_schema"
+                            " = 'public' AND table_name = %s ORDER BY ordinal_position",
+                            (table,),
+                        )
+                    ]
+                    columns = [c for c in existing if wanted is None or c in wanted]
+                    if not columns:
+                        continue
+                    bound = "chat_id" if "chat_id" in existing else "id"
+                    query = f"SELECT id, {bound}, {', '.join(columns)} FROM {table}"
+                    for rowid, row, *values in conn.execute(query):
+                        places = (f"{table}.{column}" for column in columns)
+                        text = " | ".join(
+                            _readable(v, p, row) for v, p in zip(values, places, strict=True)
+                        )
+                        self.output(text, f"{table} row {rowid} of {shown}", f"{table} rows")
+        except psycopg.Error as error:
+            self.notes.append(f"could not read {shown}: {error}")
+        finally:
+            self.test = previous
+
     def scan_modules(self) -> None:
         """The 16-digit literals and module-level data of the project's own modules."""
         for module in list(sys.modules.values()):
@@ -421,6 +454,18 @@ def _privacy_scan_files(request: pytest.FixtureRequest, tmp_path_factory: pytest
     yield
     if tmp_path is not None:
         scan.scan_tree(tmp_path, request.node.nodeid)
+
+
+@pytest.fixture
+def scan_postgresql(request: pytest.FixtureRequest) -> Callable[[str, str], None]:
+    """`scan_postgresql(dsn, shown)`: what the test left in a PostgreSQL database of its own,
+    scanned as its SQLite files are (before the database is dropped)."""
+    scan = _scan(request.config)
+
+    def scan_database(dsn: str, shown: str) -> None:
+        scan.scan_postgresql(dsn, shown, request.node.nodeid)
+
+    return scan_database
 
 
 @pytest.fixture

@@ -73,6 +73,7 @@ async def start_bot(settings, log: Path) -> asyncio.subprocess.Process:
         "SECRET_KEY": SECRET_KEY,
         "SEND_RATE": "0",
         "QUIET_HOURS": "off",
+        "DATABASE_URL": settings.database_url,  # "" for SQLite at DATABASE_PATH
     }
     command = (sys.executable, "-m", "bot", "run")
     with log.open("ab") as out:

@@ -10,21 +10,24 @@ import os
 import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from pathlib import Path
 
-import aiosqlite
 import pytest
 
+from bot.config import Settings
+from bot.engine import open_database
 from botapi.server import BotMessage
 from tests.cli.test_restore_drill import answer, press
 from tests.conftest import STAFF_ID
 from tests.delivery.test_crash import STOP_WITHIN, start_bot, tail
 
 
-async def count(path: Path, query: str, *args: object) -> int:
-    async with aiosqlite.connect(path) as conn, conn.execute(query, args) as cursor:
-        row = await cursor.fetchone()
-    return int(row[0]) if row else 0
+async def count(settings: Settings, query: str, *args: object) -> int:
+    conn = await open_database(settings)
+    try:
+        rows = await conn.execute_fetchall(query, args)
+    finally:
+        await conn.close()
+    return int(rows[0][0]) if rows else 0
 
 
 # Each flow: walk it to a step (returning the message whose button comes next), then, on the
@@ -107,7 +110,6 @@ async def test_a_flow_goes_on_after_sigkill_and_restart(
     flow, log = FLOWS[name], tmp_path / "bot.log"
     botapi.user(STAFF_ID)  # the point's staff are told of a booking or a report
     citizen = botapi.user(7301)
-    path = settings.database_path
 
     first = await start_bot(settings, log)
     step = await flow.to_the_step(citizen, population[flow.who])
@@ -116,7 +118,7 @@ async def test_a_flow_goes_on_after_sigkill_and_restart(
     await answer(citizen, "/bantuan")
     os.killpg(first.pid, signal.SIGKILL)
     assert await first.wait() == -signal.SIGKILL
-    assert await count(path, flow.effect, citizen.id) == 0
+    assert await count(settings, flow.effect, citizen.id) == 0
 
     second = await start_bot(settings, log)
     try:
@@ -125,4 +127,4 @@ async def test_a_flow_goes_on_after_sigkill_and_restart(
         os.killpg(second.pid, signal.SIGTERM)
         assert await asyncio.wait_for(second.wait(), STOP_WITHIN) == 0, tail(log)
     assert flow.done in (last.text or ""), [m.text for m in citizen.inbox[-4:]]
-    assert await count(path, flow.effect, citizen.id) >= 1
+    assert await count(settings, flow.effect, citizen.id) >= 1

@@ -6,7 +6,8 @@ import pytest
 
 from tests.conftest import KK_LESTARI, KK_SANTOSO, PEOPLE
 
-pytestmark = pytest.mark.usefixtures("running_bot")
+# The first end-to-end tests on both engines (tests/conftest.py: --engines, the engines marker).
+pytestmark = [pytest.mark.usefixtures("running_bot"), pytest.mark.engines("sqlite", "postgresql")]
 
 
 async def ask_status(user, nik: str, kk: str):
