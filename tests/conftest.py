@@ -20,7 +20,7 @@ from bot import db as dbmod
 from bot.app import build_application, prepare_database
 from bot.clock import FixedClock
 from bot.config import Settings
-from bot.engine import open_database
+from bot.engine import is_postgresql, open_database
 from bot.nik import make_nik
 from bot.services.directory import note_chat
 from bot.services.importer import import_residents
@@ -124,6 +124,24 @@ async def engine_areas(engine_db):
     """`engine_db` with the Kemendagri areas loaded (as `db`): residents can be imported."""
     await sync_areas(engine_db)
     return engine_db
+
+
+@pytest.fixture
+def connect_again(engine_db, request, tmp_path):
+    """Opens another connection to `engine_db`'s database (the caller closes it); on PostgreSQL
+    with `pool=N`, a pool of N connections as the running bot has (bot.postgres.open_pool)."""
+
+    async def connect(*, pool: int | None = None):
+        if not is_postgresql(engine_db):
+            return await dbmod.connect(tmp_path / "test.sqlite3", SECRET_KEY)
+        from bot import postgres
+
+        url = request.getfixturevalue("pg_migrated_url")
+        if pool is not None:
+            return await postgres.open_pool(url, SECRET_KEY, size=pool)
+        return await postgres.connect(url, SECRET_KEY)
+
+    return connect
 
 
 # --- End-to-end: the real Application over real HTTP against the local Bot API server ---

@@ -7,12 +7,12 @@ Call them inside the write transaction that inserts, so capacity holds under any
 from __future__ import annotations
 
 import random
-import sqlite3
 from datetime import date, datetime, timedelta
 
 import aiosqlite
 
 from bot.domain import Booking, Drive, Resident
+from bot.engine import IntegrityError
 from bot.errors import (
     AlreadyBooked,
     DriveUnavailable,
@@ -181,13 +181,14 @@ async def insert_booking(
     now: datetime,
     rng: random.Random | None,
 ) -> Booking:
-    """Insert with the next queue number and a fresh code (retried on the rare collision)."""
+    """Insert with the next queue number and a fresh code (retried on the rare collision); the
+    partial unique index on the person and service is the last word: AlreadyBooked."""
     day = wib_day(start_at)
     number = await bookings.next_queue_number(db, point.code, day)
     state = await initial_state(db, point)
     for _ in range(_CODE_ATTEMPTS):
         try:
-            return await bookings.insert_booking(
+            booking = await bookings.insert_booking(
                 db,
                 code=new_code(rng),
                 chat_id=chat_id,
@@ -200,9 +201,19 @@ async def insert_booking(
                 state=state,
                 now=now,
             )
-        except sqlite3.IntegrityError as error:
-            if "bookings.nik_ref" in str(error):
+        except IntegrityError as error:
+            if _violated(error, "bookings.nik_ref", "bookings_one_active_per_person_service"):
                 raise AlreadyBooked(booking=None) from error
-            if "bookings.code" not in str(error):
-                raise
+            raise
+        if booking is not None:
+            return booking
     raise RuntimeError("no unused booking code found")
+
+
+def _violated(error: Exception, sqlite_column: str, postgresql_constraint: str) -> bool:
+    """Whether the IntegrityError is that of this unique index: SQLite names its first column
+    in the message, PostgreSQL the constraint in the error's diagnostics."""
+    diag = getattr(error, "diag", None)
+    if diag is not None:
+        return bool(diag.constraint_name == postgresql_constraint)
+    return sqlite_column in str(error)

@@ -7,27 +7,29 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-import aiosqlite
-
+from bot.crypto import Vault
 from bot.db import vault_of
 from bot.domain import ACTIVE_BOOKING_STATES, HOLDING_STATES, Booking
-from bot.storage.residents import opened_nik
+from bot.engine import Connection
+from bot.storage.residents import open_nik
 
-# The person is stored as the NIK's lookup hash (bot/crypto.py); the NIK is read opened from
-# the resident's row.
-_NIK = opened_nik("bookings.nik_ref")
+# The person is stored as the NIK's lookup hash (bot/crypto.py); the NIK is the resident's,
+# selected sealed with its hash and opened in Python (residents.open_nik): on PostgreSQL the
+# key never reaches the server, and on SQLite the same text costs what `unseal()` in SQL did.
 _COLUMNS = (
-    f"id, code, chat_id, {_NIK}, service, service_point, start_at, day, queue_number, state,"
-    " reason, version"
+    "b.id, b.code, b.chat_id, r.nik_sealed, b.nik_ref, b.service, b.service_point, b.start_at,"
+    " b.day, b.queue_number, b.state, b.reason, b.version"
 )
-# What an INSERT returns: the NIK is the caller's (a subquery in RETURNING scans the residents).
-_INSERTED = _COLUMNS.replace(_NIK, "NULL")
-_ACTIVE = f"state IN ({', '.join(repr(s) for s in ACTIVE_BOOKING_STATES)})"
-_HOLDING = f"state IN ({', '.join(repr(s) for s in HOLDING_STATES)})"
+_FROM = "bookings b LEFT JOIN residents r ON r.nik_ref = b.nik_ref"
+_SELECT = f"SELECT {_COLUMNS} FROM {_FROM}"
+# What an INSERT returns (its NIK is the caller's).
+_INSERTED = _COLUMNS.replace("b.", "").replace("r.nik_sealed", "NULL")
+_ACTIVE = f"b.state IN ({', '.join(repr(s) for s in ACTIVE_BOOKING_STATES)})"
+_HOLDING = f"b.state IN ({', '.join(repr(s) for s in HOLDING_STATES)})"
 
 
 async def insert_booking(
-    db: aiosqlite.Connection,
+    db: Connection,
     *,
     code: str,
     chat_id: int,
@@ -39,8 +41,10 @@ async def insert_booking(
     queue_number: int,
     state: str,
     now: datetime,
-) -> Booking:
-    """Insert a booking and return it; sqlite3.IntegrityError on a duplicate code or person."""
+) -> Booking | None:
+    """Insert a booking and return it; None if another booking has the code (nothing is
+    inserted, the transaction goes on: on PostgreSQL a failed statement would end it);
+    bot.engine.IntegrityError if the person holds an active booking for the service."""
     values = (
         code,
         chat_id,
@@ -54,104 +58,101 @@ async def insert_booking(
     rows = await db.execute_fetchall(
         "INSERT INTO bookings (code, chat_id, nik_ref, service, service_point, start_at, day,"
         " queue_number, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        f" RETURNING {_INSERTED}",
+        f" ON CONFLICT (code) DO NOTHING RETURNING {_INSERTED}",
         (*values, queue_number, state, stamp, stamp),
     )
-    row = next(iter(rows))
-    return _booking((*row[:3], nik, *row[4:]))
+    return next((_booking(row, nik=nik) for row in rows), None)
 
 
-async def get_booking(db: aiosqlite.Connection, booking_id: int) -> Booking | None:
+async def get_booking(db: Connection, booking_id: int) -> Booking | None:
     """The booking with this id, or None."""
-    return await _one(db, f"SELECT {_COLUMNS} FROM bookings WHERE id = ?", (booking_id,))
+    return await _one(db, f"{_SELECT} WHERE b.id = ?", (booking_id,))
 
 
-async def get_booking_by_code(db: aiosqlite.Connection, code: str) -> Booking | None:
+async def get_booking_by_code(db: Connection, code: str) -> Booking | None:
     """The booking with this code (case and surrounding spaces ignored), or None."""
-    query = f"SELECT {_COLUMNS} FROM bookings WHERE code = ?"
+    query = f"{_SELECT} WHERE b.code = ?"
     return await _one(db, query, (code.strip().upper(),))
 
 
-async def get_active_booking(db: aiosqlite.Connection, nik: str, service: str) -> Booking | None:
+async def get_active_booking(db: Connection, nik: str, service: str) -> Booking | None:
     """The person's active booking for this service, or None."""
-    query = f"SELECT {_COLUMNS} FROM bookings WHERE nik_ref = ? AND service = ? AND {_ACTIVE}"
+    query = f"{_SELECT} WHERE b.nik_ref = ? AND b.service = ? AND {_ACTIVE}"
     return await _one(db, query, (vault_of(db).ref(nik), service))
 
 
-async def list_chat_bookings(db: aiosqlite.Connection, chat_id: int) -> list[Booking]:
+async def list_chat_bookings(db: Connection, chat_id: int) -> list[Booking]:
     """The chat's bookings in any state: active ones soonest first, then the rest newest first."""
     return await _many(
         db,
-        f"SELECT {_COLUMNS} FROM bookings WHERE chat_id = ? ORDER BY {_ACTIVE} DESC,"
-        f" CASE WHEN {_ACTIVE} THEN start_at END, start_at DESC, id DESC",
+        f"{_SELECT} WHERE b.chat_id = ? ORDER BY {_ACTIVE} DESC,"
+        f" CASE WHEN {_ACTIVE} THEN b.start_at END, b.start_at DESC, b.id DESC",
         (chat_id,),
     )
 
 
-async def list_point_day(db: aiosqlite.Connection, service_point: str, day: date) -> list[Booking]:
+async def list_point_day(db: Connection, service_point: str, day: date) -> list[Booking]:
     """Every booking at the point on the day, in any state, in queue order."""
     return await _many(
         db,
-        f"SELECT {_COLUMNS} FROM bookings WHERE service_point = ? AND day = ?"
-        " ORDER BY start_at, queue_number",
+        f"{_SELECT} WHERE b.service_point = ? AND b.day = ? ORDER BY b.start_at, b.queue_number",
         (service_point, day.isoformat()),
     )
 
 
-async def list_unattended_until(db: aiosqlite.Connection, day: date) -> list[Booking]:
+async def list_unattended_until(db: Connection, day: date) -> list[Booking]:
     """Pending and confirmed bookings at any point on or before the day (no-show candidates)."""
     return await _many(
         db,
-        f"SELECT {_COLUMNS} FROM bookings WHERE {_HOLDING} AND day <= ?"
-        " ORDER BY day, service_point, queue_number",
+        f"{_SELECT} WHERE {_HOLDING} AND b.day <= ?"
+        " ORDER BY b.day, b.service_point, b.queue_number",
         (day.isoformat(),),
     )
 
 
 async def list_active_between(
-    db: aiosqlite.Connection, service_point: str | None, first_day: date, last_day: date
+    db: Connection, service_point: str | None, first_day: date, last_day: date
 ) -> list[Booking]:
     """Active bookings at the point (None: every point) between the days, inclusive."""
-    return await _many(
-        db,
-        f"SELECT {_COLUMNS} FROM bookings WHERE {_ACTIVE} AND day BETWEEN ? AND ?"
-        " AND (? IS NULL OR service_point = ?) ORDER BY day, service_point, queue_number",
-        (first_day.isoformat(), last_day.isoformat(), service_point, service_point),
-    )
+    params = [first_day.isoformat(), last_day.isoformat()]
+    where = f"{_ACTIVE} AND b.day BETWEEN ? AND ?"
+    if service_point is not None:
+        where += " AND b.service_point = ?"
+        params.append(service_point)
+    query = f"{_SELECT} WHERE {where} ORDER BY b.day, b.service_point, b.queue_number"
+    return await _many(db, query, params)
 
 
-async def count_active_in_slot(
-    db: aiosqlite.Connection, service_point: str, start_at: datetime
-) -> int:
+async def count_active_in_slot(db: Connection, service_point: str, start_at: datetime) -> int:
     """How many active bookings hold a place in this slot."""
     return await _count(
         db,
-        f"SELECT count(*) FROM bookings WHERE service_point = ? AND start_at = ? AND {_ACTIVE}",
+        f"SELECT count(*) FROM bookings b WHERE service_point = ? AND start_at = ? AND {_ACTIVE}",
         (service_point, _ts(start_at)),
     )
 
 
 async def active_counts_for_day(
-    db: aiosqlite.Connection, service_point: str, day: date
+    db: Connection, service_point: str, day: date
 ) -> dict[datetime, int]:
     """Active bookings per slot start (UTC) at the point on the day; empty slots are absent."""
     async with db.execute(
-        "SELECT start_at, count(*) FROM bookings"
+        "SELECT start_at, count(*) FROM bookings b"
         f" WHERE service_point = ? AND day = ? AND {_ACTIVE} GROUP BY start_at",
         (service_point, day.isoformat()),
     ) as cursor:
         return {datetime.fromisoformat(start): n async for start, n in cursor}
 
 
-async def count_active_for_chat(db: aiosqlite.Connection, chat_id: int) -> int:
+async def count_active_for_chat(db: Connection, chat_id: int) -> int:
     """How many active bookings the chat holds (for anyone)."""
-    query = f"SELECT count(*) FROM bookings WHERE chat_id = ? AND {_ACTIVE}"
+    query = f"SELECT count(*) FROM bookings b WHERE chat_id = ? AND {_ACTIVE}"
     return await _count(db, query, (chat_id,))
 
 
-async def count_active_for_nik(db: aiosqlite.Connection, nik: str) -> int:
+async def count_active_for_nik(db: Connection, nik: str) -> int:
     """How many active bookings the person holds (any service, any chat)."""
-    query = f"SELECT count(*) FROM bookings WHERE nik_ref = ? AND {_ACTIVE}"
+    query = f"SELECT count(*) FROM bookings b WHERE nik_ref = ? AND {_ACTIVE}"
     return await _count(db, query, (vault_of(db).ref(nik),))
 
 
@@ -164,21 +165,19 @@ class PersonBookings:
     for_nik: int  # active bookings the person holds (any service, any chat)
 
 
-async def person_bookings(
-    db: aiosqlite.Connection, nik: str, service: str, chat_id: int
-) -> PersonBookings:
+async def person_bookings(db: Connection, nik: str, service: str, chat_id: int) -> PersonBookings:
     """The person's active booking for the service and the active counts, in one statement."""
     rows = await db.execute_fetchall(
-        f"SELECT (SELECT id FROM bookings WHERE nik_ref = ?1 AND service = ?2 AND {_ACTIVE}),"
-        f" (SELECT count(*) FROM bookings WHERE chat_id = ?3 AND {_ACTIVE}),"
-        f" (SELECT count(*) FROM bookings WHERE nik_ref = ?1 AND {_ACTIVE})",
-        (vault_of(db).ref(nik), service, chat_id),
+        "SELECT (SELECT id FROM bookings b WHERE nik_ref = :ref AND service = :service"
+        f" AND {_ACTIVE}), (SELECT count(*) FROM bookings b WHERE chat_id = :chat AND {_ACTIVE}),"
+        f" (SELECT count(*) FROM bookings b WHERE nik_ref = :ref AND {_ACTIVE})",
+        {"ref": vault_of(db).ref(nik), "service": service, "chat": chat_id},
     )
     active_id, for_chat, for_nik = next(iter(rows))
     return PersonBookings(active_id, int(for_chat), int(for_nik))
 
 
-async def next_queue_number(db: aiosqlite.Connection, service_point: str, day: date) -> int:
+async def next_queue_number(db: Connection, service_point: str, day: date) -> int:
     """One more than the highest number given at the point on the day, in any state."""
     query = "SELECT coalesce(max(queue_number), 0) + 1 FROM bookings"
     return await _count(
@@ -186,7 +185,7 @@ async def next_queue_number(db: aiosqlite.Connection, service_point: str, day: d
     )
 
 
-async def no_shows_since(db: aiosqlite.Connection, nik: str, since: datetime) -> int:
+async def no_shows_since(db: Connection, nik: str, since: datetime) -> int:
     """How many of the person's visits since `since` ended as no-show."""
     query = (
         "SELECT count(*) FROM bookings WHERE nik_ref = ? AND state = 'no_show' AND start_at >= ?"
@@ -195,7 +194,7 @@ async def no_shows_since(db: aiosqlite.Connection, nik: str, since: datetime) ->
 
 
 async def set_state(
-    db: aiosqlite.Connection,
+    db: Connection,
     booking_id: int,
     state: str,
     *,
@@ -211,7 +210,7 @@ async def set_state(
 
 
 async def set_state_if(
-    db: aiosqlite.Connection,
+    db: Connection,
     booking_id: int,
     *,
     from_states: Sequence[str],
@@ -230,7 +229,7 @@ async def set_state_if(
 
 
 async def move_booking(
-    db: aiosqlite.Connection,
+    db: Connection,
     booking_id: int,
     *,
     start_at: datetime,
@@ -251,22 +250,26 @@ async def move_booking(
 # fetch, close). The booking transaction holds the write lock while it reads, so trips count.
 
 
-async def _one(db: aiosqlite.Connection, query: str, params: Sequence[object]) -> Booking | None:
+async def _one(db: Connection, query: str, params: Sequence[object]) -> Booking | None:
     rows = list(await db.execute_fetchall(query, params))
-    return _booking(rows[0]) if rows else None
+    return _booking(rows[0], vault=vault_of(db)) if rows else None
 
 
-async def _many(db: aiosqlite.Connection, query: str, params: Sequence[object]) -> list[Booking]:
-    return [_booking(row) for row in await db.execute_fetchall(query, params)]
+async def _many(db: Connection, query: str, params: Sequence[object]) -> list[Booking]:
+    vault = vault_of(db)
+    return [_booking(row, vault=vault) for row in await db.execute_fetchall(query, params)]
 
 
-async def _count(db: aiosqlite.Connection, query: str, params: Sequence[object]) -> int:
+async def _count(db: Connection, query: str, params: Sequence[object]) -> int:
     rows = list(await db.execute_fetchall(query, params))
     return int(rows[0][0]) if rows else 0
 
 
-def _booking(row: Sequence[Any]) -> Booking:
-    id_, code, chat, nik, service, point, start, day, number, state, reason, version = row
+def _booking(row: Sequence[Any], *, vault: Vault | None = None, nik: Any = None) -> Booking:
+    """The Booking of a row selected as _COLUMNS: its NIK opened with `vault`, or `nik`."""
+    id_, code, chat, sealed, ref, service, point, start, day, number, state, reason, version = row
+    if vault is not None:
+        nik = open_nik(vault, sealed, ref)
     return Booking(
         id=id_,
         code=code,

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-import aiosqlite
+from bot.engine import Connection
 
 
 async def insert_closure(
-    db: aiosqlite.Connection,
+    db: Connection,
     *,
     service_point: str | None,
     first_day: date,
@@ -18,9 +18,9 @@ async def insert_closure(
     now: datetime,
 ) -> int:
     """Close the point (None: every point) from `first_day` to `last_day`; return the id."""
-    cursor = await db.execute(
+    rows = await db.execute_fetchall(
         "INSERT INTO closures (service_point, first_day, last_day, reason, created_by, created_at)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
+        " VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
         (
             service_point,
             first_day.isoformat(),
@@ -30,12 +30,11 @@ async def insert_closure(
             now.astimezone(UTC).isoformat(),
         ),
     )
-    assert cursor.lastrowid is not None
-    return cursor.lastrowid
+    return int(next(iter(rows))[0])
 
 
 async def closed_days(
-    db: aiosqlite.Connection, service_point: str, first_day: date, last_day: date
+    db: Connection, service_point: str, first_day: date, last_day: date
 ) -> dict[date, str]:
     """The point's closed days between the two days (inclusive), each with the first reason."""
     rows = await db.execute_fetchall(
@@ -53,7 +52,7 @@ async def closed_days(
     return closed
 
 
-async def point_is_active(db: aiosqlite.Connection, service_point: str) -> bool:
+async def point_is_active(db: Connection, service_point: str) -> bool:
     """Whether the point exists and is active; an inactive point is closed every day."""
     rows = list(
         await db.execute_fetchall(

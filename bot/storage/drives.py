@@ -6,9 +6,8 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-import aiosqlite
-
 from bot.domain import Drive
+from bot.engine import Connection
 from bot.storage.service_points import POINT_COLUMNS, point_of_row
 
 _POINT = ", ".join(f"sp.{name.strip()}" for name in POINT_COLUMNS.split(","))
@@ -19,7 +18,7 @@ _SELECT = (
 
 
 async def insert_drive_point(
-    db: aiosqlite.Connection,
+    db: Connection,
     *,
     code: str,
     name: str,
@@ -53,7 +52,7 @@ async def insert_drive_point(
 
 
 async def insert_drive(
-    db: aiosqlite.Connection,
+    db: Connection,
     *,
     code: str,
     point_code: str,
@@ -64,32 +63,31 @@ async def insert_drive(
 ) -> int:
     """Link the drive's point to its area and its running point; return the drive's id."""
     at = _ts(now)
-    cursor = await db.execute(
+    rows = await db.execute_fetchall(
         "INSERT INTO drives (code, point_code, run_by, area_code, created_by, created_at,"
-        " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
         (code, point_code, run_by, area_code, created_by, at, at),
     )
-    assert cursor.lastrowid is not None
-    return cursor.lastrowid
+    return int(next(iter(rows))[0])
 
 
-async def get_drive(db: aiosqlite.Connection, drive_id: int) -> Drive | None:
+async def get_drive(db: Connection, drive_id: int) -> Drive | None:
     """The drive with this id, or None."""
     return await _one(db, f"{_SELECT} WHERE d.id = ?", (drive_id,))
 
 
-async def get_drive_by_code(db: aiosqlite.Connection, code: str) -> Drive | None:
+async def get_drive_by_code(db: Connection, code: str) -> Drive | None:
     """The drive with this code (any case), or None."""
     return await _one(db, f"{_SELECT} WHERE d.code = ?", (code.strip().upper(),))
 
 
-async def get_drive_by_point(db: aiosqlite.Connection, point_code: str) -> Drive | None:
+async def get_drive_by_point(db: Connection, point_code: str) -> Drive | None:
     """The drive whose own point this is (a booking's `service_point`), or None."""
     return await _one(db, f"{_SELECT} WHERE d.point_code = ?", (point_code,))
 
 
 async def list_drives(
-    db: aiosqlite.Connection,
+    db: Connection,
     first_day: date,
     last_day: date,
     *,
@@ -114,7 +112,7 @@ async def list_drives(
 
 
 async def update_drive_point(
-    db: aiosqlite.Connection,
+    db: Connection,
     point_code: str,
     *,
     name: str,
@@ -144,12 +142,12 @@ async def update_drive_point(
     )
 
 
-async def touch_drive(db: aiosqlite.Connection, drive_id: int, *, now: datetime) -> None:
+async def touch_drive(db: Connection, drive_id: int, *, now: datetime) -> None:
     """Record that the drive changed."""
     await db.execute("UPDATE drives SET updated_at = ? WHERE id = ?", (_ts(now), drive_id))
 
 
-async def cancel_drive(db: aiosqlite.Connection, drive_id: int, *, now: datetime) -> bool:
+async def cancel_drive(db: Connection, drive_id: int, *, now: datetime) -> bool:
     """Mark a planned drive cancelled and close its point; False if it was not planned."""
     cursor = await db.execute(
         "UPDATE drives SET state = 'cancelled', updated_at = ? WHERE id = ? AND state = 'planned'",
@@ -165,7 +163,7 @@ async def cancel_drive(db: aiosqlite.Connection, drive_id: int, *, now: datetime
     return True
 
 
-async def code_taken(db: aiosqlite.Connection, code: str) -> bool:
+async def code_taken(db: Connection, code: str) -> bool:
     """Whether a drive (or a point) already has this code."""
     rows = await db.execute_fetchall(
         "SELECT 1 FROM drives WHERE code = ? UNION ALL SELECT 1 FROM service_points WHERE code = ?",
@@ -174,7 +172,7 @@ async def code_taken(db: aiosqlite.Connection, code: str) -> bool:
     return bool(list(rows))
 
 
-async def running_point(db: aiosqlite.Connection, point_code: str) -> str | None:
+async def running_point(db: Connection, point_code: str) -> str | None:
     """The code of the point whose staff run the drive at `point_code`; None for an ordinary
     point."""
     rows = list(
@@ -184,7 +182,7 @@ async def running_point(db: aiosqlite.Connection, point_code: str) -> str | None
 
 
 async def booking_states_per_desa(
-    db: aiosqlite.Connection, point_code: str, day: date
+    db: Connection, point_code: str, day: date
 ) -> dict[str, dict[str, int]]:
     """The bookings at a drive's point on its day, per resident's desa (plain code; '' for a
     resident no longer in the population copy) and state."""
@@ -200,7 +198,7 @@ async def booking_states_per_desa(
     return found
 
 
-async def _one(db: aiosqlite.Connection, query: str, params: Sequence[object]) -> Drive | None:
+async def _one(db: Connection, query: str, params: Sequence[object]) -> Drive | None:
     rows = list(await db.execute_fetchall(query, params))
     return _drive(rows[0]) if rows else None
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import aiosqlite
+from bot.engine import Connection
 
 
-async def set_auto_confirm(db: aiosqlite.Connection, point_code: str, on: bool) -> bool:
+async def set_auto_confirm(db: Connection, point_code: str, on: bool) -> bool:
     """Switch auto-confirm for new bookings at the point; False if the point is unknown."""
     cursor = await db.execute(
         "UPDATE service_points SET auto_confirm = ? WHERE code = ?", (int(on), point_code)
@@ -13,7 +13,7 @@ async def set_auto_confirm(db: aiosqlite.Connection, point_code: str, on: bool) 
     return cursor.rowcount == 1
 
 
-async def get_auto_confirm(db: aiosqlite.Connection, point_code: str) -> bool:
+async def get_auto_confirm(db: Connection, point_code: str) -> bool:
     """Whether new bookings at the point are confirmed without staff."""
     rows = list(
         await db.execute_fetchall(
@@ -23,7 +23,7 @@ async def get_auto_confirm(db: aiosqlite.Connection, point_code: str) -> bool:
     return bool(rows and rows[0][0])
 
 
-async def set_staff_chat(db: aiosqlite.Connection, point_code: str, chat_id: int | None) -> bool:
+async def set_staff_chat(db: Connection, point_code: str, chat_id: int | None) -> bool:
     """Set (or with None clear) the point's staff group chat; False if the point is unknown."""
     cursor = await db.execute(
         "UPDATE service_points SET staff_chat_id = ? WHERE code = ?", (chat_id, point_code)
@@ -31,7 +31,7 @@ async def set_staff_chat(db: aiosqlite.Connection, point_code: str, chat_id: int
     return cursor.rowcount == 1
 
 
-async def get_staff_chat(db: aiosqlite.Connection, point_code: str) -> int | None:
+async def get_staff_chat(db: Connection, point_code: str) -> int | None:
     """The point's staff group chat, or None when none is configured."""
     async with db.execute(
         "SELECT staff_chat_id FROM service_points WHERE code = ?", (point_code,)
@@ -40,7 +40,7 @@ async def get_staff_chat(db: aiosqlite.Connection, point_code: str) -> int | Non
     return int(row[0]) if row and row[0] is not None else None
 
 
-async def is_staff_chat(db: aiosqlite.Connection, chat_id: int) -> bool:
+async def is_staff_chat(db: Connection, chat_id: int) -> bool:
     """Whether the chat is some service point's staff group."""
     rows = await db.execute_fetchall(
         "SELECT 1 FROM service_points WHERE staff_chat_id = ? LIMIT 1", (chat_id,)
@@ -48,14 +48,14 @@ async def is_staff_chat(db: aiosqlite.Connection, chat_id: int) -> bool:
     return bool(list(rows))
 
 
-async def starts_confirmed(db: aiosqlite.Connection, point_code: str) -> bool:
+async def starts_confirmed(db: Connection, point_code: str) -> bool:
     """Whether a new booking at the point needs no staff to confirm it: the point auto-confirms,
     or no notice would reach anyone. A notice reaches the point's staff group if one is set and
     has not blocked the bot, else each staff member of the point who has opened the bot (a chat
     row) and not blocked it (as `services.staff_chats.staff_recipients` sends them)."""
     rows = list(
         await db.execute_fetchall(
-            "SELECT sp.auto_confirm OR NOT CASE WHEN sp.staff_chat_id IS NOT NULL"
+            "SELECT sp.auto_confirm = 1 OR NOT CASE WHEN sp.staff_chat_id IS NOT NULL"
             " THEN sp.staff_chat_id NOT IN (SELECT chat_id FROM blocked_chats)"
             " ELSE EXISTS (SELECT 1 FROM users u JOIN chats c ON c.chat_id = u.telegram_id"
             "  WHERE u.role = 'staff' AND u.service_point = sp.code"

@@ -8,8 +8,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import aiosqlite
-
 from bot.domain import ServicePoint
 from bot.engine import Connection
 
@@ -42,7 +40,7 @@ async def seed_contacts(db: Connection, path: Path = DEFAULTS_CSV) -> None:
     )
 
 
-async def list_service_points(db: aiosqlite.Connection) -> list[ServicePoint]:
+async def list_service_points(db: Connection) -> list[ServicePoint]:
     """Active service points: the office, then the TLAs, then kecamatan offices by name. A
     drive's point (open on one day only) is no ordinary point: see bot/storage/drives.py."""
     async with db.execute(
@@ -84,7 +82,7 @@ def point_of_row(row: Sequence[Any]) -> ServicePoint:
 
 
 async def update_service_point(
-    db: aiosqlite.Connection,
+    db: Connection,
     code: str,
     *,
     capacity: int | None,

@@ -15,6 +15,7 @@ from bot import db as dbmod
 from bot.config import TIMEZONE
 from bot.db import transaction
 from bot.domain import Booking
+from bot.engine import is_postgresql
 from bot.errors import (
     AlreadyBooked,
     BookingNotFound,
@@ -87,7 +88,14 @@ async def prepare(db, tmp_path):
 
 
 @pytest.fixture
-async def loaded(db, tmp_path):
+async def loaded(engine_areas, tmp_path):
+    """`prepare`d, on each engine in turn (the booking, waitlist and schedule tests share it)."""
+    return await prepare(engine_areas, tmp_path)
+
+
+@pytest.fixture
+async def loaded_sqlite(db, tmp_path):
+    """`prepare`d on SQLite only: for what only SQLite has (aiosqlite's thread, :memory:)."""
     return await prepare(db, tmp_path)
 
 
@@ -99,11 +107,10 @@ async def book(db, nik=RUDI, *, chat=1, service="rekam", point="kanigoro", at=No
 
 
 async def active_rows(db) -> int:
-    async with db.execute(
+    rows = await db.execute_fetchall(
         "SELECT count(*) FROM bookings WHERE state IN ('pending', 'confirmed', 'checked_in')"
-    ) as cursor:
-        (count,) = await cursor.fetchone()
-    return count
+    )
+    return rows[0][0]
 
 
 async def no_show(db, nik, *, at, service="rekam", number=1):
@@ -426,17 +433,17 @@ async def test_the_unique_index_is_the_last_word(loaded, monkeypatch):
     """Even if the pre-check missed it, the partial unique index turns into AlreadyBooked."""
     await book(loaded)
 
-    async def nothing(*args, **kwargs):
-        return None
+    async def nobody(*args, **kwargs):
+        return bookings.PersonBookings(active_id=None, for_chat=0, for_nik=0)
 
-    monkeypatch.setattr(bookings, "get_active_booking", nothing)
+    monkeypatch.setattr(bookings, "person_bookings", nobody)
     with pytest.raises(AlreadyBooked):
         await book(loaded, at=wib(26, 9))
     assert await active_rows(loaded) == 1
 
 
-async def test_double_confirm_on_two_connections_exists_once(loaded, tmp_path):
-    conns = [await dbmod.connect(tmp_path / "test.sqlite3", SECRET_KEY) for _ in range(2)]
+async def test_double_confirm_on_two_connections_exists_once(loaded, connect_again):
+    conns = [await connect_again() for _ in range(2)]
     try:
         results = await asyncio.gather(*(book(c) for c in conns), return_exceptions=True)
     finally:
@@ -591,7 +598,7 @@ async def test_person_bookings_counts_only_active_bookings(loaded):
     assert (await bookings.person_bookings(loaded, RUDI, "rusak", 1)).active_id is None
 
 
-async def test_a_booking_takes_few_trips_to_the_database_thread(loaded, monkeypatch):
+async def test_a_booking_takes_few_trips_to_the_database_thread(loaded_sqlite, monkeypatch):
     """Every aiosqlite call is a round trip to its thread, made while the transaction holds
     the write lock: the booking reads each fact in one trip (it took about 35 trips, now 11)."""
     trips = []
@@ -602,29 +609,34 @@ async def test_a_booking_takes_few_trips_to_the_database_thread(loaded, monkeypa
         return await real(self, fn, *args, **kwargs)
 
     monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
-    await book(loaded, RUDI)
+    await book(loaded_sqlite, RUDI)
     assert len(trips) <= 12
 
 
 # --- correctness under load ---
 
 
-async def test_200_concurrent_bookings_for_10_places(loaded, tmp_path):
-    """200 people on 200 connections want the same Kanigoro slot: exactly 10 get it.
+async def test_200_concurrent_bookings_for_10_places(loaded, connect_again):
+    """200 people on their own connections want the same Kanigoro slot: exactly 10 get it.
 
-    The attempts start within 0.2 s of each other (they still overlap: the test checks that
-    many were in flight at once) because SQLite's busy handler backs off in lockstep when 200
-    writers start in the same millisecond; for the same reason the busy timeout is raised.
+    SQLite: 200 connections. The attempts start within 0.2 s of each other (they still
+    overlap: the test checks that many were in flight at once) because SQLite's busy handler
+    backs off in lockstep when 200 writers start in the same millisecond; for the same reason
+    the busy timeout is raised. PostgreSQL: the bot's own shape, a pool of 20 connections (the
+    test cluster allows few) where each attempt's transaction holds one connection.
     """
     niks = await add_residents(loaded, 200)
-    conns = [await dbmod.connect(tmp_path / "test.sqlite3", SECRET_KEY) for _ in niks]
-    for conn in conns:
-        await conn.execute("PRAGMA busy_timeout = 60000")
+    if is_postgresql(loaded):
+        conns = [await connect_again(pool=20)]
+    else:
+        conns = [await connect_again() for _ in niks]
+        for conn in conns:
+            await conn.execute("PRAGMA busy_timeout = 60000")
     jitter, in_flight = random.Random(200), InFlight()
     try:
         attempts = [
-            in_flight.run(jitter.uniform(0, 0.2), book(conn, nik, chat=1000 + n))
-            for n, (conn, nik) in enumerate(zip(conns, niks, strict=True))
+            in_flight.run(jitter.uniform(0, 0.2), book(conns[n % len(conns)], nik, chat=1000 + n))
+            for n, nik in enumerate(niks)
         ]
         results = await asyncio.gather(*attempts, return_exceptions=True)
     finally:
@@ -666,7 +678,7 @@ def assert_ten_of_200(results):
     assert sorted(b.queue_number for b in booked) == list(range(1, 11))
 
 
-async def _capacity_run(operations: list[tuple[str, int, int]]) -> None:
+async def _capacity_run(operations: list[tuple[str, int, int]]) -> None:  # (SQLite's :memory:)
     """Random books and cancels on a 3-place point never put more than 3 in a slot."""
     db = await dbmod.connect(":memory:", SECRET_KEY)
     try:

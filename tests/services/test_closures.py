@@ -29,6 +29,12 @@ from tests.desk import (
 __all__ = ["desk"]  # the fixture
 
 
+@pytest.fixture
+def db(engine_areas):
+    """Each engine in turn: the `desk` fixture is built on this."""
+    return engine_areas
+
+
 # --- admin: closures ---
 
 

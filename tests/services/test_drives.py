@@ -33,6 +33,13 @@ from tests.desk import ADMIN, KANIGORO, OFFICIAL, WLINGI, desk
 
 __all__ = ["desk"]  # the fixture
 
+
+@pytest.fixture
+def db(engine_areas):
+    """Each engine in turn: the `desk` fixture is built on this."""
+    return engine_areas
+
+
 # NOW is Tuesday 24 November 2026, 10:00 WIB. Rudi lives in Srengat (350503), Dewi in Kanigoro.
 RUDI, DEWI = PEOPLE["unrecorded"].nik, PEOPLE["turning17"].nik
 DAY = date(2026, 11, 26)  # Thursday

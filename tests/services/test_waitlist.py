@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, date, timedelta
 
 import pytest
 
+from bot.engine import is_postgresql
 from bot.errors import (
     AlreadyBooked,
     BookingNotFound,
@@ -19,10 +21,23 @@ from bot.errors import (
 from bot.services import booking as svc
 from bot.services import waitlist as wl
 from bot.services.schedule import free_slots
+from bot.storage import bookings
 from bot.storage import waitlist as store
 from bot.storage.service_points import get_service_point
 from tests.conftest import NOW
-from tests.services.test_booking import ADI, ANI, BUDI, DEWI, EKO, RUDI, TINI, book, loaded, wib
+from tests.services.test_booking import (
+    ADI,
+    ANI,
+    BUDI,
+    DEWI,
+    EKO,
+    RUDI,
+    TINI,
+    add_residents,
+    book,
+    loaded,
+    wib,
+)
 
 __all__ = ["loaded"]  # the fixture, shared with the booking tests
 
@@ -268,3 +283,62 @@ async def test_a_taker_still_obeys_the_chat_limit(full):
     assert offer is not None
     with pytest.raises(TooManyBookings):
         await wl.take_offer(db, offer.id, chat_id=1, now=NOW)
+
+
+# --- under contention, each attempt on its own connection ---
+
+
+async def test_freed_places_go_to_the_line_under_contention(full, connect_again):
+    """The three holders cancel while 60 others try the same slot, then the three offered
+    take their places while 60 more try: nobody outside the line gets a place, each place is
+    offered once to one of the three first in line, and the slot never holds more than 3
+    (bookings and open offers)."""
+    db, made = full
+    niks = await add_residents(db, 123, first_serial=300)
+    line = [await join(db, nik, chat=4000 + n) for n, nik in enumerate(niks[:3])]
+    if is_postgresql(db):
+        conns = [await connect_again(pool=20)]  # the bot's shape: transactions on a pool
+    else:
+        conns = [await connect_again() for _ in range(63)]
+        for conn in conns:
+            await conn.execute("PRAGMA busy_timeout = 60000")
+    try:
+        cancels = [
+            svc.cancel(conns[n % len(conns)], b.id, chat_id=b.chat_id, now=NOW)
+            for n, b in enumerate(made)
+        ]
+        first = await _race(conns, cancels, niks[3:63])
+        offers = [offer for _, offer in first[:3]]
+        assert sorted(o.waitlist_id for o in offers) == line
+        assert await _held(db) == (0, 3)
+        takes = [
+            wl.take_offer(conns[n % len(conns)], o.id, chat_id=o.chat_id, now=NOW)
+            for n, o in enumerate(offers)
+        ]
+        taken = await _race(conns, takes, niks[63:])
+        assert sorted(b.chat_id for b in taken[:3]) == [4000, 4001, 4002]
+        assert await _held(db) == (3, 0)
+    finally:
+        for conn in conns:
+            await conn.close()
+
+
+async def _race(conns, own, others):
+    """`own` and a booking of each of `others` in the slot at once; the outcome of `own`.
+    Every other attempt must find the slot full."""
+    tries = [
+        book(conns[(n + 3) % len(conns)], nik, chat=5000 + n, point=POINT, at=NINE)
+        for n, nik in enumerate(others)
+    ]
+    results = await asyncio.gather(*own, *tries, return_exceptions=True)
+    assert all(isinstance(r, SlotFull) for r in results[len(own) :])
+    assert not any(isinstance(r, BaseException) for r in results[: len(own)]), results
+    return results
+
+
+async def _held(db) -> tuple[int, int]:
+    """Active bookings and open offers in the slot."""
+    start = NINE.astimezone(UTC)
+    booked = await bookings.count_active_in_slot(db, POINT, start)
+    offered = await store.count_open_offers(db, POINT, start, now=NOW)
+    return booked, offered
