@@ -11,6 +11,7 @@ from telegram.ext import CallbackContext
 
 from bot import db as dbmod
 from bot.cli import main
+from bot.engine import open_database
 from bot.jobs import catch_up
 from bot.jobs.registry import job_spec, run_planner
 from bot.services import outbox
@@ -121,7 +122,7 @@ async def test_messages_in_flight_at_a_crash_are_sent_after_the_restart(
     settings, population, clock, botapi
 ):
     citizens = [botapi.user(7200 + n) for n in range(3)]
-    db = await dbmod.connect(settings.database_path, settings.secret_key)
+    db = await open_database(settings)
     for citizen in citizens:
         await plan(db, f"r:{citizen.id}", citizen.id)
     claimed = await outbox.claim_due(db, now=NOW, limit=2)  # a crash right after the claim
@@ -137,7 +138,7 @@ async def test_messages_in_flight_at_a_crash_are_sent_after_the_restart(
 
 
 async def _book_today(settings):
-    conn = await dbmod.connect(settings.database_path, settings.secret_key)
+    conn = await open_database(settings)
     point = await get_service_point(conn, "kanigoro")
     slot = (await free_slots(conn, point, NOW.date(), now=NOW))[0]
     booking = await book(
@@ -158,7 +159,7 @@ async def test_a_job_missed_while_the_bot_was_down_runs_at_start_up_once(
 ):
     citizen = botapi.user(7301)
     booking = await _book_today(settings)
-    conn = await dbmod.connect(settings.database_path, settings.secret_key)
+    conn = await open_database(settings)
     async with dbmod.transaction(conn):  # the sweep ran yesterday, then the bot went down
         await job_runs.record(conn, "no-show-sweep", date(2026, 11, 23), planned=0, now=NOW)
     await conn.close()

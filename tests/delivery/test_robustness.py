@@ -11,6 +11,7 @@ from telegram import Bot
 
 from bot import db as dbmod
 from bot.db import vault_of
+from bot.engine import open_database
 from bot.jobs import sender as sender_module
 from bot.jobs.sender import send_batch, sender_lock
 from bot.ratelimit import GROUP_MESSAGES, Pacer
@@ -81,7 +82,7 @@ async def test_a_full_group_does_not_hold_up_everyone_else(db, botapi, bot):
 
 async def test_the_bot_waits_for_run_job_to_finish_sending(settings, population, clock, botapi):
     citizen = botapi.user(503)
-    db = await dbmod.connect(settings.database_path, settings.secret_key)
+    db = await open_database(settings)
     await plan(db, "r:in-flight", citizen.id)
     await outbox.claim_due(db, now=NOW, limit=1)  # run-job is sending this one right now
     await plan(db, "r:next", citizen.id)

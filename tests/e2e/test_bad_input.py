@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot import db as dbmod
+from bot.engine import open_database
 from bot.services.group_gate import ANSWER_EVERY
 from tests.conftest import PEOPLE
 
@@ -12,7 +12,7 @@ pytestmark = pytest.mark.usefixtures("running_bot")
 
 
 async def count_rows(settings, table: str) -> int:
-    conn = await dbmod.connect(settings.database_path, settings.secret_key)
+    conn = await open_database(settings)
     async with conn.execute(f"SELECT count(*) FROM {table}") as cur:
         (n,) = await cur.fetchone()
     await conn.close()

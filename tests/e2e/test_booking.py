@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot import db as dbmod
+from bot.engine import open_database
 from tests.conftest import ADMIN_ID, NOW, PEOPLE, STAFF_ID
 
 pytestmark = pytest.mark.usefixtures("running_bot")
@@ -42,7 +42,7 @@ async def book(
 
 
 async def db_row(settings, sql, *args):
-    conn = await dbmod.connect(settings.database_path, settings.secret_key)
+    conn = await open_database(settings)
     async with conn.execute(sql, args) as cur:
         row = await cur.fetchone()
     await conn.close()

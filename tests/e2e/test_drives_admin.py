@@ -10,7 +10,7 @@ from datetime import date
 
 import pytest
 
-from bot import db as dbmod
+from bot.engine import open_database
 from bot.services import drives, staff_notices
 from bot.services.opening_hours import parse_hours
 from bot.services.schedule import slot_starts
@@ -122,7 +122,7 @@ async def planned_drive(
     """A drive in Srengat on `day`, with Rudi and Ani booked at it (each from their own chat):
     the drive and the (chat, booking code) pairs. `staff_notice`: a notice of Rudi's booking
     is planned to the staff chat, as for a new booking."""
-    conn = await dbmod.connect(settings.database_path, settings.secret_key)
+    conn = await open_database(settings)
     try:
         drive = await drives.create_drive(
             conn,
@@ -227,7 +227,7 @@ async def test_a_cancellation_releases_the_places_and_tells_everyone_booked(bota
 
 async def test_a_long_list_shows_the_first_drives_and_opens_any_by_its_code(botapi, settings):
     long_name = "Perekaman keliling " + "Sekolah Menengah " * 3  # 80 characters at most
-    conn = await dbmod.connect(settings.database_path, settings.secret_key)
+    conn = await open_database(settings)
     try:
         planned = [
             await drives.create_drive(

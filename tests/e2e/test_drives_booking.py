@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from bot import db as dbmod
+from bot.engine import open_database
 from bot.services import drives
 from tests.conftest import NOW, PEOPLE
 
@@ -36,7 +36,7 @@ async def plan(settings, **changes):
         "longitude": 112.071,
         "now": NOW,
     }
-    conn = await dbmod.connect(settings.database_path, settings.secret_key)
+    conn = await open_database(settings)
     try:
         return await drives.create_drive(conn, **(given | changes))
     finally:
@@ -44,7 +44,7 @@ async def plan(settings, **changes):
 
 
 async def db_rows(settings, sql, *args):
-    conn = await dbmod.connect(settings.database_path, settings.secret_key)
+    conn = await open_database(settings)
     try:
         return [tuple(row) for row in await conn.execute_fetchall(sql, args)]
     finally:
@@ -136,7 +136,7 @@ async def test_the_deep_link_answers_politely_outside_the_area_and_when_cancelle
     who = await dewi.next_message()
     dewi.press(who, data_of(who, "bk:who:0"))
     assert "khusus untuk warga wilayah" in (await dewi.next_message()).text
-    conn = await dbmod.connect(settings.database_path, settings.secret_key)
+    conn = await open_database(settings)
     try:
         await drives.cancel_drive(conn, drive.code, admin=None, now=NOW)
     finally:

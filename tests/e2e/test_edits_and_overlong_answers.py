@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot import db as dbmod
+from bot.engine import open_database
 from bot.services.booking import book
 from tests.conftest import NOW, PEOPLE, STAFF_ID
 
@@ -30,7 +30,7 @@ async def test_an_edited_message_is_not_taken_as_the_steps_answer(botapi):
 @pytest.fixture
 async def conn(settings):
     """A second connection to the running bot's database."""
-    connection = await dbmod.connect(settings.database_path, settings.secret_key)
+    connection = await open_database(settings)
     yield connection
     await connection.close()
 

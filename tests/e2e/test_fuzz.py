@@ -34,8 +34,8 @@ from hypothesis import strategies as st
 from telegram import Update
 from telegram.ext import TypeHandler
 
-from bot import db as dbmod
 from bot.domain import ACTIVE_BOOKING_STATES
+from bot.engine import open_database
 from bot.handlers.common import HANDED_ON
 from bot.nik import make_nik
 from bot.services import booking as booking_service
@@ -670,7 +670,7 @@ async def fuzz(running_bot, botapi, settings, tmp_path):
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(HEADER.split(","))
         writer.writerows(p.row() for p in people)
-    conn = await dbmod.connect(settings.database_path, settings.secret_key)
+    conn = await open_database(settings)
     assert (await import_residents(conn, path, now=NOW)).rejected == []
     botapi.user(LINKED_CHAT)
     resident = await get_resident(conn, PEOPLE["mother"].nik)

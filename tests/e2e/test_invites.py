@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from bot import db as dbmod
 from bot.cli import main
+from bot.engine import open_database
 from bot.services.invites import create_invite
 from bot.storage.users import get_user
 from tests.conftest import NOW, TOKEN
@@ -17,7 +17,7 @@ def payload_of(link: str) -> str:
 
 
 async def role_of(settings, telegram_id):
-    conn = await dbmod.connect(settings.database_path, settings.secret_key)
+    conn = await open_database(settings)
     try:
         return await get_user(conn, telegram_id)
     finally:

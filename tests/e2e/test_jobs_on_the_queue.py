@@ -7,8 +7,8 @@ from datetime import UTC, datetime, time
 
 from telegram.ext import CallbackContext
 
-from bot import db as dbmod
 from bot.cli import main
+from bot.engine import open_database
 from bot.jobs import run_slot
 from bot.jobs.registry import job_spec
 from bot.services.booking import book
@@ -18,7 +18,7 @@ from tests.conftest import NOW, PEOPLE
 
 
 async def _book_today(settings, who="unrecorded"):
-    conn = await dbmod.connect(settings.database_path, settings.secret_key)
+    conn = await open_database(settings)
     point = await get_service_point(conn, "kanigoro")
     slot = (await free_slots(conn, point, NOW.date(), now=NOW))[0]
     booking = await book(
@@ -35,7 +35,7 @@ async def _book_today(settings, who="unrecorded"):
 
 
 async def _state(settings, booking_id):
-    conn = await dbmod.connect(settings.database_path, settings.secret_key)
+    conn = await open_database(settings)
     async with conn.execute("SELECT state FROM bookings WHERE id = ?", (booking_id,)) as cur:
         (state,) = await cur.fetchone()
     await conn.close()

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from bot import db as dbmod
+from bot.engine import open_database
 from tests.conftest import PEOPLE
 
 pytestmark = pytest.mark.usefixtures("running_bot")
 
 
 async def links_in_db(settings) -> list[tuple]:
-    conn = await dbmod.connect(settings.database_path, settings.secret_key)
+    conn = await open_database(settings)
     # The subject is stored as its lookup hash; read back opened from the residents it names.
     subject = (
         "CASE kind"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot import db as dbmod
+from bot.engine import open_database
 from bot.services import conversations
 from tests.conftest import PEOPLE
 from tests.e2e.test_booking import db_row
@@ -41,7 +41,7 @@ async def settled(app, *chats: int) -> None:
 
 async def kept_data(settings, clock, user_id: int) -> dict:
     """The account's flow data as the bot would load it now."""
-    conn = await dbmod.connect(settings.database_path, settings.secret_key)
+    conn = await open_database(settings)
     try:
         return (await conversations.load(conn, user_id, user_id, now=clock.now())).user_data
     finally:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot import db as dbmod
+from bot.engine import open_database
 from tests.conftest import PEOPLE
 from tests.e2e.test_booking import book, db_row
 
@@ -161,7 +161,7 @@ async def test_the_list_offers_the_qr_code_again(botapi):
 async def test_moving_a_recording_checks_again_who_may_have_it(botapi, settings):
     """Rudi was recorded elsewhere after booking: his recording visit cannot be moved."""
     user, confirmation, _, _ = await book(botapi, 7505, "unrecorded", day="2026-11-25")
-    conn = await dbmod.connect(settings.database_path, settings.secret_key)
+    conn = await open_database(settings)
     await conn.execute(
         "UPDATE residents SET tanggal_rekam = '2026-11-20' WHERE nik_ref = ref_of(?)", (RUDI.nik,)
     )

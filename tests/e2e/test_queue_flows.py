@@ -13,9 +13,9 @@ import aiosqlite
 import pytest
 from telegram.ext import CallbackContext
 
-from bot import db as dbmod
 from bot.config import TIMEZONE as WIB
 from bot.db import transaction
+from bot.engine import open_database
 from bot.errors import SlotFull
 from bot.jobs.queue import expire_waitlist_offers
 from bot.nik import make_nik
@@ -58,7 +58,7 @@ EXTRA = [
 
 @asynccontextmanager
 async def connection(settings) -> AsyncIterator[aiosqlite.Connection]:
-    conn = await dbmod.connect(settings.database_path, settings.secret_key)
+    conn = await open_database(settings)
     try:
         yield conn
     finally:
@@ -657,7 +657,7 @@ async def test_dates_are_wib_dates(
 
 
 async def test_a_full_day_queue_is_split_for_staff(running_bot, botapi, settings, tmp_path):
-    conn = await dbmod.connect(settings.database_path, settings.secret_key)
+    conn = await open_database(settings)
     path = tmp_path / "many.csv"
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\n")
@@ -701,7 +701,7 @@ async def test_morning_question_buttons_keep_or_release(running_bot, botapi, set
     user, confirmation, _, _ = await book(botapi, 7403, "unrecorded")
     code = confirmation.html.split("<code>")[1].split("</code>")[0]
     (booking_id,) = await db_row(settings, "SELECT id FROM bookings WHERE code = ?", code)
-    conn = await dbmod.connect(settings.database_path, settings.secret_key)
+    conn = await open_database(settings)
     booking = await get_booking(conn, booking_id)
     point = await get_service_point(conn, booking.service_point)
     await conn.close()

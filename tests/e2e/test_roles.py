@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from bot import db as dbmod
+from bot.engine import open_database
 from tests.conftest import ADMIN_ID, OFFICIAL_ID, STAFF_ID
 
 pytestmark = pytest.mark.usefixtures("running_bot")
 
 
 async def audit_rows(settings):
-    conn = await dbmod.connect(settings.database_path, settings.secret_key)
+    conn = await open_database(settings)
     async with conn.execute(
         "SELECT actor_id, action, detail FROM audit_log WHERE action LIKE 'command:%'"
     ) as cur:

@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 from telegram.ext import CallbackContext
 
-from bot import db as dbmod
+from bot.engine import open_database
 from bot.jobs import run_slot
 from bot.jobs.registry import job_spec, scheduled_at
 from tests.conftest import ADMIN_ID, PEOPLE, STAFF_ID
@@ -51,7 +51,7 @@ def ticket_number(message) -> str:
 
 
 async def rows(settings, sql, *args):
-    conn = await dbmod.connect(settings.database_path, settings.secret_key)
+    conn = await open_database(settings)
     async with conn.execute(sql, args) as cur:
         found = [tuple(r) for r in await cur.fetchall()]
     await conn.close()

@@ -6,15 +6,15 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
-from bot import db as dbmod
 from bot.cli import main
+from bot.engine import open_database
 from bot.services.invites import create_invite
 from bot.storage.users import get_user
 from tests.conftest import ADMIN_ID, NOW, OFFICIAL_ID, STAFF_ID, TOKEN
 
 
 async def role_of(settings, telegram_id):
-    conn = await dbmod.connect(settings.database_path, settings.secret_key)
+    conn = await open_database(settings)
     try:
         return await get_user(conn, telegram_id)
     finally:
@@ -22,7 +22,7 @@ async def role_of(settings, telegram_id):
 
 
 async def audited(settings, action):
-    conn = await dbmod.connect(settings.database_path, settings.secret_key)
+    conn = await open_database(settings)
     try:
         query = "SELECT actor_id, detail FROM audit_log WHERE action = ? ORDER BY id"
         return [tuple(row) for row in await conn.execute_fetchall(query, (action,))]
