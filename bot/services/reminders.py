@@ -27,6 +27,7 @@ import aiosqlite
 
 from bot.crypto import Vault
 from bot.domain import HOLDING_STATES, Booking
+from bot.engine import Connection
 from bot.places import Place
 from bot.services import outbox
 from bot.services.cycle import WAJIB_KTP_AGE, Cycle, age_on, birthday_at, cycle_in_force
@@ -173,7 +174,7 @@ def teen_birth_window(*, since: date, today: date) -> tuple[date, date]:
 # --- the reminders due on a day ---
 
 
-async def teen_reminders(db: aiosqlite.Connection, *, since: date, today: date) -> list[Reminder]:
+async def teen_reminders(db: Connection, *, since: date, today: date) -> list[Reminder]:
     """Teen reminders due in [since, today] to each chat linked to an unrecorded teen."""
     born_from, born_until = teen_birth_window(since=since, today=today)
     people = await store.linked_unrecorded_teens(db, born_from=born_from, born_until=born_until)
@@ -189,9 +190,7 @@ async def teen_reminders(db: aiosqlite.Connection, *, since: date, today: date) 
     return _without_countdowns_abroad(due)
 
 
-async def deadline_reminders(
-    db: aiosqlite.Connection, *, since: date, today: date
-) -> list[Reminder]:
+async def deadline_reminders(db: Connection, *, since: date, today: date) -> list[Reminder]:
     """Countdown reminders due in [since, today] to each chat linked to an unrecorded wajib-KTP
     resident of the cycle in force (its teens excepted)."""
     cycle = cycle_in_force(today)
@@ -215,9 +214,7 @@ def _without_countdowns_abroad(due: list[Reminder]) -> list[Reminder]:
     return [reminder for reminder in due if not (reminder.abroad and reminder.counts_down)]
 
 
-async def deactivated_reminders(
-    db: aiosqlite.Connection, *, since: date, today: date
-) -> list[Reminder]:
+async def deactivated_reminders(db: Connection, *, since: date, today: date) -> list[Reminder]:
     """Reminders due in [since, today] to each chat linked to a deactivated, unrecorded NIK."""
     people = await store.linked_deactivated(
         db, since=since, today=today, every_days=DEACTIVATED_EVERY

@@ -1,4 +1,5 @@
-"""The reminder planners against a small planted population: who gets what, on which day."""
+"""The reminder planners against a small planted population: who gets what, on which day (the
+residents' reminders on both engines)."""
 
 from __future__ import annotations
 
@@ -16,10 +17,10 @@ from bot.nik import make_nik
 from bot.rendering import Renderer
 from bot.services import booking as booking_service
 from bot.services import outbox
-from bot.services.links import link_chat, toggle_reminders
+from bot.services.links import link_chat
 from bot.services.schedule import free_slots
 from bot.storage import chats
-from bot.storage.links import list_links
+from bot.storage import reminders as reminder_store
 from bot.storage.residents import get_resident, upsert_residents
 from bot.storage.service_points import get_service_point, seed_service_points
 from tests.conftest import SECRET_KEY, TOKEN
@@ -54,24 +55,39 @@ TEEN_NIK, TEEN_HOUSEHOLD, TEEN_BOTH, TEEN_OFF, HOUSEHOLD_B, BRIDE = 701, 702, 70
 TEEN_CHATS = {TEEN_NIK, TEEN_HOUSEHOLD, TEEN_BOTH}
 
 
+# The bookings are not on both engines yet: their tests run on SQLite only.
+SQLITE_ONLY = pytest.mark.parametrize("engine_db", ["sqlite"], indirect=True)
+
+
 @pytest.fixture
-async def world(db, tmp_path):
+async def world(engine_areas, tmp_path):
+    """The planted world on each engine in turn."""
+    return await _plant(engine_areas, tmp_path)
+
+
+async def _set_resident(db, who, assignments, *values):
+    """UPDATE one planted resident (found by their NIK's lookup hash)."""
+    async with transaction(db):
+        await db.execute(
+            f"UPDATE residents SET {assignments} WHERE nik_ref = ?",
+            (*values, vault_of(db).ref(NIK[who])),
+        )
+
+
+async def _plant(db, tmp_path):
     """The planted residents, service points and linked chats; returns (db, renderer, settings)."""
     await seed_service_points(db)
     async with transaction(db):
         await upsert_residents(db, list(ROWS.values()), now=NOW)
-        await db.execute(
-            "UPDATE residents SET deactivated_on = ? WHERE nik_ref = ref_of(?)",
-            (DEACTIVATED_ON.isoformat(), NIK["deactivated"]),
-        )
+    await _set_resident(db, "deactivated", "deactivated_on = ?", DEACTIVATED_ON.isoformat())
     teen = await get_resident(db, NIK["teen"])
     await link_chat(db, TEEN_NIK, teen, household=False, now=NOW)
     await link_chat(db, TEEN_HOUSEHOLD, teen, household=True, now=NOW)
     await link_chat(db, TEEN_BOTH, teen, household=False, now=NOW)
     await link_chat(db, TEEN_BOTH, teen, household=True, now=NOW)
     await link_chat(db, TEEN_OFF, teen, household=False, now=NOW)
-    (off,) = await list_links(db, TEEN_OFF)
-    assert await toggle_reminders(db, TEEN_OFF, off.id, now=NOW) is False
+    async with transaction(db):
+        await db.execute("UPDATE links SET reminders_on = 0 WHERE chat_id = ?", (TEEN_OFF,))
     adult = await get_resident(db, NIK["adult"])
     await link_chat(db, HOUSEHOLD_B, adult, household=True, now=NOW)
     await link_chat(db, BRIDE, await get_resident(db, NIK["bride"]), household=False, now=NOW)
@@ -96,14 +112,16 @@ async def plan(world, job, day, *, at=None, now=None):
 
 async def outbox_rows(db, prefix=""):
     """Every outbox message (key, chat, kind, text, buttons, not_before, state) in key order."""
-    async with db.execute(
-        "SELECT idempotency_key, chat_id, kind, unseal(text, 'outbox.text', chat_id),"
-        " reply_markup, not_before, state, unseal(plan, 'outbox.plan', idempotency_key)"
-        " FROM outbox"
-        " WHERE idempotency_key LIKE ? ORDER BY idempotency_key",
-        (f"{prefix}%",),
-    ) as cursor:
-        rows = await cursor.fetchall()
+    vault = vault_of(db)
+    rows = [
+        (key, chat, kind, vault.open(text, "outbox.text", chat), markup, not_before, state,
+         vault.open(plan, "outbox.plan", key) if plan else None)
+        for key, chat, kind, text, markup, not_before, state, plan in await db.execute_fetchall(
+            "SELECT idempotency_key, chat_id, kind, text, reply_markup, not_before, state, plan"
+            " FROM outbox WHERE idempotency_key LIKE ? ORDER BY idempotency_key",
+            (f"{prefix}%",),
+        )
+    ]  # fmt: skip
     return [
         {
             "key": key,
@@ -194,11 +212,7 @@ async def test_teens_get_the_countdown_and_nothing_after_their_deadline(world):
 async def test_a_recorded_teen_is_reminded_no_more(world):
     db = world[0]
     assert await plan(world, "teen-reminders", date(2026, 12, 15)) == 3
-    async with transaction(db):
-        await db.execute(
-            "UPDATE residents SET tanggal_rekam = '2026-12-20' WHERE nik_ref = ref_of(?)",
-            (NIK["teen"],),
-        )
+    await _set_resident(db, "teen", "tanggal_rekam = '2026-12-20'")
     assert await plan(world, "teen-reminders", date(2027, 1, 15)) == 0
 
 
@@ -259,12 +273,7 @@ async def test_deactivated_residents_are_reminded_on_the_day_and_every_30_days(w
         assert "Gratis" in row["text"]
         assert row["buttons"] == ["bk:start:rekam"]
     # Recorded (and so re-activated): no more reminders.
-    async with transaction(db):
-        await db.execute(
-            "UPDATE residents SET tanggal_rekam = '2027-06-10', status_nik = 'AKTIF'"
-            " WHERE nik_ref = ref_of(?)",
-            (NIK["deactivated"],),
-        )
+    await _set_resident(db, "deactivated", "tanggal_rekam = '2027-06-10', status_nik = 'AKTIF'")
     assert await plan(world, "deactivated-reminders", date(2027, 7, 2)) == 0
 
 
@@ -328,6 +337,7 @@ async def _book(db, who, day, *, chat, now, index=0):
     )
 
 
+@SQLITE_ONLY
 async def test_bookings_are_reminded_the_evening_before_and_asked_in_the_morning(world):
     db = world[0]
     booked_at = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)  # Tue 10:00 WIB
@@ -352,6 +362,7 @@ async def test_bookings_are_reminded_the_evening_before_and_asked_in_the_morning
     assert await plan(world, "booking-reminders", date(2026, 11, 25), at=time(6, 30)) == 0
 
 
+@SQLITE_ONLY
 async def test_a_cancelled_booking_gets_no_reminder_and_its_queued_ones_are_withdrawn(world):
     db = world[0]
     booked_at = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
@@ -371,6 +382,7 @@ async def test_a_cancelled_booking_gets_no_reminder_and_its_queued_ones_are_with
     assert later.state in ("pending", "confirmed")  # other bookings are left alone
 
 
+@SQLITE_ONLY
 async def test_a_moved_booking_is_reminded_of_its_new_time_only(world):
     db = world[0]
     booked_at = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
@@ -395,6 +407,7 @@ async def test_a_moved_booking_is_reminded_of_its_new_time_only(world):
     assert "09.30 WIB" in queued[0]["text"]
 
 
+@SQLITE_ONLY
 async def test_releasing_from_the_morning_question_withdraws_what_is_queued(world):
     db = world[0]
     booked_at = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
@@ -414,6 +427,7 @@ async def bot(botapi):
         yield bot
 
 
+@SQLITE_ONLY
 async def test_quiet_hours_hold_reminders_until_seven_but_not_booking_messages(world, botapi, bot):
     db = world[0]
     teen_chat, adult_chat = botapi.user(TEEN_NIK), botapi.user(HOUSEHOLD_B)
@@ -438,3 +452,32 @@ async def test_quiet_hours_hold_reminders_until_seven_but_not_booking_messages(w
     assert await send_due(bot, db, now=seven, limit=30) == 3
     assert NAME["teen"] in (await teen_chat.next_message()).text
     assert {row["state"] for row in await outbox_rows(db)} == {"sent"}
+
+
+# --- the birth-date windows (PostgreSQL selects the years, then keeps the exact window) ---
+
+WINDOW_BIRTHS = [date(2008, 12, 31), date(2009, 1, 1), date(2009, 6, 15), date(2009, 12, 31)]
+WINDOW_BIRTHS += [date(2010, 1, 1)]
+
+
+@pytest.mark.parametrize(
+    ("first", "last"),
+    [
+        (date(2009, 1, 1), date(2009, 12, 31)),
+        (date(2009, 1, 2), date(2009, 12, 30)),
+        (date(2008, 12, 31), date(2010, 1, 1)),
+        (date(2009, 6, 15), date(2009, 6, 15)),
+    ],
+)
+async def test_linked_teens_are_those_born_in_the_window_to_the_day(engine_areas, first, last):
+    db = engine_areas
+    rows = [_row(f"Remaja {n}", born, "L", 10 + n, kk=KK_B) for n, born in enumerate(WINDOW_BIRTHS)]
+    async with transaction(db):
+        await upsert_residents(db, rows, now=NOW)
+    for n, row in enumerate(rows):
+        await link_chat(db, 800 + n, await get_resident(db, row[0]), household=False, now=NOW)
+    found = await reminder_store.linked_unrecorded_teens(db, born_from=first, born_until=last)
+    assert [(p.chat_id, p.tanggal_lahir) for p in found] == [
+        (800 + n, born) for n, born in enumerate(WINDOW_BIRTHS) if first <= born <= last
+    ]
+    assert {p.nama for p in found} <= {row[2] for row in rows}
