@@ -20,8 +20,15 @@ from bot.db import vault_of
 from bot.engine import Connection, is_postgresql
 from bot.postgres import Statements
 from bot.storage.outbox import TEXT, ts
-from bot.storage.residents import born_years, born_years_between, open_sealed
-from bot.storage.stats import DEACTIVATED, TURNING_17_UNRECORDED, UNRECORDED_WAJIB, Ages
+from bot.storage.residents import open_sealed
+from bot.storage.stats import (
+    DEACTIVATED,
+    TURNING_17_UNRECORDED,
+    TURNING_17_YEARS,
+    UNRECORDED_WAJIB,
+    WAJIB_YEARS,
+    Ages,
+)
 
 # audience -> which residents of the area it addresses
 AUDIENCES: dict[str, str] = {
@@ -39,17 +46,15 @@ BirthRule = Callable[[Ages, int, str, Callable[[], date]], bool]
 _PG_AUDIENCES: dict[str, tuple[str, BirthRule | None]] = {
     "linked": ("TRUE", None),
     "unrecorded": (
-        "(r.tanggal_rekam IS NULL AND r.status_nik = 'AKTIF'"
-        f" AND ({born_years('<=', 'adult')} OR r.status_kawin <> 'BELUM KAWIN'))",
+        f"(r.tanggal_rekam IS NULL AND r.status_nik = 'AKTIF' AND {WAJIB_YEARS})",
         lambda ages, year, kawin, birth: (
             kawin != "BELUM KAWIN" or year < ages.adult.year or birth() <= ages.adult
         ),
     ),
     "turning17": (
-        f"({born_years_between('teen_from', 'teen_to')} AND r.tanggal_rekam IS NULL)",
+        f"({TURNING_17_YEARS} AND r.tanggal_rekam IS NULL)",
         lambda ages, year, kawin, birth: (
-            ages.teen_from.year < year < ages.teen_to.year
-            or ages.teen_from <= birth() <= ages.teen_to
+            ages.teen_from.year < year < ages.teen_to.year or ages.turning_17(birth())
         ),
     ),
     "deactivated": (DEACTIVATED, None),
