@@ -22,6 +22,7 @@ from bot.jobs.registry import JOB_NAMES
 from bot.logs import setup_logging
 
 if TYPE_CHECKING:
+    from bot.engine import Connection as EngineConnection
     from bot.services.backup import CopyReport
 
 
@@ -45,7 +46,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 # The commands that run with DATABASE_URL set (issue 15 ports the others: docs/postgresql.md).
-ON_POSTGRESQL = ("migrate", "sample-residents", "copy-database", "backup", "restore", "run")
+ON_POSTGRESQL = (
+    "migrate",
+    "sample-residents",
+    "copy-database",
+    "backup",
+    "restore",
+    "run",
+    "import-residents",
+)
 
 
 def _refuse_postgresql_where_not_ready(command: str) -> None:
@@ -153,7 +162,18 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _on_database(work: Callable[[Connection], Awaitable[int]], *, refused: str) -> int:
-    """Run `work` on the migrated database; a refusal is printed as `<refused>: why`, exit 2."""
+    """Run `work` on the migrated SQLite database (`_on_either_database`)."""
+
+    async def on_sqlite(conn: EngineConnection) -> int:
+        assert isinstance(conn, Connection)  # SQLite's: the others refuse DATABASE_URL (main)
+        return await work(conn)
+
+    return _on_either_database(on_sqlite, refused=refused)
+
+
+def _on_either_database(work: Callable[[EngineConnection], Awaitable[int]], *, refused: str) -> int:
+    """Run `work` on the migrated database of the settings (SQLite's or PostgreSQL's); a
+    refusal is printed as `<refused>: why`, exit 2."""
     from bot.app import prepare_database
 
     async def go() -> int:
@@ -162,7 +182,6 @@ def _on_database(work: Callable[[Connection], Awaitable[int]], *, refused: str) 
         except WrongSecretKey as error:
             print(f"{refused}: {error}", file=sys.stderr)  # noqa: T201
             return 2
-        assert isinstance(conn, Connection)  # SQLite's: the others refuse DATABASE_URL (main)
         try:
             return await work(conn)
         except (DomainError, FileRefused) as error:
@@ -207,7 +226,7 @@ async def _migrate_postgresql(settings: Settings) -> int:
 def _import(args: argparse.Namespace) -> int:
     from bot.services.importer import import_residents
 
-    async def work(conn: Connection) -> int:
+    async def work(conn: EngineConnection) -> int:
         report = await import_residents(conn, args.file, now=datetime.now(UTC))
         for line, reason in report.warnings:
             print(f"line {line}: warning: {reason}")  # noqa: T201
@@ -216,7 +235,7 @@ def _import(args: argparse.Namespace) -> int:
         print(report.summary())  # noqa: T201
         return 0
 
-    return _on_database(work, refused="file refused, nothing changed")
+    return _on_either_database(work, refused="file refused, nothing changed")
 
 
 def _sample(args: argparse.Namespace) -> int:

@@ -11,7 +11,7 @@ import pytest
 
 from bot.cli import main
 from bot.jobs.registry import JOB_NAMES, job_spec
-from tests.conftest import PEOPLE, write_population
+from tests.conftest import PEOPLE, SECRET_KEY, write_population
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -224,3 +224,24 @@ def test_migrate_says_why_a_database_url_cannot_be_used(env, monkeypatch, capsys
     err = capsys.readouterr().err
     assert message in err
     assert "secret-pw" not in err
+
+
+def test_import_on_postgresql(env, pg_url, monkeypatch, capsys):
+    """`import-residents` with DATABASE_URL: the database migrated and seeded, the residents
+    imported there, found by their NIK; SQLite's file never made."""
+    import psycopg
+
+    from bot.crypto import Vault
+
+    monkeypatch.setenv("DATABASE_URL", pg_url)
+    monkeypatch.setenv("SECRET_KEY", SECRET_KEY)
+    path = write_population(env / "siak.csv")
+    assert main(["import-residents", str(path)]) == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1].startswith(f"inserted {len(PEOPLE)}")
+    assert main(["import-residents", str(path)]) == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1].startswith("inserted 0 · updated")
+    vault = Vault.from_secret(SECRET_KEY)
+    with psycopg.connect(pg_url) as conn:
+        refs = {bytes(row[0]) for row in conn.execute("SELECT nik_ref FROM residents")}
+    assert refs == {vault.ref(person.nik) for person in PEOPLE.values()}
+    assert not (env / "cli.sqlite3").exists()
