@@ -14,6 +14,7 @@ import aiosqlite
 from bot import outreach_pdf
 from bot.db import transaction
 from bot.domain import Area, RoleUser
+from bot.engine import Connection
 from bot.errors import NotAuthorized
 from bot.places import Place
 from bot.services import elsewhere
@@ -68,7 +69,7 @@ async def rekap(db: aiosqlite.Connection, user: RoleUser, *, today: date) -> Fig
 
 
 async def reported_elsewhere(
-    db: aiosqlite.Connection, user: RoleUser, *, today: date
+    db: Connection, user: RoleUser, *, today: date
 ) -> list[PlaceCount]:
     """The unrecorded residents of the account's area whom a family reported living elsewhere,
     per place (another regency or city by name, abroad by country)."""
@@ -95,7 +96,7 @@ async def kecamatan(db: aiosqlite.Connection, code: str, *, today: date) -> Figu
 
 
 async def outreach_list(
-    db: aiosqlite.Connection,
+    db: Connection,
     user: RoleUser,
     *,
     status_names: Mapping[str, str],
@@ -122,7 +123,7 @@ async def outreach_list(
 
 
 async def _walk(
-    db: aiosqlite.Connection,
+    db: Connection,
     code: str,
     status_names: Mapping[str, str],
     today: date,

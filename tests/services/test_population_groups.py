@@ -142,3 +142,21 @@ async def test_teen_recording_days_are_the_same_on_both_engines(engines):
     planted, planted_days = await teen_recording_days(engines[1], DESA, DESA + "~", ages=AGES)
     assert planted >= 5
     assert planted_days.get("2026-10-01", 0) >= 1
+
+
+async def test_the_outreach_csv_and_places_of_rekap_are_the_same_on_both_engines(engines):
+    """/rekap's services on both engines: the printable list (CSV) and the places."""
+    from bot.domain import RoleUser
+    from bot.services import summaries
+
+    official = RoleUser(telegram_id=42, role="official", service_point=None, area_code="350510")
+    names = {"deactivated": "NONAKTIF", "turning17": "17 TAHUN", "unrecorded": "BELUM REKAM"}
+    lists = [
+        await summaries.outreach_list(conn, official, status_names=names, today=TODAY, now=NOW)
+        for conn in engines
+    ]
+    assert lists[0].content.getvalue() == lists[1].content.getvalue()
+    assert lists[0].rows == lists[1].rows > 0
+    places = [await summaries.reported_elsewhere(c, official, today=TODAY) for c in engines]
+    assert places[0] == places[1]
+    assert places[0]
