@@ -68,9 +68,7 @@ async def rekap(db: aiosqlite.Connection, user: RoleUser, *, today: date) -> Fig
     return await figures(db, scope, today=today)
 
 
-async def reported_elsewhere(
-    db: Connection, user: RoleUser, *, today: date
-) -> list[PlaceCount]:
+async def reported_elsewhere(db: Connection, user: RoleUser, *, today: date) -> list[PlaceCount]:
     """The unrecorded residents of the account's area whom a family reported living elsewhere,
     per place (another regency or city by name, abroad by country)."""
     return await elsewhere.area_places(db, area_code_for(user, "rekap"), today=today)

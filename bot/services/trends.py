@@ -6,8 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-import aiosqlite
-
+from bot.engine import Connection
 from bot.services.cycle import Cycle, birthday_at, cycle_in_force
 from bot.services.figures import ages_on
 from bot.storage.stats import area_range
@@ -40,7 +39,7 @@ class TeenTrend:
         return (self.cycle.deadline - self.today).days
 
 
-async def teen_trend(db: aiosqlite.Connection, code: str, *, today: date) -> TeenTrend:
+async def teen_trend(db: Connection, code: str, *, today: date) -> TeenTrend:
     """The trend of area `code`: weeks end 7, 14, ... days after the cycle's start, and today."""
     low, high = area_range(code)
     cycle = cycle_in_force(today)

@@ -67,7 +67,7 @@ async def engines(db, pg_migrated_url, tmp_path):
 async def _populate(db, pg, tmp_path):
     await sync_areas(pg)
     sample = tmp_path / "sample.csv"
-    write_sample(sample, 1500, seed=21, today=TODAY)
+    write_sample(sample, 600, seed=21, today=TODAY)
     with sample.open(encoding="utf-8") as handle:
         header, *rows = list(csv.reader(handle))
     rows += [list(row) for row, _, _ in PLANTED]
@@ -160,3 +160,11 @@ async def test_the_outreach_csv_and_places_of_rekap_are_the_same_on_both_engines
     places = [await summaries.reported_elsewhere(c, official, today=TODAY) for c in engines]
     assert places[0] == places[1]
     assert places[0]
+
+
+async def test_the_teens_trend_is_the_same_on_both_engines(engines):
+    from bot.services.trends import teen_trend
+
+    trends = [await teen_trend(conn, "3505", today=TODAY) for conn in engines]
+    assert trends[0] == trends[1]
+    assert trends[0].teens > trends[0].recorded > 0
