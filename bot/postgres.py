@@ -180,6 +180,9 @@ class PostgresConnection(Statements):
         await self.raw.close()
 
 
+Held = tuple["asyncio.Task[Any] | None", psycopg.AsyncConnection[Any]]
+
+
 class PostgresPool(Statements):
     """The running bot's database: a pool of connections in autocommit, and its vault.
 
@@ -190,13 +193,18 @@ class PostgresPool(Statements):
 
     def __init__(self, pool: AsyncConnectionPool[Any], vault: Vault) -> None:
         self.pool, self.vault = pool, vault
-        self._held: ContextVar[psycopg.AsyncConnection[Any] | None] = ContextVar(
-            "held_connection", default=None
-        )
+        # The connection of the transaction in progress and the task that holds it: a task
+        # created meanwhile inherits the variable, not the connection (`_mine`).
+        self._held: ContextVar[Held | None] = ContextVar("held_connection", default=None)
+
+    def _mine(self) -> psycopg.AsyncConnection[Any] | None:
+        """The connection of this task's transaction, if it is in one."""
+        held = self._held.get()
+        return held[1] if held is not None and held[0] is asyncio.current_task() else None
 
     @asynccontextmanager
     async def lend(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
-        held = self._held.get()
+        held = self._mine()
         if held is not None:
             yield held
             return
@@ -208,14 +216,14 @@ class PostgresPool(Statements):
         """BEGIN ... COMMIT (ROLLBACK on any exception) on a connection of the pool held by this
         task until the end, one writer at a time in the database (`_lock_writers`). Inside
         another transaction of the task: a savepoint of it."""
-        held = self._held.get()
+        held = self._mine()
         if held is not None:
             async with held.transaction():
                 yield self
             return
         async with self.pool.connection() as conn, conn.transaction():
             await _lock_writers(conn)
-            token = self._held.set(conn)
+            token = self._held.set((asyncio.current_task(), conn))
             try:
                 yield self
             finally:
@@ -224,7 +232,7 @@ class PostgresPool(Statements):
     @property
     def in_transaction(self) -> bool:
         """Whether this task is inside a transaction (holds a connection)."""
-        return self._held.get() is not None
+        return self._mine() is not None
 
     async def close(self) -> None:
         await self.pool.close()

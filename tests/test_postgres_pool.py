@@ -65,6 +65,20 @@ async def test_a_transactions_statements_go_to_its_own_connection(pool):
     assert await _count(pool) == 7
 
 
+async def test_a_task_started_in_a_transaction_does_not_use_its_connection(pool):
+    committed = asyncio.Event()
+
+    async def later() -> tuple[bool, int]:
+        await committed.wait()  # the connection is back in the pool, maybe another's now
+        return pool.in_transaction, await _count(pool)
+
+    async with dbmod.transaction(pool):
+        await pool.execute("UPDATE counter SET n = 2")
+        child = asyncio.create_task(later())  # it inherits the task's context
+    committed.set()
+    assert await child == (False, 2)
+
+
 async def test_a_failed_transaction_is_rolled_back_and_its_connection_serves_again(pool):
     async def fail() -> None:
         async with dbmod.transaction(pool):
