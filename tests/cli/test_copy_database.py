@@ -16,6 +16,7 @@ import pytest
 from bot import db as dbmod
 from bot import postgres
 from bot.cli import main
+from bot.jobs.sender import sender_lock
 from bot.services.database_copy import (
     OWN_ROWS,
     CopyFailed,
@@ -24,14 +25,25 @@ from bot.services.database_copy import (
     parents_first,
 )
 from bot.services.directory import note_chat
-from tests.conftest import ADMIN_ID, NOW, OFFICIAL_ID, PEOPLE, SECRET_KEY, STAFF_ID, serve
+from bot.services.importer import import_residents
+from tests.conftest import (
+    ADMIN_ID,
+    NOW,
+    OFFICIAL_ID,
+    PEOPLE,
+    SECRET_KEY,
+    STAFF_ID,
+    serve,
+    write_population,
+)
 from tests.e2e.test_booking import book
 from tests.e2e.test_broadcast import broadcast
 from tests.e2e.test_links import link_with_consent
 from tests.e2e.test_tickets import report
+from tests.meta.test_schema_drift import postgresql_schema
 
 
-async def fill_through_the_bot(settings, clock, botapi) -> None:
+async def fill_through_the_bot(settings, clock, botapi) -> list[tuple[str, list]]:
     """What an office's database holds after a few days: each flow once, through the bot."""
     conn = await dbmod.connect(settings.database_path, settings.secret_key)
     for role_user in (STAFF_ID, OFFICIAL_ID, ADMIN_ID):
@@ -45,6 +57,23 @@ async def fill_through_the_bot(settings, clock, botapi) -> None:
         _, sent = await broadcast(botapi.user(OFFICIAL_ID), "deadline", "linked")
         assert "Siaran #1" in sent.text
         await botapi.user(7003).next_message()  # the broadcast, delivered
+        return await answers(botapi)
+
+
+async def answers(botapi) -> list[tuple[str, list]]:
+    """What /cek, /jadwal and /laporan answer the citizens who booked, reported and linked."""
+    said = []
+    for user_id, command in (
+        (7001, "/jadwal"),
+        (7002, "/laporan"),
+        (7003, f"/cek {PEOPLE['turning17'].nik} {PEOPLE['turning17'].kk}"),
+        (7001, f"/cek {PEOPLE['unrecorded'].nik} {PEOPLE['unrecorded'].kk}"),
+    ):
+        user = botapi.user(user_id)
+        user.send_text(command)
+        message = await user.next_message()
+        said.append((message.html, message.buttons))
+    return said
 
 
 def sqlite_counts(path) -> dict[str, int]:
@@ -166,8 +195,36 @@ async def test_a_value_of_another_type_fails_the_copy_and_leaves_the_target_empt
     assert pg_rows(pg_url, "SELECT count(*) FROM chats") == [(0,)]
 
 
+async def test_indexes_dropped_for_a_large_tables_load_are_built_again(
+    db, tmp_path, pg_url, pg_migrated_url
+):
+    """With batches of 2 rows every table of more is "large": its plain indexes are dropped for
+    the load and built after it; the schema comes out as `migrate` makes it."""
+    await import_residents(db, write_population(tmp_path / "siak.csv"), now=NOW)
+    target = await postgres.connect(pg_url, SECRET_KEY)
+    fresh = await postgres.connect(pg_migrated_url, SECRET_KEY)
+    try:
+        report = await copy_database(db, target, batch=2)
+        assert report.rows["residents"] == len(PEOPLE)
+        assert await postgresql_schema(target) == await postgresql_schema(fresh)
+    finally:
+        await target.close()
+        await fresh.close()
+
+
 def test_tables_are_filled_parents_first():
     parents = {("b", "a"), ("c", "b"), ("c", "a"), ("a", "a")}
     assert parents_first({"a", "b", "c", "d"}, parents) == ["a", "d", "b", "c"]
     with pytest.raises(CopyRefused, match="circle"):
         parents_first({"a", "b"}, {("a", "b"), ("b", "a")})
+
+
+def test_refused_while_a_bot_runs_on_the_sqlite_database(db, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("DATABASE_PATH", str(tmp_path / "test.sqlite3"))
+    monkeypatch.setenv("SECRET_KEY", SECRET_KEY)
+    with sender_lock(tmp_path / "test.sqlite3") as mine:  # as the running bot holds it
+        assert mine
+        assert main(["copy-database", "--to", "postgresql://u:p@127.0.0.1:1/x"]) == 2
+    assert "stop it first" in capsys.readouterr().err
+    assert main(["copy-database", "--to", "sqlite:///elsewhere"]) == 2
+    assert "--to must be postgresql://" in capsys.readouterr().err
