@@ -9,6 +9,8 @@ settings name: the bot and every command go through it.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
 import psycopg
@@ -25,6 +27,21 @@ if TYPE_CHECKING:
 Connection = SQLiteConnection | PostgresConnection | PostgresPool
 # A constraint or a refusing trigger said no, on either engine (`except IntegrityError:`).
 IntegrityError = (sqlite3.IntegrityError, psycopg.IntegrityError)
+
+
+@asynccontextmanager
+async def savepoint(db: Connection, name: str) -> AsyncIterator[None]:
+    """Inside a transaction: the statements of the block undone alone when it raises, and the
+    transaction goes on (PostgreSQL refuses every later statement of a transaction in which one
+    failed, a constraint's refusal too; SQLite undoes only the failed statement anyway)."""
+    await db.execute(f"SAVEPOINT {name}")
+    try:
+        yield
+    except BaseException:
+        await db.execute(f"ROLLBACK TO SAVEPOINT {name}")
+        await db.execute(f"RELEASE SAVEPOINT {name}")
+        raise
+    await db.execute(f"RELEASE SAVEPOINT {name}")
 
 
 def is_postgresql(db: object) -> TypeIs[PostgresConnection | PostgresPool]:

@@ -10,10 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-import aiosqlite
-
 from bot.config import TIMEZONE
 from bot.domain import RoleUser
+from bot.engine import Connection
 from bot.errors import DomainError
 from bot.services.audit import audited, record_audit
 from bot.services.schedule import wib_day
@@ -61,7 +60,7 @@ class DestructionSummary:
 
 
 async def record_batch(
-    db: aiosqlite.Connection,
+    db: Connection,
     *,
     admin: RoleUser | None,
     destroyed_on: date,
@@ -84,7 +83,7 @@ async def record_batch(
     return batch
 
 
-async def destruction_summary(db: aiosqlite.Connection) -> DestructionSummary:
+async def destruction_summary(db: Connection) -> DestructionSummary:
     """How many received cards wait, and how many were destroyed per batch and per year."""
     return DestructionSummary(
         waiting=await destruction.count_waiting(db),
@@ -130,7 +129,7 @@ def _count_label(numbers: list[str] | None) -> str:
 
 
 async def _insert_batch(
-    db: aiosqlite.Connection,
+    db: Connection,
     user: RoleUser,
     destroyed_on: date,
     method: str,
@@ -159,7 +158,7 @@ def _day_end(day: date) -> datetime:
 
 
 async def _fill(
-    db: aiosqlite.Connection, batch_id: int, numbers: list[str] | None, *, received_by: datetime
+    db: Connection, batch_id: int, numbers: list[str] | None, *, received_by: datetime
 ) -> int:
     """Put the cards in the batch; a card not waiting refuses the whole batch."""
     if numbers is None:

@@ -9,6 +9,7 @@ import aiosqlite
 
 from bot.db import transaction, vault_of
 from bot.domain import HOLDING_STATES, Resident
+from bot.engine import Connection
 from bot.errors import DomainError
 from bot.services import outbox
 from bot.services.booking import cancel, chat_bookings
@@ -33,7 +34,7 @@ class LinkView:
 
 
 async def link_chat(
-    db: aiosqlite.Connection, chat_id: int, resident: Resident, *, household: bool, now: datetime
+    db: Connection, chat_id: int, resident: Resident, *, household: bool, now: datetime
 ) -> bool:
     """Link the chat to the resident (or their whole KK); True when the link is new."""
     kind, subject = ("household", resident.no_kk) if household else ("nik", resident.nik)
@@ -42,7 +43,7 @@ async def link_chat(
         return await links.insert_link(db, chat_id, kind, subject, now=now)
 
 
-async def chat_links(db: aiosqlite.Connection, chat_id: int) -> list[LinkView]:
+async def chat_links(db: Connection, chat_id: int) -> list[LinkView]:
     """The chat's links with the residents each one covers."""
     views = []
     for link in await links.list_links(db, chat_id):
@@ -55,9 +56,7 @@ async def chat_links(db: aiosqlite.Connection, chat_id: int) -> list[LinkView]:
     return views
 
 
-async def toggle_reminders(
-    db: aiosqlite.Connection, chat_id: int, link_id: int, *, now: datetime
-) -> bool:
+async def toggle_reminders(db: Connection, chat_id: int, link_id: int, *, now: datetime) -> bool:
     """Flip reminders for one of the chat's links; return the new state. Switched off, the
     link's reminders still waiting in the outbox (for the morning) are withdrawn."""
     async with transaction(db):
@@ -70,7 +69,13 @@ async def toggle_reminders(
     return not link.reminders_on
 
 
-async def unlink(db: aiosqlite.Connection, chat_id: int, link_id: int, *, now: datetime) -> None:
+async def unlink(
+    db: aiosqlite.Connection,  # living_elsewhere still speaks SQLite only
+    chat_id: int,
+    link_id: int,
+    *,
+    now: datetime,
+) -> None:
     """Remove one of the chat's links, its reminders still waiting in the outbox, and its
     reports that someone lives elsewhere about people no other link of the chat covers."""
     async with transaction(db):
@@ -82,7 +87,7 @@ async def unlink(db: aiosqlite.Connection, chat_id: int, link_id: int, *, now: d
         await elsewhere.drop_unlinked(db, chat_id)  # reports about people no longer linked
 
 
-async def _withdraw_reminders(db: aiosqlite.Connection, link: links.Link, *, now: datetime) -> None:
+async def _withdraw_reminders(db: Connection, link: links.Link, *, now: datetime) -> None:
     """Withdraw the queued reminders about the people the link covers, to its chat."""
     if link.kind == "household":
         niks = [person.nik for person in await list_household(db, link.subject)]
@@ -93,7 +98,11 @@ async def _withdraw_reminders(db: aiosqlite.Connection, link: links.Link, *, now
 
 
 async def erase_chat(
-    db: aiosqlite.Connection, chat_id: int, user_id: int, *, now: datetime
+    db: aiosqlite.Connection,  # bookings still speak SQLite only
+    chat_id: int,
+    user_id: int,
+    *,
+    now: datetime,
 ) -> list[Offer]:
     """Remove what the bot holds about a chat: language, links, check history; its active
     bookings are cancelled (their places offered to the waitlist, returned) and its bookings,

@@ -14,6 +14,7 @@ from datetime import datetime
 import aiosqlite
 
 from bot.domain import ACTIVE_BOOKING_STATES, Booking, RoleUser
+from bot.engine import Connection
 from bot.errors import InvalidReason, NotAdmin, NotStaff, StaffNotChangeable, WrongServicePoint
 from bot.nik import mask_numbers_in
 from bot.services import outbox
@@ -48,21 +49,21 @@ def clean_reason(text: str) -> str:
 
 
 def desk_action(
-    db: aiosqlite.Connection, actor: RoleUser | None, action: str, target: str, *, now: datetime
+    db: Connection, actor: RoleUser | None, action: str, target: str, *, now: datetime
 ) -> AbstractAsyncContextManager[None]:
     """`audit.audited` for the booking desk: one transaction, a refusal audited on its own."""
     return audited(db, actor, f"{_AUDIT}:{action}", target, now=now)
 
 
 async def audit_desk(
-    db: aiosqlite.Connection, actor: RoleUser | None, action: str, detail: str, *, now: datetime
+    db: Connection, actor: RoleUser | None, action: str, detail: str, *, now: datetime
 ) -> None:
     """Record one booking desk action."""
     await record_audit(db, actor, f"{_AUDIT}:{action}", detail, now=now)
 
 
 async def move_booking(
-    db: aiosqlite.Connection,
+    db: aiosqlite.Connection,  # bookings and the outbox still speak SQLite only
     booking: Booking,
     from_states: Collection[str],
     to_state: str,

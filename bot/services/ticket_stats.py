@@ -5,9 +5,8 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass
 
-import aiosqlite
-
 from bot.domain import DAMAGE_CAUSES
+from bot.engine import Connection
 from bot.services.tickets import LOST_CAUSE
 from bot.storage import tickets
 
@@ -23,7 +22,7 @@ class TicketStats:
     median_days_to_handover: float | None  # None until a ticket was handed over
 
 
-async def ticket_statistics(db: aiosqlite.Connection) -> TicketStats:
+async def ticket_statistics(db: Connection) -> TicketStats:
     """Every ticket counted once by cause and by the resident's kecamatan; the median duration."""
     counts = await tickets.count_per_cause(db)
     spans = await tickets.handover_spans(db)

@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import random
 import re
-import sqlite3
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import partial
 
-import aiosqlite
-
 from bot.db import transaction
 from bot.domain import DAMAGE_CAUSES, TICKET_KINDS, RoleUser, Ticket, TicketEvent
+from bot.engine import Connection, IntegrityError
 from bot.errors import DomainError, WrongServicePoint
 from bot.nik import mask_numbers_in
 from bot.services.audit import audited, record_audit
@@ -147,7 +145,7 @@ def check_description(text: str) -> str:
 
 
 async def report(
-    db: aiosqlite.Connection,
+    db: Connection,
     *,
     chat_id: int,
     nik: str,
@@ -181,16 +179,14 @@ async def report(
     return ticket
 
 
-async def chat_tickets(
-    db: aiosqlite.Connection, chat_id: int
-) -> list[tuple[Ticket, list[TicketEvent]]]:
+async def chat_tickets(db: Connection, chat_id: int) -> list[tuple[Ticket, list[TicketEvent]]]:
     """The chat's tickets, newest first, each with its history oldest first."""
     found = await tickets.list_chat_tickets(db, chat_id)
     return [(t, await tickets.list_events(db, t.id)) for t in found]
 
 
 async def ticket_for_chat(
-    db: aiosqlite.Connection, number_text: str, chat_id: int
+    db: Connection, number_text: str, chat_id: int
 ) -> tuple[Ticket, list[TicketEvent]]:
     """The chat's ticket with this number and its history; else TicketNotFound."""
     ticket = await tickets.get_ticket_by_number(db, normalize_number(number_text))
@@ -215,15 +211,13 @@ def _is_code(text: str) -> bool:
 # --- staff ---
 
 
-async def staff_ticket(
-    db: aiosqlite.Connection, ticket_id: int, *, staff: RoleUser | None
-) -> Ticket:
+async def staff_ticket(db: Connection, ticket_id: int, *, staff: RoleUser | None) -> Ticket:
     """The ticket, if `staff` works at its point (NotStaff / TicketNotFound / WrongServicePoint)."""
     return await _own_ticket(db, ticket_id, staff)
 
 
 async def ticket_for_step(
-    db: aiosqlite.Connection, ticket_id: int, *, staff: RoleUser | None, action: str, now: datetime
+    db: Connection, ticket_id: int, *, staff: RoleUser | None, action: str, now: datetime
 ) -> Ticket:
     """`staff_ticket` when a staff member opens the ticket's file (`action` "file", a view of
     the resident's card, audited) or starts a step that needs more input; refusals audited."""
@@ -235,14 +229,14 @@ async def ticket_for_step(
 
 
 async def verify(
-    db: aiosqlite.Connection, ticket_id: int, *, staff: RoleUser | None, now: datetime
+    db: Connection, ticket_id: int, *, staff: RoleUser | None, now: datetime
 ) -> Ticket:
     """reported → verified."""
     return await _step(db, ticket_id, "verified", staff=staff, now=now)
 
 
 async def reject(
-    db: aiosqlite.Connection,
+    db: Connection,
     ticket_id: int,
     *,
     staff: RoleUser | None,
@@ -257,29 +251,27 @@ async def reject(
 
 
 async def mark_printed(
-    db: aiosqlite.Connection, ticket_id: int, *, staff: RoleUser | None, now: datetime
+    db: Connection, ticket_id: int, *, staff: RoleUser | None, now: datetime
 ) -> Ticket:
     """verified → printed."""
     return await _step(db, ticket_id, "printed", staff=staff, now=now)
 
 
 async def mark_ready(
-    db: aiosqlite.Connection, ticket_id: int, *, staff: RoleUser | None, now: datetime
+    db: Connection, ticket_id: int, *, staff: RoleUser | None, now: datetime
 ) -> Ticket:
     """printed → ready; to be picked up by `ready_until` (WIB today + PICK_UP_DAYS)."""
     return await _step(db, ticket_id, "ready", staff=staff, now=now)
 
 
 async def hand_over(
-    db: aiosqlite.Connection, ticket_id: int, *, staff: RoleUser | None, now: datetime
+    db: Connection, ticket_id: int, *, staff: RoleUser | None, now: datetime
 ) -> Ticket:
     """ready or not_collected → handed_over; a damaged card handed in now waits for destruction."""
     return await _step(db, ticket_id, "handed_over", staff=staff, now=now)
 
 
-async def open_tickets_for_point(
-    db: aiosqlite.Connection, *, staff: RoleUser | None
-) -> list[Ticket]:
+async def open_tickets_for_point(db: Connection, *, staff: RoleUser | None) -> list[Ticket]:
     """The staff's own point's tickets not yet handed over or rejected, oldest first."""
     point = require_role(staff, "staff").service_point or ""
     return await tickets.list_open_for_point(db, point)
@@ -296,9 +288,7 @@ class PickUpReminder:
     days_left: int
 
 
-async def pick_up_reminders(
-    db: aiosqlite.Connection, *, since: date, day: date
-) -> list[PickUpReminder]:
+async def pick_up_reminders(db: Connection, *, since: date, day: date) -> list[PickUpReminder]:
     """Ready cards reaching a reminder point (7 or 1 days before the deadline) on a day from
     `since` to `day` whose deadline is still to come; a card with both points in that span is
     reminded of the nearer one only."""
@@ -312,9 +302,7 @@ async def pick_up_reminders(
     return [found[ticket_id] for ticket_id in sorted(found)]
 
 
-async def expire_pick_ups(
-    db: aiosqlite.Connection, *, since: date, day: date, now: datetime
-) -> list[Ticket]:
+async def expire_pick_ups(db: Connection, *, since: date, day: date, now: datetime) -> list[Ticket]:
     """Ready cards whose deadline is before `day` become not_collected (a conditional update,
     an event and an audit record by the system each); return them with the cards that became
     not_collected since `since` (a run cut short before its notices went out is completed)."""
@@ -371,14 +359,14 @@ def _description(text: str | None, *, required: bool) -> str | None:
     return trimmed
 
 
-async def _printing_point(db: aiosqlite.Connection, point_code: str) -> None:
+async def _printing_point(db: Connection, point_code: str) -> None:
     point = await get_service_point(db, point_code)
     if point is None or not point.prints_cards:
         raise NoPrintingHere(point_code=point_code)
 
 
 async def _insert(
-    db: aiosqlite.Connection,
+    db: Connection,
     *,
     chat_id: int,
     nik: str,
@@ -406,27 +394,36 @@ async def _insert(
                 service_point=point_code,
                 now=now,
             )
-        except sqlite3.IntegrityError as error:
-            if "tickets.nik_ref" in str(error):
+        except IntegrityError as error:
+            if _names(error, _OPEN_TWICE):
                 raise await _already_open(db, nik, chat_id) from error
-            if "tickets.number" not in str(error):
+            if not _names(error, _NUMBER_TAKEN):
                 raise
     raise RuntimeError("no unused ticket number found")
 
 
-async def ensure_no_open_ticket(db: aiosqlite.Connection, nik: str, *, chat_id: int) -> None:
+# What a refused INSERT names: SQLite's message the column, PostgreSQL's the constraint.
+_OPEN_TWICE = ("tickets.nik_ref", "tickets_one_open_per_person")
+_NUMBER_TAKEN = ("tickets.number", "tickets_number_key")
+
+
+def _names(error: Exception, names: tuple[str, ...]) -> bool:
+    return any(name in str(error) for name in names)
+
+
+async def ensure_no_open_ticket(db: Connection, nik: str, *, chat_id: int) -> None:
     """Stop a report early when the person already has one in progress (TicketAlreadyOpen)."""
     if await tickets.get_open_ticket(db, nik) is not None:
         raise await _already_open(db, nik, chat_id)
 
 
-async def _already_open(db: aiosqlite.Connection, nik: str, chat_id: int) -> TicketAlreadyOpen:
+async def _already_open(db: Connection, nik: str, chat_id: int) -> TicketAlreadyOpen:
     open_ticket = await tickets.get_open_ticket(db, nik)
     mine = open_ticket is not None and open_ticket.chat_id == chat_id
     return TicketAlreadyOpen(number=open_ticket.number if open_ticket and mine else None)
 
 
-async def _own_ticket(db: aiosqlite.Connection, ticket_id: int, staff: RoleUser | None) -> Ticket:
+async def _own_ticket(db: Connection, ticket_id: int, staff: RoleUser | None) -> Ticket:
     """The ticket if `staff` works at its point (NotStaff / TicketNotFound / WrongServicePoint)."""
     point = require_role(staff, "staff").service_point
     ticket = await tickets.get_ticket(db, ticket_id)
@@ -441,7 +438,7 @@ async def _own_ticket(db: aiosqlite.Connection, ticket_id: int, staff: RoleUser 
 
 
 async def _step(
-    db: aiosqlite.Connection, ticket_id: int, to: str, *, staff: RoleUser | None, now: datetime
+    db: Connection, ticket_id: int, to: str, *, staff: RoleUser | None, now: datetime
 ) -> Ticket:
     """One staff step without extra input: check, move, record, audit."""
     async with _action(db, staff, to, ticket_id, now=now):
@@ -450,7 +447,7 @@ async def _step(
 
 
 async def _move(
-    db: aiosqlite.Connection,
+    db: Connection,
     ticket: Ticket,
     to: str,
     *,
@@ -475,13 +472,13 @@ async def _move(
 
 
 def _action(
-    db: aiosqlite.Connection, actor: RoleUser | None, action: str, ticket_id: int, *, now: datetime
+    db: Connection, actor: RoleUser | None, action: str, ticket_id: int, *, now: datetime
 ) -> AbstractAsyncContextManager[None]:
     """`audit.audited` for a ticket: a refusal is recorded with the ticket's label if it exists."""
     return audited(db, actor, f"tickets:{action}", partial(_target, db, ticket_id), now=now)
 
 
-async def _target(db: aiosqlite.Connection, ticket_id: int) -> str:
+async def _target(db: Connection, ticket_id: int) -> str:
     found = await tickets.get_ticket(db, ticket_id)
     return _label(found) if found else f"ticket={ticket_id}"
 

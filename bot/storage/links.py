@@ -3,26 +3,28 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-import aiosqlite
-
+from bot.crypto import Vault
 from bot.db import vault_of
 from bot.domain import Link
-from bot.storage.residents import opened, opened_nik
+from bot.engine import Connection
+from bot.storage.residents import open_sealed
 
-# The subject is stored as its lookup hash (bot/crypto.py) and read back opened from the
-# resident it names: the NIK's owner, or any member of the household.
-_COLUMNS = (
-    "id, chat_id, kind, CASE kind"
-    f" WHEN 'nik' THEN {opened_nik('subject_ref')}"
-    f" ELSE (SELECT {opened('kk_sealed')} FROM residents r WHERE r.kk_ref = subject_ref LIMIT 1)"
-    " END,"
-    " reminders_on"
+# The subject is stored as its lookup hash (bot/crypto.py) and read back from the resident it
+# names, the NIK's owner or a member of the household (the first by hash), whose sealed NIK or
+# KK number comes along and is opened here, in Python on both engines.
+_SELECT = (
+    "SELECT l.id, l.chat_id, l.kind, CASE l.kind WHEN 'nik' THEN r.nik_sealed ELSE r.kk_sealed"
+    " END, r.nik_ref, l.reminders_on FROM links l LEFT JOIN residents r ON r.nik_ref = CASE l.kind"
+    " WHEN 'nik' THEN l.subject_ref"
+    " ELSE (SELECT m.nik_ref FROM residents m WHERE m.kk_ref = l.subject_ref"
+    " ORDER BY m.nik_ref LIMIT 1) END"
 )
 
 
 async def insert_link(
-    db: aiosqlite.Connection, chat_id: int, kind: str, subject: str, *, now: datetime
+    db: Connection, chat_id: int, kind: str, subject: str, *, now: datetime
 ) -> bool:
     """Create the link (reminders on); False when it already existed (then it is switched on)."""
     ref = vault_of(db).ref(subject)
@@ -40,33 +42,35 @@ async def insert_link(
     return False
 
 
-async def list_links(db: aiosqlite.Connection, chat_id: int) -> list[Link]:
+async def list_links(db: Connection, chat_id: int) -> list[Link]:
     """The chat's links, oldest first."""
-    async with db.execute(
-        f"SELECT {_COLUMNS} FROM links WHERE chat_id = ? ORDER BY id", (chat_id,)
-    ) as cursor:
-        return [_link(row) async for row in cursor]
+    vault = vault_of(db)
+    async with db.execute(f"{_SELECT} WHERE l.chat_id = ? ORDER BY l.id", (chat_id,)) as cursor:
+        return [_link(row, vault) async for row in cursor]
 
 
-async def get_link(db: aiosqlite.Connection, link_id: int, chat_id: int) -> Link | None:
+async def get_link(db: Connection, link_id: int, chat_id: int) -> Link | None:
     """The link with this id if it belongs to this chat."""
     async with db.execute(
-        f"SELECT {_COLUMNS} FROM links WHERE id = ? AND chat_id = ?", (link_id, chat_id)
+        f"{_SELECT} WHERE l.id = ? AND l.chat_id = ?", (link_id, chat_id)
     ) as cursor:
         row = await cursor.fetchone()
-    return _link(row) if row else None
+    return _link(row, vault_of(db)) if row else None
 
 
-async def set_reminders(db: aiosqlite.Connection, link_id: int, *, on: bool) -> None:
+async def set_reminders(db: Connection, link_id: int, *, on: bool) -> None:
     """Switch reminders for one link on or off."""
     await db.execute("UPDATE links SET reminders_on = ? WHERE id = ?", (int(on), link_id))
 
 
-async def delete_link(db: aiosqlite.Connection, link_id: int) -> None:
+async def delete_link(db: Connection, link_id: int) -> None:
     """Remove one link."""
     await db.execute("DELETE FROM links WHERE id = ?", (link_id,))
 
 
-def _link(row: aiosqlite.Row) -> Link:
+def _link(row: Any, vault: Vault) -> Link:
+    id_, chat_id, kind, sealed, nik_ref, reminders_on = row
     # A subject nobody holds any more (gone from the population) reads as "": it covers nobody.
-    return Link(row[0], row[1], row[2], row[3] or "", bool(row[4]))
+    column = "nik_sealed" if kind == "nik" else "kk_sealed"
+    subject = "" if sealed is None else open_sealed(vault, column, sealed, nik_ref)
+    return Link(id_, chat_id, kind, subject, bool(reminders_on))

@@ -6,26 +6,27 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-import aiosqlite
-
+from bot.crypto import Vault
 from bot.db import vault_of
 from bot.domain import Ticket, TicketEvent
-from bot.storage.residents import opened_nik
+from bot.engine import Connection, savepoint
+from bot.storage.residents import open_nik
 
-# The person is stored as the NIK's lookup hash (bot/crypto.py), read back opened from the
-# resident's row.
-_NIK = opened_nik("tickets.nik_ref")
-_COLUMNS = (
-    f"id, number, chat_id, {_NIK}, kind, cause, description, file_id, file_type, service_point,"
-    " state, reason, ready_until, created_at, updated_at"
+_FIELDS = (
+    "id, number, chat_id, kind, cause, description, file_id, file_type, service_point, state,"
+    " reason, ready_until, created_at, updated_at"
 )
-# What an INSERT returns: the NIK is the caller's (a subquery in RETURNING scans the residents).
-_INSERTED = _COLUMNS.replace(_NIK, "NULL")
-_OPEN = "state NOT IN ('handed_over', 'rejected')"
+# The person is stored as the NIK's lookup hash (bot/crypto.py): the resident's sealed NIK comes
+# along and is opened here, in Python on both engines (PostgreSQL never holds the key).
+_SELECT = (
+    f"SELECT {', '.join('t.' + name for name in _FIELDS.split(', '))}, r.nik_sealed, t.nik_ref"
+    " FROM tickets t LEFT JOIN residents r ON r.nik_ref = t.nik_ref"
+)
+_OPEN = "t.state NOT IN ('handed_over', 'rejected')"
 
 
 async def insert_ticket(
-    db: aiosqlite.Connection,
+    db: Connection,
     *,
     number: str,
     chat_id: int,
@@ -38,7 +39,8 @@ async def insert_ticket(
     service_point: str,
     now: datetime,
 ) -> Ticket:
-    """Insert a reported ticket; sqlite3.IntegrityError on a duplicate number or open ticket."""
+    """Insert a reported ticket; bot.engine.IntegrityError on a duplicate number or open ticket
+    (the caller's transaction goes on: the INSERT alone is undone)."""
     values = (
         number,
         chat_id,
@@ -50,59 +52,57 @@ async def insert_ticket(
         file_type,
         service_point,
     )
-    async with db.execute(
-        "INSERT INTO tickets (number, chat_id, nik_ref, kind, cause, description, file_id,"
-        " file_type, service_point, created_at, updated_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        f" RETURNING {_INSERTED}",
-        (*values, _ts(now), _ts(now)),
-    ) as cursor:
+    async with (
+        savepoint(db, "new_ticket"),
+        db.execute(
+            "INSERT INTO tickets (number, chat_id, nik_ref, kind, cause, description, file_id,"
+            " file_type, service_point, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            f" RETURNING {_FIELDS}",
+            (*values, _ts(now), _ts(now)),
+        ) as cursor,
+    ):
         row = await cursor.fetchone()
     assert row is not None
-    return _ticket((*row[:3], nik, *row[4:]))
+    return _ticket(row, nik)
 
 
-async def get_ticket(db: aiosqlite.Connection, ticket_id: int) -> Ticket | None:
+async def get_ticket(db: Connection, ticket_id: int) -> Ticket | None:
     """The ticket with this id, or None."""
-    return await _one(db, f"SELECT {_COLUMNS} FROM tickets WHERE id = ?", (ticket_id,))
+    return await _one(db, f"{_SELECT} WHERE t.id = ?", (ticket_id,))
 
 
-async def get_ticket_by_number(db: aiosqlite.Connection, number: str) -> Ticket | None:
+async def get_ticket_by_number(db: Connection, number: str) -> Ticket | None:
     """The ticket with this number (exact, already normalised), or None."""
-    return await _one(db, f"SELECT {_COLUMNS} FROM tickets WHERE number = ?", (number,))
+    return await _one(db, f"{_SELECT} WHERE t.number = ?", (number,))
 
 
-async def get_open_ticket(db: aiosqlite.Connection, nik: str) -> Ticket | None:
+async def get_open_ticket(db: Connection, nik: str) -> Ticket | None:
     """The person's open ticket (not handed over, not rejected), or None."""
-    query = f"SELECT {_COLUMNS} FROM tickets WHERE nik_ref = ? AND {_OPEN}"
+    query = f"{_SELECT} WHERE t.nik_ref = ? AND {_OPEN}"
     return await _one(db, query, (vault_of(db).ref(nik),))
 
 
-async def list_chat_tickets(db: aiosqlite.Connection, chat_id: int) -> list[Ticket]:
+async def list_chat_tickets(db: Connection, chat_id: int) -> list[Ticket]:
     """The chat's tickets, newest first."""
-    query = f"SELECT {_COLUMNS} FROM tickets WHERE chat_id = ? ORDER BY created_at DESC, id DESC"
+    query = f"{_SELECT} WHERE t.chat_id = ? ORDER BY t.created_at DESC, t.id DESC"
     return await _many(db, query, (chat_id,))
 
 
-async def list_open_for_point(db: aiosqlite.Connection, service_point: str) -> list[Ticket]:
+async def list_open_for_point(db: Connection, service_point: str) -> list[Ticket]:
     """Open tickets at the point, oldest first."""
-    query = f"SELECT {_COLUMNS} FROM tickets WHERE service_point = ? AND {_OPEN} ORDER BY id"
+    query = f"{_SELECT} WHERE t.service_point = ? AND {_OPEN} ORDER BY t.id"
     return await _many(db, query, (service_point,))
 
 
-async def list_by_deadline(
-    db: aiosqlite.Connection, state: str, first: date, last: date
-) -> list[Ticket]:
+async def list_by_deadline(db: Connection, state: str, first: date, last: date) -> list[Ticket]:
     """Tickets in `state` whose pick-up deadline is from `first` to `last` (both included)."""
-    query = (
-        f"SELECT {_COLUMNS} FROM tickets WHERE state = ?"
-        " AND ready_until BETWEEN ? AND ? ORDER BY id"
-    )
+    query = f"{_SELECT} WHERE t.state = ? AND t.ready_until BETWEEN ? AND ? ORDER BY t.id"
     return await _many(db, query, (state, first.isoformat(), last.isoformat()))
 
 
 async def set_state_if(
-    db: aiosqlite.Connection,
+    db: Connection,
     ticket_id: int,
     *,
     from_states: Sequence[str],
@@ -126,7 +126,7 @@ async def set_state_if(
 
 
 async def insert_event(
-    db: aiosqlite.Connection,
+    db: Connection,
     ticket_id: int,
     *,
     state: str,
@@ -141,7 +141,7 @@ async def insert_event(
     )
 
 
-async def list_events(db: aiosqlite.Connection, ticket_id: int) -> list[TicketEvent]:
+async def list_events(db: Connection, ticket_id: int) -> list[TicketEvent]:
     """The ticket's history, oldest first."""
     async with db.execute(
         "SELECT at, state, actor_id, note FROM ticket_events WHERE ticket_id = ? ORDER BY id",
@@ -156,13 +156,13 @@ async def list_events(db: aiosqlite.Connection, ticket_id: int) -> list[TicketEv
 # --- statistics ---
 
 
-async def count_per_cause(db: aiosqlite.Connection) -> dict[str, int]:
+async def count_per_cause(db: Connection) -> dict[str, int]:
     """How many tickets (any state) have each cause; absent causes are left out."""
     async with db.execute("SELECT cause, count(*) FROM tickets GROUP BY cause") as cursor:
         return {cause: n async for cause, n in cursor}
 
 
-async def count_per_kecamatan(db: aiosqlite.Connection) -> list[tuple[str, int]]:
+async def count_per_kecamatan(db: Connection) -> list[tuple[str, int]]:
     """Tickets per kecamatan of the resident's desa, biggest first (then by name)."""
     async with db.execute(
         "SELECT a.name, count(*) AS n FROM tickets t JOIN residents r ON r.nik_ref = t.nik_ref"
@@ -172,7 +172,7 @@ async def count_per_kecamatan(db: aiosqlite.Connection) -> list[tuple[str, int]]
         return [(name, n) async for name, n in cursor]
 
 
-async def handover_spans(db: aiosqlite.Connection) -> list[tuple[datetime, datetime]]:
+async def handover_spans(db: Connection) -> list[tuple[datetime, datetime]]:
     """(reported at, handed over at) of every handed-over ticket."""
     async with db.execute(
         "SELECT r.at, h.at FROM tickets t"
@@ -189,20 +189,24 @@ async def handover_spans(db: aiosqlite.Connection) -> list[tuple[datetime, datet
 # --- helpers ---
 
 
-async def _one(db: aiosqlite.Connection, query: str, params: Sequence[object]) -> Ticket | None:
+async def _one(db: Connection, query: str, params: Sequence[object]) -> Ticket | None:
+    tickets = await _many(db, query, params)
+    return tickets[0] if tickets else None
+
+
+async def _many(db: Connection, query: str, params: Sequence[object]) -> list[Ticket]:
+    vault = vault_of(db)
     async with db.execute(query, params) as cursor:
-        row = await cursor.fetchone()
-    return _ticket(row) if row else None
+        return [_ticket(row, _opened_nik(vault, *row[-2:])) async for row in cursor]
 
 
-async def _many(db: aiosqlite.Connection, query: str, params: Sequence[object]) -> list[Ticket]:
-    async with db.execute(query, params) as cursor:
-        return [_ticket(row) async for row in cursor]
+def _opened_nik(vault: Vault, sealed: bytes | None, nik_ref: bytes) -> str:
+    return open_nik(vault, sealed, nik_ref) or ""
 
 
-def _ticket(row: Sequence[Any]) -> Ticket:
-    id_, number, chat, nik, kind, cause, text, file_id, file_type, point, state, reason = row[:12]
-    until, created, updated = row[12:]
+def _ticket(row: Sequence[Any], nik: str) -> Ticket:
+    id_, number, chat, kind, cause, text, file_id, file_type, point, state, reason = row[:11]
+    until, created, updated = row[11:14]
     return Ticket(
         id=id_,
         number=number,

@@ -1,12 +1,13 @@
-"""The destruction register: batches of received damaged cards, counted once each."""
+"""The destruction register: batches of received damaged cards, counted once each (on both
+engines)."""
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import UTC, date, datetime
 
 import pytest
 
+from bot.engine import IntegrityError
 from bot.errors import NotAdmin
 from bot.services.destruction import (
     Batch,
@@ -20,9 +21,9 @@ from bot.services.destruction import (
 )
 from tests.conftest import NOW
 from tests.desk import ADMIN, KANIGORO, OFFICIAL, desk
-from tests.services.test_tickets import handed_over, report_damaged
+from tests.services.test_tickets import db, handed_over, report_damaged
 
-__all__ = ["desk"]  # the fixture
+__all__ = ["db", "desk"]  # the fixtures (db: each engine in turn)
 
 TODAY = date(2026, 11, 24)  # NOW in WIB
 
@@ -202,12 +203,12 @@ def test_unreadable_batch_date(text):
 async def test_schema_keeps_a_card_in_one_batch(received):
     db, _, _ = received
     batch = await _batch(db)
-    second = await db.execute(
+    ((second,),) = await db.execute_fetchall(
         "INSERT INTO destruction_batches (destroyed_on, method, witnesses, created_by,"
-        " created_at) VALUES ('2026-11-24', 'x', 'y', 1, 'x')"
+        " created_at) VALUES ('2026-11-24', 'x', 'y', 1, 'x') RETURNING id"
     )
-    with pytest.raises(sqlite3.IntegrityError, match="at most one"):
-        await db.execute("UPDATE received_cards SET batch_id = ?", (second.lastrowid,))
+    with pytest.raises(IntegrityError, match="at most one"):  # a trigger, on both engines
+        await db.execute("UPDATE received_cards SET batch_id = ?", (second,))
     assert (await destruction_summary(db)).batches[0] == batch
 
 
