@@ -11,6 +11,7 @@ from datetime import date, timedelta
 import aiosqlite
 
 from bot.domain import ACTIVE_BOOKING_STATES, ServicePoint
+from bot.engine import Connection
 from bot.services.figures import CAME, Figures, Scope, figures_of_parts, point_scope
 from bot.services.schedule import places_offered
 from bot.storage import figures as store
@@ -60,7 +61,7 @@ def to_visit(part: Figures) -> int:
     return part.unrecorded_wajib.total + part.deactivated.total
 
 
-async def parts(db: aiosqlite.Connection, code: str, *, today: date) -> list[Figures]:
+async def parts(db: Connection, code: str, *, today: date) -> list[Figures]:
     """The figures of each area inside `code`, worst first (most unrecorded and deactivated),
     then by name; a desa has no parts but itself."""
     areas = await list_children(db, code)
@@ -74,7 +75,7 @@ def worst_first(found: list[Figures]) -> list[Figures]:
     return sorted(found, key=lambda part: (-to_visit(part), part.scope.area.name))
 
 
-async def points(db: aiosqlite.Connection, *, today: date) -> list[Figures]:
+async def points(db: Connection, *, today: date) -> list[Figures]:
     """The figures of each active service point that had bookings in the period (30 days),
     most bookings first, then by name."""
     scopes = [await point_scope(db, point) for point in await list_service_points(db)]

@@ -13,9 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-import aiosqlite
-
 from bot.domain import TICKET_STATES, Area, ServicePoint
+from bot.engine import Connection
 from bot.services.cycle import WAJIB_KTP_AGE, Cycle, birthday_at, cycle_in_force
 from bot.storage import figures as store
 from bot.storage.areas import get_area
@@ -114,7 +113,7 @@ class Figures:
         return sum(n for state, n in self.tickets.items() if state not in CLOSED_TICKETS)
 
 
-async def area_scope(db: aiosqlite.Connection, code: str) -> Scope:
+async def area_scope(db: Connection, code: str) -> Scope:
     """The scope of an area by plain code (the regency, a kecamatan, a desa)."""
     area = await get_area(db, code)
     if area is None:
@@ -122,7 +121,7 @@ async def area_scope(db: aiosqlite.Connection, code: str) -> Scope:
     return Scope(area)
 
 
-async def point_scope(db: aiosqlite.Connection, point: ServicePoint | str) -> Scope:
+async def point_scope(db: Connection, point: ServicePoint | str) -> Scope:
     """The scope of a service point (by code or as read): its kecamatan's residents."""
     if isinstance(point, str):
         found = await get_service_point(db, point)
@@ -144,7 +143,7 @@ def last_days(today: date, days: int = ACTIVITY_DAYS) -> tuple[date, date]:
 
 
 async def figures(
-    db: aiosqlite.Connection,
+    db: Connection,
     scope: Scope,
     *,
     today: date,
@@ -157,7 +156,7 @@ async def figures(
 
 
 async def figures_of_parts(
-    db: aiosqlite.Connection,
+    db: Connection,
     scopes: Sequence[Scope],
     *,
     today: date,

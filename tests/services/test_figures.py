@@ -16,17 +16,20 @@ import pytest
 
 from bot.db import transaction, vault_of
 from bot.domain import TICKET_STATES
+from bot.nik import make_nik
 from bot.sample import generate_residents, write_export
 from bot.services import breakdown, drives, outbox
 from bot.services.figures import (
     REGENCY_CODE,
     Figures,
+    ages_on,
     area_scope,
     figures,
     point_scope,
 )
 from bot.services.importer import import_residents
 from bot.storage import bookings, chats, links, tickets
+from bot.storage import figures as figures_store
 from bot.storage import outbox as outbox_store
 from bot.storage.areas import list_kecamatan
 from bot.storage.closures import insert_closure
@@ -35,6 +38,7 @@ from bot.storage.service_points import (
     list_service_points,
     seed_service_points,
 )
+from tests.conftest import Person, write_population
 
 TODAY = date(2026, 11, 24)  # cycle in force: cohort 31 Dec 2026, teens born in 2009
 NOW = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
@@ -70,7 +74,9 @@ def _desa(person: dict[str, str]) -> str:
 
 
 @pytest.fixture
-async def town(db, tmp_path):
+async def town(engine_areas, tmp_path):
+    """The town on each engine in turn."""
+    db = engine_areas
     rng = random.Random(19)
     people = list(generate_residents(1500, seed=19, today=TODAY))
     write_export(tmp_path / "siak.csv", (p.values() for p in people))
@@ -104,8 +110,8 @@ async def _plant_reactivations(db, rng, truth):
     """Some residents were deactivated in May: SIAK says AKTIF again for some of them."""
     for person in rng.sample(truth.people, 60):
         await db.execute(
-            "UPDATE residents SET deactivated_on = '2026-05-01' WHERE nik_ref = ref_of(?)",
-            (person["nik"],),
+            "UPDATE residents SET deactivated_on = '2026-05-01' WHERE nik_ref = ?",
+            (vault_of(db).ref(person["nik"]),),
         )
         if person["status_nik"] == "AKTIF":
             truth.reactivated.add(person["nik"])
@@ -193,8 +199,8 @@ async def _plant_drives(db, rng, truth):
                     if rng.random() < 0.8:  # else SIAK keeps another recording date
                         person["tanggal_rekam"] = day.isoformat()
                         await db.execute(
-                            "UPDATE residents SET tanggal_rekam = ? WHERE nik_ref = ref_of(?)",
-                            (day.isoformat(), person["nik"]),
+                            "UPDATE residents SET tanggal_rekam = ? WHERE nik_ref = ?",
+                            (day.isoformat(), vault_of(db).ref(person["nik"])),
                         )
 
 
@@ -412,3 +418,45 @@ async def test_the_share_of_places_used_per_week_against_a_count_made_here(town)
         assert week.share == used * 100 / week.offered
     assert sum(w.booked for w in weeks) > 0  # the count is about something
     assert weeks[2].offered == 4 * 4 * 5  # the closed Wednesday offers nothing
+
+
+# Unmarried, unrecorded residents around the day bounds of TODAY (adult: born by 24 Nov 2009;
+# turning 17 this cycle: born in 2009). PostgreSQL counts the other years in SQL and decides
+# these boundary years in Python once the date is opened: the counts must agree to the day.
+BOUNDARY_BIRTHS = [
+    date(2008, 12, 31), date(2009, 1, 1), date(2009, 11, 24), date(2009, 11, 25),
+    date(2009, 12, 31), date(2010, 1, 1), date(1990, 5, 5),
+]  # fmt: skip
+
+
+async def test_resident_counts_decide_the_boundary_days(engine_areas, tmp_path):
+    db = engine_areas
+    people = [
+        Person(
+            make_nik("350510", born, "P", n + 1), "3505100101080001", f"Warga {n}", born, "P",
+            "BELUM KAWIN", "35.05.10.2001", "", "AKTIF",
+        )
+        for n, born in enumerate(BOUNDARY_BIRTHS)
+    ]  # fmt: skip
+    csv_path = write_population(tmp_path / "bounds.csv", people)
+    assert (await import_residents(db, csv_path, now=NOW)).rejected == []
+    counts = await figures_store.resident_counts(
+        db, "350510", "350511", ages=ages_on(TODAY), first=FIRST, last=LAST
+    )
+    wajib = [b for b in BOUNDARY_BIRTHS if b <= ADULT_BY]
+    teens = [b for b in BOUNDARY_BIRTHS if b.year == 2009]
+    assert counts == figures_store.ResidentCounts(
+        residents=len(BOUNDARY_BIRTHS),
+        wajib_ktp=len(wajib),
+        unrecorded_wajib=len(wajib),
+        unrecorded_wajib_reach=0,
+        turning_17_recorded=0,
+        turning_17_recorded_reach=0,
+        turning_17_unrecorded=len(teens),
+        turning_17_unrecorded_reach=0,
+        deactivated=0,
+        deactivated_reach=0,
+        reactivated=0,
+        outreach=len(set(wajib) | set(teens)),
+        recorded=0,
+    )
