@@ -52,6 +52,7 @@ JOIN_WAIT = 3 * BEAT  # a new worker sends nothing until every other has seen it
 POLL_TIMEOUT = 5  # seconds of each long poll (the leader checks its lock between polls)
 READ_EVERY = 0.2  # seconds between looks at the inbox when nothing woke the reader
 MAX_LINES = 200  # chats in hand at once
+CLAIM_LINES = 10  # chats claimed at a time (then the others' turn: work spreads among workers)
 STOP_GRACE = 10.0  # seconds a stop waits for the updates in hand
 
 
@@ -139,7 +140,7 @@ class Worker:
         while True:
             self._wake.clear()
             claimed: list[Received] = []
-            if (room := MAX_LINES - len(self._in_hand)) > 0:
+            if (room := min(MAX_LINES - len(self._in_hand), CLAIM_LINES)) > 0:
                 try:
                     claimed = await inbox.claim(
                         self.db, self.id, lines=room, now=_now(), lease=LEASE
@@ -148,9 +149,9 @@ class Worker:
                     log.exception("claiming updates failed; trying again")
             for received in claimed:
                 self._start(received)
-            if not claimed:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), READ_EVERY)
+            # then the other workers' turn: a burst of chats is spread among them
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), READ_EVERY)
 
     def _start(self, received: Received) -> None:
         update = Update.de_json(json.loads(received.body), self.app.bot)

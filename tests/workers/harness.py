@@ -77,6 +77,14 @@ class Workers:
                 codes.append(await process.wait())
         return codes
 
+    async def ready(self, number: int) -> None:
+        """Wait until the worker has started (its log says so)."""
+
+        async def started() -> bool:
+            return "bot ready as" in self.log_of(number)
+
+        await until(started, within=60, what=f"worker {number} to start", workers=self)
+
     def logs(self) -> str:
         """The end of every worker's log, for a failure message."""
         return "\n".join(
