@@ -8,6 +8,8 @@ command, and compared: every table's rows, sealed values byte for byte.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import re
 import sqlite3
 
 import psycopg
@@ -43,7 +45,7 @@ from tests.e2e.test_tickets import report
 from tests.meta.test_schema_drift import postgresql_schema
 
 
-async def fill_through_the_bot(settings, clock, botapi) -> list[tuple[str, list]]:
+async def fill_through_the_bot(settings, clock, botapi) -> dict:
     """What an office's database holds after a few days: each flow once, through the bot."""
     conn = await dbmod.connect(settings.database_path, settings.secret_key)
     for role_user in (STAFF_ID, OFFICIAL_ID, ADMIN_ID):
@@ -60,20 +62,40 @@ async def fill_through_the_bot(settings, clock, botapi) -> list[tuple[str, list]
         return await answers(botapi)
 
 
-async def answers(botapi) -> list[tuple[str, list]]:
-    """What /cek, /jadwal and /laporan answer the citizens who booked, reported and linked."""
-    said = []
-    for user_id, command in (
-        (7001, "/jadwal"),
-        (7002, "/laporan"),
-        (7003, f"/cek {PEOPLE['turning17'].nik} {PEOPLE['turning17'].kk}"),
-        (7001, f"/cek {PEOPLE['unrecorded'].nik} {PEOPLE['unrecorded'].kk}"),
-    ):
-        user = botapi.user(user_id)
-        user.send_text(command)
-        message = await user.next_message()
-        said.append((message.html, message.buttons))
+def asked() -> dict[str, tuple[int, str]]:
+    """What each citizen asks: the one who booked, the one who reported, the one who linked."""
+    return {
+        "/jadwal": (7001, "/jadwal"),
+        "/laporan": (7002, "/laporan"),
+        "/cek of the linked": (7003, f"/cek {PEOPLE['turning17'].nik} {PEOPLE['turning17'].kk}"),
+        "/cek of the booked": (7001, f"/cek {PEOPLE['unrecorded'].nik} {PEOPLE['unrecorded'].kk}"),
+    }
+
+
+# Tickets' storage still opens NIKs with SQLite's unseal() (issue 15's port under way).
+NOT_YET_ON_POSTGRESQL = {"/laporan"}
+
+
+async def answers(botapi, *, skip=frozenset()) -> dict:
+    """The bot's answer to each question of `asked`."""
+    said = {}
+    for name, (user_id, command) in asked().items():
+        if name not in skip:
+            botapi.user(user_id).send_text(command)
+            said[name] = await botapi.user(user_id).next_message()
     return said
+
+
+def as_read(messages: dict) -> dict[str, tuple[str, list]]:
+    """Each answer's text and buttons; a verified NIK's token (random, new in every /cek answer)
+    as `…`."""
+    return {
+        name: (
+            m.html,
+            [(label, re.sub(r"^(link:\w+:)[0-9a-f]+$", r"\1…", d)) for label, d in m.buttons],
+        )
+        for name, m in messages.items()
+    }
 
 
 def sqlite_counts(path) -> dict[str, int]:
@@ -108,23 +130,22 @@ def office(settings, monkeypatch):
     return settings
 
 
-async def test_a_filled_office_database_is_copied_whole(
+async def test_the_bot_on_the_copy_answers_as_before(
     office, population, clock, botapi, pg_migrated_url, capsys
 ):
     """Into a database `migrate` prepared (an empty one is migrated by the copy itself)."""
     pg_url = pg_migrated_url
-    await fill_through_the_bot(office, clock, botapi)
-    before = sqlite_counts(office.database_path)
-    assert all(before[t] > 0 for t in ("residents", "bookings", "tickets", "links", "broadcasts"))
+    before = await fill_through_the_bot(office, clock, botapi)
+    counts = sqlite_counts(office.database_path)
+    assert all(counts[t] > 0 for t in ("residents", "bookings", "tickets", "links", "broadcasts"))
 
     assert await asyncio.to_thread(main, ["copy-database", "--to", pg_url]) == 0
     out = capsys.readouterr().out
     assert f"residents: {len(PEOPLE)} rows" in out
     assert "the counts match" in out
     assert pg_url.split("@")[0] not in out  # the password is never echoed
-
-    copied = set(before) - OWN_ROWS
-    assert pg_counts(pg_url, copied) == {t: before[t] for t in copied}
+    copied = sorted(set(counts) - OWN_ROWS)
+    assert pg_counts(pg_url, copied) == {t: counts[t] for t in copied}
     lite = sqlite3.connect(office.database_path)
     try:
         for table, columns in (
@@ -133,28 +154,33 @@ async def test_a_filled_office_database_is_copied_whole(
             ("links", "id, subject_ref"),
             ("tickets", "id, nik_ref, number"),
             ("bookings", "id, nik_ref, code"),
+            ("conversations", "chat_id, user_id, name, value"),
         ):
-            sql = f"SELECT {columns} FROM {table} ORDER BY 1"
+            sql = f"SELECT {columns} FROM {table} ORDER BY 1, 2"
             assert pg_rows(pg_url, sql) == lite.execute(sql).fetchall()  # bytes as they were
         fingerprint = lite.execute("SELECT fingerprint FROM vault_key").fetchall()
     finally:
         lite.close()
     assert pg_rows(pg_url, "SELECT fingerprint FROM vault_key") == fingerprint
+
+    async with serve(dataclasses.replace(office, database_url=pg_url), clock):
+        after = await answers(botapi, skip=NOT_YET_ON_POSTGRESQL)
+        assert as_read(after) == {k: v for k, v in as_read(before).items() if k in after}
+        # A button of an answer given on SQLite still works: the conversations came along.
+        cek = before["/cek of the linked"]
+        botapi.user(7003).press(cek, next(d for _, d in cek.buttons if d.startswith("link:kk:")))
+        assert "Persetujuan" in (await botapi.user(7003).next_message()).text
     # New rows continue after the copied ids.
     (next_id,) = pg_rows(
-        pg_url,
-        "INSERT INTO audit_log (at, action) VALUES ('2026-12-01', 'after') RETURNING id",
+        pg_url, "INSERT INTO audit_log (at, action) VALUES ('2026-12-01', 'after') RETURNING id"
     )[0]
-    assert next_id == before["audit_log"] + 1
+    assert next_id > counts["audit_log"]
 
     # Once more into the same database: refused, and nothing changed.
+    filled = pg_counts(pg_url, copied)
     assert await asyncio.to_thread(main, ["copy-database", "--to", pg_url]) == 2
-    err = capsys.readouterr().err
-    assert "not empty" in err
-    assert pg_counts(pg_url, ["residents", "audit_log"]) == {
-        "residents": len(PEOPLE),
-        "audit_log": before["audit_log"] + 1,
-    }
+    assert "not empty" in capsys.readouterr().err
+    assert pg_counts(pg_url, copied) == filled
 
 
 async def test_a_database_not_migrated_to_the_newest_version_is_refused(tmp_path, pg_url):
