@@ -31,6 +31,12 @@ CHAT = 5000
 TODAY = wib_day(NOW)  # Tuesday 24 November 2026
 
 
+@pytest.fixture(name="db")
+def db_of_each_engine(engine_areas):
+    """Imported into a test module, `db` (and so `desk`) is each engine's in turn there."""
+    return engine_areas
+
+
 @pytest.fixture
 async def desk(db, tmp_path):
     """Service points, the planted residents, and one account of each role."""

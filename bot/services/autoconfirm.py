@@ -5,16 +5,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import aiosqlite
-
 from bot.domain import RoleUser
+from bot.engine import Connection
 from bot.errors import UnknownServicePoint
 from bot.services.staff_actions import audit_desk, desk_action, require_role
 from bot.storage import point_settings
 
 
 async def set_auto_confirm(
-    db: aiosqlite.Connection, *, admin: RoleUser | None, point_code: str, on: bool, now: datetime
+    db: Connection, *, admin: RoleUser | None, point_code: str, on: bool, now: datetime
 ) -> None:
     """Switch auto-confirm of new bookings at a point on or off."""
     target = f"point={point_code} on={on}"

@@ -13,10 +13,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-import aiosqlite
-
 from bot.db import transaction
 from bot.domain import HOLDING_STATES, Booking, Resident
+from bot.engine import Connection
 from bot.errors import BookingNotFound, NotChangeable, OutsideWindow, PointClosed, SlotFull, TooSoon
 from bot.services import outbox
 from bot.services.booking_rules import (
@@ -51,7 +50,7 @@ class Listed:
 
 
 async def book(
-    db: aiosqlite.Connection,
+    db: Connection,
     *,
     chat_id: int,
     nik: str,
@@ -83,7 +82,7 @@ async def book(
 
 
 async def reschedule(
-    db: aiosqlite.Connection,
+    db: Connection,
     booking_id: int,
     *,
     chat_id: int,
@@ -99,7 +98,7 @@ async def reschedule(
 
 
 async def reschedule_with_offer(
-    db: aiosqlite.Connection,
+    db: Connection,
     booking_id: int,
     *,
     chat_id: int,
@@ -132,7 +131,7 @@ async def reschedule_with_offer(
 
 
 async def cancel(
-    db: aiosqlite.Connection, booking_id: int, *, chat_id: int, now: datetime
+    db: Connection, booking_id: int, *, chat_id: int, now: datetime
 ) -> tuple[Booking, Offer | None]:
     """Cancel the chat's booking; the place is free at once and offered to the waitlist."""
     async with transaction(db):
@@ -140,14 +139,14 @@ async def cancel(
 
 
 async def release(
-    db: aiosqlite.Connection, booking_id: int, *, chat_id: int, now: datetime
+    db: Connection, booking_id: int, *, chat_id: int, now: datetime
 ) -> tuple[Booking, Offer | None]:
     """ "Release my place" from the morning question: released, and offered to the waitlist."""
     async with transaction(db):
         return await _give_up(db, booking_id, chat_id=chat_id, state="released", now=now)
 
 
-async def still_coming(db: aiosqlite.Connection, booking_id: int, *, chat_id: int) -> Booking:
+async def still_coming(db: Connection, booking_id: int, *, chat_id: int) -> Booking:
     """ "Yes, still coming" from the morning question: the chat's booking if it still holds its
     place (pending or confirmed); else BookingNotFound / NotChangeable. Changes nothing."""
     booking = await bookings.get_booking(db, booking_id)
@@ -159,7 +158,7 @@ async def still_coming(db: aiosqlite.Connection, booking_id: int, *, chat_id: in
 
 
 async def check_person(
-    db: aiosqlite.Connection,
+    db: Connection,
     *,
     nik: str,
     service: str,
@@ -172,7 +171,7 @@ async def check_person(
 
 
 async def check_slot(
-    db: aiosqlite.Connection, *, point_code: str, service: str, start_at: datetime, now: datetime
+    db: Connection, *, point_code: str, service: str, start_at: datetime, now: datetime
 ) -> None:
     """Raise what `book` would raise for the slot itself (too soon, outside the window, closed,
     full with the next free slots); return quietly if it can still be booked. Read only: `book`
@@ -187,9 +186,7 @@ async def check_slot(
         raise
 
 
-async def check_day(
-    db: aiosqlite.Connection, point: ServicePoint, day: date, *, now: datetime
-) -> None:
+async def check_day(db: Connection, point: ServicePoint, day: date, *, now: datetime) -> None:
     """Why a day has no free slot when it is not simply full: already past (TooSoon), beyond
     the window (OutsideWindow) or the point is closed (PointClosed); quiet otherwise."""
     first, last = booking_window(now)
@@ -201,12 +198,12 @@ async def check_day(
         raise PointClosed(day=day, point_code=point.code)
 
 
-async def chat_bookings(db: aiosqlite.Connection, chat_id: int) -> list[Booking]:
+async def chat_bookings(db: Connection, chat_id: int) -> list[Booking]:
     """The chat's bookings: active ones soonest first, then the rest newest first."""
     return await bookings.list_chat_bookings(db, chat_id)
 
 
-async def listed_bookings(db: aiosqlite.Connection, chat_id: int) -> list[Listed]:
+async def listed_bookings(db: Connection, chat_id: int) -> list[Listed]:
     """The chat's active bookings and its PAST_SHOWN latest others, in the order they were made,
     each numbered by that order: a booking keeps its number when it is moved or another one is
     cancelled, so "#2" on a button means the same booking as in the list shown before."""
@@ -221,9 +218,7 @@ async def listed_bookings(db: aiosqlite.Connection, chat_id: int) -> list[Listed
 # --- the rules ---
 
 
-async def _changeable(
-    db: aiosqlite.Connection, booking_id: int, *, chat_id: int, now: datetime
-) -> Booking:
+async def _changeable(db: Connection, booking_id: int, *, chat_id: int, now: datetime) -> Booking:
     """The chat's own booking, still pending or confirmed and not yet begun."""
     booking = await bookings.get_booking(db, booking_id)
     if booking is None or booking.chat_id != chat_id:
@@ -236,7 +231,7 @@ async def _changeable(
 # --- the writes ---
 
 
-async def _write(db: aiosqlite.Connection, work: Callable[[], Awaitable[T]], *, now: datetime) -> T:
+async def _write(db: Connection, work: Callable[[], Awaitable[T]], *, now: datetime) -> T:
     """Run `work` in one write transaction; a SlotFull gets its next free slots after rollback."""
     try:
         async with transaction(db):
@@ -246,7 +241,7 @@ async def _write(db: aiosqlite.Connection, work: Callable[[], Awaitable[T]], *, 
         raise
 
 
-async def _next_free(db: aiosqlite.Connection, full: SlotFull, *, now: datetime) -> list[Any]:
+async def _next_free(db: Connection, full: SlotFull, *, now: datetime) -> list[Any]:
     point = await get_service_point(db, full.context["point_code"])
     if point is None:
         return []
@@ -254,7 +249,7 @@ async def _next_free(db: aiosqlite.Connection, full: SlotFull, *, now: datetime)
 
 
 async def _move(
-    db: aiosqlite.Connection,
+    db: Connection,
     booking: Booking,
     point: ServicePoint,
     start: datetime,
@@ -270,7 +265,7 @@ async def _move(
 
 
 async def _give_up(
-    db: aiosqlite.Connection, booking_id: int, *, chat_id: int, state: str, now: datetime
+    db: Connection, booking_id: int, *, chat_id: int, state: str, now: datetime
 ) -> tuple[Booking, Offer | None]:
     """Cancel or release the chat's booking and offer its place to the waitlist."""
     booking = await _changeable(db, booking_id, chat_id=chat_id, now=now)
@@ -279,17 +274,15 @@ async def _give_up(
     return await _reread(db, booking), await _offer_freed(db, booking, now=now)
 
 
-async def _withdraw_reminders(db: aiosqlite.Connection, booking: Booking, *, now: datetime) -> None:
+async def _withdraw_reminders(db: Connection, booking: Booking, *, now: datetime) -> None:
     """Its reminders still queued are not sent (keys `booking:<id>:...`, bot.jobs.reminders)."""
     await outbox.withdraw(db, f"booking:{booking.id}:", now=now)
 
 
-async def _reread(db: aiosqlite.Connection, booking: Booking) -> Booking:
+async def _reread(db: Connection, booking: Booking) -> Booking:
     return await bookings.get_booking(db, booking.id) or booking
 
 
-async def _offer_freed(
-    db: aiosqlite.Connection, booking: Booking, *, now: datetime
-) -> Offer | None:
+async def _offer_freed(db: Connection, booking: Booking, *, now: datetime) -> Offer | None:
     """Offer the place `booking` held (before this change) to the waitlist."""
     return await offer_freed_place_in(db, booking.service_point, booking.start_at, now=now)

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-import aiosqlite
-
 from bot.domain import ServicePoint
+from bot.engine import Connection
 from bot.services.schedule import booking_window, points_for_service
 
 POINTS_SHOWN = 6  # the nearest points, as buttons
@@ -15,7 +14,7 @@ SHOWN_ANYWHERE = ("office", "tla")  # the Kanigoro office and the TLAs print car
 
 
 async def shortlisted_points(
-    db: aiosqlite.Connection, service: str, *, home_kecamatan: str | None
+    db: Connection, service: str, *, home_kecamatan: str | None
 ) -> list[ServicePoint]:
     """The points offering the service nearest to the home kecamatan, plus the Kanigoro office
     and the TLAs wherever they rank."""

@@ -9,10 +9,8 @@ from __future__ import annotations
 import random
 from datetime import date, datetime, timedelta
 
-import aiosqlite
-
 from bot.domain import Booking, Drive, Resident
-from bot.engine import IntegrityError
+from bot.engine import Connection, IntegrityError
 from bot.errors import (
     AlreadyBooked,
     DriveUnavailable,
@@ -60,7 +58,7 @@ def new_code(rng: random.Random | None = None) -> str:
     return "".join(chooser.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
 
 
-async def point_for(db: aiosqlite.Connection, point_code: str, service: str) -> ServicePoint:
+async def point_for(db: Connection, point_code: str, service: str) -> ServicePoint:
     """The point if it offers the service; else ServiceNotOffered."""
     point = await get_service_point(db, point_code)
     if point is None or not offers_service(point, service):
@@ -69,7 +67,7 @@ async def point_for(db: aiosqlite.Connection, point_code: str, service: str) -> 
 
 
 async def require_slot(
-    db: aiosqlite.Connection,
+    db: Connection,
     point: ServicePoint,
     start: datetime,
     *,
@@ -89,7 +87,7 @@ async def require_slot(
 
 
 async def require_person_may_book(
-    db: aiosqlite.Connection, *, chat_id: int, nik: str, service: str, now: datetime
+    db: Connection, *, chat_id: int, nik: str, service: str, now: datetime
 ) -> None:
     """One active booking per person and service, three per chat, one after two no-shows."""
     person = await bookings.person_bookings(db, nik, service, chat_id)
@@ -117,7 +115,7 @@ def require_may_record(resident: Resident, day: date, *, min_age: int = RECORDIN
 
 
 async def require_service_fits(
-    db: aiosqlite.Connection,
+    db: Connection,
     *,
     nik: str,
     service: str,
@@ -137,7 +135,7 @@ def drive_serves(drive: Drive, resident: Resident) -> bool:
     return drive.area_code in (resident.kode_desa, resident.kode_desa[:6])
 
 
-async def require_drive_serves(db: aiosqlite.Connection, point: ServicePoint, nik: str) -> None:
+async def require_drive_serves(db: Connection, point: ServicePoint, nik: str) -> None:
     """At a drive's point (bot/services/drives.py), the drive is still planned and serves the
     person's desa or kecamatan; else DriveUnavailable. Nothing to check at an ordinary point."""
     if point.open_day is None:
@@ -151,7 +149,7 @@ async def require_drive_serves(db: aiosqlite.Connection, point: ServicePoint, ni
 
 
 async def require_room(
-    db: aiosqlite.Connection,
+    db: Connection,
     point: ServicePoint,
     start: datetime,
     *,
@@ -163,7 +161,7 @@ async def require_room(
         raise SlotFull(point_code=point.code, start_at=start, next_free=[])
 
 
-async def initial_state(db: aiosqlite.Connection, point: ServicePoint) -> str:
+async def initial_state(db: Connection, point: ServicePoint) -> str:
     """A new or moved booking is confirmed at once where the point auto-confirms, or where no
     staff member could be told of it (none registered, none has opened the bot, or the staff
     chat blocked it): a booking nobody can confirm would otherwise wait "pending" for ever."""
@@ -171,7 +169,7 @@ async def initial_state(db: aiosqlite.Connection, point: ServicePoint) -> str:
 
 
 async def insert_booking(
-    db: aiosqlite.Connection,
+    db: Connection,
     point: ServicePoint,
     *,
     chat_id: int,

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-import aiosqlite
-
 from bot.domain import ACTIVE_BOOKING_STATES, Booking, RoleUser
+from bot.engine import Connection
 from bot.errors import InvalidClosure, UnknownServicePoint
 from bot.services.schedule import wib_day
 from bot.services.staff_actions import (
@@ -27,7 +26,7 @@ CLOSURE_MAX_DAYS = 366
 
 
 async def close_point(
-    db: aiosqlite.Connection,
+    db: Connection,
     *,
     admin: RoleUser | None,
     point_code: str | None,
@@ -56,7 +55,7 @@ async def close_point(
         return await _cancel_range(db, point_code, first_day, last_day, text, actor=admin, now=now)
 
 
-async def _require_point(db: aiosqlite.Connection, point_code: str | None) -> None:
+async def _require_point(db: Connection, point_code: str | None) -> None:
     if point_code is not None and await get_service_point(db, point_code) is None:
         raise UnknownServicePoint(code=point_code)
 
@@ -71,7 +70,7 @@ def _check_days(first_day: date, last_day: date, *, today: date) -> None:
 
 
 async def _cancel_range(
-    db: aiosqlite.Connection,
+    db: Connection,
     point_code: str | None,
     first_day: date,
     last_day: date,

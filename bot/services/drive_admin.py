@@ -12,9 +12,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-import aiosqlite
-
 from bot.domain import Area, Drive, ServicePoint
+from bot.engine import Connection
 from bot.errors import InvalidDrive
 from bot.services import drives
 from bot.services.broadcasts import read_day
@@ -66,7 +65,7 @@ class Listing:
 
 
 async def read_answer(
-    db: aiosqlite.Connection, field: str, text: str, *, draft: dict[str, Any], now: datetime
+    db: Connection, field: str, text: str, *, draft: dict[str, Any], now: datetime
 ) -> str | int:
     """The typed answer to step `field`, checked, as the draft keeps it; else InvalidDrive (or
     the day's InvalidDay) saying what is wrong. `draft` holds the earlier answers."""
@@ -96,14 +95,14 @@ def _number(text: str) -> int:
     return int(digits)
 
 
-async def suggested_points(db: aiosqlite.Connection, area_code: str) -> list[ServicePoint]:
+async def suggested_points(db: Connection, area_code: str) -> list[ServicePoint]:
     """The points nearest the area (its kecamatan's office first), to suggest at the point
     step."""
     points = await points_for_service(db, "rekam", home_kecamatan=area_code[:6])
     return points[:SUGGESTED_POINTS]
 
 
-async def summary(db: aiosqlite.Connection, draft: dict[str, Any]) -> Summary:
+async def summary(db: Connection, draft: dict[str, Any]) -> Summary:
     """The complete draft with its area and running point, for the confirmation."""
     area = await get_area(db, draft["area"])
     point = await get_service_point(db, draft["point"])
@@ -141,7 +140,7 @@ def complete(draft: dict[str, Any]) -> bool:
     return all(field in draft for field in STEPS)
 
 
-async def upcoming(db: aiosqlite.Connection, *, now: datetime, code: str | None = None) -> Listing:
+async def upcoming(db: Connection, *, now: datetime, code: str | None = None) -> Listing:
     """The planned drives from today on (the first LIST_MAX; `code`: that one only, else
     InvalidDrive), with their bookings, areas and running points."""
     today = wib_day(now)
@@ -160,12 +159,12 @@ async def upcoming(db: aiosqlite.Connection, *, now: datetime, code: str | None 
     )
 
 
-async def booked(db: aiosqlite.Connection, drive: Drive) -> int:
+async def booked(db: Connection, drive: Drive) -> int:
     """How many active bookings the drive holds."""
     return len(await bookings.list_active_between(db, drive.point_code, drive.day, drive.day))
 
 
-async def affected(db: aiosqlite.Connection, drive: Drive, field: str, value: str | int) -> int:
+async def affected(db: Connection, drive: Drive, field: str, value: str | int) -> int:
     """How many bookings the change would cancel: all of them on a new day, those off the new
     grid for new hours, none for a new capacity (bookings made are kept)."""
     if field == "capacity":

@@ -14,10 +14,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-import aiosqlite
-
 from bot.config import TIMEZONE
 from bot.domain import Drive, RoleUser
+from bot.engine import Connection
 from bot.errors import DomainError, WrongServicePoint
 from bot.services.booking_rules import CODE_LENGTH
 from bot.services.figures import CAME
@@ -79,14 +78,14 @@ def places_of(drive: Drive) -> int:
     return len(slot_starts(drive.day, hours=parse_hours(drive.point.hours))) * drive.capacity
 
 
-async def drive_list(db: aiosqlite.Connection, drive: Drive) -> DriveList:
+async def drive_list(db: Connection, drive: Drive) -> DriveList:
     """The drive's bookings that were not given back, with the residents' names."""
     day = await queue_entries(db, drive.point_code, drive.day)
     entries = [e for e in day if e.booking.state not in DROPPED]
     return DriveList(drive, entries, places_of(drive))
 
 
-async def lists_for(db: aiosqlite.Connection, day: date) -> list[tuple[DriveList, list[int]]]:
+async def lists_for(db: Connection, day: date) -> list[tuple[DriveList, list[int]]]:
     """Each planned drive on `day` with its list and the chats of its running point's staff
     (the point's staff group, else each staff member)."""
     found = []
@@ -96,7 +95,7 @@ async def lists_for(db: aiosqlite.Connection, day: date) -> list[tuple[DriveList
 
 
 async def staff_drive_list(
-    db: aiosqlite.Connection,
+    db: Connection,
     *,
     staff: RoleUser | None,
     code: str | None,
@@ -143,12 +142,12 @@ def list_filename(listing: DriveList) -> str:
 # --- after the drive ---
 
 
-async def finished_drives(db: aiosqlite.Connection, *, since: date, day: date) -> list[Drive]:
+async def finished_drives(db: Connection, *, since: date, day: date) -> list[Drive]:
     """Planned drives whose day is over by `day`: from the day before `since` to yesterday."""
     return await drives.list_drives(db, since - timedelta(days=1), day - timedelta(days=1))
 
 
-async def drive_summary(db: aiosqlite.Connection, drive: Drive) -> DriveOutcome:
+async def drive_summary(db: Connection, drive: Drive) -> DriveOutcome:
     """The drive's places, booked, came, recorded and no-shows, in all and per desa (by name,
     busiest first)."""
     counts = await drives.booking_states_per_desa(db, drive.point_code, drive.day)
@@ -173,7 +172,7 @@ async def drive_summary(db: aiosqlite.Connection, drive: Drive) -> DriveOutcome:
     )
 
 
-async def summary_recipients(db: aiosqlite.Connection, drive: Drive) -> list[int]:
+async def summary_recipients(db: Connection, drive: Drive) -> list[int]:
     """Every admin, and every official whose area holds the drive's area or lies in it."""
     officials = [
         u.telegram_id

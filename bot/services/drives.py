@@ -28,9 +28,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import TypeVar
 
-import aiosqlite
-
 from bot.domain import ACTIVE_BOOKING_STATES, Booking, Drive, Resident, RoleUser, ServicePoint
+from bot.engine import Connection
 from bot.errors import DriveUnavailable, InvalidDrive, UnknownServicePoint
 from bot.services import booking as booking_service
 from bot.services.audit import audited, record_audit
@@ -81,7 +80,7 @@ class DriveChange:
 
 
 async def create_drive(
-    db: aiosqlite.Connection,
+    db: Connection,
     *,
     admin: RoleUser | None,
     name: str,
@@ -143,7 +142,7 @@ async def create_drive(
 
 
 async def change_drive(
-    db: aiosqlite.Connection,
+    db: Connection,
     code: str,
     *,
     admin: RoleUser | None,
@@ -196,7 +195,7 @@ async def change_drive(
 
 
 async def cancel_drive(
-    db: aiosqlite.Connection, code: str, *, admin: RoleUser | None, now: datetime
+    db: Connection, code: str, *, admin: RoleUser | None, now: datetime
 ) -> DriveChange:
     """Cancel a planned drive whose day has not passed: its point closes, its active bookings
     are cancelled and returned. Refused with InvalidDrive (`not_found`, `cancelled`, `past`)."""
@@ -210,18 +209,18 @@ async def cancel_drive(
     return DriveChange(await _reread(db, drive.id), cancelled)
 
 
-async def get_drive_by_code(db: aiosqlite.Connection, code: str) -> Drive | None:
+async def get_drive_by_code(db: Connection, code: str) -> Drive | None:
     """The drive with this code (any case, as typed or from a deep link), or None."""
     return await drives.get_drive_by_code(db, code)
 
 
-async def get_drive_by_point(db: aiosqlite.Connection, point_code: str) -> Drive | None:
+async def get_drive_by_point(db: Connection, point_code: str) -> Drive | None:
     """The drive a booking at `point_code` is for, or None for an ordinary point."""
     return await drives.get_drive_by_point(db, point_code)
 
 
 async def list_drives(
-    db: aiosqlite.Connection,
+    db: Connection,
     first_day: date,
     last_day: date,
     *,
@@ -235,13 +234,13 @@ async def list_drives(
     )
 
 
-async def drive_bookings(db: aiosqlite.Connection, drive: Drive) -> list[Booking]:
+async def drive_bookings(db: Connection, drive: Drive) -> list[Booking]:
     """Every booking at the drive on its day, in any state, by time and queue number."""
     return await bookings.list_point_day(db, drive.point_code, drive.day)
 
 
 async def drives_serving(
-    db: aiosqlite.Connection,
+    db: Connection,
     who: Resident | str,
     from_day: date,
     days: int = BOOKING_WINDOW_DAYS,
@@ -254,7 +253,7 @@ async def drives_serving(
 
 
 async def book_at_drive(
-    db: aiosqlite.Connection,
+    db: Connection,
     code: str,
     *,
     chat_id: int,
@@ -279,7 +278,7 @@ async def book_at_drive(
     )
 
 
-async def available_drive(db: aiosqlite.Connection, code: str, *, now: datetime) -> Drive:
+async def available_drive(db: Connection, code: str, *, now: datetime) -> Drive:
     """The drive if it is planned and its day has not passed; else DriveUnavailable."""
     drive = await drives.get_drive_by_code(db, code)
     if drive is None or drive.cancelled or drive.day < wib_day(now):
@@ -287,7 +286,7 @@ async def available_drive(db: aiosqlite.Connection, code: str, *, now: datetime)
     return drive
 
 
-async def require_in_area(db: aiosqlite.Connection, drive: Drive, nik: str) -> None:
+async def require_in_area(db: Connection, drive: Drive, nik: str) -> None:
     """DriveUnavailable(`not_in_area`) unless the person lives in the area the drive serves."""
     await require_drive_serves(db, drive.point, nik)
 
@@ -342,27 +341,25 @@ def check_capacity(capacity: int) -> int:
     return capacity
 
 
-async def check_day(
-    db: aiosqlite.Connection, day: date, *, run_by: str | None, now: datetime
-) -> date:
+async def check_day(db: Connection, day: date, *, run_by: str | None, now: datetime) -> date:
     """A day a drive can be on (after today, not too far, no holiday, no closure of every
     point, nor of the running point `run_by` once known); else InvalidDrive."""
     await _require_day(db, run_by or "", day, now=now)
     return day
 
 
-async def check_area(db: aiosqlite.Connection, code: str) -> str:
+async def check_area(db: Connection, code: str) -> str:
     """The plain code of an area a drive can serve; else InvalidDrive(`area`)."""
     await _area(db, code)
     return plain_code(code)
 
 
-async def check_point(db: aiosqlite.Connection, code: str) -> ServicePoint:
+async def check_point(db: Connection, code: str) -> ServicePoint:
     """A point whose staff can run a drive; else UnknownServicePoint or InvalidDrive(`point`)."""
     return await _running_point(db, code)
 
 
-async def planned_drive(db: aiosqlite.Connection, code: str, *, now: datetime) -> Drive:
+async def planned_drive(db: Connection, code: str, *, now: datetime) -> Drive:
     """The drive with this code if it can still be changed or cancelled; else InvalidDrive."""
     return await _planned(db, code, now=now)
 
@@ -401,7 +398,7 @@ def _hours_text(day: date, opening: time, closing: time) -> str:
     return f"{DAYS[day.weekday()]} {opening:%H:%M}-{closing:%H:%M}"
 
 
-async def _running_point(db: aiosqlite.Connection, code: str) -> ServicePoint:
+async def _running_point(db: Connection, code: str) -> ServicePoint:
     point = await get_service_point(db, code)
     if point is None:
         raise UnknownServicePoint(code=code)
@@ -411,7 +408,7 @@ async def _running_point(db: aiosqlite.Connection, code: str) -> ServicePoint:
     return point
 
 
-async def _require_day(db: aiosqlite.Connection, run_by: str, day: date, *, now: datetime) -> None:
+async def _require_day(db: Connection, run_by: str, day: date, *, now: datetime) -> None:
     today = wib_day(now)
     if day <= today:
         raise InvalidDrive(kind="past")
@@ -424,7 +421,7 @@ async def _require_day(db: aiosqlite.Connection, run_by: str, day: date, *, now:
         raise InvalidDrive(kind="closed", reason=closed[day])
 
 
-async def _area(db: aiosqlite.Connection, code: str) -> str:
+async def _area(db: Connection, code: str) -> str:
     """The kecamatan of the area a drive serves; InvalidDrive(`area`) if it is none."""
     area = await get_area(db, code)
     if area is None or area.level not in _AREA_LEVELS or not area.code.startswith("3505"):
@@ -450,7 +447,7 @@ def _pin(latitude: float | None, longitude: float | None) -> tuple[float, float]
     return latitude, longitude
 
 
-async def _planned(db: aiosqlite.Connection, code: str, *, now: datetime) -> Drive:
+async def _planned(db: Connection, code: str, *, now: datetime) -> Drive:
     drive = await drives.get_drive_by_code(db, code)
     if drive is None:
         raise InvalidDrive(kind="not_found", code=code)
@@ -461,7 +458,7 @@ async def _planned(db: aiosqlite.Connection, code: str, *, now: datetime) -> Dri
     return drive
 
 
-async def _new_code(db: aiosqlite.Connection, rng: random.Random | None) -> str:
+async def _new_code(db: Connection, rng: random.Random | None) -> str:
     chooser = rng or _SYSTEM_RANDOM
     for _ in range(_CODE_ATTEMPTS):
         code = "".join(chooser.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
@@ -471,7 +468,7 @@ async def _new_code(db: aiosqlite.Connection, rng: random.Random | None) -> str:
 
 
 async def _cancel_bookings(
-    db: aiosqlite.Connection,
+    db: Connection,
     drive: Drive,
     admin: RoleUser | None,
     *,
@@ -487,7 +484,7 @@ async def _cancel_bookings(
     ]
 
 
-async def _reread(db: aiosqlite.Connection, drive_id: int) -> Drive:
+async def _reread(db: Connection, drive_id: int) -> Drive:
     drive = await drives.get_drive(db, drive_id)
     assert drive is not None
     return drive

@@ -13,9 +13,8 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime
 
-import aiosqlite
-
 from bot.domain import HOLDING_STATES, Booking, RoleUser
+from bot.engine import Connection
 from bot.errors import OutdatedNotice, StaffBookingNotFound, StaffNotChangeable
 from bot.nik import mask_number
 from bot.services.booking_rules import CODE_ALPHABET, CODE_LENGTH
@@ -56,7 +55,7 @@ def outcome_for(service: str) -> str:
 
 
 async def confirm(
-    db: aiosqlite.Connection,
+    db: Connection,
     booking_id: int,
     *,
     staff: RoleUser | None,
@@ -71,7 +70,7 @@ async def confirm(
 
 
 async def reject(
-    db: aiosqlite.Connection,
+    db: Connection,
     booking_id: int,
     *,
     staff: RoleUser | None,
@@ -92,7 +91,7 @@ async def reject(
 
 
 async def check_in(
-    db: aiosqlite.Connection, code_text: str, *, staff: RoleUser | None, now: datetime
+    db: Connection, code_text: str, *, staff: RoleUser | None, now: datetime
 ) -> Booking:
     """The booking with this code, today at the staff's own point → checked_in (from pending
     too: the person stands at the counter, and whoever checks them in would have confirmed)."""
@@ -104,7 +103,7 @@ async def check_in(
 
 
 async def record_outcome(
-    db: aiosqlite.Connection,
+    db: Connection,
     booking_id: int,
     outcome: str,
     *,
@@ -126,7 +125,7 @@ async def record_outcome(
 
 
 async def no_show_by_code(
-    db: aiosqlite.Connection, code_text: str, *, staff: RoleUser | None, now: datetime
+    db: Connection, code_text: str, *, staff: RoleUser | None, now: datetime
 ) -> Booking:
     """/tidak_hadir KODE: the booking with this code at the staff's own point → no_show."""
     target = f"code={_code_label(code_text)} outcome=no_show"
@@ -137,7 +136,7 @@ async def no_show_by_code(
 
 
 async def own_booking(
-    db: aiosqlite.Connection,
+    db: Connection,
     booking_id: int,
     *,
     staff: RoleUser | None,
@@ -156,7 +155,7 @@ async def own_booking(
 
 
 async def confirm_all_for_day(
-    db: aiosqlite.Connection, *, staff: RoleUser | None, day: date, now: datetime
+    db: Connection, *, staff: RoleUser | None, day: date, now: datetime
 ) -> list[Booking]:
     """Confirm every pending booking of the staff's own point on `day`."""
     async with desk_action(db, staff, "confirm_all", f"day={day.isoformat()}", now=now):
@@ -168,15 +167,13 @@ async def confirm_all_for_day(
         ]
 
 
-async def today_queue(
-    db: aiosqlite.Connection, *, staff: RoleUser | None, day: date
-) -> list[QueueEntry]:
+async def today_queue(db: Connection, *, staff: RoleUser | None, day: date) -> list[QueueEntry]:
     """The staff's own point's bookings on `day` in queue order, every state, with names."""
     point = require_role(staff, "staff").service_point or ""
     return await queue_entries(db, point, day)
 
 
-async def queue_entries(db: aiosqlite.Connection, point: str, day: date) -> list[QueueEntry]:
+async def queue_entries(db: Connection, point: str, day: date) -> list[QueueEntry]:
     """The point's bookings on `day` in queue order, every state, with the residents' names."""
     return [await _entry(db, b) for b in await bookings.list_point_day(db, point, day)]
 
@@ -202,9 +199,7 @@ def _code_label(text: str) -> str:
         return "invalid"
 
 
-async def _staff_booking(
-    db: aiosqlite.Connection, booking_id: int, staff: RoleUser | None
-) -> Booking:
+async def _staff_booking(db: Connection, booking_id: int, staff: RoleUser | None) -> Booking:
     require_role(staff, "staff")
     booking = await bookings.get_booking(db, booking_id)
     if booking is None:
@@ -212,9 +207,7 @@ async def _staff_booking(
     return own_point(staff, booking, run_by=await drives.running_point(db, booking.service_point))
 
 
-async def _staff_booking_by_code(
-    db: aiosqlite.Connection, code_text: str, staff: RoleUser | None
-) -> Booking:
+async def _staff_booking_by_code(db: Connection, code_text: str, staff: RoleUser | None) -> Booking:
     require_role(staff, "staff")
     code = normalize_code(code_text)
     booking = await bookings.get_booking_by_code(db, code)
@@ -241,6 +234,6 @@ def _require_day(booking: Booking, *, today: date, exact: bool) -> None:
         raise StaffNotChangeable(kind="other_day", state=booking.state, day=booking.day)
 
 
-async def _entry(db: aiosqlite.Connection, booking: Booking) -> QueueEntry:
+async def _entry(db: Connection, booking: Booking) -> QueueEntry:
     resident = await residents.get_resident(db, booking.nik)
     return QueueEntry(booking, resident.nama if resident else mask_number(booking.nik))

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import aiosqlite
-
 from bot.db import transaction
+from bot.engine import Connection
 from bot.errors import DomainError
 from bot.services.opening_hours import parse_hours
 from bot.storage import audit, service_points
@@ -19,7 +18,7 @@ class InvalidPointSetting(DomainError):
 
 
 async def update_point(
-    db: aiosqlite.Connection,
+    db: Connection,
     code: str,
     *,
     capacity: int | None = None,

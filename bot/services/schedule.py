@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 
-import aiosqlite
 import holidays
 
 from bot.config import TIMEZONE
+from bot.engine import Connection
 from bot.services.opening_hours import DEFAULT_HOURS_TEXT, Hours, parse_hours
 from bot.storage import bookings, waitlist
 from bot.storage.closures import closed_days, point_is_active
@@ -86,22 +86,18 @@ def _holidays(year: int) -> holidays.HolidayBase:
     return holidays.country_holidays("ID", years=year)
 
 
-async def is_open(db: aiosqlite.Connection, point: ServicePoint, day: date) -> bool:
+async def is_open(db: Connection, point: ServicePoint, day: date) -> bool:
     """Whether the point serves on the day: opening hours, no holiday, no closure."""
     return day in await _open_days_between(db, point, day, day)
 
 
-async def last_open_day_before(
-    db: aiosqlite.Connection, point: ServicePoint, day: date
-) -> date | None:
+async def last_open_day_before(db: Connection, point: ServicePoint, day: date) -> date | None:
     """The point's latest opening day in the fortnight before `day`, if any."""
     days = await _open_days_between(db, point, day - timedelta(days=BOOKING_WINDOW_DAYS), day)
     return max((d for d in days if d < day), default=None)
 
 
-async def open_days(
-    db: aiosqlite.Connection, point: ServicePoint, *, now: datetime
-) -> list[OpenDay]:
+async def open_days(db: Connection, point: ServicePoint, *, now: datetime) -> list[OpenDay]:
     """The days in the booking window that are open and still have a bookable slot."""
     days = []
     for day in await _open_days_between(db, point, *booking_window(now)):
@@ -112,7 +108,7 @@ async def open_days(
 
 
 async def free_slots(
-    db: aiosqlite.Connection, point: ServicePoint, day: date, *, now: datetime
+    db: Connection, point: ServicePoint, day: date, *, now: datetime
 ) -> list[Slot]:
     """The day's bookable slots: in the window, open, a place left, at least 1 hour ahead."""
     first, last = booking_window(now)
@@ -122,7 +118,7 @@ async def free_slots(
 
 
 async def next_free_slots(
-    db: aiosqlite.Connection, point: ServicePoint, after: datetime, *, now: datetime, limit: int = 3
+    db: Connection, point: ServicePoint, after: datetime, *, now: datetime, limit: int = 3
 ) -> list[Slot]:
     """The first bookable slots that start after `after`, within the window."""
     first, last = booking_window(now)
@@ -135,7 +131,7 @@ async def next_free_slots(
 
 
 async def remaining_places(
-    db: aiosqlite.Connection,
+    db: Connection,
     point: ServicePoint,
     start_at: datetime,
     *,
@@ -149,7 +145,7 @@ async def remaining_places(
 
 
 async def points_for_service(
-    db: aiosqlite.Connection, service: str, *, home_kecamatan: str | None
+    db: Connection, service: str, *, home_kecamatan: str | None
 ) -> list[ServicePoint]:
     """Active points offering the service, nearest to the home kecamatan's office first."""
     points = await list_service_points(db)
@@ -175,7 +171,7 @@ def distance_km(a: ServicePoint, b: ServicePoint) -> float:
 
 
 async def _open_days_between(
-    db: aiosqlite.Connection, point: ServicePoint, first: date, last: date
+    db: Connection, point: ServicePoint, first: date, last: date
 ) -> list[date]:
     if first > last or not await point_is_active(db, point.code):
         return []
@@ -193,7 +189,7 @@ async def _open_days_between(
 
 
 async def _free_slots(
-    db: aiosqlite.Connection, point: ServicePoint, day: date, *, now: datetime
+    db: Connection, point: ServicePoint, day: date, *, now: datetime
 ) -> list[Slot]:
     starts = slot_starts(day, hours=parse_hours(point.hours))
     if not starts:
@@ -205,9 +201,7 @@ async def _free_slots(
     return [Slot(s, n) for s, n in places.items() if n > 0 and s >= earliest]
 
 
-async def places_offered(
-    db: aiosqlite.Connection, point: ServicePoint, first: date, last: date
-) -> int:
+async def places_offered(db: Connection, point: ServicePoint, first: date, last: date) -> int:
     """The places of the point's slots on its open days from `first` to `last`: each slot
     holds `slot_capacity` bookings (holidays, closures and days without hours offer none)."""
     hours = parse_hours(point.hours)

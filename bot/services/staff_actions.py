@@ -11,8 +11,6 @@ from collections.abc import Collection
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 
-import aiosqlite
-
 from bot.domain import ACTIVE_BOOKING_STATES, Booking, RoleUser
 from bot.engine import Connection
 from bot.errors import InvalidReason, NotAdmin, NotStaff, StaffNotChangeable, WrongServicePoint
@@ -63,7 +61,7 @@ async def audit_desk(
 
 
 async def move_booking(
-    db: aiosqlite.Connection,  # bookings and the outbox still speak SQLite only
+    db: Connection,
     booking: Booking,
     from_states: Collection[str],
     to_state: str,

@@ -5,16 +5,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import aiosqlite
-
 from bot.domain import RoleUser
+from bot.engine import Connection
 from bot.errors import UnknownServicePoint
 from bot.services.staff_actions import audit_desk, desk_action, require_role
 from bot.storage import point_settings, users
 
 
 async def set_staff_chat(
-    db: aiosqlite.Connection,
+    db: Connection,
     *,
     admin: RoleUser | None,
     point_code: str,
@@ -30,7 +29,7 @@ async def set_staff_chat(
         await audit_desk(db, admin, "staff_chat", target, now=now)
 
 
-async def staff_recipients(db: aiosqlite.Connection, point_code: str) -> list[int]:
+async def staff_recipients(db: Connection, point_code: str) -> list[int]:
     """The point's staff group chat if configured, else every staff member of the point."""
     group = await point_settings.get_staff_chat(db, point_code)
     if group is not None:

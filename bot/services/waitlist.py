@@ -10,10 +10,9 @@ from __future__ import annotations
 import random
 from datetime import date, datetime, timedelta
 
-import aiosqlite
-
 from bot.db import transaction
 from bot.domain import Booking
+from bot.engine import Connection
 from bot.errors import AlreadyBooked, BookingNotFound, OfferExpired, OutsideWindow
 from bot.services.booking_rules import (
     RECORDING_MIN_AGE,
@@ -56,7 +55,7 @@ _WAITING = ("waiting", "offered")
 
 
 async def join_waitlist(
-    db: aiosqlite.Connection,
+    db: Connection,
     *,
     chat_id: int,
     nik: str,
@@ -94,7 +93,7 @@ async def join_waitlist(
         )
 
 
-async def leave_waitlist(db: aiosqlite.Connection, waitlist_id: int, *, chat_id: int) -> None:
+async def leave_waitlist(db: Connection, waitlist_id: int, *, chat_id: int) -> None:
     """Leave the waitlist; a place held for the entry passes on when its hold runs out."""
     async with transaction(db):
         entry = await store.get_entry(db, waitlist_id)
@@ -103,13 +102,13 @@ async def leave_waitlist(db: aiosqlite.Connection, waitlist_id: int, *, chat_id:
         await store.set_entry_state_if(db, entry.id, from_states=_WAITING, to_state="cancelled")
 
 
-async def chat_waitlist(db: aiosqlite.Connection, chat_id: int) -> list[WaitlistEntry]:
+async def chat_waitlist(db: Connection, chat_id: int) -> list[WaitlistEntry]:
     """The chat's entries still waiting (or holding an offer), oldest first."""
     return await store.list_chat_entries(db, chat_id, states=_WAITING)
 
 
 async def offer_freed_place(
-    db: aiosqlite.Connection, point_code: str, start_at: datetime, *, now: datetime
+    db: Connection, point_code: str, start_at: datetime, *, now: datetime
 ) -> Offer | None:
     """Offer a freed place to the next in line, in its own write transaction."""
     async with transaction(db):
@@ -117,7 +116,7 @@ async def offer_freed_place(
 
 
 async def offer_freed_place_in(
-    db: aiosqlite.Connection, point_code: str, start_at: datetime, *, now: datetime
+    db: Connection, point_code: str, start_at: datetime, *, now: datetime
 ) -> Offer | None:
     """Hold a free place in the slot for the next in line; call inside a write transaction."""
     start = to_utc(start_at)
@@ -129,7 +128,7 @@ async def offer_freed_place_in(
 
 
 async def take_offer(
-    db: aiosqlite.Connection,
+    db: Connection,
     offer_id: int,
     *,
     chat_id: int,
@@ -148,7 +147,7 @@ async def take_offer(
 
 
 async def book_held_place(
-    db: aiosqlite.Connection,
+    db: Connection,
     offer: Offer,
     *,
     now: datetime,
@@ -168,14 +167,14 @@ async def book_held_place(
     )
 
 
-async def expire_offers(db: aiosqlite.Connection, *, now: datetime) -> list[Offer]:
+async def expire_offers(db: Connection, *, now: datetime) -> list[Offer]:
     """End the holds that ran out, offer each place to the next in line; return the new offers."""
     _, fresh = await expire_offers_and_tell(db, now=now)
     return fresh
 
 
 async def expire_offers_and_tell(
-    db: aiosqlite.Connection, *, now: datetime
+    db: Connection, *, now: datetime
 ) -> tuple[list[Offer], list[Offer]]:
     """As `expire_offers`; return the offers that ended (their messages are now out of date)
     and the new ones."""
@@ -194,7 +193,7 @@ async def expire_offers_and_tell(
 
 
 async def _check_wish(
-    db: aiosqlite.Connection,
+    db: Connection,
     nik: str,
     service: str,
     point_code: str,
@@ -212,7 +211,7 @@ async def _check_wish(
 
 
 async def _worth_offering(
-    db: aiosqlite.Connection, point: ServicePoint, start: datetime, *, now: datetime
+    db: Connection, point: ServicePoint, start: datetime, *, now: datetime
 ) -> bool:
     """Still bookable: far enough ahead, the point open that day, a place not taken or held."""
     if start < to_utc(now) + MIN_LEAD or not await is_open(db, point, wib_day(start)):
@@ -220,9 +219,7 @@ async def _worth_offering(
     return await remaining_places(db, point, start, now=now) > 0
 
 
-async def _hold(
-    db: aiosqlite.Connection, entry: WaitlistEntry, start: datetime, *, now: datetime
-) -> Offer:
+async def _hold(db: Connection, entry: WaitlistEntry, start: datetime, *, now: datetime) -> Offer:
     expires = to_utc(now) + HOLD
     offer_id = await store.insert_offer(
         db,
@@ -245,9 +242,7 @@ async def _hold(
     )
 
 
-async def _open_offer(
-    db: aiosqlite.Connection, offer_id: int, *, chat_id: int, now: datetime
-) -> Offer:
+async def _open_offer(db: Connection, offer_id: int, *, chat_id: int, now: datetime) -> Offer:
     """The offer if it is this chat's, still open, unexpired and its entry still waiting."""
     found = await store.get_offer(db, offer_id)
     if found is None or found[0].chat_id != chat_id:

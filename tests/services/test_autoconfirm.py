@@ -7,9 +7,9 @@ import pytest
 from bot.errors import NotAdmin, UnknownServicePoint
 from bot.services.autoconfirm import set_auto_confirm
 from tests.conftest import NOW
-from tests.desk import ADMIN, CHAT, KANIGORO, OFFICIAL, audit_rows, book_at, desk
+from tests.desk import ADMIN, CHAT, KANIGORO, OFFICIAL, audit_rows, book_at, db_of_each_engine, desk
 
-__all__ = ["desk"]  # the fixture
+__all__ = ["db_of_each_engine", "desk"]  # the fixtures (each engine in turn)
 
 
 async def test_auto_confirm_makes_new_bookings_confirmed(desk):

@@ -20,19 +20,14 @@ from tests.desk import (
     TODAY,
     audit_rows,
     book_at,
+    db_of_each_engine,
     desk,
     queued_reminder,
     reread,
     slot,
 )
 
-__all__ = ["desk"]  # the fixture
-
-
-@pytest.fixture
-def db(engine_areas):
-    """Each engine in turn: the `desk` fixture is built on this."""
-    return engine_areas
+__all__ = ["db_of_each_engine", "desk"]  # the fixtures (each engine in turn)
 
 
 # --- admin: closures ---

@@ -14,9 +14,9 @@ from bot.services.opening_hours import parse_hours
 from bot.services.schedule import slot_starts
 from bot.storage.closures import insert_closure
 from tests.conftest import NOW, PEOPLE
-from tests.desk import ADMIN, desk
+from tests.desk import ADMIN, db_of_each_engine, desk
 
-__all__ = ["desk"]  # the fixture
+__all__ = ["db_of_each_engine", "desk"]  # the fixtures (each engine in turn)
 
 DAY = date(2026, 11, 26)  # Thursday; NOW is Tuesday 24 November 2026, 10:00 WIB
 

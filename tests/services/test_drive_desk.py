@@ -14,6 +14,7 @@ from datetime import date, datetime, time
 import pytest
 
 from bot.config import TIMEZONE, Settings
+from bot.db import vault_of
 from bot.domain import RoleUser
 from bot.errors import WrongServicePoint
 from bot.jobs.registry import job_spec, run_planner, scheduled_at
@@ -24,9 +25,9 @@ from bot.services.roles import add_user
 from bot.storage import bookings, residents
 from bot.storage.point_settings import set_staff_chat
 from tests.conftest import NOW, PEOPLE, SECRET_KEY, TOKEN
-from tests.desk import ADMIN, KANIGORO, OFFICIAL, WLINGI, audit_rows, desk
+from tests.desk import ADMIN, KANIGORO, OFFICIAL, WLINGI, audit_rows, db_of_each_engine, desk
 
-__all__ = ["desk"]  # the fixture
+__all__ = ["db_of_each_engine", "desk"]  # the fixtures (each engine in turn)
 
 # NOW is Tuesday 24 November 2026, 10:00 WIB. Rudi and Ani live in Kecamatan Srengat (350503),
 # desa 3505032001; Ani's NIK is deactivated.
@@ -93,11 +94,12 @@ async def plan(db, job: str, day: date, at: time) -> int:
 async def planned(db, like: str) -> list[tuple[str, int, str, str | None]]:
     """(key, chat, text, keyboard) of the outbox messages whose key is like `like`, by key."""
     rows = await db.execute_fetchall(
-        "SELECT idempotency_key, chat_id, unseal(text, 'outbox.text', chat_id), reply_markup"
+        "SELECT idempotency_key, chat_id, text, reply_markup"
         " FROM outbox WHERE idempotency_key LIKE ? ORDER BY idempotency_key",
         (like,),
     )
-    return [tuple(row) for row in rows]
+    vault = vault_of(db)
+    return [(key, chat, vault.open(text, "outbox.text", chat), kb) for key, chat, text, kb in rows]
 
 
 def button_data(markup: str | None) -> list[str]:

@@ -29,15 +29,9 @@ from bot.storage.closures import insert_closure
 from bot.storage.residents import get_resident, upsert_residents
 from bot.storage.service_points import list_service_points
 from tests.conftest import NOW, PEOPLE
-from tests.desk import ADMIN, KANIGORO, OFFICIAL, WLINGI, desk
+from tests.desk import ADMIN, KANIGORO, OFFICIAL, WLINGI, db_of_each_engine, desk
 
-__all__ = ["desk"]  # the fixture
-
-
-@pytest.fixture
-def db(engine_areas):
-    """Each engine in turn: the `desk` fixture is built on this."""
-    return engine_areas
+__all__ = ["db_of_each_engine", "desk"]  # the fixtures (each engine in turn)
 
 
 # NOW is Tuesday 24 November 2026, 10:00 WIB. Rudi lives in Srengat (350503), Dewi in Kanigoro.

@@ -30,6 +30,7 @@ from tests.desk import (
     WLINGI,
     audit_rows,
     book_at,
+    db_of_each_engine,
     desk,
     no_full_nik,
     queued_reminder,
@@ -37,7 +38,7 @@ from tests.desk import (
     slot,
 )
 
-__all__ = ["desk"]  # the fixture
+__all__ = ["db_of_each_engine", "desk"]  # the fixtures (each engine in turn)
 
 
 # --- confirm / reject ---

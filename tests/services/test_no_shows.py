@@ -7,9 +7,9 @@ from datetime import timedelta
 from bot.services import frontdesk
 from bot.services.no_shows import sweep_no_shows
 from tests.conftest import NOW
-from tests.desk import CHAT, KANIGORO, TODAY, audit_rows, book_at, desk, reread
+from tests.desk import CHAT, KANIGORO, TODAY, audit_rows, book_at, db_of_each_engine, desk, reread
 
-__all__ = ["desk"]  # the fixture
+__all__ = ["db_of_each_engine", "desk"]  # the fixtures (each engine in turn)
 
 
 # --- the no-show sweep ---

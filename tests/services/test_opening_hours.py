@@ -29,7 +29,8 @@ def test_bad_hours_are_refused(text):
         parse_hours(text)
 
 
-async def test_a_point_with_saturday_hours_offers_saturday(db):
+async def test_a_point_with_saturday_hours_offers_saturday(engine_areas):
+    db = engine_areas
     await seed_service_points(db)
     await update_point(db, "tla-srengat", hours="mon-sat 08:00-10:00", now=NOW)
     point = await get_service_point(db, "tla-srengat")

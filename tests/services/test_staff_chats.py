@@ -8,9 +8,9 @@ from bot.errors import NotAdmin, UnknownServicePoint
 from bot.services.roles import add_user
 from bot.services.staff_chats import set_staff_chat, staff_recipients
 from tests.conftest import NOW
-from tests.desk import ADMIN, KANIGORO, OFFICIAL, audit_rows, desk
+from tests.desk import ADMIN, KANIGORO, OFFICIAL, audit_rows, db_of_each_engine, desk
 
-__all__ = ["desk"]  # the fixture
+__all__ = ["db_of_each_engine", "desk"]  # the fixtures (each engine in turn)
 
 
 async def test_staff_recipients_group_chat_or_each_staff_member(desk):

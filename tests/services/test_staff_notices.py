@@ -11,9 +11,9 @@ from bot.services.booking import cancel
 from bot.services.staff_notices import StaffNotice, plan_notices, retire_outdated
 from bot.storage import outbox as outbox_store
 from tests.conftest import NOW
-from tests.desk import CHAT, KANIGORO, book_at, desk, reread
+from tests.desk import CHAT, KANIGORO, book_at, db_of_each_engine, desk, reread
 
-__all__ = ["desk"]  # the fixture
+__all__ = ["db_of_each_engine", "desk"]  # the fixtures (each engine in turn)
 
 BUTTONS = '{"inline_keyboard": [[{"text": "OK", "callback_data": "st:ok:1:1"}]]}'
 
