@@ -13,9 +13,8 @@ async def test_workers_starting_together_migrate_once(pg_url):
     conns = [await postgres.connect(pg_url, SECRET_KEY) for _ in range(3)]
     try:
         applied = await asyncio.gather(*(postgres.migrate(conn) for conn in conns))
-        assert sorted(map(len, applied))[:2] == [0, 0]  # one worker applied them all
         names = [path.name for path in postgres.migration_files(postgres.PG_MIGRATIONS_DIR)]
-        assert sorted(applied[0] + applied[1] + applied[2]) == names
+        assert sorted(applied[0] + applied[1] + applied[2]) == names  # each file once
     finally:
         for conn in conns:
             await conn.close()
