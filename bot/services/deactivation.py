@@ -15,10 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 
-import aiosqlite
-
 from bot.db import transaction, vault_of
 from bot.domain import RoleUser
+from bot.engine import Connection
 from bot.errors import DomainError
 from bot.places import Place
 from bot.services.cycle import WAJIB_KTP_AGE, Cycle, birthday_at
@@ -139,7 +138,7 @@ def born_by(cycle: Cycle) -> date:
     return birthday_at(cycle.cohort_date, -WAJIB_KTP_AGE)
 
 
-async def prepare_preview(db: aiosqlite.Connection, *, day: date, now: datetime) -> Run:
+async def prepare_preview(db: Connection, *, day: date, now: datetime) -> Run:
     """The run of the cycle whose deadline passed last; computed and stored on first call."""
     cycle = cycle_ended_before(day)
     async with transaction(db):
@@ -155,7 +154,7 @@ async def prepare_preview(db: aiosqlite.Connection, *, day: date, now: datetime)
     return _run(row)
 
 
-async def get_run(db: aiosqlite.Connection, run_id: int) -> Run:
+async def get_run(db: Connection, run_id: int) -> Run:
     """The run with this id; RunNotFound otherwise."""
     row = await store.get_run(db, run_id)
     if row is None:
@@ -163,12 +162,12 @@ async def get_run(db: aiosqlite.Connection, run_id: int) -> Run:
     return _run(row)
 
 
-async def count_now(db: aiosqlite.Connection, run: Run) -> int:
+async def count_now(db: Connection, run: Run) -> int:
     """How many NIKs approving `run` would deactivate at this moment."""
     return await store.count_cohort(db, born_by=born_by(run.cycle))
 
 
-async def cohort_elsewhere(db: aiosqlite.Connection, run: Run) -> list[PlaceCount]:
+async def cohort_elsewhere(db: Connection, run: Run) -> list[PlaceCount]:
     """Those the approval would deactivate now whom a family reported living elsewhere, per
     place: shown as their own group so the admin decides knowingly; nobody is left out."""
     return await store.cohort_places(db, born_by=born_by(run.cycle))
@@ -187,7 +186,7 @@ def per_desa_csv(run: Run) -> str:
 
 
 async def approve(
-    db: aiosqlite.Connection,
+    db: Connection,
     run_id: int,
     *,
     admin: RoleUser | None,
@@ -214,7 +213,7 @@ async def approve(
 
 
 async def _plan_notices(
-    db: aiosqlite.Connection,
+    db: Connection,
     notifier: Notifier,
     notices: list[Notice],
     *,

@@ -1,4 +1,5 @@
-"""The annual deactivation against a planted population: preview, approval, notices, the job."""
+"""The annual deactivation against a planted population: preview, approval, notices, the job, on
+both engines."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 
 from bot.config import Settings
 from bot.db import vault_of
+from bot.engine import IntegrityError
 from bot.errors import NotAuthorized
 from bot.handlers.deactivation import notifier
 from bot.jobs.registry import job_spec, run_planner
@@ -19,6 +21,7 @@ from bot.services.importer import import_residents
 from bot.services.outbox import reminder_key
 from bot.services.roles import add_user
 from bot.storage import chats, links, recordings
+from bot.storage.areas import sync_areas
 from bot.storage.deactivation import DesaRow
 from bot.storage.users import RoleUser
 from bot.views.deactivation import preview
@@ -62,6 +65,13 @@ SETTINGS = Settings.from_env({"BOT_TOKEN": "1:x", "SECRET_KEY": SECRET_KEY})
 
 
 @pytest.fixture
+async def db(engine_db):
+    """Each engine in turn, with the Kemendagri areas loaded."""
+    await sync_areas(engine_db)
+    return engine_db
+
+
+@pytest.fixture
 async def town(db, tmp_path):
     """The planted residents and two admins, a staff member and an official."""
     from bot.storage.service_points import seed_service_points
@@ -78,8 +88,8 @@ async def town(db, tmp_path):
 
 async def _status(db, key):
     async with db.execute(
-        "SELECT status_nik, deactivated_on FROM residents WHERE nik_ref = ref_of(?)",
-        (PLANTED[key].nik,),
+        "SELECT status_nik, deactivated_on FROM residents WHERE nik_ref = ?",
+        (vault_of(db).ref(PLANTED[key].nik),),
     ) as cur:
         return tuple(await cur.fetchone())
 
@@ -97,12 +107,13 @@ async def _approve(db, run_id, admin=ADMIN, *, now=NOW, today=TODAY):
 
 async def _outbox(db, prefix=""):
     async with db.execute(
-        "SELECT idempotency_key, chat_id, kind, unseal(text, 'outbox.text', chat_id),"
-        " reply_markup, not_before FROM outbox"
+        "SELECT idempotency_key, chat_id, kind, text, reply_markup, not_before FROM outbox"
         " WHERE idempotency_key LIKE ? ORDER BY idempotency_key",
         (prefix + "%",),
     ) as cur:
-        return [tuple(row) for row in await cur.fetchall()]
+        rows = await cur.fetchall()
+    vault = vault_of(db)  # the text is sealed bound to its chat
+    return [(k, c, kind, vault.open(t, "outbox.text", c), *rest) for k, c, kind, t, *rest in rows]
 
 
 async def _run_deadlines(db):
@@ -195,8 +206,8 @@ async def test_a_second_approval_does_nothing(town):
     first = await _approve(town, run.id)
     # someone re-imported as AKTIF and unrecorded meanwhile: a second approval must not touch them
     await town.execute(
-        "UPDATE residents SET status_nik = 'AKTIF' WHERE nik_ref = ref_of(?)",
-        (PLANTED["adult2"].nik,),
+        "UPDATE residents SET status_nik = 'AKTIF' WHERE nik_ref = ?",
+        (vault_of(town).ref(PLANTED["adult2"].nik),),
     )
     later = NOW + timedelta(hours=2)
     again = await _approve(town, run.id, OTHER_ADMIN, now=later)
@@ -207,6 +218,15 @@ async def test_a_second_approval_does_nothing(town):
     assert again.run == first.run  # who, when and how many: the first approval's
     assert (await _status(town, "adult2"))[0] == "AKTIF"
     assert len(await _outbox(town)) == 1
+
+
+async def test_the_schema_refuses_to_change_an_applied_run(town):
+    run = await deactivation.prepare_preview(town, day=TODAY, now=NOW)
+    await _approve(town, run.id)
+    for change in ("state = 'previewed'", "applied_count = 0", "approved_by = 1"):
+        with pytest.raises(IntegrityError, match="applied once"):  # a trigger, on both engines
+            await town.execute(f"UPDATE deactivation_runs SET {change} WHERE id = ?", (run.id,))
+    assert (await deactivation.get_run(town, run.id)).applied_count == len(COHORT)
 
 
 async def test_only_an_admin_may_approve(town):
