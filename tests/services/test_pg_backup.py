@@ -12,11 +12,14 @@ import pytest
 
 from bot import postgres
 from bot.cli import main
+from bot.clock import FixedClock
+from bot.config import Settings
 from bot.services import pg_backup
 from bot.services.backup import BackupFailed, last_backup
 from bot.services.database_copy import copy_database
 from bot.services.importer import import_residents
 from tests.conftest import NOW, PEOPLE, SECRET_KEY, write_population
+from tests.services.test_nightly_backup import run_backup_job
 
 
 @pytest.fixture
@@ -85,26 +88,31 @@ async def test_a_database_newer_than_the_backup_is_not_restored_over(filled, pg_
         await pg_backup.restore(copy, filled, pg_url)
 
 
-async def test_nightly_dumps_are_kept_pruned_and_recorded(filled, pg_url, tmp_path):
+def job_settings(tmp_path, url) -> Settings:
+    return Settings.from_env(
+        {"DATABASE_URL": url, "SECRET_KEY": SECRET_KEY, "BACKUP_DIR": str(tmp_path / "backups")},
+        require_token=False,
+    )
+
+
+async def test_the_nightly_job_dumps_keeps_prunes_and_records(filled, pg_url, tmp_path):
     folder = tmp_path / "backups"
     folder.mkdir()
-    first = date(2026, 11, 24)
+    today = date(2026, 11, 24)  # NOW in WIB
     for back in range(40):  # older nights' dumps, and SQLite copies that stay
-        (folder / f"dukcapil-{first - timedelta(days=back + 1)}.dump").touch()
+        (folder / f"dukcapil-{today - timedelta(days=back + 1)}.dump").touch()
     (folder / "dukcapil-2026-10-01.sqlite3").touch()
-    report = await pg_backup.nightly_backup(filled, pg_url, folder, day=first, now=NOW)
-    assert report.residents == len(PEOPLE)
+    clock = FixedClock(NOW)
+    assert await run_backup_job(filled, job_settings(tmp_path, pg_url), clock) == 0
     kept = sorted(p.name for p in folder.iterdir())
     assert len([name for name in kept if name.endswith(".dump")]) == 7 + 4
     assert "dukcapil-2026-10-01.sqlite3" in kept
     status = await last_backup(filled)
-    assert (status.last_file, status.last_size_bytes) == (
-        "dukcapil-2026-11-24.dump",
-        report.size_bytes,
-    )
+    assert status.last_file == "dukcapil-2026-11-24.dump"
+    assert status.last_size_bytes == (folder / "dukcapil-2026-11-24.dump").stat().st_size
+    assert (await pg_backup.check_dump(folder / status.last_file)).residents == len(PEOPLE)
 
+    elsewhere = job_settings(tmp_path, pg_url.rsplit("/", 1)[0] + "/no_such_database")
     with pytest.raises(BackupFailed):
-        await pg_backup.nightly_backup(
-            filled, pg_url.rsplit("/", 1)[0] + "/no_such_database", folder, day=first, now=NOW
-        )
+        await run_backup_job(filled, elsewhere, clock)
     assert (await last_backup(filled)).last_error == "BackupRefused"
