@@ -12,17 +12,18 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from aiosqlite import Connection
+from aiosqlite import Connection as SQLiteConnection
 
 from bot.config import TIMEZONE, ConfigError, Settings, database_url, log_format
 from bot.db import DatabaseNewer, WrongSecretKey
 from bot.domain import Drive
+from bot.engine import Connection
 from bot.errors import DomainError, FileRefused
 from bot.jobs.registry import JOB_NAMES
 from bot.logs import setup_logging
+from bot.postgres import Unreachable, WrongCollation
 
 if TYPE_CHECKING:
-    from bot.engine import Connection as EngineConnection
     from bot.services.backup import CopyReport
 
 
@@ -40,20 +41,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as error:
         print(f"configuration error: {error}", file=sys.stderr)  # noqa: T201
         return 2
-    except (WrongSecretKey, DatabaseNewer) as error:  # `run` on a database it must not touch
+    except (WrongSecretKey, DatabaseNewer, WrongCollation) as error:  # a database not to touch
         print(f"refused: {error}", file=sys.stderr)  # noqa: T201
+        return 2
+    except Unreachable as error:
+        print(f"{error}", file=sys.stderr)  # noqa: T201
         return 2
 
 
 # The commands that run with DATABASE_URL set (issue 15 ports the others: docs/postgresql.md).
 ON_POSTGRESQL = (
+    "run",
     "migrate",
+    "import-residents",
     "sample-residents",
-    "copy-database",
+    "add-user",
+    "remove-user",
+    "invite",
+    "revoke-invite",
+    "audit",
     "backup",
     "restore",
-    "run",
-    "import-residents",
+    "rotate-key",
+    "copy-database",
 )
 
 
@@ -61,8 +71,8 @@ def _refuse_postgresql_where_not_ready(command: str) -> None:
     """Refuse a command that would use SQLite while DATABASE_URL names a PostgreSQL database."""
     if command not in ON_POSTGRESQL and database_url():
         raise ConfigError(
-            f"DATABASE_URL is set, and `{command}` does not run on PostgreSQL yet (only"
-            " `migrate` does). Unset DATABASE_URL to use SQLite at DATABASE_PATH."
+            f"DATABASE_URL is set, and `{command}` does not run on PostgreSQL yet."
+            " Unset DATABASE_URL to use SQLite at DATABASE_PATH."
         )
 
 
@@ -161,17 +171,17 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _on_database(work: Callable[[Connection], Awaitable[int]], *, refused: str) -> int:
-    """Run `work` on the migrated SQLite database (`_on_either_database`)."""
+def _on_sqlite(work: Callable[[SQLiteConnection], Awaitable[int]], *, refused: str) -> int:
+    """Run `work` on the migrated SQLite database: a command not ported to PostgreSQL yet."""
 
-    async def on_sqlite(conn: EngineConnection) -> int:
-        assert isinstance(conn, Connection)  # SQLite's: the others refuse DATABASE_URL (main)
+    async def on_sqlite(conn: Connection) -> int:
+        assert isinstance(conn, SQLiteConnection)  # the others refuse DATABASE_URL (main)
         return await work(conn)
 
-    return _on_either_database(on_sqlite, refused=refused)
+    return _on_database(on_sqlite, refused=refused)
 
 
-def _on_either_database(work: Callable[[EngineConnection], Awaitable[int]], *, refused: str) -> int:
+def _on_database(work: Callable[[Connection], Awaitable[int]], *, refused: str) -> int:
     """Run `work` on the migrated database of the settings (SQLite's or PostgreSQL's); a
     refusal is printed as `<refused>: why`, exit 2."""
     from bot.app import prepare_database
@@ -179,7 +189,7 @@ def _on_either_database(work: Callable[[EngineConnection], Awaitable[int]], *, r
     async def go() -> int:
         try:
             conn = await prepare_database(Settings.from_env(require_token=False))
-        except WrongSecretKey as error:
+        except (WrongSecretKey, Unreachable, WrongCollation) as error:
             print(f"{refused}: {error}", file=sys.stderr)  # noqa: T201
             return 2
         try:
@@ -198,35 +208,13 @@ def _migrate(args: argparse.Namespace) -> int:
         print("database is up to date")  # noqa: T201
         return 0
 
-    settings = Settings.from_env(require_token=False)
-    if settings.database_url:
-        return asyncio.run(_migrate_postgresql(settings))
     return _on_database(work, refused="not migrated")
-
-
-async def _migrate_postgresql(settings: Settings) -> int:
-    from bot import postgres
-
-    try:
-        conn = await postgres.connect(settings.database_url, settings.secret_key)
-    except postgres.Unreachable as error:
-        print(f"not migrated: {error}", file=sys.stderr)  # noqa: T201
-        return 2
-    try:
-        await postgres.migrate(conn)
-    except WrongSecretKey as error:
-        print(f"not migrated: {error}", file=sys.stderr)  # noqa: T201
-        return 2
-    finally:
-        await conn.close()
-    print("database is up to date")  # noqa: T201
-    return 0
 
 
 def _import(args: argparse.Namespace) -> int:
     from bot.services.importer import import_residents
 
-    async def work(conn: EngineConnection) -> int:
+    async def work(conn: Connection) -> int:
         report = await import_residents(conn, args.file, now=datetime.now(UTC))
         for line, reason in report.warnings:
             print(f"line {line}: warning: {reason}")  # noqa: T201
@@ -235,7 +223,7 @@ def _import(args: argparse.Namespace) -> int:
         print(report.summary())  # noqa: T201
         return 0
 
-    return _on_either_database(work, refused="file refused, nothing changed")
+    return _on_database(work, refused="file refused, nothing changed")
 
 
 def _sample(args: argparse.Namespace) -> int:
@@ -388,7 +376,7 @@ def _add_drive(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env(require_token=False)
 
-    async def work(conn: Connection) -> int:
+    async def work(conn: SQLiteConnection) -> int:
         try:
             drive = await create_drive(
                 conn,
@@ -411,7 +399,7 @@ def _add_drive(args: argparse.Namespace) -> int:
         print(deep_link(await _bot_username(settings) or "<bot username>", drive))  # noqa: T201
         return 0
 
-    return _on_database(work, refused="not created")
+    return _on_sqlite(work, refused="not created")
 
 
 def _list_drives(args: argparse.Namespace) -> int:
@@ -421,7 +409,7 @@ def _list_drives(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env(require_token=False)
 
-    async def work(conn: Connection) -> int:
+    async def work(conn: SQLiteConnection) -> int:
         today = datetime.now(TIMEZONE).date()
         found = await list_drives(conn, today, today + timedelta(days=MAX_DAYS_AHEAD))
         username = (await _bot_username(settings) if found else None) or "<bot username>"
@@ -431,7 +419,7 @@ def _list_drives(args: argparse.Namespace) -> int:
         print(f"{len(found)} drives planned from {today.isoformat()} on")  # noqa: T201
         return 0
 
-    return _on_database(work, refused="not read")
+    return _on_sqlite(work, refused="not read")
 
 
 def _cancel_drive(args: argparse.Namespace) -> int:
@@ -442,7 +430,7 @@ def _cancel_drive(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env(require_token=False)
 
-    async def work(conn: Connection) -> int:
+    async def work(conn: SQLiteConnection) -> int:
         now = datetime.now(UTC)
         try:
             change = await cancel_drive(conn, args.code, admin=None, now=now)
@@ -458,7 +446,7 @@ def _cancel_drive(args: argparse.Namespace) -> int:
         )
         return await _deliver(conn, settings, now=now)
 
-    return _on_database(work, refused="not cancelled")
+    return _on_sqlite(work, refused="not cancelled")
 
 
 def _drive_line(drive: Drive) -> str:
@@ -484,7 +472,7 @@ def _set_point(args: argparse.Namespace) -> int:
     def flag(value: str | None) -> bool | None:
         return None if value is None else value == "yes"
 
-    async def work(conn: Connection) -> int:
+    async def work(conn: SQLiteConnection) -> int:
         point = await update_point(
             conn,
             args.code,
@@ -501,7 +489,7 @@ def _set_point(args: argparse.Namespace) -> int:
         )
         return 0
 
-    return _on_database(work, refused="not changed")
+    return _on_sqlite(work, refused="not changed")
 
 
 def _run_job(args: argparse.Namespace) -> int:
@@ -510,13 +498,15 @@ def _run_job(args: argparse.Namespace) -> int:
     settings = Settings.from_env(require_token=False)
     day = args.date or datetime.now(TIMEZONE).date()
     try:
-        return _on_database(partial(_plan_and_deliver, args.name, day, settings), refused="not run")
+        return _on_sqlite(partial(_plan_and_deliver, args.name, day, settings), refused="not run")
     except BackupFailed as error:  # recorded for /metrics and the alerts already
         print(f"{error} ({error.__cause__})", file=sys.stderr)  # noqa: T201
         return 1
 
 
-async def _plan_and_deliver(name: str, day: date, settings: Settings, conn: Connection) -> int:
+async def _plan_and_deliver(
+    name: str, day: date, settings: Settings, conn: SQLiteConnection
+) -> int:
     """Plan the job for `day` at its scheduled time(s); deliver too if no bot is running."""
     from bot.jobs.registry import job_spec, run_planner, scheduled_at
     from bot.rendering import Renderer
@@ -591,7 +581,7 @@ def _backup(args: argparse.Namespace) -> int:
     if url := database_url():
         return asyncio.run(_backup_postgresql(args.file, url))
 
-    async def work(conn: Connection) -> int:
+    async def work(conn: SQLiteConnection) -> int:
         try:
             report = await backup(conn, args.file)
         except BackupRefused as error:
@@ -604,7 +594,7 @@ def _backup(args: argparse.Namespace) -> int:
         )
         return 0
 
-    return _on_database(work, refused="not backed up")
+    return _on_sqlite(work, refused="not backed up")
 
 
 async def _backup_postgresql(file: Path, url: str) -> int:
@@ -671,7 +661,7 @@ async def _restore_postgresql(file: Path, settings: Settings) -> CopyReport:
 
 
 def _rotate_key(args: argparse.Namespace) -> int:
-    from bot import db as dbmod
+    from bot.engine import migrate, open_database
     from bot.jobs.sender import sender_lock
     from bot.services.key_rotation import read_or_create_key, rotate_key
 
@@ -685,11 +675,11 @@ def _rotate_key(args: argparse.Namespace) -> int:
         print(f"wrote a new key to {args.new_key_file} (keep it secret)")  # noqa: T201
 
     async def go() -> int:
-        conn = await dbmod.connect(settings.database_path, settings.secret_key)
+        conn = await open_database(settings)
         try:
-            await dbmod.migrate(conn, check=False)
+            await migrate(conn, check=False)
             rotation = await rotate_key(conn, new_secret, now=datetime.now(UTC))
-        except (dbmod.WrongSecretKey, ValueError) as error:
+        except (WrongSecretKey, ValueError) as error:
             print(f"rotation refused: {error}", file=sys.stderr)  # noqa: T201
             return 2
         finally:

@@ -200,15 +200,43 @@ def test_migrate_on_postgresql(env, pg_url, monkeypatch, capsys):
     assert not (env / "cli.sqlite3").exists()  # not SQLite at DATABASE_PATH
 
 
+def test_commands_run_on_the_postgresql_of_database_url(env, pg_url, monkeypatch, capsys):
+    monkeypatch.setenv("DATABASE_URL", pg_url)
+    assert main(["import-residents", str(write_population(env / "siak.csv"))]) == 0
+    assert main(["add-user", "--telegram-id", "13", "--role", "admin"]) == 0
+    assert main(["invite", "--role", "staff", "--service-point", "kanigoro"]) == 0
+    assert main(["audit", "--since", "2000-01-01"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert "inserted 6 · updated 0 · rejected 0 · warnings 0" in out
+    assert "registered 13 as admin" in out
+    assert any(line.startswith("https://t.me/<bot username>?start=inv_") for line in out)
+    assert out[-1] == "2 records since 2000-01-01 00:00 WIB"  # the role given, the invitation
+    assert not (env / "cli.sqlite3").exists()  # not SQLite at DATABASE_PATH
+
+
 def test_a_command_not_ported_to_postgresql_refuses_to_fall_back_on_sqlite(
     env, pg_url, monkeypatch, capsys
 ):
     monkeypatch.setenv("DATABASE_URL", pg_url)
-    assert main(["add-user", "--telegram-id", "5", "--role", "admin"]) == 2
+    assert main(["run-job", "daily-digest"]) == 2
     err = capsys.readouterr().err
-    assert "`add-user` does not run on PostgreSQL yet" in err
+    assert "`run-job` does not run on PostgreSQL yet" in err
     assert pg_url.split("@")[0].split(":")[-1] not in err  # the password is never echoed
     assert not (env / "cli.sqlite3").exists()
+
+
+def test_migrate_refuses_a_postgresql_database_not_sorted_as_sqlite(
+    env, pg_cluster, monkeypatch, capsys
+):
+    url = pg_cluster.create_database("by_locale", collation="C.UTF-8")
+    try:
+        monkeypatch.setenv("DATABASE_URL", url)
+        assert main(["migrate"]) == 2
+    finally:
+        pg_cluster.drop_database("by_locale")
+    err = capsys.readouterr().err
+    assert err.startswith("not migrated: the database by_locale sorts text by the collation")
+    assert "LC_COLLATE 'C' LC_CTYPE 'C'" in err
 
 
 @pytest.mark.parametrize(
