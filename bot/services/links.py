@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-import aiosqlite
-
 from bot.db import transaction, vault_of
 from bot.domain import HOLDING_STATES, Resident
 from bot.engine import Connection
@@ -70,7 +68,7 @@ async def toggle_reminders(db: Connection, chat_id: int, link_id: int, *, now: d
 
 
 async def unlink(
-    db: aiosqlite.Connection,  # living_elsewhere still speaks SQLite only
+    db: Connection,
     chat_id: int,
     link_id: int,
     *,
@@ -98,7 +96,7 @@ async def _withdraw_reminders(db: Connection, link: links.Link, *, now: datetime
 
 
 async def erase_chat(
-    db: aiosqlite.Connection,  # bookings still speak SQLite only
+    db: Connection,
     chat_id: int,
     user_id: int,
     *,

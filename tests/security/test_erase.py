@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
+
 from bot.db import transaction, vault_of
 from bot.jobs.registry import job_spec, run_planner, scheduled_at
 from bot.places import Place
@@ -125,6 +127,7 @@ async def test_the_erase_button_does_nothing_in_a_group(running_bot, botapi):
     assert await chats.get_locale(db, group.id) == "en"  # nothing erased
 
 
+@pytest.mark.engines("sqlite", "postgresql")
 async def test_erasing_a_chat_cancels_its_bookings_and_keeps_the_lockout(
     running_bot, botapi, settings
 ):

@@ -1,21 +1,30 @@
 """A chat's links to a resident (NIK) or a household (KK) on both engines: the subject read back
-from the residents it names, reminders switched off and on, another chat's link not found
-(bot/services/links.py, bot/storage/links.py)."""
+from the residents it names, reminders switched off and on, another chat's link not found, and
+unlinking with what it withdraws (bot/services/links.py, bot/storage/links.py)."""
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
+from bot.db import vault_of
+from bot.places import Place
+from bot.services import elsewhere, outbox
 from bot.services.importer import import_residents
-from bot.services.links import LinkNotFound, chat_links, link_chat, toggle_reminders
+from bot.services.links import LinkNotFound, chat_links, link_chat, toggle_reminders, unlink
 from bot.storage import chats, links
 from bot.storage.areas import sync_areas
+from bot.storage.elsewhere import list_reports
+from bot.storage.outbox import get_message_by_key
 from bot.storage.residents import get_resident
 from tests.conftest import NOW, PEOPLE, write_population
 
 CHAT = 4242
 TEEN, RUDI = PEOPLE["turning17"], PEOPLE["unrecorded"]
 SANTOSO = ["recorded", "mother", "turning17", "child"]  # one KK, in the population's order
+SURABAYA = Place("regency", "35.78")
+DUE = date(2026, 12, 15)  # the teen's 17th birthday: her reminder's day
 
 
 @pytest.fixture
@@ -61,3 +70,22 @@ async def test_a_subject_gone_from_the_population_reads_empty(db):
         ("nik", ""),
         ("household", ""),
     ]
+
+
+async def test_unlinking_withdraws_its_reminders_and_reports(db):
+    teen = await get_resident(db, TEEN.nik)
+    await link_chat(db, CHAT, teen, household=True, now=NOW)
+    about = ("teen", vault_of(db).ref(TEEN.nik), CHAT, DUE)
+    key = outbox.reminder_key(vault_of(db), *about)
+    plan = outbox.reminder_plan(*about)
+    await outbox.enqueue(db, key=key, chat_id=CHAT, kind="reminder", text="Hai", now=NOW, plan=plan)
+    await elsewhere.report(
+        db, CHAT, TEEN.nik, SURABAYA, since=date(2026, 7, 1), reason="study", today=DUE, now=NOW
+    )
+    ((view),) = await chat_links(db, CHAT)
+    await unlink(db, CHAT, view.link.id, now=NOW)
+    assert await chat_links(db, CHAT) == []
+    assert (await get_message_by_key(db, key)).state == "withdrawn"
+    assert await list_reports(db, CHAT) == []
+    with pytest.raises(LinkNotFound):
+        await unlink(db, CHAT, view.link.id, now=NOW)
