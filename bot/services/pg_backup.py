@@ -23,6 +23,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from bot.db import make_private_dir, make_private_file, transaction
 from bot.engine import Connection
+from bot.leases import SENDING, Leases
 from bot.postgres import PostgresConnection, applied_migrations
 from bot.services.backup import BackupFailed, BackupRefused, CopyReport, prune
 from bot.storage import backup_runs
@@ -139,8 +140,8 @@ async def _count_rows(path: Path, table: str) -> int:
 
 
 async def restore(source: Path, db: PostgresConnection, url: str) -> CopyReport:
-    """Replace the tables of the database at `url` (open as `db`) by the dump `source`; the bot
-    must be stopped.
+    """Replace the tables of the database at `url` (open as `db`) by the dump `source`; refused
+    while a bot runs on it (a worker holds the sending lease, bot/leases.py).
 
     Refused for a dump sealed with another key than SECRET_KEY's, and for a database a newer
     version migrated (its newer tables would stay beside the older copy: restore that into a
@@ -158,10 +159,19 @@ async def restore(source: Path, db: PostgresConnection, url: str) -> CopyReport:
             f"the database has migrations the backup lacks ({', '.join(newer)}): restore into a"
             " new, empty database (CREATE DATABASE) and set DATABASE_URL to it"
         )
-    await _run(
-        "pg_restore", "--clean", "--if-exists", "--single-transaction", "--exit-on-error",
-        "--no-owner", "--no-privileges", str(source), url=url, keep_output=False,
-    )  # fmt: skip
+    leases = await Leases.open(url)
+    try:  # held meanwhile: a worker started now stands by until the restore is done
+        if not await leases.try_hold(SENDING):
+            raise BackupRefused(
+                "a bot is running on this database (one of its workers sends the messages);"
+                " stop every worker first"
+            )
+        await _run(
+            "pg_restore", "--clean", "--if-exists", "--single-transaction", "--exit-on-error",
+            "--no-owner", "--no-privileges", str(source), url=url, keep_output=False,
+        )  # fmt: skip
+    finally:
+        await leases.close()
     return copy
 
 

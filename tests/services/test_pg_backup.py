@@ -14,6 +14,7 @@ from bot import postgres
 from bot.cli import main
 from bot.clock import FixedClock
 from bot.config import Settings
+from bot.leases import SENDING, Leases
 from bot.services import pg_backup
 from bot.services.backup import BackupFailed, last_backup
 from bot.services.database_copy import copy_database
@@ -68,6 +69,11 @@ async def test_backup_and_restore_with_database_url(
     assert "exists already" in capsys.readouterr().err
 
     monkeypatch.setenv("DATABASE_URL", other_database)
+    running = await Leases.open(other_database)  # as a running worker holds it
+    assert await running.try_hold(SENDING)
+    assert await asyncio.to_thread(main, ["restore", str(copy)]) == 2
+    assert "stop every worker" in capsys.readouterr().err
+    await running.close()
     for _ in range(2):  # into an empty database, then over the restored one
         assert await asyncio.to_thread(main, ["restore", str(copy)]) == 0
         assert rows(other_database, RESIDENTS) == rows(pg_url, RESIDENTS)  # bytes as they were
