@@ -26,8 +26,8 @@ class Workers:
     env: dict[str, str] = field(default_factory=dict)
     running: dict[int, asyncio.subprocess.Process] = field(default_factory=dict)
 
-    async def start(self) -> int:
-        """Start one more worker; return its number."""
+    async def start(self, **env: str) -> int:
+        """Start one more worker (`env`: its own settings); return its number."""
         number = len(list(self.folder.glob("worker-*.log"))) + 1
         env = {
             **os.environ,
@@ -39,6 +39,7 @@ class Workers:
             "QUIET_HOURS": "off",
             "OPS_LISTEN": "off",
             **self.env,
+            **env,
         }
         log = self.folder / f"worker-{number}.log"
         with log.open("ab") as out:
