@@ -23,8 +23,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-import aiosqlite
-
 from bot.crypto import Vault
 from bot.domain import HOLDING_STATES, Booking
 from bot.engine import Connection
@@ -229,7 +227,7 @@ async def deactivated_reminders(db: Connection, *, since: date, today: date) -> 
 
 
 async def bookings_to_remind(
-    db: aiosqlite.Connection, *, day: date, starting_after: datetime
+    db: Connection, *, day: date, starting_after: datetime
 ) -> list[Booking]:
     """The day's bookings that still hold a place (pending/confirmed) and start later."""
     active = await bookings.list_active_between(db, None, day, day)

@@ -9,8 +9,6 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 
-import aiosqlite
-
 from bot import outreach_pdf
 from bot.db import transaction
 from bot.domain import Area, RoleUser
@@ -62,7 +60,7 @@ def area_code_for(user: RoleUser, command: str) -> str:
     raise NotAuthorized(command=command)
 
 
-async def rekap(db: aiosqlite.Connection, user: RoleUser, *, today: date) -> Figures:
+async def rekap(db: Connection, user: RoleUser, *, today: date) -> Figures:
     """The figures of the account's area (an official's own, the regency for an admin)."""
     scope = await area_scope(db, area_code_for(user, "rekap"))
     return await figures(db, scope, today=today)
@@ -74,17 +72,17 @@ async def reported_elsewhere(db: Connection, user: RoleUser, *, today: date) -> 
     return await elsewhere.area_places(db, area_code_for(user, "rekap"), today=today)
 
 
-async def regency(db: aiosqlite.Connection, *, today: date) -> Figures:
+async def regency(db: Connection, *, today: date) -> Figures:
     """The regency's figures, for /statistik."""
     return await figures(db, await area_scope(db, REGENCY_CODE), today=today)
 
 
-async def kecamatan_list(db: aiosqlite.Connection) -> list[Area]:
+async def kecamatan_list(db: Connection) -> list[Area]:
     """The regency's kecamatan, for /statistik's choice."""
     return await list_children(db, REGENCY_CODE)
 
 
-async def kecamatan(db: aiosqlite.Connection, code: str, *, today: date) -> Figures:
+async def kecamatan(db: Connection, code: str, *, today: date) -> Figures:
     """A kecamatan's figures, as /rekap gives them to its official; LookupError for a code
     that is not a kecamatan of the regency (an old or forged button)."""
     area = await get_area(db, code)

@@ -10,9 +10,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-import aiosqlite
-
 from bot.domain import TICKET_STATES
+from bot.engine import Connection
 from bot.services.figures import (
     REGENCY_CODE,
     Figures,
@@ -67,7 +66,7 @@ class ReportFigures:
         return [self.regency, *self.kecamatan, *self.points]
 
 
-async def report_figures(db: aiosqlite.Connection, *, today: date) -> ReportFigures:
+async def report_figures(db: Connection, *, today: date) -> ReportFigures:
     """The figures of every scope of the report on `today` (activity: the last 30 days)."""
     regency = await area_scope(db, REGENCY_CODE)
     kecamatan = [Scope(area) for area in await list_children(db, REGENCY_CODE)]

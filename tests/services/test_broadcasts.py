@@ -20,7 +20,6 @@ from bot.services.broadcasts import Draft
 from bot.services.importer import import_residents
 from bot.storage import audit, chats, links
 from bot.storage import outbox as outbox_store
-from bot.storage.areas import sync_areas
 from bot.storage.service_points import seed_service_points
 from tests.conftest import NOW, PEOPLE, Person, write_population
 from tests.village import (
@@ -43,18 +42,10 @@ STATUS_NAMES = {"deactivated": "NIK nonaktif", "turning17": "17 tahun", "unrecor
 
 
 @pytest.fixture
-async def village(engine_db, tmp_path):
+async def village(engine_areas, tmp_path):
     """The village on each engine in turn (the broadcasts run on both)."""
-    await sync_areas(engine_db)
-    await plant(engine_db, tmp_path)
-    return engine_db
-
-
-@pytest.fixture
-async def sqlite_village(db, tmp_path):
-    """The village on SQLite, for what is not on both engines yet (drives, /rekap)."""
-    await plant(db, tmp_path)
-    return db
+    await plant(engine_areas, tmp_path)
+    return engine_areas
 
 
 async def _send(db, user=OFFICIAL, audience="linked", *, now=NOW, template="invitation", **extra):
@@ -131,11 +122,10 @@ def _unmarried(chat, born):
 
 
 @pytest.mark.parametrize("audience", ["unrecorded", "turning17"])
-async def test_birth_day_bounds_decide_an_audience_to_the_day(engine_db, tmp_path, audience):
+async def test_birth_day_bounds_decide_an_audience_to_the_day(engine_areas, tmp_path, audience):
     """PostgreSQL selects the birth years in SQL and decides the boundary years' residents in
     Python once their date is opened: the same chats as SQLite's SQL, to the day."""
-    db = engine_db
-    await sync_areas(db)
+    db = engine_areas
     people = {chat: _unmarried(chat, born) for chat, (born, _) in BOUNDS.items()}
     csv_path = write_population(tmp_path / "bounds.csv", people.values())
     assert (await import_residents(db, csv_path, now=NOW)).rejected == []
@@ -171,9 +161,9 @@ async def test_each_chat_gets_its_own_language(village):
     assert texts == {101: TEXTS["id"], 102: TEXTS["id"], 104: TEXTS["en"], 108: TEXTS["id"]}
 
 
-async def test_the_broadcast_row_keeps_author_template_and_parameters(sqlite_village):
-    drive = await _jatinom_drive(sqlite_village)
-    sent = await _send(sqlite_village, template="mobile", drive=drive)
+async def test_the_broadcast_row_keeps_author_template_and_parameters(village):
+    drive = await _jatinom_drive(village)
+    sent = await _send(village, template="mobile", drive=drive)
     b = sent.broadcast
     assert (b.author_id, b.template, b.created_at) == (OFFICIAL.telegram_id, "mobile", NOW)
     assert b.parameters == {"drive": drive.code}
@@ -204,29 +194,29 @@ async def _jatinom_drive(db, *, area="3505102002", day=DRIVE_DAY):
     )
 
 
-async def test_an_official_picks_among_the_drives_of_their_area(sqlite_village):
-    drive = await _jatinom_drive(sqlite_village)
-    assert await broadcasts.drives_to_announce(sqlite_village, OFFICIAL, today=TODAY) == [drive]
-    assert await broadcasts.drives_to_announce(sqlite_village, ADMIN, today=TODAY) == [drive]
+async def test_an_official_picks_among_the_drives_of_their_area(village):
+    drive = await _jatinom_drive(village)
+    assert await broadcasts.drives_to_announce(village, OFFICIAL, today=TODAY) == [drive]
+    assert await broadcasts.drives_to_announce(village, ADMIN, today=TODAY) == [drive]
     jatinom = RoleUser(9005, "official", None, "3505102002")
-    assert await broadcasts.drives_to_announce(sqlite_village, jatinom, today=TODAY) == [drive]
+    assert await broadcasts.drives_to_announce(village, jatinom, today=TODAY) == [drive]
     minggirsari = RoleUser(9006, "official", None, "3505102001")
-    assert await broadcasts.drives_to_announce(sqlite_village, minggirsari, today=TODAY) == []
-    assert await broadcasts.drives_to_announce(sqlite_village, OTHER_OFFICIAL, today=TODAY) == []
+    assert await broadcasts.drives_to_announce(village, minggirsari, today=TODAY) == []
+    assert await broadcasts.drives_to_announce(village, OTHER_OFFICIAL, today=TODAY) == []
     after = DRIVE_DAY.replace(day=27)
-    assert await broadcasts.drives_to_announce(sqlite_village, OFFICIAL, today=after) == []
+    assert await broadcasts.drives_to_announce(village, OFFICIAL, today=after) == []
 
 
-async def test_an_invitation_reaches_only_where_the_drive_serves_with_its_button(sqlite_village):
-    drive = await _jatinom_drive(sqlite_village)
-    preview = await broadcasts.preview(sqlite_village, OFFICIAL, "linked", now=NOW, drive=drive)
+async def test_an_invitation_reaches_only_where_the_drive_serves_with_its_button(village):
+    drive = await _jatinom_drive(village)
+    preview = await broadcasts.preview(village, OFFICIAL, "linked", now=NOW, drive=drive)
     assert (preview.count, preview.area.code) == (2, "3505102002")
     draft = Draft("mobile", "linked", drive=drive)
     sent = await broadcasts.send(
-        sqlite_village, OFFICIAL, draft, TEXTS, default_locale="id", now=NOW, markups=MARKUPS
+        village, OFFICIAL, draft, TEXTS, default_locale="id", now=NOW, markups=MARKUPS
     )
     assert sent.broadcast.area_code == "3505102002"
-    rows = await sqlite_village.execute_fetchall(
+    rows = await village.execute_fetchall(
         "SELECT chat_id, reply_markup FROM outbox WHERE idempotency_key LIKE 'broadcast:%'"
         " ORDER BY chat_id"
     )
@@ -234,28 +224,25 @@ async def test_an_invitation_reaches_only_where_the_drive_serves_with_its_button
 
 
 @pytest.mark.parametrize("case", ["other area", "cancelled", "over", "unknown"])
-async def test_a_drive_the_author_may_not_announce_is_refused_and_audited(sqlite_village, case):
-    drive = await _jatinom_drive(sqlite_village)
+async def test_a_drive_the_author_may_not_announce_is_refused_and_audited(village, case):
+    drive = await _jatinom_drive(village)
     user, code, now = OFFICIAL, drive.code, NOW
     if case == "other area":
         user = OTHER_OFFICIAL
     elif case == "cancelled":
-        await drives.cancel_drive(sqlite_village, drive.code, admin=None, now=NOW)
+        await drives.cancel_drive(village, drive.code, admin=None, now=NOW)
     elif case == "over":
         now = NOW + timedelta(days=3)
     else:
         code = "ZZZZZZ"
     with pytest.raises(broadcasts.DriveNotOffered):
-        await broadcasts.drive_to_announce(sqlite_village, user, code, now=now)
-    records = await audit.list_audit(sqlite_village, since=NOW)
+        await broadcasts.drive_to_announce(village, user, code, now=now)
+    records = await audit.list_audit(village, since=NOW)
     assert (now.isoformat(), user.telegram_id, "broadcast:drive", f"refused drive={code}") in (
         records
     )
     if case in ("other area", "unknown"):  # the drive itself is fine for its area's official
-        assert (
-            await broadcasts.drive_to_announce(sqlite_village, OFFICIAL, drive.code, now=NOW)
-            == drive
-        )
+        assert await broadcasts.drive_to_announce(village, OFFICIAL, drive.code, now=NOW) == drive
 
 
 async def test_the_broadcast_is_audited(village):
@@ -265,9 +252,8 @@ async def test_the_broadcast_is_audited(village):
     assert (NOW.isoformat(), OFFICIAL.telegram_id, "broadcast", detail) in records
 
 
-async def test_no_recipients_creates_nothing(engine_db, tmp_path):
-    db = engine_db
-    await sync_areas(db)
+async def test_no_recipients_creates_nothing(engine_areas, tmp_path):
+    db = engine_areas
     await plant(db, tmp_path, with_chats=False)
     with pytest.raises(broadcasts.NoRecipients):
         await _send(db)
@@ -453,8 +439,8 @@ async def test_the_report_is_in_the_authors_language(village):
 # --- /rekap ---
 
 
-async def test_rekap_counts_each_group_and_who_the_bot_can_reach(sqlite_village):
-    rekap = await summaries.rekap(sqlite_village, OFFICIAL, today=TODAY)
+async def test_rekap_counts_each_group_and_who_the_bot_can_reach(village):
+    rekap = await summaries.rekap(village, OFFICIAL, today=TODAY)
     g = rekap
     assert rekap.scope.area.name == "Kanigoro"
     assert g.residents == 4 + 6  # the Santoso family and six residents of Jatinom
@@ -466,8 +452,8 @@ async def test_rekap_counts_each_group_and_who_the_bot_can_reach(sqlite_village)
     assert rekap.teen_year == 2026
 
 
-async def test_admin_rekap_is_the_regency(sqlite_village):
-    rekap = await summaries.rekap(sqlite_village, ADMIN, today=TODAY)
+async def test_admin_rekap_is_the_regency(village):
+    rekap = await summaries.rekap(village, ADMIN, today=TODAY)
     assert rekap.residents == len(EVERYONE)
     # Rudi and Ani (Talun) are reachable; the outsider is not
     assert rekap.outreach == 4
@@ -482,9 +468,9 @@ async def _csv(db, user=OFFICIAL):
 
 
 async def test_outreach_csv_lists_only_unreachable_residents_of_the_area_without_niks(
-    sqlite_village,
+    village,
 ):
-    listing, rows = await _csv(sqlite_village)
+    listing, rows = await _csv(village)
     assert listing.filename == "outreach-350510-2026-11-24.csv"
     assert rows[0] == [
         "nama", "tanggal_lahir", "status", "desa", "rw", "rt", "alamat", "keluarga",
@@ -515,9 +501,9 @@ def _row(key, status):
     return [nama, born, STATUS_NAMES[status], "Jatinom", "", "", "", family, members]
 
 
-async def test_outreach_export_is_audited_without_niks(sqlite_village):
-    await _csv(sqlite_village)
-    records = await audit.list_audit(sqlite_village, since=NOW)
+async def test_outreach_export_is_audited_without_niks(village):
+    await _csv(village)
+    records = await audit.list_audit(village, since=NOW)
     assert (
         NOW.isoformat(),
         OFFICIAL.telegram_id,
@@ -526,6 +512,6 @@ async def test_outreach_export_is_audited_without_niks(sqlite_village):
     ) in records
 
 
-async def test_staff_have_no_outreach_list(sqlite_village):
+async def test_staff_have_no_outreach_list(village):
     with pytest.raises(NotAuthorized):
-        await _csv(sqlite_village, STAFF)
+        await _csv(village, STAFF)

@@ -1,5 +1,5 @@
-"""The reminder planners against a small planted population: who gets what, on which day (the
-residents' reminders on both engines)."""
+"""The reminder planners against a small planted population: who gets what, on which day, on
+both engines."""
 
 from __future__ import annotations
 
@@ -53,10 +53,6 @@ DEACTIVATED_ON = date(2027, 5, 3)
 # Chats and what they linked: by NIK, by household (KK), both, or with reminders off.
 TEEN_NIK, TEEN_HOUSEHOLD, TEEN_BOTH, TEEN_OFF, HOUSEHOLD_B, BRIDE = 701, 702, 703, 704, 705, 706
 TEEN_CHATS = {TEEN_NIK, TEEN_HOUSEHOLD, TEEN_BOTH}
-
-
-# The bookings are not on both engines yet: their tests run on SQLite only.
-SQLITE_ONLY = pytest.mark.parametrize("engine_db", ["sqlite"], indirect=True)
 
 
 @pytest.fixture
@@ -337,7 +333,6 @@ async def _book(db, who, day, *, chat, now, index=0):
     )
 
 
-@SQLITE_ONLY
 async def test_bookings_are_reminded_the_evening_before_and_asked_in_the_morning(world):
     db = world[0]
     booked_at = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)  # Tue 10:00 WIB
@@ -362,7 +357,6 @@ async def test_bookings_are_reminded_the_evening_before_and_asked_in_the_morning
     assert await plan(world, "booking-reminders", date(2026, 11, 25), at=time(6, 30)) == 0
 
 
-@SQLITE_ONLY
 async def test_a_cancelled_booking_gets_no_reminder_and_its_queued_ones_are_withdrawn(world):
     db = world[0]
     booked_at = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
@@ -382,7 +376,6 @@ async def test_a_cancelled_booking_gets_no_reminder_and_its_queued_ones_are_with
     assert later.state in ("pending", "confirmed")  # other bookings are left alone
 
 
-@SQLITE_ONLY
 async def test_a_moved_booking_is_reminded_of_its_new_time_only(world):
     db = world[0]
     booked_at = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
@@ -407,7 +400,6 @@ async def test_a_moved_booking_is_reminded_of_its_new_time_only(world):
     assert "09.30 WIB" in queued[0]["text"]
 
 
-@SQLITE_ONLY
 async def test_releasing_from_the_morning_question_withdraws_what_is_queued(world):
     db = world[0]
     booked_at = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
@@ -427,7 +419,6 @@ async def bot(botapi):
         yield bot
 
 
-@SQLITE_ONLY
 async def test_quiet_hours_hold_reminders_until_seven_but_not_booking_messages(world, botapi, bot):
     db = world[0]
     teen_chat, adult_chat = botapi.user(TEEN_NIK), botapi.user(HOUSEHOLD_B)
