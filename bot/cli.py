@@ -661,9 +661,11 @@ async def _restore_postgresql(file: Path, settings: Settings) -> CopyReport:
 
 
 def _rotate_key(args: argparse.Namespace) -> int:
-    from bot.engine import migrate, open_database
+    from bot.engine import is_postgresql, migrate, open_database
     from bot.jobs.sender import sender_lock
     from bot.services.key_rotation import read_or_create_key, rotate_key
+    from bot.storage.workers import count_alive
+    from bot.workers import ALIVE
 
     settings = Settings.from_env(require_token=False, weak_key_ok=True)  # replacing it
     try:
@@ -678,6 +680,13 @@ def _rotate_key(args: argparse.Namespace) -> int:
         conn = await open_database(settings)
         try:
             await migrate(conn, check=False)
+            if is_postgresql(conn) and await count_alive(conn, since=datetime.now(UTC) - ALIVE):
+                print(  # noqa: T201
+                    "rotation refused: a bot worker is running on this database; stop every"
+                    " worker first",
+                    file=sys.stderr,
+                )
+                return 2
             rotation = await rotate_key(conn, new_secret, now=datetime.now(UTC))
         except (WrongSecretKey, ValueError) as error:
             print(f"rotation refused: {error}", file=sys.stderr)  # noqa: T201
@@ -690,6 +699,12 @@ def _rotate_key(args: argparse.Namespace) -> int:
             print(  # noqa: T201
                 f"re-sealed {rotation.residents:,} residents: key {rotation.old_fingerprint}"
                 f" -> {rotation.new_fingerprint}"
+            )
+        if settings.database_url and not rotation.already:
+            print(  # noqa: T201
+                "the rewritten tables were compacted (VACUUM FULL); PostgreSQL's WAL archives and"
+                " base backups, and dumps made before, still hold the old values (under the old"
+                " key) until they expire: keep the old key as long as them"
             )
         print(  # noqa: T201
             f"now make the key in {args.new_key_file} the SECRET_KEY (the environment variable, or"

@@ -6,9 +6,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from bot import db as dbmod
@@ -384,3 +385,24 @@ async def test_on_postgresql_a_rotation_stopped_half_way_changed_nothing(pg, mon
     monkeypatch.setattr(vault_store, "_APPLY", steps)
     assert (await rotate_key(pg, NEW_KEY, now=NOW)).residents == len(PG_PEOPLE)
     await _assert_under(pg, new, old)
+
+
+def test_the_command_on_postgresql_waits_for_the_workers_and_says_what_backups_hold(
+    env, pg_url, monkeypatch, capsys
+):
+    monkeypatch.setenv("DATABASE_URL", pg_url)
+    assert main(["import-residents", str(write_population(env / "p.csv"))]) == 0
+    with psycopg.connect(pg_url, autocommit=True) as worker:  # a worker's heartbeat, just now
+        seen = datetime.now(UTC).isoformat()
+        worker.execute(
+            "INSERT INTO workers (id, started_at, seen_at) VALUES ('w1', %s, %s)", (seen, seen)
+        )
+        assert main(["rotate-key", str(env / "new.key")]) == 2
+        assert "stop every worker first" in capsys.readouterr().err
+        worker.execute("DELETE FROM workers")  # it stopped
+    assert main(["rotate-key", str(env / "new.key")]) == 0
+    out = capsys.readouterr().out
+    assert f"re-sealed {len(PEOPLE)} residents" in out
+    assert "WAL archives and base backups" in out
+    assert main(["rotate-key", str(env / "new.key")]) == 0
+    assert "already" in capsys.readouterr().out
