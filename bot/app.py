@@ -114,8 +114,7 @@ async def prepare_database(settings: Settings) -> Connection:
 
 async def _post_init(app: Application) -> None:
     settings: Settings = app.bot_data["settings"]
-    app.bot_data["db"] = await prepare_database(settings)
-    db = app.bot_data["db"]  # (Sender and the menus' storage take SQLite's until ported)
+    db = app.bot_data["db"] = await prepare_database(settings)
     await publish_command_menus(app.bot, db, app.bot_data["renderer"])
     sender = Sender(
         app.bot,

@@ -3,10 +3,10 @@ each chat that talked to the bot gets its menu in the chat's language."""
 
 from __future__ import annotations
 
-import aiosqlite
 from telegram import Bot, BotCommand, BotCommandScopeChat, BotCommandScopeDefault
 
 from bot.domain import RoleUser
+from bot.engine import Connection
 from bot.rendering import LOCALES, Renderer
 from bot.services.directory import get_locale, list_users_with_chats
 from bot.services.roles import commands_for_role
@@ -38,7 +38,7 @@ def _language_code(locale: str) -> str | None:
     return None if locale == "id" else locale
 
 
-async def publish_command_menus(bot: Bot, db: aiosqlite.Connection, renderer: Renderer) -> None:
+async def publish_command_menus(bot: Bot, db: Connection, renderer: Renderer) -> None:
     """Set the default menu, and the menu of each role account that has written to the bot."""
     for locale in LOCALES:
         await bot.set_my_commands(
