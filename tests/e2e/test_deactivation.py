@@ -7,6 +7,7 @@ from datetime import time
 
 import pytest
 
+from bot.db import vault_of
 from bot.jobs.registry import job_spec, run_planner, scheduled_at
 from bot.services.roles import add_user
 from tests.conftest import ADMIN_ID, NOW, OFFICIAL_ID, PEOPLE, STAFF_ID
@@ -32,8 +33,10 @@ async def run_job(app, name: str, at: time) -> int:
 
 
 async def status_of(app, nik: str) -> tuple[str, str | None]:
-    async with app.bot_data["db"].execute(
-        "SELECT status_nik, deactivated_on FROM residents WHERE nik_ref = ref_of(?)", (nik,)
+    db = app.bot_data["db"]
+    async with db.execute(
+        "SELECT status_nik, deactivated_on FROM residents WHERE nik_ref = ?",
+        (vault_of(db).ref(nik),),
     ) as cur:
         row = await cur.fetchone()
     return row[0], row[1]
@@ -48,6 +51,7 @@ async def admins(running_bot, botapi):
     return botapi.user(ADMIN_ID), botapi.user(OTHER_ADMIN)
 
 
+@pytest.mark.engines("sqlite", "postgresql")
 async def test_preview_approval_and_notices(running_bot, botapi, admins):
     admin, other_admin = admins
     by_nik, by_household, teen_parent = botapi.user(2101), botapi.user(2102), botapi.user(2103)

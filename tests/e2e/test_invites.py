@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+import pytest
+
 from bot.cli import main
 from bot.engine import open_database
 from bot.services.invites import create_invite
@@ -24,10 +26,13 @@ async def role_of(settings, telegram_id):
         await conn.close()
 
 
+@pytest.mark.engines("sqlite", "postgresql")
 async def test_an_invitation_link_gives_the_role_once(
     running_bot, settings, botapi, monkeypatch, capsys
 ):
     monkeypatch.setenv("DATABASE_PATH", str(settings.database_path))
+    if settings.database_url:  # the command on the bot's PostgreSQL
+        monkeypatch.setenv("DATABASE_URL", settings.database_url)
     monkeypatch.setenv("SECRET_KEY", settings.secret_key)
     monkeypatch.setenv("BOT_TOKEN", TOKEN)
     monkeypatch.setenv("BOT_API_URL", settings.bot_api_url)

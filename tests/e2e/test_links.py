@@ -5,25 +5,25 @@ from __future__ import annotations
 import pytest
 
 from bot.engine import open_database
+from bot.storage.links import list_links
 from tests.conftest import PEOPLE
 
 pytestmark = pytest.mark.usefixtures("running_bot")
 
 
 async def links_in_db(settings) -> list[tuple]:
+    """Every link as (chat, kind, subject in clear, reminders on), read back by the storage
+    module from the residents it names."""
     conn = await open_database(settings)
-    # The subject is stored as its lookup hash; read back opened from the residents it names.
-    subject = (
-        "CASE kind"
-        " WHEN 'nik' THEN (SELECT unseal(nik_sealed, 'residents.nik_sealed', nik_ref)"
-        "   FROM residents WHERE nik_ref = subject_ref)"
-        " ELSE (SELECT unseal(kk_sealed, 'residents.kk_sealed', nik_ref)"
-        "   FROM residents WHERE kk_ref = subject_ref LIMIT 1) END"
-    )
-    async with conn.execute(f"SELECT chat_id, kind, {subject}, reminders_on FROM links") as cur:
-        rows = await cur.fetchall()
-    await conn.close()
-    return [tuple(r) for r in rows]
+    try:
+        chats = await conn.execute_fetchall("SELECT DISTINCT chat_id FROM links ORDER BY chat_id")
+        return [
+            (link.chat_id, link.kind, link.subject, int(link.reminders_on))
+            for (chat,) in chats
+            for link in await list_links(conn, chat)
+        ]
+    finally:
+        await conn.close()
 
 
 async def verified_status(user, who="turning17"):
@@ -67,6 +67,7 @@ async def test_declining_consent_links_nothing(botapi, settings):
     assert await links_in_db(settings) == []
 
 
+@pytest.mark.engines("sqlite", "postgresql")
 async def test_link_household_then_list_toggle_and_erase(botapi, settings):
     user = botapi.user(2003)
     assert "Seluruh anggota KK" in (await link_with_consent(user, kind="kk")).text

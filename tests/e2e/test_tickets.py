@@ -63,6 +63,7 @@ async def staff_step(staff, message, prefix):
     return await staff.next_message()
 
 
+@pytest.mark.engines("sqlite", "postgresql")
 async def test_damaged_card_through_every_state_into_the_register(botapi, settings):
     staff = botapi.user(STAFF_ID)
     user, filed = await report(botapi, 7301, "recorded", "peeling")

@@ -25,6 +25,7 @@ from bot.services.lockout import ensure_not_locked
 from bot.services.roles import add_user
 from bot.services.status import check_status
 from bot.storage import outbox
+from bot.storage.areas import sync_areas
 from tests.conftest import (
     ADMIN_ID,
     KK_LESTARI,
@@ -58,6 +59,13 @@ def _alert() -> BurstAlert:
 
 
 # --- the rule, through the service ---
+
+
+@pytest.fixture
+async def db(engine_db):
+    """The rule's database: each engine in turn, with the Kemendagri areas loaded."""
+    await sync_areas(engine_db)
+    return engine_db
 
 
 @pytest.fixture
