@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from bot.crypto import Vault
 from bot.engine import open_database
 from tests.conftest import ADMIN_ID, NOW, PEOPLE, STAFF_ID
 
@@ -117,8 +118,8 @@ async def test_check_in_and_recorded_reactivates_a_deactivated_nik(botapi, setti
     person = PEOPLE["deactivated"]
     row = await db_row(
         settings,
-        "SELECT status_nik, tanggal_rekam FROM residents WHERE nik_ref = ref_of(?)",
-        person.nik,
+        "SELECT status_nik, tanggal_rekam FROM residents WHERE nik_ref = ?",
+        Vault.from_secret(settings.secret_key).ref(person.nik),
     )
     assert tuple(row) == ("AKTIF", "2026-11-25")
 
@@ -238,7 +239,9 @@ async def test_confirming_twice_books_once(botapi, settings):
     user.press(summary_press, "bk:ok", raw=True)  # a double tap on the old summary
     assert "tidak berlaku" in (await user.next_message()).text
     (count,) = await db_row(
-        settings, "SELECT count(*) FROM bookings WHERE nik_ref = ref_of(?)", person.nik
+        settings,
+        "SELECT count(*) FROM bookings WHERE nik_ref = ?",
+        Vault.from_secret(settings.secret_key).ref(person.nik),
     )
     assert count == 1
 

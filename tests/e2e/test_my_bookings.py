@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from bot.crypto import Vault
 from bot.engine import open_database
 from tests.conftest import PEOPLE
 from tests.e2e.test_booking import book, db_row
@@ -163,7 +164,8 @@ async def test_moving_a_recording_checks_again_who_may_have_it(botapi, settings)
     user, confirmation, _, _ = await book(botapi, 7505, "unrecorded", day="2026-11-25")
     conn = await open_database(settings)
     await conn.execute(
-        "UPDATE residents SET tanggal_rekam = '2026-11-20' WHERE nik_ref = ref_of(?)", (RUDI.nik,)
+        "UPDATE residents SET tanggal_rekam = '2026-11-20' WHERE nik_ref = ?",
+        (Vault.from_secret(settings.secret_key).ref(RUDI.nik),),
     )
     await conn.close()
     listing = await jadwal(user)

@@ -125,6 +125,7 @@ async def test_an_admin_confirms_by_code(botapi, settings):
 
 async def test_run_job_escalates_once(population, settings, monkeypatch, capsys):
     monkeypatch.setenv("DATABASE_PATH", str(settings.database_path))
+    monkeypatch.setenv("DATABASE_URL", settings.database_url)  # "" on SQLite
     monkeypatch.setenv("SECRET_KEY", settings.secret_key)
     conn = await prepare_database(settings)
     await note_chat(conn, STAFF_ID, locale="id", now=NOW)  # Kanigoro's staff can be told
