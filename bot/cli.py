@@ -161,7 +161,7 @@ def _run(args: argparse.Namespace) -> int:
     if settings.database_url:  # one of several workers (bot/workers.py), polling or webhook
         from bot.workers import run_worker
 
-        run_worker(app, settings)
+        return run_worker(app, settings)
     elif settings.webhook_url:  # bot/webhook.py: the secret checked, big bodies refused
         from bot.webhook import run_webhook
 

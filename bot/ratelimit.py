@@ -23,7 +23,7 @@ import warnings
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter
@@ -37,6 +37,9 @@ GROUP_MESSAGES = 20  # per GROUP_WINDOW to one group
 # Sends are spaced 1.5 % wider than the rate: 30 sends then span 1.015 s, so the milliseconds by
 # which one request may reach Telegram later than the next never put 31 into one second.
 SPACING_MARGIN = 1.015
+# Several workers (a shared budget) are several event loops, each late now and then by its own
+# load: their moments are spaced 10 % wider, and a moment woken to late is not used.
+SHARED_MARGIN = 1.10
 _PRUNE_AT = 50_000  # forget per-chat bookkeeping older than needed beyond this many chats
 # 429s for this many different chats within FLOOD_SIGNAL_WINDOW: the whole bot is over the limit.
 FLOOD_SIGNAL_CHATS = 3
@@ -44,9 +47,19 @@ FLOOD_SIGNAL_WINDOW = 5.0  # seconds
 MAX_REPLY_PAUSE = 1.0  # seconds a flood signal of the whole bot may delay a reply to a person
 
 
+class SharedBudget(Protocol):
+    """The moments to send at, shared with other processes (several workers, bot/workers.py)."""
+
+    async def take(self, interval: float, *, only_if_free: bool) -> float | None:
+        """Take the next free moment (seconds from now; None: not free now, with
+        `only_if_free`), the next one `interval` seconds later."""
+
+
 class Pacer:
     """The process's sending budget. `rate` messages/second overall; 0 lifts the limits (a 429
-    is still honoured)."""
+    is still honoured). With `shared` (several workers on one database) the overall moments
+    come from there, so `rate` holds for all the workers together; per-chat and per-group
+    limits stay the process's (a chat is with one worker at a time, the outbox with one)."""
 
     def __init__(
         self,
@@ -65,6 +78,7 @@ class Pacer:
         self._floods: deque[tuple[float, int | None]] = deque()  # recent 429s: (moment, chat)
         self._outbox_paused_until = 0.0  # after a flood signal of the whole bot
         self._replies_paused_until = 0.0  # the same, at most MAX_REPLY_PAUSE ahead
+        self.shared: SharedBudget | None = None
 
     @property
     def limited(self) -> bool:
@@ -102,6 +116,9 @@ class Pacer:
             await self._sleep(pause)
         while (wait := self._wait(chat_id, background=background)) > 0:
             await self._sleep(wait)
+        if self.shared is not None and self.limited:
+            await self._take_shared(chat_id, background=background)
+            return
         now = self._clock()
         moment = max(now, self._next_any)
         if self.limited:
@@ -109,6 +126,22 @@ class Pacer:
             self._take_chat(chat_id, moment, background=background)
         if moment > now:  # an interactive reply takes the next free moment, even if reserved
             await self._sleep(moment - now)
+
+    async def _take_shared(self, chat_id: int | None, *, background: bool) -> None:
+        """The overall moment from the shared budget (the outbox only one that is free now)."""
+        shared, interval = self.shared, SHARED_MARGIN / self.rate
+        assert shared is not None
+        while True:
+            while (wait := await shared.take(interval, only_if_free=background)) is None:
+                await self._sleep(interval)
+            moment = self._clock() + max(wait, 0.0)
+            if wait > 0:
+                await self._sleep(wait)
+            if self._clock() - moment <= interval / 2:
+                break
+            # woken late (a busy event loop): sent now it would crowd the next moments, which
+            # other workers send on time; this moment is left unused, the next one is taken
+        self._take_chat(chat_id, moment, background=background)
 
     def background_wait(self, chat_id: int | None) -> float:
         """Seconds a background `acquire` for this chat would wait now (0: it goes at once)."""

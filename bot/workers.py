@@ -10,10 +10,10 @@ says what each guarantee rests on. In short:
   deleting each once its turn is over. A worker killed with updates in hand stops renewing its
   claims; after LEASE another worker takes those lines over, in order; an update handled
   already is known by processed_updates and not handled again.
-- The sending budget: every worker beats every BEAT seconds into `workers` and paces itself at
-  SEND_RATE divided by the workers seen within ALIVE. A new worker sends nothing for JOIN_WAIT,
-  until every other has seen it and narrowed its own share; a dead one is counted until ALIVE
-  passes (the others only send less meanwhile).
+- The sending budget: every message of every worker takes its moment from one row in the
+  database (`SharedBudget`, migration 0029): SEND_RATE moments a second in all, on the server's
+  clock; replies take the next moment, the outbox only one that is free now. Each worker beats
+  every BEAT seconds into `workers` (who is alive; its claims renewed).
 - The outbox: one sender at a time (the SENDING lock, bot/leases.py), which also runs the
   repeating housekeeping jobs; each daily job slot under a lock of its own (bot/jobs).
 """
@@ -37,18 +37,19 @@ from telegram import Update
 from telegram.error import TelegramError
 from telegram.ext import Application
 
+from bot import postgres
 from bot.config import Settings
 from bot.leases import POLLING, SENDING, Leases
 from bot.services import inbox
 from bot.services.inbox import Received
+from bot.storage import send_budget
 from bot.update_lines import line_key
 
 log = logging.getLogger(__name__)
 
-BEAT = 2.0  # seconds between heartbeats (claims renewed, budget share recomputed)
+BEAT = 2.0  # seconds between heartbeats (claims renewed)
 LEASE = timedelta(seconds=8)  # a dead worker's chats are taken over after at most this
-ALIVE = timedelta(seconds=6)  # a worker not seen for this long no longer shares the budget
-JOIN_WAIT = 3 * BEAT  # a new worker sends nothing until every other has seen its beat
+ALIVE = timedelta(seconds=6)  # a worker not seen for this long is counted dead
 POLL_TIMEOUT = 5  # seconds of each long poll (the leader checks its lock between polls)
 READ_EVERY = 0.2  # seconds between looks at the inbox when nothing woke the reader
 MAX_LINES = 200  # chats in hand at once
@@ -56,10 +57,16 @@ CLAIM_LINES = 10  # chats claimed at a time (then the others' turn: work spreads
 STOP_GRACE = 10.0  # seconds a stop waits for the updates in hand
 
 
-def share(rate: int, alive: int) -> int:
-    """One worker's messages a second: the budget divided among the live workers (0: no
-    limit stays no limit)."""
-    return rate if rate <= 0 else max(1, rate // max(1, alive))
+class SharedBudget:
+    """The Pacer's overall moments from the database (bot/ratelimit.py's SharedBudget), on a
+    connection of its own: never inside a handler's transaction, whose row lock would hold
+    every worker's sending until it commits."""
+
+    def __init__(self, db: postgres.PostgresConnection) -> None:
+        self.db = db
+
+    async def take(self, interval: float, *, only_if_free: bool) -> float | None:
+        return await send_budget.take(self.db, interval=interval, only_if_free=only_if_free)
 
 
 class Worker:
@@ -68,8 +75,8 @@ class Worker:
     def __init__(self, app: Application, settings: Settings, leases: Leases) -> None:
         self.app, self.settings, self.leases = app, settings, leases
         self.id = f"{socket.gethostname()}:{os.getpid()}"[-64:]
-        self.joined = asyncio.Event()
         self.sending = False  # holds the SENDING lock
+        self.lost = False  # its locks' session ended under it
         self.alive = 1  # workers seen at the last beat
         self._wake = asyncio.Event()
         self._in_hand: dict[int, int] = {}  # line -> its updates in hand
@@ -85,7 +92,6 @@ class Worker:
 
     async def sender_turn(self) -> None:
         """Wait until this worker may send the outbox (the Sender calls it before starting)."""
-        await self.joined.wait()
         await self.leases.hold(SENDING, what="sends the outbox")
         self.sending = True
 
@@ -96,25 +102,21 @@ class Worker:
         self._wake.set()
 
     async def beat(self, stop: asyncio.Event) -> None:
-        """Every BEAT seconds: alive, claims renewed, budget share; stop if the locks are lost."""
-        started = asyncio.get_running_loop().time()
-        pacer = self.app.bot_data["pacer"]
+        """Every BEAT seconds: alive, claims renewed; stop if the locks are lost."""
         while True:
             try:
                 await self.leases.check()
             except psycopg.OperationalError:
                 log.critical("lost the database session holding this worker's locks: stopping")
+                self.lost = True
                 stop.set()
                 return
             try:
                 self.alive = await inbox.beat(
                     self.db, self.id, now=_now(), lease=LEASE, alive=ALIVE
                 )
-                pacer.rate = share(self.settings.send_rate, self.alive)
             except Exception:
                 log.exception("worker heartbeat failed; trying again")
-            if asyncio.get_running_loop().time() - started >= JOIN_WAIT:
-                self.joined.set()
             await asyncio.sleep(BEAT)
 
     async def poll(self) -> None:
@@ -136,7 +138,6 @@ class Worker:
 
     async def read(self) -> None:
         """Claim chats' waiting updates and hand them to the Application, forever."""
-        await self.joined.wait()
         while True:
             self._wake.clear()
             claimed: list[Received] = []
@@ -208,6 +209,8 @@ async def serve(application: Application, settings: Settings, stop: asyncio.Even
     """Run one worker until `stop` is set, with run_polling's lifecycle (initialize, post_init,
     start, ..., stop, post_stop, shutdown, post_shutdown); in webhook mode with WEBHOOK_URL."""
     leases = await Leases.open(settings.database_url)
+    budget = await postgres.connect(settings.database_url, settings.secret_key)
+    application.bot_data["pacer"].shared = SharedBudget(budget)
     worker = application.bot_data["worker"] = Worker(application, settings, leases)
     try:
         await application.initialize()
@@ -225,6 +228,7 @@ async def serve(application: Application, settings: Settings, stop: asyncio.Even
             if application.post_shutdown is not None:
                 await application.post_shutdown(application)
     finally:
+        await budget.close()
         await leases.close()
 
 
@@ -261,8 +265,9 @@ async def _receiving(app: Application, worker: Worker, settings: Settings) -> As
         await runner.cleanup()
 
 
-def run_worker(application: Application, settings: Settings) -> None:
-    """Serve as one of several workers until SIGINT or SIGTERM."""
+def run_worker(application: Application, settings: Settings) -> int:
+    """Serve as one of several workers until SIGINT or SIGTERM; the exit code (1: the locks'
+    session was lost, for the service manager to start the worker again)."""
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -272,3 +277,5 @@ def run_worker(application: Application, settings: Settings) -> None:
         await serve(application, settings, stop)
 
     asyncio.run(main())
+    worker = application.bot_data.get("worker")
+    return 1 if worker is not None and worker.lost else 0

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 from bot.services import inbox
 from bot.services.inbox import Received
 from bot.services.updates import first_time
+from bot.storage import send_budget
 from bot.storage.inbox import waiting
-from bot.workers import share
 
 NOW = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
 LEASE = timedelta(seconds=8)
@@ -78,15 +78,23 @@ async def test_bodies_are_sealed(engine_db):
     assert NIK in claimed.body
 
 
-async def test_the_budget_is_shared_by_the_workers_seen_lately(engine_db):
+async def test_the_heartbeat_counts_the_workers_seen_lately(engine_db):
     alive = timedelta(seconds=6)
     for name in ("a", "b", "c"):
         await inbox.beat(engine_db, name, now=NOW, lease=LEASE, alive=alive)
     assert await inbox.beat(engine_db, "a", now=NOW + alive, lease=LEASE, alive=alive) == 3
-    assert share(30, 3) == 10
     # c stopped cleanly, b died: only a counts once b's last beat is older than `alive`
     await inbox.leave(engine_db, "c")
     later = NOW + alive + timedelta(seconds=1)
     assert await inbox.beat(engine_db, "a", now=later, lease=LEASE, alive=alive) == 1
-    assert share(30, 4) == 7
-    assert share(0, 3) == 0  # no limit stays no limit
+
+
+async def test_one_sending_budget_gives_each_moment_once(engine_db):
+    """Moments a minute apart, so the server's clock does not move past one meanwhile."""
+    first = await send_budget.take(engine_db, interval=60, only_if_free=False)
+    assert first is not None
+    assert first <= 0  # free: at once
+    assert await send_budget.take(engine_db, interval=60, only_if_free=True) is None  # the outbox
+    second = await send_budget.take(engine_db, interval=60, only_if_free=False)  # a reply
+    assert second is not None
+    assert 59 < second <= 60  # the next moment, whoever takes it
