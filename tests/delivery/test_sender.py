@@ -1,4 +1,5 @@
-"""The outbox sender: end to end with a real telegram.Bot against the local Bot API server."""
+"""The outbox sender: end to end with a real telegram.Bot against the local Bot API server, its
+outbox on each engine."""
 
 import asyncio
 import json
@@ -20,6 +21,12 @@ NOON = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)  # 10:00 WIB
 EVENING = datetime(2026, 11, 24, 14, 30, tzinfo=UTC)  # 21:30 WIB
 MORNING = datetime(2026, 11, 25, 0, 0, tzinfo=UTC)  # 07:00 WIB
 BOOK_BUTTON = {"inline_keyboard": [[{"text": "Pesan jadwal", "callback_data": "book:start"}]]}
+
+
+@pytest.fixture
+def db(engine_db):
+    """Every test of the sender runs on both engines."""
+    return engine_db
 
 
 @pytest.fixture
