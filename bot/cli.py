@@ -60,6 +60,9 @@ ON_POSTGRESQL = (
     "invite",
     "revoke-invite",
     "audit",
+    "add-drive",
+    "list-drives",
+    "set-point",
     "backup",
     "restore",
     "rotate-key",
@@ -376,7 +379,7 @@ def _add_drive(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env(require_token=False)
 
-    async def work(conn: SQLiteConnection) -> int:
+    async def work(conn: Connection) -> int:
         try:
             drive = await create_drive(
                 conn,
@@ -399,7 +402,7 @@ def _add_drive(args: argparse.Namespace) -> int:
         print(deep_link(await _bot_username(settings) or "<bot username>", drive))  # noqa: T201
         return 0
 
-    return _on_sqlite(work, refused="not created")
+    return _on_database(work, refused="not created")
 
 
 def _list_drives(args: argparse.Namespace) -> int:
@@ -409,7 +412,7 @@ def _list_drives(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env(require_token=False)
 
-    async def work(conn: SQLiteConnection) -> int:
+    async def work(conn: Connection) -> int:
         today = datetime.now(TIMEZONE).date()
         found = await list_drives(conn, today, today + timedelta(days=MAX_DAYS_AHEAD))
         username = (await _bot_username(settings) if found else None) or "<bot username>"
@@ -419,7 +422,7 @@ def _list_drives(args: argparse.Namespace) -> int:
         print(f"{len(found)} drives planned from {today.isoformat()} on")  # noqa: T201
         return 0
 
-    return _on_sqlite(work, refused="not read")
+    return _on_database(work, refused="not read")
 
 
 def _cancel_drive(args: argparse.Namespace) -> int:
@@ -472,7 +475,7 @@ def _set_point(args: argparse.Namespace) -> int:
     def flag(value: str | None) -> bool | None:
         return None if value is None else value == "yes"
 
-    async def work(conn: SQLiteConnection) -> int:
+    async def work(conn: Connection) -> int:
         point = await update_point(
             conn,
             args.code,
@@ -489,7 +492,7 @@ def _set_point(args: argparse.Namespace) -> int:
         )
         return 0
 
-    return _on_sqlite(work, refused="not changed")
+    return _on_database(work, refused="not changed")
 
 
 def _run_job(args: argparse.Namespace) -> int:

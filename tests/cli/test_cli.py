@@ -11,6 +11,8 @@ import pytest
 
 from bot.cli import main
 from bot.jobs.registry import JOB_NAMES, job_spec
+from tests.cli.test_add_drive import TODAY
+from tests.cli.test_add_drive import args as drive_args
 from tests.conftest import PEOPLE, SECRET_KEY, write_population
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -206,11 +208,16 @@ def test_commands_run_on_the_postgresql_of_database_url(env, pg_url, monkeypatch
     assert main(["add-user", "--telegram-id", "13", "--role", "admin"]) == 0
     assert main(["invite", "--role", "staff", "--service-point", "kanigoro"]) == 0
     assert main(["audit", "--since", "2000-01-01"]) == 0
+    assert main(["set-point", "kec-talun", "--capacity", "7"]) == 0
+    assert main(drive_args()) == 0
+    assert main(["list-drives"]) == 0
     out = capsys.readouterr().out.strip().splitlines()
     assert "inserted 6 · updated 0 · rejected 0 · warnings 0" in out
     assert "registered 13 as admin" in out
     assert any(line.startswith("https://t.me/<bot username>?start=inv_") for line in out)
-    assert out[-1] == "2 records since 2000-01-01 00:00 WIB"  # the role given, the invitation
+    assert "2 records since 2000-01-01 00:00 WIB" in out  # the role given, the invitation
+    assert any(line.startswith("kec-talun: 7 places per slot") for line in out)
+    assert out[-1] == f"1 drives planned from {TODAY.isoformat()} on"
     assert not (env / "cli.sqlite3").exists()  # not SQLite at DATABASE_PATH
 
 
