@@ -57,8 +57,10 @@ postgresql:
 	  || echo "postgresql could not be installed: the PostgreSQL tests will be skipped"; \
 	else echo "no apt-get or not root: postgresql not installed, the PostgreSQL tests will be skipped"; fi
 
+# The engines the end-to-end bot runs on (tests/conftest.py): `make test ENGINES=sqlite,postgresql`.
+ENGINES ?= sqlite
 test: lint browser postgresql
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --engines=$(ENGINES)
 
 # Issue 7's benchmarks, one after the other, into benchmarks/RESULTS.md (not part of `make test`:
 # about half an hour at 1.3 M residents). `make bench BENCH_COUNT=100000` is a quick smoke run.
