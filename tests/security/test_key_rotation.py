@@ -357,12 +357,27 @@ async def _assert_under(db, vault: Vault, other: Vault) -> None:
     assert vault.open(bytes(text), "outbox.text", CHAT) == f"Hai {TEEN.nama}"
 
 
+async def _keys_and_indexes(db) -> list[tuple[str, ...]]:
+    """The foreign keys to residents and residents' indexes, as PostgreSQL defines them."""
+    keys = await db.execute_fetchall(
+        "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint"
+        " WHERE contype = 'f' AND confrelid = 'residents'::regclass ORDER BY 1, 2"
+    )
+    indexes = await db.execute_fetchall(
+        "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'residents' ORDER BY 1"
+    )
+    assert len(keys) >= 5
+    return [tuple(row) for row in keys + indexes]
+
+
 async def test_on_postgresql_every_sealed_value_opens_with_the_new_key_and_none_with_the_old(pg):
     await _fill_postgresql(pg)
     old, new = Vault.from_secret(SECRET_KEY), Vault.from_secret(NEW_KEY)
     await _assert_under(pg, old, new)
     (before,) = await pg.execute_fetchall("SELECT pg_relation_filenode('residents')")
+    schema = await _keys_and_indexes(pg)
     rotation = await rotate_key(pg, NEW_KEY, now=NOW)
+    assert await _keys_and_indexes(pg) == schema  # dropped for the rewrite, all back
     assert (rotation.residents, rotation.already) == (len(PG_PEOPLE), False)
     await _assert_under(pg, new, old)
     assert pg.vault.fingerprint == new.fingerprint  # the connection goes on under the new key
