@@ -18,7 +18,7 @@ from bot.engine import open_database
 from botapi.server import BotMessage
 from tests.cli.test_restore_drill import answer, press
 from tests.conftest import STAFF_ID
-from tests.delivery.test_crash import STOP_WITHIN, start_bot, tail
+from tests.delivery.test_crash import STOP_WITHIN, start_bot, tail, until
 
 
 async def count(settings: Settings, query: str, *args: object) -> int:
@@ -28,6 +28,10 @@ async def count(settings: Settings, query: str, *args: object) -> int:
     finally:
         await conn.close()
     return int(rows[0][0]) if rows else 0
+
+
+async def _inbox_empty(settings: Settings) -> bool:
+    return await count(settings, "SELECT count(*) FROM inbox") == 0
 
 
 # Each flow: walk it to a step (returning the message whose button comes next), then, on the
@@ -103,6 +107,7 @@ FLOWS = {
 
 
 @pytest.mark.timeout(180)
+@pytest.mark.engines("sqlite", "postgresql")
 @pytest.mark.parametrize("name", list(FLOWS))
 async def test_a_flow_goes_on_after_sigkill_and_restart(
     botapi, settings, population, tmp_path, name
@@ -116,6 +121,11 @@ async def test_a_flow_goes_on_after_sigkill_and_restart(
     # One chat's updates are handled one after another: once this is answered, the step's
     # update was handled to its end (its state written back after its answer).
     await answer(citizen, "/bantuan")
+    # Several workers (PostgreSQL) hand an update over through the inbox and delete it once its
+    # turn is over, just after its answer: until then a new worker would handle it again.
+    await until(
+        lambda: _inbox_empty(settings), within=STOP_WITHIN, what="the inbox emptied", log=log
+    )
     os.killpg(first.pid, signal.SIGKILL)
     assert await first.wait() == -signal.SIGKILL
     assert await count(settings, flow.effect, citizen.id) == 0
