@@ -59,8 +59,11 @@ postgresql:
 
 # The engines the end-to-end bot runs on (tests/conftest.py): `make test ENGINES=sqlite,postgresql`.
 ENGINES ?= sqlite
+# The suite on pytest-xdist's workers, a test file to a worker (its module-scoped fixtures built
+# once); TEST_WORKERS=0 runs it in this one process.
+TEST_WORKERS ?= 2
 test: lint browser postgresql
-	$(BIN)/pytest -q --engines=$(ENGINES)
+	$(BIN)/pytest -q --engines=$(ENGINES) -n $(TEST_WORKERS) --dist loadfile
 
 # Issue 7's benchmarks, one after the other, into benchmarks/RESULTS.md (not part of `make test`:
 # about half an hour at 1.3 M residents). `make bench BENCH_COUNT=100000` is a quick smoke run.

@@ -18,6 +18,11 @@ At the end of the session the run fails if a sample number is in an output, whet
 in one piece or in groups (`3505 1012 0580 0001`); the report masks it and says where it was
 found and in which test. Masked forms (`3505********0001`) are what the bot should write.
 
+Under pytest-xdist (`make test` runs `pytest -n 2`) each worker gathers its own sample and
+outputs and hands them to the controller when it finishes; the controller judges them together
+(a number one worker's test typed is a leak where another worker's test sent it) and fails the
+run.
+
 pytest's own log capture (caplog, the report's "Captured log") sees what it saw without the
 plugin: the levels are lowered to odd values (INFO - 1, DEBUG - 1) and a filter on pytest's
 handlers drops the records that exist only because of that.
@@ -215,6 +220,27 @@ class PrivacyScan:
             data = {k: v for k, v in vars(module).items() if not k.startswith("__")}
             for text in _strings_in(data):
                 self.add_sample(text, f"data of {module.__name__}")
+
+    # ----- across pytest-xdist's workers -----
+
+    def handed_over(self) -> dict[str, Any]:
+        """What a worker gathered, as plain data for the controller (execnet sends it)."""
+        return {
+            "sample": self.sample,
+            "seen": {n: [dataclasses.astuple(p) for p in ps] for n, ps in self.seen.items()},
+            "counts": dict(self.counts),
+            "notes": self.notes,
+        }
+
+    def take_over(self, gathered: dict[str, Any]) -> None:
+        """Merge a worker's `handed_over` into this (the controller's) scan."""
+        for number, origin in gathered["sample"].items():
+            self.sample.setdefault(number, origin)
+        for number, places in gathered["seen"].items():
+            mine = self.seen.setdefault(number, [])
+            mine += [Place(*p) for p in places][: PLACES_PER_NUMBER - len(mine)]
+        self.counts.update(gathered["counts"])
+        self.notes += gathered["notes"]
 
     # ----- the verdict -----
 
@@ -480,6 +506,17 @@ def scan_process_output(request: pytest.FixtureRequest) -> Callable[[str, str], 
     return scan_text
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object | None) -> None:
+    """On pytest-xdist's controller: what a finished worker gathered (none if it crashed, and
+    then the run has failed already)."""
+    gathered = getattr(node, "workeroutput", {}).get("privacy_scan")
+    if gathered is not None:
+        _scan(node.config).take_over(gathered)
+    elif error is None:
+        _scan(node.config).notes.append(f"worker {node.gateway.id} handed over no scan")
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionfinish(session: pytest.Session) -> None:
     scan = _scan(session.config)
@@ -487,6 +524,10 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         scan.scan_tree(scan.basetemp, "a fixture shared by several tests")
     scan.scan_modules()
     scan.stop()
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # a pytest-xdist worker: the controller judges
+        workeroutput["privacy_scan"] = scan.handed_over()
+        return
     scan.judge()
     if scan.leaked and session.exitstatus in (
         pytest.ExitCode.OK,

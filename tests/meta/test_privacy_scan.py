@@ -101,13 +101,40 @@ def test_caplog_sees_what_it_saw_without_the_scan(caplog):
 '''
 
 
-def run(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tests: str):
+# Two test files that pytest-xdist's `--dist loadfile` sends to two workers: a number one of
+# them sees typed, the other sends. Each writes down its worker, to show they were two.
+TYPED_HERE = """
+import os
+from botapi import Simulation, default_spec
+
+def test_a_user_types_a_nik():
+    typed = "35051012058" + "00003"  # sample only because a user typed it, on this worker
+    Simulation(default_spec(), "1:x").add_user(7, "Ani").send_text(f"/cek {typed}")
+    worker = os.environ["PYTEST_XDIST_WORKER"]
+    open(os.path.join(os.environ["WORKERS_SEEN"], f"typed-{worker}"), "w").close()
+"""
+SENT_THERE = """
+import os
+from botapi import Simulation, default_spec
+
+def test_the_bot_sends_it():
+    nik = "35051012058" + "00003"
+    Simulation(default_spec(), "1:x").record_request("sendMessage", {"chat_id": 7, "text": nik})
+    worker = os.environ["PYTEST_XDIST_WORKER"]
+    open(os.path.join(os.environ["WORKERS_SEEN"], f"sent-{worker}"), "w").close()
+"""
+
+
+def run(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tests: str, *args: str):
     monkeypatch.setenv("PYTHONPATH", str(ROOT))
     pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
     pytester.makeconftest('pytest_plugins = ["tests.privacy_scan"]\n')
-    pytester.makepyfile(test_sample=tests)
+    if tests == "two workers":
+        pytester.makepyfile(test_typed=TYPED_HERE, test_sent=SENT_THERE)
+    else:
+        pytester.makepyfile(test_sample=tests)
     try:
-        return pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=60)
+        return pytester.runpytest_subprocess("-p", "no:cacheprovider", *args, timeout=110)
     finally:  # what the inner tests left must not meet this session's own scan
         shutil.rmtree(pytester.path, ignore_errors=True)
 
@@ -140,6 +167,27 @@ def test_a_leak_in_a_log_a_request_an_audit_row_or_a_traceback_fails_the_run(pyt
     )
     for number in (NIK, "3505101205800002", "3505100101080009", "3505 1001 0108 0009"):
         assert number not in output  # the report masks what it found
+
+
+def test_a_number_typed_on_one_xdist_worker_and_sent_on_another_fails_the_run(
+    pytester, monkeypatch, tmp_path
+):
+    monkeypatch.setenv("WORKERS_SEEN", str(tmp_path))
+    result = run(pytester, monkeypatch, "two workers", "-n", "2", "--dist", "loadfile")
+    result.assert_outcomes(passed=2)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert sorted(p.name for p in tmp_path.iterdir()) in (
+        ["sent-gw0", "typed-gw1"],
+        ["sent-gw1", "typed-gw0"],
+    )  # on two workers
+    result.stdout.fnmatch_lines(
+        [
+            "3505********0003 (typed by a simulated user):",
+            "*Bot API request sendMessage to chat 7, in test_sent.py::test_the_bot_sends_it",
+            "NIK/KK leak scan: * looked for in 1 Bot API requests*: 1 leaked",
+            "*2 passed, 1 NIK/KK leaks*",
+        ]
+    )
 
 
 def test_masked_numbers_pass(pytester, monkeypatch):
