@@ -62,11 +62,12 @@ async def test_delivered_reminders_do_not_give_a_linked_teens_birth_date(db, tmp
     )
     spec = job_spec("teen-reminders")
     at = spec.times[0]
+    renderer = Renderer()  # one for the year, as the bot has: its templates compiled once
 
     async def plan_and_deliver(day: date) -> int:
         now = scheduled_at(day, at)
         planned = await run_planner(
-            spec, at, db=db, renderer=Renderer(), settings=settings, day=day, now=now
+            spec, at, db=db, renderer=renderer, settings=settings, day=day, now=now
         )
         due = await outbox.claim_due(db, now=now, limit=1000, quiet=settings.quiet_hours)
         sent = [(m, outbox.Outcome("sent", telegram_message_id=m.id)) for m in due]
