@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from datetime import timedelta
 from typing import Any, Protocol
 
-from telegram.error import RetryAfter
+from telegram.error import BadRequest, RetryAfter
 from telegram.ext import BaseRateLimiter
 from telegram.warnings import PTBDeprecationWarning
 
@@ -38,8 +38,8 @@ GROUP_MESSAGES = 20  # per GROUP_WINDOW to one group
 # which one request may reach Telegram later than the next never put 31 into one second.
 SPACING_MARGIN = 1.015
 # Several workers (a shared budget) are several event loops, each late now and then by its own
-# load: their moments are spaced 10 % wider, and a moment woken to late is not used.
-SHARED_MARGIN = 1.10
+# load: their moments are spaced 20 % wider, and a moment woken to late is not used.
+SHARED_MARGIN = 1.20
 _PRUNE_AT = 50_000  # forget per-chat bookkeeping older than needed beyond this many chats
 # 429s for this many different chats within FLOOD_SIGNAL_WINDOW: the whole bot is over the limit.
 FLOOD_SIGNAL_CHATS = 3
@@ -237,11 +237,26 @@ class PacedRateLimiter(BaseRateLimiter[dict[str, Any]]):
                 await self.pacer.acquire(_chat_id(data), background=False)
             try:
                 return await callback(*args, **kwargs)
+            except BadRequest as error:
+                if not done_already(endpoint, error):
+                    raise
+                log.info("%s was done already: %s", endpoint, error)
+                return True
             except RetryAfter as error:
                 self.pacer.flooded(_chat_id(data), retry_after_seconds(error))
                 if paced_already or attempt == self.max_retries:
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+def done_already(endpoint: str, error: BadRequest) -> bool:
+    """Whether Telegram refused a call because what it asks for is done: a button press
+    answered already, a message that already says this. An update handled again after its
+    worker died (several workers: bot/workers.py) repeats its calls; they must not fail it."""
+    text = str(error).lower()
+    if endpoint == "answerCallbackQuery":
+        return "query is too old" in text
+    return endpoint.startswith("edit") and "message is not modified" in text
 
 
 def retry_after_seconds(error: RetryAfter) -> float:

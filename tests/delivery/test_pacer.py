@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+from telegram.error import BadRequest
+
 from bot.ratelimit import (
     FLOOD_SIGNAL_CHATS,
     GROUP_MESSAGES,
     MAX_REPLY_PAUSE,
     SPACING_MARGIN,
+    PacedRateLimiter,
     Pacer,
 )
 
@@ -121,3 +125,28 @@ async def test_rate_zero_lifts_the_limits_but_not_a_429():
     p.flooded(5, 3)
     await p.acquire(5, background=True)
     assert fake.now == 3.0
+
+
+async def test_a_call_done_already_is_no_error():
+    """An update handled again (its worker died after answering it, several workers): Telegram
+    refuses a second answer to its press and an edit to what the message says already; the
+    handler goes on instead of apologising."""
+    limiter = PacedRateLimiter(pacer(30)[0])
+
+    async def answered_already(**_kwargs):
+        raise BadRequest("Query is too old and response timeout expired or query id is invalid")
+
+    async def other(**_kwargs):
+        raise BadRequest("Message to edit not found")
+
+    async def said_already(**_kwargs):
+        raise BadRequest("Message is not modified: specified new message content and reply ...")
+
+    args = ((), {}, "answerCallbackQuery", {"callback_query_id": "1"}, None)
+    assert await limiter.process_request(answered_already, *args) is True
+    with pytest.raises(BadRequest, match="not found"):
+        await limiter.process_request(other, *args)
+    edit = ((), {}, "editMessageText", {"chat_id": 5, "message_id": 1, "text": "x"}, None)
+    assert await limiter.process_request(said_already, *edit) is True
+    with pytest.raises(BadRequest, match="not found"):
+        await limiter.process_request(other, *edit)
