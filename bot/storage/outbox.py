@@ -256,12 +256,11 @@ async def withdraw_about(
         (chat_id,),
     )
     ids = [row[0] for row in rows if vault.open(row[1], PLAN, row[2])[:REF_HEX] in about]
-    if not ids:
-        return 0
-    await db.execute(
-        f"UPDATE outbox SET state = 'withdrawn', updated_at = ? WHERE id IN ({_marks(ids)})",
-        (ts(now), *ids),
-    )
+    if ids:
+        await db.execute(
+            f"UPDATE outbox SET state = 'withdrawn', updated_at = ? WHERE id IN ({_marks(ids)})",
+            (ts(now), *ids),
+        )
     await _blur(db, "chat_id = ? AND state = 'withdrawn'", (chat_id,))
     return len(ids)
 
