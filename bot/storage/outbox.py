@@ -255,7 +255,7 @@ async def withdraw_about(
         " WHERE chat_id = ? AND state = 'queued' AND plan IS NOT NULL",
         (chat_id,),
     )
-    ids = [row[0] for row in rows if vault.open(row[1], PLAN, row[2])[:REF_HEX] in about]
+    ids = [row[0] for row in rows if _open(vault, row[1], PLAN, row[2])[:REF_HEX] in about]
     if ids:
         await db.execute(
             f"UPDATE outbox SET state = 'withdrawn', updated_at = ? WHERE id IN ({_marks(ids)})",
@@ -321,7 +321,7 @@ async def forget_chat(db: Connection, chat_id: int, *, now: datetime) -> None:
         (chat_id,),
     ) as cursor:
         async for message_id, key, chat, plan in cursor:
-            if chat == chat_id or _done_for_chat(vault.open(plan, PLAN, key), chat_id):
+            if chat == chat_id or _done_for_chat(_open(vault, plan, PLAN, key), chat_id):
                 keys.append((_erased_key(key, message_id), message_id))
     await db.execute(
         "UPDATE outbox SET state = CASE WHEN state = 'queued' THEN 'withdrawn' ELSE state END,"
@@ -410,6 +410,14 @@ def ts(moment: datetime) -> str:
     return aware.astimezone(UTC).isoformat(timespec="microseconds")
 
 
+def _open(vault: Vault, blob: bytes, place: str, row: int | str) -> str:
+    """A sealed text or plan, opened; WrongKey, logged with its place, when it does not open
+    (altered, or moved from another row: its text is bound to its chat)."""
+    opened = vault.sql_open(blob, place, row)
+    assert opened is not None
+    return opened
+
+
 def _message(vault: Vault, row: Sequence[Any]) -> OutboxMessage:
     """A row of _COLUMNS as an OutboxMessage, its text opened."""
     return OutboxMessage(
@@ -417,7 +425,7 @@ def _message(vault: Vault, row: Sequence[Any]) -> OutboxMessage:
         key=row[1],
         chat_id=row[2],
         kind=row[3],
-        text=vault.open(row[4], TEXT, row[2]),
+        text=_open(vault, row[4], TEXT, row[2]),
         reply_markup_json=row[5],
         state=row[6],
         attempts=row[7],
