@@ -18,8 +18,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-import aiosqlite
-
 from bot.crypto import Vault
 from bot.db import (
     WrongSecretKey,
@@ -29,7 +27,7 @@ from bot.db import (
     transaction,
     vault_of,
 )
-from bot.engine import Connection
+from bot.engine import Connection, is_postgresql
 from bot.storage import audit
 from bot.storage import vault as store
 
@@ -75,25 +73,25 @@ async def rotate_key(db: Connection, new_secret: str, *, now: datetime) -> Rotat
         raise WrongSecretKey(f"the database is sealed with key {stored}, not SECRET_KEY's")
     if new.fingerprint == old.fingerprint:
         raise ValueError("the new key is the key in use")
-    if isinstance(db, aiosqlite.Connection):
+    if not is_postgresql(db):  # SQLite re-seals in SQL, with a second set of functions
         await install_vault(db, new, prefix="new_")
     async with transaction(db):
         residents = await store.reseal_everything(db, new, now=now)
         detail = f"from={old.fingerprint} to={new.fingerprint} residents={residents}"
         await audit.write_audit(db, None, "key:rotate", detail, now=now)
-        if isinstance(db, aiosqlite.Connection):
+        if not is_postgresql(db):
             await mark_rebuild_pending(db)
     await _use(db, new)
-    if isinstance(db, aiosqlite.Connection):
-        await rebuild_file(db)  # no value sealed with the old key left in the file or its WAL
+    if is_postgresql(db):
+        await store.vacuum_rewritten(db)  # no row sealed with the old key left in the tables
     else:
-        await store.vacuum_rewritten(db)  # nor in the tables' files
+        await rebuild_file(db)  # no value sealed with the old key left in the file or its WAL
     return Rotation(old.fingerprint, new.fingerprint, residents)
 
 
 async def _use(db: Connection, vault: Vault) -> None:
     """The connection reads and writes under `vault` from now on."""
-    if isinstance(db, aiosqlite.Connection):
-        await install_vault(db, vault)
-    else:
+    if is_postgresql(db):
         db.vault = vault
+    else:
+        await install_vault(db, vault)
