@@ -13,6 +13,7 @@ import aiosqlite
 from bot.app import prepare_database
 from bot.config import TIMEZONE, Settings
 from bot.domain import Resident
+from bot.engine import is_postgresql
 from bot.sample import export_row, write_export, write_sample
 from bot.services.directory import get_resident
 from bot.services.importer import import_residents
@@ -44,6 +45,9 @@ async def prepare_world(
     database_path = settings.database_path
     remove_database(database_path)
     conn = await prepare_database(settings)
+    if is_postgresql(conn):  # the sandbox's world is one SQLite file it deletes and rebuilds
+        await conn.close()
+        raise RuntimeError("the sandbox runs on SQLite: unset DATABASE_URL")
     try:
         today = now.astimezone(TIMEZONE).date()
         sample = database_path.with_name("sample-residents.csv")
