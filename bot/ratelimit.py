@@ -17,6 +17,7 @@ bot/update_lines.py); nothing here takes a lock.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import warnings
@@ -79,6 +80,7 @@ class Pacer:
         self._outbox_paused_until = 0.0  # after a flood signal of the whole bot
         self._replies_paused_until = 0.0  # the same, at most MAX_REPLY_PAUSE ahead
         self.shared: SharedBudget | None = None
+        self._background_turn = asyncio.Lock()
 
     @property
     def limited(self) -> bool:
@@ -132,8 +134,11 @@ class Pacer:
         shared, interval = self.shared, SHARED_MARGIN / self.rate
         assert shared is not None
         while True:
-            while (wait := await shared.take(interval, only_if_free=background)) is None:
-                await self._sleep(interval)
+            # the outbox's messages wait for a free moment one at a time: a batch of them
+            # polling the database side by side would only load it
+            async with self._background_turn if background else contextlib.nullcontext():
+                while (wait := await shared.take(interval, only_if_free=background)) is None:
+                    await self._sleep(interval)
             moment = self._clock() + max(wait, 0.0)
             if wait > 0:
                 await self._sleep(wait)

@@ -98,13 +98,19 @@ class Workers:
 
 
 async def until(
-    condition: Callable[[], Awaitable[bool]], *, within: float, what: str, workers: Workers
+    condition: Callable[[], Awaitable[bool]],
+    *,
+    within: float,
+    what: str,
+    workers: Workers,
+    every: float = 0.1,
 ) -> None:
-    """Poll `condition` until true; fail with the workers' logs after `within` seconds."""
+    """Poll `condition` every `every` seconds until true; fail with the workers' logs after
+    `within` seconds."""
     try:
         async with asyncio.timeout(within):
             # other processes write what we wait for: there is no event to wait on
             while not await condition():  # noqa: ASYNC110
-                await asyncio.sleep(0.1)
+                await asyncio.sleep(every)
     except TimeoutError:
         raise AssertionError(f"timed out waiting for {what}; logs:\n{workers.logs()}") from None
