@@ -24,8 +24,9 @@ from bot.storage.copying import Column
 
 log = logging.getLogger(__name__)
 
-# Rows the target writes itself when it is migrated: not copied.
-OWN_ROWS = frozenset({"schema_migrations", "vault_key"})
+# Rows the target writes itself when it is migrated: not copied (send_budget: the workers' shared
+# sending moment, migration 0029, state of the running workers, not of the office).
+OWN_ROWS = frozenset({"schema_migrations", "vault_key", "send_budget"})
 BATCH = 5000
 
 
