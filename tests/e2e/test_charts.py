@@ -230,8 +230,8 @@ async def _plant_activity(db):
             )
         for who in ("siti", "teen2"):
             await db.execute(
-                "UPDATE residents SET tanggal_rekam = ? WHERE nik_ref = ref_of(?)",
-                (day.isoformat(), EXTRA[who].nik),
+                "UPDATE residents SET tanggal_rekam = ? WHERE nik_ref = ?",
+                (day.isoformat(), vault_of(db).ref(EXTRA[who].nik)),
             )
     vault = vault_of(db)
     ref = vault.ref(EXTRA["wati"].nik)
