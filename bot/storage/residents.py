@@ -115,7 +115,7 @@ _UPDATE = (
     f"{_SET} AND (kk_ref, {opened('nama_sealed')}, {opened('lahir_sealed')},"
     f" {', '.join(_CLEAR[1:])}) IS NOT ({', '.join('?' * (len(_CLEAR) + 2))})"
 )
-# PostgreSQL: the stored rows of a batch, compared in Python (`_changed`) before `_SET`.
+# PostgreSQL: the stored rows of a batch, opened and compared in Python before `_SET`.
 _STORED = (
     f"SELECT nik_ref, kk_ref, nama_sealed, lahir_sealed, {', '.join(_CLEAR[1:])}"
     " FROM residents WHERE nik_ref = ANY(?)"
