@@ -6,30 +6,37 @@ slot, the attempts spread over the slots); the rounds take the next open days. T
 all bookings over the wall time of all rounds; the fullest slot must not exceed its capacity.
 One line out.
 
+`--engine postgresql`: on a throwaway cluster with the population (benchmarks/population.py),
+through the bot's own pool of DATABASE_POOL_SIZE connections (its shape there).
+
 Usage: .venv/bin/python benchmarks/booking_concurrency.py [--count 1300000] [--seed 1]
-           [--attempts 200] [--rounds 5]
+           [--attempts 200] [--rounds 5] [--engine sqlite|postgresql]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import random
 import sys
 import tempfile
 import time
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from population import SECRET_KEY, prepared_database, working_copy
+from population import bench_database, engine_argument
 
 from bot import db as dbmod
+from bot import engine as enginemod
 from bot.domain import Booking
 from bot.services.booking import book
 from bot.services.points import update_point
 from bot.services.schedule import free_slots, open_days
 from bot.storage.areas import sync_areas
+from bot.storage.residents import open_sealed
 from bot.storage.service_points import get_service_point, seed_service_points
 
 NOW = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)  # Tuesday 08:00 WIB
@@ -37,11 +44,17 @@ CAPACITY = 20
 TARGET = 300  # bookings per second
 
 
-async def measure(count: int, seed: int, attempts: int, rounds: int, workdir: Path) -> str:
+async def measure(
+    count: int, seed: int, attempts: int, rounds: int, workdir: Path, engine: str = "sqlite"
+) -> str:
     """Book `rounds` x `attempts` residents, `attempts` at a time; summarize."""
-    conn = await dbmod.connect(
-        working_copy(await prepared_database(count, seed), workdir), SECRET_KEY
-    )
+    async with bench_database(engine, count, seed, folder=workdir) as database:
+        return await _measure(await database.open(), count, seed, attempts, rounds)
+
+
+async def _measure(
+    conn: enginemod.Connection, count: int, seed: int, attempts: int, rounds: int
+) -> str:
     try:
         async with dbmod.transaction(conn):
             await sync_areas(conn)
@@ -66,6 +79,9 @@ async def measure(count: int, seed: int, attempts: int, rounds: int, workdir: Pa
             )
             elapsed += time.perf_counter() - started
             booked += sum(1 for r in results if isinstance(r, Booking))
+            refusals = Counter(type(r).__name__ for r in results if not isinstance(r, Booking))
+            if refusals:
+                print(f"round {n + 1}: refused {dict(refusals)}", file=sys.stderr)  # noqa: T201
         fullest = await _fullest_slot(conn)
     finally:
         await conn.close()
@@ -79,7 +95,7 @@ async def measure(count: int, seed: int, attempts: int, rounds: int, workdir: Pa
     )
 
 
-async def _try(conn: dbmod.aiosqlite.Connection, nik: str, n: int, start: datetime) -> object:
+async def _try(conn: enginemod.Connection, nik: str, n: int, start: datetime) -> object:
     try:
         return await book(
             conn,
@@ -94,24 +110,28 @@ async def _try(conn: dbmod.aiosqlite.Connection, nik: str, n: int, start: dateti
         return error
 
 
-async def _residents(conn: dbmod.aiosqlite.Connection, count: int, seed: int) -> list[str]:
-    """`count` active residents of the population, spread over it."""
+async def _residents(conn: enginemod.Connection, count: int, seed: int) -> list[str]:
+    """`count` residents who may book a recording visit (active, not yet recorded, adult by
+    their whole birth year), spread over the population; the same ones on both engines (opened
+    here: PostgreSQL has no unseal())."""
     rows = await conn.execute_fetchall(
-        "SELECT unseal(nik_sealed, 'residents.nik_sealed', nik_ref) AS nik FROM residents"
-        " WHERE status_nik = 'AKTIF'"
-        " AND (CAST(substr(nik, 7) AS INTEGER) + ?) % 97 = 0 LIMIT ?",
-        (seed, count),
+        "SELECT nik_sealed, nik_ref FROM residents WHERE status_nik = 'AKTIF'"
+        " AND tanggal_rekam IS NULL AND tahun_lahir <= ?",
+        (NOW.year - 19,),
     )
-    niks = [str(nik) for (nik,) in rows]
+    vault = dbmod.vault_of(conn)
+    niks = sorted(open_sealed(vault, "nik_sealed", sealed, ref) for sealed, ref in rows)
     if len(niks) < count:
         raise SystemExit(f"the population has only {len(niks)} residents to book")
-    return niks
+    step = len(niks) // count
+    return random.Random(seed).sample(niks[::step][:count], count)
 
 
-async def _fullest_slot(conn: dbmod.aiosqlite.Connection) -> int:
+async def _fullest_slot(conn: enginemod.Connection) -> int:
     rows = await conn.execute_fetchall(
         "SELECT max(n) FROM (SELECT count(*) AS n FROM bookings"
-        " WHERE state IN ('pending', 'confirmed', 'checked_in') GROUP BY service_point, start_at)"
+        " WHERE state IN ('pending', 'confirmed', 'checked_in')"
+        " GROUP BY service_point, start_at) AS slots"
     )
     return int(next(iter(rows))[0] or 0)
 
@@ -123,9 +143,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--attempts", type=int, default=200, help="concurrent attempts a round")
     parser.add_argument("--rounds", type=int, default=5)
+    engine_argument(parser)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
-        line = asyncio.run(measure(args.count, args.seed, args.attempts, args.rounds, Path(folder)))
+        run = measure(args.count, args.seed, args.attempts, args.rounds, Path(folder), args.engine)
+        line = asyncio.run(run)
     print(line)  # noqa: T201
 
 

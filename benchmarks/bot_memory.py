@@ -6,12 +6,17 @@ run yesterday (so at start-up it catches up today's job slots whose time has pas
 process, as a bot running day after day does). While it serves, simulated users make `--checks`
 one-shot /cek checks (`--users` at a time), one of them books a visit through the whole /antre
 flow, and `dukcapil-bot run-job teen-reminders` plans the day's reminders against the same
-database from another process; the bot's sender delivers what they planned. The bot's VmRSS is
-sampled every 0.1 s from /proc, and its high-water mark (VmHWM) read before it is stopped.
+database from another process (on PostgreSQL, where the command does not run yet, the same
+planner from the benchmark's process); the bot's sender delivers what they planned. The bot's
+VmRSS is sampled every 0.1 s from /proc, and its high-water mark (VmHWM) read before it stops.
 
 Prints one line: `bot_memory: ... rss_mb=... peak_mb=... target=peak_mb<=300 ok|MISSED`.
 
+`--engine postgresql`: the bot (and run-job) on a throwaway cluster with the population
+(DATABASE_URL; benchmarks/population.py); the figure is the bot's memory, not the server's.
+
 Usage: .venv/bin/python benchmarks/bot_memory.py [--count 1300000] [--seed 1] [--checks 200]
+           [--engine sqlite|postgresql]
 """
 
 from __future__ import annotations
@@ -26,12 +31,20 @@ import sqlite3
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-from population import SECRET_KEY, prepared_database, working_copy  # benchmarks/ is on sys.path
+from population import (  # benchmarks/ is on sys.path
+    DBNAME,
+    SECRET_KEY,
+    Database,
+    bench_database,
+    engine_argument,
+)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # botapi/ is not installed
 
@@ -83,18 +96,52 @@ class Memory:
             await asyncio.sleep(every)
 
 
-def pick_people(path: Path, checks: int, seed: int) -> tuple[list[tuple[str, str]], str, str]:
+class _Statements:
+    """A plain DB-API connection to the benchmark's database (sqlite3 or psycopg), its SQL
+    written with SQLite's `?` parameters."""
+
+    def __init__(self, conn: Any, postgresql: bool) -> None:
+        self.conn, self.postgresql = conn, postgresql
+
+    def execute(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
+        return self.conn.execute(sql.replace("?", "%s") if self.postgresql else sql, params)
+
+    def executemany(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        if self.postgresql:
+            with self.conn.cursor() as cursor:
+                cursor.executemany(sql.replace("?", "%s"), rows)
+        else:
+            self.conn.executemany(sql, rows)
+
+
+@contextmanager
+def connected(database: Database) -> Iterator[_Statements]:
+    """The database, committed at the end of the block."""
+    if database.cluster is not None:
+        import psycopg
+
+        with psycopg.connect(database.cluster.socket_dsn(DBNAME)) as pg:
+            yield _Statements(pg, True)
+        return
+    assert database.path is not None
+    with sqlite3.connect(database.path, timeout=30) as lite:
+        yield _Statements(lite, False)
+
+
+def pick_people(
+    database: Database, checks: int, seed: int
+) -> tuple[list[tuple[str, str]], str, str]:
     """`checks` random residents (NIK, KK) to check, and one unrecorded adult who books."""
     rng = random.Random(seed)
     vault = Vault.from_secret(SECRET_KEY)
-    with sqlite3.connect(path) as conn:
+    with connected(database) as conn:
         picked: list[tuple[bytes, bytes, bytes]] = []
         query = "SELECT nik_sealed, kk_sealed, nik_ref FROM residents"
         for n, row in enumerate(conn.execute(query)):
             if n < checks:  # reservoir sampling: one pass, uniform
-                picked.append(row)
+                picked.append(tuple(row))
             elif (slot := rng.randrange(n + 1)) < checks:
-                picked[slot] = row
+                picked[slot] = tuple(row)
         born_by = datetime.now(TIMEZONE).year - 19  # adult by its whole year
         booker = conn.execute(
             "SELECT nik_sealed, kk_sealed, nik_ref FROM residents WHERE tanggal_rekam IS NULL"
@@ -110,14 +157,15 @@ def _open(vault: Vault, nik: bytes, kk: bytes, ref: bytes) -> tuple[str, str]:
     return vault.open(nik, "residents.nik_sealed", ref), vault.open(kk, "residents.kk_sealed", ref)
 
 
-def seed_yesterday(path: Path) -> int:
+def seed_yesterday(database: Database) -> int:
     """Record every job slot as run yesterday (a bot that ran daily); return today's due slots."""
     now = datetime.now(TIMEZONE)
     yesterday = (now.date() - timedelta(days=1)).isoformat()
     slots = [(spec.slot(at), at) for spec in all_jobs() for at in spec.times]
-    with sqlite3.connect(path) as conn:
+    with connected(database) as conn:
         conn.executemany(
-            "INSERT OR REPLACE INTO job_runs (job, day, planned, finished_at) VALUES (?, ?, 0, ?)",
+            "INSERT INTO job_runs (job, day, planned, finished_at) VALUES (?, ?, 0, ?)"
+            " ON CONFLICT (job, day) DO UPDATE SET planned = 0, finished_at = excluded.finished_at",
             [(slot, yesterday, datetime.now(UTC).isoformat()) for slot, _ in slots],
         )
     return sum(1 for _, at in slots if now.time().replace(tzinfo=None) >= at)
@@ -205,9 +253,34 @@ async def run_job(env: dict[str, str], day: str) -> tuple[int, str]:
     return job.returncode or 0, text if job.returncode else str(planned)
 
 
-def open_messages(path: Path) -> int:
+async def plan_here(database: Database, day: str) -> tuple[int, str]:
+    """What `run-job teen-reminders` plans, planned from this process: the command does not run
+    on PostgreSQL yet; the bot's sender delivers what it planned, as after the command."""
+    from bot.jobs.registry import job_spec, run_planner, scheduled_at
+    from bot.rendering import Renderer
+
+    spec, on = job_spec("teen-reminders"), date.fromisoformat(day)
+    conn = await database.open()
+    try:
+        planned = 0
+        for at in spec.times:
+            planned += await run_planner(
+                spec,
+                at,
+                db=conn,
+                renderer=Renderer(),
+                settings=database.settings,
+                day=on,
+                now=scheduled_at(on, at),
+            )
+    finally:
+        await conn.close()
+    return 0, str(planned)
+
+
+def open_messages(database: Database) -> int:
     """Outbox messages due now and not yet delivered."""
-    with sqlite3.connect(path, timeout=30) as conn:
+    with connected(database) as conn:
         (count,) = conn.execute(
             "SELECT count(*) FROM outbox WHERE state IN ('queued', 'sending') AND not_before <= ?",
             (ts(datetime.now(UTC)),),
@@ -215,10 +288,18 @@ def open_messages(path: Path) -> int:
     return int(count)
 
 
-async def measure(count: int, seed: int, checks: int, users: int, workdir: Path) -> str:
+async def measure(
+    count: int, seed: int, checks: int, users: int, workdir: Path, engine: str = "sqlite"
+) -> str:
     """Run the bot under load and return the summary line."""
     links = round(count * LINKS / 1_300_000)
-    database = working_copy(await prepared_database(count, seed, links=links), workdir)
+    async with bench_database(engine, count, seed, links=links, folder=workdir) as database:
+        return await _measure(database, count, seed, checks, users, workdir, links)
+
+
+async def _measure(
+    database: Database, count: int, seed: int, checks: int, users: int, workdir: Path, links: int
+) -> str:
     people, booker_nik, booker_kk = await asyncio.to_thread(pick_people, database, checks, seed)
     due_slots = seed_yesterday(database)
     log = workdir / "bot.log"
@@ -231,7 +312,7 @@ async def measure(count: int, seed: int, checks: int, users: int, workdir: Path)
             **os.environ,
             "BOT_TOKEN": TOKEN,
             "BOT_API_URL": server.base_url,
-            "DATABASE_PATH": str(database),
+            **database.env,
             "SECRET_KEY": SECRET_KEY,
             "QUIET_HOURS": "off",
         }
@@ -243,7 +324,8 @@ async def measure(count: int, seed: int, checks: int, users: int, workdir: Path)
             await until(lambda: "bot ready" in log.read_text(errors="replace"), 120, "start")
             ready_s = time.perf_counter() - started
             today = datetime.now(TIMEZONE).date().isoformat()
-            job = asyncio.create_task(run_job(env, today))
+            planning = plan_here(database, today) if database.cluster else run_job(env, today)
+            job = asyncio.create_task(planning)
             answered, booked = await asyncio.gather(
                 checks_by(checkers, people), book(booker, booker_nik, booker_kk)
             )
@@ -290,9 +372,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--checks", type=int, default=200, help="/cek checks in all")
     parser.add_argument("--users", type=int, default=50, help="users checking at a time")
+    engine_argument(parser)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bot-memory-") as folder:
-        line = asyncio.run(measure(args.count, args.seed, args.checks, args.users, Path(folder)))
+        run = measure(args.count, args.seed, args.checks, args.users, Path(folder), args.engine)
+        line = asyncio.run(run)
     print(line)  # noqa: T201
 
 

@@ -15,8 +15,11 @@ times say whether a crowd waits in one line (updates handled one at a time) or s
 One line out: p50, p99, max and checks per second of the steady load, p50, p99 and max of the
 bursts.
 
+`--engine postgresql`: the bot on a throwaway cluster with the population (DATABASE_URL, its
+pool), benchmarks/population.py.
+
 Usage: .venv/bin/python benchmarks/check_latency.py [--count 1300000] [--seed 1]
-           [--users 50] [--checks 1000] [--bursts 10]
+           [--users 50] [--checks 1000] [--bursts 10] [--engine sqlite|postgresql]
 """
 
 from __future__ import annotations
@@ -41,11 +44,12 @@ from telegram.warnings import PTBUserWarning
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # botapi/ is not installed
 
-from population import SECRET_KEY, prepared_database, working_copy
+from population import SECRET_KEY, Database, bench_database, engine_argument
 
-from bot import db as dbmod
+from bot import engine as enginemod
 from bot.app import build_application
 from bot.config import Settings
+from bot.storage.residents import open_sealed
 from botapi import BotApiServer
 
 TOKEN = "123456:TEST-TOKEN"
@@ -175,19 +179,13 @@ def _is_status(markup: dict[str, Any] | None) -> bool:
     return any(str(b.get("callback_data", "")).startswith("link:") for row in rows for b in row)
 
 
-async def _sample(path: Path, count: int, seed: int) -> list[Check]:
+async def _sample(database: Database, count: int, seed: int) -> list[Check]:
     """`count` checks: right KK, wrong KK (another household's) and unknown NIK."""
-    conn = await dbmod.connect(path, SECRET_KEY)
+    conn = await database.open()
     try:
-        rows = await conn.execute_fetchall(
-            "SELECT unseal(nik_sealed, 'residents.nik_sealed', nik_ref) AS nik,"
-            " unseal(kk_sealed, 'residents.kk_sealed', nik_ref) FROM residents"
-            " WHERE (CAST(substr(nik, 7) AS INTEGER) + ?) % 389 = 0",
-            (seed,),
-        )
+        people = await _people(conn, seed)
     finally:
         await conn.close()
-    people = [(str(nik), str(kk)) for nik, kk in rows]
     known = {nik for nik, _ in people}
     rng = random.Random(seed)
     checks = []
@@ -203,6 +201,25 @@ async def _sample(path: Path, count: int, seed: int) -> list[Check]:
             unknown = nik[:12] + f"{1 + (int(nik[12:]) + 5003) % 9999:04d}"
             checks.append((unknown, kk, False if unknown not in known else unknown == nik))
     return checks
+
+
+async def _people(conn: enginemod.Connection, seed: int) -> list[tuple[str, str]]:
+    """About one resident in 389 (NIK, KK), the same ones on both engines."""
+    if not enginemod.is_postgresql(conn):
+        rows = await conn.execute_fetchall(
+            "SELECT unseal(nik_sealed, 'residents.nik_sealed', nik_ref) AS nik,"
+            " unseal(kk_sealed, 'residents.kk_sealed', nik_ref) FROM residents"
+            " WHERE (CAST(substr(nik, 7) AS INTEGER) + ?) % 389 = 0",
+            (seed,),
+        )
+        return [(str(nik), str(kk)) for nik, kk in rows]
+    people = []  # no unseal() on the server: opened here, filtered as above
+    async with conn.execute("SELECT nik_sealed, kk_sealed, nik_ref FROM residents") as cursor:
+        for nik_sealed, kk_sealed, ref in await cursor.fetchall():
+            nik = open_sealed(conn.vault, "nik_sealed", nik_sealed, ref)
+            if (int(nik[6:]) + seed) % 389 == 0:
+                people.append((nik, open_sealed(conn.vault, "kk_sealed", kk_sealed, ref)))
+    return people
 
 
 async def _run_bot(settings: Settings, pipe: Connection) -> Any:
@@ -227,11 +244,23 @@ async def _run_bot(settings: Settings, pipe: Connection) -> Any:
 
 
 async def measure(
-    count: int, seed: int, users: int, checks: int, think: float, bursts: int, workdir: Path
+    count: int,
+    seed: int,
+    users: int,
+    checks: int,
+    think: float,
+    bursts: int,
+    workdir: Path,
+    engine: str,
 ) -> str:
     """Prepare the population, run server and bot, summarize the bot-side times."""
-    cached = await prepared_database(count, seed)
-    database = working_copy(cached, workdir)
+    async with bench_database(engine, count, seed, folder=workdir) as database:
+        return await _measure(database, count, seed, users, checks, think, bursts)
+
+
+async def _measure(
+    database: Database, count: int, seed: int, users: int, checks: int, think: float, bursts: int
+) -> str:
     plan = await _sample(database, checks, seed)
     ours, theirs = multiprocessing.Pipe()
     server = multiprocessing.get_context("spawn").Process(
@@ -243,7 +272,7 @@ async def measure(
         {
             "BOT_TOKEN": TOKEN,
             "BOT_API_URL": base_url,
-            "DATABASE_PATH": str(database),
+            **database.env,
             "SECRET_KEY": SECRET_KEY,
             "SEND_RATE": "0",
             # A third of the checks fail on purpose (wrong KK, unknown NIK): this measures the
@@ -294,11 +323,19 @@ def main() -> None:
         default=1.0,
         help="mean pause (s) between a user's answer and next check; 0: flat out",
     )
+    engine_argument(parser)
     args = parser.parse_args()
     warnings.filterwarnings("ignore", "If 'per_message=False'", PTBUserWarning)  # as in pytest
     with tempfile.TemporaryDirectory() as folder:
         run = measure(
-            args.count, args.seed, args.users, args.checks, args.think, args.bursts, Path(folder)
+            args.count,
+            args.seed,
+            args.users,
+            args.checks,
+            args.think,
+            args.bursts,
+            Path(folder),
+            args.engine,
         )
         line = asyncio.run(run)
     print(line)  # noqa: T201

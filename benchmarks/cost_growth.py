@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from population import SECRET_KEY, csv_path, prepared_database, working_copy
+from population import SECRET_KEY, bench_database, csv_path
 from reminder_planning import COUNTDOWN_DAY, default_links, plan_day
 
 from bot import db as dbmod
@@ -66,8 +66,9 @@ async def measure(count: int, seed: int) -> Size:
     """Import, then plan a day of reminders, at one size."""
     with tempfile.TemporaryDirectory() as folder:
         imported = await import_seconds(count, seed, Path(folder))
-        source = await prepared_database(count, seed, links=default_links(count))
-        times = await plan_day(working_copy(source, Path(folder)), COUNTDOWN_DAY)
+        links = default_links(count)
+        async with bench_database("sqlite", count, seed, links=links, folder=Path(folder)) as db:
+            times = await plan_day(db, COUNTDOWN_DAY)
     return Size(count, imported, sum(t.seconds for t in times), sum(t.planned for t in times))
 
 

@@ -7,6 +7,12 @@ on, so the reminder planners have work. The file name carries the count, the see
 a hash of the migrations, so a new migration rebuilds it. Callers that change the database work
 on a copy (`working_copy`). Building takes about a minute at 1.3 M residents; concurrent callers
 wait for one build (a lock file) instead of building twice.
+
+Both engines (`--engine sqlite|postgresql`): `bench_database(engine, count, seed, links=N)`
+yields a `Database` with the population, for the bot's settings (`env`: DATABASE_PATH, or
+DATABASE_URL) and to open (`open()`: bot.engine.open_database). On PostgreSQL it is a throwaway
+cluster of the benchmark's own (tests/pg.py's Cluster: never a server it did not start) started
+on a copy of a cached data folder under /tmp/dukcapil-bench/, built the same way the first time.
 """
 
 from __future__ import annotations
@@ -17,14 +23,23 @@ import hashlib
 import os
 import random
 import shutil
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TextIO
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests.pg: the throwaway cluster
+
 from bot import db as dbmod
+from bot import engine as enginemod
+from bot.config import Settings
 from bot.sample import write_sample
 from bot.services.importer import import_residents
 from bot.storage.areas import sync_areas
+from tests.pg import Cluster
 
 CACHE = Path("/tmp/dukcapil-bench")
 # Every benchmark's SECRET_KEY (at least 32 characters): the cached databases are sealed with it.
@@ -33,6 +48,12 @@ SAMPLE_DAY = date(2026, 11, 24)  # the generator's "today" (ages, recordings)
 BUILT_AT = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
 HOUSEHOLD_SHARE = 0.5  # of the links: a household (KK) rather than one NIK
 ENGLISH_SHARE = 0.1  # of the chats
+ENGINES = ("sqlite", "postgresql")
+# The benchmarks' PostgreSQL: durable (fsync, full pages: not the tests' settings), commits
+# acknowledged before their WAL is flushed (as SQLite's WAL with synchronous=NORMAL, the bot's),
+# a quarter GiB of shared buffers; otherwise Debian's defaults.
+PG_OPTIONS = ("synchronous_commit=off", "shared_buffers=256MB", "max_wal_size=4GB")
+DBNAME = "dukcapil"
 
 
 def migrations_hash() -> str:
@@ -102,14 +123,17 @@ async def _build(path: Path, count: int, seed: int, links: int) -> None:
     partial = path.with_suffix(f".{os.getpid()}.partial")
     for stale in (partial, partial.with_name(partial.name + "-wal")):
         stale.unlink(missing_ok=True)
-    sample = await asyncio.to_thread(csv_path, count, seed)
+    if links:  # the population without links, copied, and the links added
+        await asyncio.to_thread(shutil.copy, await prepared_database(count, seed), partial)
     conn = await dbmod.connect(partial, SECRET_KEY)
     try:
-        await dbmod.migrate(conn)
-        await sync_areas(conn)
-        await import_residents(conn, sample, now=BUILT_AT)
         if links:
             await _link_chats(conn, links, seed)
+        else:
+            await dbmod.migrate(conn)
+            await sync_areas(conn)
+            sample = await asyncio.to_thread(csv_path, count, seed)
+            await import_residents(conn, sample, now=BUILT_AT)
         await conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
         await conn.close()
@@ -118,11 +142,11 @@ async def _build(path: Path, count: int, seed: int, links: int) -> None:
     partial.rename(path)
 
 
-async def _link_chats(conn: dbmod.aiosqlite.Connection, links: int, seed: int) -> None:
+async def _link_chats(conn: enginemod.Connection, links: int, seed: int) -> None:
     """`links` chats (ids from 10**9), each linked to one random resident or their household."""
     # Lookup hashes straight from the table: a link stores its subject's hash.
     async with conn.execute("SELECT nik_ref, kk_ref FROM residents ORDER BY nik_ref") as cursor:
-        people = [tuple(row) async for row in cursor]
+        people = [(bytes(nik), bytes(kk)) for nik, kk in await cursor.fetchall()]
     rng = random.Random(seed)
     chosen = rng.sample(people, min(links, len(people)))
     stamp = BUILT_AT.isoformat()
@@ -141,3 +165,130 @@ async def _link_chats(conn: dbmod.aiosqlite.Connection, links: int, seed: int) -
             " ON CONFLICT (chat_id, kind, subject_ref) DO NOTHING",
             rows,
         )
+
+
+@dataclass
+class Database:
+    """A benchmark's database on one engine: `env` for the bot's settings, `open()` for us."""
+
+    engine: str
+    env: dict[str, str]
+    path: Path | None = None  # SQLite's file
+    cluster: Cluster | None = None  # PostgreSQL's server
+    settings: Settings = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.settings = Settings.from_env(
+            {**self.env, "SECRET_KEY": SECRET_KEY}, require_token=False
+        )
+
+    async def open(self) -> enginemod.Connection:
+        """The database as the bot opens it (PostgreSQL: a pool of DATABASE_POOL_SIZE)."""
+        return await enginemod.open_database(self.settings)
+
+    def size_mb(self) -> float:
+        """The database's size on disk: the SQLite file (and WAL), or pg_database_size."""
+        if self.cluster is not None:
+            import psycopg
+
+            with psycopg.connect(self.cluster.socket_dsn(DBNAME)) as conn:
+                row = conn.execute("SELECT pg_database_size(current_database())").fetchone()
+            return int(row[0] if row else 0) / 2**20
+        assert self.path is not None
+        files = [self.path, self.path.with_name(self.path.name + "-wal")]
+        return sum(f.stat().st_size for f in files if f.exists()) / 2**20
+
+
+def engine_argument(parser: object) -> None:
+    """`--engine sqlite|postgresql` on a script's argparse parser."""
+    parser.add_argument(  # type: ignore[attr-defined]
+        "--engine", choices=ENGINES, default="sqlite", help="the database engine (default sqlite)"
+    )
+
+
+@asynccontextmanager
+async def empty_database(engine: str, folder: Path) -> AsyncIterator[Database]:
+    """An empty, unmigrated database: a new file in `folder`, or a new cluster's database."""
+    if engine == "sqlite":
+        path = folder / "bench.sqlite3"
+        yield Database(engine, {"DATABASE_PATH": str(path)}, path=path)
+        return
+    cluster = await asyncio.to_thread(Cluster.start, options=PG_OPTIONS)
+    try:
+        url = await asyncio.to_thread(cluster.create_database, DBNAME)
+        yield Database(engine, {"DATABASE_URL": url}, cluster=cluster)
+    finally:
+        await asyncio.to_thread(cluster.stop)
+
+
+@asynccontextmanager
+async def bench_database(
+    engine: str, count: int, seed: int = 1, *, links: int = 0, folder: Path
+) -> AsyncIterator[Database]:
+    """The population on `engine`, a copy of the cache the benchmark may change."""
+    if engine == "sqlite":
+        path = working_copy(await prepared_database(count, seed, links=links), folder)
+        yield Database(engine, {"DATABASE_PATH": str(path)}, path=path)
+        return
+    data = await prepared_cluster(count, seed, links=links)
+    cluster = await asyncio.to_thread(Cluster.start, data=data, options=PG_OPTIONS)
+    try:
+        yield Database(engine, {"DATABASE_URL": cluster.url(DBNAME)}, cluster=cluster)
+    finally:
+        await asyncio.to_thread(cluster.stop)
+
+
+def cluster_path(count: int, seed: int = 1, *, links: int = 0) -> Path:
+    """Where the PostgreSQL population is cached: also named by its engine's migrations."""
+    digest = hashlib.sha256()
+    for migration in sorted(Path(__file__).resolve().parents[1].glob("migrations/postgresql/*")):
+        digest.update(migration.name.encode() + b"\0" + migration.read_bytes())
+    return cache_path(count, seed, links=links).with_suffix(f".pg{digest.hexdigest()[:8]}")
+
+
+async def prepared_cluster(count: int, seed: int = 1, *, links: int = 0) -> Path:
+    """A stopped PostgreSQL cluster's data folder holding the population (in database
+    `dukcapil`), migrated by bot/postgres.py; built on first use, as `prepared_database`."""
+    path = cluster_path(count, seed, links=links)
+    if path.exists():
+        return path
+    with _lock_file(path) as lock:
+        await asyncio.to_thread(fcntl.flock, lock, fcntl.LOCK_EX)
+        if not path.exists():
+            await _build_cluster(path, count, seed, links)
+    return path
+
+
+async def _build_cluster(path: Path, count: int, seed: int, links: int) -> None:
+    """The population without links is imported; with links, a copy of it gets them."""
+    if links:
+        data = await prepared_cluster(count, seed)
+        cluster = await asyncio.to_thread(Cluster.start, data=data, options=PG_OPTIONS)
+    else:
+        cluster = await asyncio.to_thread(Cluster.start, options=PG_OPTIONS)
+    try:
+        if links:
+            url = cluster.url(DBNAME)
+        else:
+            url = await asyncio.to_thread(cluster.create_database, DBNAME)
+        from bot import postgres
+
+        conn = await postgres.connect(url, SECRET_KEY)
+        try:
+            if links:
+                await _link_chats(conn, links, seed)
+            else:
+                await enginemod.migrate(conn)
+                await sync_areas(conn)
+                sample = await asyncio.to_thread(csv_path, count, seed)
+                await import_residents(conn, sample, now=BUILT_AT)
+            await conn.execute("VACUUM ANALYZE")
+        finally:
+            await conn.close()
+    except BaseException:
+        await asyncio.to_thread(cluster.stop)
+        raise
+    partial = path.with_suffix(f".{os.getpid()}.partial")
+    await asyncio.to_thread(shutil.rmtree, partial, ignore_errors=True)
+    await asyncio.to_thread(cluster.keep, partial)
+    partial.rename(path)

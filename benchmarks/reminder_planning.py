@@ -7,8 +7,10 @@ of the 30 April 2027 deadline and 150 days after the sample's NONAKTIF NIKs were
 (30·5), so every planner has work. Prints each job's seconds and
 messages, then one summary line.
 
+`--engine postgresql`: on a throwaway cluster with the population (benchmarks/population.py).
+
 Usage: .venv/bin/python benchmarks/reminder_planning.py [--count N] [--seed S] [--links L]
-       [--date YYYY-MM-DD]
+       [--date YYYY-MM-DD] [--engine sqlite|postgresql]
 """
 
 from __future__ import annotations
@@ -21,10 +23,8 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from population import SECRET_KEY, prepared_database, working_copy
+from population import Database, bench_database, engine_argument
 
-from bot import db as dbmod
-from bot.config import Settings
 from bot.jobs.registry import job_spec, run_planner, scheduled_at
 from bot.rendering import Renderer
 
@@ -48,13 +48,11 @@ def default_links(count: int) -> int:
     return round(count * LINKS_PER_RESIDENT)
 
 
-async def plan_day(database: Path, day: date) -> list[JobTime]:
+async def plan_day(database: Database, day: date) -> list[JobTime]:
     """Run the three reminder planners for `day` on `database`; time each one."""
-    settings = Settings.from_env(
-        {"DATABASE_PATH": str(database), "SECRET_KEY": SECRET_KEY}, require_token=False
-    )
+    settings = database.settings
     renderer = Renderer()
-    conn = await dbmod.connect(database, SECRET_KEY)
+    conn = await database.open()
     times = []
     try:
         for name in JOBS:
@@ -76,11 +74,13 @@ async def plan_day(database: Path, day: date) -> list[JobTime]:
     return times
 
 
-async def measure(count: int, seed: int, links: int, day: date) -> list[JobTime]:
+async def measure(
+    count: int, seed: int, links: int, day: date, engine: str = "sqlite"
+) -> list[JobTime]:
     """Plan the day on a fresh copy of the cached population."""
-    source = await prepared_database(count, seed, links=links)
     with tempfile.TemporaryDirectory() as folder:
-        return await plan_day(working_copy(source, Path(folder)), day)
+        async with bench_database(engine, count, seed, links=links, folder=Path(folder)) as db:
+            return await plan_day(db, day)
 
 
 def summary(count: int, links: int, day: date, times: list[JobTime]) -> str:
@@ -102,9 +102,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--links", type=int, help="linked chats (default: 60,000 per 1.3 M)")
     parser.add_argument("--date", type=date.fromisoformat, default=COUNTDOWN_DAY)
+    engine_argument(parser)
     args = parser.parse_args()
     links = default_links(args.count) if args.links is None else args.links
-    times = asyncio.run(measure(args.count, args.seed, links, args.date))
+    times = asyncio.run(measure(args.count, args.seed, links, args.date, args.engine))
     for t in times:
         print(f"  {t.name}: {t.seconds:.3f} s, {t.planned} messages planned")  # noqa: T201
     print(summary(args.count, links, args.date, times))  # noqa: T201

@@ -8,7 +8,13 @@ reported as "not available"; one whose last line has figures but not that form a
 one that fails or prints nothing like figures as "failed". The runner exits 1 if a script failed
 (a missed target is a result, not a failure).
 
+The scripts that take `--engine` (their --help says so) run once per engine of `--engines`
+(SQLite, then PostgreSQL on a throwaway cluster of their own), and RESULTS.md gets a second
+table with the headline figures of both engines side by side. The load average of the machine
+at the start and at the end is written in the header: the figures of a busy machine say so.
+
 Usage: .venv/bin/python benchmarks/run_all.py [--count 1300000] [--seed 1] [--only NAME ...]
+           [--engines sqlite postgresql]
   (`make bench`, or `make bench BENCH_COUNT=100000` for a quick smoke run)
 """
 
@@ -46,6 +52,27 @@ RUNS: list[tuple[str, tuple[str, ...]]] = [
     ("statistics_cost.py", ()),  # issue 19: /statistik's figures and chart breakdown
 ]
 
+ENGINES = ("sqlite", "postgresql")
+# The side-by-side table: (what, script, figure, unit, target); the figure as the script prints it.
+SIDE_BY_SIDE: list[tuple[str, str, str, str, str]] = [
+    ("import-residents", "import_residents.py", "import_s", "s", "<= 60 s"),
+    ("re-import (every row an update)", "import_residents.py", "reimport_s", "s", "<= 90 s"),
+    ("import: peak memory of the command", "import_residents.py", "peak_mb", "MB", "<= 1024 MB"),
+    ("database size after the import", "import_residents.py", "db_mb", "MB", ""),
+    ("/cek p50 (bot side)", "check_latency.py", "p50_ms", "ms", "<= 20 ms"),
+    ("/cek p99 (bot side)", "check_latency.py", "p99_ms", "ms", "<= 100 ms"),
+    ("/cek burst p99", "check_latency.py", "burst_p99_ms", "ms", "<= 50 ms"),
+    (
+        "bookings per second (200 at once)",
+        "booking_concurrency.py",
+        "bookings_per_s",
+        "/s",
+        ">= 300/s",
+    ),
+    ("a day's reminder planning", "reminder_planning.py", "total_s", "s", "<= 3 s"),
+    ("bot's peak memory (VmHWM)", "bot_memory.py", "peak_mb", "MB", "<= 300 MB"),
+]
+
 SUMMARY = re.compile(r"^(?P<name>[\w.-]+): (?P<body>.*?)\s*(?P<verdict>ok|MISSED)$")
 
 
@@ -60,10 +87,16 @@ class Outcome:
     target: str = ""
     seconds: float = 0.0
     detail: str = ""  # why it failed
+    engine: str = "sqlite"
 
     @property
     def label(self) -> str:
         return " ".join(("benchmarks/" + self.script, *self.args))
+
+    def figure(self, key: str) -> str:
+        """One `key=value` of the figures ("" when absent)."""
+        found = re.search(rf"(?:^| ){re.escape(key)}=(\S+)", self.figures)
+        return found[1] if found else ""
 
 
 def parse_summary(line: str) -> tuple[str, str, str] | None:
@@ -93,8 +126,11 @@ def accepts(script: Path, option: str) -> bool:
     return option in help_text
 
 
-def run(script: str, args: tuple[str, ...], count: int, seed: int) -> Outcome:
-    """Run one benchmark (its stderr passes through) and read its last line of output."""
+def run(
+    script: str, args: tuple[str, ...], count: int, seed: int, engine: str | None = None
+) -> Outcome:
+    """Run one benchmark (its stderr passes through) and read its last line of output;
+    `engine`: passed as --engine (the script takes it)."""
     path = HERE / script
     if not path.exists():
         return Outcome(script, args, "not available", detail="the script is not there yet")
@@ -102,6 +138,8 @@ def run(script: str, args: tuple[str, ...], count: int, seed: int) -> Outcome:
     for option, value in (("--count", count), ("--seed", seed)):
         if accepts(path, option):
             command += [option, str(value)]
+    if engine is not None:
+        command += ["--engine", engine]
     shown = " ".join(["benchmarks/" + script, *command[2:]])
     print(f"== {shown}", flush=True)  # noqa: T201
     started = time.perf_counter()
@@ -114,7 +152,9 @@ def run(script: str, args: tuple[str, ...], count: int, seed: int) -> Outcome:
     seconds = time.perf_counter() - started
     print(done.stdout, end="", flush=True)  # noqa: T201
     lines = [line for line in done.stdout.splitlines() if line.strip()]
-    outcome = Outcome(script, tuple(command[2:]), "failed", seconds=seconds)
+    outcome = Outcome(
+        script, tuple(command[2:]), "failed", seconds=seconds, engine=engine or "sqlite"
+    )
     if done.returncode != 0:
         outcome.detail = f"exit status {done.returncode}"
         return outcome
@@ -151,8 +191,22 @@ def _read(path: str) -> str:
         return ""
 
 
-def table(outcomes: list[Outcome], *, count: int, seed: int, started: datetime) -> str:
-    """RESULTS.md: when, where, with what population, and one row per run."""
+def load() -> str:
+    """The load averages (1, 5, 15 minutes) and the cores they compare with."""
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.1f} / {five:.1f} / {fifteen:.1f}"
+
+
+def table(
+    outcomes: list[Outcome],
+    *,
+    count: int,
+    seed: int,
+    started: datetime,
+    loads: tuple[str, str] = ("", ""),
+) -> str:
+    """RESULTS.md: when, where, with what population, one row per run, and the engines side
+    by side."""
     population = f"{count:,} residents (sample-residents, seed {seed})"
     if count != FULL_COUNT:
         population += f": a smoke run, not the {FULL_COUNT:,} of the targets"
@@ -162,6 +216,7 @@ def table(outcomes: list[Outcome], *, count: int, seed: int, started: datetime) 
         f"- Date: {started:%Y-%m-%d %H:%M} UTC (`make bench`, benchmarks/run_all.py)",
         f"- Machine: {machine()}",
         f"- Population: {population}",
+        f"- Load average (1/5/15 min) at the start: {loads[0]}; at the end: {loads[1]}",
         "",
         "| benchmark | figures | target | result | wall time |",
         "|---|---|---|---|---|",
@@ -173,7 +228,34 @@ def table(outcomes: list[Outcome], *, count: int, seed: int, started: datetime) 
             f"| `{_cell(outcome.label)}` | {_cell(figures)} | {_cell(outcome.target)} "
             f"| {outcome.status} | {took} |"
         )
+    rows += side_by_side(outcomes)
     return "\n".join(rows) + "\n"
+
+
+def side_by_side(outcomes: list[Outcome]) -> list[str]:
+    """The headline figures of each engine in a column of its own (none when only one ran)."""
+    engines = [e for e in ENGINES if any(o.engine == e and o.figures for o in outcomes)]
+    if len(engines) < 2:
+        return []
+    rows = [
+        "",
+        "## SQLite and PostgreSQL side by side",
+        "",
+        "| figure | " + " | ".join(_ENGINE_NAMES[e] for e in engines) + " | target |",
+        "|---|" + "---|" * len(engines) + "---|",
+    ]
+    for what, script, key, unit, target in SIDE_BY_SIDE:
+        cells = []
+        for engine in engines:
+            ran = [o for o in outcomes if o.script == script and o.engine == engine]
+            value = ran[0].figure(key) if ran else ""
+            cells.append(f"{value} {unit}" if value else "-")
+        if any(cell != "-" for cell in cells):
+            rows.append(f"| {what} | " + " | ".join(cells) + f" | {_cell(target)} |")
+    return rows
+
+
+_ENGINE_NAMES = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
 
 
 def _cell(text: str) -> str:
@@ -187,16 +269,25 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--only", nargs="*", help="run only these scripts (e.g. sender.py)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="the Markdown file written")
+    parser.add_argument(
+        "--engines", nargs="+", choices=ENGINES, default=list(ENGINES),
+        help="the engines of the scripts that take --engine (default: both)",
+    )  # fmt: skip
     args = parser.parse_args()
-    started = datetime.now(UTC)
+    started, at_start = datetime.now(UTC), load()
     outcomes = []
     for script, extra in RUNS:
         if args.only and script not in args.only and script.removesuffix(".py") not in args.only:
             continue
-        outcome = run(script, extra, args.count, args.seed)
-        outcomes.append(outcome)
-        print(f"-> {outcome.label}: {outcome.status} {outcome.detail}".rstrip(), flush=True)  # noqa: T201
-    text = table(outcomes, count=args.count, seed=args.seed, started=started)
+        path = HERE / script
+        engines = args.engines if path.exists() and accepts(path, "--engine") else [None]
+        for engine in engines:
+            outcome = run(script, extra, args.count, args.seed, engine)
+            outcomes.append(outcome)
+            print(f"-> {outcome.label}: {outcome.status} {outcome.detail}".rstrip(), flush=True)  # noqa: T201
+    text = table(
+        outcomes, count=args.count, seed=args.seed, started=started, loads=(at_start, load())
+    )
     args.out.write_text(text, encoding="utf-8")
     print(f"\n{text}\nwritten to {args.out}")  # noqa: T201
     return 1 if any(outcome.status == "failed" for outcome in outcomes) else 0

@@ -98,20 +98,32 @@ class Cluster:
     password: str
     watchdog: subprocess.Popen[bytes] | None = None
 
+    options: tuple[str, ...] = SERVER_OPTIONS
+
     @classmethod
-    def start(cls) -> Cluster:
-        """initdb and start a new cluster, or raise Unavailable saying why it cannot be had."""
+    def start(
+        cls, *, data: Path | None = None, options: tuple[str, ...] = SERVER_OPTIONS
+    ) -> Cluster:
+        """initdb and start a new cluster, or raise Unavailable saying why it cannot be had.
+        `data`: start on a copy of that (stopped) cluster's data folder instead of initdb (the
+        benchmarks' cached populations, `keep`); `options`: the server's settings (-c)."""
         binaries = _binaries()
         prefix, uid, gid = _run_as()
         folder = Path(tempfile.mkdtemp(prefix="dukcapil-pg-"))
         cluster = cls(folder, binaries, prefix, _free_port(), secrets.token_urlsafe(16))
+        cluster.options = options
         try:
             if uid is not None and gid is not None:
                 os.chown(folder, uid, gid)
-            cluster._initdb()
-            cluster._pg_ctl("start", "-w", "-t", "60", "-l", str(folder / "server.log"), "-o",
+            if data is None:
+                cluster._initdb()
+            else:  # cp -a keeps the postgres user's ownership and modes
+                subprocess.run(["cp", "-a", str(data), str(folder / "data")], check=True)
+            cluster._pg_ctl("start", "-w", "-t", "600", "-l", str(folder / "server.log"), "-o",
                             cluster._server_options())  # fmt: skip
             cluster._watch()
+            if data is not None:  # the copy has its first cluster's password: this one's now
+                cluster._admin(f"ALTER USER {SUPERUSER} PASSWORD '{cluster.password}'")
         except RuntimeError as error:
             log = cluster.log_tail()
             shutil.rmtree(folder, ignore_errors=True)
@@ -146,7 +158,7 @@ class Cluster:
 
     def _server_options(self) -> str:
         settings = [f"-p {self.port}", f"-k {self.folder}", "-c listen_addresses=127.0.0.1"]
-        return " ".join(settings + [f"-c {option}" for option in SERVER_OPTIONS])
+        return " ".join(settings + [f"-c {option}" for option in self.options])
 
     def _pg_ctl(self, *args: str) -> None:
         self._run("pg_ctl", "-D", str(self.folder / "data"), *args)
@@ -156,7 +168,7 @@ class Cluster:
 
     def _run(self, program: str, *args: str) -> None:
         command = self._command(program, *args)
-        done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=120)
+        done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=660)
         if done.returncode != 0:
             raise RuntimeError(f"{program} failed ({done.returncode}): {done.stderr.strip()}")
 
@@ -164,6 +176,17 @@ class Cluster:
         """Stop the server at once and delete its folder."""
         try:
             self._pg_ctl("stop", "-m", "immediate", "-w")
+        finally:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            if self.watchdog is not None:
+                self.watchdog.kill()
+                self.watchdog.wait()
+
+    def keep(self, target: Path) -> None:
+        """Stop the server cleanly and move its data folder to `target` (for `start(data=)`)."""
+        try:
+            self._pg_ctl("stop", "-m", "fast", "-w", "-t", "600")
+            shutil.move(self.folder / "data", target)
         finally:
             shutil.rmtree(self.folder, ignore_errors=True)
             if self.watchdog is not None:
