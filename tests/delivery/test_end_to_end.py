@@ -216,6 +216,7 @@ async def test_run_job_delivers_itself_when_no_bot_runs(
     citizen = botapi.user(7301)
     booking = await _book_today(settings)
     monkeypatch.setenv("DATABASE_PATH", str(settings.database_path))
+    monkeypatch.setenv("DATABASE_URL", settings.database_url)  # "" on SQLite
     monkeypatch.setenv("SECRET_KEY", settings.secret_key)
     monkeypatch.setenv("BOT_TOKEN", TOKEN)
     monkeypatch.setenv("BOT_API_URL", settings.bot_api_url)
@@ -247,6 +248,7 @@ async def test_run_job_leaves_delivery_to_the_running_bot(
     clock.at = datetime(2026, 11, 24, 16, 31, tzinfo=UTC)  # the bot's clock: 23:31 WIB
     booking = await _book_today(settings)
     monkeypatch.setenv("DATABASE_PATH", str(settings.database_path))
+    monkeypatch.setenv("DATABASE_URL", settings.database_url)  # "" on SQLite
     monkeypatch.setenv("SECRET_KEY", settings.secret_key)
     monkeypatch.setenv("BOT_TOKEN", TOKEN)
     monkeypatch.setenv("BOT_API_URL", settings.bot_api_url)

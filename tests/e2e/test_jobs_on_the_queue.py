@@ -66,6 +66,7 @@ async def test_sweep_marks_unattended_bookings_and_tells_the_citizen(
 
 async def test_run_job_no_show_sweep_for_a_date(population, settings, monkeypatch, capsys):
     monkeypatch.setenv("DATABASE_PATH", str(settings.database_path))
+    monkeypatch.setenv("DATABASE_URL", settings.database_url)  # "" on SQLite
     monkeypatch.setenv("SECRET_KEY", settings.secret_key)
     booking = await _book_today(settings)
 

@@ -50,6 +50,7 @@ async def open_role_chat(botapi, telegram_id=STAFF_ID):
 
 def cli_env(monkeypatch, settings, *, token=True):
     monkeypatch.setenv("DATABASE_PATH", str(settings.database_path))
+    monkeypatch.setenv("DATABASE_URL", settings.database_url)  # "" on SQLite
     monkeypatch.setenv("SECRET_KEY", settings.secret_key)
     monkeypatch.setenv("BOT_API_URL", settings.bot_api_url)
     if token:
