@@ -6,8 +6,7 @@ run yesterday (so at start-up it catches up today's job slots whose time has pas
 process, as a bot running day after day does). While it serves, simulated users make `--checks`
 one-shot /cek checks (`--users` at a time), one of them books a visit through the whole /antre
 flow, and `dukcapil-bot run-job teen-reminders` plans the day's reminders against the same
-database from another process (on PostgreSQL, where the command does not run yet, the same
-planner from the benchmark's process); the bot's sender delivers what they planned. The bot's
+database from another process; the bot's sender delivers what they planned. The bot's
 VmRSS is sampled every 0.1 s from /proc, and its high-water mark (VmHWM) read before it stops.
 
 Prints one line: `bot_memory: ... rss_mb=... peak_mb=... target=peak_mb<=300 ok|MISSED`.
@@ -34,7 +33,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -253,31 +252,6 @@ async def run_job(env: dict[str, str], day: str) -> tuple[int, str]:
     return job.returncode or 0, text if job.returncode else str(planned)
 
 
-async def plan_here(database: Database, day: str) -> tuple[int, str]:
-    """What `run-job teen-reminders` plans, planned from this process: the command does not run
-    on PostgreSQL yet; the bot's sender delivers what it planned, as after the command."""
-    from bot.jobs.registry import job_spec, run_planner, scheduled_at
-    from bot.rendering import Renderer
-
-    spec, on = job_spec("teen-reminders"), date.fromisoformat(day)
-    conn = await database.open()
-    try:
-        planned = 0
-        for at in spec.times:
-            planned += await run_planner(
-                spec,
-                at,
-                db=conn,
-                renderer=Renderer(),
-                settings=database.settings,
-                day=on,
-                now=scheduled_at(on, at),
-            )
-    finally:
-        await conn.close()
-    return 0, str(planned)
-
-
 def open_messages(database: Database) -> int:
     """Outbox messages due now and not yet delivered."""
     with connected(database) as conn:
@@ -324,8 +298,7 @@ async def _measure(
             await until(lambda: "bot ready" in log.read_text(errors="replace"), 120, "start")
             ready_s = time.perf_counter() - started
             today = datetime.now(TIMEZONE).date().isoformat()
-            planning = plan_here(database, today) if database.cluster else run_job(env, today)
-            job = asyncio.create_task(planning)
+            job = asyncio.create_task(run_job(env, today))
             answered, booked = await asyncio.gather(
                 checks_by(checkers, people), book(booker, booker_nik, booker_kk)
             )

@@ -12,18 +12,17 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from aiosqlite import Connection as SQLiteConnection
-
 from bot.config import TIMEZONE, ConfigError, Settings, database_url, log_format
 from bot.db import DatabaseNewer, WrongSecretKey
 from bot.domain import Drive
-from bot.engine import Connection
+from bot.engine import Connection, is_postgresql
 from bot.errors import DomainError, FileRefused
 from bot.jobs.registry import JOB_NAMES
 from bot.logs import setup_logging
 from bot.postgres import Unreachable, WrongCollation
 
 if TYPE_CHECKING:
+    from bot.ratelimit import SharedBudget
     from bot.services.backup import CopyReport
 
 
@@ -36,7 +35,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"configuration error: {error}", file=sys.stderr)  # noqa: T201
         return 2
     try:
-        _refuse_postgresql_where_not_ready(args.command)
         return int(args.func(args))
     except ConfigError as error:
         print(f"configuration error: {error}", file=sys.stderr)  # noqa: T201
@@ -47,36 +45,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Unreachable as error:
         print(f"{error}", file=sys.stderr)  # noqa: T201
         return 2
-
-
-# The commands that run with DATABASE_URL set (issue 15 ports the others: docs/postgresql.md).
-ON_POSTGRESQL = (
-    "run",
-    "migrate",
-    "import-residents",
-    "sample-residents",
-    "add-user",
-    "remove-user",
-    "invite",
-    "revoke-invite",
-    "audit",
-    "add-drive",
-    "list-drives",
-    "set-point",
-    "backup",
-    "restore",
-    "rotate-key",
-    "copy-database",
-)
-
-
-def _refuse_postgresql_where_not_ready(command: str) -> None:
-    """Refuse a command that would use SQLite while DATABASE_URL names a PostgreSQL database."""
-    if command not in ON_POSTGRESQL and database_url():
-        raise ConfigError(
-            f"DATABASE_URL is set, and `{command}` does not run on PostgreSQL yet."
-            " Unset DATABASE_URL to use SQLite at DATABASE_PATH."
-        )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -172,16 +140,6 @@ def _run(args: argparse.Namespace) -> int:
     else:
         app.run_polling(drop_pending_updates=False)  # messages sent during a restart count
     return 0
-
-
-def _on_sqlite(work: Callable[[SQLiteConnection], Awaitable[int]], *, refused: str) -> int:
-    """Run `work` on the migrated SQLite database: a command not ported to PostgreSQL yet."""
-
-    async def on_sqlite(conn: Connection) -> int:
-        assert isinstance(conn, SQLiteConnection)  # the others refuse DATABASE_URL (main)
-        return await work(conn)
-
-    return _on_database(on_sqlite, refused=refused)
 
 
 def _on_database(work: Callable[[Connection], Awaitable[int]], *, refused: str) -> int:
@@ -433,7 +391,7 @@ def _cancel_drive(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env(require_token=False)
 
-    async def work(conn: SQLiteConnection) -> int:
+    async def work(conn: Connection) -> int:
         now = datetime.now(UTC)
         try:
             change = await cancel_drive(conn, args.code, admin=None, now=now)
@@ -449,7 +407,7 @@ def _cancel_drive(args: argparse.Namespace) -> int:
         )
         return await _deliver(conn, settings, now=now)
 
-    return _on_sqlite(work, refused="not cancelled")
+    return _on_database(work, refused="not cancelled")
 
 
 def _drive_line(drive: Drive) -> str:
@@ -501,15 +459,13 @@ def _run_job(args: argparse.Namespace) -> int:
     settings = Settings.from_env(require_token=False)
     day = args.date or datetime.now(TIMEZONE).date()
     try:
-        return _on_sqlite(partial(_plan_and_deliver, args.name, day, settings), refused="not run")
+        return _on_database(partial(_plan_and_deliver, args.name, day, settings), refused="not run")
     except BackupFailed as error:  # recorded for /metrics and the alerts already
         print(f"{error} ({error.__cause__})", file=sys.stderr)  # noqa: T201
         return 1
 
 
-async def _plan_and_deliver(
-    name: str, day: date, settings: Settings, conn: SQLiteConnection
-) -> int:
+async def _plan_and_deliver(name: str, day: date, settings: Settings, conn: Connection) -> int:
     """Plan the job for `day` at its scheduled time(s); deliver too if no bot is running."""
     from bot.jobs.registry import job_spec, run_planner, scheduled_at
     from bot.rendering import Renderer
@@ -545,11 +501,9 @@ def _wib_text(moment: datetime) -> str:
 
 
 async def _deliver(conn: Connection, settings: Settings, *, now: datetime) -> int:
-    """Send what is due unless the running bot's sender is on it (it holds the sender lock)."""
-    from telegram import Bot
-
-    from bot.jobs.sender import UNLIMITED_BATCH, send_batch, sender_lock
-    from bot.ratelimit import Pacer
+    """Send what is due unless the running bot's sender is on it (it holds the sender lock: the
+    file beside DATABASE_PATH and, on PostgreSQL, the workers' SENDING lock too)."""
+    from bot.jobs.sender import sender_lock
 
     with sender_lock(settings.database_path) as mine:
         if not mine:
@@ -558,24 +512,62 @@ async def _deliver(conn: Connection, settings: Settings, *, now: datetime) -> in
         if not settings.bot_token:
             print("BOT_TOKEN is not set: they stay queued until the bot runs")  # noqa: T201
             return 0
-        pacer = Pacer(settings.send_rate)
-        limit = settings.send_rate or UNLIMITED_BATCH
-        sent = 0
-        bot = Bot(
-            settings.bot_token,
-            base_url=settings.bot_api_url,
-            base_file_url=settings.bot_api_file_url,
-        )
-        async with bot:
-            while True:
-                claimed, delivered = await send_batch(
-                    bot, conn, now=now, limit=limit, pacer=pacer, quiet=settings.quiet_hours
-                )
-                sent += delivered
-                if not claimed:
-                    break
+        sent: int | None
+        if settings.database_url:
+            sent = await _send_due_as_worker(conn, settings, now=now)
+        else:
+            sent = await _send_due(conn, settings, now=now)
+        if sent is None:
+            print("a running bot worker delivers them")  # noqa: T201
+            return 0
         print(f"delivered {sent} messages")  # noqa: T201
     return 0
+
+
+async def _send_due_as_worker(conn: Connection, settings: Settings, *, now: datetime) -> int | None:
+    """On PostgreSQL: send what is due while holding the workers' SENDING lock, the moments
+    taken from their shared budget; None when a worker holds the lock (it sends them)."""
+    from bot import postgres
+    from bot.leases import SENDING, Leases
+    from bot.workers import SharedBudget
+
+    leases = await Leases.open(settings.database_url)
+    try:
+        if not await leases.try_hold(SENDING):
+            return None
+        budget = await postgres.connect(settings.database_url, settings.secret_key)
+        try:
+            return await _send_due(conn, settings, now=now, shared=SharedBudget(budget))
+        finally:
+            await budget.close()
+    finally:
+        await leases.close()
+
+
+async def _send_due(
+    conn: Connection, settings: Settings, *, now: datetime, shared: SharedBudget | None = None
+) -> int:
+    """Send every message due at `now`, paced as the bot paces; return how many went out."""
+    from telegram import Bot
+
+    from bot.jobs.sender import UNLIMITED_BATCH, send_batch
+    from bot.ratelimit import Pacer
+
+    pacer = Pacer(settings.send_rate)
+    pacer.shared = shared
+    limit = settings.send_rate or UNLIMITED_BATCH
+    sent = 0
+    bot = Bot(
+        settings.bot_token, base_url=settings.bot_api_url, base_file_url=settings.bot_api_file_url
+    )
+    async with bot:
+        while True:
+            claimed, delivered = await send_batch(
+                bot, conn, now=now, limit=limit, pacer=pacer, quiet=settings.quiet_hours
+            )
+            sent += delivered
+            if not claimed:
+                return sent
 
 
 def _backup(args: argparse.Namespace) -> int:
@@ -584,7 +576,8 @@ def _backup(args: argparse.Namespace) -> int:
     if url := database_url():
         return asyncio.run(_backup_postgresql(args.file, url))
 
-    async def work(conn: SQLiteConnection) -> int:
+    async def work(conn: Connection) -> int:
+        assert not is_postgresql(conn)  # DATABASE_URL: pg_dump above
         try:
             report = await backup(conn, args.file)
         except BackupRefused as error:
@@ -597,7 +590,7 @@ def _backup(args: argparse.Namespace) -> int:
         )
         return 0
 
-    return _on_sqlite(work, refused="not backed up")
+    return _on_database(work, refused="not backed up")
 
 
 async def _backup_postgresql(file: Path, url: str) -> int:
@@ -664,7 +657,7 @@ async def _restore_postgresql(file: Path, settings: Settings) -> CopyReport:
 
 
 def _rotate_key(args: argparse.Namespace) -> int:
-    from bot.engine import is_postgresql, migrate, open_database
+    from bot.engine import migrate, open_database
     from bot.jobs.sender import sender_lock
     from bot.services.key_rotation import read_or_create_key, rotate_key
     from bot.storage.workers import count_alive

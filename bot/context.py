@@ -8,11 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-import aiosqlite
 from telegram.ext import ContextTypes
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.engine import Connection
 from bot.rendering import Renderer
 from bot.services.directory import get_locale
 
@@ -23,7 +23,7 @@ Context = ContextTypes.DEFAULT_TYPE
 class Deps:
     """The collaborators handlers pass to services."""
 
-    db: aiosqlite.Connection
+    db: Connection
     settings: Settings
     clock: Clock
     renderer: Renderer

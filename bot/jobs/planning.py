@@ -11,9 +11,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time
 
-import aiosqlite
-
 from bot.config import Settings
+from bot.engine import Connection
 from bot.rendering import Renderer
 from bot.services.directory import get_locale
 
@@ -22,7 +21,7 @@ from bot.services.directory import get_locale
 class JobRun:
     """One run of a job: the day it plans for, the moment it runs, what it needs."""
 
-    db: aiosqlite.Connection
+    db: Connection
     renderer: Renderer
     settings: Settings
     day: date  # the WIB day being planned

@@ -10,10 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-import aiosqlite
-
 from bot.config import TIMEZONE, Settings
 from bot.db import transaction
+from bot.engine import Connection
 from bot.jobs.backup import run_backup
 from bot.jobs.deactivation import plan_deactivation_preview
 from bot.jobs.digest import plan_daily_digest
@@ -87,7 +86,7 @@ async def run_planner(
     spec: JobSpec,
     at: time,
     *,
-    db: aiosqlite.Connection,
+    db: Connection,
     renderer: Renderer,
     settings: Settings,
     day: date,
@@ -111,7 +110,7 @@ async def run_planner(
     return planned
 
 
-async def missed_slots(db: aiosqlite.Connection, now: datetime) -> list[tuple[JobSpec, time]]:
+async def missed_slots(db: Connection, now: datetime) -> list[tuple[JobSpec, time]]:
     """Today's slots whose time has passed without a run: the start-up catch-up list.
 
     Only slots that have run before count: a fresh installation starts with the next slot.

@@ -90,7 +90,7 @@ async def restore(source: Path, database_path: Path, *, fingerprint: str) -> Cop
 
 
 async def nightly_backup(
-    db: aiosqlite.Connection, database_path: Path, folder: Path, *, day: date, now: datetime
+    db: Connection, database_path: Path, folder: Path, *, day: date, now: datetime
 ) -> CopyReport:
     """Write and check `day`'s copy into `folder` (replacing one of the same day), delete the
     copies `to_keep` no longer keeps, and record the outcome in `db`.

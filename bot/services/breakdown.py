@@ -8,8 +8,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-import aiosqlite
-
 from bot.domain import ACTIVE_BOOKING_STATES, ServicePoint
 from bot.engine import Connection
 from bot.services.figures import CAME, Figures, Scope, figures_of_parts, point_scope
@@ -89,16 +87,14 @@ def busiest(found: list[Figures]) -> list[Figures]:
     return sorted(busy, key=lambda part: (-part.booked, _point_name(part)))
 
 
-async def point_week(
-    db: aiosqlite.Connection, point: ServicePoint, first: date, last: date
-) -> PointWeek:
+async def point_week(db: Connection, point: ServicePoint, first: date, last: date) -> PointWeek:
     """The point's bookings and places offered from `first` to `last`."""
     bookings = await store.booking_states(db, "", "", first=first, last=last, point=point.code)
     return PointWeek(first, last, bookings, await places_offered(db, point, first, last))
 
 
 async def point_weeks(
-    db: aiosqlite.Connection, point: ServicePoint, *, today: date, weeks: int = WEEKS
+    db: Connection, point: ServicePoint, *, today: date, weeks: int = WEEKS
 ) -> list[PointWeek]:
     """The point's last `weeks` weeks of seven days, oldest first, the last ending today."""
     ends = [today - timedelta(days=7 * n) for n in reversed(range(weeks))]
@@ -106,7 +102,7 @@ async def point_weeks(
 
 
 async def busiest_weeks(
-    db: aiosqlite.Connection, busy: list[Figures], *, today: date
+    db: Connection, busy: list[Figures], *, today: date
 ) -> dict[str, list[PointWeek]]:
     """The weeks of the POINTS_BY_WEEK first points of `busy` (see `points`), by code."""
     drawn = [part.scope.point for part in busy[:POINTS_BY_WEEK] if part.scope.point]

@@ -12,7 +12,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
-import aiosqlite
 from babel.dates import get_month_names
 
 from bot.config import TIMEZONE
@@ -164,9 +163,7 @@ async def scope_area(db: Connection, user: RoleUser, drive: Drive | None = None)
     return area
 
 
-async def drives_to_announce(
-    db: aiosqlite.Connection, user: RoleUser, *, today: date
-) -> list[Drive]:
+async def drives_to_announce(db: Connection, user: RoleUser, *, today: date) -> list[Drive]:
     """The planned drives from today on that serve the author's area or part of it (every
     drive for an admin), by day: the DRIVE_CHOICES nearest."""
     code = scope_code(user)
@@ -174,9 +171,7 @@ async def drives_to_announce(
     return [drive for drive in ahead if overlaps(code, drive.area_code)][:DRIVE_CHOICES]
 
 
-async def drive_to_announce(
-    db: aiosqlite.Connection, user: RoleUser, code: str, *, now: datetime
-) -> Drive:
+async def drive_to_announce(db: Connection, user: RoleUser, code: str, *, now: datetime) -> Drive:
     """The drive with this code if the author may announce it (planned, not over, in their
     area); else DriveNotOffered, the refusal audited."""
     drive = await drives.get_drive_by_code(db, code)

@@ -9,9 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-import aiosqlite
-
 from bot.domain import ServicePoint
+from bot.engine import Connection
 from bot.services.cycle import Cycle
 from bot.services.figures import REGENCY_CODE, area_scope, figures, point_scope
 from bot.services.schedule import is_open, last_open_day_before
@@ -104,7 +103,7 @@ def yesterday_of(day: date) -> date:
     return day - timedelta(days=1)
 
 
-async def point_digest(db: aiosqlite.Connection, point: ServicePoint, *, day: date) -> PointDigest:
+async def point_digest(db: Connection, point: ServicePoint, *, day: date) -> PointDigest:
     """The last opening day's outcomes, today's bookings and the open tickets at one point."""
     scope = await point_scope(db, point)
     last_day = await last_open_day_before(db, point, day) or yesterday_of(day)
@@ -120,7 +119,7 @@ async def point_digest(db: aiosqlite.Connection, point: ServicePoint, *, day: da
     )
 
 
-async def regency_digest(db: aiosqlite.Connection, *, day: date) -> RegencyDigest:
+async def regency_digest(db: Connection, *, day: date) -> RegencyDigest:
     """Regency-wide counts for the admins, and the teens' recording rate in the cycle in force."""
     scope = await area_scope(db, REGENCY_CODE)
     last_days = [await last_open_day_before(db, p, day) for p in await list_service_points(db)]
@@ -139,12 +138,12 @@ async def regency_digest(db: aiosqlite.Connection, *, day: date) -> RegencyDiges
     )
 
 
-async def open_points(db: aiosqlite.Connection, day: date) -> list[ServicePoint]:
+async def open_points(db: Connection, day: date) -> list[ServicePoint]:
     """The service points open on the day: only they get a digest."""
     return [point for point in await list_service_points(db) if await is_open(db, point, day)]
 
 
-async def staff_chats(db: aiosqlite.Connection, *, day: date) -> dict[int, list[ServicePoint]]:
+async def staff_chats(db: Connection, *, day: date) -> dict[int, list[ServicePoint]]:
     """Each staff chat (a point's staff group, else its staff members) and the points it serves
     that are open on the day."""
     chats: dict[int, list[ServicePoint]] = {}

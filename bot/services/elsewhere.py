@@ -14,7 +14,6 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime
 
-import aiosqlite
 from babel.dates import get_month_names
 
 from bot.db import transaction, vault_of
@@ -125,7 +124,7 @@ def _month(year: int, month: int) -> date | None:
     return date(year, month, 1) if 1 <= month <= 12 and year >= EARLIEST_YEAR else None
 
 
-async def linked_people(db: aiosqlite.Connection, chat_id: int) -> list[Person]:
+async def linked_people(db: Connection, chat_id: int) -> list[Person]:
     """Everyone the chat's links cover (each once, in link order), with the chat's report."""
     reports = {report.nik: report for report in await store.list_reports(db, chat_id)}
     people: dict[str, Person] = {}
@@ -135,7 +134,7 @@ async def linked_people(db: aiosqlite.Connection, chat_id: int) -> list[Person]:
     return list(people.values())
 
 
-async def linked_person(db: aiosqlite.Connection, chat_id: int, number: int) -> Person:
+async def linked_person(db: Connection, chat_id: int, number: int) -> Person:
     """The `number`-th (from 1) person of `linked_people`; NotLinked when there is none."""
     people = await linked_people(db, chat_id)
     if not 1 <= number <= len(people):
@@ -144,7 +143,7 @@ async def linked_person(db: aiosqlite.Connection, chat_id: int, number: int) -> 
 
 
 async def report(
-    db: aiosqlite.Connection,
+    db: Connection,
     chat_id: int,
     nik: str,
     place: Place,
@@ -183,9 +182,7 @@ async def report(
     return found
 
 
-async def withdraw(
-    db: aiosqlite.Connection, chat_id: int, report_id: int, *, now: datetime
-) -> Report:
+async def withdraw(db: Connection, chat_id: int, report_id: int, *, now: datetime) -> Report:
     """Withdraw one of the chat's reports; its reminders are as before from the next one on.
     Reminders about the person already queued (written for someone elsewhere) are withdrawn."""
     async with transaction(db):

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-import aiosqlite
-
 from bot.domain import Booking, RoleUser
+from bot.engine import Connection
 from bot.errors import StaffBookingNotFound
 from bot.services.frontdesk import as_shown, normalize_code
 from bot.services.roles import accounts_with_role
@@ -22,7 +21,7 @@ from bot.storage import bookings
 
 
 async def unconfirmed_for_tomorrow(
-    db: aiosqlite.Connection, *, since: date, day: date, now: datetime
+    db: Connection, *, since: date, day: date, now: datetime
 ) -> list[Booking]:
     """Bookings still pending on the day after each of `since`..`day` (the days a run covers),
     whose visit is still ahead of `now`."""
@@ -31,7 +30,7 @@ async def unconfirmed_for_tomorrow(
     return [b for b in active if b.state == "pending" and b.start_at > to_utc(now)]
 
 
-async def admins(db: aiosqlite.Connection) -> list[int]:
+async def admins(db: Connection) -> list[int]:
     """The chats of every admin: whom an unconfirmed booking is escalated to."""
     return await accounts_with_role(db, "admin")
 
@@ -43,7 +42,7 @@ def escalation_key(booking: Booking, admin_id: int) -> str:
 
 
 async def confirm(
-    db: aiosqlite.Connection,
+    db: Connection,
     booking_id: int,
     *,
     admin: RoleUser | None,
@@ -62,7 +61,7 @@ async def confirm(
 
 
 async def confirm_code(
-    db: aiosqlite.Connection, code_text: str, *, admin: RoleUser | None, now: datetime
+    db: Connection, code_text: str, *, admin: RoleUser | None, now: datetime
 ) -> Booking:
     """`/konfirmasi KODE`: an admin confirms the pending booking with this code."""
     async with desk_action(db, admin, "confirm", f"code={_code_label(code_text)}", now=now):

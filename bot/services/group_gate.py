@@ -20,8 +20,7 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import aiosqlite
-
+from bot.engine import Connection
 from bot.storage import point_settings, users
 
 ANSWER_EVERY = timedelta(minutes=5)
@@ -37,7 +36,7 @@ class Verdict(enum.Enum):
     LEAVE = "leave"
 
 
-async def is_exempt(db: aiosqlite.Connection, chat_id: int, user_id: int | None) -> bool:
+async def is_exempt(db: Connection, chat_id: int, user_id: int | None) -> bool:
     """Staff groups, and people with a role in any group, are not limited."""
     if await point_settings.is_staff_chat(db, chat_id):
         return True

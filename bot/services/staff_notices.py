@@ -13,10 +13,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 
-import aiosqlite
-
 from bot.db import transaction
 from bot.domain import Booking
+from bot.engine import Connection
 from bot.storage import booking_notices as store
 from bot.storage import outbox as outbox_store
 from bot.storage.booking_notices import StaffNotice
@@ -27,7 +26,7 @@ Describe = Callable[[StaffNotice], Awaitable[str]]
 
 
 async def plan_notices(
-    db: aiosqlite.Connection,
+    db: Connection,
     booking: Booking,
     messages: Sequence[tuple[int, str, str | None]],
     *,
@@ -56,7 +55,7 @@ async def plan_notices(
 
 
 async def retire_outdated(
-    db: aiosqlite.Connection, booking: Booking, describe: Describe, *, now: datetime
+    db: Connection, booking: Booking, describe: Describe, *, now: datetime
 ) -> int:
     """Edit (once) each notice showing an earlier version of `booking` into what `describe`
     says, without buttons; withdraw those not sent yet. A notice being sent at this moment is

@@ -19,9 +19,8 @@ from collections.abc import Mapping, MutableMapping
 from datetime import datetime, timedelta
 from typing import Any
 
-import aiosqlite
-
 from bot.db import transaction
+from bot.engine import Connection
 from bot.storage import attempts
 
 VERIFIED_FOR = timedelta(minutes=15)
@@ -68,7 +67,7 @@ def forget_expired(data: MutableMapping[str, Any], *, now: datetime) -> None:
         del data[_KEY]
 
 
-async def forget_old_checks(db: aiosqlite.Connection, *, now: datetime) -> int:
+async def forget_old_checks(db: Connection, *, now: datetime) -> int:
     """Delete the successful checks older than SUCCESS_KEPT; return how many."""
     async with transaction(db):
         return await attempts.delete_successes_before(db, now - SUCCESS_KEPT)

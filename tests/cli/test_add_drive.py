@@ -12,11 +12,12 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from bot import db as dbmod
 from bot.cli import main
 from bot.config import TIMEZONE
+from bot.engine import open_database
 from bot.services import drives
 from bot.services.schedule import free_slots, is_holiday
+from bot.storage import bookings
 from tests.conftest import PEOPLE, TOKEN
 
 TODAY = datetime.now(TIMEZONE).date()
@@ -80,6 +81,7 @@ def rows(env) -> tuple[int, int]:
 def bot_env(settings, monkeypatch):
     """The command line on the `settings` database, with the local Bot API server's token."""
     monkeypatch.setenv("DATABASE_PATH", str(settings.database_path))
+    monkeypatch.setenv("DATABASE_URL", settings.database_url)  # "" on SQLite
     monkeypatch.setenv("SECRET_KEY", settings.secret_key)
     monkeypatch.setenv("BOT_TOKEN", TOKEN)
     monkeypatch.setenv("BOT_API_URL", settings.bot_api_url)
@@ -166,6 +168,7 @@ def test_unreadable_options_are_refused_before_anything_is_opened(env, capsys, c
     assert not (env / "cli.sqlite3").exists()
 
 
+@pytest.mark.engines("sqlite", "postgresql")
 @pytest.mark.usefixtures("bot_env", "population")
 async def test_cancel_drive_tells_everyone_booked_and_releases_the_places(settings, botapi, capsys):
     day = _open_day(3)  # within the fortnight that can be booked
@@ -173,7 +176,7 @@ async def test_cancel_drive_tells_everyone_booked_and_releases_the_places(settin
     assert await asyncio.to_thread(main, srengat) == 0
     code = capsys.readouterr().out.split()[2].rstrip(":")
     citizen = botapi.user(7401)
-    conn = await dbmod.connect(settings.database_path, settings.secret_key)
+    conn = await open_database(settings)
     try:
         drive = await drives.get_drive_by_code(conn, code)
         now = datetime.now(UTC)
@@ -191,9 +194,11 @@ async def test_cancel_drive_tells_everyone_booked_and_releases_the_places(settin
     assert booking.code in told.text
     assert "dibatalkan" in told.text
     assert ("🗓 Pesan jadwal lain", "menu:antre") in told.buttons
-    with sqlite3.connect(settings.database_path) as db:
-        state = db.execute("SELECT state FROM bookings WHERE id = ?", (booking.id,)).fetchone()
-    assert state == ("cancelled",)
+    conn = await open_database(settings)
+    try:
+        assert (await bookings.get_booking(conn, booking.id)).state == "cancelled"
+    finally:
+        await conn.close()
     assert await asyncio.to_thread(main, ["cancel-drive", code]) == 2
     assert (
         "not cancelled: This mobile recording drive has been cancelled." in capsys.readouterr().err

@@ -221,14 +221,13 @@ def test_commands_run_on_the_postgresql_of_database_url(env, pg_url, monkeypatch
     assert not (env / "cli.sqlite3").exists()  # not SQLite at DATABASE_PATH
 
 
-def test_a_command_not_ported_to_postgresql_refuses_to_fall_back_on_sqlite(
-    env, pg_url, monkeypatch, capsys
-):
+def test_run_job_runs_on_the_postgresql_of_database_url(env, pg_url, monkeypatch, capsys):
+    """No command falls back on SQLite: run-job migrates and plans in PostgreSQL."""
     monkeypatch.setenv("DATABASE_URL", pg_url)
-    assert main(["run-job", "daily-digest"]) == 2
-    err = capsys.readouterr().err
-    assert "`run-job` does not run on PostgreSQL yet" in err
-    assert pg_url.split("@")[0].split(":")[-1] not in err  # the password is never echoed
+    assert main(["run-job", "daily-digest", "--date", "2030-01-08"]) == 0
+    out, err = capsys.readouterr()
+    assert "daily-digest 2030-01-08: 0 new messages planned" in out  # nobody to tell yet
+    assert pg_url.split("@")[0].split(":")[-1] not in out + err  # the password is never echoed
     assert not (env / "cli.sqlite3").exists()
 
 
