@@ -94,13 +94,16 @@ async def test_creates_the_drive_and_prints_its_code_and_deep_link(settings, bot
     code = first.split()[2].rstrip(":")
     assert first.startswith(f"created drive {code}: {DAY.isoformat()} 08:00-12:00 WIB")
     assert link == f"https://t.me/{botapi.sim.bot_user['username']}?start=drv_{code}"
-    with sqlite3.connect(settings.database_path) as conn:
-        row = conn.execute(
+    conn = await open_database(settings)  # either engine's
+    try:
+        (row,) = await conn.execute_fetchall(
             "SELECT d.area_code, d.run_by, sp.name, sp.open_day, sp.slot_capacity, sp.latitude"
             " FROM drives d JOIN service_points sp ON sp.code = d.point_code WHERE d.code = ?",
             (code,),
-        ).fetchone()
-    assert row == (
+        )
+    finally:
+        await conn.close()
+    assert tuple(row) == (
         "350514",
         "kec-talun",
         "Perekaman keliling SMAN 1 Talun",
