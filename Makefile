@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint migrate clean demo browser postgresql bench
+.PHONY: install run test lint migrate clean demo browser postgresql bench bench-13m
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -73,6 +73,14 @@ BENCH_COUNT ?= 1300000
 BENCH_ENGINES ?= sqlite postgresql
 bench: $(STAMP) postgresql
 	$(BIN)/python benchmarks/run_all.py --count $(BENCH_COUNT) --engines $(BENCH_ENGINES)
+
+# Issue 15's figures at 13 M residents on PostgreSQL (the README's sizing table): /cek (with the
+# database's size) and a day's planning. The population is built once and cached under
+# /tmp/dukcapil-bench (about 14 GB with its linked copy; 40-50 minutes on 2 busy cores); the
+# table goes to /tmp/dukcapil-bench/RESULTS-13M.md, to copy into benchmarks/RESULTS.md.
+bench-13m: $(STAMP) postgresql
+	$(BIN)/python benchmarks/run_all.py --count 13000000 --engines postgresql \
+	  --only check_latency.py reminder_planning.py --out /tmp/dukcapil-bench/RESULTS-13M.md
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -262,6 +262,7 @@ async def _measure(
     database: Database, count: int, seed: int, users: int, checks: int, think: float, bursts: int
 ) -> str:
     plan = await _sample(database, checks, seed)
+    size_mb = await asyncio.to_thread(database.size_mb)  # the population's, before the checks
     ours, theirs = multiprocessing.Pipe()
     server = multiprocessing.get_context("spawn").Process(
         target=serve, args=(theirs, plan, users, think, bursts), daemon=True
@@ -294,7 +295,7 @@ async def _measure(
         f"think_s={think:g} checks_per_s={len(times) / elapsed:.0f} "
         f"burst_checks={len(crowd)} burst_p50_ms={statistics.median(burst):.1f} "
         f"burst_p99_ms={_p99(burst):.1f} burst_max_ms={burst[-1]:.1f} "
-        f"wrong_answers={wrong} api_errors={errors} "
+        f"wrong_answers={wrong} api_errors={errors} db_mb={size_mb:.0f} "
         f"target=p50<={TARGET_P50_MS:.0f}ms,p99<={TARGET_P99_MS:.0f}ms,"
         f"burst_p99<={TARGET_BURST_P99_MS:.0f}ms "
         f"{'ok' if ok else 'MISSED'}"

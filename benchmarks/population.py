@@ -20,11 +20,15 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import hashlib
+import itertools
+import multiprocessing
 import os
 import random
 import shutil
 import sys
+import tempfile
 from collections.abc import AsyncIterator
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -36,8 +40,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests.pg: the
 from bot import db as dbmod
 from bot import engine as enginemod
 from bot.config import Settings
-from bot.sample import write_sample
+from bot.crypto import Vault
+from bot.sample import SamplePart, generate_part, sample_parts, write_sample
 from bot.services.importer import import_residents
+from bot.storage import residents
 from bot.storage.areas import sync_areas
 from tests.pg import Cluster
 
@@ -280,8 +286,11 @@ async def _build_cluster(path: Path, count: int, seed: int, links: int) -> None:
             else:
                 await enginemod.migrate(conn)
                 await sync_areas(conn)
-                sample = await asyncio.to_thread(csv_path, count, seed)
-                await import_residents(conn, sample, now=BUILT_AT)
+                if count >= PARTS_FROM:
+                    await _import_parts(conn, count, seed)
+                else:
+                    sample = await asyncio.to_thread(csv_path, count, seed)
+                    await import_residents(conn, sample, now=BUILT_AT)
             await conn.execute("VACUUM ANALYZE")
         finally:
             await conn.close()
@@ -292,3 +301,71 @@ async def _build_cluster(path: Path, count: int, seed: int, links: int) -> None:
     await asyncio.to_thread(shutil.rmtree, partial, ignore_errors=True)
     await asyncio.to_thread(cluster.keep, partial)
     partial.rename(path)
+
+
+# --- populations beyond a regency (issue 15: 13 M residents on PostgreSQL) ---------------------
+#
+# From PARTS_FROM residents on, a PostgreSQL population is not written to a CSV export and
+# imported: `sample_parts` splits it by kecamatan, a pool of processes (one per core, started
+# fresh: "spawn") generates each part and seals it there (bot.storage.residents.copy_text: the
+# key stays in Python, the server gets sealed values and lookup hashes as from the importer),
+# writing COPY text to a file, while this process streams the finished parts into one COPY in
+# the import's transaction (`bulk_load`: indexes rebuilt after, then ANALYZE). The rows are
+# valid by construction, so the importer's CSV checks are skipped (import_residents.py measures
+# those). Smaller populations keep the one random stream of `write_sample`, so the figures of
+# earlier runs at 1.3 M stay comparable; a parted population is another sample of the same
+# shares.
+PARTS_FROM = 2_000_000
+PART_BATCH = 20_000  # rows sealed and written at a time in a worker
+COPY_BLOCK = 4 << 20  # bytes read from a part's file per COPY write
+
+
+async def _import_parts(conn: enginemod.Connection, count: int, seed: int) -> None:
+    """The population of `sample_parts`, generated and sealed in a process pool, then COPYed."""
+    from bot.postgres import Statements
+
+    assert isinstance(conn, Statements)
+    loop = asyncio.get_running_loop()
+    parts = sample_parts(count, seed=seed)
+    spawn = multiprocessing.get_context("spawn")
+    with (
+        tempfile.TemporaryDirectory(prefix="parts-", dir=CACHE) as folder,
+        ProcessPoolExecutor(os.cpu_count() or 1, mp_context=spawn) as pool,
+    ):
+        made = [loop.run_in_executor(pool, _seal_part, part, seed, folder) for part in parts]
+        try:
+            async with dbmod.transaction(conn), residents.bulk_load(conn) as fresh:
+                assert fresh, "the population's table was not empty"
+                await conn.execute("SET LOCAL maintenance_work_mem = '1GB'")  # index builds
+                await residents.copy_residents(conn, _part_blocks(made))
+        finally:
+            for future in made:
+                future.cancel()
+
+
+async def _part_blocks(made: list[asyncio.Future[str]]) -> AsyncIterator[bytes]:
+    """The parts' COPY text in part order, each file deleted once sent."""
+    for future in made:
+        path = Path(await future)
+        handle = await asyncio.to_thread(path.open, "rb")
+        with handle:
+            while block := await asyncio.to_thread(handle.read, COPY_BLOCK):
+                yield block
+        await asyncio.to_thread(path.unlink)
+
+
+def _seal_part(part: SamplePart, seed: int, folder: str) -> str:
+    """In a pool's process: one part generated and sealed into a file of COPY text."""
+    vault = Vault.from_secret(SECRET_KEY)
+    rows = (_resident_row(row) for row in generate_part(part, seed=seed, today=SAMPLE_DAY))
+    path = Path(folder) / f"part-{part.index:03d}.copy"
+    with path.open("wb") as out:
+        while batch := list(itertools.islice(rows, PART_BATCH)):
+            out.write(residents.copy_text(vault, batch, now=BUILT_AT))
+    return str(path)
+
+
+def _resident_row(row: dict[str, str]) -> residents.ResidentRow:
+    """A generated row as the importer's checks leave it (only an empty date becomes None)."""
+    nik, no_kk, nama, lahir, jk, kawin, desa, rekam, status = row.values()
+    return (nik, no_kk, nama, lahir, jk, kawin, desa, rekam or None, status)

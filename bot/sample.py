@@ -29,6 +29,8 @@ E_KTP_START = date(2011, 8, 1)  # biometric recording began
 CORRECTED_BIRTH_SHARE = 0.01  # NIK encodes a birth date later corrected on record
 MOVER_SHARE = 0.03  # adults whose NIK was issued outside Kabupaten Blitar
 DEACTIVATED_SHARE = 0.09  # of the unrecorded who missed a past deadline
+# `generate_part`: NIK serials (1..9999) of movers, per part (a kecamatan; Blitar has 22).
+MOVER_SERIALS_PER_PART = 400
 
 BELUM, KAWIN, CERAI_HIDUP, CERAI_MATI = "BELUM KAWIN", "KAWIN", "CERAI HIDUP", "CERAI MATI"
 
@@ -87,6 +89,42 @@ def generate_residents(count: int, *, seed: int, today: date) -> Iterator[dict[s
     villages = _villages(rng)
     generator = _Generator(rng, today)
     for village, size in zip(villages, _split(count, [v.weight for v in villages]), strict=True):
+        yield from generator.village(village, size)
+
+
+@dataclass(frozen=True)
+class SamplePart:
+    """One kecamatan's villages and their sizes: a part of a population that can be generated
+    on its own (in another process), with a random stream of its own."""
+
+    index: int
+    villages: tuple[tuple[_Village, int], ...]
+
+
+def sample_parts(count: int, *, seed: int) -> list[SamplePart]:
+    """`count` residents split by kecamatan, in kecamatan order, for `generate_part`.
+
+    The villages' sizes are drawn as `generate_residents` draws them; the people in them come
+    from each part's own stream, so the population is another one than `generate_residents`
+    makes for the same seed (as large, with the same shares).
+    """
+    rng = random.Random(seed)
+    villages = _villages(rng)
+    sizes = _split(count, [v.weight for v in villages])
+    parts: dict[str, list[tuple[_Village, int]]] = {}
+    for village, size in zip(villages, sizes, strict=True):
+        parts.setdefault(village.kecamatan, []).append((village, size))
+    return [SamplePart(n, tuple(part)) for n, part in enumerate(parts.values())]
+
+
+def generate_part(part: SamplePart, *, seed: int, today: date) -> Iterator[dict[str, str]]:
+    """The residents of one part of `sample_parts`, the same for the same seed. NIK and KK
+    serials are unique within a kecamatan; those of people who moved in (their NIK issued
+    elsewhere) start at the part's own offset, so parts generated apart never collide."""
+    generator = _Generator(random.Random(f"{seed}/{part.index}"), today)
+    generator.mover_offset = part.index * MOVER_SERIALS_PER_PART
+    generator.mover_limit = MOVER_SERIALS_PER_PART
+    for village, size in part.villages:
         yield from generator.village(village, size)
 
 
@@ -174,6 +212,7 @@ class _Generator:
         self.nik_serials: dict[tuple[str, date, str], int] = {}
         self.kk_serials: dict[tuple[str, date], int] = {}
         self.mover_serials: dict[tuple[str, date, str], int] = {}
+        self.mover_offset, self.mover_limit = 0, 9999  # `generate_part`: a range of serials
         last_deadline = date(today.year, 4, 30)
         self.deactivated_cohort = today.year - (1 if today > last_deadline else 2)
 
@@ -308,6 +347,10 @@ class _Generator:
             kecamatan, serials = self.rng.choice(OTHER_KECAMATAN), self.mover_serials
         key = (kecamatan, encoded, person.sex)
         serial = serials[key] = serials.get(key, 0) + 1
+        if serials is self.mover_serials:
+            if serial > self.mover_limit:
+                raise ValueError("more movers with one birth date than serials for them")
+            serial += self.mover_offset
         return make_nik(kecamatan, encoded, person.sex, serial)
 
     def _encoded_birth(self, birth: date) -> date:

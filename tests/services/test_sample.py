@@ -4,10 +4,18 @@ from itertools import islice
 
 import pytest
 
+from bot.db import transaction, vault_of
 from bot.nik import parse_nik
-from bot.sample import age_pyramid, generate_residents, write_sample
+from bot.sample import (
+    age_pyramid,
+    export_row,
+    generate_part,
+    generate_residents,
+    sample_parts,
+    write_sample,
+)
 from bot.services.importer import CSV_HEADER, import_residents
-from bot.storage.residents import count_residents
+from bot.storage.residents import copy_residents, copy_text, count_residents, get_resident
 
 TODAY = date(2026, 6, 15)
 NOW = datetime(2026, 6, 15, 3, 0, tzinfo=UTC)
@@ -152,3 +160,39 @@ async def test_large_file_with_planted_bad_rows(db, tmp_path):
     assert [line for line, _ in report.rejected] == sorted(PLANTED)
     assert report.rejected[-1][1] == "duplicate NIK, first seen on line 2"
     assert report.inserted == await count_residents(db) == 100_000 - len(PLANTED)
+
+
+# --- parts (the benchmarks' populations beyond a regency, generated in several processes) ---
+
+
+def test_parts_add_up_to_the_count_with_distinct_numbers():
+    parts = sample_parts(30_000, seed=3)
+    people = [row for part in parts for row in generate_part(part, seed=3, today=TODAY)]
+    assert len(people) == 30_000
+    assert len({p["nik"] for p in people}) == 30_000
+    assert [p["kode_desa"][:6] for p in people] == sorted(p["kode_desa"][:6] for p in people)
+    movers = [p for p in people if p["nik"][:6] != p["kode_desa"][:6]]
+    assert movers  # their serials come from each part's own range
+    again = list(generate_part(parts[5], seed=3, today=TODAY))
+    assert again == list(generate_part(parts[5], seed=3, today=TODAY))
+    assert again != list(generate_part(parts[5], seed=4, today=TODAY))
+
+
+@pytest.mark.parametrize("engine_db", ["postgresql"], indirect=True)
+async def test_copied_parts_read_back_as_generated(engine_areas):
+    vault = vault_of(engine_areas)
+    people = list(generate_part(sample_parts(3_000, seed=8)[2], seed=8, today=TODAY))
+    rows = [(*p.values(),) for p in people]
+    rows = [(*row[:7], row[7] or None, row[8]) for row in rows]
+
+    async def blocks():
+        yield copy_text(vault, rows[:100], now=NOW)
+        yield copy_text(vault, rows[100:], now=NOW)
+
+    async with transaction(engine_areas):
+        await copy_residents(engine_areas, blocks())
+    assert await count_residents(engine_areas) == len(people)
+    for person in people[::50]:
+        stored = await get_resident(engine_areas, person["nik"])
+        assert stored is not None
+        assert export_row(stored) == list(person.values())
