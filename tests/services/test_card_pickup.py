@@ -22,11 +22,11 @@ from bot.storage import tickets as ticket_store
 from bot.storage.areas import sync_areas
 from bot.storage.service_points import seed_service_points
 from tests.conftest import NOW, PEOPLE, SECRET_KEY, TOKEN, write_population
-from tests.desk import CHAT, KANIGORO, desk
+from tests.desk import CHAT, KANIGORO, db_of_each_engine, desk
 from tests.services.test_reminder_planners import outbox_rows
 from tests.services.test_tickets import advance, report_damaged, report_lost
 
-__all__ = ["desk"]  # the fixture
+__all__ = ["db_of_each_engine", "desk"]  # the fixtures: `desk` on each engine in turn
 
 DEADLINE = date(2026, 12, 24)  # ready on 24 November (NOW) + 30 days
 

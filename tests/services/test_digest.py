@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import pytest
 
 from bot.config import Settings
+from bot.db import transaction, vault_of
 from bot.jobs.registry import job_spec, run_planner
 from bot.nik import make_nik
 from bot.rendering import Renderer
@@ -16,6 +17,9 @@ from bot.services.roles import add_user
 from bot.storage import bookings, chats, closures, point_settings, tickets
 from bot.storage.service_points import get_service_point, seed_service_points
 from tests.conftest import NOW, SECRET_KEY, Person, write_population
+from tests.desk import db_of_each_engine
+
+__all__ = ["db_of_each_engine"]  # the fixture: `db` is each engine's in turn here
 
 TODAY, YESTERDAY = date(2026, 11, 24), date(2026, 11, 23)  # Tuesday, Monday
 AT_SEVEN = datetime(2026, 11, 24, 0, 0, tzinfo=UTC)  # 07:00 WIB
@@ -83,38 +87,39 @@ async def office(db, tmp_path):
         await add_user(db, telegram_id, "staff", service_point=point, area=None, now=NOW)
     await add_user(db, OFFICIAL, "official", service_point=None, area="35.05.10", now=NOW)
     await add_user(db, ADMIN, "admin", service_point=None, area=None, now=NOW)
-    await point_settings.set_staff_chat(db, "tla-srengat", SRENGAT_GROUP)
-    for number, (who, service, point, day, state) in enumerate(BOOKINGS, start=1):
-        start = datetime.combine(day, time(1, 0), tzinfo=UTC)  # 08:00 WIB
-        await bookings.insert_booking(
-            db,
-            code=f"CODE{number:02d}",
-            chat_id=700,
-            nik=RESIDENTS[who].nik,
-            service=service,
-            service_point=point,
-            start_at=start,
-            day=day,
-            queue_number=number,
-            state=state,
-            now=NOW - timedelta(days=7),
-        )
-    for number, (who, point, steps) in enumerate(TICKETS, start=1):
-        ticket = await tickets.insert_ticket(
-            db,
-            number=f"KR-{number:05d}",
-            chat_id=700,
-            nik=RESIDENTS[who].nik,
-            kind="damaged",
-            cause="peeling",
-            description=None,
-            file_id=None,
-            file_type=None,
-            service_point=point,
-            now=NOW - timedelta(days=7),
-        )
-        for step in steps:
-            await db.execute("UPDATE tickets SET state = ? WHERE id = ?", (step, ticket.id))
+    async with transaction(db):  # a ticket's insert takes a savepoint: inside a transaction
+        await point_settings.set_staff_chat(db, "tla-srengat", SRENGAT_GROUP)
+        for number, (who, service, point, day, state) in enumerate(BOOKINGS, start=1):
+            start = datetime.combine(day, time(1, 0), tzinfo=UTC)  # 08:00 WIB
+            await bookings.insert_booking(
+                db,
+                code=f"CODE{number:02d}",
+                chat_id=700,
+                nik=RESIDENTS[who].nik,
+                service=service,
+                service_point=point,
+                start_at=start,
+                day=day,
+                queue_number=number,
+                state=state,
+                now=NOW - timedelta(days=7),
+            )
+        for number, (who, point, steps) in enumerate(TICKETS, start=1):
+            ticket = await tickets.insert_ticket(
+                db,
+                number=f"KR-{number:05d}",
+                chat_id=700,
+                nik=RESIDENTS[who].nik,
+                kind="damaged",
+                cause="peeling",
+                description=None,
+                file_id=None,
+                file_type=None,
+                service_point=point,
+                now=NOW - timedelta(days=7),
+            )
+            for step in steps:
+                await db.execute("UPDATE tickets SET state = ? WHERE id = ?", (step, ticket.id))
     return db
 
 
@@ -131,10 +136,11 @@ async def _digest_job(db, day=TODAY, now=AT_SEVEN):
 
 
 async def _planned(db) -> dict[int, tuple[str, str, str]]:
-    async with db.execute(
-        "SELECT chat_id, idempotency_key, kind, unseal(text, 'outbox.text', chat_id) FROM outbox"
-    ) as cur:
-        return {chat: (key, kind, text) for chat, key, kind, text in await cur.fetchall()}
+    rows = await db.execute_fetchall("SELECT chat_id, idempotency_key, kind, text FROM outbox")
+    vault = vault_of(db)  # opened here: PostgreSQL has no unseal()
+    return {
+        chat: (key, kind, vault.open(text, "outbox.text", chat)) for chat, key, kind, text in rows
+    }
 
 
 async def test_a_point_digest_counts_its_own_bookings_and_tickets(office):

@@ -9,6 +9,7 @@ from datetime import time, timedelta
 import pytest
 
 from bot.config import Settings
+from bot.db import vault_of
 from bot.domain import RoleUser
 from bot.errors import NotAdmin, StaffNotChangeable
 from bot.jobs.registry import JOB_NAMES, job_spec, run_planner, scheduled_at
@@ -19,9 +20,9 @@ from bot.services.roles import add_user
 from bot.storage import outbox as outbox_store
 from bot.storage.point_settings import set_staff_chat
 from tests.conftest import NOW, PEOPLE, SECRET_KEY, TOKEN
-from tests.desk import ADMIN, KANIGORO, TODAY, WLINGI, book_at, desk, reread
+from tests.desk import ADMIN, KANIGORO, TODAY, WLINGI, book_at, db_of_each_engine, desk, reread
 
-__all__ = ["desk"]  # the fixture
+__all__ = ["db_of_each_engine", "desk"]  # the fixtures: `desk` on each engine in turn
 
 TOMORROW = TODAY + timedelta(days=1)  # Wednesday 25 November 2026
 SECOND_ADMIN = RoleUser(105, "admin", None, None)
@@ -42,14 +43,19 @@ async def plan(db, day=TODAY, *, at=None):
 
 async def escalations(db):
     """(key, chat, text, buttons) of every escalation in the outbox, by key."""
-    async with db.execute(
-        "SELECT idempotency_key, chat_id, unseal(text, 'outbox.text', chat_id), reply_markup"
+    rows = await db.execute_fetchall(
+        "SELECT idempotency_key, chat_id, text, reply_markup"
         " FROM outbox WHERE idempotency_key LIKE 'booking:%:escalated:%'"
         " ORDER BY idempotency_key"
-    ) as cursor:
-        rows = await cursor.fetchall()
+    )
+    vault = vault_of(db)  # opened here: PostgreSQL has no unseal()
     return [
-        (key, chat, text, [b["callback_data"] for r in json.loads(m)["inline_keyboard"] for b in r])
+        (
+            key,
+            chat,
+            vault.open(text, "outbox.text", chat),
+            [b["callback_data"] for r in json.loads(m)["inline_keyboard"] for b in r],
+        )
         for key, chat, text, m in rows
     ]
 
