@@ -122,25 +122,25 @@ async def enqueue_many(
 ) -> int:
     """Plan messages in one transaction (each once per key); return how many were new."""
     held_until = quiet_hours_end(now, quiet) or now
-    added = 0
+    rows = [_new_message(message, held_until, now) for message in messages]
     async with transaction(db):
-        for message in messages:
-            if message.kind not in OUTBOX_KINDS:
-                raise ValueError(f"unknown outbox kind {message.kind!r}")
-            added += await store.insert_message(
-                db,
-                key=message.key,
-                chat_id=message.chat_id,
-                kind=message.kind,
-                text=message.text,
-                reply_markup_json=message.reply_markup_json,
-                not_before=held_until if message.kind in HELD_IN_QUIET_HOURS else now,
-                now=now,
-                plan=message.plan,
-                edit_message_id=message.edit_message_id,
-                file=message.file,
-            )
-    return added
+        return await store.insert_messages(db, rows, now=now)
+
+
+def _new_message(message: Planned, held_until: datetime, now: datetime) -> store.NewMessage:
+    if message.kind not in OUTBOX_KINDS:
+        raise ValueError(f"unknown outbox kind {message.kind!r}")
+    return store.NewMessage(
+        key=message.key,
+        chat_id=message.chat_id,
+        kind=message.kind,
+        text=message.text,
+        reply_markup_json=message.reply_markup_json,
+        not_before=held_until if message.kind in HELD_IN_QUIET_HOURS else now,
+        plan=message.plan,
+        edit_message_id=message.edit_message_id,
+        file=message.file,
+    )
 
 
 async def withdraw(db: Connection, key_prefix: str, *, now: datetime) -> int:

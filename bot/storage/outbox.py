@@ -14,7 +14,7 @@ from typing import Any
 
 from bot.crypto import Vault
 from bot.db import vault_of
-from bot.engine import Connection
+from bot.engine import Connection, is_postgresql
 
 OUTBOX_STATES = ("queued", "sending", "sent", "blocked", "failed", "withdrawn")
 OUTBOX_KINDS = ("reminder", "broadcast", "staff", "reply", "booking")
@@ -72,6 +72,48 @@ class Attachment:
     content: bytes
 
 
+@dataclass(frozen=True)
+class NewMessage:
+    """A message to queue (`insert_messages`), as `insert_message` takes one."""
+
+    key: str
+    chat_id: int
+    kind: str
+    text: str
+    reply_markup_json: str | None
+    not_before: datetime
+    plan: str | None = None
+    edit_message_id: int | None = None
+    file: Attachment | None = None
+
+
+_INSERTED = (
+    "idempotency_key, chat_id, kind, text, reply_markup, state, error, not_before, created_at,"
+    " updated_at, plan, edit_message_id, file_kind, file_name, file"
+)
+_INSERT = (
+    f"INSERT INTO outbox ({_INSERTED}) VALUES (?, ?, ?, ?, ?,"
+    " CASE WHEN EXISTS (SELECT 1 FROM blocked_chats WHERE chat_id = ?)"
+    " THEN 'blocked' ELSE 'queued' END,"
+    " CASE WHEN EXISTS (SELECT 1 FROM blocked_chats WHERE chat_id = ?)"
+    " THEN 'chat blocked the bot' END,"
+    " ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING"
+)
+# PostgreSQL: every message of a batch in one statement, each column an array (`_row`'s order).
+_INSERT_UNNESTED = (
+    f"INSERT INTO outbox ({_INSERTED})"
+    " SELECT m.key, m.chat_id, m.kind, m.text, m.reply_markup,"
+    " CASE WHEN b.chat_id IS NULL THEN 'queued' ELSE 'blocked' END,"
+    " CASE WHEN b.chat_id IS NOT NULL THEN 'chat blocked the bot' END,"
+    " m.not_before, ?, ?, m.plan, m.edit_message_id, m.file_kind, m.file_name, m.file"
+    " FROM unnest(?::text[], ?::bigint[], ?::text[], ?::bytea[], ?::text[], ?::text[],"
+    " ?::bytea[], ?::bigint[], ?::text[], ?::text[], ?::bytea[]) WITH ORDINALITY AS m(key,"
+    " chat_id, kind, text, reply_markup, not_before, plan, edit_message_id, file_kind, file_name,"
+    " file, n) LEFT JOIN blocked_chats AS b ON b.chat_id = m.chat_id ORDER BY m.n"
+    " ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, state"
+)
+
+
 async def insert_message(
     db: Connection,
     *,
@@ -89,37 +131,59 @@ async def insert_message(
     """Queue a message (born 'blocked' for a blocked chat); False if the key already exists.
     A reminder about a resident comes with its `plan`, sealed beside it; an edit of a message
     already sent names it (`edit_message_id`); a photo or document comes as `file`."""
-    vault = vault_of(db)
-    cursor = await db.execute(
-        "INSERT INTO outbox (idempotency_key, chat_id, kind, text, reply_markup, state, error,"
-        " not_before, created_at, updated_at, plan, edit_message_id, file_kind, file_name, file)"
-        " VALUES (?, ?, ?, ?, ?,"
-        " CASE WHEN EXISTS (SELECT 1 FROM blocked_chats WHERE chat_id = ?)"
-        " THEN 'blocked' ELSE 'queued' END,"
-        " CASE WHEN EXISTS (SELECT 1 FROM blocked_chats WHERE chat_id = ?)"
-        " THEN 'chat blocked the bot' END,"
-        " ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING",
-        (
-            key,
-            chat_id,
-            kind,
-            vault.seal(text, TEXT, chat_id),
-            reply_markup_json,
-            chat_id,
-            chat_id,
-            ts(not_before),
-            ts(now),
-            ts(now),
-            None if plan is None else vault.seal(plan, PLAN, key),
-            edit_message_id,
-            file.kind if file else None,
-            file.name if file else None,
-            file.content if file else None,
-        ),
+    message = NewMessage(
+        key, chat_id, kind, text, reply_markup_json, not_before, plan, edit_message_id, file
     )
+    cursor = await db.execute(_INSERT, _values(vault_of(db), message, now))
     if plan is not None and cursor.rowcount == 1:
         await _blur(db, "idempotency_key = ?", (key,))  # born blocked: done already
     return cursor.rowcount == 1
+
+
+async def insert_messages(db: Connection, messages: Sequence[NewMessage], *, now: datetime) -> int:
+    """Queue messages as `insert_message` does each, in three statements at most whatever their
+    number (a day's reminders are thousands); return how many were new. In a transaction."""
+    if not messages:
+        return 0
+    vault = vault_of(db)
+    if is_postgresql(db):
+        columns = [list(column) for column in zip(*(_row(vault, m) for m in messages), strict=True)]
+        rows = await db.execute_fetchall(_INSERT_UNNESTED, (ts(now), ts(now), *columns))
+        born_blocked = [row[0] for row in rows if row[1] != "queued"]
+        if born_blocked:  # the reminders among them are done already
+            await _blur(db, "id = ANY(?)", (born_blocked,))
+        return len(rows)
+    # SQLite: the transaction's write lock held, the new rows are those after the last id.
+    async with db.execute("SELECT coalesce(max(id), 0) FROM outbox") as cursor:
+        (last,) = await cursor.fetchone() or (0,)
+    cursor = await db.executemany(_INSERT, [_values(vault, m, now) for m in messages])
+    await _blur(db, "id > ?", (last,))  # any reminder born blocked is done already
+    return cursor.rowcount
+
+
+def _values(vault: Vault, message: NewMessage, now: datetime) -> tuple[object, ...]:
+    """`_INSERT`'s parameters for one message."""
+    key, chat_id, kind, text, markup, not_before, *rest = _row(vault, message)
+    return (key, chat_id, kind, text, markup, chat_id, chat_id, not_before, ts(now), ts(now), *rest)
+
+
+def _row(vault: Vault, message: NewMessage) -> tuple[object, ...]:
+    """One message's values, its text and plan sealed: key, chat, kind, text, buttons,
+    not_before, plan, edited message, file kind, file name, file."""
+    m, file = message, message.file
+    return (
+        m.key,
+        m.chat_id,
+        m.kind,
+        vault.seal(m.text, TEXT, m.chat_id),
+        m.reply_markup_json,
+        ts(m.not_before),
+        None if m.plan is None else vault.seal(m.plan, PLAN, m.key),
+        m.edit_message_id,
+        file.kind if file else None,
+        file.name if file else None,
+        file.content if file else None,
+    )
 
 
 async def get_message(db: Connection, message_id: int) -> OutboxMessage | None:

@@ -158,6 +158,50 @@ async def test_blocked_chat_closes_its_queue_and_new_messages_are_born_blocked(d
     assert (await _message(db, "c")).state == "blocked"  # what was closed stays closed
 
 
+async def test_a_batch_queues_each_key_once_in_order_and_its_reminders_to_blocked_chats_done(db):
+    """enqueue_many writes a batch in a few statements (one on PostgreSQL): a key already
+    queued or twice in the batch counts once, the rows keep the batch's order, each message
+    has its own text, buttons and plan, and a reminder to a blocked chat is born blocked and
+    cut loose from the chat, as `enqueue` does one at a time."""
+    await _queue(db, "old", chat_id=100)
+    await _queue(db, "blocker", chat_id=300, kind="reply")
+    [first] = await outbox.claim_due(db, now=NOON, limit=1, quiet=None)
+    await outbox.mark_sent(db, first.id, 1, NOON)
+    [blocker] = await outbox.claim_due(db, now=NOON, limit=1)
+    await outbox.mark_blocked(db, blocker.id, 300, NOON)
+    ref = vault_of(db).ref("ana")
+    about = ("teen", ref, 300, date(2026, 12, 15))
+    to_blocked = outbox.reminder_key(vault_of(db), *about)
+    batch = [
+        outbox.Planned("b:2", 200, "reply", "<b>two</b>", '{"inline_keyboard": []}'),
+        outbox.Planned("old", 100, "reminder", "again"),
+        outbox.Planned("b:1", 100, "staff", "<b>one</b>"),
+        outbox.Planned("b:2", 200, "reply", "twice in the batch"),
+        outbox.Planned(to_blocked, 300, "reminder", "Dear Ana", plan=outbox.reminder_plan(*about)),
+        outbox.Planned("b:3", 100, "broadcast", "<b>three</b>"),
+    ]
+    assert await outbox.enqueue_many(db, batch, now=EVENING) == 4
+    rows = await db.execute_fetchall("SELECT idempotency_key FROM outbox ORDER BY id")
+    assert [key for (key,) in rows] == ["old", "blocker", "b:2", "b:1", to_blocked, "b:3"]
+    two, one, three = [await _message(db, key) for key in ("b:2", "b:1", "b:3")]
+    assert (two.text, two.reply_markup_json, two.state) == (
+        "<b>two</b>",
+        '{"inline_keyboard": []}',
+        "queued",
+    )
+    assert (one.text, one.chat_id, one.not_before) == ("<b>one</b>", 100, EVENING)
+    assert (three.text, three.not_before) == ("<b>three</b>", MORNING)  # held in quiet hours
+    born_blocked = await _message(db, to_blocked)
+    assert (born_blocked.state, born_blocked.chat_id, born_blocked.text) == ("blocked", 0, "-")
+    assert (born_blocked.error, born_blocked.not_before) == (
+        "chat blocked the bot",
+        datetime(2026, 11, 1, tzinfo=UTC),
+    )
+    assert await _plans(db) == [f"{ref.hex()}:teen:300:2026-12-15"]
+    assert await outbox.enqueue_many(db, batch, now=EVENING) == 0
+    assert await outbox.enqueue_many(db, [], now=EVENING) == 0
+
+
 async def test_delivery_report_counts_states_of_one_prefix(db):
     for n in range(4):
         await _queue(db, f"broadcast:7:{n}", chat_id=100 + n, kind="broadcast")
