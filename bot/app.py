@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from typing import Any
 
@@ -129,6 +130,10 @@ async def _post_init(app: Application) -> None:
     schedule_jobs(app)
     if app.bot_data["watch"]:
         app.bot_data["ops"] = await start_ops(app, settings)
+    # What start-up built (modules, templates, handlers: some 190,000 objects) lives as long as
+    # the process: out of the collector's sight, a full collection walks only what came since.
+    # Walking everything took 280 ms on a loaded machine, in the middle of a burst of /cek.
+    gc.freeze()
     log.info("bot ready as @%s", app.bot.username)
 
 
@@ -140,6 +145,7 @@ async def _stop_sender(app: Application) -> None:
 
 
 async def _post_shutdown(app: Application) -> None:
+    gc.unfreeze()  # collectable again (tests build many applications in one process)
     await _stop_sender(app)  # a start that failed half-way was never stopped
     ops = app.bot_data.pop("ops", None)
     if ops is not None:

@@ -55,6 +55,7 @@ from telegram import Chat, Message, Update, User
 from telegram.ext import Application, CallbackContext, ConversationHandler
 
 from bot import db as dbmod
+from bot.inline_sqlite import statements_inline
 from bot.services import conversations as kept
 from bot.services.updates import handled_before, record
 from bot.update_lines import ChatLines
@@ -126,19 +127,21 @@ class Keeper:
         if not isinstance(update, Update) or (chat_id, user_id) == (NOBODY, NOBODY):
             yield
             return
-        async with self._account(user_id):
-            turn = Turn(update.update_id)
-            try:
-                loaded = await self._load(turn, chat_id, user_id)
-                async with self._marking(turn):
-                    await self._time_out(loaded.expired, update)
-                    yield
-                    while turn.again:  # hand_on: the handlers see it again, in this same turn
-                        await self._app.process_update(turn.again.pop(0))
-                if not turn.redelivered:
-                    await self._keep_or_log(turn, chat_id, user_id, loaded)
-            finally:
-                self._forget(chat_id, user_id)
+        # its point reads and small writes on the loop's thread (bot/inline_sqlite.py)
+        with statements_inline():
+            async with self._account(user_id):
+                turn = Turn(update.update_id)
+                try:
+                    loaded = await self._load(turn, chat_id, user_id)
+                    async with self._marking(turn):
+                        await self._time_out(loaded.expired, update)
+                        yield
+                        while turn.again:  # hand_on: the handlers see it again, in this turn
+                            await self._app.process_update(turn.again.pop(0))
+                    if not turn.redelivered:
+                        await self._keep_or_log(turn, chat_id, user_id, loaded)
+                finally:
+                    self._forget(chat_id, user_id)
 
     @asynccontextmanager
     async def _marking(self, turn: Turn) -> AsyncIterator[None]:

@@ -19,6 +19,7 @@ from weakref import WeakKeyDictionary
 import aiosqlite
 
 from bot.crypto import Vault
+from bot.inline_sqlite import open_inline
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ async def connect(path: Path | str, secret_key: str) -> aiosqlite.Connection:
     """
     if str(path) != ":memory:":
         make_private_file(Path(path))
-    db = await aiosqlite.connect(str(path), isolation_level=None)
+    db = await open_inline(path, busy_timeout_ms=BUSY_TIMEOUT_MS)  # bot/inline_sqlite.py
     await db.execute("PRAGMA journal_mode = WAL")
     await db.execute("PRAGMA foreign_keys = ON")
     await db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
