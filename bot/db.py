@@ -122,18 +122,20 @@ before_commit: ContextVar[Callable[[Any], Awaitable[object]] | None] = ContextVa
 class Transactional(Protocol):
     """A connection that runs its own transactions (PostgreSQL's, bot/postgres.py)."""
 
-    def transaction(self) -> AbstractAsyncContextManager[Any]: ...
+    def transaction(self, *, shared: bool = False) -> AbstractAsyncContextManager[Any]: ...
 
 
 Conn = TypeVar("Conn", bound=aiosqlite.Connection | Transactional)
 
 
 @asynccontextmanager
-async def transaction(db: Conn) -> AsyncIterator[Conn]:
+async def transaction(db: Conn, *, shared: bool = False) -> AsyncIterator[Conn]:
     """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception; one at a time per connection.
-    On PostgreSQL the connection's own (`PostgresConnection.transaction`)."""
+    On PostgreSQL the connection's own (`PostgresConnection.transaction`): one writer at a time
+    in the database, or with `shared` (a booking) beside the other shared transactions, each
+    guarding what it reads and writes with row locks of its own (`storage.bookings.lock_*`)."""
     if not isinstance(db, aiosqlite.Connection):
-        async with db.transaction():
+        async with db.transaction(shared=shared):
             yield db
             if (hook := before_commit.get()) is not None:
                 await hook(db)

@@ -62,10 +62,15 @@ async def book(
     min_age: int = RECORDING_MIN_AGE,
 ) -> Booking:
     """Book a visit; every rule is checked in the same write transaction as the insert.
-    `min_age` is the setting RECORDING_MIN_AGE (who may book a recording)."""
+    `min_age` is the setting RECORDING_MIN_AGE (who may book a recording). On PostgreSQL
+    bookings run side by side, each holding the locks of its chat, person, slot and day
+    (storage.bookings.lock_booking, lock_day); every other writer still runs alone."""
     start = to_utc(start_at)
 
     async def work() -> Booking:
+        await bookings.lock_booking(
+            db, chat_id=chat_id, nik=nik, service_point=point_code, start_at=start
+        )
         point = await point_for(db, point_code, service)
         await require_drive_serves(db, point, nik)
         await require_slot(db, point, start, now=now)
@@ -78,7 +83,7 @@ async def book(
             db, point, chat_id=chat_id, nik=nik, service=service, start_at=start, now=now, rng=rng
         )
 
-    return await _write(db, work, now=now)
+    return await _write(db, work, now=now, shared=True)
 
 
 async def reschedule(
@@ -231,10 +236,13 @@ async def _changeable(db: Connection, booking_id: int, *, chat_id: int, now: dat
 # --- the writes ---
 
 
-async def _write(db: Connection, work: Callable[[], Awaitable[T]], *, now: datetime) -> T:
-    """Run `work` in one write transaction; a SlotFull gets its next free slots after rollback."""
+async def _write(
+    db: Connection, work: Callable[[], Awaitable[T]], *, now: datetime, shared: bool = False
+) -> T:
+    """Run `work` in one write transaction (`shared`: bot.db.transaction's); a SlotFull gets
+    its next free slots after rollback."""
     try:
-        async with transaction(db):
+        async with transaction(db, shared=shared):
             return await work()
     except SlotFull as full:
         full.context["next_free"] = await _next_free(db, full, now=now)

@@ -180,10 +180,11 @@ async def insert_booking(
     rng: random.Random | None,
 ) -> Booking:
     """Insert with the next queue number and a fresh code (retried on the rare collision); the
-    partial unique index on the person and service is the last word: AlreadyBooked."""
+    partial unique index on the person and service is the last word: AlreadyBooked. The day's
+    lock is taken last, just before the INSERT that reads the number (storage.bookings)."""
     day = wib_day(start_at)
-    number = await bookings.next_queue_number(db, point.code, day)
     state = await initial_state(db, point)
+    await bookings.lock_day(db, point.code, day)
     for _ in range(_CODE_ATTEMPTS):
         try:
             booking = await bookings.insert_booking(
@@ -195,7 +196,6 @@ async def insert_booking(
                 service_point=point.code,
                 start_at=start_at,
                 day=day,
-                queue_number=number,
                 state=state,
                 now=now,
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -10,7 +11,7 @@ from typing import Any
 from bot.crypto import Vault
 from bot.db import vault_of
 from bot.domain import ACTIVE_BOOKING_STATES, HOLDING_STATES, Booking
-from bot.engine import Connection
+from bot.engine import Connection, is_postgresql
 from bot.storage.residents import open_nik
 
 # The person is stored as the NIK's lookup hash (bot/crypto.py); the NIK is the resident's,
@@ -38,13 +39,15 @@ async def insert_booking(
     service_point: str,
     start_at: datetime,
     day: date,
-    queue_number: int,
+    queue_number: int | None = None,
     state: str,
     now: datetime,
 ) -> Booking | None:
     """Insert a booking and return it; None if another booking has the code (nothing is
     inserted, the transaction goes on: on PostgreSQL a failed statement would end it);
-    bot.engine.IntegrityError if the person holds an active booking for the service."""
+    bot.engine.IntegrityError if the person holds an active booking for the service.
+    Without `queue_number`, the next at the point on the day (`next_queue_number`), read by the
+    INSERT itself: one round trip less while the day is locked (`lock_day`)."""
     values = (
         code,
         chat_id,
@@ -54,12 +57,16 @@ async def insert_booking(
         _ts(start_at),
         day.isoformat(),
     )
+    number: tuple[object, ...] = (queue_number,)
+    number_sql = "?"
+    if queue_number is None:
+        number, number_sql = (service_point, day.isoformat()), f"({_NEXT_NUMBER})"
     stamp = _ts(now)
     rows = await db.execute_fetchall(
         "INSERT INTO bookings (code, chat_id, nik_ref, service, service_point, start_at, day,"
-        " queue_number, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        f" ON CONFLICT (code) DO NOTHING RETURNING {_INSERTED}",
-        (*values, queue_number, state, stamp, stamp),
+        f" queue_number, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, {number_sql},"
+        f" ?, ?, ?) ON CONFLICT (code) DO NOTHING RETURNING {_INSERTED}",
+        (*values, *number, state, stamp, stamp),
     )
     return next((_booking(row, nik=nik) for row in rows), None)
 
@@ -177,12 +184,56 @@ async def person_bookings(db: Connection, nik: str, service: str, chat_id: int) 
     return PersonBookings(active_id, int(for_chat), int(for_nik))
 
 
+_NEXT_NUMBER = (
+    "SELECT coalesce(max(queue_number), 0) + 1 FROM bookings WHERE service_point = ? AND day = ?"
+)
+
+
 async def next_queue_number(db: Connection, service_point: str, day: date) -> int:
     """One more than the highest number given at the point on the day, in any state."""
-    query = "SELECT coalesce(max(queue_number), 0) + 1 FROM bookings"
-    return await _count(
-        db, f"{query} WHERE service_point = ? AND day = ?", (service_point, day.isoformat())
+    return await _count(db, _NEXT_NUMBER, (service_point, day.isoformat()))
+
+
+# A booking's own locks (PostgreSQL; docs/postgresql.md, "Transactions and the invariants").
+# A booking transaction (bot.db.transaction(shared=True)) holds the writers' lock shared only,
+# so bookings run side by side; what each one's rules read, it locks until COMMIT first: its
+# chat (three active bookings at most), its person (one active booking per service, the
+# no-show rule), its slot (the capacity), and, last, just before the INSERT, its point's day
+# (the queue number). These things have no row of their own to lock, so the locks are advisory
+# transaction locks named after them (a 64-bit hash of the name: two names sharing a key would
+# only queue together). SQLite needs none: BEGIN IMMEDIATE holds the whole database.
+
+
+async def lock_booking(
+    db: Connection, *, chat_id: int, nik: str, service_point: str, start_at: datetime
+) -> None:
+    """Wait for and hold the chat's, the person's and the slot's locks, in one statement and
+    in the order of their keys, the same for every booking: none waits for another in a
+    circle (the day's lock, the only one taken later, is always taken last)."""
+    if not is_postgresql(db):
+        return
+    keys = sorted(
+        {
+            _lock_key("chat", chat_id),
+            _lock_key("person", vault_of(db).ref(nik).hex()),
+            _lock_key("slot", service_point, _ts(start_at)),
+        }
     )
+    await db.execute("SELECT " + ", ".join(["pg_advisory_xact_lock(?::bigint)"] * len(keys)), keys)
+
+
+async def lock_day(db: Connection, service_point: str, day: date) -> None:
+    """Wait for and hold the point's day (its queue numbers) until COMMIT: taken last, right
+    before the INSERT that reads the next number, so bookings of one day queue for the INSERT
+    and the COMMIT only."""
+    if is_postgresql(db):
+        key = _lock_key("day", service_point, day.isoformat())
+        await db.execute("SELECT pg_advisory_xact_lock(?::bigint)", (key,))
+
+
+def _lock_key(*name: object) -> int:
+    digest = hashlib.blake2b("\x1f".join(map(str, name)).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
 
 
 async def no_shows_since(db: Connection, nik: str, since: datetime) -> int:
