@@ -161,8 +161,8 @@ async def _write_transaction(
     the other shared ones only (bookings: docs/postgresql.md, "Transactions and the
     invariants"), which must guard what they write with locks of their own."""
     lock = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
-    await conn.execute(f"BEGIN; SELECT {lock}({WRITE_LOCK:d})".encode())
-    try:
+    try:  # a BEGIN cancelled while it waits for the lock is rolled back too
+        await conn.execute(f"BEGIN; SELECT {lock}({WRITE_LOCK:d})".encode())
         yield
     except BaseException:
         if not conn.closed:
