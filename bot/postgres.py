@@ -266,7 +266,9 @@ class WrongCollation(RuntimeError):
 
 async def connect(url: str, secret_key: str) -> PostgresConnection:
     """Open one connection to the database of DATABASE_URL, with the vault of `secret_key`."""
-    return PostgresConnection(await _reach(url), Vault.from_secret(secret_key))
+    raw = await _reach(url)
+    await _configure(raw)
+    return PostgresConnection(raw, Vault.from_secret(secret_key))
 
 
 async def open_pool(url: str, secret_key: str, *, size: int) -> PostgresPool:
@@ -274,7 +276,13 @@ async def open_pool(url: str, secret_key: str, *, size: int) -> PostgresPool:
     command's database), with the vault of `secret_key`."""
     await (await _reach(url)).close()  # an unreachable server said as libpq says it, at once
     pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
-        url, min_size=1, max_size=size, kwargs={"autocommit": True}, open=False, name="database"
+        url,
+        min_size=1,
+        max_size=size,
+        kwargs={"autocommit": True},
+        configure=_configure,
+        open=False,
+        name="database",
     )
     try:
         await pool.open(wait=True)
@@ -282,6 +290,15 @@ async def open_pool(url: str, secret_key: str, *, size: int) -> PostgresPool:
         await pool.close()
         raise Unreachable("cannot use the database of DATABASE_URL: no connection") from None
     return PostgresPool(pool, Vault.from_secret(secret_key))
+
+
+async def _configure(conn: psycopg.AsyncConnection[Any]) -> None:
+    """Each connection's settings: JIT compilation off. The server compiles a query whose
+    estimated cost passes `jit_above_cost` (100,000: any join reaching a few thousand of 1.3 M
+    residents), which took 1-5 s on two busy cores for a reminder query that runs in 0.5 s
+    (benchmarks/RESULTS.md). The bot's queries are meant to answer within a second or three,
+    where compiling costs more than it saves."""
+    await conn.execute("SET jit = off")
 
 
 async def _reach(url: str) -> psycopg.AsyncConnection[Any]:

@@ -132,6 +132,27 @@ async def test_storage_functions_run_on_the_pool(pool):
     assert await get_locale(pool, 42) == "en"
 
 
+async def test_the_bots_connections_do_not_jit_compile_queries(pool, pg_migrated_url):
+    """JIT compilation (on by default) took seconds of a day's reminder planning on two busy
+    cores: every connection of the pool, the first and those opened for a crowd, and the single
+    connection of tools, turn it off."""
+
+    together = asyncio.Barrier(4)
+
+    async def jit() -> str:
+        async with pool.lend() as conn:
+            await together.wait()  # four connections held at once: the pool opened three more
+            cursor = await conn.execute("SHOW jit")
+            return (await cursor.fetchone())[0]
+
+    assert set(await asyncio.gather(*(jit() for _ in range(4)))) == {"off"}
+    single = await postgres.connect(pg_migrated_url, SECRET_KEY)
+    try:
+        assert (await single.execute_fetchall("SHOW jit"))[0][0] == "off"
+    finally:
+        await single.close()
+
+
 async def test_open_database_opens_the_pool_of_database_url(pg_migrated_url, tmp_path):
     settings = Settings.from_env(
         {
