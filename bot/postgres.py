@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import select
 from collections.abc import AsyncIterator, Generator, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from contextvars import ContextVar
@@ -273,7 +274,8 @@ async def connect(url: str, secret_key: str) -> PostgresConnection:
 
 async def open_pool(url: str, secret_key: str, *, size: int) -> PostgresPool:
     """A pool of up to `size` connections to the database of DATABASE_URL (the bot's and every
-    command's database), with the vault of `secret_key`."""
+    command's database), with the vault of `secret_key`; a connection lost to a server restart
+    is replaced when next borrowed."""
     await (await _reach(url)).close()  # an unreachable server said as libpq says it, at once
     pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
         url,
@@ -283,6 +285,7 @@ async def open_pool(url: str, secret_key: str, *, size: int) -> PostgresPool:
         configure=_configure,
         open=False,
         name="database",
+        check=_check,
     )
     try:
         await pool.open(wait=True)
@@ -290,6 +293,16 @@ async def open_pool(url: str, secret_key: str, *, size: int) -> PostgresPool:
         await pool.close()
         raise Unreachable("cannot use the database of DATABASE_URL: no connection") from None
     return PostgresPool(pool, Vault.from_secret(secret_key))
+
+
+async def _check(conn: psycopg.AsyncConnection[Any]) -> None:
+    """Each connection as it is borrowed: one the server closed meanwhile (a restart, a
+    failover) is replaced instead of failing the statement it was lent for. An idle connection
+    has nothing to read unless the server said something (it closed, it is shutting down): only
+    then is it asked (psycopg's check, one round trip), so a healthy one costs no round trip."""
+    readable, _, _ = select.select([conn.fileno()], [], [], 0)
+    if readable:
+        await AsyncConnectionPool.check_connection(conn)
 
 
 async def _configure(conn: psycopg.AsyncConnection[Any]) -> None:

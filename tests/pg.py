@@ -182,6 +182,12 @@ class Cluster:
                 self.watchdog.kill()
                 self.watchdog.wait()
 
+    def restart(self) -> None:
+        """Restart the server at once (`immediate`: every connection is cut, as when the
+        database machine restarts), on the same port."""
+        self._pg_ctl("restart", "-m", "immediate", "-w", "-t", "600", "-l",
+                     str(self.folder / "server.log"), "-o", self._server_options())  # fmt: skip
+
     def keep(self, target: Path) -> None:
         """Stop the server cleanly and move its data folder to `target` (for `start(data=)`)."""
         try:

@@ -15,6 +15,7 @@ from bot.engine import is_postgresql, open_database
 from bot.storage.chats import get_locale, set_locale
 from bot.storage.service_points import DEFAULTS_CSV as SEED_POINTS
 from tests.conftest import NOW, SECRET_KEY
+from tests.pg import Cluster, Unavailable
 
 
 @pytest.fixture
@@ -24,6 +25,27 @@ async def pool(pg_migrated_url):
     await conn.execute("INSERT INTO counter (n) VALUES (0)")
     yield conn
     await conn.close()
+
+
+async def test_the_first_statement_after_a_server_restart_succeeds():
+    """A connection the pool holds from before a restart is dead: it is found so when borrowed
+    and replaced, instead of failing the statement (a cluster of its own: the session's stays
+    up for the other tests)."""
+    try:
+        cluster = await asyncio.to_thread(Cluster.start)
+    except Unavailable as why:
+        pytest.skip(str(why))
+    try:
+        url = cluster.create_database("restarted")
+        pool = await postgres.open_pool(url, SECRET_KEY, size=2)
+        try:
+            assert await pool.execute_fetchall("SELECT 1") == [(1,)]
+            await asyncio.to_thread(cluster.restart)
+            assert await pool.execute_fetchall("SELECT 2") == [(2,)]
+        finally:
+            await pool.close()
+    finally:
+        await asyncio.to_thread(cluster.stop)
 
 
 async def _count(db) -> int:
