@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
-import signal
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
@@ -19,6 +18,7 @@ from telegram import Update
 from telegram.ext import Application
 
 from bot.config import Settings
+from bot.signals import serve_until_signalled
 
 log = logging.getLogger(__name__)
 
@@ -90,12 +90,4 @@ async def serve_webhook(application: Application, settings: Settings, stop: asyn
 
 def run_webhook(application: Application, settings: Settings) -> None:
     """Serve the webhook until SIGINT or SIGTERM."""
-
-    async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for number in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(number, stop.set)
-        await serve_webhook(application, settings, stop)
-
-    asyncio.run(main())
+    serve_until_signalled(lambda stop: serve_webhook(application, settings, stop))

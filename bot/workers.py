@@ -25,7 +25,6 @@ import contextlib
 import json
 import logging
 import os
-import signal
 import socket
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -42,6 +41,7 @@ from bot.config import Settings
 from bot.leases import POLLING, SENDING, Leases
 from bot.services import inbox
 from bot.services.inbox import Received
+from bot.signals import serve_until_signalled
 from bot.storage import send_budget
 from bot.update_lines import line_key
 
@@ -268,14 +268,6 @@ async def _receiving(app: Application, worker: Worker, settings: Settings) -> As
 def run_worker(application: Application, settings: Settings) -> int:
     """Serve as one of several workers until SIGINT or SIGTERM; the exit code (1: the locks'
     session was lost, for the service manager to start the worker again)."""
-
-    async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for number in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(number, stop.set)
-        await serve(application, settings, stop)
-
-    asyncio.run(main())
+    serve_until_signalled(lambda stop: serve(application, settings, stop))
     worker = application.bot_data.get("worker")
     return 1 if worker is not None and worker.lost else 0

@@ -35,6 +35,7 @@ from bot.handlers.common import (
     requires_role,
     send_markup,
     stale,
+    typed_text,
 )
 from bot.rendering import LOCALES
 from bot.services import broadcasts, drives
@@ -132,7 +133,7 @@ async def drive_chosen(update: Update, context: Context, user: RoleUser) -> int:
 async def got_text(update: Update, context: Context, user: RoleUser) -> int:
     """Free text, at most MAX_TEXT characters; longer is refused with its length."""
     try:
-        draft(context)["text"] = broadcasts.check_text(_typed(update))
+        draft(context)["text"] = broadcasts.check_text(typed_text(update))
     except DomainError as error:
         await refuse(update, context, error)
         return TYPING_TEXT
@@ -311,11 +312,6 @@ def _complete(b: dict[str, Any]) -> bool:
 
 def _draft(b: dict[str, Any], drive: Drive | None) -> Draft:
     return Draft(b["template"], b["audience"], drive, b.get("text"))
-
-
-def _typed(update: Update) -> str:
-    assert update.message is not None
-    return update.message.text or ""
 
 
 def register(app: Application) -> None:

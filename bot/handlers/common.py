@@ -205,6 +205,12 @@ def callback_arg(update: Update) -> str:
     return (update.callback_query.data or "").partition(":")[2]
 
 
+def typed_text(update: Update) -> str:
+    """The text of the message the person typed ('' for one without text)."""
+    assert update.message is not None
+    return update.message.text or ""
+
+
 def row_id(raw: str) -> int:
     """A row id taken from callback data; -1 (no row has it) for anything else, e.g. a sign,
     non-ASCII digits ('²' passes str.isdigit but not int) or more than SQLite can hold."""

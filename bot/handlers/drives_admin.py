@@ -39,6 +39,7 @@ from bot.handlers.common import (
     requires_role,
     send_markup,
     stale,
+    typed_text,
 )
 from bot.handlers.notify import tell_citizen, update_staff_notices
 from bot.services import drive_admin, drives
@@ -121,7 +122,9 @@ async def got_answer(update: Update, context: Context, admin: RoleUser) -> int:
         return await stale(update, context)
     scope = {"point": b["run_by"]} if "change" in b else b
     try:
-        value = await drive_admin.read_answer(d.db, field, _typed(update), draft=scope, now=d.now())
+        value = await drive_admin.read_answer(
+            d.db, field, typed_text(update), draft=scope, now=d.now()
+        )
     except DomainError as error:
         await refuse(update, context, error)
         return TYPING
@@ -364,11 +367,6 @@ async def use_private(update: Update, context: Context, admin: RoleUser) -> None
 
 def _drop(context: Context) -> None:
     (context.user_data or {}).pop(DRAFT, None)
-
-
-def _typed(update: Update) -> str:
-    assert update.message is not None
-    return update.message.text or ""
 
 
 def register(app: Application) -> None:

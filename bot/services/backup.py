@@ -16,6 +16,7 @@ import asyncio
 import logging
 import re
 import sqlite3
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -98,17 +99,12 @@ async def nightly_backup(
     The copy is read through a connection of its own, so the bot's queries go on meanwhile.
     """
     target = folder / f"dukcapil-{day.isoformat()}.sqlite3"
-    try:
+
+    async def copy() -> CopyReport:
         async with aiosqlite.connect(database_path) as source:
-            report = await backup(source, target, overwrite=True)
-    except Exception as error:
-        async with transaction(db):
-            await backup_runs.record_failure(db, error=type(error).__name__, now=now)
-        raise BackupFailed(f"backup into {folder} failed: {type(error).__name__}") from error
-    async with transaction(db):
-        await backup_runs.record_success(
-            db, file=target.name, size_bytes=report.size_bytes, now=now
-        )
+            return await backup(source, target, overwrite=True)
+
+    report = await recorded(db, copy(), folder=folder, target=target, now=now)
     for old in await asyncio.to_thread(prune, folder):
         log.info("deleted old backup %s", old.name)
     return report
@@ -117,6 +113,25 @@ async def nightly_backup(
 async def last_backup(db: Connection) -> BackupStatus:
     """When the nightly backup last succeeded and last failed (and why), for /metrics and alerts."""
     return await backup_runs.last_outcomes(db)
+
+
+async def recorded(
+    db: Connection, copying: Awaitable[CopyReport], *, folder: Path, target: Path, now: datetime
+) -> CopyReport:
+    """Await a nightly copy into `target` and record its outcome in `db` (either engine's
+    backup): a failure by its error's class, then raised as BackupFailed; a success by the
+    file's name and size."""
+    try:
+        report = await copying
+    except Exception as error:
+        async with transaction(db):
+            await backup_runs.record_failure(db, error=type(error).__name__, now=now)
+        raise BackupFailed(f"backup into {folder} failed: {type(error).__name__}") from error
+    async with transaction(db):
+        await backup_runs.record_success(
+            db, file=target.name, size_bytes=report.size_bytes, now=now
+        )
+    return report
 
 
 def prune(folder: Path, pattern: re.Pattern[str] = NIGHTLY_NAME) -> list[Path]:

@@ -21,12 +21,11 @@ from pathlib import Path
 
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from bot.db import make_private_dir, make_private_file, transaction
+from bot.db import make_private_dir, make_private_file
 from bot.engine import Connection
 from bot.leases import SENDING, Leases
 from bot.postgres import PostgresConnection, applied_migrations
-from bot.services.backup import BackupFailed, BackupRefused, CopyReport, prune
-from bot.storage import backup_runs
+from bot.services.backup import BackupRefused, CopyReport, prune, recorded
 
 DEBIAN_BINARIES = Path("/usr/lib/postgresql")
 NIGHTLY_NAME = re.compile(r"dukcapil-(\d{4}-\d{2}-\d{2})\.dump")  # other files are left alone
@@ -181,15 +180,7 @@ async def nightly_backup(
     """Dump and check `day`'s copy into `folder` (replacing one of the same day), delete the
     copies `to_keep` no longer keeps, and record the outcome in `db`."""
     target = folder / f"dukcapil-{day.isoformat()}.dump"
-    try:
-        report = await backup(url, target, overwrite=True)
-    except Exception as error:
-        async with transaction(db):
-            await backup_runs.record_failure(db, error=type(error).__name__, now=now)
-        raise BackupFailed(f"backup into {folder} failed: {type(error).__name__}") from error
-    async with transaction(db):
-        await backup_runs.record_success(
-            db, file=target.name, size_bytes=report.size_bytes, now=now
-        )
+    copying = backup(url, target, overwrite=True)
+    report = await recorded(db, copying, folder=folder, target=target, now=now)
     await asyncio.to_thread(prune, folder, NIGHTLY_NAME)
     return report
