@@ -8,7 +8,7 @@ import hashlib
 import logging
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -122,20 +122,22 @@ before_commit: ContextVar[Callable[[Any], Awaitable[object]] | None] = ContextVa
 class Transactional(Protocol):
     """A connection that runs its own transactions (PostgreSQL's, bot/postgres.py)."""
 
-    def transaction(self, *, shared: bool = False) -> AbstractAsyncContextManager[Any]: ...
+    def transaction(
+        self, *, locks: Sequence[int] | None = None
+    ) -> AbstractAsyncContextManager[Any]: ...
 
 
 Conn = TypeVar("Conn", bound=aiosqlite.Connection | Transactional)
 
 
 @asynccontextmanager
-async def transaction(db: Conn, *, shared: bool = False) -> AsyncIterator[Conn]:
+async def transaction(db: Conn, *, locks: Sequence[int] | None = None) -> AsyncIterator[Conn]:
     """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception; one at a time per connection.
     On PostgreSQL the connection's own (`PostgresConnection.transaction`): one writer at a time
-    in the database, or with `shared` (a booking) beside the other shared transactions, each
-    guarding what it reads and writes with row locks of its own (`storage.bookings.lock_*`)."""
+    in the database, or, given `locks` (a booking's, `storage.bookings.booking_locks`), beside
+    the other transactions given theirs, each holding its own locks from BEGIN on."""
     if not isinstance(db, aiosqlite.Connection):
-        async with db.transaction(shared=shared):
+        async with db.transaction(locks=locks):
             yield db
             if (hook := before_commit.get()) is not None:
                 await hook(db)

@@ -153,17 +153,21 @@ class Statements:
 
 @asynccontextmanager
 async def _write_transaction(
-    conn: psycopg.AsyncConnection[Any], *, shared: bool
+    conn: psycopg.AsyncConnection[Any], locks: Sequence[int] | None
 ) -> AsyncIterator[None]:
     """BEGIN ... COMMIT (ROLLBACK on any exception) holding the writers' advisory lock, taken
     with BEGIN in one round trip and held by the server until the end (also when a worker
-    dies): exclusive, one writer at a time in the database, so the rules checked inside a
-    transaction hold as under SQLite's BEGIN IMMEDIATE, across processes; `shared`, beside
-    the other shared ones only (bookings: docs/postgresql.md, "Transactions and the
-    invariants"), which must guard what they write with locks of their own."""
-    lock = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
-    try:  # a BEGIN cancelled while it waits for the lock is rolled back too
-        await conn.execute(f"BEGIN; SELECT {lock}({WRITE_LOCK:d})".encode())
+    dies). Without `locks`, exclusive: one writer at a time in the database, so the rules
+    checked inside a transaction hold as under SQLite's BEGIN IMMEDIATE, across processes.
+    With `locks` (a booking's: docs/postgresql.md, "Transactions and the invariants"), shared,
+    beside the other such transactions only, and these advisory locks, exclusive, in the order
+    given: they guard what the transaction's rules read."""
+    begin = f"BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK:d})"
+    if locks is not None:
+        own = "".join(f", pg_advisory_xact_lock({int(key):d})" for key in locks)
+        begin = f"BEGIN; SELECT pg_advisory_xact_lock_shared({WRITE_LOCK:d}){own}"
+    try:  # a BEGIN cancelled while it waits for a lock is rolled back too
+        await conn.execute(begin.encode())
         yield
     except BaseException:
         if not conn.closed:
@@ -184,11 +188,13 @@ class PostgresConnection(Statements):
         yield self.raw
 
     @asynccontextmanager
-    async def transaction(self, *, shared: bool = False) -> AsyncIterator[PostgresConnection]:
+    async def transaction(
+        self, *, locks: Sequence[int] | None = None
+    ) -> AsyncIterator[PostgresConnection]:
         """BEGIN ... COMMIT (ROLLBACK on any exception), one writer at a time in the database
-        unless `shared` (`_write_transaction`). The connection's own transactions take turns,
-        as on SQLite's shared connection."""
-        async with self._turns, _write_transaction(self.raw, shared=shared):
+        unless given `locks` (`_write_transaction`). The connection's own transactions take
+        turns, as on SQLite's shared connection."""
+        async with self._turns, _write_transaction(self.raw, locks):
             yield self
 
     @property
@@ -231,9 +237,11 @@ class PostgresPool(Statements):
             yield conn
 
     @asynccontextmanager
-    async def transaction(self, *, shared: bool = False) -> AsyncIterator[PostgresPool]:
+    async def transaction(
+        self, *, locks: Sequence[int] | None = None
+    ) -> AsyncIterator[PostgresPool]:
         """BEGIN ... COMMIT (ROLLBACK on any exception) on a connection of the pool held by this
-        task until the end, one writer at a time in the database unless `shared`
+        task until the end, one writer at a time in the database unless given `locks`
         (`_write_transaction`). Inside another transaction of the task: a savepoint of it (under
         the outer one's lock)."""
         held = self._mine()
@@ -241,7 +249,7 @@ class PostgresPool(Statements):
             async with held.transaction():
                 yield self
             return
-        async with self.pool.connection() as conn, _write_transaction(conn, shared=shared):
+        async with self.pool.connection() as conn, _write_transaction(conn, locks):
             token = self._held.set((asyncio.current_task(), conn))
             try:
                 yield self

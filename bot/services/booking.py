@@ -8,7 +8,7 @@ holds under any concurrency. The partial unique index on (nik, service) is the l
 from __future__ import annotations
 
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TypeVar
@@ -64,13 +64,10 @@ async def book(
     """Book a visit; every rule is checked in the same write transaction as the insert.
     `min_age` is the setting RECORDING_MIN_AGE (who may book a recording). On PostgreSQL
     bookings run side by side, each holding the locks of its chat, person, slot and day
-    (storage.bookings.lock_booking, lock_day); every other writer still runs alone."""
+    (storage.bookings.booking_locks, lock_day); every other writer still runs alone."""
     start = to_utc(start_at)
 
     async def work() -> Booking:
-        await bookings.lock_booking(
-            db, chat_id=chat_id, nik=nik, service_point=point_code, start_at=start
-        )
         point = await point_for(db, point_code, service)
         await require_drive_serves(db, point, nik)
         await require_slot(db, point, start, now=now)
@@ -83,7 +80,10 @@ async def book(
             db, point, chat_id=chat_id, nik=nik, service=service, start_at=start, now=now, rng=rng
         )
 
-    return await _write(db, work, now=now, shared=True)
+    locks = bookings.booking_locks(
+        db, chat_id=chat_id, nik=nik, service_point=point_code, start_at=start
+    )
+    return await _write(db, work, now=now, locks=locks)
 
 
 async def reschedule(
@@ -237,12 +237,16 @@ async def _changeable(db: Connection, booking_id: int, *, chat_id: int, now: dat
 
 
 async def _write(
-    db: Connection, work: Callable[[], Awaitable[T]], *, now: datetime, shared: bool = False
+    db: Connection,
+    work: Callable[[], Awaitable[T]],
+    *,
+    now: datetime,
+    locks: Sequence[int] | None = None,
 ) -> T:
-    """Run `work` in one write transaction (`shared`: bot.db.transaction's); a SlotFull gets
-    its next free slots after rollback."""
+    """Run `work` in one write transaction (`locks`: bot.db.transaction's); a SlotFull gets its
+    next free slots after rollback."""
     try:
-        async with transaction(db, shared=shared):
+        async with transaction(db, locks=locks):
             return await work()
     except SlotFull as full:
         full.context["next_free"] = await _next_free(db, full, now=now)

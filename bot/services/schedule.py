@@ -139,9 +139,8 @@ async def remaining_places(
     ignore_offer: int | None = None,
 ) -> int:
     """Capacity minus active bookings minus places held by offers (other than `ignore_offer`)."""
-    booked = await bookings.count_active_in_slot(db, point.code, start_at)
-    held = await waitlist.count_open_offers(db, point.code, start_at, now=now, exclude=ignore_offer)
-    return point.slot_capacity - booked - held
+    taken = await bookings.places_taken(db, point.code, start_at, exclude_offer=ignore_offer)
+    return point.slot_capacity - taken
 
 
 async def points_for_service(

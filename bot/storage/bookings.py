@@ -139,6 +139,21 @@ async def count_active_in_slot(db: Connection, service_point: str, start_at: dat
     )
 
 
+async def places_taken(
+    db: Connection, service_point: str, start_at: datetime, *, exclude_offer: int | None = None
+) -> int:
+    """The slot's places taken: its active bookings and the places open waitlist offers hold
+    (other than `exclude_offer`; as storage.waitlist.count_open_offers), in one statement."""
+    slot = (service_point, _ts(start_at))
+    return await _count(
+        db,
+        f"SELECT (SELECT count(*) FROM bookings b WHERE service_point = ? AND start_at = ?"
+        f" AND {_ACTIVE}) + (SELECT count(*) FROM waitlist_offers WHERE service_point = ?"
+        " AND start_at = ? AND state = 'open' AND id <> ?)",
+        (*slot, *slot, 0 if exclude_offer is None else exclude_offer),  # ids start at 1
+    )
+
+
 async def active_counts_for_day(
     db: Connection, service_point: str, day: date
 ) -> dict[datetime, int]:
@@ -195,31 +210,28 @@ async def next_queue_number(db: Connection, service_point: str, day: date) -> in
 
 
 # A booking's own locks (PostgreSQL; docs/postgresql.md, "Transactions and the invariants").
-# A booking transaction (bot.db.transaction(shared=True)) holds the writers' lock shared only,
-# so bookings run side by side; what each one's rules read, it locks until COMMIT first: its
-# chat (three active bookings at most), its person (one active booking per service, the
-# no-show rule), its slot (the capacity), and, last, just before the INSERT, its point's day
-# (the queue number). These things have no row of their own to lock, so the locks are advisory
+# A booking transaction holds the writers' lock shared only (bot.db.transaction with `locks`),
+# so bookings run side by side; what each one's rules read, it locks until COMMIT: from BEGIN,
+# its chat (three active bookings at most), its person (one active booking per service, the
+# no-show rule) and its slot (the capacity); last, just before the INSERT, its point's day (the
+# queue number). These things have no row of their own to lock, so the locks are advisory
 # transaction locks named after them (a 64-bit hash of the name: two names sharing a key would
 # only queue together). SQLite needs none: BEGIN IMMEDIATE holds the whole database.
 
 
-async def lock_booking(
+def booking_locks(
     db: Connection, *, chat_id: int, nik: str, service_point: str, start_at: datetime
-) -> None:
-    """Wait for and hold the chat's, the person's and the slot's locks, in one statement and
+) -> list[int]:
+    """The keys of the chat's, the person's and the slot's locks, for `transaction(locks=)`,
     in the order of their keys, the same for every booking: none waits for another in a
     circle (the day's lock, the only one taken later, is always taken last)."""
-    if not is_postgresql(db):
-        return
-    keys = sorted(
+    return sorted(
         {
             _lock_key("chat", chat_id),
             _lock_key("person", vault_of(db).ref(nik).hex()),
             _lock_key("slot", service_point, _ts(start_at)),
         }
     )
-    await db.execute("SELECT " + ", ".join(["pg_advisory_xact_lock(?::bigint)"] * len(keys)), keys)
 
 
 async def lock_day(db: Connection, service_point: str, day: date) -> None:

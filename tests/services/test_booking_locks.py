@@ -1,5 +1,5 @@
 """Bookings side by side on PostgreSQL: each holds its chat's, person's, slot's and day's locks
-(storage.bookings.lock_booking, lock_day) and the writers' lock shared only, so bookings that
+(storage.bookings.booking_locks, lock_day) and the writers' lock shared only, so bookings that
 share none of those go on together, and a rule's count is never read past one in flight."""
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from collections import Counter
 import pytest
 
 from bot import db as dbmod
+from bot import postgres
 from bot.domain import Booking
 from bot.errors import NoShowLimit, SlotFull, TooManyBookings
 from bot.services.points import update_point
@@ -143,6 +144,24 @@ async def test_a_days_numbers_stay_unique_when_its_slots_fill_at_once(pool):
     assert Counter(type(r).__name__ for r in results) == {"Booking": 60, "SlotFull": 10}
     assert sorted(b.queue_number for b in made) == list(range(1, 61))
     assert set(Counter(b.start_at for b in made).values()) == {10}
+
+
+async def test_a_booking_is_nine_statements_between_begin_and_commit(pool, monkeypatch):
+    """Each statement is a round trip to the server, and the last ones are made while the
+    day's other bookings wait: BEGIN takes every lock but the day's (it was BEGIN, then the
+    writers' lock), the slot's bookings and offers are counted at once, the INSERT reads the
+    queue number (there were 10 between the lock and COMMIT)."""
+    _, conn = pool
+    sent = []
+    real = postgres.Statements.execute
+
+    def counted(self, sql, params=None):
+        sent.append(sql)
+        return real(self, sql, params)
+
+    monkeypatch.setattr(postgres.Statements, "execute", counted)
+    await book(conn, RUDI, chat=1, at=wib(25, 9))
+    assert len(sent) <= 9, sent
 
 
 async def _until_waiting_for_a_lock(db, attempt: asyncio.Task[Booking]) -> None:
