@@ -152,7 +152,11 @@ async def transaction(db: Conn, *, locks: Sequence[int] | None = None) -> AsyncI
         except BaseException:
             await db.execute("ROLLBACK")
             raise
-        await db.execute("COMMIT")
+        try:
+            await db.execute("COMMIT")
+        except sqlite3.Error:  # refused (a deferred constraint): still open, for every later BEGIN
+            await db.execute("ROLLBACK")  # to fail on
+            raise
 
 
 @asynccontextmanager

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
@@ -86,27 +87,30 @@ class InlineConnection(aiosqlite.Connection):
     async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         if not self._running or not self._connection:
             raise ValueError("Connection closed")
-        if _inline.get() and _inline_call(fn, args):
+        if isinstance(getattr(fn, "__self__", None), Finished):  # rows in memory already
+            return fn(*args, **kwargs)
+        kind = _kind(fn, args)
+        if kind == WRITE:  # run to its end in this one call (see Finished)
+            fn = partial(_to_the_end, fn)
+        if kind is not None and _inline.get():
             self._streak += 1
             if self._streak >= MAX_STREAK:  # a long run of statements lets other tasks in
                 self._streak = 0
                 await asyncio.sleep(0)
             if self._sent == self._done:  # the thread is idle (still, after that turn)
                 try:
-                    return self._run_inline(fn, args, kwargs)
+                    return self._run_inline(fn, args, kwargs, reading=kind == READ)
                 except _Moved:
                     pass
         self._streak = 0
         return await self._hand_over(partial(fn, *args, **kwargs))
 
-    def _run_inline(self, fn: Callable[..., Any], args: Any, kwargs: Any) -> Any:
+    def _run_inline(self, fn: Callable[..., Any], args: Any, kwargs: Any, *, reading: bool) -> Any:
         conn = self._conn
         if not self._loop_settings:
             conn.execute("PRAGMA busy_timeout = 0")
             conn.execute("PRAGMA wal_autocheckpoint = 0")
             self._loop_settings = True
-        sql = args[0] if args and isinstance(args[0], str) else ""
-        reading = sql.lstrip()[:6].upper() == "SELECT"
         if reading:
             deadline = time.perf_counter() + self.inline_budget
             conn.set_progress_handler(lambda: time.perf_counter() > deadline, PROGRESS_STEPS)
@@ -120,7 +124,7 @@ class InlineConnection(aiosqlite.Connection):
         finally:
             if reading:
                 conn.set_progress_handler(None, 0)
-        if sql.strip().upper() == "COMMIT":
+        if args and args[0] == "COMMIT":
             self._commits += 1
             if self._commits % CHECKPOINT_EVERY == 0:
                 self._checkpoint()
@@ -148,14 +152,67 @@ class _Moved(Exception):
 _CHECKPOINT = "PRAGMA wal_checkpoint(PASSIVE)"
 
 
-def _inline_call(fn: Callable[..., Any], args: tuple[Any, ...]) -> bool:
-    name = getattr(fn, "__name__", "")
+READ, WRITE, OTHER = "read", "write", "other"
+_WRITES = re.compile(r"\b(INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
+
+
+def _kind(fn: Callable[..., Any], args: tuple[Any, ...]) -> str | None:
+    """READ, WRITE or OTHER (BEGIN, COMMIT, a PRAGMA) for a call that may run inline, else
+    None. A WRITE is also run to its end on the thread."""
+    name, owner = getattr(fn, "__name__", ""), getattr(fn, "__self__", None)
     if name == "close":
-        return isinstance(getattr(fn, "__self__", None), sqlite3.Cursor)
+        return OTHER if isinstance(owner, sqlite3.Cursor) else None
     if name == "executemany":  # a few rows (a conversation's); never a bulk write
         rows = args[1] if len(args) > 1 else None
-        return isinstance(rows, list | tuple) and len(rows) <= MAX_INLINE_ROWS
-    return name in _INLINE_CALLS
+        fits = isinstance(rows, list | tuple) and len(rows) <= MAX_INLINE_ROWS
+        return WRITE if fits else None
+    if name not in _INLINE_CALLS or not args or not isinstance(args[0], str):
+        return None
+    head = args[0].lstrip()[:7].upper()
+    if head.startswith(("INSERT", "UPDATE", "DELETE", "REPLACE")):
+        return WRITE if name == "execute" else OTHER
+    if head.startswith(("SELECT", "WITH")):
+        if not _WRITES.search(args[0]):
+            return READ
+        return WRITE if name == "execute" else OTHER
+    return OTHER
+
+
+class Finished:
+    """A write statement's cursor, the statement run to its end: its rows (RETURNING) in
+    memory. SQLite refuses a COMMIT while a write statement is under way on the connection; an
+    UPDATE ... RETURNING whose rows were fetched by a second call (the outbox sender's) left one
+    under way between the two, and another task's COMMIT there failed ("SQL statements in
+    progress"), leaving its transaction open for every later BEGIN to fail."""
+
+    def __init__(self, cursor: sqlite3.Cursor) -> None:
+        self._rows = cursor.fetchall()
+        self.rowcount = cursor.rowcount
+        self.lastrowid = cursor.lastrowid
+        self.description = cursor.description
+        self.arraysize = cursor.arraysize
+        self.row_factory = cursor.row_factory
+        self.connection = cursor.connection
+
+    def fetchone(self) -> Any:
+        return self._rows.pop(0) if self._rows else None
+
+    def fetchmany(self, size: int | None = None) -> list[Any]:
+        size = self.arraysize if size is None else size
+        rows, self._rows = self._rows[:size], self._rows[size:]
+        return rows
+
+    def fetchall(self) -> list[Any]:
+        rows, self._rows = self._rows, []
+        return rows
+
+    def close(self) -> None:
+        self._rows = []
+
+
+def _to_the_end(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    cursor = fn(*args, **kwargs)
+    return Finished(cursor) if isinstance(cursor, sqlite3.Cursor) else cursor
 
 
 def _counted(conn: InlineConnection, function: Callable[[], Any]) -> Any:

@@ -8,7 +8,9 @@ collector's full collections."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
+import sqlite3
 import threading
 
 import pytest
@@ -137,3 +139,36 @@ async def test_start_up_objects_are_out_of_the_collectors_sight(settings, clock,
     async with serve(settings, clock):
         assert gc.get_freeze_count() > 10_000  # PTB's, Jinja's, ours
     assert gc.get_freeze_count() == 0  # collectable again once the bot stops
+
+
+@pytest.mark.parametrize("inline", [False, True])
+async def test_a_write_whose_rows_are_fetched_later_holds_up_no_commit(traced, inline):
+    # the outbox sender's UPDATE ... RETURNING, fetched by a second call: a COMMIT of another
+    # task in between failed ("SQL statements in progress") and left its transaction open
+    db, _ = traced
+    await db.execute("INSERT INTO kv VALUES (1, 'a'), (2, 'b')")
+    async with db.execute("UPDATE kv SET v = 'c' RETURNING k") as cursor:
+        with statements_inline() if inline else contextlib.nullcontext():
+            async with transaction(db):
+                await db.execute("INSERT INTO kv VALUES (3, 'd')")
+        assert sorted(tuple(r) for r in await cursor.fetchall()) == [(1,), (2,)]
+    assert cursor.rowcount == 2
+    assert [tuple(r) for r in await db.execute_fetchall("SELECT k, v FROM kv ORDER BY k")] == [
+        (1, "c"),
+        (2, "c"),
+        (3, "d"),
+    ]
+
+
+async def test_a_refused_commit_leaves_no_transaction_open(traced):
+    db, _ = traced
+    await db.execute(
+        "CREATE TABLE child (k INTEGER REFERENCES kv (k) DEFERRABLE INITIALLY DEFERRED)"
+    )
+    with pytest.raises(sqlite3.IntegrityError):
+        async with transaction(db):
+            await db.execute("INSERT INTO child VALUES (99)")  # no such kv row: COMMIT refuses
+    assert not db.in_transaction
+    async with transaction(db):
+        await db.execute("INSERT INTO kv VALUES (99, 'z')")
+    assert len(await db.execute_fetchall("SELECT k FROM kv")) == 1
