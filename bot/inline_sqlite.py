@@ -82,6 +82,7 @@ class InlineConnection(aiosqlite.Connection):
         self._done = 0  # calls the thread has finished (counted on the thread)
         self._loop_settings = False  # busy timeout 0, no automatic checkpoint
         self._commits = 0
+        self.checkpointing: asyncio.Future[Any] | None = None  # the latest passive checkpoint
         self._streak = 0
 
     async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -90,7 +91,7 @@ class InlineConnection(aiosqlite.Connection):
         if isinstance(getattr(fn, "__self__", None), Finished):  # rows in memory already
             return fn(*args, **kwargs)
         kind = _kind(fn, args)
-        if kind == WRITE:  # run to its end in this one call (see Finished)
+        if kind in (WRITE, OTHER):  # run to its end in this one call (see Finished)
             fn = partial(_to_the_end, fn)
         if kind is not None and _inline.get():
             self._streak += 1
@@ -141,8 +142,12 @@ class InlineConnection(aiosqlite.Connection):
         return await future
 
     def _checkpoint(self) -> None:
-        task = asyncio.ensure_future(self._hand_over(partial(self._conn.execute, _CHECKPOINT)))
-        task.add_done_callback(_log_failure)
+        if self.checkpointing is not None and not self.checkpointing.done():
+            return
+        # run to its end: the PRAGMA's answer left unread would hold up every COMMIT
+        call = partial(_to_the_end, self._conn.execute, _CHECKPOINT)
+        self.checkpointing = asyncio.ensure_future(self._hand_over(call))
+        self.checkpointing.add_done_callback(_log_failure)
 
 
 class _Moved(Exception):
@@ -158,7 +163,7 @@ _WRITES = re.compile(r"\b(INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
 
 def _kind(fn: Callable[..., Any], args: tuple[Any, ...]) -> str | None:
     """READ, WRITE or OTHER (BEGIN, COMMIT, a PRAGMA) for a call that may run inline, else
-    None. A WRITE is also run to its end on the thread."""
+    None. All but a READ are run to their end in one call, on either thread."""
     name, owner = getattr(fn, "__name__", ""), getattr(fn, "__self__", None)
     if name == "close":
         return OTHER if isinstance(owner, sqlite3.Cursor) else None
@@ -179,11 +184,12 @@ def _kind(fn: Callable[..., Any], args: tuple[Any, ...]) -> str | None:
 
 
 class Finished:
-    """A write statement's cursor, the statement run to its end: its rows (RETURNING) in
-    memory. SQLite refuses a COMMIT while a write statement is under way on the connection; an
-    UPDATE ... RETURNING whose rows were fetched by a second call (the outbox sender's) left one
-    under way between the two, and another task's COMMIT there failed ("SQL statements in
-    progress"), leaving its transaction open for every later BEGIN to fail."""
+    """The cursor of a statement that is not a read, run to its end: its rows (RETURNING, a
+    PRAGMA's answer) in memory. SQLite refuses a COMMIT while a writing statement is under way
+    on the connection; an UPDATE ... RETURNING whose rows were fetched by a second call (the
+    outbox sender's) left one under way between the two, and another task's COMMIT there failed
+    ("SQL statements in progress"), leaving its transaction open for every later BEGIN to fail.
+    A read under way holds up no COMMIT: its rows are fetched a chunk at a time as before."""
 
     def __init__(self, cursor: sqlite3.Cursor) -> None:
         self._rows = cursor.fetchall()

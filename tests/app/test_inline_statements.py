@@ -16,6 +16,7 @@ import threading
 import pytest
 
 from bot import db as dbmod
+from bot import inline_sqlite
 from bot.db import transaction
 from bot.inline_sqlite import statements_inline
 from tests.conftest import PEOPLE, SECRET_KEY, serve
@@ -52,10 +53,12 @@ LOOP = threading.main_thread().name
 
 @pytest.mark.engines("sqlite")  # a connection of the bot's own on PostgreSQL: no thread
 async def test_a_check_runs_its_statements_on_the_loops_thread(running_bot, botapi):
-    threads = Threads()
-    await running_bot.bot_data["db"].set_trace_callback(threads)
     person = PEOPLE["recorded"]
     user = botapi.user(1500)
+    user.send_text("/start")  # after start-up's own work (menus, the sender's first sweep)
+    await user.next_message()
+    threads = Threads()
+    await running_bot.bot_data["db"].set_trace_callback(threads)
     user.send_text(f"/cek {person.nik} {person.kk}")
     assert "sudah rekam e-KTP" in (await user.next_message()).text
     await running_bot.bot_data["db"].set_trace_callback(None)
@@ -63,7 +66,8 @@ async def test_a_check_runs_its_statements_on_the_loops_thread(running_bot, bota
     ours = ("residents", "check_attempts", "processed_updates", "conversations", "chats")
     ran = [thread for thread, statement in threads.seen if any(t in statement for t in ours)]
     assert len(ran) >= 6  # the update's mark, its conversations, the gate, the resident, ...
-    assert set(ran) == {LOOP}
+    # each one that found the thread idle; a job's statement under way there may delay one
+    assert ran.count(LOOP) >= len(ran) - 2
 
 
 async def test_outside_an_update_statements_take_the_connections_thread(traced):
@@ -172,3 +176,18 @@ async def test_a_refused_commit_leaves_no_transaction_open(traced):
     async with transaction(db):
         await db.execute("INSERT INTO kv VALUES (99, 'z')")
     assert len(await db.execute_fetchall("SELECT k FROM kv")) == 1
+
+
+async def test_a_checkpoint_handed_to_the_thread_holds_up_no_commit(traced, monkeypatch):
+    # its answer left unread, the PRAGMA counted as a statement under way: COMMITs failed
+    db, threads = traced
+    monkeypatch.setattr(inline_sqlite, "CHECKPOINT_EVERY", 1)
+    with statements_inline():
+        async with transaction(db):
+            await db.execute("INSERT INTO kv VALUES (1, 'a')")
+        assert db.checkpointing is not None
+        await db.checkpointing
+        async with transaction(db):
+            await db.execute("INSERT INTO kv VALUES (2, 'b')")
+    assert threads.of("PRAGMA wal_checkpoint") == [threads.of("CREATE")[0]]
+    assert len(await db.execute_fetchall("SELECT k FROM kv")) == 2
