@@ -431,3 +431,15 @@ def test_a_nik_typed_as_a_drives_place_is_masked_in_its_invitation(locale):
     )
     assert "3505104701090003" not in text
     assert "3505********0003" in text
+
+
+def test_a_second_renderer_renders_an_edited_template_anew(tmp_path):
+    """The compiled templates are shared by the process's Renderers (bot.rendering.COMPILED):
+    one made after a template changed on disk renders the new text, never the old code."""
+    (tmp_path / "id").mkdir()
+    page = tmp_path / "id" / "page.html"
+    page.write_text("Selamat {{ who }}", encoding="utf-8")
+    assert Renderer(tmp_path).render("id", "page.html", who="pagi") == "Selamat pagi"
+    assert Renderer(tmp_path).render("id", "page.html", who="siang") == "Selamat siang"
+    page.write_text("Sampai jumpa {{ who }}", encoding="utf-8")
+    assert Renderer(tmp_path).render("id", "page.html", who="lagi") == "Sampai jumpa lagi"
