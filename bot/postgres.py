@@ -145,6 +145,17 @@ class Statements:
         async with self.lend() as conn, conn.cursor() as cursor:
             await cursor.executemany(translate(sql), rows)
 
+    async def fetchall_together(self, *statements: tuple[str, Params | None]) -> list[Any]:
+        """Run the statements in order, sent at once (psycopg's pipeline mode: one round trip,
+        each statement still with its own snapshot); the last one's rows. The first error
+        raises, and the statements after it are not run."""
+        async with self.lend() as conn:
+            cursors = [conn.cursor() for _ in statements]
+            async with conn.pipeline():
+                for cursor, (sql, params) in zip(cursors, statements, strict=True):
+                    await cursor.execute(translate(sql), params or None)
+            return await cursors[-1].fetchall()
+
     async def run_script(self, script: str) -> None:
         """A script of statements without parameters, as written (psycopg sends it whole)."""
         async with self.lend() as conn:

@@ -64,7 +64,7 @@ async def book(
     """Book a visit; every rule is checked in the same write transaction as the insert.
     `min_age` is the setting RECORDING_MIN_AGE (who may book a recording). On PostgreSQL
     bookings run side by side, each holding the locks of its chat, person, slot and day
-    (storage.bookings.booking_locks, lock_day); every other writer still runs alone."""
+    (storage.bookings.booking_locks, insert_booking); every other writer still runs alone."""
     start = to_utc(start_at)
 
     async def work() -> Booking:

@@ -180,11 +180,10 @@ async def insert_booking(
     rng: random.Random | None,
 ) -> Booking:
     """Insert with the next queue number and a fresh code (retried on the rare collision); the
-    partial unique index on the person and service is the last word: AlreadyBooked. The day's
-    lock is taken last, just before the INSERT that reads the number (storage.bookings)."""
+    partial unique index on the person and service is the last word: AlreadyBooked. The
+    INSERT reads the number, under the day's lock on PostgreSQL (storage.bookings)."""
     day = wib_day(start_at)
     state = await initial_state(db, point)
-    await bookings.lock_day(db, point.code, day)
     for _ in range(_CODE_ATTEMPTS):
         try:
             booking = await bookings.insert_booking(

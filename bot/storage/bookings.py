@@ -47,7 +47,9 @@ async def insert_booking(
     inserted, the transaction goes on: on PostgreSQL a failed statement would end it);
     bot.engine.IntegrityError if the person holds an active booking for the service.
     Without `queue_number`, the next at the point on the day (`next_queue_number`), read by the
-    INSERT itself: one round trip less while the day is locked (`lock_day`)."""
+    INSERT itself; on PostgreSQL under the day's lock, held until COMMIT and taken in the same
+    round trip as the INSERT (`_DAY_LOCK`), so the day's other bookings wait for this INSERT's
+    answer and the COMMIT only."""
     values = (
         code,
         chat_id,
@@ -62,12 +64,17 @@ async def insert_booking(
     if queue_number is None:
         number, number_sql = (service_point, day.isoformat()), f"({_NEXT_NUMBER})"
     stamp = _ts(now)
-    rows = await db.execute_fetchall(
+    insert = (
         "INSERT INTO bookings (code, chat_id, nik_ref, service, service_point, start_at, day,"
         f" queue_number, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, {number_sql},"
-        f" ?, ?, ?) ON CONFLICT (code) DO NOTHING RETURNING {_INSERTED}",
-        (*values, *number, state, stamp, stamp),
+        f" ?, ?, ?) ON CONFLICT (code) DO NOTHING RETURNING {_INSERTED}"
     )
+    params = (*values, *number, state, stamp, stamp)
+    if queue_number is None and is_postgresql(db):
+        day_lock = (_lock_key("day", service_point, day.isoformat()),)
+        rows = await db.fetchall_together((_DAY_LOCK, day_lock), (insert, params))
+    else:
+        rows = list(await db.execute_fetchall(insert, params))
     return next((_booking(row, nik=nik) for row in rows), None)
 
 
@@ -213,10 +220,11 @@ async def next_queue_number(db: Connection, service_point: str, day: date) -> in
 # A booking transaction holds the writers' lock shared only (bot.db.transaction with `locks`),
 # so bookings run side by side; what each one's rules read, it locks until COMMIT: from BEGIN,
 # its chat (three active bookings at most), its person (one active booking per service, the
-# no-show rule) and its slot (the capacity); last, just before the INSERT, its point's day (the
-# queue number). These things have no row of their own to lock, so the locks are advisory
-# transaction locks named after them (a 64-bit hash of the name: two names sharing a key would
-# only queue together). SQLite needs none: BEGIN IMMEDIATE holds the whole database.
+# no-show rule) and its slot (the capacity); last, with the INSERT, its point's day (the queue
+# number: insert_booking). These things have no row of their own to lock, so the locks are
+# advisory transaction locks named after them (a 64-bit hash of the name: two names sharing a
+# key would only queue together). SQLite needs none: BEGIN IMMEDIATE holds the whole database.
+_DAY_LOCK = "SELECT pg_advisory_xact_lock(?::bigint)"
 
 
 def booking_locks(
@@ -232,15 +240,6 @@ def booking_locks(
             _lock_key("slot", service_point, _ts(start_at)),
         }
     )
-
-
-async def lock_day(db: Connection, service_point: str, day: date) -> None:
-    """Wait for and hold the point's day (its queue numbers) until COMMIT: taken last, right
-    before the INSERT that reads the next number, so bookings of one day queue for the INSERT
-    and the COMMIT only."""
-    if is_postgresql(db):
-        key = _lock_key("day", service_point, day.isoformat())
-        await db.execute("SELECT pg_advisory_xact_lock(?::bigint)", (key,))
 
 
 def _lock_key(*name: object) -> int:
