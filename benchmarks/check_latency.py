@@ -214,8 +214,11 @@ async def _people(conn: enginemod.Connection, seed: int) -> list[tuple[str, str]
         )
         return [(str(nik), str(kk)) for nik, kk in rows]
     people = []  # no unseal() on the server: opened here, filtered as above
-    async with conn.execute("SELECT nik_sealed, kk_sealed, nik_ref FROM residents") as cursor:
-        for nik_sealed, kk_sealed, ref in await cursor.fetchall():
+    # Streamed (a server-side cursor): at 13 M residents the whole table would not fit well.
+    async with conn.lend() as raw, raw.transaction(), raw.cursor(name="people") as cursor:
+        cursor.itersize = 20_000
+        await cursor.execute("SELECT nik_sealed, kk_sealed, nik_ref FROM residents")
+        async for nik_sealed, kk_sealed, ref in cursor:
             nik = open_sealed(conn.vault, "nik_sealed", nik_sealed, ref)
             if (int(nik[6:]) + seed) % 389 == 0:
                 people.append((nik, open_sealed(conn.vault, "kk_sealed", kk_sealed, ref)))
