@@ -44,7 +44,7 @@ from telegram.warnings import PTBUserWarning
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # botapi/ is not installed
 
-from population import SECRET_KEY, Database, bench_database, engine_argument
+from population import PARTS_FROM, SECRET_KEY, Database, bench_database, engine_argument
 
 from bot import engine as enginemod
 from bot.app import build_application
@@ -179,11 +179,11 @@ def _is_status(markup: dict[str, Any] | None) -> bool:
     return any(str(b.get("callback_data", "")).startswith("link:") for row in rows for b in row)
 
 
-async def _sample(database: Database, count: int, seed: int) -> list[Check]:
+async def _sample(database: Database, count: int, seed: int, *, residents: int) -> list[Check]:
     """`count` checks: right KK, wrong KK (another household's) and unknown NIK."""
     conn = await database.open()
     try:
-        people = await _people(conn, seed)
+        people = await _people(conn, seed, residents)
     finally:
         await conn.close()
     known = {nik for nik, _ in people}
@@ -203,8 +203,10 @@ async def _sample(database: Database, count: int, seed: int) -> list[Check]:
     return checks
 
 
-async def _people(conn: enginemod.Connection, seed: int) -> list[tuple[str, str]]:
-    """About one resident in 389 (NIK, KK), the same ones on both engines."""
+async def _people(conn: enginemod.Connection, seed: int, count: int) -> list[tuple[str, str]]:
+    """About one resident in 389 (NIK, KK), the same ones on both engines; from PARTS_FROM
+    residents on (PostgreSQL only), one in 256 chosen in SQL by lookup hash (opening every NIK
+    of 13 M to choose took many minutes on a busy machine)."""
     if not enginemod.is_postgresql(conn):
         rows = await conn.execute_fetchall(
             "SELECT unseal(nik_sealed, 'residents.nik_sealed', nik_ref) AS nik,"
@@ -214,11 +216,20 @@ async def _people(conn: enginemod.Connection, seed: int) -> list[tuple[str, str]
         )
         return [(str(nik), str(kk)) for nik, kk in rows]
     people = []  # no unseal() on the server: opened here, filtered as above
-    # Streamed (a server-side cursor): at 13 M residents the whole table would not fit well.
-    async with conn.lend() as raw, raw.transaction(), raw.cursor(name="people") as cursor:
-        cursor.itersize = 20_000
-        await cursor.execute("SELECT nik_sealed, kk_sealed, nik_ref FROM residents")
-        async for nik_sealed, kk_sealed, ref in cursor:
+    if count >= PARTS_FROM:  # no SQLite twin (population.py): one in 256 by lookup hash
+        rows = await conn.execute_fetchall(
+            "SELECT nik_sealed, kk_sealed, nik_ref FROM residents WHERE get_byte(nik_ref, 0) = ?",
+            (seed % 256,),
+        )
+        return [
+            (
+                open_sealed(conn.vault, "nik_sealed", nik, ref),
+                open_sealed(conn.vault, "kk_sealed", kk, ref),
+            )
+            for nik, kk, ref in rows
+        ]
+    async with conn.execute("SELECT nik_sealed, kk_sealed, nik_ref FROM residents") as cursor:
+        for nik_sealed, kk_sealed, ref in await cursor.fetchall():
             nik = open_sealed(conn.vault, "nik_sealed", nik_sealed, ref)
             if (int(nik[6:]) + seed) % 389 == 0:
                 people.append((nik, open_sealed(conn.vault, "kk_sealed", kk_sealed, ref)))
@@ -264,7 +275,7 @@ async def measure(
 async def _measure(
     database: Database, count: int, seed: int, users: int, checks: int, think: float, bursts: int
 ) -> str:
-    plan = await _sample(database, checks, seed)
+    plan = await _sample(database, checks, seed, residents=count)
     size_mb = await asyncio.to_thread(database.size_mb)  # the population's, before the checks
     ours, theirs = multiprocessing.Pipe()
     server = multiprocessing.get_context("spawn").Process(
