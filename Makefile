@@ -77,8 +77,7 @@ bench: $(STAMP) postgresql
 # Issue 15's figures at 13 M residents on PostgreSQL (the README's sizing table): /cek (with the
 # database's size) and a day's planning. The population is built once and cached under
 # /tmp/dukcapil-bench (about 19 GB with its linked copy, 10 GB more while a script runs; an hour
-# on 2 busy cores); the
-# table goes to /tmp/dukcapil-bench/RESULTS-13M.md, to copy into benchmarks/RESULTS.md.
+# on 2 busy cores); the table goes to /tmp/dukcapil-bench/RESULTS-13M.md, to copy into benchmarks/RESULTS.md.
 bench-13m: $(STAMP) postgresql
 	$(BIN)/python benchmarks/run_all.py --count 13000000 --engines postgresql \
 	  --only check_latency.py reminder_planning.py --out /tmp/dukcapil-bench/RESULTS-13M.md
