@@ -4,6 +4,7 @@ pressed on an outdated notice is refused with the booking as it is now and chang
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, time
 
 import pytest
@@ -141,10 +142,26 @@ async def test_a_booking_confirmed_by_another_staff_member(botapi, settings):
     assert await state_of(settings, code) == ("confirmed", "2026-11-25")
 
 
+async def sends_recorded(app, *, within: float = 5.0) -> None:
+    """Wait until the outcome of every send in flight is written: a message the chat received
+    is 'sent' in the outbox only then (on PostgreSQL the write comes noticeably later), and the
+    sweep leaves a notice still 'sending' for the next change."""
+    db = app.bot_data["db"]
+    for _ in range(int(within / 0.02)):
+        [(sending,)] = await db.execute_fetchall(
+            "SELECT count(*) FROM outbox WHERE state = 'sending'"
+        )
+        if sending == 0:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"{sending} sends still not recorded after {within} s")
+
+
 async def test_the_no_show_sweep_edits_a_notice_nobody_answered(running_bot, botapi, clock):
     staff = botapi.user(STAFF_ID)
     _, confirmation, _, _ = await book(botapi, 7204, "unrecorded", day="2026-11-24")
     notice = await staff.next_message()
+    await sends_recorded(running_bot)
     clock.at = datetime(2026, 11, 24, 16, 30, tzinfo=UTC)  # 23:30 WIB
     spec = job_spec("no-show-sweep")
     assert await run_slot(CallbackContext(running_bot), spec, time(23, 30)) == 2  # and the citizen
