@@ -761,6 +761,9 @@ async def test_the_check_after_each_step_names_every_broken_rule(fuzz):
     assert third  # the fourth booking made the chat's active bookings more than three
 
 
+# ~3,000 steps: 1-2 minutes on SQLite, 2-4 on PostgreSQL on a loaded machine. A hang is caught
+# at the step it happens in (SETTLE), so the suite's 120 s per test is not the guard here.
+@pytest.mark.timeout(600)
 @hsettings(
     max_examples=EXAMPLES,
     deadline=None,
@@ -796,6 +799,7 @@ def flow_plan(steps: list[Any]) -> st.SearchStrategy[Any]:
     return st.tuples(injections, answers)
 
 
+@pytest.mark.timeout(600)  # as above
 @hsettings(
     max_examples=FLOW_EXAMPLES,
     deadline=None,
