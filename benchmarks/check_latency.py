@@ -13,7 +13,9 @@ them all over at once), `--bursts` times, each after the last burst's answers. T
 times say whether a crowd waits in one line (updates handled one at a time) or side by side.
 
 One line out: p50, p99, max and checks per second of the steady load, p50, p99 and max of the
-bursts.
+bursts; the bot's CPU time per check (bot_cpu_ms_per_check: its process's polling, handling
+and sending over all checks), which a machine shared with other work stretches much less than
+the latencies.
 
 `--engine postgresql`: the bot on a throwaway cluster with the population (DATABASE_URL, its
 pool), benchmarks/population.py.
@@ -248,7 +250,9 @@ async def _run_bot(settings: Settings, pipe: Connection) -> Any:
     loop = asyncio.get_running_loop()
     try:
         pipe.send("go")
-        return await loop.run_in_executor(None, pipe.recv)
+        cpu = time.process_time()  # this process is the bot's (the server has its own)
+        outcome = await loop.run_in_executor(None, pipe.recv)
+        return (*outcome, time.process_time() - cpu)
     finally:
         await app.updater.stop()
         await app.stop()
@@ -295,7 +299,7 @@ async def _measure(
             "CHECK_BURST_FAILURES": "1000000",
         }
     )
-    results, elapsed, crowd, errors = await _run_bot(settings, ours)
+    results, elapsed, crowd, errors, cpu = await _run_bot(settings, ours)
     ours.send("stop")
     server.join()
     times, burst = _millis(results), _millis(crowd) or [0.0]
@@ -309,6 +313,7 @@ async def _measure(
         f"think_s={think:g} checks_per_s={len(times) / elapsed:.0f} "
         f"burst_checks={len(crowd)} burst_p50_ms={statistics.median(burst):.1f} "
         f"burst_p99_ms={_p99(burst):.1f} burst_max_ms={burst[-1]:.1f} "
+        f"bot_cpu_ms_per_check={cpu * 1000 / (len(results) + len(crowd)):.2f} "
         f"wrong_answers={wrong} api_errors={errors} db_mb={size_mb:.0f} "
         f"target=p50<={TARGET_P50_MS:.0f}ms,p99<={TARGET_P99_MS:.0f}ms,"
         f"burst_p99<={TARGET_BURST_P99_MS:.0f}ms "
