@@ -536,9 +536,11 @@ async def _send_due_as_worker(conn: Connection, settings: Settings, *, now: date
         if not await leases.try_hold(SENDING):
             return None
         budget = await postgres.connect(settings.database_url, settings.secret_key)
+        shared = SharedBudget(budget, settings.send_rate)
         try:
-            return await _send_due(conn, settings, now=now, shared=SharedBudget(budget))
+            return await _send_due(conn, settings, now=now, shared=shared)
         finally:
+            await shared.close()
             await budget.close()
     finally:
         await leases.close()

@@ -321,3 +321,17 @@ class KeptFlow:
     name: str
     sealed: bytes
     expires_at: datetime
+
+
+@dataclass(frozen=True)
+class SendGrants:
+    """The workers' sending budget (bot/services/send_budget.py), in seconds on the database
+    server's clock: the next free moment, the grants not reported done (number -> moment
+    granted), the moments recent sends were reported done, the last grant's number, until when
+    a reply waiting for room holds the outbox back."""
+
+    next_at: float
+    open: dict[int, float]
+    done: tuple[float, ...]
+    last: int
+    replies_waiting: float = 0.0

@@ -17,7 +17,6 @@ bot/update_lines.py); nothing here takes a lock.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 import warnings
@@ -30,6 +29,8 @@ from telegram.error import BadRequest, RetryAfter
 from telegram.ext import BaseRateLimiter
 from telegram.warnings import PTBDeprecationWarning
 
+from bot.services.send_budget import LATE_START
+
 log = logging.getLogger(__name__)
 
 PRIVATE_INTERVAL = 1.0  # seconds between background messages to one private chat
@@ -38,9 +39,6 @@ GROUP_MESSAGES = 20  # per GROUP_WINDOW to one group
 # Sends are spaced 1.5 % wider than the rate: 30 sends then span 1.015 s, so the milliseconds by
 # which one request may reach Telegram later than the next never put 31 into one second.
 SPACING_MARGIN = 1.015
-# Several workers (a shared budget) are several event loops, each late now and then by its own
-# load: their moments are spaced 20 % wider, and a moment woken to late is not used.
-SHARED_MARGIN = 1.20
 _PRUNE_AT = 50_000  # forget per-chat bookkeeping older than needed beyond this many chats
 # 429s for this many different chats within FLOOD_SIGNAL_WINDOW: the whole bot is over the limit.
 FLOOD_SIGNAL_CHATS = 3
@@ -48,12 +46,19 @@ FLOOD_SIGNAL_WINDOW = 5.0  # seconds
 MAX_REPLY_PAUSE = 1.0  # seconds a flood signal of the whole bot may delay a reply to a person
 
 
-class SharedBudget(Protocol):
-    """The moments to send at, shared with other processes (several workers, bot/workers.py)."""
+MIN_ASK = 0.005  # seconds at least between two asks of a shared budget that said "not yet"
 
-    async def take(self, interval: float, *, only_if_free: bool) -> float | None:
-        """Take the next free moment (seconds from now; None: not free now, with
-        `only_if_free`), the next one `interval` seconds later."""
+
+class SharedBudget(Protocol):
+    """The moments to send at, shared with other processes (several workers, bot/workers.py;
+    the rule: bot/services/send_budget.py)."""
+
+    async def take(self, *, background: bool) -> tuple[int | None, float]:
+        """A grant and the seconds until its moment; or (None, seconds to ask again after).
+        `background` (the outbox): only a moment that is free now."""
+
+    async def done(self, grant: int) -> None:
+        """The grant's message was answered by Telegram (or is not sent after all)."""
 
 
 class Pacer:
@@ -81,6 +86,7 @@ class Pacer:
         self._replies_paused_until = 0.0  # the same, at most MAX_REPLY_PAUSE ahead
         self.shared: SharedBudget | None = None
         self._background_turn = asyncio.Lock()
+        self._reply_turn = asyncio.Lock()
 
     @property
     def limited(self) -> bool:
@@ -109,8 +115,10 @@ class Pacer:
         self._replies_paused_until = max(self._replies_paused_until, now + pause)
         log.warning("Telegram flood control of the whole bot: outbox paused %.1f s", seconds)
 
-    async def acquire(self, chat_id: int | None, *, background: bool) -> None:
-        """Wait until a message to `chat_id` may go, and take that moment from the budget.
+    async def acquire(self, chat_id: int | None, *, background: bool) -> int | None:
+        """Wait until a message to `chat_id` may go, and take that moment from the budget;
+        return the shared budget's grant (None without one), for `release` once Telegram has
+        answered the message.
 
         A reply waits for a flood signal of the whole bot once, at most MAX_REPLY_PAUSE: a signal
         that comes again while it waits does not push it further back."""
@@ -119,8 +127,7 @@ class Pacer:
         while (wait := self._wait(chat_id, background=background)) > 0:
             await self._sleep(wait)
         if self.shared is not None and self.limited:
-            await self._take_shared(chat_id, background=background)
-            return
+            return await self._take_shared(self.shared, chat_id, background=background)
         now = self._clock()
         moment = max(now, self._next_any)
         if self.limited:
@@ -128,25 +135,43 @@ class Pacer:
             self._take_chat(chat_id, moment, background=background)
         if moment > now:  # an interactive reply takes the next free moment, even if reserved
             await self._sleep(moment - now)
+        return None
 
-    async def _take_shared(self, chat_id: int | None, *, background: bool) -> None:
-        """The overall moment from the shared budget (the outbox only one that is free now)."""
-        shared, interval = self.shared, SHARED_MARGIN / self.rate
-        assert shared is not None
+    async def release(self, grant: int | None) -> None:
+        """The message of an `acquire` was answered by Telegram (sent or refused), or is not
+        sent after all: its grant of the shared budget is done."""
+        if grant is not None and self.shared is not None:
+            await self.shared.done(grant)
+
+    async def _take_shared(
+        self, shared: SharedBudget, chat_id: int | None, *, background: bool
+    ) -> int:
+        """The overall moment from the shared budget (the outbox only one that is free now).
+        However late this task wakes, the budget counts its message until `release`."""
+        # the outbox's messages ask for a moment one at a time, and so do the replies: many of
+        # them asking the database side by side would only load it (a reply waiting for room
+        # asks again every moment); each goes once its moment is taken
         while True:
-            # the outbox's messages wait for a free moment one at a time: a batch of them
-            # polling the database side by side would only load it
-            async with self._background_turn if background else contextlib.nullcontext():
-                while (wait := await shared.take(interval, only_if_free=background)) is None:
-                    await self._sleep(interval)
+            async with self._background_turn if background else self._reply_turn:
+                while True:
+                    grant, wait = await shared.take(background=background)
+                    if grant is not None:
+                        break
+                    await self._sleep(max(wait, MIN_ASK))
             moment = self._clock() + max(wait, 0.0)
             if wait > 0:
-                await self._sleep(wait)
-            if self._clock() - moment <= interval / 2:
+                try:
+                    await self._sleep(wait)
+                except asyncio.CancelledError:  # given up before its moment: not sent
+                    await shared.done(grant)
+                    raise
+            if self._clock() - moment <= LATE_START:
                 break
-            # woken late (a busy event loop): sent now it would crowd the next moments, which
-            # other workers send on time; this moment is left unused, the next one is taken
+            # woken so late (a stalled event loop) that the budget may have given the grant up
+            # by the time the request reaches Telegram: not used, another one is taken
+            await shared.done(grant)
         self._take_chat(chat_id, moment, background=background)
+        return grant
 
     def background_wait(self, chat_id: int | None) -> float:
         """Seconds a background `acquire` for this chat would wait now (0: it goes at once)."""
@@ -238,8 +263,9 @@ class PacedRateLimiter(BaseRateLimiter[dict[str, Any]]):
         paced_already = bool(rate_limit_args and rate_limit_args.get("paced"))
         counts = endpoint.startswith(PACED_ENDPOINTS)
         for attempt in range(self.max_retries + 1):
+            grant = None
             if counts and not paced_already:
-                await self.pacer.acquire(_chat_id(data), background=False)
+                grant = await self.pacer.acquire(_chat_id(data), background=False)
             try:
                 return await callback(*args, **kwargs)
             except BadRequest as error:
@@ -251,6 +277,8 @@ class PacedRateLimiter(BaseRateLimiter[dict[str, Any]]):
                 self.pacer.flooded(_chat_id(data), retry_after_seconds(error))
                 if paced_already or attempt == self.max_retries:
                     raise
+            finally:
+                await self.pacer.release(grant)
         raise AssertionError("unreachable")  # pragma: no cover
 
 

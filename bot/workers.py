@@ -11,9 +11,10 @@ says what each guarantee rests on. In short:
   claims; after LEASE another worker takes those lines over, in order; an update handled
   already is known by processed_updates and not handled again.
 - The sending budget: every message of every worker takes its moment from one row in the
-  database (`SharedBudget`, migration 0029): SEND_RATE moments a second in all, on the server's
-  clock; replies take the next moment, the outbox only one that is free now. Each worker beats
-  every BEAT seconds into `workers` (who is alive; its claims renewed).
+  database (`SharedBudget`, bot/services/send_budget.py) and reports it done once Telegram has
+  answered: never more than SEND_RATE within a second in all, however late a worker sends;
+  replies take the next moment, the outbox only one that is free now. Each worker beats every
+  BEAT seconds into `workers` (who is alive; its claims renewed).
 - The outbox: one sender at a time (the SENDING lock, bot/leases.py), which also runs the
   repeating housekeeping jobs; each daily job slot under a lock of its own (bot/jobs).
 """
@@ -26,6 +27,7 @@ import json
 import logging
 import os
 import socket
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -39,10 +41,9 @@ from telegram.ext import Application
 from bot import postgres
 from bot.config import Settings
 from bot.leases import POLLING, SENDING, Leases
-from bot.services import inbox
+from bot.services import inbox, send_budget
 from bot.services.inbox import Received
 from bot.signals import serve_until_signalled
-from bot.storage import send_budget
 from bot.update_lines import line_key
 
 log = logging.getLogger(__name__)
@@ -59,14 +60,43 @@ STOP_GRACE = 10.0  # seconds a stop waits for the updates in hand
 
 class SharedBudget:
     """The Pacer's overall moments from the database (bot/ratelimit.py's SharedBudget), on a
-    connection of its own: never inside a handler's transaction, whose row lock would hold
-    every worker's sending until it commits."""
+    connection of its own: never inside a handler's transaction.
 
-    def __init__(self, db: postgres.PostgresConnection) -> None:
-        self.db = db
+    A send is reported done at the moment its answer came, on the server's clock: this
+    process's clock plus `offset`, which is never less than the true difference (the server's
+    clock read after this one), so the moment reported is never earlier than the true one. The
+    reports are written a batch at a time (one write for those that came meanwhile): until its
+    report is written a send counts as not answered, which only holds the budget longer."""
 
-    async def take(self, interval: float, *, only_if_free: bool) -> float | None:
-        return await send_budget.take(self.db, interval=interval, only_if_free=only_if_free)
+    def __init__(self, db: postgres.PostgresConnection, rate: int) -> None:
+        self.db, self.rate = db, rate
+        self.offset = 0.0
+        self._answered: dict[int, float | None] = {}
+        self._writing: asyncio.Task[None] | None = None
+
+    async def take(self, *, background: bool) -> tuple[int | None, float]:
+        before = time.monotonic()
+        turn = await send_budget.take(self.db, rate=self.rate, background=background)
+        self.offset = turn.now - before
+        return turn.grant, turn.wait
+
+    async def done(self, grant: int) -> None:
+        self._answered[grant] = time.monotonic() + self.offset
+        if self._writing is None or self._writing.done():
+            self._writing = asyncio.create_task(self._write())
+
+    async def close(self) -> None:
+        """Write the reports still waiting."""
+        if self._writing is not None:
+            await self._writing
+
+    async def _write(self) -> None:
+        while self._answered:
+            batch, self._answered = self._answered, {}
+            try:
+                await send_budget.done_many(self.db, batch)
+            except Exception:  # those grants are given up after LOST_AFTER; sending goes on
+                log.exception("reporting sends done to the shared budget failed")
 
 
 class Worker:
@@ -210,7 +240,7 @@ async def serve(application: Application, settings: Settings, stop: asyncio.Even
     start, ..., stop, post_stop, shutdown, post_shutdown); in webhook mode with WEBHOOK_URL."""
     leases = await Leases.open(settings.database_url)
     budget = await postgres.connect(settings.database_url, settings.secret_key)
-    application.bot_data["pacer"].shared = SharedBudget(budget)
+    shared = application.bot_data["pacer"].shared = SharedBudget(budget, settings.send_rate)
     worker = application.bot_data["worker"] = Worker(application, settings, leases)
     try:
         await application.initialize()
@@ -228,6 +258,7 @@ async def serve(application: Application, settings: Settings, stop: asyncio.Even
             if application.post_shutdown is not None:
                 await application.post_shutdown(application)
     finally:
+        await shared.close()
         await budget.close()
         await leases.close()
 

@@ -185,16 +185,24 @@ async def _outcome(
         return Outcome("later", delay=timedelta(seconds=wait))
     if stopping is not None and stopping.is_set():
         return Outcome("later")
-    if pacer is not None and not await _paced(pacer, message.chat_id, stopping):
+    if pacer is None:
+        return await _send_one(bot, message, None)
+    taken, grant = await _paced(pacer, message.chat_id, stopping)
+    if not taken:
         return Outcome("later")
-    return await _send_one(bot, message, pacer)
+    try:
+        return await _send_one(bot, message, pacer)
+    finally:
+        await pacer.release(grant)
 
 
-async def _paced(pacer: Pacer, chat_id: int, stopping: asyncio.Event | None) -> bool:
-    """Take the message's moment from the pacer; False if the sender stops while it waits."""
+async def _paced(
+    pacer: Pacer, chat_id: int, stopping: asyncio.Event | None
+) -> tuple[bool, int | None]:
+    """Take the message's moment from the pacer (and its grant of a shared budget, for
+    `Pacer.release`); False if the sender stops while it waits."""
     if stopping is None or pacer.background_wait(chat_id) <= 0:
-        await pacer.acquire(chat_id, background=True)
-        return True
+        return True, await pacer.acquire(chat_id, background=True)
     turn = asyncio.ensure_future(pacer.acquire(chat_id, background=True))
     stop = asyncio.ensure_future(stopping.wait())
     try:
@@ -204,9 +212,8 @@ async def _paced(pacer: Pacer, chat_id: int, stopping: asyncio.Event | None) -> 
         turn.cancel()  # nothing if it got its moment
         await asyncio.wait((turn,))
     if turn.cancelled():
-        return False
-    turn.result()
-    return True
+        return False, None
+    return True, turn.result()
 
 
 async def _send_one(bot: Bot, message: OutboxMessage, pacer: Pacer | None) -> Outcome:

@@ -15,6 +15,7 @@ from bot.ratelimit import (
     PacedRateLimiter,
     Pacer,
 )
+from bot.services.send_budget import LATE_START
 
 
 class FakeTime:
@@ -150,3 +151,32 @@ async def test_a_call_done_already_is_no_error():
     assert await limiter.process_request(said_already, *edit) is True
     with pytest.raises(BadRequest, match="not found"):
         await limiter.process_request(other, *edit)
+
+
+class FakeShared:
+    """A shared budget (several workers) granting each ask a moment `wait` seconds ahead."""
+
+    def __init__(self, wait: float) -> None:
+        self.wait, self.granted, self.reported = wait, 0, []
+
+    async def take(self, *, background: bool) -> tuple[int | None, float]:
+        self.granted += 1
+        return self.granted, self.wait
+
+    async def done(self, grant: int) -> None:
+        self.reported.append(grant)
+
+
+async def test_a_send_woken_too_late_for_its_shared_moment_gives_it_up():
+    fake = FakeTime()
+    late = [LATE_START + 1.0]  # the event loop stalls once, past the first moment
+
+    async def sleep(seconds: float) -> None:
+        await fake.sleep(seconds + (late.pop() if late else 0.0))
+
+    p = Pacer(30, clock=fake.clock, sleep=sleep)
+    p.shared = shared = FakeShared(wait=0.5)
+    grant = await p.acquire(8_000_001, background=False)
+    assert (grant, shared.reported) == (2, [1])  # the first given up unused, the second taken
+    await p.release(grant)
+    assert shared.reported == [1, 2]

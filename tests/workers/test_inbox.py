@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 from bot.services import inbox
 from bot.services.inbox import Received
 from bot.services.updates import first_time
-from bot.storage import send_budget
 from bot.storage.inbox import waiting
 
 NOW = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
@@ -87,14 +86,3 @@ async def test_the_heartbeat_counts_the_workers_seen_lately(engine_db):
     await inbox.leave(engine_db, "c")
     later = NOW + alive + timedelta(seconds=1)
     assert await inbox.beat(engine_db, "a", now=later, lease=LEASE, alive=alive) == 1
-
-
-async def test_one_sending_budget_gives_each_moment_once(engine_db):
-    """Moments a minute apart, so the server's clock does not move past one meanwhile."""
-    first = await send_budget.take(engine_db, interval=60, only_if_free=False)
-    assert first is not None
-    assert first <= 0  # free: at once
-    assert await send_budget.take(engine_db, interval=60, only_if_free=True) is None  # the outbox
-    second = await send_budget.take(engine_db, interval=60, only_if_free=False)  # a reply
-    assert second is not None
-    assert 59 < second <= 60  # the next moment, whoever takes it
