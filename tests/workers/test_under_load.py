@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import csv
-import os
 import re
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
@@ -35,15 +34,6 @@ from bot.storage.chats import ensure_chat
 from tests.conftest import HEADER, SECRET_KEY, STAFF_ID, TOKEN
 from tests.workers.harness import Workers, until
 from tests.workers.test_several_workers import busiest_second
-
-# Opt-in (WORKERS_LOAD_TEST=1) until its "never more than 30 messages in a second" is stable:
-# in `make test` on 2026-12-06 the server once counted 31 in one second (the shared budget spaces
-# moments 20 % wider, but a worker's send can still reach the server late and bunch with the
-# next ones). Issue 15 stays open on this line.
-pytestmark = pytest.mark.skipif(
-    os.environ.get("WORKERS_LOAD_TEST") != "1",
-    reason="the three-worker load test is opt-in (WORKERS_LOAD_TEST=1) until its rate is stable",
-)
 
 CITIZENS = 50
 FIRST_CITIZEN = 8_300_000
