@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from datetime import date, timedelta
 
-import aiosqlite
 import pytest
 
 from bot.errors import CheckLocked, InvalidNik
@@ -158,7 +157,8 @@ async def test_a_check_takes_five_trips_to_the_database_thread(loaded, monkeypat
     """Each aiosqlite call is a round trip to its thread: the lockout, the resident and the
     attempt's transaction (begin, insert, commit) take one each, the same for every answer."""
     trips = []
-    real = aiosqlite.Connection._execute
+    connection_class = type(loaded)  # the bot's InlineConnection overrides aiosqlite's _execute
+    real = connection_class._execute
 
     async def counted(self, fn, *args, **kwargs):
         trips.append(fn)
@@ -166,7 +166,7 @@ async def test_a_check_takes_five_trips_to_the_database_thread(loaded, monkeypat
 
     person = PEOPLE["recorded"]
     nik = make_nik("350510", person.born, person.sex, 999) if case == "unknown_nik" else person.nik
-    monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+    monkeypatch.setattr(connection_class, "_execute", counted)
     status = await check(loaded, nik, KK_LESTARI if case == "wrong_kk" else KK_SANTOSO)
     assert (status is not None) == (case == "right")
     assert len(trips) == 5
