@@ -1,4 +1,4 @@
-"""The workers' one sending budget (migrations 0029, 0032): its state in one row, read with the
+"""The workers' one sending budget (migrations 0029, 0030): its state in one row, read with the
 database server's clock and written back only over the version read, so that the workers'
 changes never cross and their own clocks need not agree to the millisecond."""
 
