@@ -114,3 +114,19 @@ async def until(
                 await asyncio.sleep(every)
     except TimeoutError:
         raise AssertionError(f"timed out waiting for {what}; logs:\n{workers.logs()}") from None
+
+
+def busiest_second(moments: list[float]) -> int:
+    """The most moments within any one second (as the Bot API server counts what it receives)."""
+    moments = sorted(moments)
+    start, most = 0, 0
+    for end, moment in enumerate(moments):
+        while moment - moments[start] >= 1.0:
+            start += 1
+        most = max(most, end - start + 1)
+    return most
+
+
+def received_moments(botapi) -> list[float]:
+    """When the server accepted each message it was sent, every chat's together."""
+    return [moment for chat in botapi.received.values() for moment in chat]

@@ -13,19 +13,9 @@ import pytest
 
 from bot.services import send_budget
 from bot.services.send_budget import LOST_AFTER
+from tests.workers.harness import busiest_second
 
 RATE = 30
-
-
-def busiest_second(moments: list[float]) -> int:
-    """The most moments within any one second (as the Bot API server counts what it receives)."""
-    moments = sorted(moments)
-    start, most = 0, 0
-    for end, moment in enumerate(moments):
-        while moment - moments[start] >= 1.0:
-            start += 1
-        most = max(most, end - start + 1)
-    return most
 
 
 async def drain(db, count: int, arrival, *, replies: int = 0) -> list[float]:

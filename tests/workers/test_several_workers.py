@@ -9,7 +9,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from tests.workers.harness import Workers, until
+from tests.workers.harness import Workers, busiest_second, received_moments, until
 
 USERS = 20
 FIRST_USER = 8_100_000
@@ -90,15 +90,4 @@ async def test_one_polls_all_handle_and_a_killed_leader_loses_nothing(
         assert [which(t) for t in collapsed(texts)] == sent[user.id], "in order, none lost"
         doubled += len(texts) - len(collapsed(texts))
     assert doubled <= in_hand, "only answers to updates the killed worker had in hand twice"
-    assert busiest_second(botapi) <= 30, "one sending budget for all the workers"
-
-
-def busiest_second(botapi) -> int:
-    """The most messages the server accepted within any one second."""
-    moments = sorted(t for chat in botapi.received.values() for t in chat)
-    start, most = 0, 0
-    for end, moment in enumerate(moments):
-        while moment - moments[start] >= 1.0:
-            start += 1
-        most = max(most, end - start + 1)
-    return most
+    assert busiest_second(received_moments(botapi)) <= 30, "one sending budget for all the workers"
