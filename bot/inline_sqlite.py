@@ -41,7 +41,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from functools import partial
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -173,13 +173,21 @@ def _kind(fn: Callable[..., Any], args: tuple[Any, ...]) -> str | None:
         return WRITE if fits else None
     if name not in _INLINE_CALLS or not args or not isinstance(args[0], str):
         return None
-    head = args[0].lstrip()[:7].upper()
+    return _statement_kind(args[0], fetching=name != "execute")
+
+
+@lru_cache(maxsize=2048)
+def _statement_kind(sql: str, *, fetching: bool) -> str:
+    """READ, WRITE or OTHER for a statement's text. Remembered: the storage layer sends the
+    same few hundred texts again and again, and searching a long SELECT for a write was a
+    few percent of a /cek."""
+    head = sql.lstrip()[:7].upper()
     if head.startswith(("INSERT", "UPDATE", "DELETE", "REPLACE")):
-        return WRITE if name == "execute" else OTHER
+        return OTHER if fetching else WRITE
     if head.startswith(("SELECT", "WITH")):
-        if not _WRITES.search(args[0]):
+        if not _WRITES.search(sql):
             return READ
-        return WRITE if name == "execute" else OTHER
+        return OTHER if fetching else WRITE
     return OTHER
 
 

@@ -77,8 +77,7 @@ def _timed(callback: Callback, name: str, metrics: Metrics) -> Callback:
             outcome = "ok"
             return result
         finally:
-            metrics.updates.labels(name, outcome).inc()
-            metrics.update_seconds.labels(name).observe(time.perf_counter() - started)
+            metrics.handled(name, outcome, time.perf_counter() - started)
 
     run.timed = True  # type: ignore[attr-defined]
     return run

@@ -105,8 +105,12 @@ async def keep(
     async with transaction(db):
         if update_id is not None:
             await record(db, update_id, now=now)
-        await store.put_rows(db, [_sealed(db, chat_id, user_id, n, *v) for n, v in values.items()])
-        await store.delete_rows(db, [_key(chat_id, user_id, name) for name in gone])
+        if values:  # each statement only when it has rows: on PostgreSQL it is a round trip
+            await store.put_rows(
+                db, [_sealed(db, chat_id, user_id, n, *v) for n, v in values.items()]
+            )
+        if gone:
+            await store.delete_rows(db, [_key(chat_id, user_id, name) for name in gone])
 
 
 async def expired_states(db: Connection, *, now: datetime) -> list[tuple[int, int, str]]:

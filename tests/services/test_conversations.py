@@ -105,6 +105,27 @@ async def test_what_the_update_left_replaces_what_it_found(engine_db):
     assert list(await engine_db.execute_fetchall("SELECT * FROM conversations")) == []
 
 
+async def test_a_write_back_sends_only_the_statements_it_needs(engine_db, monkeypatch):
+    """Rows to write and rows to delete each take a statement, none when there are none: an
+    update that leaves data and found none (a /cek answered) deletes nothing (issue 13's burst:
+    on PostgreSQL each statement is a round trip)."""
+    batches = []
+    connection_class = type(engine_db)
+    real = connection_class.executemany
+
+    async def counted(self, sql, rows):
+        batches.append(sql.split()[0])
+        return await real(self, sql, rows)
+
+    monkeypatch.setattr(connection_class, "executemany", counted)
+    await keep(engine_db, states={}, user_data={"verified": {}})
+    assert batches == ["INSERT"]
+    loaded = await kept.load(engine_db, CHAT, USER, now=NOW)
+    batches.clear()
+    await keep(engine_db, loaded, states={}, user_data={})
+    assert batches == ["DELETE"]
+
+
 async def test_the_update_is_recorded_handled_with_what_it_left(engine_db):
     await keep(engine_db, update_id=555)
     assert await handled_before(engine_db, 555)
