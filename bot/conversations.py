@@ -30,8 +30,9 @@ our own, which needs no change to any flow:
 Every ConversationHandler added to the application is adopted at start-up (`adopt`); it must
 be named, per chat and per user (the default) and not per message.
 
-Cost per update: two point reads (the update's "handled" mark, the chat's and account's rows)
-and one write transaction (the mark, plus the rows when the update is in a flow or left data).
+Cost per update: one read (the chat's and account's rows and the update's "handled" mark, in
+one statement) and one write transaction (the mark, plus the rows when the update is in a flow
+or left data).
 
 For several workers (issue 15, part 3) this stays as it is: nothing of a conversation is kept in
 a process between updates. What those parts add around it: the store on PostgreSQL (the storage
@@ -57,7 +58,7 @@ from telegram.ext import Application, CallbackContext, ConversationHandler
 from bot import db as dbmod
 from bot.inline_sqlite import statements_inline
 from bot.services import conversations as kept
-from bot.services.updates import handled_before, record
+from bot.services.updates import record
 from bot.update_lines import ChatLines
 
 log = logging.getLogger(__name__)
@@ -172,10 +173,9 @@ class Keeper:
         return self._app.bot_data["clock"].now()
 
     async def _load(self, turn: Turn, chat_id: int, user_id: int) -> kept.Kept:
-        if turn.update_id:
-            turn.redelivered = await handled_before(self._db, turn.update_id)
         turn.now = self._now()
-        loaded = await kept.load(self._db, chat_id, user_id, now=turn.now)
+        loaded = await kept.load(self._db, chat_id, user_id, now=turn.now, update_id=turn.update_id)
+        turn.redelivered = loaded.handled
         for name, state in loaded.states.items():
             if name in self._flows:
                 self._flows[name]._conversations[(chat_id, user_id)] = state

@@ -48,13 +48,18 @@ class Kept:
     chat_data: dict[str, Any] = field(default_factory=dict)
     stored: set[str] = field(default_factory=set)  # names of the rows read, expired included
     texts: dict[str, str] = field(default_factory=dict)  # the JSON read, to see what changed
+    handled: bool = False  # the update loaded for was handled already (a re-delivery)
 
 
-async def load(db: Connection, chat_id: int, user_id: int, *, now: datetime) -> Kept:
+async def load(
+    db: Connection, chat_id: int, user_id: int, *, now: datetime, update_id: int = 0
+) -> Kept:
     """The rows of `user_id` in `chat_id` (either NOBODY), opened; past their expiry: states
-    are reported in `expired`, data is dropped."""
-    kept = Kept()
-    for row in await store.rows_of(db, chat_id, user_id):
+    are reported in `expired`, data is dropped. Read with them: whether update `update_id`
+    (0: none) was handled already (bot/services/updates.py)."""
+    rows, handled = await store.rows_of(db, chat_id, user_id, update_id=update_id)
+    kept = Kept(handled=handled)
+    for row in rows:
         kept.stored.add(row.name)
         text = _open(db, row)
         if text is None:

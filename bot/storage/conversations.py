@@ -16,6 +16,7 @@ from bot.storage.outbox import ts
 PLACE = "conversations.value"  # what a value is sealed bound to, with its row's key
 USER, CHAT = "@user", "@chat"  # the names of the flow-data rows
 NOBODY = 0  # chat_id of an account's data row, user_id of a chat's
+HANDLED = "@handled"  # `rows_of`'s mark that the update was handled (no row has this name)
 
 
 def row_key(chat_id: int, user_id: int, name: str) -> str:
@@ -31,19 +32,26 @@ RESEAL = (
 )
 
 
-async def rows_of(db: Connection, chat_id: int, user_id: int) -> list[KeptFlow]:
-    """Every row an update of `user_id` in `chat_id` may use (either may be NOBODY)."""
+async def rows_of(
+    db: Connection, chat_id: int, user_id: int, *, update_id: int = 0
+) -> tuple[list[KeptFlow], bool]:
+    """Every row an update of `user_id` in `chat_id` may use (either may be NOBODY), and whether
+    update `update_id` is recorded as handled (processed_updates, bot/storage/updates.py): the
+    two reads each update begins with, in one statement (on PostgreSQL, one round trip)."""
     query = (
         "SELECT chat_id, user_id, name, value, expires_at FROM conversations"
         " WHERE chat_id = ? AND user_id IN (?, 0) UNION ALL"
         " SELECT chat_id, user_id, name, value, expires_at FROM conversations"
-        " WHERE chat_id = 0 AND user_id = ? AND ? != 0"
+        " WHERE chat_id = 0 AND user_id = ? AND ? != 0 UNION ALL"
+        f" SELECT 0, 0, '{HANDLED}', NULL, NULL FROM processed_updates WHERE update_id = ?"
     )
-    rows = await db.execute_fetchall(query, (chat_id, user_id, user_id, chat_id))
-    return [
+    rows = list(await db.execute_fetchall(query, (chat_id, user_id, user_id, chat_id, update_id)))
+    kept = [
         KeptFlow(int(c), int(u), str(n), bytes(v), datetime.fromisoformat(e))
         for c, u, n, v, e in rows
+        if n != HANDLED
     ]
+    return kept, len(kept) < len(rows)
 
 
 async def put_rows(db: Connection, rows: Iterable[KeptFlow]) -> None:

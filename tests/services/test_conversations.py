@@ -126,6 +126,27 @@ async def test_a_write_back_sends_only_the_statements_it_needs(engine_db, monkey
     assert batches == ["DELETE"]
 
 
+async def test_the_rows_and_the_handled_mark_come_in_one_statement(engine_db, monkeypatch):
+    """Each update begins with its conversations and whether it was handled already (a
+    re-delivery): one statement reads both (issue 13's burst: a round trip on PostgreSQL)."""
+    await keep(engine_db, update_id=555)
+    reads = []
+    connection_class = type(engine_db)
+    real = connection_class.execute_fetchall
+
+    async def counted(self, sql, params=None):
+        reads.append(sql)
+        return await real(self, sql, params)
+
+    monkeypatch.setattr(connection_class, "execute_fetchall", counted)
+    handled = await kept.load(engine_db, CHAT, USER, now=NOW, update_id=555)
+    assert (handled.handled, handled.user_data, len(reads)) == (True, DRAFT, 1)
+    fresh = await kept.load(engine_db, CHAT, USER, now=NOW, update_id=556)
+    assert (fresh.handled, fresh.states, len(reads)) == (False, {"booking": 2}, 2)
+    elsewhere = await kept.load(engine_db, CHAT + 1, USER + 1, now=NOW, update_id=555)
+    assert (elsewhere.handled, elsewhere.states, elsewhere.user_data) == (True, {}, {})
+
+
 async def test_the_update_is_recorded_handled_with_what_it_left(engine_db):
     await keep(engine_db, update_id=555)
     assert await handled_before(engine_db, 555)
