@@ -63,7 +63,7 @@ ENGINES ?= sqlite
 # once); TEST_WORKERS=0 runs it in this one process.
 TEST_WORKERS ?= 2
 test: lint browser postgresql
-	$(BIN)/pytest -q --engines=$(ENGINES) -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/pytest -q --engines=$(ENGINES) -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 # Issue 7's benchmarks, one after the other, into benchmarks/RESULTS.md (not part of `make test`:
 # about an hour at 1.3 M residents). `make bench BENCH_COUNT=100000` is a quick smoke run. Those

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import itertools
+from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -262,6 +263,36 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 _ENGINES = pytest.StashKey[tuple[str, ...]]()
+
+
+# --- The order files reach pytest-xdist's workers (`make test`: --dist loadfile) ---
+
+# The files that take minutes, longest first: each goes to a worker at the start, so that no
+# worker is left alone with one of them at the end while the other idles. xdist's own order
+# (most tests first, `--loadscope-reorder`) put the single three-worker test last.
+SLOW_FILES = (
+    "tests/e2e/test_fuzz.py",
+    "tests/workers/test_under_load.py",
+    "tests/delivery/test_crash.py",
+    "tests/delivery/test_restart_conversations.py",
+    "tests/security/test_hostile_chats.py",
+    "tests/delivery/test_stop.py",
+    "tests/sandbox/test_api.py",
+)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The slow files first, then the others by their number of tests (what xdist's reorder
+    did): make test passes --no-loadscope-reorder so that xdist keeps this order."""
+    files = Counter(item.nodeid.split("::")[0] for item in items)
+    rank = {name: n for n, name in enumerate(SLOW_FILES)}
+
+    def order(item: pytest.Item) -> tuple[int, int]:
+        name = item.nodeid.split("::")[0]
+        return rank.get(name, len(SLOW_FILES)), -files[name]
+
+    items.sort(key=order)  # stable: a file's tests keep their order
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
