@@ -39,7 +39,7 @@ class DeskApplication(Application[Any, Any, Any, Any, Any, Any]):
     __slots__ = ()
 
     async def stop(self) -> None:
-        await asyncio.gather(super().stop(), _stop_sender(self))
+        await asyncio.gather(super().stop(), stop_sender(self))
 
 
 def build_application(
@@ -137,8 +137,10 @@ async def _post_init(app: Application) -> None:
     log.info("bot ready as @%s", app.bot.username)
 
 
-async def _stop_sender(app: Application) -> None:
-    """Stop the sender while the bot's HTTP session is still open (shutdown closes it)."""
+async def stop_sender(app: Application) -> None:
+    """Stop the sender while the bot's HTTP session is still open (shutdown closes it): at a
+    stop, side by side with the updates in hand finishing (DeskApplication.stop; the workers'
+    `serve`, bot/workers.py), so the sender takes no new batch while a handler waits."""
     sender = app.bot_data.pop("sender", None)
     if sender is not None:
         await sender.stop()
@@ -146,7 +148,7 @@ async def _stop_sender(app: Application) -> None:
 
 async def _post_shutdown(app: Application) -> None:
     gc.unfreeze()  # collectable again (tests build many applications in one process)
-    await _stop_sender(app)  # a start that failed half-way was never stopped
+    await stop_sender(app)  # a start that failed half-way was never stopped
     ops = app.bot_data.pop("ops", None)
     if ops is not None:
         await ops.cleanup()

@@ -39,6 +39,7 @@ from telegram.error import TelegramError
 from telegram.ext import Application
 
 from bot import postgres
+from bot.app import stop_sender
 from bot.config import Settings
 from bot.leases import POLLING, SENDING, Leases
 from bot.services import inbox, send_budget
@@ -155,16 +156,21 @@ class Worker:
         bot = self.app.bot
         await bot.delete_webhook()
         offset: int | None = None
-        while True:
-            try:
-                updates = await bot.get_updates(offset=offset, timeout=POLL_TIMEOUT)
-            except TelegramError as error:
-                log.warning("getUpdates failed (%s); trying again", error)
-                await asyncio.sleep(1.0)
-                continue
-            if updates:
-                await self.receive(list(updates))
-                offset = updates[-1].update_id + 1  # confirmed by the next getUpdates
+        try:
+            while True:
+                try:
+                    updates = await bot.get_updates(offset=offset, timeout=POLL_TIMEOUT)
+                except TelegramError as error:
+                    log.warning("getUpdates failed (%s); trying again", error)
+                    await asyncio.sleep(1.0)
+                    continue
+                if updates:
+                    await self.receive(list(updates))
+                    offset = updates[-1].update_id + 1  # confirmed by the next getUpdates
+        finally:  # stopped: what was stored is confirmed (no long poll), as PTB's Updater does
+            if offset is not None:
+                with contextlib.suppress(TelegramError):
+                    await bot.get_updates(offset=offset, timeout=0)
 
     async def read(self) -> None:
         """Claim chats' waiting updates and hand them to the Application, forever."""
@@ -274,7 +280,9 @@ async def _work(worker: Worker, stop: asyncio.Event) -> None:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        await worker.finish()
+        # The sender stops at once, beside the updates in hand finishing (as DeskApplication's
+        # stop does): it takes no new batch while a handler waits for Telegram.
+        await asyncio.gather(worker.finish(), stop_sender(worker.app))
 
 
 @contextlib.asynccontextmanager

@@ -15,11 +15,11 @@ from collections import Counter
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-import aiosqlite
 import pytest
 
 from bot import db as dbmod
 from bot.app import prepare_database
+from bot.engine import Connection
 from bot.http import READ_TIMEOUT
 from bot.nik import make_nik
 from bot.services import outbox
@@ -27,6 +27,7 @@ from bot.storage.chats import ensure_chat
 from bot.storage.links import insert_link
 from bot.storage.residents import upsert_residents
 from tests.conftest import SECRET_KEY, TOKEN
+from tests.engine_rows import count, rows
 
 RECIPIENTS = 10_000
 FIRST_CHAT = 6_000_000
@@ -44,7 +45,7 @@ async def prepare(settings) -> list[int]:
         await conn.close()
 
 
-async def _plan(conn: aiosqlite.Connection) -> list[int]:
+async def _plan(conn: Connection) -> list[int]:
     now = datetime.now(UTC)  # the bot runs on the real clock
     chats = [FIRST_CHAT + n for n in range(RECIPIENTS)]
     residents = []
@@ -87,18 +88,16 @@ async def start_bot(settings, log: Path) -> asyncio.subprocess.Process:
         )
 
 
-async def states(path: Path) -> Counter[str]:
-    """Outbox messages per state, read from the database file."""
+async def states(settings) -> Counter[str]:
+    """Outbox messages per state, read from the bot's database."""
     query = "SELECT state, count(*) FROM outbox GROUP BY state"
-    async with aiosqlite.connect(path) as conn, conn.execute(query) as cursor:
-        return Counter({state: count async for state, count in cursor})
+    return Counter({state: n for state, n in await rows(settings, query)})
 
 
-async def in_flight(path: Path) -> list[int]:
+async def in_flight(settings) -> list[int]:
     """Chats of the messages claimed but not yet recorded."""
     query = "SELECT chat_id FROM outbox WHERE state = 'sending'"
-    async with aiosqlite.connect(path) as conn, conn.execute(query) as cursor:
-        return [chat_id async for (chat_id,) in cursor]
+    return [chat_id for (chat_id,) in await rows(settings, query)]
 
 
 async def until(condition, *, within: float, what: str, log: Path) -> None:
@@ -127,7 +126,6 @@ async def test_sigkill_mid_broadcast_loses_nothing_and_doubles_only_in_flight(
     chats = await prepare(settings)
     for chat_id in chats:
         botapi.user(chat_id)
-    path = settings.database_path
 
     async def sent_so_far() -> bool:
         return sum(botapi.send_counts().values()) >= KILL_AFTER
@@ -137,14 +135,14 @@ async def test_sigkill_mid_broadcast_loses_nothing_and_doubles_only_in_flight(
     os.killpg(first.pid, signal.SIGKILL)
     assert await first.wait() == -signal.SIGKILL
 
-    at_kill = await states(path)
-    flying = await in_flight(path)
+    at_kill = await states(settings)
+    flying = await in_flight(settings)
     assert at_kill["queued"] > 0, f"the kill came too late to be mid-way: {at_kill}"
 
     async def drained() -> bool:
         if len(botapi.send_counts()) < RECIPIENTS:
             return False
-        counts = await states(path)
+        counts = await states(settings)
         return counts["queued"] + counts["sending"] == 0
 
     second = await start_bot(settings, log)
@@ -170,7 +168,7 @@ async def test_sigkill_mid_broadcast_loses_nothing_and_doubles_only_in_flight(
     assert max(copies.values()) <= 2, "nobody got it three times"
     assert doubled <= set(flying), "only messages in flight at the kill were sent twice"
     assert len(doubled) <= len(flying)
-    assert await states(path) == Counter({"sent": RECIPIENTS})
+    assert await states(settings) == Counter({"sent": RECIPIENTS})
     assert second.returncode == 0
     for chat_id in chats:
         assert {m.text for m in botapi.sim.chats[chat_id].inbox} == {
@@ -201,11 +199,8 @@ async def plan_reminders(settings) -> list[int]:
     return chats
 
 
-async def count_state(path: Path, state: str) -> int:
-    query = "SELECT count(*) FROM outbox WHERE state = ?"
-    async with aiosqlite.connect(path) as conn, conn.execute(query, (state,)) as cursor:
-        row = await cursor.fetchone()
-    return int(row[0]) if row else 0
+async def count_state(settings, state: str) -> int:
+    return await count(settings, "SELECT count(*) FROM outbox WHERE state = ?", state)
 
 
 @pytest.mark.timeout(180)
@@ -220,14 +215,13 @@ async def test_sigkill_mid_run_sends_again_only_what_telegram_had_not_answered(
     if floods:  # the bot sends 50 at once: Telegram answers some of each burst with 429
         botapi.faults.enforce_limits(per_second=40)
     botapi.faults.hold_answers(after=KILL_AT)
-    path = settings.database_path
 
     async def waiting_for_answers() -> bool:
         return bool(botapi.faults.withheld)
 
     async def answered_recorded() -> bool:
         answered = botapi.faults.accepted_sends - len(botapi.faults.withheld)
-        return await count_state(path, "sent") >= answered
+        return await count_state(settings, "sent") >= answered
 
     first = await start_bot(settings, log)
     await until(waiting_for_answers, within=60, what=f"{KILL_AT} sends", log=log)
@@ -242,7 +236,7 @@ async def test_sigkill_mid_run_sends_again_only_what_telegram_had_not_answered(
     async def drained() -> bool:
         if len(botapi.send_counts()) < RUN:
             return False
-        counts = await states(path)
+        counts = await states(settings)
         return counts["queued"] + counts["sending"] == 0
 
     second = await start_bot(settings, log)
@@ -261,7 +255,7 @@ async def test_sigkill_mid_run_sends_again_only_what_telegram_had_not_answered(
         f"{twice.total()} sent again, {in_flight.total()} unanswered at the kill "
         f"({answered_at_kill} answered); again though answered: {sorted(twice - in_flight)}"
     )
-    assert await states(path) == Counter({"sent": RUN})
+    assert await states(settings) == Counter({"sent": RUN})
 
 
 # --- SIGTERM in the middle of a run: the sends in flight finish and are recorded ---
@@ -279,7 +273,6 @@ async def test_sigterm_mid_run_finishes_the_sends_in_flight_and_sends_nothing_tw
     for chat_id in chats:
         botapi.user(chat_id)
     botapi.faults.hold_answers(after=STOP_AT)
-    path = settings.database_path
 
     async def waiting_for_answers() -> bool:
         return bool(botapi.faults.withheld)
@@ -295,10 +288,10 @@ async def test_sigterm_mid_run_finishes_the_sends_in_flight_and_sends_nothing_tw
     botapi.faults.release()
     assert await asyncio.wait_for(first.wait(), STOP_WITHIN) == 0, tail(log)
     in_flight = len(botapi.faults.withheld)
-    after_stop = await states(path)
+    after_stop = await states(settings)
 
     async def drained() -> bool:
-        counts = await states(path)
+        counts = await states(settings)
         return len(botapi.send_counts()) == RUN and counts["queued"] + counts["sending"] == 0
 
     second = await start_bot(settings, log)
@@ -312,4 +305,4 @@ async def test_sigterm_mid_run_finishes_the_sends_in_flight_and_sends_nothing_tw
     assert after_stop["sent"] == STOP_AT + in_flight, "each send in flight was recorded"
     assert after_stop["queued"] == RUN - STOP_AT - in_flight
     assert Counter(botapi.send_counts().values()) == {1: RUN}, "nothing sent twice"
-    assert await states(path) == Counter({"sent": RUN})
+    assert await states(settings) == Counter({"sent": RUN})

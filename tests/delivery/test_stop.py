@@ -13,9 +13,7 @@ import os
 import signal
 from collections import Counter
 from datetime import UTC, datetime
-from pathlib import Path
 
-import aiosqlite
 import pytest
 
 from bot.app import prepare_database
@@ -24,13 +22,11 @@ from botapi.server import BotMessage
 from tests.cli.test_restore_drill import WAIT, answer, press
 from tests.conftest import PEOPLE, STAFF_ID
 from tests.delivery.test_crash import STOP_WITHIN, TEXT, start_bot, states, tail, until
+from tests.engine_rows import count
 
 
-async def bookings_of(path: Path, chat_id: int) -> int:
-    query = "SELECT count(*) FROM bookings WHERE chat_id = ?"
-    async with aiosqlite.connect(path) as conn, conn.execute(query, (chat_id,)) as cursor:
-        row = await cursor.fetchone()
-    return int(row[0]) if row else 0
+async def bookings_of(settings, chat_id: int) -> int:
+    return await count(settings, "SELECT count(*) FROM bookings WHERE chat_id = ?", chat_id)
 
 
 def calls(botapi, method: str, chat_id: int) -> int:
@@ -61,7 +57,6 @@ async def test_sigterm_mid_booking_finishes_it_and_leaves_later_presses_to_the_n
     log = tmp_path / "bot.log"
     botapi.user(STAFF_ID)  # the point's staff are told of the pending booking
     citizen, person = botapi.user(7001), PEOPLE["unrecorded"]
-    path = settings.database_path
 
     first = await start_bot(settings, log)
     menu = await answer(citizen, "/start")
@@ -85,7 +80,7 @@ async def test_sigterm_mid_booking_finishes_it_and_leaves_later_presses_to_the_n
     botapi.faults.release()
     assert await asyncio.wait_for(first.wait(), STOP_WITHIN) == 0, tail(log)
 
-    assert await bookings_of(path, citizen.id) == 1, "the booking was committed"
+    assert await bookings_of(settings, citizen.id) == 1, "the booking was committed"
     confirmation = [m for m in citizen.inbox if m.text and "Antrean Anda tercatat" in m.text]
     assert len(confirmation) == 1
     assert calls(botapi, "sendPhoto", citizen.id) == 1, "the QR code, once"
@@ -107,7 +102,7 @@ async def test_sigterm_mid_booking_finishes_it_and_leaves_later_presses_to_the_n
     assert len(after_restart) == 1, [m.text for m in after_restart]
     assert "Rudi L." in (after_restart[0].text or ""), "the press, handled: the booking listed"
     assert botapi.sim.query_answered(late)
-    assert await bookings_of(path, citizen.id) == 1
+    assert await bookings_of(settings, citizen.id) == 1
     assert calls(botapi, "sendPhoto", citizen.id) == 1, "nothing of the booking sent again"
     assert calls(botapi, "sendVenue", citizen.id) == 1
 
@@ -172,7 +167,7 @@ async def test_sigterm_stops_the_sender_while_a_booking_is_finished(
 
     assert after_stop - at_stop <= 2 * BATCH, "the sender took no new batch once stopping"
     assert calls(botapi, "sendVenue", citizen.id) == 1, "the booking's handler finished"
-    left = await states(settings.database_path)
+    left = await states(settings)
     assert left["sending"] == 0
     assert left["sent"] == reminded() < RUN
     assert Counter(botapi.send_counts()[c] for c in chats if c in botapi.send_counts()) == {
