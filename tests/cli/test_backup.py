@@ -27,6 +27,9 @@ def count(path, table: str) -> int:
         conn.close()
 
 
+# SQLite's `backup` (a copy of the file, its WAL folded in) and `restore`; with DATABASE_URL they
+# go through pg_dump and pg_restore: tests/services/test_pg_backup.py.
+@pytest.mark.engines("sqlite")
 async def test_backup_while_the_bot_runs_and_restore_after_it_stopped(
     running_bot, settings, botapi, tmp_path, monkeypatch, capsys
 ):

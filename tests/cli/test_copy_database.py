@@ -125,6 +125,9 @@ def office(settings, monkeypatch):
     return settings
 
 
+# The copy starts from SQLite's file whatever --engines says; the bot then runs on the copy,
+# on PostgreSQL, within the test.
+@pytest.mark.engines("sqlite")
 async def test_the_bot_on_the_copy_answers_as_before(
     office, population, clock, botapi, pg_migrated_url, capsys
 ):

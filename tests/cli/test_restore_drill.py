@@ -12,6 +12,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import ADMIN_ID, OFFICIAL_ID, PEOPLE, STAFF_ID, TOKEN
 
 WAIT = 30  # seconds for an answer from a bot process on a busy machine
@@ -88,6 +90,9 @@ async def what_the_citizen_sees(user, person) -> list[tuple[str | None, list]]:
     return [(check.text, labels), (bookings.text, bookings.buttons)]
 
 
+# The drill of SQLite's file backup; PostgreSQL's `backup`/`restore` (pg_dump, pg_restore):
+# tests/services/test_pg_backup.py::test_backup_and_restore_with_database_url.
+@pytest.mark.engines("sqlite")
 async def test_backup_while_serving_then_restore_elsewhere_answers_as_before(
     botapi, settings, population, tmp_path
 ):

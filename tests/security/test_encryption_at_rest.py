@@ -52,6 +52,10 @@ def _sample_people(path) -> list[tuple[str, str, str]]:
         return [(row["nik"], row["no_kk"], row["nama"]) for row in csv.DictReader(handle)]
 
 
+# SQLite's file and WAL as they lie on disk. On PostgreSQL: the cluster's files and WAL after an
+# import, test_postgresql_files_and_wal_hold_no_nik_kk_name_or_address below, and the rows of
+# every test's database (tests/privacy_scan.py, `scan_postgresql`).
+@pytest.mark.engines("sqlite")
 async def test_no_nik_kk_or_name_in_the_database_file_or_its_wal(
     botapi, settings, population, clock, tmp_path
 ):

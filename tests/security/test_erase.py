@@ -18,6 +18,7 @@ from bot.storage import chats
 from tests.conftest import NOW, PEOPLE
 from tests.e2e.test_booking import book as book_in_chat
 from tests.e2e.test_booking import db_row
+from tests.engine_rows import every_row, tables_and_columns
 
 CHAT = 770_123_456  # long enough that no timestamp, code or hash holds its digits by chance
 SURABAYA = Place("regency", "35.78")
@@ -27,29 +28,15 @@ DEWI = PEOPLE["turning17"]  # turns 17 on 15 December 2026: her reminder is plan
 LOCKOUT = {"check_attempts": {"id", "user_id", "at", "succeeded"}}
 
 
-async def tables_and_columns(db) -> dict[str, list[str]]:
-    """Every table of the database (from sqlite_master) with its columns."""
-    query = "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
-    tables = [name for (name,) in await db.execute_fetchall(query)]
-    return {
-        table: [row[1] for row in await db.execute_fetchall(f'PRAGMA table_info("{table}")')]
-        for table in tables
-    }
-
-
-async def cells_holding(db, value: int | str) -> set[str]:
+async def cells_holding(db, value: int | str | bytes) -> set[str]:
     """`table.column` of every cell equal to `value` or, as text, containing it."""
-    found = set()
-    for table, columns in (await tables_and_columns(db)).items():
-        for column in columns:
-            query = (
-                f'SELECT count(*) FROM "{table}" WHERE "{column}" = ?'
-                f' OR (typeof("{column}") = \'text\' AND instr("{column}", ?) > 0)'
-            )
-            [(count,)] = await db.execute_fetchall(query, (value, str(value)))
-            if count:
-                found.add(f"{table}.{column}")
-    return found
+    return {
+        f"{table}.{column}"
+        for table, found in (await every_row(db)).items()
+        for row in found
+        for column, cell in row.items()
+        if cell == value or (isinstance(cell, str) and str(value) in cell)
+    }
 
 
 async def linked_with_a_reminder_and_a_booking(botapi, db, settings):

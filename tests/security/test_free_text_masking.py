@@ -10,17 +10,18 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-import sqlite3
 
 import pytest
 
 from bot.crypto import Vault, WrongKey
+from bot.engine import open_database
 from bot.nik import mask_number, mask_numbers_in
 from bot.services.broadcasts import check_text
 from bot.storage.audit import write_audit
 from tests.conftest import ADMIN_ID, NOW, PEOPLE, SECRET_KEY, STAFF_ID
 from tests.e2e.test_booking import book, data_of
 from tests.e2e.test_tickets import report
+from tests.engine_rows import every_row
 
 WHO = PEOPLE["recorded"]
 
@@ -36,26 +37,24 @@ def leaked(text: str, numbers: tuple[str, ...]) -> list[str]:
     return [mask_number(number) for number in numbers if number in digits]
 
 
-def database_texts(path) -> list[tuple[str, str]]:
+async def database_texts(settings) -> list[tuple[str, str]]:
     """(table, text) of every text value in the database; sealed outbox texts opened."""
     vault = Vault.from_secret(SECRET_KEY)
-    conn = sqlite3.connect(path)
-    found = []
+    conn = await open_database(settings)
     try:
-        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-        for table in tables:
-            cursor = conn.execute(f'SELECT * FROM "{table}"')
-            names = [column[0] for column in cursor.description]
-            for row in cursor:
-                for value in row:
-                    if isinstance(value, str):
-                        found.append((table, value))
-                    elif isinstance(value, bytes) and table == "outbox":
-                        chat = row[names.index("chat_id")]  # a text is sealed for its chat
-                        with contextlib.suppress(WrongKey):
-                            found.append((table, vault.open(value, "outbox.text", chat)))
+        tables = await every_row(conn)
     finally:
-        conn.close()
+        await conn.close()
+    found = []
+    for table, rows in tables.items():
+        for row in rows:
+            for value in row.values():
+                if isinstance(value, str):
+                    found.append((table, value))
+                elif isinstance(value, bytes) and table == "outbox":
+                    # a text is sealed for its chat
+                    with contextlib.suppress(WrongKey):
+                        found.append((table, vault.open(value, "outbox.text", row["chat_id"])))
     return found
 
 
@@ -113,7 +112,7 @@ async def test_numbers_typed_with_spaces_never_reach_a_notice_a_row_or_the_audit
         for message in person.inbox:
             shown = json.dumps(message.raw, default=str)  # text, caption and buttons as sent
             assert leaked(shown, numbers) == [], message.text
-    texts = database_texts(settings.database_path)
+    texts = await database_texts(settings)
     assert {"tickets", "ticket_events", "closures", "bookings", "audit_log"} <= {
         t for t, _ in texts
     }
