@@ -23,8 +23,6 @@ from bot.engine import Connection
 from bot.http import READ_TIMEOUT
 from bot.nik import make_nik
 from bot.services import outbox
-from bot.storage.chats import ensure_chat
-from bot.storage.links import insert_link
 from bot.storage.residents import upsert_residents
 from tests.conftest import SECRET_KEY, TOKEN
 from tests.engine_rows import count, rows
@@ -54,11 +52,19 @@ async def _plan(conn: Connection) -> list[int]:
         born = date(1970 + n % 30, 1 + n % 12, 1 + n % 28)
         nik = make_nik("350510", born, "L", 1 + n % 9999)
         residents.append((nik, kk, f"WARGA {n}", born.isoformat(), "L", *married))
+    ref, stamp = dbmod.vault_of(conn).ref, now.isoformat()
     async with dbmod.transaction(conn):
         await upsert_residents(conn, residents, now=now)
-        for chat_id, resident in zip(chats, residents, strict=True):
-            await ensure_chat(conn, chat_id, locale="id", now=now)
-            await insert_link(conn, chat_id, "nik", resident[0], now=now)
+        # The rows ensure_chat and insert_link write, in one statement each: on PostgreSQL
+        # 20,000 round trips one by one took 10 s, twice the whole preparation on SQLite.
+        await conn.executemany(
+            "INSERT INTO chats (chat_id, locale, created_at) VALUES (?, 'id', ?)",
+            [(chat_id, stamp) for chat_id in chats],
+        )
+        await conn.executemany(
+            "INSERT INTO links (chat_id, kind, subject_ref, consent_at) VALUES (?, 'nik', ?, ?)",
+            [(chat_id, ref(r[0]), stamp) for chat_id, r in zip(chats, residents, strict=True)],
+        )
     planned = [outbox.Planned(f"broadcast:1:{c}", c, "broadcast", TEXT) for c in chats]
     assert await outbox.enqueue_many(conn, planned, now=now, quiet=None) == RECIPIENTS
     return chats
