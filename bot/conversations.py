@@ -30,9 +30,9 @@ our own, which needs no change to any flow:
 Every ConversationHandler added to the application is adopted at start-up (`adopt`); it must
 be named, per chat and per user (the default) and not per message.
 
-Cost per update: one read (the chat's and account's rows and the update's "handled" mark, in
-one statement) and one write transaction (the mark, plus the rows when the update is in a flow
-or left data).
+Cost per update: one read (the chat's and account's rows, the update's "handled" mark and the
+chat's "blocked" mark, in one statement) and one write transaction (the mark, plus the rows when
+the update is in a flow or left data).
 
 For several workers (issue 15, part 3) this stays as it is: nothing of a conversation is kept in
 a process between updates. What those parts add around it: the store on PostgreSQL (the storage
@@ -78,6 +78,9 @@ class Turn:
     # keyboards removed in this turn (a timeout found on arrival, then a press on that step)
     dropped: set[tuple[int, int]] = field(default_factory=set)
     again: list[Update] = field(default_factory=list)  # handed on to the handlers once more
+    # whether the chat was recorded as having blocked the bot, read with its conversations
+    # (bot/handlers/delivery.py's note_contact); None: not read
+    blocked: bool | None = None
 
 
 _current: ContextVar[Turn | None] = ContextVar("conversation_turn", default=None)
@@ -175,7 +178,7 @@ class Keeper:
     async def _load(self, turn: Turn, chat_id: int, user_id: int) -> kept.Kept:
         turn.now = self._now()
         loaded = await kept.load(self._db, chat_id, user_id, now=turn.now, update_id=turn.update_id)
-        turn.redelivered = loaded.handled
+        turn.redelivered, turn.blocked = loaded.handled, loaded.blocked
         for name, state in loaded.states.items():
             if name in self._flows:
                 self._flows[name]._conversations[(chat_id, user_id)] = state

@@ -37,7 +37,11 @@ async def note_contact(update: Update, context: Context) -> None:
     chat = update.effective_chat
     if chat is None or update.effective_user is None:
         return
-    if await unblock_chat_if_blocked(deps(context).db, chat.id):
+    turn = current_turn()  # its "blocked" mark was read with the conversations
+    blocked = turn.blocked if turn is not None else None
+    if await unblock_chat_if_blocked(deps(context).db, chat.id, blocked=blocked):
+        if turn is not None:  # an update handed on in this turn finds it unblocked
+            turn.blocked = False
         sender = context.bot_data.get("sender")
         if sender is not None:
             sender.wake()

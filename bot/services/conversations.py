@@ -49,6 +49,7 @@ class Kept:
     stored: set[str] = field(default_factory=set)  # names of the rows read, expired included
     texts: dict[str, str] = field(default_factory=dict)  # the JSON read, to see what changed
     handled: bool = False  # the update loaded for was handled already (a re-delivery)
+    blocked: bool = False  # the chat is recorded as having blocked the bot (bot/services/outbox)
 
 
 async def load(
@@ -56,9 +57,10 @@ async def load(
 ) -> Kept:
     """The rows of `user_id` in `chat_id` (either NOBODY), opened; past their expiry: states
     are reported in `expired`, data is dropped. Read with them: whether update `update_id`
-    (0: none) was handled already (bot/services/updates.py)."""
-    rows, handled = await store.rows_of(db, chat_id, user_id, update_id=update_id)
-    kept = Kept(handled=handled)
+    (0: none) was handled already (bot/services/updates.py), and whether the chat blocked the
+    bot (bot/services/outbox.py)."""
+    rows, marks = await store.rows_of(db, chat_id, user_id, update_id=update_id)
+    kept = Kept(handled=store.HANDLED in marks, blocked=store.BLOCKED in marks)
     for row in rows:
         kept.stored.add(row.name)
         text = _open(db, row)

@@ -304,9 +304,15 @@ async def unblock_chat(db: Connection, chat_id: int) -> bool:
         return await store.unblock_chat(db, chat_id)
 
 
-async def unblock_chat_if_blocked(db: Connection, chat_id: int) -> bool:
-    """Unblock the chat if it is blocked (a cheap read first: this runs for every update)."""
-    if not await store.is_blocked(db, chat_id):
+async def unblock_chat_if_blocked(
+    db: Connection, chat_id: int, *, blocked: bool | None = None
+) -> bool:
+    """Unblock the chat if it is blocked (a cheap read first: this runs for every update);
+    `blocked`: whether it is, when the caller read it already (bot/conversations.py reads it
+    with the update's conversations)."""
+    if blocked is None:
+        blocked = await store.is_blocked(db, chat_id)
+    if not blocked:
         return False
     return await unblock_chat(db, chat_id)
 

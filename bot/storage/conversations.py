@@ -16,7 +16,8 @@ from bot.storage.outbox import ts
 PLACE = "conversations.value"  # what a value is sealed bound to, with its row's key
 USER, CHAT = "@user", "@chat"  # the names of the flow-data rows
 NOBODY = 0  # chat_id of an account's data row, user_id of a chat's
-HANDLED = "@handled"  # `rows_of`'s mark that the update was handled (no row has this name)
+# `rows_of`'s marks (no row has these names): the update was handled; the chat blocked the bot
+HANDLED, BLOCKED = "@handled", "@blocked"
 
 
 def row_key(chat_id: int, user_id: int, name: str) -> str:
@@ -34,24 +35,29 @@ RESEAL = (
 
 async def rows_of(
     db: Connection, chat_id: int, user_id: int, *, update_id: int = 0
-) -> tuple[list[KeptFlow], bool]:
-    """Every row an update of `user_id` in `chat_id` may use (either may be NOBODY), and whether
-    update `update_id` is recorded as handled (processed_updates, bot/storage/updates.py): the
-    two reads each update begins with, in one statement (on PostgreSQL, one round trip)."""
+) -> tuple[list[KeptFlow], set[str]]:
+    """Every row an update of `user_id` in `chat_id` may use (either may be NOBODY), and the
+    marks found of what else each update begins with: HANDLED when update `update_id` is
+    recorded as handled (processed_updates, bot/storage/updates.py), BLOCKED when the chat is
+    recorded as having blocked the bot (blocked_chats, bot/storage/outbox.py). One statement
+    (on PostgreSQL, one round trip) instead of three."""
     query = (
         "SELECT chat_id, user_id, name, value, expires_at FROM conversations"
         " WHERE chat_id = ? AND user_id IN (?, 0) UNION ALL"
         " SELECT chat_id, user_id, name, value, expires_at FROM conversations"
         " WHERE chat_id = 0 AND user_id = ? AND ? != 0 UNION ALL"
         f" SELECT 0, 0, '{HANDLED}', NULL, NULL FROM processed_updates WHERE update_id = ?"
+        f" UNION ALL SELECT 0, 0, '{BLOCKED}', NULL, NULL FROM blocked_chats WHERE chat_id = ?"
     )
-    rows = list(await db.execute_fetchall(query, (chat_id, user_id, user_id, chat_id, update_id)))
+    params = (chat_id, user_id, user_id, chat_id, update_id, chat_id)
+    rows = list(await db.execute_fetchall(query, params))
+    marks = {str(n) for _, _, n, _, _ in rows if n in (HANDLED, BLOCKED)}
     kept = [
         KeptFlow(int(c), int(u), str(n), bytes(v), datetime.fromisoformat(e))
         for c, u, n, v, e in rows
-        if n != HANDLED
+        if n not in marks
     ]
-    return kept, len(kept) < len(rows)
+    return kept, marks
 
 
 async def put_rows(db: Connection, rows: Iterable[KeptFlow]) -> None:

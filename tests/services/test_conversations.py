@@ -14,6 +14,7 @@ from bot.services import conversations as kept
 from bot.services.key_rotation import rotate_key
 from bot.services.tickets import Attachment
 from bot.services.updates import handled_before
+from bot.storage.outbox import block_chat
 from tests.conftest import SECRET_KEY
 
 NOW = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
@@ -126,10 +127,15 @@ async def test_a_write_back_sends_only_the_statements_it_needs(engine_db, monkey
     assert batches == ["DELETE"]
 
 
-async def test_the_rows_and_the_handled_mark_come_in_one_statement(engine_db, monkeypatch):
-    """Each update begins with its conversations and whether it was handled already (a
-    re-delivery): one statement reads both (issue 13's burst: a round trip on PostgreSQL)."""
+async def test_the_rows_and_the_handled_and_blocked_marks_come_in_one_statement(
+    engine_db, monkeypatch
+):
+    """Each update begins with its conversations, whether it was handled already (a
+    re-delivery) and whether its chat blocked the bot: one statement reads all three (issue
+    13's burst: a round trip each on PostgreSQL)."""
     await keep(engine_db, update_id=555)
+    async with dbmod.transaction(engine_db):
+        await block_chat(engine_db, CHAT + 1, now=NOW)
     reads = []
     connection_class = type(engine_db)
     real = connection_class.execute_fetchall
@@ -140,11 +146,18 @@ async def test_the_rows_and_the_handled_mark_come_in_one_statement(engine_db, mo
 
     monkeypatch.setattr(connection_class, "execute_fetchall", counted)
     handled = await kept.load(engine_db, CHAT, USER, now=NOW, update_id=555)
-    assert (handled.handled, handled.user_data, len(reads)) == (True, DRAFT, 1)
+    assert (handled.handled, handled.blocked, handled.user_data) == (True, False, DRAFT)
+    assert len(reads) == 1
     fresh = await kept.load(engine_db, CHAT, USER, now=NOW, update_id=556)
-    assert (fresh.handled, fresh.states, len(reads)) == (False, {"booking": 2}, 2)
-    elsewhere = await kept.load(engine_db, CHAT + 1, USER + 1, now=NOW, update_id=555)
-    assert (elsewhere.handled, elsewhere.states, elsewhere.user_data) == (True, {}, {})
+    assert (fresh.handled, fresh.blocked, fresh.states) == (False, False, {"booking": 2})
+    blocked = await kept.load(engine_db, CHAT + 1, USER + 1, now=NOW, update_id=555)
+    assert (blocked.handled, blocked.blocked, blocked.states, blocked.user_data) == (
+        True,
+        True,
+        {},
+        {},
+    )
+    assert len(reads) == 3
 
 
 async def test_the_update_is_recorded_handled_with_what_it_left(engine_db):
