@@ -427,3 +427,55 @@ async def test_a_recording_written_back_reactivates_the_nik(engine_areas, csv_fi
     assert (child.tanggal_rekam, child.status_nik) == (date(2026, 6, 20), "AKTIF")
     unknown = make_nik("350510", date(1990, 1, 1), "L", 9)
     assert not await recordings.mark_recorded(db, unknown, date(2026, 6, 20), now=LATER)
+
+
+async def test_worker_processes_check_and_seal_as_this_process_does(
+    engine_areas, csv_file, monkeypatch
+):
+    db = engine_areas
+    monkeypatch.setattr(importer, "BATCH_SIZE", 2)  # the duplicate is in another batch
+    grandma = make_nik("350510", date(1950, 1, 1), "P", 1)
+    lines = [
+        *FAMILY,
+        row(nama="BUDI LAGI"),
+        row(grandma, nama="SUMIATI", tanggal_lahir="1950-01-02", jenis_kelamin="P"),
+        row(MOTHER, jenis_kelamin="X"),
+    ]
+    report = await import_residents(db, csv_file(*lines), now=NOW, workers=2)
+    assert (report.inserted, report.updated) == (4, 0)
+    assert report.rejected == [
+        (5, "duplicate NIK, first seen on line 2"),
+        (7, "jenis_kelamin 'X' is not one of L, P"),
+    ]
+    assert [line for line, _ in report.warnings] == [6]
+    assert [r.nik for r in await list_household(db, KK)] == [grandma, FATHER, MOTHER, CHILD]
+    assert (await get_resident(db, FATHER)).nama == "BUDI SANTOSO"
+
+    changed = [*FAMILY[:2], FAMILY[2].replace("DIMAS", "DIMAS PRATAMA")]
+    report = await import_residents(db, csv_file(*changed), now=LATER, workers=2)
+    assert (report.inserted, report.updated, report.rejected) == (0, 3, [])
+    assert (await get_resident(db, CHILD)).nama == "DIMAS PRATAMA"
+    rows = await db.execute_fetchall("SELECT nik_sealed, nik_ref, updated_at FROM residents")
+    vault = vault_of(db)
+    stamps = {open_sealed(vault, "nik_sealed", nik, ref): at for nik, ref, at in rows}
+    assert stamps == {
+        FATHER: NOW.isoformat(),  # unchanged rows are not rewritten
+        MOTHER: NOW.isoformat(),
+        CHILD: LATER.isoformat(),
+        grandma: NOW.isoformat(),
+    }
+
+
+async def test_worker_processes_keep_the_first_address_of_a_repeated_nik(db, csv_file):
+    path = csv_file(
+        FAMILY[0] + ",Jl. Mawar 3,3,1",
+        FAMILY[1] + ",Jl. Melati 5,5,2",
+        FAMILY[0] + ",Jl. Kenanga 9,9,9",
+        header=ADDRESS_HEADER,
+    )
+    report = await import_residents(db, path, now=NOW, workers=1)
+    assert report.rejected == [(4, "duplicate NIK, first seen on line 2")]
+    assert await addresses(db) == {
+        FATHER: ("Jl. Mawar 3", "3", "1"),
+        MOTHER: ("Jl. Melati 5", "5", "2"),
+    }
