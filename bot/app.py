@@ -10,11 +10,9 @@ from typing import Any
 from telegram.ext import Application, ApplicationBuilder, Defaults
 from telegram.request import BaseRequest
 
-from bot import db as dbmod
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.conversations import Keeper
-from bot.engine import Connection, migrate, open_database
 from bot.handlers import register
 from bot.handlers.menus import publish_command_menus
 from bot.http import AiohttpRequest
@@ -24,8 +22,7 @@ from bot.metrics import Metrics
 from bot.ops import instrument_handlers, start_ops
 from bot.ratelimit import PacedRateLimiter, Pacer
 from bot.rendering import Renderer
-from bot.storage.areas import sync_areas
-from bot.storage.service_points import seed_contacts, seed_service_points
+from bot.startup import prepare_database
 from bot.update_lines import ChatLines
 
 log = logging.getLogger(__name__)
@@ -96,21 +93,6 @@ def build_application(
     app.bot_data["conversations"] = keeper = Keeper(app, app.update_processor)
     keeper.adopt()
     return app
-
-
-async def prepare_database(settings: Settings) -> Connection:
-    """Open the database of the settings, apply migrations and load the reference data."""
-    conn = await open_database(settings)
-    try:
-        await migrate(conn)
-        async with dbmod.transaction(conn):
-            await sync_areas(conn)
-            await seed_service_points(conn)
-            await seed_contacts(conn)
-    except BaseException:
-        await conn.close()  # its thread would keep the process alive (another SECRET_KEY)
-        raise
-    return conn
 
 
 async def _post_init(app: Application) -> None:
