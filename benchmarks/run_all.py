@@ -50,6 +50,7 @@ RUNS: list[tuple[str, tuple[str, ...]]] = [
     ("cost_growth.py", ()),
     ("key_rotation.py", ()),  # issue 6: how long `rotate-key` keeps the bot stopped
     ("statistics_cost.py", ()),  # issue 19: /statistik's figures and chart breakdown
+    ("outreach_pdf.py", ()),  # the printable outreach list: CPU of one render
 ]
 
 ENGINES = ("sqlite", "postgresql")
