@@ -57,8 +57,9 @@ postgresql:
 	  || echo "postgresql could not be installed: the PostgreSQL tests will be skipped"; \
 	else echo "no apt-get or not root: postgresql not installed, the PostgreSQL tests will be skipped"; fi
 
-# The engines the end-to-end bot runs on (tests/conftest.py): `make test ENGINES=sqlite,postgresql`.
-ENGINES ?= sqlite
+# The engines the end-to-end bot runs on (tests/conftest.py): both, each test once per engine;
+# `make test ENGINES=sqlite` for SQLite's only.
+ENGINES ?= sqlite,postgresql
 # The suite on pytest-xdist's workers, a test file to a worker (its module-scoped fixtures built
 # once); TEST_WORKERS=0 runs it in this one process.
 TEST_WORKERS ?= 2
