@@ -19,6 +19,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -202,6 +203,17 @@ class Cluster:
     def log_tail(self) -> str:
         log = self.folder / "server.log"
         return log.read_text(encoding="utf-8", errors="replace")[-2000:] if log.exists() else ""
+
+    def files(self, *, since: float = 0.0) -> Iterator[tuple[Path, bytes]]:
+        """Each file of the cluster's folder changed since `since` (a time.time()), with its
+        bytes. A file that vanishes while the folder is walked is passed over: the databases of
+        other tests are created and dropped meanwhile (tests/conftest.py's Spares)."""
+        for path in sorted(self.folder.rglob("*")):
+            try:
+                if path.is_file() and path.stat().st_mtime >= since:
+                    yield path, path.read_bytes()
+            except FileNotFoundError:
+                continue
 
     def url(self, dbname: str = "postgres") -> str:
         """The DATABASE_URL of one of the cluster's databases, over TCP with the password."""

@@ -275,6 +275,5 @@ async def test_postgresql_files_and_wal_hold_no_nik_kk_name_or_address(
     assert _leaks(as_returned, needles) == []
     # Only the files written since the test began: the session's cluster also holds every
     # earlier test's WAL, up to a gigabyte, which nothing of this test's can be in.
-    for path in sorted(pg_cluster.folder.rglob("*")):
-        if path.is_file() and path.stat().st_mtime >= began:
-            assert _leaks(path.read_bytes(), needles) == [], path
+    for path, content in pg_cluster.files(since=began):
+        assert _leaks(content, needles) == [], path
