@@ -5,13 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import csv
-import multiprocessing
-import os
 import re
-from collections import deque
-from collections.abc import Awaitable, Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
-from contextlib import AbstractAsyncContextManager, contextmanager, nullcontext
+from collections.abc import Iterator
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import lru_cache
@@ -22,8 +18,7 @@ from typing import TYPE_CHECKING, BinaryIO
 import aiosqlite
 
 from bot.config import TIMEZONE
-from bot.crypto import Vault
-from bot.db import large_cache, transaction, vault_of
+from bot.db import large_cache, transaction
 from bot.domain import MARITAL_STATUSES, NIK_STATUSES
 from bot.engine import Connection
 from bot.errors import FileRefused, InvalidNik
@@ -32,7 +27,7 @@ from bot.nik import validate_kk as _validate_kk
 from bot.storage import residents as store
 from bot.storage.addresses import AddressRow, replace_addresses
 from bot.storage.areas import plain_code, village_codes
-from bot.storage.residents import ResidentRow, SealedRows
+from bot.storage.residents import ResidentRow
 
 if TYPE_CHECKING:
     from _csv import Reader
@@ -51,9 +46,6 @@ CSV_HEADER = (
 # Optional, after status_nik (the header then names all twelve): the household's address.
 ADDRESS_HEADER = ("alamat", "rt", "rw")
 BATCH_SIZE = 5000
-# A file this big is checked and sealed in worker processes (one per core): a bit over 100,000
-# rows; below it, starting them takes longer than they save.
-PARALLEL_FROM_BYTES = 8 * 1024 * 1024
 MAX_NAME_LENGTH = 100
 MAX_ADDRESS_LENGTH = 200
 _RT_RW = re.compile(r"\d{1,4}")
@@ -86,26 +78,19 @@ class ImportReport:
         )
 
 
-async def import_residents(
-    db: Connection, path: Path, *, now: datetime, workers: int | None = None
-) -> ImportReport:
-    """Import a SIAK export in one transaction; bad rows are reported and skipped.
-
-    `workers`: how many processes check and seal the rows (0: a thread of this one); by
-    default one per core for a file of PARALLEL_FROM_BYTES or more, else 0."""
+async def import_residents(db: Connection, path: Path, *, now: datetime) -> ImportReport:
+    """Import a SIAK export in one transaction; bad rows are reported and skipped."""
     handle, rows, columns = _open_rows(path)
     try:
         villages = await village_codes(db)
         checker = _RowChecker(today=_local_date(now), villages=villages, columns=columns)
         report = ImportReport()
-        workers = _workers(path, workers)
-        with _checking(db, checker, now, workers=workers) as check:
-            async with (
-                _page_cache(db),
-                transaction(db),
-                store.bulk_load(db) as fresh,
-            ):
-                await _import_batches(db, rows, check, report, now, fresh=fresh, ahead=workers + 1)
+        async with (
+            _page_cache(db),
+            transaction(db),
+            store.bulk_load(db) as fresh,
+        ):
+            await _import_batches(db, rows, checker, report, now, fresh=fresh)
     finally:
         handle.close()
     return report
@@ -118,78 +103,26 @@ def _page_cache(db: Connection) -> AbstractAsyncContextManager[None]:
     return nullcontext()
 
 
-def _workers(path: Path, workers: int | None) -> int:
-    if workers is not None:
-        return workers
-    return (os.cpu_count() or 1) if path.stat().st_size >= PARALLEL_FROM_BYTES else 0
-
-
-# Checks one batch of numbered lines (and seals its rows, in a worker process).
-_Check = Callable[[list[tuple[int, list[str]]]], Awaitable["_Batch"]]
-
-
-@contextmanager
-def _checking(
-    db: Connection, checker: _RowChecker, now: datetime, *, workers: int
-) -> Iterator[_Check]:
-    """How the batches are checked: in a thread of this process (the rows then sealed as they
-    are written), or checked and sealed in `workers` processes. Both are Python, under one
-    interpreter lock per process: a million rows keep a core busy for most of a minute, which
-    worker processes spread over every core, while this process writes (in SQLite, or sending
-    to the server: both let the lock go)."""
-    if workers <= 0:
-
-        async def in_thread(lines: list[tuple[int, list[str]]]) -> _Batch:
-            return await asyncio.to_thread(_check_lines, checker, lines)
-
-        yield in_thread
-        return
-    vault = vault_of(db)
-    pool = ProcessPoolExecutor(
-        workers,
-        mp_context=multiprocessing.get_context("spawn"),  # never a fork of a threaded process
-        initializer=_start_worker,
-        initargs=(checker, vault.seal_key, vault.ref_key, now),
-    )
-    loop = asyncio.get_running_loop()
-
-    def in_worker(lines: list[tuple[int, list[str]]]) -> Awaitable[_Batch]:
-        return loop.run_in_executor(pool, _check_and_seal, lines)
-
-    try:
-        yield in_worker
-    finally:
-        pool.shutdown(cancel_futures=True)
-
-
 async def _import_batches(
     db: Connection,
     rows: Iterator[tuple[int, list[str]]],
-    check: _Check,
+    checker: _RowChecker,
     report: ImportReport,
     now: datetime,
     *,
     fresh: bool,
-    ahead: int,
 ) -> None:
-    """Read the file a batch at a time in a thread (the event loop stays free), and read and
-    check the next `ahead` batches while one is written. Batches are written in file order; a
-    NIK seen on an earlier line is rejected here, where every batch passes."""
-    checking: deque[asyncio.Future[_Batch]] = deque()
-    seen: dict[int, int] = {}
-    reading = asyncio.ensure_future(asyncio.to_thread(_read_lines, rows))
-    try:
-        while lines := await reading:
-            reading = asyncio.ensure_future(asyncio.to_thread(_read_lines, rows))
-            checking.append(asyncio.ensure_future(check(lines)))
-            if len(checking) > ahead:
-                batch = _first_seen(await checking.popleft(), seen)
-                await _write_batch(db, batch, report, now, fresh=fresh)
-        while checking:
-            batch = _first_seen(await checking.popleft(), seen)
+    """Read and check each batch in a worker thread (the event loop stays free) while the
+    previous one is written: SQLite releases the GIL while it writes, so the checking of the
+    next batch runs meanwhile. One batch is read at a time, in file order."""
+    reading = asyncio.create_task(asyncio.to_thread(_next_batch, rows, checker, report))
+    while (batch := await reading) is not None:
+        reading = asyncio.create_task(asyncio.to_thread(_next_batch, rows, checker, report))
+        try:
             await _write_batch(db, batch, report, now, fresh=fresh)
-    finally:  # every reader and checker done before the transaction ends and the file closes
-        await asyncio.gather(reading, *checking, return_exceptions=True)
+        except BaseException:
+            await asyncio.wait([reading])  # the reader finishes its batch before the file closes
+            raise
 
 
 async def _write_batch(
@@ -200,105 +133,40 @@ async def _write_batch(
     *,
     fresh: bool,
 ) -> None:
-    report.rejected.extend(batch.rejected)
-    report.warnings.extend(batch.warnings)
     inserted = await store.upsert_residents(db, batch.residents, now=now, fresh=fresh)
     if batch.addresses:
         await replace_addresses(db, batch.addresses)
     report.inserted += inserted
-    report.updated += len(batch.lines) - inserted
+    report.updated += len(batch.residents) - inserted
 
 
 @dataclass
 class _Batch:
-    """The checked rows of some lines (sealed when a worker process checked them), the line
-    of each, their addresses (one each when the file has the twelve columns, else none), and
-    what was rejected or is suspicious, with its line."""
+    """Checked rows, and their addresses when the file has the twelve columns."""
 
-    lines: list[int] = field(default_factory=list)
-    residents: list[ResidentRow] | SealedRows = field(default_factory=list)
+    residents: list[ResidentRow] = field(default_factory=list)
     addresses: list[AddressRow] = field(default_factory=list)
-    rejected: list[tuple[int, str]] = field(default_factory=list)
-    warnings: list[tuple[int, str]] = field(default_factory=list)
-
-    def clear_rows(self) -> list[ResidentRow]:
-        residents = self.residents
-        return residents.rows if isinstance(residents, SealedRows) else residents
-
-    def only(self, keep: list[int], rejected: list[tuple[int, str]]) -> _Batch:
-        """The batch with the rows at `keep` alone, and more rows `rejected`."""
-        dropped = {line for line, _ in rejected}
-        residents = self.residents
-        chosen: list[ResidentRow] | SealedRows
-        if isinstance(residents, SealedRows):
-            chosen = SealedRows(
-                [residents.stored[i] for i in keep], [residents.rows[i] for i in keep]
-            )
-        else:
-            chosen = [residents[i] for i in keep]
-        return _Batch(
-            lines=[self.lines[i] for i in keep],
-            residents=chosen,
-            addresses=[self.addresses[i] for i in keep] if self.addresses else [],
-            rejected=sorted(self.rejected + rejected),
-            warnings=[(line, why) for line, why in self.warnings if line not in dropped],
-        )
 
 
-def _read_lines(rows: Iterator[tuple[int, list[str]]]) -> list[tuple[int, list[str]]]:
-    """The next BATCH_SIZE numbered lines (none at the end)."""
-    return list(islice(rows, BATCH_SIZE))
-
-
-def _check_lines(checker: _RowChecker, lines: list[tuple[int, list[str]]]) -> _Batch:
-    """The valid rows among these lines, and each rejection with its reason."""
-    batch, residents = _Batch(), []
+def _next_batch(
+    rows: Iterator[tuple[int, list[str]]], checker: _RowChecker, report: ImportReport
+) -> _Batch | None:
+    """The valid rows among the next BATCH_SIZE lines (rejections noted), or None at the end."""
+    lines = list(islice(rows, BATCH_SIZE))
+    if not lines:
+        return None
+    batch = _Batch()
     for line, fields in lines:
         try:
             row, address, warning = checker.check(line, fields)
         except _Rejected as error:
-            batch.rejected.append((line, str(error)))
+            report.rejected.append((line, str(error)))
             continue
-        batch.lines.append(line)
-        residents.append(row)
+        batch.residents.append(row)
         if address:
             batch.addresses.append(address)
         if warning:
-            batch.warnings.append((line, warning))
-    batch.residents = residents
-    return batch
-
-
-def _first_seen(batch: _Batch, seen: dict[int, int]) -> _Batch:
-    """The batch without the rows whose NIK an earlier line had: those are rejected, the
-    first stays. `seen`: each NIK so far and its line."""
-    keep, repeated = [], []
-    for at, (line, row) in enumerate(zip(batch.lines, batch.clear_rows(), strict=True)):
-        first = seen.setdefault(int(row[0]), line)
-        if first == line:
-            keep.append(at)
-        else:
-            repeated.append((line, f"duplicate NIK, first seen on line {first}"))
-    return batch.only(keep, repeated) if repeated else batch
-
-
-# --- checking and sealing in worker processes -------------------------------------------------
-
-_worker: tuple[_RowChecker, Vault, datetime] | None = None
-
-
-def _start_worker(checker: _RowChecker, seal_key: bytes, ref_key: bytes, now: datetime) -> None:
-    """A worker process's set-up: the row rules and the vault (its keys came by a pipe)."""
-    global _worker
-    _worker = (checker, Vault(seal_key, ref_key), now)
-
-
-def _check_and_seal(lines: list[tuple[int, list[str]]]) -> _Batch:
-    """In a worker process: the lines checked, and the valid rows sealed for storage."""
-    assert _worker is not None, "not a worker process"
-    checker, vault, now = _worker
-    batch = _check_lines(checker, lines)
-    batch.residents = store.seal_rows(vault, batch.clear_rows(), now=now)
+            report.warnings.append((line, warning))
     return batch
 
 
@@ -391,11 +259,12 @@ class _Rejected(Exception):
 
 @dataclass
 class _RowChecker:
-    """Validates data rows (a NIK repeated from an earlier line is found later: `_first_seen`)."""
+    """Validates data rows; remembers each accepted NIK's line to spot duplicates."""
 
     today: date
     villages: set[str]
     columns: int = len(CSV_HEADER)
+    seen: dict[int, int] = field(default_factory=dict)
 
     def check(
         self, line: int, fields: list[str]
@@ -411,6 +280,7 @@ class _RowChecker:
         marital = _choice("status_kawin", " ".join(kawin.split()), MARITAL_STATUSES)
         village, recorded = self._village(desa), _recorded(rekam, born, self.today)
         active = _choice("status_nik", status, NIK_STATUSES)
+        self._first_time(parsed.value, line)
         address = _address(parsed.value, fields[9:]) if self.columns > len(CSV_HEADER) else None
         row = (parsed.value, no_kk, name, lahir, sex, marital, village, recorded, active)
         return row, address, sex_and_birth_warning(parsed, birth_date=born, sex=sex)
@@ -420,6 +290,11 @@ class _RowChecker:
         if code not in self.villages:
             raise _Rejected(f"kode_desa {_quote(text)} is not a desa/kelurahan of Kabupaten Blitar")
         return code
+
+    def _first_time(self, nik: str, line: int) -> None:
+        first = self.seen.setdefault(int(nik), line)
+        if first != line:
+            raise _Rejected(f"duplicate NIK, first seen on line {first}")
 
 
 def _parse_nik(text: str, today: date) -> ParsedNik:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import operator
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, cast
 
@@ -176,29 +175,8 @@ async def existing_refs(db: Connection, refs: list[bytes]) -> set[bytes]:
     return found
 
 
-@dataclass(frozen=True)
-class SealedRows:
-    """Residents rows sealed ahead (`seal_rows`), perhaps in another process, for
-    `upsert_residents`: each as stored (`_STAGE_COLUMNS`) and in clear (to compare with the
-    stored row on a re-import)."""
-
-    stored: list[tuple[object, ...]]
-    rows: list[ResidentRow]
-
-
-def seal_rows(vault: Vault, rows: Sequence[ResidentRow], *, now: datetime) -> SealedRows:
-    """The rows hashed and sealed for `upsert_residents` (no database: any process may do it)."""
-    stamp, kk_refs = _utc(now).isoformat(), _HouseholdRefs(vault)
-    stored = [_stored(vault, vault.ref(row[0]), kk_refs.of(row[1]), row, stamp) for row in rows]
-    return SealedRows(stored, list(rows))
-
-
 async def upsert_residents(
-    db: Connection,
-    rows: Sequence[ResidentRow] | SealedRows,
-    *,
-    now: datetime,
-    fresh: bool = False,
+    db: Connection, rows: Sequence[ResidentRow], *, now: datetime, fresh: bool = False
 ) -> int:
     """Insert new residents, overwrite the stored ones with the same NIK; return how many were new.
 
@@ -206,52 +184,67 @@ async def upsert_residents(
     INSERT plus an UPDATE is twice as fast in SQLite as INSERT ... ON CONFLICT DO UPDATE on this
     table (the upsert re-checks the kode_desa foreign key for every row).
     """
-    sealed = rows if isinstance(rows, SealedRows) else seal_rows(vault_of(db), rows, now=now)
+    vault = vault_of(db)
+    stamp = _utc(now).isoformat()
+    kk_refs = _HouseholdRefs(vault)
     if isinstance(db, Statements):
-        return await _upsert_postgresql(db, sealed, fresh=fresh)
+        return await _upsert_postgresql(db, rows, stamp, kk_refs, fresh=fresh)
     if fresh:
         # The table was empty when the import began (and its NIKs are distinct): nothing can
         # exist yet, so the rows are staged for `load_staged`.
         await db.execute(f"CREATE TABLE IF NOT EXISTS {_STAGED} ({_STAGE_COLUMNS})")
         await db.executemany(
-            f"INSERT INTO {_STAGED} VALUES ({', '.join('?' * (len(_CLEAR) + 7))})", sealed.stored
+            f"INSERT INTO {_STAGED} VALUES ({', '.join('?' * (len(_CLEAR) + 7))})",
+            [_stored(vault, vault.ref(row[0]), kk_refs.of(row[1]), row, stamp) for row in rows],
         )
-        return len(sealed.stored)
+        return len(rows)
     # In lookup-hash order: neighbouring pages of the clustered B-tree.
-    keyed = sorted(zip(sealed.stored, sealed.rows, strict=True), key=_first)
-    existing = await existing_refs(db, [cast(bytes, stored[0]) for stored, _ in keyed])
-    await db.executemany(_INSERT, [stored for stored, _ in keyed if stored[0] not in existing])
+    keyed = sorted(((vault.ref(row[0]), kk_refs.of(row[1]), row) for row in rows), key=_first)
+    existing = await existing_refs(db, [ref for ref, _, _ in keyed])
+    await db.executemany(
+        _INSERT,
+        [
+            _stored(vault, nik_ref, kk_ref, row, stamp)
+            for nik_ref, kk_ref, row in keyed
+            if nik_ref not in existing
+        ],
+    )
     await db.executemany(
         _UPDATE,
         [
-            (*_changed(stored), stored[1], *row[2:])
-            for stored, row in keyed
-            if stored[0] in existing
+            (kk_ref, *_sealed(vault, nik_ref, row), stamp, nik_ref, kk_ref, *row[2:])
+            for nik_ref, kk_ref, row in keyed
+            if nik_ref in existing
         ],
     )
-    return len(keyed) - len(existing)
+    return len(rows) - len(existing)
 
 
-async def _upsert_postgresql(db: Statements, sealed: SealedRows, *, fresh: bool) -> int:
+async def _upsert_postgresql(
+    db: Statements,
+    rows: Sequence[ResidentRow],
+    stamp: str,
+    kk_refs: _HouseholdRefs,
+    *,
+    fresh: bool,
+) -> int:
     """PostgreSQL: new rows go in by COPY (the heap is not ordered by key: nothing to stage);
     the stored ones are read, opened and compared here, and only the changed ones updated."""
-    refs = [cast(bytes, stored[0]) for stored in sealed.stored]
-    found = {} if fresh else await _stored_rows(db, refs)
-    await _copy(db, [stored for stored in sealed.stored if stored[0] not in found])
+    vault = kk_refs.vault
+    keyed = [(vault.ref(row[0]), kk_refs.of(row[1]), row) for row in rows]
+    stored = {} if fresh else await _stored_rows(db, [ref for ref, _, _ in keyed])
+    await _copy(
+        db, [_stored(vault, ref, kk, row, stamp) for ref, kk, row in keyed if ref not in stored]
+    )
     await db.executemany(
         _SET,
         [
-            _changed(stored)
-            for stored, row in zip(sealed.stored, sealed.rows, strict=True)
-            if stored[0] in found and found[cast(bytes, stored[0])] != (stored[1], *row[2:])
+            (kk_ref, *_sealed(vault, nik_ref, row), stamp, nik_ref)
+            for nik_ref, kk_ref, row in keyed
+            if nik_ref in stored and stored[nik_ref] != (kk_ref, *row[2:])
         ],
     )
-    return len(refs) - len(found)
-
-
-def _changed(stored: tuple[object, ...]) -> tuple[object, ...]:
-    """`_SET`'s parameters for a row as stored: all but the NIK, then the key."""
-    return (stored[1], *stored[3:], stored[0])
+    return len(rows) - len(stored)
 
 
 async def _stored_rows(db: Statements, refs: list[bytes]) -> dict[bytes, tuple[Any, ...]]:
@@ -347,8 +340,8 @@ class _HouseholdRefs:
         return made
 
 
-def _first(item: tuple[tuple[object, ...], ResidentRow]) -> bytes:
-    return cast(bytes, item[0][0])
+def _first(item: tuple[bytes, bytes, ResidentRow]) -> bytes:
+    return item[0]
 
 
 @asynccontextmanager
