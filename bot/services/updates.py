@@ -28,8 +28,3 @@ async def record(db: Connection, update_id: int, *, now: datetime) -> bool:
     if new and update_id % PRUNE_EVERY == 0:
         await updates.forget_before(db, now - KEEP)
     return new
-
-
-async def handled_before(db: Connection, update_id: int) -> bool:
-    """Whether the update was recorded as handled (a re-delivery)."""
-    return await updates.is_processed(db, update_id)

@@ -22,11 +22,3 @@ async def forget_before(db: Connection, moment: datetime) -> int:
     """Drop records older than `moment` (Telegram keeps updates for 24 hours at most)."""
     cursor = await db.execute("DELETE FROM processed_updates WHERE at < ?", (ts(moment),))
     return cursor.rowcount
-
-
-async def is_processed(db: Connection, update_id: int) -> bool:
-    """Whether the update was recorded."""
-    rows = await db.execute_fetchall(
-        "SELECT 1 FROM processed_updates WHERE update_id = ?", (update_id,)
-    )
-    return bool(list(rows))

@@ -13,7 +13,6 @@ from bot.domain import Booking
 from bot.services import conversations as kept
 from bot.services.key_rotation import rotate_key
 from bot.services.tickets import Attachment
-from bot.services.updates import handled_before
 from bot.storage.outbox import block_chat
 from tests.conftest import SECRET_KEY
 
@@ -162,8 +161,8 @@ async def test_the_rows_and_the_handled_and_blocked_marks_come_in_one_statement(
 
 async def test_the_update_is_recorded_handled_with_what_it_left(engine_db):
     await keep(engine_db, update_id=555)
-    assert await handled_before(engine_db, 555)
-    assert not await handled_before(engine_db, 556)
+    assert (await kept.load(engine_db, CHAT, USER, now=NOW, update_id=555)).handled
+    assert not (await kept.load(engine_db, CHAT, USER, now=NOW, update_id=556)).handled
 
 
 def test_the_codec_refuses_what_it_would_not_bring_back():
