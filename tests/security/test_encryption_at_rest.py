@@ -8,11 +8,13 @@ database file and its WAL are copied as they lie on disk and searched byte by by
 from __future__ import annotations
 
 import hashlib
+import hmac
 import shutil
 import time
 from datetime import date
 
 import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from bot import db as dbmod
 from bot.crypto import Vault, WrongKey
@@ -230,6 +232,39 @@ def test_sealed_values_differ_each_time_and_open_only_with_their_key():
         vault.open(first, place, b"another row")
     with pytest.raises(WrongKey):
         vault.open(first, "residents.kk_sealed", row)
+
+
+# Made by the code of 2026-12-06 (`hmac.digest`, `Vault.seal`): every stored lookup hash and
+# sealed value depends on them, so a faster way to make them must give the very same bytes.
+KNOWN_KEY = "a known key for the lookup hash, 32+ chars"
+KNOWN_NIK, KNOWN_KK = "3505011902580001", "3505012906190001"
+KNOWN_NAME_SEALED = "84ee4560b5dbb3feeab4ff5857473ef157836386b64b0013948789c3fadb11ffda68ee"
+
+
+def test_the_lookup_hash_of_a_known_nik_and_kk_under_a_known_key_is_unchanged():
+    vault = Vault.from_secret(KNOWN_KEY)
+    assert vault.ref(KNOWN_NIK).hex() == (
+        "68910ec7c493969f52911b3265db6a54dffd6fed76005c3bd9118dee350b94aa"
+    )
+    assert vault.ref(KNOWN_KK).hex() == (
+        "422272c91b87e7008420c8f82a9381553f1924f36a220edc90e1e05af9a6299a"
+    )
+    assert vault.ref(KNOWN_NIK) == hmac.digest(vault.ref_key, KNOWN_NIK.encode(), "sha256")
+
+
+def test_a_place_s_sealer_seals_as_seal_does_and_opens_what_was_sealed_before():
+    vault, place = Vault.from_secret(KNOWN_KEY), "residents.nama_sealed"
+    row = vault.ref(KNOWN_NIK)
+    assert vault.open(bytes.fromhex(KNOWN_NAME_SEALED), place, row) == "MARSUDI"
+    sealed = vault.sealer(place)("MARSUDI", row)
+    assert vault.open(sealed, place, row) == "MARSUDI"
+    # nonce || AES-GCM, bound to the format, the place and the row
+    aad = b"dukcapil-bot/sealed/v2\0residents.nama_sealed\0" + row
+    assert AESGCM(vault.seal_key).decrypt(sealed[:12], sealed[12:], aad) == b"MARSUDI"
+    with pytest.raises(WrongKey):
+        vault.open(sealed, "residents.kk_sealed", row)
+    with pytest.raises(WrongKey):
+        vault.open(sealed, place, vault.ref(KNOWN_KK))
 
 
 async def test_postgresql_files_and_wal_hold_no_nik_kk_name_or_address(
