@@ -184,27 +184,26 @@ async def upsert_residents(
     INSERT plus an UPDATE is twice as fast in SQLite as INSERT ... ON CONFLICT DO UPDATE on this
     table (the upsert re-checks the kode_desa foreign key for every row).
     """
-    vault = vault_of(db)
     stamp = _utc(now).isoformat()
-    kk_refs = _HouseholdRefs(vault)
+    sealing = _Sealing(vault_of(db))
     if isinstance(db, Statements):
-        return await _upsert_postgresql(db, rows, stamp, kk_refs, fresh=fresh)
+        return await _upsert_postgresql(db, rows, stamp, sealing, fresh=fresh)
     if fresh:
         # The table was empty when the import began (and its NIKs are distinct): nothing can
         # exist yet, so the rows are staged for `load_staged`.
         await db.execute(f"CREATE TABLE IF NOT EXISTS {_STAGED} ({_STAGE_COLUMNS})")
         await db.executemany(
             f"INSERT INTO {_STAGED} VALUES ({', '.join('?' * (len(_CLEAR) + 7))})",
-            [_stored(vault, vault.ref(row[0]), kk_refs.of(row[1]), row, stamp) for row in rows],
+            sealing.stored_rows(rows, stamp),
         )
         return len(rows)
     # In lookup-hash order: neighbouring pages of the clustered B-tree.
-    keyed = sorted(((vault.ref(row[0]), kk_refs.of(row[1]), row) for row in rows), key=_first)
+    keyed = sorted(sealing.keyed(rows), key=_first)
     existing = await existing_refs(db, [ref for ref, _, _ in keyed])
     await db.executemany(
         _INSERT,
         [
-            _stored(vault, nik_ref, kk_ref, row, stamp)
+            sealing.stored(nik_ref, kk_ref, row, stamp)
             for nik_ref, kk_ref, row in keyed
             if nik_ref not in existing
         ],
@@ -212,7 +211,7 @@ async def upsert_residents(
     await db.executemany(
         _UPDATE,
         [
-            (kk_ref, *_sealed(vault, nik_ref, row), stamp, nik_ref, kk_ref, *row[2:])
+            (kk_ref, *sealing.sealed(nik_ref, row), stamp, nik_ref, kk_ref, *row[2:])
             for nik_ref, kk_ref, row in keyed
             if nik_ref in existing
         ],
@@ -224,22 +223,24 @@ async def _upsert_postgresql(
     db: Statements,
     rows: Sequence[ResidentRow],
     stamp: str,
-    kk_refs: _HouseholdRefs,
+    sealing: _Sealing,
     *,
     fresh: bool,
 ) -> int:
     """PostgreSQL: new rows go in by COPY (the heap is not ordered by key: nothing to stage);
     the stored ones are read, opened and compared here, and only the changed ones updated."""
-    vault = kk_refs.vault
-    keyed = [(vault.ref(row[0]), kk_refs.of(row[1]), row) for row in rows]
-    stored = {} if fresh else await _stored_rows(db, [ref for ref, _, _ in keyed])
+    if fresh:
+        await _copy(db, sealing.stored_rows(rows, stamp))
+        return len(rows)
+    keyed = sealing.keyed(rows)
+    stored = await _stored_rows(db, [ref for ref, _, _ in keyed])
     await _copy(
-        db, [_stored(vault, ref, kk, row, stamp) for ref, kk, row in keyed if ref not in stored]
+        db, [sealing.stored(ref, kk, row, stamp) for ref, kk, row in keyed if ref not in stored]
     )
     await db.executemany(
         _SET,
         [
-            (kk_ref, *_sealed(vault, nik_ref, row), stamp, nik_ref)
+            (kk_ref, *sealing.sealed(nik_ref, row), stamp, nik_ref)
             for nik_ref, kk_ref, row in keyed
             if nik_ref in stored and stored[nik_ref] != (kk_ref, *row[2:])
         ],
@@ -272,12 +273,8 @@ async def _copy(db: Statements, rows: list[tuple[object, ...]]) -> None:
 def copy_text(vault: Vault, rows: Iterable[ResidentRow], *, now: datetime) -> bytes:
     """New residents rows as stored (sealed here) in COPY's text format, for `copy_residents`;
     made where the rows are (the benchmarks seal a 13 M population in several processes)."""
-    stamp, kk_refs = _utc(now).isoformat(), _HouseholdRefs(vault)
-    lines = []
-    for row in rows:
-        nik_ref = vault.ref(row[0])
-        values = _stored(vault, nik_ref, kk_refs.of(row[1]), row, stamp)
-        lines.append("\t".join(map(_copy_field, values)))
+    stamp, sealing = _utc(now).isoformat(), _Sealing(vault)
+    lines = ["\t".join(map(_copy_field, values)) for values in sealing.stored_rows(rows, stamp)]
     return "".join(line + "\n" for line in lines).encode()
 
 
@@ -304,39 +301,60 @@ async def copy_residents(db: Statements, blocks: AsyncIterator[bytes]) -> None:
             await copy.write(block)
 
 
-def _stored(
-    vault: Vault, nik_ref: bytes, kk_ref: bytes, row: ResidentRow, stamp: str
-) -> tuple[object, ...]:
-    """The row as stored (`_STAGE_COLUMNS`)."""
-    nik = vault.seal(row[0], "residents.nik_sealed", nik_ref)
-    return (nik_ref, kk_ref, nik, *_sealed(vault, nik_ref, row), stamp)
-
-
-def _sealed(vault: Vault, nik_ref: bytes, row: ResidentRow) -> tuple[object, ...]:
-    """KK number, name and birth date sealed for this row, the birth year, the rest in clear."""
-    _, no_kk, nama, lahir, *clear = row
-    seal = vault.seal
-    return (
-        seal(no_kk, "residents.kk_sealed", nik_ref),
-        seal(nama, "residents.nama_sealed", nik_ref),
-        seal(lahir, "residents.lahir_sealed", nik_ref),
-        int(lahir[:4]),
-        *clear,
-    )
-
-
-class _HouseholdRefs:
-    """A KK number's lookup hash, made once per household in a batch (its members are listed
-    together)."""
+class _Sealing:
+    """Residents rows as stored: their lookup hashes, and the four sealed columns each sealed
+    by its `Vault.sealer`. One per batch: a KK number is hashed once per household (its members
+    are listed together)."""
 
     def __init__(self, vault: Vault) -> None:
-        self.vault = vault
-        self._made: dict[str, bytes] = {}
+        self._ref = vault.ref
+        self._nik, self._kk, self._nama, self._lahir = (
+            vault.sealer(f"residents.{column}") for column in _SEALED
+        )
+        self._households: dict[str, bytes] = {}
 
-    def of(self, number: str) -> bytes:
-        made = self._made.get(number)
+    def keyed(self, rows: Iterable[ResidentRow]) -> list[tuple[bytes, bytes, ResidentRow]]:
+        """(nik_ref, kk_ref, row) of each row."""
+        return [(self._ref(row[0]), self._kk_ref(row[1]), row) for row in rows]
+
+    def stored_rows(self, rows: Iterable[ResidentRow], stamp: str) -> list[tuple[object, ...]]:
+        """The rows as stored (`_STAGE_COLUMNS`), in their order."""
+        ref, kk_ref, stored = self._ref, self._kk_ref, self.stored
+        return [stored(ref(row[0]), kk_ref(row[1]), row, stamp) for row in rows]
+
+    def stored(
+        self, nik_ref: bytes, kk_ref: bytes, row: ResidentRow, stamp: str
+    ) -> tuple[object, ...]:
+        """The row as stored (`_STAGE_COLUMNS`)."""
+        lahir = row[3]
+        return (
+            nik_ref,
+            kk_ref,
+            self._nik(row[0], nik_ref),
+            self._kk(row[1], nik_ref),
+            self._nama(row[2], nik_ref),
+            self._lahir(lahir, nik_ref),
+            int(lahir[:4]),
+            *row[4:],
+            stamp,
+        )
+
+    def sealed(self, nik_ref: bytes, row: ResidentRow) -> tuple[object, ...]:
+        """KK number, name and birth date sealed for this row, the birth year, the rest in
+        clear."""
+        lahir = row[3]
+        return (
+            self._kk(row[1], nik_ref),
+            self._nama(row[2], nik_ref),
+            self._lahir(lahir, nik_ref),
+            int(lahir[:4]),
+            *row[4:],
+        )
+
+    def _kk_ref(self, number: str) -> bytes:
+        made = self._households.get(number)
         if made is None:
-            made = self._made[number] = self.vault.ref(number)
+            made = self._households[number] = self._ref(number)
         return made
 
 
