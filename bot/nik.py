@@ -50,13 +50,19 @@ def normalize_number(text: str) -> str:
 
 def parse_nik(text: str, *, today: date) -> ParsedNik:
     """Parse a NIK, or raise InvalidNik whose `reason` says what is impossible about it."""
+    value, birth_date, sex = decode_nik(text, today=today)
+    return ParsedNik(value, value[:2], value[:4], value[:6], birth_date, sex, int(value[12:]))
+
+
+def decode_nik(text: str, *, today: date) -> tuple[str, date, Sex]:
+    """`parse_nik`'s checks with nothing else built, for checking many (an import): the
+    normalized NIK, its birth date and sex; or InvalidNik, the same as `parse_nik`'s."""
     value = _sixteen_digits(text, prefix="")
-    _check_region(value)
+    _check_region(value[:6])
     birth_date, sex = _decode_birth(value[6:12], today)
-    serial = int(value[12:])
-    if serial == 0:
+    if value[12:] == "0000":
         raise InvalidNik("serial")
-    return ParsedNik(value, value[:2], value[:4], value[:6], birth_date, sex, serial)
+    return value, birth_date, sex
 
 
 def validate_kk(text: str) -> str:
@@ -125,6 +131,8 @@ def _is_digits(value: str) -> bool:
 
 def _sixteen_digits(text: str, *, prefix: str) -> str:
     """The normalized number, or InvalidNik `<prefix>not_digits` / `<prefix>length`."""
+    if len(text) == NUMBER_LENGTH and _is_digits(text):
+        return text  # as a SIAK export writes it: nothing to normalize
     value = normalize_number(text)
     if value and not _is_digits(value):
         raise InvalidNik(f"{prefix}not_digits")
@@ -133,11 +141,13 @@ def _sixteen_digits(text: str, *, prefix: str) -> str:
     return value
 
 
-def _check_region(value: str) -> None:
-    if value[:2] not in PROVINCE_CODES:
-        raise InvalidNik("province", province=value[:2])
-    if value[:4] == BLITAR_REGENCY and int(value[4:6]) not in BLITAR_KECAMATAN:
-        raise InvalidNik("kecamatan", kecamatan=value[4:6])
+@lru_cache(maxsize=1024)  # an import sees the same few kecamatan codes over and over
+def _check_region(code: str) -> None:
+    """InvalidNik unless the six digits are a province's and, in Blitar, a kecamatan's."""
+    if code[:2] not in PROVINCE_CODES:
+        raise InvalidNik("province", province=code[:2])
+    if code[:4] == BLITAR_REGENCY and int(code[4:6]) not in BLITAR_KECAMATAN:
+        raise InvalidNik("kecamatan", kecamatan=code[4:6])
 
 
 @lru_cache(maxsize=1 << 16)  # an import sees each birth date many times

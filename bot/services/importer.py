@@ -19,10 +19,10 @@ import aiosqlite
 
 from bot.config import TIMEZONE
 from bot.db import large_cache, transaction
-from bot.domain import MARITAL_STATUSES, NIK_STATUSES
+from bot.domain import MARITAL_STATUSES, NIK_STATUSES, Sex
 from bot.engine import Connection
 from bot.errors import FileRefused, InvalidNik
-from bot.nik import ParsedNik, describe_invalid, mask_number, parse_nik, sex_and_birth_warning
+from bot.nik import decode_nik, describe_invalid, mask_number, parse_nik, sex_and_birth_warning
 from bot.nik import validate_kk as _validate_kk
 from bot.storage import residents as store
 from bot.storage.addresses import AddressRow, replace_addresses
@@ -234,7 +234,7 @@ def _numbered_rows(reader: Reader) -> Iterator[tuple[int, list[str]]]:
     """Each non-blank row with the line number (as an editor counts) where it starts."""
     start = reader.line_num + 1
     for row in _guard_csv(reader):
-        if any(value.strip() for value in row):
+        if any(map(str.strip, row)):
             yield start, row
         start = reader.line_num + 1
 
@@ -265,6 +265,7 @@ class _RowChecker:
     villages: set[str]
     columns: int = len(CSV_HEADER)
     seen: dict[int, int] = field(default_factory=dict)
+    codes: dict[str, str] = field(default_factory=dict)  # kode_desa as written -> a village's
 
     def check(
         self, line: int, fields: list[str]
@@ -273,23 +274,34 @@ class _RowChecker:
         _Rejected."""
         if len(fields) != self.columns:
             raise _Rejected(f"expected {self.columns} columns, got {len(fields)}")
-        nik, kk, nama, lahir, jk, kawin, desa, rekam, status = [f.strip() for f in fields[:9]]
-        parsed, no_kk, name = _parse_nik(nik, self.today), _kk(kk), _name(nama)
+        nik, kk, nama, lahir, jk, kawin, desa, rekam, status = map(str.strip, fields[:9])
+        (nik, nik_born, nik_sex), no_kk, name = _nik(nik, self.today), _kk(kk), _name(nama)
         born = _date("tanggal_lahir", lahir, not_after=self.today)
         sex = _choice("jenis_kelamin", jk, ("L", "P"))
         marital = _choice("status_kawin", " ".join(kawin.split()), MARITAL_STATUSES)
         village, recorded = self._village(desa), _recorded(rekam, born, self.today)
         active = _choice("status_nik", status, NIK_STATUSES)
-        self._first_time(parsed.value, line)
-        address = _address(parsed.value, fields[9:]) if self.columns > len(CSV_HEADER) else None
-        row = (parsed.value, no_kk, name, lahir, sex, marital, village, recorded, active)
-        return row, address, sex_and_birth_warning(parsed, birth_date=born, sex=sex)
+        self._first_time(nik, line)
+        address = _address(nik, fields[9:]) if self.columns > len(CSV_HEADER) else None
+        row = (nik, no_kk, name, lahir, sex, marital, village, recorded, active)
+        agrees = nik_sex == sex and nik_born == born
+        return row, address, None if agrees else self._disagreement(nik, born, sex)
 
     def _village(self, text: str) -> str:
-        code = plain_code(text)
-        if code not in self.villages:
-            raise _Rejected(f"kode_desa {_quote(text)} is not a desa/kelurahan of Kabupaten Blitar")
+        code = self.codes.get(text)
+        if code is None:
+            code = plain_code(text)
+            if code not in self.villages:
+                raise _Rejected(
+                    f"kode_desa {_quote(text)} is not a desa/kelurahan of Kabupaten Blitar"
+                )
+            self.codes[text] = code
         return code
+
+    def _disagreement(self, nik: str, born: date, sex: str) -> str | None:
+        """The warning for a NIK whose birth date or sex is not the record's."""
+        parsed = parse_nik(nik, today=self.today)
+        return sex_and_birth_warning(parsed, birth_date=born, sex=sex)
 
     def _first_time(self, nik: str, line: int) -> None:
         first = self.seen.setdefault(int(nik), line)
@@ -297,9 +309,10 @@ class _RowChecker:
             raise _Rejected(f"duplicate NIK, first seen on line {first}")
 
 
-def _parse_nik(text: str, today: date) -> ParsedNik:
+def _nik(text: str, today: date) -> tuple[str, date, Sex]:
+    """The NIK, its birth date and sex (`bot.nik.decode_nik`), or _Rejected."""
     try:
-        return parse_nik(text, today=today)
+        return decode_nik(text, today=today)
     except InvalidNik as error:
         raise _Rejected(describe_invalid(error)) from None
 
@@ -366,6 +379,8 @@ def _recorded(text: str, born: date, today: date) -> str | None:
 
 
 def _choice(column: str, text: str, allowed: tuple[str, ...]) -> str:
+    if text in allowed:  # as it should be written (upper case)
+        return text
     value = text.upper()
     if value not in allowed:
         raise _Rejected(f"{column} {_quote(text)} is not one of {', '.join(allowed)}")
