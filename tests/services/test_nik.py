@@ -8,6 +8,7 @@ from bot.errors import InvalidNik
 from bot.nik import (
     PROVINCE_CODES,
     ParsedNik,
+    decode_nik,
     describe_invalid,
     make_nik,
     mask_number,
@@ -251,3 +252,36 @@ def test_any_sixteen_digits_parse_or_say_why(digits):
 @given(st.text(alphabet="0123456789", min_size=0, max_size=30).filter(lambda s: len(s) != 16))
 def test_wrong_lengths_are_refused(digits):
     assert reason(digits) == "length"
+
+
+def decoded(text: str) -> tuple[str, date, str] | str:
+    try:
+        return decode_nik(text, today=TODAY)
+    except InvalidNik as error:
+        return error.reason
+
+
+@given(
+    st.one_of(
+        st.text(),
+        st.text(alphabet="0123456789", min_size=16, max_size=16),
+        st.text(alphabet="0123456789", min_size=12, max_size=12).map(lambda d: "3505" + d),
+        st.text(alphabet="0123456789 .-", min_size=14, max_size=22),
+    )
+)
+def test_decode_nik_checks_as_parse_nik_does_without_building_it(text):
+    """The importer's check (decode_nik) refuses what parse_nik refuses, for the same reason,
+    and gives the same number, birth date and sex for the rest."""
+    if (why := outcome(text)) != "ok":
+        assert decoded(text) == why
+    else:
+        parsed = parse_nik(text, today=TODAY)
+        assert decoded(text) == (parsed.value, parsed.birth_date, parsed.sex)
+
+
+@given(kecamatan_codes(), births(), sexes, serials)
+def test_decode_nik_of_a_made_nik(kecamatan, when, sex, serial):
+    today, born = when
+    nik = make_nik(kecamatan, born, sex, serial)
+    assert decode_nik(nik, today=today) == (nik, born, sex)
+    assert decode_nik(nik[:4] + " " + nik[4:], today=today) == (nik, born, sex)
