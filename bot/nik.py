@@ -57,7 +57,8 @@ def parse_nik(text: str, *, today: date) -> ParsedNik:
 def decode_nik(text: str, *, today: date) -> tuple[str, date, Sex]:
     """`parse_nik`'s checks with nothing else built, for checking many (an import): the
     normalized NIK, its birth date and sex; or InvalidNik, the same as `parse_nik`'s."""
-    value = _sixteen_digits(text, prefix="")
+    plain = len(text) == NUMBER_LENGTH and text.isascii() and text.isdigit()
+    value = text if plain else _sixteen_digits(text, prefix="")
     _check_region(value[:6])
     birth_date, sex = _decode_birth(value[6:12], today)
     if value[12:] == "0000":

@@ -48,6 +48,7 @@ ADDRESS_HEADER = ("alamat", "rt", "rw")
 BATCH_SIZE = 5000
 MAX_NAME_LENGTH = 100
 MAX_ADDRESS_LENGTH = 200
+_REMEMBERED = 1 << 16  # dates remembered by an import's checker (a lifetime's are ~36,000)
 _RT_RW = re.compile(r"\d{1,4}")
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -266,6 +267,7 @@ class _RowChecker:
     columns: int = len(CSV_HEADER)
     seen: dict[int, int] = field(default_factory=dict)
     codes: dict[str, str] = field(default_factory=dict)  # kode_desa as written -> a village's
+    dates: dict[str, date] = field(default_factory=dict)  # the texts of dates not after today
 
     def check(
         self, line: int, fields: list[str]
@@ -276,10 +278,10 @@ class _RowChecker:
             raise _Rejected(f"expected {self.columns} columns, got {len(fields)}")
         nik, kk, nama, lahir, jk, kawin, desa, rekam, status = map(str.strip, fields[:9])
         (nik, nik_born, nik_sex), no_kk, name = _nik(nik, self.today), _kk(kk), _name(nama)
-        born = _date("tanggal_lahir", lahir, not_after=self.today)
+        born = self._date("tanggal_lahir", lahir)
         sex = _choice("jenis_kelamin", jk, ("L", "P"))
         marital = _choice("status_kawin", " ".join(kawin.split()), MARITAL_STATUSES)
-        village, recorded = self._village(desa), _recorded(rekam, born, self.today)
+        village, recorded = self._village(desa), self._recorded(rekam, born)
         active = _choice("status_nik", status, NIK_STATUSES)
         self._first_time(nik, line)
         address = _address(nik, fields[9:]) if self.columns > len(CSV_HEADER) else None
@@ -297,6 +299,23 @@ class _RowChecker:
                 )
             self.codes[text] = code
         return code
+
+    def _date(self, column: str, text: str) -> date:
+        """`_date` not after today, remembered for the texts seen (dates repeat a lot)."""
+        value = self.dates.get(text)
+        if value is None:
+            value = _date(column, text, not_after=self.today)
+            if len(self.dates) < _REMEMBERED:
+                self.dates[text] = value
+        return value
+
+    def _recorded(self, text: str, born: date) -> str | None:
+        if not text:
+            return None
+        value = self._date("tanggal_rekam", text)
+        if value < born:
+            raise _Rejected(f"tanggal_rekam {value} is before tanggal_lahir {born}")
+        return text
 
     def _disagreement(self, nik: str, born: date, sex: str) -> str | None:
         """The warning for a NIK whose birth date or sex is not the record's."""
@@ -367,15 +386,6 @@ def _iso_date(text: str) -> date | None:
         return date.fromisoformat(text) if _ISO_DATE.fullmatch(text) else None
     except ValueError:
         return None
-
-
-def _recorded(text: str, born: date, today: date) -> str | None:
-    if not text:
-        return None
-    value = _date("tanggal_rekam", text, not_after=today)
-    if value < born:
-        raise _Rejected(f"tanggal_rekam {value} is before tanggal_lahir {born}")
-    return text
 
 
 def _choice(column: str, text: str, allowed: tuple[str, ...]) -> str:
