@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import gc
 import re
 from collections.abc import Iterator
-from contextlib import AbstractAsyncContextManager, nullcontext
+from contextlib import AbstractAsyncContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import lru_cache
@@ -91,10 +92,25 @@ async def import_residents(db: Connection, path: Path, *, now: datetime) -> Impo
             transaction(db),
             store.bulk_load(db) as fresh,
         ):
-            await _import_batches(db, rows, checker, report, now, fresh=fresh)
+            with _collector_paused():
+                await _import_batches(db, rows, checker, report, now, fresh=fresh)
     finally:
         handle.close()
     return report
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection while the rows go through: they are millions of short-lived
+    lists and tuples, with no cycles among them (reference counting frees them), and the
+    collector's passes over them took a tenth of the import's CPU time."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _page_cache(db: Connection) -> AbstractAsyncContextManager[None]:
