@@ -79,10 +79,14 @@ class Vault:
     def sealer(self, place: str) -> Callable[[str, bytes], bytes]:
         """`seal` for one place, the row's identifier given as bytes: the same blobs, for
         sealing many values (an import seals millions) without working out each one's place."""
-        encrypt, prefix, take = self._aead.encrypt, _place_prefix(place), _NONCES.take
+        encrypt, prefix = self._aead.encrypt, _place_prefix(place)
+        pop, take = _NONCES.pop, _NONCES.take
 
         def seal(text: str, row: bytes) -> bytes:
-            nonce = take()
+            try:
+                nonce = pop()
+            except IndexError:  # the pool is empty: refill it
+                nonce = take()
             return nonce + encrypt(nonce, text.encode(), prefix + row)
 
         return seal
@@ -171,13 +175,13 @@ class _NoncePool:
     def __init__(self, count: int = 4096) -> None:
         self._count = count
         self._pool: list[bytes] = []
-        self._pop = self._pool.pop  # the same list for ever: refilled and cleared in place
+        self.pop = self._pool.pop  # a nonce, or IndexError; the same list is refilled in place
         if hasattr(os, "register_at_fork"):
             os.register_at_fork(after_in_child=self._pool.clear)
 
     def take(self) -> bytes:
         try:
-            return self._pop()
+            return self.pop()
         except IndexError:
             fresh = os.urandom(self._count * NONCE_BYTES)
             self._pool.extend(

@@ -29,11 +29,11 @@ async def replace_addresses(db: Connection, rows: Sequence[AddressRow]) -> None:
     """Store each resident's address as the export gives it (an empty one is kept empty).
     Call it inside the import's transaction: the residents may be written at its end."""
     vault = vault_of(db)
+    seal = vault.sealer(PLACE)
     stored = []
     for nik, alamat, rt, rw in rows:
         ref = vault.ref(nik)
-        sealed = vault.seal(alamat, PLACE, ref) if alamat else None
-        stored.append((ref, sealed, rt, rw))
+        stored.append((ref, seal(alamat, ref) if alamat else None, rt, rw))
     await db.executemany(
         "INSERT INTO resident_addresses (nik_ref, alamat_sealed, rt, rw) VALUES (?, ?, ?, ?)"
         " ON CONFLICT (nik_ref) DO UPDATE SET alamat_sealed = excluded.alamat_sealed,"
