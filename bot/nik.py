@@ -151,7 +151,7 @@ def _check_region(code: str) -> None:
         raise InvalidNik("kecamatan", kecamatan=code[4:6])
 
 
-@lru_cache(maxsize=1 << 16)  # an import sees each birth date many times
+@lru_cache(maxsize=1 << 17)  # every DDMMYY of a century (73,200): an import sees each often
 def _decode_birth(ddmmyy: str, today: date) -> tuple[date, Sex]:
     """Birth date and sex from the DDMMYY digits (day + 40 for women)."""
     day, month, yy = int(ddmmyy[:2]), int(ddmmyy[2:4]), int(ddmmyy[4:])
