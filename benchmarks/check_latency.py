@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextvars
+import gc
 import multiprocessing
 import random
 import statistics
@@ -111,7 +112,12 @@ Check = tuple[str, str, bool]  # NIK, KK, whether the answer is the resident's s
 
 
 def serve(pipe: Connection, checks: list[Check], users: int, think: float, bursts: int) -> None:
-    """Child process: the server and the simulated users."""
+    """Child process: the server and the simulated users.
+
+    Without the garbage collector: the server stands in for Telegram, and its full collections
+    (it keeps every request and message of the run, thousands of objects) paused it for tens of
+    milliseconds in the middle of a burst, time its clock then counted as the bot's."""
+    gc.disable()
     asyncio.run(_serve(pipe, checks, users, think, bursts))
 
 

@@ -43,6 +43,7 @@ RUNS: list[tuple[str, tuple[str, ...]]] = [
     ("reminder_planning.py", ()),
     ("deactivation_preview.py", ()),
     ("check_latency.py", ()),
+    ("burst_floor.py", ()),  # issue 13: the burst of a bot that answers a constant
     ("booking_concurrency.py", ()),
     ("sender.py", ("--rate", "30")),
     ("sender.py", ("--rate", "0")),
