@@ -57,6 +57,7 @@ async def test_a_check_runs_its_statements_on_the_loops_thread(running_bot, bota
     user = botapi.user(1500)
     user.send_text("/start")  # after start-up's own work (menus, the sender's first sweep)
     await user.next_message()
+    await _settled(running_bot, botapi.sim.last_update_id)
     threads = Threads()
     await running_bot.bot_data["db"].set_trace_callback(threads)
     user.send_text(f"/cek {person.nik} {person.kk}")
@@ -68,6 +69,25 @@ async def test_a_check_runs_its_statements_on_the_loops_thread(running_bot, bota
     assert len(ran) >= 6  # the update's mark, its conversations, the gate, the resident, ...
     # each one that found the thread idle; a job's statement under way there may delay one
     assert ran.count(LOOP) >= len(ran) - 2
+
+
+async def _settled(app, update_id: int) -> None:
+    """Wait until the jobs under way are over and update `update_id`'s turn has ended.
+
+    Start-up's catch-up (a job: it takes the connection's thread) may still be reading the job
+    slots after the first answer, and an update's turn ends after its answer, when it is recorded
+    as handled; a statement of either on the thread sends the next update's statements there
+    too, which this test would count against the loop's thread."""
+    for _ in range(500):
+        jobs = [t for t in asyncio.all_tasks() if t.get_coro().__name__ == "run_coroutine_job"]
+        await asyncio.gather(*jobs)  # APScheduler's tasks, PTB's JobQueue's jobs among them
+        rows = await app.bot_data["db"].execute_fetchall(
+            "SELECT 1 FROM processed_updates WHERE update_id = ?", (update_id,)
+        )
+        if rows:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"update {update_id} was never recorded as handled")
 
 
 async def test_outside_an_update_statements_take_the_connections_thread(traced):
