@@ -294,7 +294,7 @@ class _RowChecker:
             raise _Rejected(f"expected {self.columns} columns, got {len(fields)}")
         nik, kk, nama, lahir, jk, kawin, desa, rekam, status = map(str.strip, fields[:9])
         (nik, nik_born, nik_sex), no_kk, name = _nik(nik, self.today), _kk(kk), _name(nama)
-        born = self._date("tanggal_lahir", lahir)
+        born = self._known_date("tanggal_lahir", lahir)
         sex = _choice("jenis_kelamin", jk, ("L", "P"))
         marital = _choice("status_kawin", " ".join(kawin.split()), MARITAL_STATUSES)
         village, recorded = self._village(desa), self._recorded(rekam, born)
@@ -316,7 +316,7 @@ class _RowChecker:
             self.codes[text] = code
         return code
 
-    def _date(self, column: str, text: str) -> date:
+    def _known_date(self, column: str, text: str) -> date:
         """`_date` not after today, remembered for the texts seen (dates repeat a lot)."""
         value = self.dates.get(text)
         if value is None:
@@ -328,7 +328,7 @@ class _RowChecker:
     def _recorded(self, text: str, born: date) -> str | None:
         if not text:
             return None
-        value = self._date("tanggal_rekam", text)
+        value = self._known_date("tanggal_rekam", text)
         if value < born:
             raise _Rejected(f"tanggal_rekam {value} is before tanggal_lahir {born}")
         return text

@@ -326,18 +326,7 @@ class _Sealing:
         self, nik_ref: bytes, kk_ref: bytes, row: ResidentRow, stamp: str
     ) -> tuple[object, ...]:
         """The row as stored (`_STAGE_COLUMNS`)."""
-        lahir = row[3]
-        return (
-            nik_ref,
-            kk_ref,
-            self._nik(row[0], nik_ref),
-            self._kk(row[1], nik_ref),
-            self._nama(row[2], nik_ref),
-            self._lahir(lahir, nik_ref),
-            int(lahir[:4]),
-            *row[4:],
-            stamp,
-        )
+        return (nik_ref, kk_ref, self._nik(row[0], nik_ref), *self.sealed(nik_ref, row), stamp)
 
     def sealed(self, nik_ref: bytes, row: ResidentRow) -> tuple[object, ...]:
         """KK number, name and birth date sealed for this row, the birth year, the rest in
